@@ -1,0 +1,67 @@
+#pragma once
+// Indicators of compromise: hash lists in the Loki / signature-base layout
+// (`HASH;DESCRIPTION` or `HASH;SCORE;DESCRIPTION`). Parsers take bytes from
+// memory, so tests and fuzzers need no files.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "iocsweep/common.hpp"
+#include "iocsweep/hash.hpp"
+
+namespace iocsweep {
+
+/// Score given to a hash IOC line that names none: an exact hash match is
+/// as strong as evidence gets.
+inline constexpr int kDefaultHashScore = 100;
+
+/// One hash indicator.
+struct HashIoc {
+  DigestKind kind = DigestKind::kSha256;
+  std::string value;        ///< lower-case hex
+  int score = kDefaultHashScore;
+  std::string description;  ///< may be empty
+  std::string source;       ///< name of the set it came from
+  std::size_t line = 0;     ///< line in that set
+};
+
+/// Identity of one loaded indicator set, as recorded in reports.
+struct IocSetInfo {
+  std::string name;    ///< "builtin:lazarus_hashes.txt" or the path given
+  std::string sha256;  ///< of the set's bytes
+  std::size_t count = 0;
+  std::size_t md5 = 0, sha1 = 0, sha256_count = 0;
+};
+
+/// Parses one hash IOC list. Accepted per line, after trimming white space:
+/// blank, `# comment`, `HASH`, `HASH;DESCRIPTION`, `HASH;SCORE;DESCRIPTION`
+/// (SCORE an integer 0-100). The hash kind is told from its length (32, 40,
+/// 64 hex digits), case-insensitively. A UTF-8 byte-order mark and CRLF
+/// line ends are accepted. The first bad line fails the whole set with
+/// "NAME:LINE: reason"; nothing is half-loaded.
+Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::string& name);
+
+/// All hash indicator sets of a scan, indexed for lookup. Built once before
+/// the scan, then read-only and safe to share between threads.
+class HashIocDb {
+ public:
+  /// Parses `text` as a set named `name` and adds it.
+  Status add_set(std::string_view text, const std::string& name);
+  /// Every indicator matching one of `digests`, in load order.
+  std::vector<const HashIoc*> lookup(const Digests& digests) const;
+  /// The sets in load order.
+  const std::vector<IocSetInfo>& sets() const { return sets_; }
+  /// Total number of indicators.
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  std::vector<IocSetInfo> sets_;
+  std::vector<HashIoc> entries_;
+  // key: kind as one byte + raw digest bytes -> indexes into entries_.
+  std::unordered_map<std::string, std::vector<std::size_t>> index_;
+};
+
+}  // namespace iocsweep

@@ -1,0 +1,124 @@
+#pragma once
+// YARA matching through libyara. Follows libyara's contract: the library is
+// initialised once (YaraLibrary, on the main thread), rules are compiled
+// once into one shared read-only CompiledRules, and each worker owns one
+// long-lived YaraScanner with its per-file external variables.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "iocsweep/common.hpp"
+
+namespace iocsweep {
+
+/// Keeps libyara initialised for its lifetime. Create exactly one, on the
+/// main thread, before compiling rules; destroy it after every scanner and
+/// rule set is gone.
+class YaraLibrary {
+ public:
+  YaraLibrary();
+  ~YaraLibrary();
+  YaraLibrary(const YaraLibrary&) = delete;
+  YaraLibrary& operator=(const YaraLibrary&) = delete;
+};
+
+/// YARA source text to compile. Rules of one source share a namespace,
+/// named after the source, so equal rule names in two files do not clash.
+struct RuleSource {
+  std::string name;  ///< "builtin:lazarus_swift.yar" or the file path
+  std::string text;
+  /// The file it was read from (for include resolution); empty for
+  /// embedded sources.
+  std::string path;
+};
+
+/// A rule meta value as declared in the rule.
+using MetaValue = std::variant<std::int64_t, std::string, bool>;
+
+/// Description of one compiled rule.
+struct RuleInfo {
+  std::string name;
+  std::string ns;  ///< namespace: the name of its RuleSource
+  std::vector<std::string> tags;
+  std::vector<std::pair<std::string, MetaValue>> meta;
+  /// `score` meta when present and 0-100, otherwise kDefaultYaraScore.
+  int score = 0;
+};
+
+/// Score of a rule that declares no `score` meta (Loki's habit).
+inline constexpr int kDefaultYaraScore = 75;
+
+/// Identity of one compiled rule source, as recorded in reports.
+struct RulesetInfo {
+  std::string name;
+  std::string sha256;  ///< of the source text
+  std::size_t rules = 0;
+};
+
+/// Per-file values of the Loki / THOR external variables that every rule
+/// may use: filename, filepath, extension, filetype, owner, md5.
+struct ScanExternals {
+  std::string filename;
+  std::string filepath;
+  std::string extension;
+  std::string filetype;
+  std::string owner;
+  std::string md5;
+};
+
+/// Rules compiled once, shared read-only by every scanner.
+class CompiledRules {
+ public:
+  /// Compiles `sources` in order. Any error or warning-as-error fails the
+  /// whole set with "SOURCE:LINE: message" lines, one per diagnostic.
+  static Result<std::shared_ptr<const CompiledRules>> compile(const std::vector<RuleSource>& sources);
+  ~CompiledRules();
+  CompiledRules(const CompiledRules&) = delete;
+  CompiledRules& operator=(const CompiledRules&) = delete;
+
+  const std::vector<RuleInfo>& rules() const { return rules_; }
+  const std::vector<RulesetInfo>& rulesets() const { return rulesets_; }
+  /// Compiler warnings ("SOURCE:LINE: message"), for the user's attention.
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  CompiledRules() = default;
+  friend class YaraScanner;
+  void* rules_handle_ = nullptr;  // YR_RULES*, kept opaque so <yara.h> stays in match/
+  std::vector<RuleInfo> rules_;
+  std::vector<RulesetInfo> rulesets_;
+  std::vector<std::string> warnings_;
+};
+
+/// Outcome of scanning one buffer.
+struct YaraScanResult {
+  /// Indexes into CompiledRules::rules() of the rules that matched.
+  std::vector<std::size_t> matched;
+  /// Empty on success; otherwise why the scan did not finish (e.g.
+  /// "scan timed out"). Matches found before the problem are kept.
+  std::string error;
+};
+
+/// One worker's scanner: a YR_SCANNER kept for the life of the worker.
+/// Not thread-safe; one per thread.
+class YaraScanner {
+ public:
+  /// `timeout_s` of 0 means no per-file timeout.
+  explicit YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s = 0);
+  ~YaraScanner();
+  YaraScanner(const YaraScanner&) = delete;
+  YaraScanner& operator=(const YaraScanner&) = delete;
+
+  /// Sets the externals and scans `bytes`.
+  YaraScanResult scan(ByteView bytes, const ScanExternals& externals);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace iocsweep

@@ -1,0 +1,72 @@
+#pragma once
+// The only component that knows all the others: it loads rules and
+// indicators, and wires walker -> bounded queue -> workers -> sink.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "iocsweep/common.hpp"
+#include "iocsweep/ioc.hpp"
+#include "iocsweep/match.hpp"
+#include "iocsweep/read.hpp"
+#include "iocsweep/report.hpp"
+#include "iocsweep/walk.hpp"
+
+namespace iocsweep {
+
+/// Where rules and indicators come from, as the user asked.
+struct PackRequest {
+  /// Include the embedded built-in rules and IOC lists.
+  bool builtin = true;
+  /// .yar/.yara files, or directories searched (not recursively) for them.
+  std::vector<std::string> rule_paths;
+  /// Hash IOC files.
+  std::vector<std::string> ioc_paths;
+};
+
+/// Compiled rules and indexed indicators, ready to be shared by workers.
+struct Pack {
+  std::shared_ptr<const CompiledRules> rules;
+  std::shared_ptr<const HashIocDb> hash_iocs;
+};
+
+/// Loads and compiles everything `request` names. Any unreadable file,
+/// malformed indicator line or rule compile error fails with a message
+/// naming the file (and line). Requires a live YaraLibrary.
+Result<Pack> load_pack(const PackRequest& request);
+
+/// The embedded rule sources (name "builtin:FILE").
+std::vector<RuleSource> builtin_rule_sources();
+
+/// Everything a scan needs, validated. Immutable once built.
+struct ScanConfig {
+  std::vector<std::string> roots;
+  Pack pack;
+  WalkOptions walk;
+  ReadOptions read;
+  /// Worker threads, >= 1.
+  unsigned threads = 1;
+  /// Per-file YARA timeout in seconds, 0 for none.
+  int yara_timeout_s = 60;
+};
+
+/// Result of run_scan, for the exit code.
+struct ScanOutcome {
+  ScanStats stats;
+  bool complete = true;
+  /// Set when the sink could not write the report.
+  std::string write_error;
+};
+
+/// Runs one scan, reporting into `sink`. Stops promptly when `stop` is
+/// requested: the report is still ended, with complete = false.
+ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token stop);
+
+/// Worker count when the user names none: the number of online CPUs.
+unsigned default_thread_count();
+
+}  // namespace iocsweep

@@ -1,0 +1,121 @@
+#pragma once
+// The report model and its sinks. The pipeline reports into a ReportSink;
+// sinks know nothing of walking, reading or matching.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "iocsweep/common.hpp"
+#include "iocsweep/hash.hpp"
+#include "iocsweep/ioc.hpp"
+#include "iocsweep/match.hpp"
+
+namespace iocsweep {
+
+/// Version of the JSON report layout (docs/report-format.md). Bumped on any
+/// incompatible change.
+inline constexpr int kReportSchemaVersion = 1;
+
+/// A YARA rule that matched.
+struct YaraMatchRecord {
+  const RuleInfo* rule = nullptr;  ///< owned by the CompiledRules of the scan
+};
+
+/// A hash indicator that matched.
+struct HashMatchRecord {
+  const HashIoc* ioc = nullptr;  ///< owned by the HashIocDb of the scan
+};
+
+using MatchRecord = std::variant<YaraMatchRecord, HashMatchRecord>;
+
+/// Score of one match (0-100).
+int match_score(const MatchRecord& match);
+
+/// A file with at least one match.
+struct Finding {
+  std::string path;  ///< raw bytes
+  std::uint64_t size = 0;
+  Digests digests;
+  std::vector<MatchRecord> matches;
+  int score = 0;  ///< combine_scores(matches)
+};
+
+/// Finding score: the highest match score, plus 5 for each further match,
+/// capped at 100. One strong indicator decides; corroboration raises it.
+int combine_scores(const std::vector<MatchRecord>& matches);
+
+/// "alert" (>= 80), "warning" (>= 60), "notice" (>= 40) or "info".
+std::string_view severity_for(int score);
+
+/// A file or directory that could not be read.
+struct FileError {
+  std::string path;
+  std::string error;
+};
+
+/// A file deliberately not read, with a short reason.
+struct SkippedFile {
+  std::string path;
+  std::string reason;
+};
+
+/// What is known when a scan starts.
+struct ScanInfo {
+  std::string host;
+  std::string started_at;
+  std::vector<std::string> roots;
+  std::vector<RulesetInfo> rulesets;
+  std::vector<IocSetInfo> ioc_sets;
+};
+
+/// Counters of a scan. files_scanned + files_skipped + errors (on files)
+/// account for every non-directory entry that is not a symlink.
+struct ScanStats {
+  std::uint64_t files_scanned = 0;
+  std::uint64_t bytes_scanned = 0;
+  std::uint64_t files_skipped = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t findings = 0;
+  std::uint64_t symlinks_not_followed = 0;
+  std::uint64_t files_read_without_noatime = 0;
+  double elapsed_s = 0;
+};
+
+/// What is known when a scan ends.
+struct ScanEnd {
+  std::string finished_at;
+  /// False when the scan was interrupted before every root was walked.
+  bool complete = true;
+  ScanStats stats;
+};
+
+/// Receives the results of one scan. The pipeline calls it from one thread
+/// at a time (it serialises calls), begin() first and end() last.
+class ReportSink {
+ public:
+  virtual ~ReportSink() = default;
+  virtual void begin(const ScanInfo& info) = 0;
+  virtual void finding(Finding finding) = 0;
+  virtual void error(FileError error) = 0;
+  virtual void skipped(SkippedFile skipped) = 0;
+  /// Writes whatever is pending. Fails when the output cannot be written.
+  virtual Status end(const ScanEnd& end) = 0;
+};
+
+/// JSON report (one document, findings sorted by path) written to `out` on
+/// end(). `out` must outlive the sink.
+std::unique_ptr<ReportSink> make_json_sink(std::ostream& out);
+
+/// Human-readable report, control characters escaped, written on end().
+std::unique_ptr<ReportSink> make_text_sink(std::ostream& out);
+
+/// JSON value of a path: valid UTF-8 text; callers add "path_hex" when
+/// !is_valid_utf8(path).
+std::string path_for_json(const std::string& path);
+
+}  // namespace iocsweep

@@ -1,0 +1,297 @@
+#include "cli/cli.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "iocsweep/output_file.hpp"
+#include "iocsweep/pipeline.hpp"
+#include "iocsweep/version.hpp"
+
+namespace iocsweep::cli {
+namespace {
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes:\n"
+    "  0  scan complete, nothing found\n"
+    "  1  findings (even if some files could not be read)\n"
+    "  2  fatal: bad arguments, rule compile error, bad or unreadable IOC file,\n"
+    "     output cannot be written; nothing was scanned or no report was written\n"
+    "  3  no findings, but the scan is not clean: some files could not be read\n"
+    "     or scanned (see errors[] in the report), or it was interrupted";
+
+/// Flags as typed, before validation.
+struct RawScanOptions {
+  std::vector<std::string> paths;
+  std::vector<std::string> rules;
+  std::vector<std::string> iocs;
+  bool no_builtin = false;
+  std::string output;
+  std::string format;
+  unsigned threads = 0;
+  std::string max_filesize = "256M";
+  int timeout_s = 60;
+  bool one_file_system = false;
+  bool quiet = false;
+};
+
+struct RawRulesOptions {
+  std::vector<std::string> rules;
+  bool no_builtin = false;
+  bool json = false;
+};
+
+void add_pack_options(CLI::App& cmd, std::vector<std::string>& rules, bool& no_builtin) {
+  cmd.add_option("--rules", rules,
+                 "YARA rule file (.yar/.yara), or a directory whose .yar/.yara files are all loaded; "
+                 "repeatable; added to the built-in pack")
+      ->type_name("PATH");
+  cmd.add_flag("--no-builtin", no_builtin, "Do not load the built-in rules and IOC lists");
+}
+
+/// Blocks SIGINT/SIGTERM in every thread and turns them into a stop request
+/// from one dedicated thread (no work in a signal handler). A second signal
+/// ends the process at once.
+class SignalStopper {
+ public:
+  SignalStopper() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGUSR1);  // private: wakes the thread at shutdown
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread([this] {
+      bool stopping = false;
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0) continue;
+        if (sig == SIGUSR1) return;
+        if (stopping) _exit(130);
+        stopping = true;
+        source_.request_stop();
+      }
+    });
+  }
+  ~SignalStopper() {
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+  SignalStopper(const SignalStopper&) = delete;
+  SignalStopper& operator=(const SignalStopper&) = delete;
+  std::stop_token token() const { return source_.get_token(); }
+
+ private:
+  sigset_t set_;
+  std::stop_source source_;
+  std::thread thread_;
+};
+
+// Directory descriptors are held while their entries are queued and while
+// deep trees are walked: allow as many as the hard limit permits.
+void raise_fd_limit() {
+  struct rlimit rl {};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+void print_warnings(const Pack& pack, bool quiet) {
+  if (quiet || !pack.rules) return;
+  for (const std::string& w : pack.rules->warnings()) std::cerr << "iocsweep: warning: " << w << "\n";
+}
+
+int run_scan_command(const RawScanOptions& raw) {
+  // Validate everything before anything is scanned or written.
+  auto max_size = parse_size(raw.max_filesize);
+  if (!max_size) {
+    std::cerr << "iocsweep: --max-filesize: " << max_size.error().message << "\n";
+    return kExitFatal;
+  }
+  const bool stdout_tty = ::isatty(STDOUT_FILENO) == 1;
+  const std::string format = !raw.format.empty() ? raw.format : (raw.output.empty() && stdout_tty ? "text" : "json");
+
+  YaraLibrary yara;
+  auto pack = load_pack(PackRequest{!raw.no_builtin, raw.rules, raw.iocs});
+  if (!pack) {
+    std::cerr << "iocsweep: " << pack.error().message << "\n";
+    return kExitFatal;
+  }
+  print_warnings(*pack, raw.quiet);
+
+  ScanConfig config;
+  config.roots = raw.paths;
+  config.pack = std::move(*pack);
+  config.walk.one_file_system = raw.one_file_system;
+  config.read.max_filesize = *max_size;
+  config.threads = raw.threads == 0 ? default_thread_count() : raw.threads;
+  config.yara_timeout_s = raw.timeout_s;
+
+  std::unique_ptr<AtomicOutputFile> out_file;
+  if (!raw.output.empty()) {
+    auto created = AtomicOutputFile::create(raw.output);
+    if (!created) {
+      std::cerr << "iocsweep: " << created.error().message << "\n";
+      return kExitFatal;
+    }
+    out_file = std::move(*created);
+  }
+  std::ostream& out = out_file ? out_file->stream() : std::cout;
+  auto sink = format == "text" ? make_text_sink(out) : make_json_sink(out);
+
+  raise_fd_limit();
+  ScanOutcome outcome;
+  {
+    SignalStopper stopper;
+    outcome = run_scan(config, *sink, stopper.token());
+  }
+  if (!outcome.write_error.empty()) {
+    // A reader that went away (`| head`) is not worth a message.
+    if (!(errno == EPIPE && !out_file)) std::cerr << "iocsweep: " << outcome.write_error << "\n";
+    return kExitFatal;
+  }
+  if (out_file) {
+    Status committed = out_file->commit();
+    if (!committed) {
+      std::cerr << "iocsweep: " << committed.error().message << "\n";
+      return kExitFatal;
+    }
+  }
+  if (!outcome.complete && !raw.quiet) std::cerr << "iocsweep: interrupted; the report covers what was done\n";
+  if (outcome.stats.findings > 0) return kExitFindings;
+  if (outcome.stats.errors > 0 || !outcome.complete) return kExitIncomplete;
+  return kExitClean;
+}
+
+nlohmann::json rule_to_json(const RuleInfo& rule) {
+  nlohmann::json meta = nlohmann::json::object();
+  for (const auto& [key, value] : rule.meta) {
+    meta[key] = std::visit([](const auto& x) { return nlohmann::json(x); }, value);
+  }
+  return {{"name", rule.name}, {"namespace", rule.ns}, {"tags", rule.tags}, {"meta", meta}, {"score", rule.score}};
+}
+
+int run_rules_list(const RawRulesOptions& raw) {
+  YaraLibrary yara;
+  auto pack = load_pack(PackRequest{!raw.no_builtin, raw.rules, {}});
+  if (!pack) {
+    std::cerr << "iocsweep: " << pack.error().message << "\n";
+    return kExitFatal;
+  }
+  print_warnings(*pack, false);
+  const std::vector<RuleInfo> none;
+  const auto& rules = pack->rules ? pack->rules->rules() : none;
+  if (raw.json) {
+    nlohmann::json doc = nlohmann::json::array();
+    for (const RuleInfo& r : rules) doc.push_back(rule_to_json(r));
+    std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    for (const RuleInfo& r : rules) {
+      std::cout << escape_for_terminal(r.ns) << ":" << escape_for_terminal(r.name) << "  score=" << r.score;
+      if (!r.tags.empty()) {
+        std::cout << "  tags=";
+        for (std::size_t i = 0; i < r.tags.size(); ++i) std::cout << (i ? "," : "") << escape_for_terminal(r.tags[i]);
+      }
+      std::cout << "\n";
+      for (const auto& [key, value] : r.meta) {
+        std::cout << "    " << escape_for_terminal(key) << " = ";
+        std::visit(
+            [](const auto& x) {
+              using T = std::decay_t<decltype(x)>;
+              if constexpr (std::is_same_v<T, std::string>) {
+                std::cout << escape_for_terminal(x);
+              } else if constexpr (std::is_same_v<T, bool>) {
+                std::cout << (x ? "true" : "false");
+              } else {
+                std::cout << x;
+              }
+            },
+            value);
+        std::cout << "\n";
+      }
+    }
+  }
+  std::cout.flush();
+  return std::cout ? kExitClean : kExitFatal;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  // Output errors are reported by checking the stream, not by dying.
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"iocsweep: offline IOC sweep scanner (YARA rules, hash indicators) with a built-in\n"
+               "Lazarus bank-heist pack. Reads every file once; never writes to the scanned tree.",
+               "iocsweep"};
+  app.footer(kExitCodesHelp);
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(version()));
+
+  RawScanOptions scan_opts;
+  CLI::App* scan = app.add_subcommand("scan", "Sweep files and directories for indicators");
+  scan->add_option("PATH", scan_opts.paths, "Files or directories to sweep (symlinks named here are followed, "
+                                            "none below them)")
+      ->required();
+  add_pack_options(*scan, scan_opts.rules, scan_opts.no_builtin);
+  scan->add_option("--iocs", scan_opts.iocs,
+                   "Hash IOC file (HASH;DESCRIPTION or HASH;SCORE;DESCRIPTION per line, '#' comments; "
+                   "MD5/SHA-1/SHA-256); repeatable")
+      ->type_name("PATH");
+  scan->add_option("-o,--output", scan_opts.output,
+                   "Write the report to FILE (atomically: a temporary file renamed into place); default stdout")
+      ->type_name("FILE");
+  scan->add_option("--format", scan_opts.format, "Report format; default json, or text when stdout is a terminal")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->type_name("json|text");
+  scan->add_option("--threads", scan_opts.threads, "Worker threads (default: number of CPUs)")
+      ->check(CLI::Range(1u, 256u))
+      ->type_name("N");
+  scan->add_option("--max-filesize", scan_opts.max_filesize,
+                   "Skip (and list in skipped[]) files larger than SIZE, e.g. 64M, 1G")
+      ->capture_default_str()
+      ->type_name("SIZE");
+  scan->add_option("--timeout", scan_opts.timeout_s, "Per-file YARA scan timeout in seconds (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 86400))
+      ->type_name("SECONDS");
+  scan->add_flag("-x,--one-file-system", scan_opts.one_file_system,
+                 "Do not descend into directories on other filesystems than their root");
+  scan->add_flag("-q,--quiet", scan_opts.quiet, "No warnings on stderr (errors are still printed)");
+  scan->footer(kExitCodesHelp);
+
+  CLI::App* rules = app.add_subcommand("rules", "Inspect rule sets");
+  rules->require_subcommand(1);
+  RawRulesOptions rules_opts;
+  CLI::App* rules_list = rules->add_subcommand("list", "List every loaded rule: name, namespace, tags, meta");
+  add_pack_options(*rules_list, rules_opts.rules, rules_opts.no_builtin);
+  rules_list->add_flag("--json", rules_opts.json, "Print a JSON array instead of text");
+
+  CLI::App* version_cmd = app.add_subcommand("version", "Print the version and the library versions");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    // --help and --version exit 0; every usage error is fatal (2).
+    return rc == 0 ? kExitClean : kExitFatal;
+  }
+
+  if (scan->parsed()) return run_scan_command(scan_opts);
+  if (rules_list->parsed()) return run_rules_list(rules_opts);
+  if (version_cmd->parsed()) {
+    std::cout << kToolName << " " << version() << "\n";
+    return kExitClean;
+  }
+  return kExitFatal;
+}
+
+}  // namespace iocsweep::cli

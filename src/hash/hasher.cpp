@@ -1,0 +1,124 @@
+#include <openssl/evp.h>
+
+#include <stdexcept>
+
+#include "iocsweep/hash.hpp"
+
+namespace iocsweep {
+namespace {
+
+struct MdFree {
+  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+};
+struct CtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+using MdPtr = std::unique_ptr<EVP_MD, MdFree>;
+using CtxPtr = std::unique_ptr<EVP_MD_CTX, CtxFree>;
+
+constexpr DigestKind kAllKinds[] = {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256};
+
+const char* evp_name(DigestKind kind) {
+  switch (kind) {
+    case DigestKind::kMd5: return "MD5";
+    case DigestKind::kSha1: return "SHA1";
+    case DigestKind::kSha256: return "SHA256";
+  }
+  return "";
+}
+
+MdPtr fetch(DigestKind kind) {
+  // Explicit fetch once, instead of EVP_md5() per call: avoids a provider
+  // lookup on every file (OpenSSL 3 performance guidance).
+  MdPtr md(EVP_MD_fetch(nullptr, evp_name(kind), nullptr));
+  if (!md) throw std::runtime_error(std::string("OpenSSL cannot provide ") + evp_name(kind));
+  return md;
+}
+
+std::uint8_t* out_of(Digests& d, DigestKind kind) {
+  switch (kind) {
+    case DigestKind::kMd5: return d.md5.data();
+    case DigestKind::kSha1: return d.sha1.data();
+    case DigestKind::kSha256: return d.sha256.data();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string_view digest_name(DigestKind kind) {
+  switch (kind) {
+    case DigestKind::kMd5: return "md5";
+    case DigestKind::kSha1: return "sha1";
+    case DigestKind::kSha256: return "sha256";
+  }
+  return "";
+}
+
+ByteView Digests::get(DigestKind kind) const {
+  switch (kind) {
+    case DigestKind::kMd5: return md5;
+    case DigestKind::kSha1: return sha1;
+    case DigestKind::kSha256: return sha256;
+  }
+  return {};
+}
+
+std::string Digests::hex(DigestKind kind) const { return to_hex(get(kind)); }
+
+struct Hasher::Impl {
+  MdPtr md[3];
+  CtxPtr ctx[3];
+};
+
+Hasher::Hasher() : impl_(std::make_unique<Impl>()) {
+  for (int i = 0; i < 3; ++i) {
+    impl_->md[i] = fetch(kAllKinds[i]);
+    impl_->ctx[i].reset(EVP_MD_CTX_new());
+    if (!impl_->ctx[i]) throw std::bad_alloc();
+  }
+}
+
+Hasher::~Hasher() = default;
+
+void Hasher::begin() {
+  for (int i = 0; i < 3; ++i) {
+    if (EVP_DigestInit_ex2(impl_->ctx[i].get(), impl_->md[i].get(), nullptr) != 1) {
+      throw std::runtime_error("EVP_DigestInit_ex2 failed");
+    }
+  }
+}
+
+void Hasher::update(ByteView bytes) {
+  if (bytes.empty()) return;
+  for (int i = 0; i < 3; ++i) {
+    if (EVP_DigestUpdate(impl_->ctx[i].get(), bytes.data(), bytes.size()) != 1) {
+      throw std::runtime_error("EVP_DigestUpdate failed");
+    }
+  }
+}
+
+Digests Hasher::finish() {
+  Digests d;
+  for (int i = 0; i < 3; ++i) {
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(impl_->ctx[i].get(), out_of(d, kAllKinds[i]), &len) != 1) {
+      throw std::runtime_error("EVP_DigestFinal_ex failed");
+    }
+  }
+  return d;
+}
+
+Digests Hasher::digest(ByteView bytes) {
+  begin();
+  update(bytes);
+  return finish();
+}
+
+std::string sha256_hex(std::string_view data) {
+  Hasher hasher;
+  return hasher.digest(ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()))
+      .hex(DigestKind::kSha256);
+}
+
+}  // namespace iocsweep

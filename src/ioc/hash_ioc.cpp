@@ -1,0 +1,153 @@
+#include <algorithm>
+#include <charconv>
+
+#include "iocsweep/ioc.hpp"
+
+namespace iocsweep {
+namespace {
+
+// Longer lines are not indicator lines; refusing them keeps a binary or
+// hostile file from being read as one enormous "description".
+constexpr std::size_t kMaxLineLength = 64 * 1024;
+
+std::string_view trim(std::string_view s) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+bool is_all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string index_key(DigestKind kind, std::string_view raw) {
+  std::string key(1, static_cast<char>(kind));
+  key.append(raw);
+  return key;
+}
+
+std::string index_key(DigestKind kind, ByteView raw) {
+  return index_key(kind, std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
+}
+
+std::string hex_to_raw(const std::string& hex) {
+  std::string raw(hex.size() / 2, '\0');
+  const auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    raw[i] = static_cast<char>((nibble(hex[2 * i]) << 4) | nibble(hex[2 * i + 1]));
+  }
+  return raw;
+}
+
+}  // namespace
+
+Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::string& name) {
+  std::vector<HashIoc> out;
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const std::size_t eol = text.find('\n');
+    std::string_view raw_line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    const auto fail = [&](const std::string& why) -> Error {
+      return Error{name + ":" + std::to_string(line_no) + ": " + why};
+    };
+    if (raw_line.size() > kMaxLineLength) return fail("line longer than 64 KiB (not an IOC list?)");
+    if (raw_line.find('\0') != std::string_view::npos) return fail("NUL byte (binary file?)");
+    const std::string_view line = trim(raw_line);
+    if (line.empty() || line.front() == '#') continue;
+
+    const std::size_t semi = line.find(';');
+    const std::string_view hash = trim(line.substr(0, semi));
+    std::string_view rest = semi == std::string_view::npos ? std::string_view{} : line.substr(semi + 1);
+
+    const auto bad_char = std::find_if_not(hash.begin(), hash.end(), is_hex);
+    if (hash.empty()) return fail("missing hash before ';'");
+    if (bad_char != hash.end()) {
+      return fail("hash contains a character that is not a hex digit at column " +
+                  std::to_string(bad_char - hash.begin() + 1));
+    }
+    HashIoc ioc;
+    switch (hash.size()) {
+      case 32: ioc.kind = DigestKind::kMd5; break;
+      case 40: ioc.kind = DigestKind::kSha1; break;
+      case 64: ioc.kind = DigestKind::kSha256; break;
+      default:
+        return fail("hash has " + std::to_string(hash.size()) +
+                    " hex digits; expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256)");
+    }
+    ioc.value = lower(hash);
+    // HASH;SCORE;DESCRIPTION when the second field is a number and a third
+    // field follows; otherwise everything after the hash is description.
+    const std::size_t semi2 = rest.find(';');
+    if (semi2 != std::string_view::npos && is_all_digits(trim(rest.substr(0, semi2)))) {
+      const std::string_view score_text = trim(rest.substr(0, semi2));
+      int score = 0;
+      const auto [ptr, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
+      if (ec != std::errc() || ptr != score_text.data() + score_text.size() || score > 100) {
+        return fail("score '" + std::string(score_text) + "' is not an integer from 0 to 100");
+      }
+      ioc.score = score;
+      rest = rest.substr(semi2 + 1);
+    }
+    const std::string_view description = trim(rest);
+    if (!is_valid_utf8(description)) return fail("description is not valid UTF-8");
+    ioc.description = std::string(description);
+    ioc.source = name;
+    ioc.line = line_no;
+    out.push_back(std::move(ioc));
+  }
+  return out;
+}
+
+Status HashIocDb::add_set(std::string_view text, const std::string& name) {
+  auto parsed = parse_hash_iocs(text, name);
+  if (!parsed) return parsed.error();
+  IocSetInfo info;
+  info.name = name;
+  info.sha256 = sha256_hex(text);
+  for (HashIoc& ioc : *parsed) {
+    const std::string key = index_key(ioc.kind, std::string_view(hex_to_raw(ioc.value)));
+    auto& slots = index_[key];
+    // The same hash twice in one set is one indicator (first line wins);
+    // the same hash in two sets is two, each with its own source.
+    const bool duplicate = std::any_of(slots.begin(), slots.end(),
+                                       [&](std::size_t i) { return entries_[i].source == name; });
+    if (duplicate) continue;
+    switch (ioc.kind) {
+      case DigestKind::kMd5: ++info.md5; break;
+      case DigestKind::kSha1: ++info.sha1; break;
+      case DigestKind::kSha256: ++info.sha256_count; break;
+    }
+    ++info.count;
+    slots.push_back(entries_.size());
+    entries_.push_back(std::move(ioc));
+  }
+  sets_.push_back(std::move(info));
+  return Ok{};
+}
+
+std::vector<const HashIoc*> HashIocDb::lookup(const Digests& digests) const {
+  std::vector<const HashIoc*> hits;
+  if (index_.empty()) return hits;
+  for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
+    const auto it = index_.find(index_key(kind, digests.get(kind)));
+    if (it == index_.end()) continue;
+    for (const std::size_t i : it->second) hits.push_back(&entries_[i]);
+  }
+  return hits;
+}
+
+}  // namespace iocsweep

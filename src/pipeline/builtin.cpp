@@ -1,0 +1,105 @@
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <dirent.h>
+
+#include "iocsweep/pipeline.hpp"
+#include "pipeline/builtin_data.hpp"
+
+namespace iocsweep {
+namespace {
+
+// Indicator and rule files are configuration, not evidence: a size cap
+// keeps a wrong path (a disk image, /dev/zero) from eating memory.
+constexpr std::uint64_t kMaxInputFileBytes = 512ull << 20;
+
+Result<std::string> read_input_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Error{path + ": " + std::strerror(errno)};
+  if (S_ISDIR(st.st_mode)) return Error{path + ": is a directory"};
+  if (!S_ISREG(st.st_mode)) return Error{path + ": not a regular file"};
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxInputFileBytes) {
+    return Error{path + ": larger than 512 MiB, refusing to load it"};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{path + ": " + std::strerror(errno)};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Error{path + ": read error"};
+  return buf.str();
+}
+
+bool has_rule_extension(std::string_view name) { return name.ends_with(".yar") || name.ends_with(".yara"); }
+
+// The rule files a --rules argument names: the file itself, or the .yar /
+// .yara files directly inside a directory, in name order.
+Result<std::vector<std::string>> rule_files_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Error{path + ": " + std::strerror(errno)};
+  if (!S_ISDIR(st.st_mode)) return std::vector<std::string>{path};
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return Error{path + ": " + std::strerror(errno)};
+  std::vector<std::string> files;
+  while (const dirent* ent = ::readdir(dir)) {
+    if (!has_rule_extension(ent->d_name)) continue;
+    std::string full = path;
+    if (full.back() != '/') full += '/';
+    full += ent->d_name;
+    struct stat fst {};
+    if (::stat(full.c_str(), &fst) == 0 && S_ISREG(fst.st_mode)) files.push_back(std::move(full));
+  }
+  ::closedir(dir);
+  std::sort(files.begin(), files.end());
+  if (files.empty()) return Error{path + ": no .yar or .yara files in this directory"};
+  return files;
+}
+
+}  // namespace
+
+std::vector<RuleSource> builtin_rule_sources() {
+  std::vector<RuleSource> out;
+  for (const auto& file : builtin_data::rule_files()) {
+    out.push_back(RuleSource{"builtin:" + std::string(file.name), std::string(file.data), ""});
+  }
+  return out;
+}
+
+Result<Pack> load_pack(const PackRequest& request) {
+  std::vector<RuleSource> sources;
+  auto db = std::make_shared<HashIocDb>();
+  if (request.builtin) {
+    sources = builtin_rule_sources();
+    for (const auto& file : builtin_data::ioc_files()) {
+      Status st = db->add_set(file.data, "builtin:" + std::string(file.name));
+      if (!st) return Error{"built-in pack is broken: " + st.error().message};
+    }
+  }
+  for (const std::string& arg : request.rule_paths) {
+    auto files = rule_files_of(arg);
+    if (!files) return files.error();
+    for (const std::string& file : *files) {
+      auto text = read_input_file(file);
+      if (!text) return text.error();
+      sources.push_back(RuleSource{file, std::move(*text), file});
+    }
+  }
+  for (const std::string& path : request.ioc_paths) {
+    auto text = read_input_file(path);
+    if (!text) return text.error();
+    Status st = db->add_set(*text, path);
+    if (!st) return st.error();
+  }
+  Pack pack;
+  if (!sources.empty()) {
+    auto rules = CompiledRules::compile(sources);
+    if (!rules) return rules.error();
+    pack.rules = std::move(*rules);
+  }
+  pack.hash_iocs = std::move(db);
+  return pack;
+}
+
+}  // namespace iocsweep

@@ -1,0 +1,280 @@
+#include <pwd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "iocsweep/hash.hpp"
+#include "iocsweep/pipeline.hpp"
+
+namespace iocsweep {
+namespace {
+
+// Entries in flight between the walker and the workers. Small: the walker
+// only needs to stay a little ahead, and each entry pins a directory
+// descriptor.
+constexpr std::size_t kQueueCapacityPerThread = 64;
+
+/// Blocking FIFO with a fixed capacity. close() wakes everyone: push()
+/// then refuses and pop() drains what is left before returning nullopt.
+template <typename T>
+class BoundedQueue {
+ public:
+  explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {}
+
+  bool push(T item) {
+    std::unique_lock lock(mu_);
+    not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+
+  std::optional<T> pop() {
+    std::unique_lock lock(mu_);
+    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+
+  /// Stops accepting; `discard` also drops what is queued (cancellation).
+  void close(bool discard) {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    if (discard) items_.clear();
+    not_full_.notify_all();
+    not_empty_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_;
+  std::condition_variable not_empty_;
+  std::deque<T> items_;
+  std::size_t capacity_;
+  bool closed_ = false;
+};
+
+/// Serialises every call into the sink and keeps the counters.
+class SharedSink {
+ public:
+  explicit SharedSink(ReportSink& sink) : sink_(sink) {}
+
+  void finding(Finding f) {
+    std::lock_guard lock(mu_);
+    ++stats_.findings;
+    sink_.finding(std::move(f));
+  }
+  void error(std::string path, std::string error) {
+    std::lock_guard lock(mu_);
+    ++stats_.errors;
+    sink_.error(FileError{std::move(path), std::move(error)});
+  }
+  void skipped(std::string path, std::string reason) {
+    std::lock_guard lock(mu_);
+    ++stats_.files_skipped;
+    sink_.skipped(SkippedFile{std::move(path), std::move(reason)});
+  }
+  void scanned(std::uint64_t bytes, bool noatime) {
+    std::lock_guard lock(mu_);
+    ++stats_.files_scanned;
+    stats_.bytes_scanned += bytes;
+    if (!noatime) ++stats_.files_read_without_noatime;
+  }
+  void symlink() {
+    std::lock_guard lock(mu_);
+    ++stats_.symlinks_not_followed;
+  }
+  ScanStats stats() {
+    std::lock_guard lock(mu_);
+    return stats_;
+  }
+
+ private:
+  std::mutex mu_;
+  ReportSink& sink_;
+  ScanStats stats_;
+};
+
+class QueueingVisitor final : public WalkVisitor {
+ public:
+  QueueingVisitor(BoundedQueue<WalkEntry>& queue, SharedSink& sink) : queue_(queue), sink_(sink) {}
+  void on_file(WalkEntry entry) override { queue_.push(std::move(entry)); }
+  void on_skipped(const std::string& path, const std::string& reason) override { sink_.skipped(path, reason); }
+  void on_error(const std::string& path, const std::string& error) override { sink_.error(path, error); }
+  void on_symlink(const std::string&) override { sink_.symlink(); }
+
+ private:
+  BoundedQueue<WalkEntry>& queue_;
+  SharedSink& sink_;
+};
+
+std::string_view base_name(std::string_view path) {
+  const std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::string extension_of(std::string_view name) {
+  const std::size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return "";
+  return std::string(name.substr(dot));
+}
+
+// A coarse type from magic bytes, in the words Loki rules compare
+// `filetype` with.
+std::string file_type_of(ByteView bytes) {
+  const auto starts = [&](std::string_view magic) {
+    return bytes.size() >= magic.size() && std::equal(magic.begin(), magic.end(), bytes.begin(), [](char a, std::uint8_t b) {
+             return static_cast<std::uint8_t>(a) == b;
+           });
+  };
+  if (starts("MZ")) return "EXE";
+  if (starts("\x7f" "ELF")) return "ELF";
+  if (starts("PK\x03\x04")) return "ZIP";
+  if (starts("Rar!")) return "RAR";
+  if (starts("\x1f\x8b")) return "GZIP";
+  if (starts("%PDF")) return "PDF";
+  if (starts("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")) return "OLE";
+  return "UNKNOWN";
+}
+
+/// One worker's long-lived state: reader buffer, hash contexts, scanner.
+class Worker {
+ public:
+  Worker(const ScanConfig& config, SharedSink& sink)
+      : config_(config), sink_(sink), reader_(config.read) {
+    if (config.pack.rules) scanner_.emplace(config.pack.rules, config.yara_timeout_s);
+  }
+
+  void run(BoundedQueue<WalkEntry>& queue, const std::stop_token& stop) {
+    while (auto entry = queue.pop()) {
+      if (stop.stop_requested()) return;
+      process(*entry);
+    }
+  }
+
+ private:
+  void process(const WalkEntry& entry) {
+    ReadOutcome read = reader_.read(entry);
+    switch (read.kind) {
+      case ReadOutcome::Kind::kSkipped: sink_.skipped(entry.path, read.reason); return;
+      case ReadOutcome::Kind::kFailed: sink_.error(entry.path, read.reason); return;
+      case ReadOutcome::Kind::kRead: break;
+    }
+    sink_.scanned(read.bytes.size(), read.info.noatime);
+    Finding finding;
+    finding.digests = hasher_.digest(read.bytes);
+    if (config_.pack.hash_iocs) {
+      for (const HashIoc* ioc : config_.pack.hash_iocs->lookup(finding.digests)) {
+        finding.matches.emplace_back(HashMatchRecord{ioc});
+      }
+    }
+    if (scanner_) {
+      ScanExternals ext;
+      ext.filename = std::string(base_name(entry.path));
+      ext.filepath = entry.path;
+      ext.extension = extension_of(ext.filename);
+      ext.filetype = file_type_of(read.bytes);
+      ext.owner = owner_name(read.info.uid);
+      ext.md5 = finding.digests.hex(DigestKind::kMd5);
+      YaraScanResult result = scanner_->scan(read.bytes, ext);
+      for (const std::size_t index : result.matched) {
+        finding.matches.emplace_back(YaraMatchRecord{&config_.pack.rules->rules()[index]});
+      }
+      if (!result.error.empty()) sink_.error(entry.path, result.error);
+    }
+    if (finding.matches.empty()) return;
+    finding.path = entry.path;
+    finding.size = read.bytes.size();
+    finding.score = combine_scores(finding.matches);
+    sink_.finding(std::move(finding));
+  }
+
+  const std::string& owner_name(std::uint32_t uid) {
+    auto it = owners_.find(uid);
+    if (it != owners_.end()) return it->second;
+    std::string name = std::to_string(uid);
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    char buf[1024];
+    if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) name = found->pw_name;
+    return owners_.emplace(uid, std::move(name)).first->second;
+  }
+
+  const ScanConfig& config_;
+  SharedSink& sink_;
+  FileReader reader_;
+  Hasher hasher_;
+  std::optional<YaraScanner> scanner_;
+  std::unordered_map<std::uint32_t, std::string> owners_;
+};
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
+}  // namespace
+
+unsigned default_thread_count() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token stop) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ScanInfo info;
+  info.host = host_name();
+  info.started_at = now_rfc3339();
+  info.roots = config.roots;
+  if (config.pack.rules) info.rulesets = config.pack.rules->rulesets();
+  if (config.pack.hash_iocs) info.ioc_sets = config.pack.hash_iocs->sets();
+  sink.begin(info);
+
+  SharedSink shared(sink);
+  const unsigned threads = std::max(1u, config.threads);
+  BoundedQueue<WalkEntry> queue(kQueueCapacityPerThread * threads);
+  // Cancellation empties the queue so workers stop after their current
+  // file, and unblocks a walker waiting for room.
+  std::stop_callback on_stop(stop, [&] { queue.close(true); });
+  {
+    std::vector<std::jthread> workers;
+    workers.reserve(threads);
+    // Worker construction (hash contexts, YARA scanner) happens on the
+    // worker's own thread, so a slow start-up overlaps with the walk.
+    for (unsigned i = 0; i < threads; ++i) {
+      workers.emplace_back([&] {
+        Worker worker(config, shared);
+        worker.run(queue, stop);
+      });
+    }
+    QueueingVisitor visitor(queue, shared);
+    FileWalker(config.walk).walk(config.roots, visitor, stop);
+    queue.close(false);
+  }  // joins the workers
+
+  ScanEnd end;
+  end.finished_at = now_rfc3339();
+  end.complete = !stop.stop_requested();
+  end.stats = shared.stats();
+  end.stats.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ScanOutcome outcome;
+  outcome.stats = end.stats;
+  outcome.complete = end.complete;
+  Status written = sink.end(end);
+  if (!written) outcome.write_error = written.error().message;
+  return outcome;
+}
+
+}  // namespace iocsweep

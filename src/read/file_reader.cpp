@@ -1,0 +1,118 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "iocsweep/read.hpp"
+
+namespace iocsweep {
+namespace {
+
+// Buffers above this are released after use, so one large file does not pin
+// its size in memory for the rest of the scan.
+constexpr std::size_t kKeepBufferBytes = 16u << 20;
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+int open_entry(const WalkEntry& entry, int extra_flags) {
+  int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra_flags;
+  if (!entry.follow) flags |= O_NOFOLLOW;
+  const int dirfd = entry.parent ? entry.parent->fd() : AT_FDCWD;
+  int fd;
+  do {
+    fd = ::openat(dirfd, entry.name.c_str(), flags);
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+ReadOutcome failed(std::string reason) {
+  ReadOutcome out;
+  out.kind = ReadOutcome::Kind::kFailed;
+  out.reason = std::move(reason);
+  return out;
+}
+
+}  // namespace
+
+ReadOutcome FileReader::read(const WalkEntry& entry) {
+  // O_NONBLOCK: should the entry have been swapped for a FIFO after the
+  // walk saw a regular file, open() must not wait for a writer. The fstat
+  // below then refuses it before any read.
+  bool noatime = true;
+  int raw = open_entry(entry, O_NOATIME);
+  if (raw < 0 && errno == EPERM) {
+    // O_NOATIME is only allowed to the owner or with CAP_FOWNER.
+    noatime = false;
+    raw = open_entry(entry, 0);
+  }
+  if (raw < 0) {
+    const int err = errno;
+    if (err == ELOOP) return failed("is a symbolic link now (replaced during the scan)");
+    return failed(std::strerror(err));
+  }
+  Fd fd(raw);
+
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return failed(std::strerror(errno));
+  ReadOutcome out;
+  out.info.size = static_cast<std::uint64_t>(st.st_size);
+  out.info.device = static_cast<std::uint64_t>(st.st_dev);
+  out.info.inode = static_cast<std::uint64_t>(st.st_ino);
+  out.info.uid = st.st_uid;
+  out.info.noatime = noatime;
+  if (!S_ISREG(st.st_mode)) {
+    out.kind = ReadOutcome::Kind::kSkipped;
+    out.reason = "special";
+    return out;
+  }
+  if (out.info.size > options_.max_filesize) {
+    out.kind = ReadOutcome::Kind::kSkipped;
+    out.reason = "too_large";
+    return out;
+  }
+  // Back to blocking reads for a regular file (O_NONBLOCK has no effect on
+  // regular files on Linux, but say what is meant).
+  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+
+  if (buffer_.capacity() > kKeepBufferBytes && out.info.size <= kKeepBufferBytes) {
+    std::vector<std::uint8_t>().swap(buffer_);
+  }
+  // One byte more than fstat said, to notice a file that grew.
+  const std::size_t want = static_cast<std::size_t>(out.info.size) + 1;
+  if (buffer_.size() < want) buffer_.resize(want);
+  std::size_t got = 0;
+  while (got < want) {
+    const ssize_t n = ::read(fd.get(), buffer_.data() + got, want - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return failed(std::strerror(errno));
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got < out.info.size) {
+    return failed("file shrank while being read (" + std::to_string(out.info.size) + " bytes at open, " +
+                  std::to_string(got) + " read)");
+  }
+  // A file that grew is scanned as it was when opened: the first st_size
+  // bytes, a consistent prefix (log files grow all the time).
+  out.kind = ReadOutcome::Kind::kRead;
+  out.bytes = ByteView(buffer_.data(), static_cast<std::size_t>(out.info.size));
+  return out;
+}
+
+}  // namespace iocsweep

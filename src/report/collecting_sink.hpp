@@ -1,0 +1,37 @@
+#pragma once
+// Base of the sinks that write one document at the end: keeps what the scan
+// reported and hands it over sorted by path, so two runs over the same tree
+// give the same report whatever order the workers finished in.
+
+#include <algorithm>
+
+#include "iocsweep/report.hpp"
+
+namespace iocsweep::report_detail {
+
+class CollectingSink : public ReportSink {
+ public:
+  void begin(const ScanInfo& info) final { info_ = info; }
+  void finding(Finding f) final { findings_.push_back(std::move(f)); }
+  void error(FileError e) final { errors_.push_back(std::move(e)); }
+  void skipped(SkippedFile s) final { skipped_.push_back(std::move(s)); }
+
+  Status end(const ScanEnd& end) final {
+    const auto by_path = [](const auto& a, const auto& b) { return a.path < b.path; };
+    std::sort(findings_.begin(), findings_.end(), by_path);
+    std::sort(errors_.begin(), errors_.end(), by_path);
+    std::sort(skipped_.begin(), skipped_.end(), by_path);
+    return write(end);
+  }
+
+ protected:
+  /// Writes the whole document; members hold everything, sorted.
+  virtual Status write(const ScanEnd& end) = 0;
+
+  ScanInfo info_;
+  std::vector<Finding> findings_;
+  std::vector<FileError> errors_;
+  std::vector<SkippedFile> skipped_;
+};
+
+}  // namespace iocsweep::report_detail

@@ -1,0 +1,80 @@
+#include <algorithm>
+#include <cstdio>
+
+#include "iocsweep/report.hpp"
+#include "report/collecting_sink.hpp"
+
+namespace iocsweep {
+namespace {
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+std::string human_bytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+// Every string that came from the scanned tree or from rule and IOC files
+// goes through escape_for_terminal: a file name must not be able to forge a
+// report line or send escape sequences to the reader's terminal.
+class TextSink final : public report_detail::CollectingSink {
+ public:
+  explicit TextSink(std::ostream& out) : out_(out) {}
+
+  Status write(const ScanEnd& end) override {
+    for (const Finding& f : findings_) {
+      out_ << upper(severity_for(f.score)) << " score=" << f.score << " " << escape_for_terminal(f.path) << "\n";
+      out_ << "    sha256=" << f.digests.hex(DigestKind::kSha256) << " size=" << f.size << "\n";
+      for (const MatchRecord& m : f.matches) {
+        if (const auto* y = std::get_if<YaraMatchRecord>(&m)) {
+          out_ << "    yara " << escape_for_terminal(y->rule->ns) << ":" << escape_for_terminal(y->rule->name)
+               << " (score " << y->rule->score << ")\n";
+        } else {
+          const HashIoc& ioc = *std::get<HashMatchRecord>(m).ioc;
+          out_ << "    hash " << digest_name(ioc.kind) << " " << ioc.value << " (score " << ioc.score << ") "
+               << escape_for_terminal(ioc.source) << ":" << ioc.line;
+          if (!ioc.description.empty()) out_ << " " << escape_for_terminal(ioc.description);
+          out_ << "\n";
+        }
+      }
+    }
+    for (const FileError& e : errors_) {
+      out_ << "ERROR " << escape_for_terminal(e.path) << ": " << escape_for_terminal(e.error) << "\n";
+    }
+    for (const SkippedFile& s : skipped_) {
+      out_ << "SKIPPED " << escape_for_terminal(s.path) << " (" << s.reason << ")\n";
+    }
+    const ScanStats& st = end.stats;
+    char elapsed[32];
+    std::snprintf(elapsed, sizeof elapsed, "%.2f", st.elapsed_s);
+    out_ << (end.complete ? "Scan complete: " : "Scan INTERRUPTED: ") << st.files_scanned << " files ("
+         << human_bytes(st.bytes_scanned) << ") scanned, " << st.findings << " with findings, " << st.files_skipped
+         << " skipped, " << st.errors << " errors, in " << elapsed << " s\n";
+    out_.flush();
+    if (!out_) return Error{"cannot write the report"};
+    return Ok{};
+  }
+
+ private:
+  std::ostream& out_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReportSink> make_text_sink(std::ostream& out) { return std::make_unique<TextSink>(out); }
+
+}  // namespace iocsweep
