@@ -1,0 +1,237 @@
+// Integration tests: run the built iocsweep binary on trees made here.
+#include <gtest/gtest.h>
+#include <dirent.h>
+
+#include <nlohmann/json.hpp>
+
+#include "iocsweep/hash.hpp"
+#include "test_support.hpp"
+
+namespace iocsweep {
+namespace {
+
+using nlohmann::json;
+using test::run;
+using test::RunResult;
+using test::TempDir;
+using test::write_file;
+
+const std::string kBin = IOCSWEEP_BINARY;
+constexpr const char* kEngineRule = "IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine";
+
+std::string sha256_of(const std::string& data) { return sha256_hex(data); }
+
+json parse_report(const RunResult& r) {
+  try {
+    return json::parse(r.out);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not JSON: " << e.what() << "\nstdout: " << r.out << "\nstderr: " << r.err;
+    return json::object();
+  }
+}
+
+const json* finding_for(const json& doc, const std::string& path) {
+  for (const json& f : doc["findings"]) {
+    if (f["path"] == path) return &f;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> list_dir(const std::string& path) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(path.c_str());
+  while (const dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(d);
+  return out;
+}
+
+TEST(Cli, SynthesisedPositiveFoundByBuiltinRuleAndHashInOneRun) {
+  TempDir t, cfg;
+  const std::string positive = test::synth_swift_engine();
+  write_file(t / "evtdiag.exe", positive);
+  write_file(t / "readme.txt", "an ordinary text file");
+  write_file(t / "empty", "");
+  write_file(cfg / "iocs.txt", "# test list\n" + sha256_of(positive) + ";95;synthesised engine\n");
+
+  RunResult r = run({kBin, "scan", "--iocs", cfg / "iocs.txt", "--format", "json", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_EQ(doc["stats"]["files_scanned"], 3);
+  EXPECT_EQ(doc["stats"]["findings"], 1);
+  EXPECT_EQ(doc["scan"]["complete"], true);
+  ASSERT_EQ(doc["findings"].size(), 1u);
+  const json* f = finding_for(doc, t / "evtdiag.exe");
+  ASSERT_NE(f, nullptr) << r.out;
+  bool yara = false, hash = false;
+  for (const json& m : (*f)["matches"]) {
+    if (m["type"] == "yara" && m["rule"] == kEngineRule) yara = true;
+    if (m["type"] == "hash" && m["algorithm"] == "sha256" && m["source"] == cfg / "iocs.txt") hash = true;
+  }
+  EXPECT_TRUE(yara) << f->dump(2);
+  EXPECT_TRUE(hash) << f->dump(2);
+  EXPECT_EQ((*f)["severity"], "alert");
+  EXPECT_EQ((*f)["sha256"], sha256_of(positive));
+  // Both the built-in IOC list and the user list are recorded.
+  EXPECT_EQ(doc["scan"]["ioc_sets"].size(), 2u);
+}
+
+TEST(Cli, BenignTreeExitsZero) {
+  TempDir t;
+  write_file(t / "a.txt", "hello");
+  write_file(t / "b.bin", std::string("MZ\0\0not really", 14));
+  write_file(t / "empty", "");
+  RunResult r = run({kBin, "scan", t.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json doc = parse_report(r);  // not a TTY: JSON by default
+  EXPECT_TRUE(doc["findings"].empty());
+  EXPECT_EQ(doc["stats"]["files_scanned"], 3);
+}
+
+TEST(Cli, MalformedIocLineIsFatalWithFileAndLine) {
+  TempDir t, cfg;
+  write_file(t / "a", "x");
+  write_file(cfg / "bad.txt", "# header\nd41d8cd98f00b204e9800998ecf8427e;ok\nnothex;desc\n");
+  RunResult r = run({kBin, "scan", "--iocs", cfg / "bad.txt", "-o", cfg / "report.json", t.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(cfg / "bad.txt" + ":3: "), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  // Nothing was scanned and no report (or temporary file) was left behind.
+  EXPECT_EQ(list_dir(cfg.path()), std::vector<std::string>{"bad.txt"});
+}
+
+TEST(Cli, RuleCompileErrorIsFatal) {
+  TempDir t, cfg;
+  write_file(t / "a", "x");
+  write_file(cfg / "bad.yar", "rule fine { condition: true }\n\nrule broken { condition: $nope }\n");
+  RunResult r = run({kBin, "scan", "--rules", cfg / "bad.yar", t.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(cfg / "bad.yar:3: "), std::string::npos) << r.err;
+}
+
+TEST(Cli, UnreadableIocFileIsFatal) {
+  TempDir t;
+  RunResult r = run({kBin, "scan", "--iocs", t / "missing.txt", t.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("missing.txt: No such file or directory"), std::string::npos) << r.err;
+}
+
+TEST(Cli, PerFileErrorsWithoutFindingsExitThree) {
+  TempDir t;
+  write_file(t / "ok", "fine");
+  RunResult r = run({kBin, "scan", t.path(), t / "does-not-exist"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["errors"].size(), 1u);
+  EXPECT_EQ(doc["errors"][0]["path"], t / "does-not-exist");
+  EXPECT_EQ(doc["stats"]["errors"], 1);
+}
+
+TEST(Cli, FindingsWinOverErrorsForTheExitCode) {
+  TempDir t;
+  write_file(t / "evtdiag.exe", test::synth_swift_engine());
+  RunResult r = run({kBin, "scan", t.path(), t / "does-not-exist"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+}
+
+TEST(Cli, OutputFileIsWrittenWholeAndNoTemporaryRemains) {
+  TempDir t, out;
+  write_file(t / "a", "x");
+  RunResult r = run({kBin, "scan", "-o", out / "report.json", t.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_EQ(list_dir(out.path()), std::vector<std::string>{"report.json"});
+  json doc = json::parse(test::read_file(out / "report.json"));
+  EXPECT_EQ(doc["stats"]["files_scanned"], 1);
+}
+
+TEST(Cli, UnwritableOutputIsFatalBeforeScanning) {
+  TempDir t;
+  write_file(t / "a", "x");
+  RunResult r = run({kBin, "scan", "-o", t / "no/such/dir/report.json", t.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot create the output file"), std::string::npos) << r.err;
+}
+
+TEST(Cli, NonUtf8NameKeepsItsBytes) {
+  TempDir t;
+  const std::string name = "bad\xFF\xFEname.exe";
+  write_file(t / name, test::synth_swift_engine());
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["findings"].size(), 1u);
+  EXPECT_EQ(doc["findings"][0]["path_hex"], to_hex(std::string_view(t / name)));
+}
+
+TEST(Cli, TextFormatIsReadable) {
+  TempDir t;
+  write_file(t / "evt\ndiag.exe", test::synth_swift_engine());
+  RunResult r = run({kBin, "scan", "--format", "text", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.out.find("ALERT score="), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("evt\\ndiag.exe"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(kEngineRule), std::string::npos) << r.out;
+}
+
+TEST(Cli, MaxFilesizeSkipsAndReports) {
+  TempDir t;
+  write_file(t / "big", std::string(5000, 'x'));
+  RunResult r = run({kBin, "scan", "--max-filesize", "4K", t.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["skipped"].size(), 1u);
+  EXPECT_EQ(doc["skipped"][0]["reason"], "too_large");
+  EXPECT_EQ(doc["stats"]["files_skipped"], 1);
+}
+
+TEST(Cli, NoBuiltinDropsThePack) {
+  TempDir t;
+  write_file(t / "evtdiag.exe", test::synth_swift_engine());
+  RunResult r = run({kBin, "scan", "--no-builtin", t.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json doc = parse_report(r);
+  EXPECT_TRUE(doc["scan"]["rulesets"].empty());
+  EXPECT_TRUE(doc["scan"]["ioc_sets"].empty());
+}
+
+TEST(Cli, BadArgumentsExitTwo) {
+  TempDir t;
+  EXPECT_EQ(run({kBin, "scan", "--threads", "0", t.path()}).exit_code, 2);
+  EXPECT_EQ(run({kBin, "scan", "--max-filesize", "lots", t.path()}).exit_code, 2);
+  EXPECT_EQ(run({kBin, "scan", "--format", "xml", t.path()}).exit_code, 2);
+  EXPECT_EQ(run({kBin, "scan"}).exit_code, 2);
+  EXPECT_EQ(run({kBin, "frobnicate"}).exit_code, 2);
+  EXPECT_EQ(run({kBin}).exit_code, 2);
+}
+
+TEST(Cli, HelpDocumentsExitCodes) {
+  RunResult r = run({kBin, "scan", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("Exit codes:"), std::string::npos);
+  EXPECT_NE(r.out.find("3  no findings, but the scan is not clean"), std::string::npos) << r.out;
+}
+
+TEST(Cli, VersionAndRulesList) {
+  RunResult v = run({kBin, "version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.out.rfind("iocsweep ", 0), 0u);
+  RunResult l = run({kBin, "rules", "list", "--json"});
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  json rules = json::parse(l.out);
+  bool found = false;
+  for (const json& rule : rules) {
+    if (rule["name"] == kEngineRule) {
+      found = true;
+      EXPECT_EQ(rule["namespace"], "builtin:lazarus_swift_evtdiag.yar");
+      EXPECT_TRUE(rule["meta"].contains("reference"));
+      EXPECT_EQ(rule["score"], rule["meta"]["score"]);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace iocsweep

@@ -1,0 +1,62 @@
+#include <gtest/gtest.h>
+
+#include "iocsweep/common.hpp"
+
+namespace iocsweep {
+namespace {
+
+TEST(Utf8, AcceptsValidAndRejectsInvalid) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(is_valid_utf8("\xFF"));
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xE2\x82"));          // truncated
+}
+
+TEST(Utf8, ReplacesInvalidBytes) {
+  EXPECT_EQ(to_valid_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(to_valid_utf8("caf\xC3\xA9"), "caf\xC3\xA9");
+}
+
+TEST(Hex, EncodesBytes) {
+  EXPECT_EQ(to_hex(std::string_view("\x00\xff\x10", 3)), "00ff10");
+  EXPECT_EQ(to_hex(std::string_view("")), "");
+}
+
+TEST(EscapeForTerminal, NeutralisesControlCharacters) {
+  EXPECT_EQ(escape_for_terminal("a\nFAKE LINE"), "a\\nFAKE LINE");
+  EXPECT_EQ(escape_for_terminal("esc\x1b[31m"), "esc\\x1b[31m");
+  EXPECT_EQ(escape_for_terminal("back\\slash"), "back\\\\slash");
+  EXPECT_EQ(escape_for_terminal("\xFF"), "\\xff");
+  EXPECT_EQ(escape_for_terminal("\xC2\x9B"), "\\xc2\\x9b");  // C1 CSI
+  EXPECT_EQ(escape_for_terminal("caf\xC3\xA9"), "caf\xC3\xA9");
+}
+
+TEST(ParseSize, UnitsAndErrors) {
+  EXPECT_EQ(*parse_size("4096"), 4096u);
+  EXPECT_EQ(*parse_size("64K"), 64u << 10);
+  EXPECT_EQ(*parse_size("64M"), 64u << 20);
+  EXPECT_EQ(*parse_size("64MB"), 64u << 20);
+  EXPECT_EQ(*parse_size("64MiB"), 64u << 20);
+  EXPECT_EQ(*parse_size("1G"), 1ull << 30);
+  EXPECT_EQ(*parse_size("0"), 0u);
+  EXPECT_FALSE(parse_size(""));
+  EXPECT_FALSE(parse_size("-1"));
+  EXPECT_FALSE(parse_size("12Q"));
+  EXPECT_FALSE(parse_size("M"));
+  EXPECT_FALSE(parse_size("99999999999999999999"));
+  EXPECT_FALSE(parse_size("17179869184T"));
+}
+
+TEST(Rfc3339, LooksLikeUtcTimestamp) {
+  const std::string t = now_rfc3339();
+  ASSERT_EQ(t.size(), 24u) << t;
+  EXPECT_EQ(t[10], 'T');
+  EXPECT_EQ(t.back(), 'Z');
+}
+
+}  // namespace
+}  // namespace iocsweep

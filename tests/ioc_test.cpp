@@ -1,0 +1,90 @@
+#include <gtest/gtest.h>
+
+#include "iocsweep/ioc.hpp"
+
+namespace iocsweep {
+namespace {
+
+const std::string kMd5 = "900150983cd24fb0d6963f7d28e17f72";                                  // "abc"
+const std::string kSha1 = "a9993e364706816aba3e25717850c26c9cd0d89d";                          // "abc"
+const std::string kSha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";  // "abc"
+
+std::string error_of(std::string_view text) {
+  auto r = parse_hash_iocs(text, "list.txt");
+  return r ? std::string("(parsed)") : r.error().message;
+}
+
+TEST(ParseHashIocs, AcceptsAllLineForms) {
+  const std::string text = "\xEF\xBB\xBF# comment\n\n  " + kMd5 + ";plain description\r\n" + kSha1 +
+                           ";70;scored; description;with semicolons\n" + kSha256 + "\n" +
+                           "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD;upper case\n";
+  auto r = parse_hash_iocs(text, "list.txt");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[0].kind, DigestKind::kMd5);
+  EXPECT_EQ((*r)[0].description, "plain description");
+  EXPECT_EQ((*r)[0].score, kDefaultHashScore);
+  EXPECT_EQ((*r)[0].line, 3u);
+  EXPECT_EQ((*r)[1].kind, DigestKind::kSha1);
+  EXPECT_EQ((*r)[1].score, 70);
+  EXPECT_EQ((*r)[1].description, "scored; description;with semicolons");
+  EXPECT_EQ((*r)[2].kind, DigestKind::kSha256);
+  EXPECT_EQ((*r)[2].description, "");
+  EXPECT_EQ((*r)[3].value, kSha256);  // lower-cased
+  EXPECT_EQ((*r)[3].source, "list.txt");
+}
+
+TEST(ParseHashIocs, NumericOnlyDescriptionIsNotAScore) {
+  auto r = parse_hash_iocs(kMd5 + ";2016\n", "x");
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)[0].description, "2016");
+  EXPECT_EQ((*r)[0].score, kDefaultHashScore);
+}
+
+TEST(ParseHashIocs, RejectsBadLinesWithFileAndLine) {
+  EXPECT_EQ(error_of("# ok\n" + kMd5.substr(1) + ";short\n"),
+            "list.txt:2: hash has 31 hex digits; expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256)");
+  EXPECT_EQ(error_of("zz" + kMd5.substr(2) + ";x\n"),
+            "list.txt:1: hash contains a character that is not a hex digit at column 1");
+  EXPECT_EQ(error_of(";only description\n"), "list.txt:1: missing hash before ';'");
+  EXPECT_EQ(error_of(kMd5 + ";101;too high\n"), "list.txt:1: score '101' is not an integer from 0 to 100");
+  EXPECT_EQ(error_of(kMd5 + ";99999999999;overflow\n"),
+            "list.txt:1: score '99999999999' is not an integer from 0 to 100");
+  EXPECT_EQ(error_of(std::string("\x7f" "ELF\0\0\0", 7)), "list.txt:1: NUL byte (binary file?)");
+  EXPECT_EQ(error_of(kMd5 + ";bad \xFF utf8\n"), "list.txt:1: description is not valid UTF-8");
+  EXPECT_EQ(error_of("\n\n" + std::string(70000, 'a')), "list.txt:3: line longer than 64 KiB (not an IOC list?)");
+}
+
+TEST(HashIocDb, LooksUpEveryKindAndRecordsSets) {
+  HashIocDb db;
+  ASSERT_TRUE(db.add_set(kMd5 + ";md5 of abc\n" + kSha256 + ";80;sha256 of abc\n" + kMd5 + ";duplicate\n", "a.txt"));
+  ASSERT_TRUE(db.add_set(kSha1 + ";sha1 of abc\n", "b.txt"));
+  ASSERT_EQ(db.sets().size(), 2u);
+  EXPECT_EQ(db.sets()[0].count, 2u);  // duplicate in one set counted once
+  EXPECT_EQ(db.sets()[0].md5, 1u);
+  EXPECT_EQ(db.sets()[0].sha256_count, 1u);
+  EXPECT_EQ(db.sets()[1].sha1, 1u);
+  EXPECT_EQ(db.sets()[0].sha256.size(), 64u);
+
+  Hasher h;
+  const std::string abc = "abc";
+  const Digests d = h.digest(ByteView(reinterpret_cast<const std::uint8_t*>(abc.data()), abc.size()));
+  const auto hits = db.lookup(d);
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0]->description, "md5 of abc");
+  EXPECT_EQ(hits[1]->source, "b.txt");
+  EXPECT_EQ(hits[2]->score, 80);
+
+  const std::string other = "abd";
+  EXPECT_TRUE(db.lookup(h.digest(ByteView(reinterpret_cast<const std::uint8_t*>(other.data()), other.size()))).empty());
+}
+
+TEST(HashIocDb, BadSetLeavesDbUnchanged) {
+  HashIocDb db;
+  EXPECT_FALSE(db.add_set(kMd5 + ";fine\nnot-a-hash\n", "bad.txt"));
+  EXPECT_EQ(db.size(), 0u);
+  EXPECT_TRUE(db.sets().empty());
+}
+
+}  // namespace
+}  // namespace iocsweep

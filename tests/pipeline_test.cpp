@@ -1,0 +1,190 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "iocsweep/pipeline.hpp"
+#include "test_support.hpp"
+
+namespace iocsweep {
+namespace {
+
+using test::TempDir;
+using test::write_file;
+
+struct CapturingSink final : ReportSink {
+  ScanInfo info;
+  std::vector<Finding> findings;
+  std::vector<FileError> errors_seen;
+  std::vector<SkippedFile> skipped_seen;
+  ScanEnd end_state;
+  void begin(const ScanInfo& i) override { info = i; }
+  void finding(Finding f) override { findings.push_back(std::move(f)); }
+  void error(FileError e) override { errors_seen.push_back(std::move(e)); }
+  void skipped(SkippedFile s) override { skipped_seen.push_back(std::move(s)); }
+  Status end(const ScanEnd& e) override {
+    end_state = e;
+    return Ok{};
+  }
+  std::map<std::string, const Finding*> by_path() const {
+    std::map<std::string, const Finding*> out;
+    for (const auto& f : findings) out[f.path] = &f;
+    return out;
+  }
+};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { library_ = new YaraLibrary(); }
+  static void TearDownTestSuite() {
+    delete library_;
+    library_ = nullptr;
+  }
+  static YaraLibrary* library_;
+
+  ScanConfig config_for(const std::string& root, const std::vector<std::string>& rule_files,
+                        const std::vector<std::string>& ioc_files, unsigned threads) {
+    auto pack = load_pack(PackRequest{false, rule_files, ioc_files});
+    EXPECT_TRUE(pack) << pack.error().message;
+    ScanConfig c;
+    c.roots = {root};
+    c.pack = std::move(*pack);
+    c.threads = threads;
+    return c;
+  }
+};
+YaraLibrary* PipelineTest::library_ = nullptr;
+
+TEST_F(PipelineTest, YaraAndHashFindingsInOneTreeWalk) {
+  TempDir rules_dir, tree;
+  write_file(rules_dir / "r.yar", "rule needle { meta: score = 70 strings: $a = \"NEEDLE\" condition: $a }");
+  // sha256("abc")
+  write_file(rules_dir / "h.txt", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad;90;abc file\n");
+  write_file(tree / "hash_only", "abc");
+  write_file(tree / "yara_only", "xx NEEDLE xx");
+  write_file(tree / "clean", "nothing");
+  write_file(tree / "empty", "");
+  CapturingSink sink;
+  auto config = config_for(tree.path(), {rules_dir / "r.yar"}, {rules_dir / "h.txt"}, 2);
+  ScanOutcome outcome = run_scan(config, sink, {});
+  EXPECT_TRUE(outcome.complete);
+  EXPECT_EQ(outcome.stats.files_scanned, 4u);
+  EXPECT_EQ(outcome.stats.bytes_scanned, 3u + 12u + 7u);
+  EXPECT_EQ(outcome.stats.findings, 2u);
+  auto found = sink.by_path();
+  ASSERT_TRUE(found.count(tree / "hash_only"));
+  ASSERT_TRUE(found.count(tree / "yara_only"));
+  const Finding& both = *found[tree / "hash_only"];
+  ASSERT_EQ(both.matches.size(), 1u);
+  EXPECT_EQ(std::get<HashMatchRecord>(both.matches[0]).ioc->description, "abc file");
+  EXPECT_EQ(both.score, 90);
+  const Finding& y = *found[tree / "yara_only"];
+  EXPECT_EQ(std::get<YaraMatchRecord>(y.matches[0]).rule->name, "needle");
+  EXPECT_EQ(y.score, 70);
+  EXPECT_EQ(y.size, 12u);
+  EXPECT_EQ(sink.info.rulesets.size(), 1u);
+  EXPECT_EQ(sink.info.ioc_sets.size(), 1u);
+}
+
+TEST_F(PipelineTest, SameResultsWithOneAndManyThreads) {
+  TempDir rules_dir, tree;
+  write_file(rules_dir / "r.yar", "rule seven { strings: $a = \"7\" condition: $a }");
+  for (int d = 0; d < 10; ++d) {
+    test::make_dir(tree / ("d" + std::to_string(d)));
+    for (int i = 0; i < 30; ++i) {
+      write_file(tree / ("d" + std::to_string(d) + "/f" + std::to_string(i)), std::to_string(d * 100 + i));
+    }
+  }
+  std::vector<std::vector<std::string>> results;
+  for (unsigned threads : {1u, 2u, 8u}) {
+    CapturingSink sink;
+    ScanOutcome o = run_scan(config_for(tree.path(), {rules_dir / "r.yar"}, {}, threads), sink, {});
+    EXPECT_EQ(o.stats.files_scanned, 300u);
+    std::vector<std::string> paths;
+    for (const auto& f : sink.findings) paths.push_back(f.path);
+    std::sort(paths.begin(), paths.end());
+    results.push_back(paths);
+  }
+  EXPECT_FALSE(results[0].empty());
+  EXPECT_EQ(results[0], results[1]);
+  EXPECT_EQ(results[0], results[2]);
+}
+
+TEST_F(PipelineTest, DigestsOfFileLargerThanAnyBuffer) {
+  TempDir rules_dir, tree;
+  // 40 MiB of 'a': larger than the buffer kept between files.
+  write_file(tree / "big", std::string(40u << 20, 'a'));
+  // sha256 of 40 MiB of 'a', computed independently with Python hashlib.
+  write_file(rules_dir / "h.txt", "a1fde4d201c91a880700f22adb3de5cf17d3e73db0c002fd7cbc721b17571f66;big\n");
+  CapturingSink sink;
+  ScanOutcome o = run_scan(config_for(tree.path(), {}, {rules_dir / "h.txt"}, 2), sink, {});
+  ASSERT_EQ(sink.findings.size(), 1u);
+  EXPECT_EQ(sink.findings[0].size, 40u << 20);
+  EXPECT_EQ(o.stats.bytes_scanned, 40u << 20);
+}
+
+TEST_F(PipelineTest, TooLargeFilesAreSkippedAndCounted) {
+  TempDir tree;
+  write_file(tree / "big", std::string(2000, 'x'));
+  write_file(tree / "small", "x");
+  CapturingSink sink;
+  auto config = config_for(tree.path(), {}, {}, 1);
+  config.read.max_filesize = 1000;
+  ScanOutcome o = run_scan(config, sink, {});
+  EXPECT_EQ(o.stats.files_scanned, 1u);
+  EXPECT_EQ(o.stats.files_skipped, 1u);
+  ASSERT_EQ(sink.skipped_seen.size(), 1u);
+  EXPECT_EQ(sink.skipped_seen[0].path, tree / "big");
+  EXPECT_EQ(sink.skipped_seen[0].reason, "too_large");
+}
+
+TEST_F(PipelineTest, StopRequestedBeforeStartGivesIncompleteReport) {
+  TempDir tree;
+  for (int i = 0; i < 100; ++i) write_file(tree / ("f" + std::to_string(i)), "x");
+  std::stop_source stop;
+  stop.request_stop();
+  CapturingSink sink;
+  ScanOutcome o = run_scan(config_for(tree.path(), {}, {}, 2), sink, stop.get_token());
+  EXPECT_FALSE(o.complete);
+  EXPECT_FALSE(sink.end_state.complete);
+  EXPECT_LT(o.stats.files_scanned, 100u);
+}
+
+TEST_F(PipelineTest, LoadPackErrorsNameTheFile) {
+  TempDir d;
+  write_file(d / "bad.txt", "abc;not a hash\n");
+  auto pack = load_pack(PackRequest{false, {}, {d / "bad.txt"}});
+  ASSERT_FALSE(pack);
+  EXPECT_EQ(pack.error().message, d / "bad.txt" + ":1: hash has 3 hex digits; expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256)");
+  auto missing = load_pack(PackRequest{false, {d / "nope.yar"}, {}});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, d / "nope.yar" + ": No such file or directory");
+  test::make_dir(d / "empty");
+  auto empty_dir = load_pack(PackRequest{false, {d / "empty"}, {}});
+  ASSERT_FALSE(empty_dir);
+  EXPECT_NE(empty_dir.error().message.find("no .yar or .yara files"), std::string::npos);
+}
+
+TEST_F(PipelineTest, RuleDirectoryLoadsEveryRuleFileInOrder) {
+  TempDir d;
+  write_file(d / "b.yara", "rule b { condition: false }");
+  write_file(d / "a.yar", "rule a { condition: false }");
+  write_file(d / "notes.txt", "not rules");
+  auto pack = load_pack(PackRequest{false, {d.path()}, {}});
+  ASSERT_TRUE(pack) << pack.error().message;
+  ASSERT_EQ(pack->rules->rulesets().size(), 2u);
+  EXPECT_EQ(pack->rules->rulesets()[0].name, d / "a.yar");
+  EXPECT_EQ(pack->rules->rulesets()[1].name, d / "b.yara");
+}
+
+TEST_F(PipelineTest, BuiltinPackLoads) {
+  auto pack = load_pack(PackRequest{true, {}, {}});
+  ASSERT_TRUE(pack) << pack.error().message;
+  ASSERT_TRUE(pack->rules);
+  EXPECT_GE(pack->rules->rules().size(), 1u);
+  EXPECT_GE(pack->hash_iocs->size(), 10u);
+  for (const auto& set : pack->hash_iocs->sets()) EXPECT_EQ(set.name.rfind("builtin:", 0), 0u);
+}
+
+}  // namespace
+}  // namespace iocsweep

@@ -1,0 +1,117 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <utime.h>
+
+#include "iocsweep/read.hpp"
+#include "test_support.hpp"
+
+namespace iocsweep {
+namespace {
+
+using test::TempDir;
+using test::write_file;
+
+std::shared_ptr<const DirHandle> open_dir(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("open dir");
+  return std::make_shared<const DirHandle>(fd, path);
+}
+
+WalkEntry entry_in(const std::shared_ptr<const DirHandle>& dir, const std::string& name) {
+  return WalkEntry{dir, name, dir->path() + "/" + name, false};
+}
+
+std::string as_string(ByteView b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+
+TEST(FileReader, ReadsWholeFileAndFacts) {
+  TempDir t;
+  write_file(t / "f", "hello world");
+  FileReader reader({});
+  auto dir = open_dir(t.path());
+  ReadOutcome out = reader.read(entry_in(dir, "f"));
+  ASSERT_EQ(out.kind, ReadOutcome::Kind::kRead) << out.reason;
+  EXPECT_EQ(as_string(out.bytes), "hello world");
+  EXPECT_EQ(out.info.size, 11u);
+  struct stat st {};
+  ASSERT_EQ(::stat((t / "f").c_str(), &st), 0);
+  EXPECT_EQ(out.info.inode, st.st_ino);
+}
+
+TEST(FileReader, EmptyFile) {
+  TempDir t;
+  write_file(t / "empty", "");
+  FileReader reader({});
+  ReadOutcome out = reader.read(entry_in(open_dir(t.path()), "empty"));
+  ASSERT_EQ(out.kind, ReadOutcome::Kind::kRead);
+  EXPECT_TRUE(out.bytes.empty());
+}
+
+TEST(FileReader, TooLargeIsSkippedWithoutReading) {
+  TempDir t;
+  write_file(t / "big", std::string(1000, 'x'));
+  FileReader reader({.max_filesize = 999});
+  ReadOutcome out = reader.read(entry_in(open_dir(t.path()), "big"));
+  EXPECT_EQ(out.kind, ReadOutcome::Kind::kSkipped);
+  EXPECT_EQ(out.reason, "too_large");
+  FileReader exact({.max_filesize = 1000});
+  EXPECT_EQ(exact.read(entry_in(open_dir(t.path()), "big")).kind, ReadOutcome::Kind::kRead);
+}
+
+TEST(FileReader, SmallAfterLargeGivesOnlySmallBytes) {
+  TempDir t;
+  write_file(t / "big", std::string(20u << 20, 'B'));
+  write_file(t / "small", "s");
+  FileReader reader({});
+  auto dir = open_dir(t.path());
+  ASSERT_EQ(reader.read(entry_in(dir, "big")).bytes.size(), 20u << 20);
+  EXPECT_EQ(as_string(reader.read(entry_in(dir, "small")).bytes), "s");
+}
+
+TEST(FileReader, VanishedFileIsAnError) {
+  TempDir t;
+  FileReader reader({});
+  ReadOutcome out = reader.read(entry_in(open_dir(t.path()), "gone"));
+  EXPECT_EQ(out.kind, ReadOutcome::Kind::kFailed);
+  EXPECT_EQ(out.reason, "No such file or directory");
+}
+
+TEST(FileReader, FileSwappedForSymlinkIsNotFollowed) {
+  TempDir t;
+  write_file(t / "target", "secret");
+  ASSERT_EQ(::symlink((t / "target").c_str(), (t / "swapped").c_str()), 0);
+  FileReader reader({});
+  ReadOutcome out = reader.read(entry_in(open_dir(t.path()), "swapped"));
+  EXPECT_EQ(out.kind, ReadOutcome::Kind::kFailed);
+  EXPECT_EQ(out.reason, "is a symbolic link now (replaced during the scan)");
+}
+
+TEST(FileReader, FileSwappedForFifoDoesNotHang) {
+  TempDir t;
+  ASSERT_EQ(::mkfifo((t / "fifo").c_str(), 0600), 0);
+  FileReader reader({});
+  ReadOutcome out = reader.read(entry_in(open_dir(t.path()), "fifo"));
+  EXPECT_EQ(out.kind, ReadOutcome::Kind::kSkipped);
+  EXPECT_EQ(out.reason, "special");
+}
+
+TEST(FileReader, KeepsAccessTime) {
+  TempDir t;
+  write_file(t / "old", "evidence");
+  struct utimbuf times {};
+  times.actime = 1000000000;  // 2001
+  times.modtime = 1000000000;
+  ASSERT_EQ(::utime((t / "old").c_str(), &times), 0);
+  FileReader reader({});
+  ReadOutcome out = reader.read(entry_in(open_dir(t.path()), "old"));
+  ASSERT_EQ(out.kind, ReadOutcome::Kind::kRead);
+  struct stat st {};
+  ASSERT_EQ(::stat((t / "old").c_str(), &st), 0);
+  if (out.info.noatime) {
+    EXPECT_EQ(st.st_atime, 1000000000);
+  } else {
+    GTEST_SKIP() << "O_NOATIME not permitted here (not the owner); atime not guaranteed";
+  }
+}
+
+}  // namespace
+}  // namespace iocsweep

@@ -1,0 +1,144 @@
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <set>
+
+#include "iocsweep/walk.hpp"
+#include "test_support.hpp"
+
+namespace iocsweep {
+namespace {
+
+using test::TempDir;
+using test::write_file;
+
+struct Recorder : WalkVisitor {
+  std::vector<WalkEntry> files;
+  std::vector<std::pair<std::string, std::string>> skipped, errors;
+  std::vector<std::string> symlinks;
+  void on_file(WalkEntry e) override { files.push_back(std::move(e)); }
+  void on_skipped(const std::string& p, const std::string& r) override { skipped.emplace_back(p, r); }
+  void on_error(const std::string& p, const std::string& e) override { errors.emplace_back(p, e); }
+  void on_symlink(const std::string& p) override { symlinks.push_back(p); }
+  std::set<std::string> paths() const {
+    std::set<std::string> out;
+    for (const auto& f : files) out.insert(f.path);
+    return out;
+  }
+};
+
+TEST(FileWalker, FindsRegularFilesRecursively) {
+  TempDir t;
+  test::make_dir(t / "a");
+  test::make_dir(t / "a/b");
+  write_file(t / "top.txt", "1");
+  write_file(t / "a/mid.txt", "2");
+  write_file(t / "a/b/deep.txt", "3");
+  Recorder r;
+  FileWalker({}).walk({t.path()}, r, {});
+  EXPECT_EQ(r.paths(), (std::set<std::string>{t / "top.txt", t / "a/mid.txt", t / "a/b/deep.txt"}));
+  EXPECT_TRUE(r.errors.empty());
+  for (const auto& f : r.files) {
+    ASSERT_TRUE(f.parent);
+    EXPECT_FALSE(f.follow);
+    EXPECT_EQ(f.path, f.parent->path() + "/" + f.name);
+  }
+}
+
+TEST(FileWalker, NeverFollowsSymlinksBelowARoot) {
+  TempDir t, outside;
+  write_file(outside / "secret.txt", "x");
+  test::make_dir(t / "d");
+  ASSERT_EQ(::symlink(outside.path().c_str(), (t / "d/link_to_dir").c_str()), 0);
+  ASSERT_EQ(::symlink((outside / "secret.txt").c_str(), (t / "d/link_to_file").c_str()), 0);
+  ASSERT_EQ(::symlink(".", (t / "d/loop").c_str()), 0);
+  Recorder r;
+  FileWalker({}).walk({t.path()}, r, {});
+  EXPECT_TRUE(r.files.empty());
+  EXPECT_EQ(r.symlinks.size(), 3u);
+}
+
+TEST(FileWalker, RootThatIsAFileOrSymlinkIsTakenAsNamed) {
+  TempDir t;
+  write_file(t / "f", "x");
+  ASSERT_EQ(::symlink((t / "f").c_str(), (t / "l").c_str()), 0);
+  Recorder r;
+  FileWalker({}).walk({t / "f", t / "l"}, r, {});
+  ASSERT_EQ(r.files.size(), 2u);
+  EXPECT_FALSE(r.files[0].parent);
+  EXPECT_TRUE(r.files[1].follow);
+}
+
+TEST(FileWalker, MissingRootIsAnError) {
+  TempDir t;
+  Recorder r;
+  FileWalker({}).walk({t / "nope"}, r, {});
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].first, t / "nope");
+  EXPECT_EQ(r.errors[0].second, "No such file or directory");
+}
+
+TEST(FileWalker, SpecialFilesAreSkippedNotOpened) {
+  TempDir t;
+  ASSERT_EQ(::mkfifo((t / "fifo").c_str(), 0600), 0);
+  const int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string sock = t / "sock";
+  ASSERT_LT(sock.size(), sizeof(addr.sun_path));
+  std::copy(sock.begin(), sock.end(), addr.sun_path);
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::close(s);
+  Recorder r;
+  FileWalker({}).walk({t.path()}, r, {});
+  EXPECT_TRUE(r.files.empty());
+  ASSERT_EQ(r.skipped.size(), 2u);
+  for (const auto& [path, reason] : r.skipped) EXPECT_EQ(reason, "special");
+}
+
+TEST(FileWalker, DeeperThanPathMax) {
+  TempDir t;
+  // 40 levels of 200-byte names: about 8 KB of path, twice PATH_MAX.
+  const std::string name(200, 'd');
+  int dirfd = ::open(t.path().c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dirfd, 0);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(::mkdirat(dirfd, name.c_str(), 0755), 0);
+    const int next = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY);
+    ::close(dirfd);
+    ASSERT_GE(next, 0);
+    dirfd = next;
+  }
+  const int fd = ::openat(dirfd, "bottom.txt", O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "x", 1), 1);
+  ::close(fd);
+  ::close(dirfd);
+  Recorder r;
+  FileWalker({}).walk({t.path()}, r, {});
+  ASSERT_EQ(r.files.size(), 1u);
+  EXPECT_GT(r.files[0].path.size(), 4096u);
+  EXPECT_EQ(r.files[0].name, "bottom.txt");
+  EXPECT_TRUE(r.errors.empty());
+}
+
+TEST(FileWalker, StopsWhenAsked) {
+  TempDir t;
+  for (int i = 0; i < 50; ++i) write_file(t / ("f" + std::to_string(i)), "x");
+  std::stop_source stop;
+  struct StopAfterOne final : Recorder {
+    std::stop_source* s = nullptr;
+    void on_file(WalkEntry e) override {
+      Recorder::on_file(std::move(e));
+      s->request_stop();
+    }
+  } r;
+  r.s = &stop;
+  FileWalker({}).walk({t.path()}, r, stop.get_token());
+  EXPECT_EQ(r.files.size(), 1u);
+}
+
+}  // namespace
+}  // namespace iocsweep
