@@ -32,7 +32,8 @@ std::string render(ReportSink& sink, const Fixture& f) {
   second.path = "/root/a\nforged line";
   sink.finding(second);
   sink.error({"/root/err", "Permission denied"});
-  sink.skipped({"/root/big", "too_large"});
+  sink.skipped({"/root/big", "too_large", ""});
+  sink.skipped({"/proc", "filesystem", "proc"});
   ScanEnd end;
   end.finished_at = "2026-01-01T00:00:01.000Z";
   end.stats.files_scanned = 5;
@@ -97,7 +98,12 @@ TEST(JsonSink, DocumentShape) {
   EXPECT_EQ(h["line"], 7);
   EXPECT_EQ(h["description"], "known bad");
   EXPECT_EQ(doc["errors"][0]["error"], "Permission denied");
-  EXPECT_EQ(doc["skipped"][0]["reason"], "too_large");
+  ASSERT_EQ(doc["skipped"].size(), 2u);
+  EXPECT_EQ(doc["skipped"][0]["path"], "/proc");  // sorted by path
+  EXPECT_EQ(doc["skipped"][0]["reason"], "filesystem");
+  EXPECT_EQ(doc["skipped"][0]["detail"], "proc");
+  EXPECT_EQ(doc["skipped"][1]["reason"], "too_large");
+  EXPECT_FALSE(doc["skipped"][1].contains("detail"));
 }
 
 TEST(JsonSink, InvalidUtf8InRuleMetaStillGivesValidJson) {
@@ -120,6 +126,7 @@ TEST(TextSink, EscapesNamesSoTheyCannotForgeLines) {
   EXPECT_EQ(text.find("\nforged line"), std::string::npos) << text;
   EXPECT_NE(text.find("ERROR /root/err: Permission denied"), std::string::npos);
   EXPECT_NE(text.find("SKIPPED /root/big (too_large)"), std::string::npos);
+  EXPECT_NE(text.find("SKIPPED /proc (filesystem: proc)"), std::string::npos);
   EXPECT_NE(text.find("Scan complete: 5 files"), std::string::npos) << text;
 }
 

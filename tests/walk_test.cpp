@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 
 #include <algorithm>
@@ -17,9 +18,13 @@ using test::write_file;
 struct Recorder : WalkVisitor {
   std::vector<WalkEntry> files;
   std::vector<std::pair<std::string, std::string>> skipped, errors;
+  std::vector<std::string> details;
   std::vector<std::string> symlinks;
   void on_file(WalkEntry e) override { files.push_back(std::move(e)); }
-  void on_skipped(const std::string& p, const std::string& r) override { skipped.emplace_back(p, r); }
+  void on_skipped(const std::string& p, const std::string& r, const std::string& d) override {
+    skipped.emplace_back(p, r);
+    details.push_back(d);
+  }
   void on_error(const std::string& p, const std::string& e) override { errors.emplace_back(p, e); }
   void on_symlink(const std::string& p) override { symlinks.push_back(p); }
   std::set<std::string> paths() const {
@@ -138,6 +143,95 @@ TEST(FileWalker, StopsWhenAsked) {
   r.s = &stop;
   FileWalker({}).walk({t.path()}, r, stop.get_token());
   EXPECT_EQ(r.files.size(), 1u);
+}
+
+TEST(FileWalker, ExcludeGlobsPruneFilesAndSubtrees) {
+  TempDir t;
+  test::make_dir(t / "keep");
+  test::make_dir(t / "cache");
+  write_file(t / "keep/a.txt", "1");
+  write_file(t / "keep/b.iso", "2");
+  write_file(t / "cache/c.txt", "3");
+  WalkOptions options;
+  options.excludes = {"*.iso", t / "cache"};
+  Recorder r;
+  FileWalker(options).walk({t.path()}, r, {});
+  EXPECT_EQ(r.paths(), (std::set<std::string>{t / "keep/a.txt"}));
+  ASSERT_EQ(r.skipped.size(), 2u);
+  for (const auto& [path, reason] : r.skipped) EXPECT_EQ(reason, "excluded");
+}
+
+TEST(FileWalker, FollowSymlinksWhenAskedAndStopsLoops) {
+  TempDir t, outside;
+  write_file(outside / "secret.txt", "x");
+  test::make_dir(t / "d");
+  ASSERT_EQ(::symlink(outside.path().c_str(), (t / "d/link_to_dir").c_str()), 0);
+  ASSERT_EQ(::symlink((outside / "secret.txt").c_str(), (t / "d/link_to_file").c_str()), 0);
+  ASSERT_EQ(::symlink("..", (t / "d/loop").c_str()), 0);
+  ASSERT_EQ(::symlink("nowhere", (t / "d/dangling").c_str()), 0);
+  WalkOptions options;
+  options.follow_symlinks = true;
+  Recorder r;
+  FileWalker(options).walk({t.path()}, r, {});
+  EXPECT_EQ(r.paths(), (std::set<std::string>{t / "d/link_to_dir/secret.txt", t / "d/link_to_file"}));
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_EQ(r.skipped[0].first, t / "d/loop");
+  EXPECT_EQ(r.skipped[0].second, "symlink_loop");
+  EXPECT_EQ(r.symlinks, std::vector<std::string>{t / "d/dangling"});
+  EXPECT_TRUE(r.errors.empty());
+}
+
+TEST(MountTable, ParsesMountinfo) {
+  const MountTable table = MountTable::parse(
+      "22 27 0:21 / /proc rw,relatime - proc proc rw\n"
+      "garbage line\n"
+      "30 27 8:1 / /mnt/win rw - fuseblk /dev/sdb1 rw\n"
+      "31 27 0:50 / /mnt/remote rw - fuse.sshfs host:/ rw\n");
+  EXPECT_EQ(table.type_of(makedev(0, 21)), "proc");
+  EXPECT_EQ(table.type_of(makedev(8, 1)), "fuseblk");
+  EXPECT_EQ(table.type_of(makedev(0, 50)), "fuse.sshfs");
+  EXPECT_EQ(table.type_of(makedev(9, 9)), "");
+}
+
+TEST(SkipByDefaultFs, PseudoAndNetworkButNotLocal) {
+  for (const char* t : {"proc", "sysfs", "devtmpfs", "cgroup2", "debugfs", "tracefs", "nfs4", "cifs", "fuse.sshfs"}) {
+    EXPECT_TRUE(skip_by_default_fs(t)) << t;
+  }
+  for (const char* t : {"ext4", "xfs", "btrfs", "tmpfs", "overlay", "fuseblk", "vfat", "ntfs3", ""}) {
+    EXPECT_FALSE(skip_by_default_fs(t)) << t;
+  }
+}
+
+TEST(FileWalker, SkipsPseudoFilesystemsUnlessIncluded) {
+  TempDir t;
+  write_file(t / "f", "x");
+  struct stat st {};
+  ASSERT_EQ(::stat(t.path().c_str(), &st), 0);
+  // Pretend the temporary directory's filesystem is procfs.
+  const std::string mountinfo = "1 1 " + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) +
+                                " / /x rw - proc proc rw\n";
+  Recorder skipped;
+  FileWalker({}, MountTable::parse(mountinfo)).walk({t.path()}, skipped, {});
+  EXPECT_TRUE(skipped.files.empty());
+  ASSERT_EQ(skipped.skipped.size(), 1u);
+  EXPECT_EQ(skipped.skipped[0].second, "filesystem");
+  EXPECT_EQ(skipped.details[0], "proc");
+
+  WalkOptions options;
+  options.include_fs = {"proc"};
+  Recorder included;
+  FileWalker(options, MountTable::parse(mountinfo)).walk({t.path()}, included, {});
+  EXPECT_EQ(included.files.size(), 1u);
+}
+
+TEST(FileWalker, RealProcIsSkipped) {
+  struct stat st {};
+  if (::stat("/proc/self", &st) != 0) GTEST_SKIP() << "no /proc here";
+  Recorder r;
+  FileWalker({}, MountTable::current()).walk({"/proc"}, r, {});
+  EXPECT_TRUE(r.files.empty());
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_EQ(r.skipped[0].second, "filesystem");
 }
 
 }  // namespace

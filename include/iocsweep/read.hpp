@@ -39,6 +39,9 @@ struct ReadOutcome {
 struct ReadOptions {
   /// Files larger than this are skipped without being read.
   std::uint64_t max_filesize = 256ull << 20;
+  /// Skip ("atime_not_preservable") rather than read a file that cannot be
+  /// opened with O_NOATIME, so no access time changes at all.
+  bool strict_atime = false;
 };
 
 /// Reads files for one worker. Owns a buffer that is reused between files.

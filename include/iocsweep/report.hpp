@@ -61,7 +61,8 @@ struct FileError {
 /// A file deliberately not read, with a short reason.
 struct SkippedFile {
   std::string path;
-  std::string reason;
+  std::string reason;  ///< see docs/report-format.md for the list
+  std::string detail;  ///< e.g. the filesystem type or exclude glob; may be empty
 };
 
 /// What is known when a scan starts.

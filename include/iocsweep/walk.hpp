@@ -2,10 +2,14 @@
 // The walker: streams the regular files below a set of roots. It knows
 // nothing of reading, hashing or matching (see pipeline.hpp for the wiring).
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace iocsweep {
@@ -50,9 +54,10 @@ class WalkVisitor {
   virtual ~WalkVisitor() = default;
   /// A regular file (or a root that is not a directory) to be read.
   virtual void on_file(WalkEntry entry) = 0;
-  /// Something deliberately not descended into or read (reason is a short
-  /// machine-friendly word such as "special" or "filesystem").
-  virtual void on_skipped(const std::string& path, const std::string& reason) = 0;
+  /// Something deliberately not descended into or read. `reason` is a short
+  /// machine-friendly word ("special", "excluded", "filesystem", ...);
+  /// `detail` says more where useful (the filesystem type, the glob).
+  virtual void on_skipped(const std::string& path, const std::string& reason, const std::string& detail) = 0;
   /// A directory or root that could not be opened or listed.
   virtual void on_error(const std::string& path, const std::string& error) = 0;
   /// A symbolic link that was not followed (counted, not listed).
@@ -63,20 +68,57 @@ class WalkVisitor {
 struct WalkOptions {
   /// Do not descend into directories on another device than their root.
   bool one_file_system = false;
+  /// Follow symbolic links below roots (loops are detected by device and
+  /// inode of the directories above).
+  bool follow_symlinks = false;
+  /// Shell globs (fnmatch, `*` also matches `/`) tested against the full
+  /// path of every file and directory; a match is skipped ("excluded"),
+  /// and a directory's whole subtree with it.
+  std::vector<std::string> excludes;
+  /// Filesystem types to walk although skip_by_default_fs() says no.
+  std::vector<std::string> include_fs;
+};
+
+/// True for filesystem types a sweep skips unless asked: kernel pseudo
+/// filesystems (proc, sysfs, devtmpfs, cgroup, debugfs, tracefs, ...) whose
+/// "files" are not data on disk, and network filesystems (nfs, cifs, smb3,
+/// sshfs, ...) that would sweep another machine over the wire.
+bool skip_by_default_fs(std::string_view type);
+
+/// Filesystem type of each mounted device, read from /proc/self/mountinfo.
+/// Immutable after construction.
+class MountTable {
+ public:
+  MountTable() = default;
+  /// Parses mountinfo text (see proc(5)); malformed lines are ignored.
+  static MountTable parse(std::string_view mountinfo);
+  /// This process's mount table; empty when /proc is not mounted.
+  static MountTable current();
+  /// The type ("ext4", "proc", "fuse.sshfs") of the filesystem on `device`,
+  /// or "" when unknown.
+  std::string type_of(dev_t device) const;
+
+ private:
+  std::map<dev_t, std::string> types_;
 };
 
 /// Walks roots depth-first with descriptor-relative calls (openat,
-/// fdopendir, fstatat only where d_type does not answer). Symbolic links
-/// below a root are never followed. Not thread-safe; one walk at a time.
+/// fdopendir, fstatat only where d_type does not answer), one fstat per
+/// directory. Symbolic links below a root are not followed unless
+/// WalkOptions::follow_symlinks. Directories are opened with O_NOATIME
+/// where permitted, so listing them does not change their access time.
+/// Not thread-safe; one walk at a time.
 class FileWalker {
  public:
-  explicit FileWalker(WalkOptions options) : options_(options) {}
+  explicit FileWalker(WalkOptions options, MountTable mounts = {})
+      : options_(std::move(options)), mounts_(std::move(mounts)) {}
   /// Visits every root in order. Returns early, without error, once `stop`
   /// is requested.
   void walk(const std::vector<std::string>& roots, WalkVisitor& visitor, std::stop_token stop) const;
 
  private:
   WalkOptions options_;
+  MountTable mounts_;
 };
 
 }  // namespace iocsweep

@@ -40,6 +40,10 @@ struct RawScanOptions {
   std::string max_filesize = "256M";
   int timeout_s = 60;
   bool one_file_system = false;
+  bool follow_symlinks = false;
+  std::vector<std::string> excludes;
+  std::vector<std::string> include_fs;
+  bool strict_atime = false;
   bool quiet = false;
 };
 
@@ -131,6 +135,10 @@ int run_scan_command(const RawScanOptions& raw) {
   config.roots = raw.paths;
   config.pack = std::move(*pack);
   config.walk.one_file_system = raw.one_file_system;
+  config.walk.follow_symlinks = raw.follow_symlinks;
+  config.walk.excludes = raw.excludes;
+  config.walk.include_fs = raw.include_fs;
+  config.read.strict_atime = raw.strict_atime;
   config.read.max_filesize = *max_size;
   config.threads = raw.threads == 0 ? default_thread_count() : raw.threads;
   config.yara_timeout_s = raw.timeout_s;
@@ -265,6 +273,20 @@ int run(int argc, char** argv) {
       ->type_name("SECONDS");
   scan->add_flag("-x,--one-file-system", scan_opts.one_file_system,
                  "Do not descend into directories on other filesystems than their root");
+  scan->add_flag("--follow-symlinks", scan_opts.follow_symlinks,
+                 "Follow symbolic links below the roots (loops are detected and skipped)");
+  scan->add_option("--exclude", scan_opts.excludes,
+                   "Skip files and directories whose full path matches GLOB ('*' also matches '/'), "
+                   "e.g. '/var/lib/docker/*' or '*.iso'; repeatable")
+      ->type_name("GLOB");
+  scan->add_option("--include-fs", scan_opts.include_fs,
+                   "Also walk filesystems of TYPE, which are skipped by default: pseudo filesystems "
+                   "(proc, sysfs, devtmpfs, cgroup, debugfs, ...) and network ones (nfs, cifs, smb3, "
+                   "fuse.sshfs, ...); repeatable")
+      ->type_name("TYPE");
+  scan->add_flag("--strict-atime", scan_opts.strict_atime,
+                 "Skip files that cannot be opened with O_NOATIME (not owned, no CAP_FOWNER) instead of "
+                 "reading them and possibly updating their access time");
   scan->add_flag("-q,--quiet", scan_opts.quiet, "No warnings on stderr (errors are still printed)");
   scan->footer(kExitCodesHelp);
 

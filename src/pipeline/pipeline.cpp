@@ -80,10 +80,10 @@ class SharedSink {
     ++stats_.errors;
     sink_.error(FileError{std::move(path), std::move(error)});
   }
-  void skipped(std::string path, std::string reason) {
+  void skipped(std::string path, std::string reason, std::string detail = {}) {
     std::lock_guard lock(mu_);
     ++stats_.files_skipped;
-    sink_.skipped(SkippedFile{std::move(path), std::move(reason)});
+    sink_.skipped(SkippedFile{std::move(path), std::move(reason), std::move(detail)});
   }
   void scanned(std::uint64_t bytes, bool noatime) {
     std::lock_guard lock(mu_);
@@ -110,7 +110,9 @@ class QueueingVisitor final : public WalkVisitor {
  public:
   QueueingVisitor(BoundedQueue<WalkEntry>& queue, SharedSink& sink) : queue_(queue), sink_(sink) {}
   void on_file(WalkEntry entry) override { queue_.push(std::move(entry)); }
-  void on_skipped(const std::string& path, const std::string& reason) override { sink_.skipped(path, reason); }
+  void on_skipped(const std::string& path, const std::string& reason, const std::string& detail) override {
+    sink_.skipped(path, reason, detail);
+  }
   void on_error(const std::string& path, const std::string& error) override { sink_.error(path, error); }
   void on_symlink(const std::string&) override { sink_.symlink(); }
 
@@ -260,7 +262,7 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
       });
     }
     QueueingVisitor visitor(queue, shared);
-    FileWalker(config.walk).walk(config.roots, visitor, stop);
+    FileWalker(config.walk, MountTable::current()).walk(config.roots, visitor, stop);
     queue.close(false);
   }  // joins the workers
 

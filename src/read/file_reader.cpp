@@ -56,6 +56,13 @@ ReadOutcome FileReader::read(const WalkEntry& entry) {
   int raw = open_entry(entry, O_NOATIME);
   if (raw < 0 && errno == EPERM) {
     // O_NOATIME is only allowed to the owner or with CAP_FOWNER.
+    if (options_.strict_atime) {
+      ReadOutcome out;
+      out.kind = ReadOutcome::Kind::kSkipped;
+      out.reason = "atime_not_preservable";
+      out.info.noatime = false;
+      return out;
+    }
     noatime = false;
     raw = open_entry(entry, 0);
   }

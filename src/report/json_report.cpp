@@ -111,6 +111,7 @@ class JsonSink final : public report_detail::CollectingSink {
       json obj;
       put_path(obj, k.path);
       obj["reason"] = k.reason;
+      if (!k.detail.empty()) obj["detail"] = to_valid_utf8(k.detail);
       skipped.push_back(std::move(obj));
     }
     doc["skipped"] = std::move(skipped);

@@ -56,7 +56,9 @@ class TextSink final : public report_detail::CollectingSink {
       out_ << "ERROR " << escape_for_terminal(e.path) << ": " << escape_for_terminal(e.error) << "\n";
     }
     for (const SkippedFile& s : skipped_) {
-      out_ << "SKIPPED " << escape_for_terminal(s.path) << " (" << s.reason << ")\n";
+      out_ << "SKIPPED " << escape_for_terminal(s.path) << " (" << s.reason;
+      if (!s.detail.empty()) out_ << ": " << escape_for_terminal(s.detail);
+      out_ << ")\n";
     }
     const ScanStats& st = end.stats;
     char elapsed[32];
