@@ -123,6 +123,39 @@ TEST_F(PipelineTest, DigestsOfFileLargerThanAnyBuffer) {
   EXPECT_EQ(o.stats.bytes_scanned, 40u << 20);
 }
 
+TEST_F(PipelineTest, MappedLargeFileIsHashedAndScanned) {
+  TempDir rules_dir, tree;
+  // Above kMapThreshold, with the needle at the very end of the mapping.
+  std::string big(static_cast<std::size_t>(kMapThreshold) + 4096, 'b');
+  big.replace(big.size() - 6, 6, "NEEDLE");
+  write_file(tree / "big", big);
+  write_file(rules_dir / "r.yar", "rule needle { strings: $a = \"NEEDLE\" condition: $a at filesize - 6 }");
+  write_file(rules_dir / "h.txt", sha256_hex(big) + ";big\n");
+  CapturingSink sink;
+  ScanOutcome o = run_scan(config_for(tree.path(), {rules_dir / "r.yar"}, {rules_dir / "h.txt"}, 1), sink, {});
+  EXPECT_TRUE(sink.errors_seen.empty());
+  ASSERT_EQ(sink.findings.size(), 1u);
+  EXPECT_EQ(sink.findings[0].matches.size(), 2u);  // hash and YARA
+  EXPECT_EQ(sink.findings[0].digests.hex(DigestKind::kSha256), sha256_hex(big));
+  EXPECT_EQ(o.stats.bytes_scanned, big.size());
+}
+
+TEST_F(PipelineTest, MappedFileTruncatedUnderTheYaraScanIsAnErrorNotACrash) {
+  TempDir tree;
+  write_file(tree / "big", std::string(static_cast<std::size_t>(kMapThreshold) + 1, 'a'));
+  auto rules = CompiledRules::compile({{"r.yar", "rule last { condition: uint8(filesize - 1) == 0x61 }", ""}});
+  ASSERT_TRUE(rules) << rules.error().message;
+  const int dirfd = ::open(tree.path().c_str(), O_RDONLY | O_DIRECTORY);
+  auto dir = std::make_shared<const DirHandle>(dirfd, tree.path());
+  FileReader reader({});
+  ReadOutcome out = reader.read(WalkEntry{dir, "big", tree / "big", false});
+  ASSERT_TRUE(out.mapped);
+  ASSERT_EQ(::truncate((tree / "big").c_str(), 0), 0);
+  YaraScanner scanner(*rules);
+  YaraScanResult r = scanner.scan(out.bytes, {}, /*mapped=*/true);
+  EXPECT_EQ(r.error, "file shrank while being scanned");
+}
+
 TEST_F(PipelineTest, TooLargeFilesAreSkippedAndCounted) {
   TempDir tree;
   write_file(tree / "big", std::string(2000, 'x'));

@@ -67,6 +67,48 @@ TEST(FileReader, SmallAfterLargeGivesOnlySmallBytes) {
   EXPECT_EQ(as_string(reader.read(entry_in(dir, "small")).bytes), "s");
 }
 
+TEST(FileReader, LargeFileIsMappedAndStreamedInOrder) {
+  TempDir t;
+  std::string data(static_cast<std::size_t>(kMapThreshold) + 12345, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 4096);
+  write_file(t / "big", data);
+  FileReader reader({});
+  ReadOutcome out = reader.read(entry_in(open_dir(t.path()), "big"));
+  ASSERT_EQ(out.kind, ReadOutcome::Kind::kRead) << out.reason;
+  EXPECT_TRUE(out.mapped);
+  EXPECT_EQ(out.bytes.size(), data.size());
+  std::string streamed;
+  std::size_t chunks = 0;
+  ASSERT_TRUE(reader.stream([&](ByteView b) {
+    streamed.append(reinterpret_cast<const char*>(b.data()), b.size());
+    ++chunks;
+  }));
+  EXPECT_GT(chunks, 1u);
+  EXPECT_TRUE(streamed == data);
+}
+
+TEST(FileReader, MappedFileTruncatedBeforeStreamingIsAnErrorNotACrash) {
+  TempDir t;
+  write_file(t / "big", std::string(static_cast<std::size_t>(kMapThreshold) + 1, 'z'));
+  FileReader reader({});
+  ReadOutcome out = reader.read(entry_in(open_dir(t.path()), "big"));
+  ASSERT_TRUE(out.mapped);
+  ASSERT_EQ(::truncate((t / "big").c_str(), 1000), 0);
+  Status st = reader.stream([](ByteView) {});
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message.rfind("file shrank while being read", 0), 0u) << st.error().message;
+}
+
+TEST(FileReader, SmallFileStreamsInOnePiece) {
+  TempDir t;
+  write_file(t / "s", "small");
+  FileReader reader({});
+  ASSERT_FALSE(reader.read(entry_in(open_dir(t.path()), "s")).mapped);
+  std::vector<std::string> pieces;
+  ASSERT_TRUE(reader.stream([&](ByteView b) { pieces.push_back(as_string(b)); }));
+  EXPECT_EQ(pieces, std::vector<std::string>{"small"});
+}
+
 TEST(FileReader, VanishedFileIsAnError) {
   TempDir t;
   FileReader reader({});

@@ -25,6 +25,8 @@ std::string render(ReportSink& sink, const Fixture& f) {
   Finding finding;
   finding.path = "/root/z\xFFname";
   finding.size = 3;
+  Hasher hasher;
+  finding.digests = hasher.digest(ByteView(reinterpret_cast<const std::uint8_t*>("abc"), 3));
   finding.matches = {YaraMatchRecord{&f.rule}, HashMatchRecord{&f.ioc}};
   finding.score = combine_scores(finding.matches);
   sink.finding(finding);
@@ -82,7 +84,8 @@ TEST(JsonSink, DocumentShape) {
   EXPECT_EQ(f1["score"], 100);
   EXPECT_EQ(f1["severity"], "alert");
   EXPECT_EQ(f1["size"], 3);
-  EXPECT_EQ(f1["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(f1["sha256"], "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(f1["md5"], "900150983cd24fb0d6963f7d28e17f72");
   const json& y = f1["matches"][0];
   EXPECT_EQ(y["type"], "yara");
   EXPECT_EQ(y["rule"], "Evil_Rule");

@@ -113,8 +113,10 @@ class YaraScanner {
   YaraScanner(const YaraScanner&) = delete;
   YaraScanner& operator=(const YaraScanner&) = delete;
 
-  /// Sets the externals and scans `bytes`.
-  YaraScanResult scan(ByteView bytes, const ScanExternals& externals);
+  /// Sets the externals and scans `bytes`. `mapped` says the bytes are a
+  /// file mapping: libyara then guards the scan against SIGBUS from a file
+  /// truncated meanwhile (heap buffers skip that guard, which costs time).
+  YaraScanResult scan(ByteView bytes, const ScanExternals& externals, bool mapped = false);
 
  private:
   struct Impl;

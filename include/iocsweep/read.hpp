@@ -4,6 +4,7 @@
 // root, never writes, asks for O_NOATIME.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct ReadOutcome {
   FileInfo info;
   /// The file's bytes; valid until the next read() on the same reader.
   ByteView bytes;
+  /// True when `bytes` is a read-only mapping of the file (files above
+  /// kMapThreshold): a concurrent truncation makes touching it raise
+  /// SIGBUS, so only guarded code (libyara's scans) may read it directly;
+  /// everything else goes through FileReader::stream().
+  bool mapped = false;
   /// For kSkipped a short reason ("too_large", "not_regular"); for kFailed
   /// the error ("Permission denied", "file shrank while being read").
   std::string reason;
@@ -44,18 +50,41 @@ struct ReadOptions {
   bool strict_atime = false;
 };
 
+/// Files larger than this are mapped instead of read into the buffer, so a
+/// 10 GB file does not need 10 GB of memory.
+inline constexpr std::uint64_t kMapThreshold = 32ull << 20;
+
 /// Reads files for one worker. Owns a buffer that is reused between files.
 /// Not thread-safe: one per worker thread.
 class FileReader {
  public:
-  explicit FileReader(ReadOptions options) : options_(options) {}
+  explicit FileReader(ReadOptions options);
+  ~FileReader();
+  FileReader(const FileReader&) = delete;
+  FileReader& operator=(const FileReader&) = delete;
+
   /// Opens `entry` (O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOATIME where allowed),
-  /// fstats it and reads it whole. The descriptor is closed on return.
+  /// fstats it and reads it whole, or maps it when it is large. Whatever
+  /// the previous read() held is released first.
   ReadOutcome read(const WalkEntry& entry);
 
+  /// Passes the bytes of the last file read() returned, in order, to
+  /// `sink`: the buffer in one piece, or a mapped file with pread() in 1 MiB
+  /// chunks (the pages the scan faulted in are served from the page cache,
+  /// and a truncated file gives an error here instead of SIGBUS). Fails
+  /// when the file shrank meanwhile.
+  Status stream(const std::function<void(ByteView)>& sink);
+
  private:
+  void release();
+  ReadOutcome read_entry(const WalkEntry& entry);
   ReadOptions options_;
   std::vector<std::uint8_t> buffer_;
+  std::vector<std::uint8_t> chunk_;
+  ReadOutcome last_;
+  int mapped_fd_ = -1;
+  void* map_ = nullptr;
+  std::size_t map_size_ = 0;
 };
 
 }  // namespace iocsweep

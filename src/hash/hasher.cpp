@@ -55,6 +55,15 @@ std::string_view digest_name(DigestKind kind) {
   return "";
 }
 
+void Digests::merge(const Digests& other) {
+  for (const DigestKind kind : kAllKinds) {
+    if (!other.present.has(kind)) continue;
+    const ByteView src = other.get(kind);
+    std::copy(src.begin(), src.end(), out_of(*this, kind));
+    present = present.with(kind);
+  }
+}
+
 ByteView Digests::get(DigestKind kind) const {
   switch (kind) {
     case DigestKind::kMd5: return md5;
@@ -64,11 +73,12 @@ ByteView Digests::get(DigestKind kind) const {
   return {};
 }
 
-std::string Digests::hex(DigestKind kind) const { return to_hex(get(kind)); }
+std::string Digests::hex(DigestKind kind) const { return present.has(kind) ? to_hex(get(kind)) : std::string(); }
 
 struct Hasher::Impl {
   MdPtr md[3];
   CtxPtr ctx[3];
+  DigestSet kinds;
 };
 
 Hasher::Hasher() : impl_(std::make_unique<Impl>()) {
@@ -81,8 +91,10 @@ Hasher::Hasher() : impl_(std::make_unique<Impl>()) {
 
 Hasher::~Hasher() = default;
 
-void Hasher::begin() {
+void Hasher::begin(DigestSet kinds) {
+  impl_->kinds = kinds;
   for (int i = 0; i < 3; ++i) {
+    if (!kinds.has(kAllKinds[i])) continue;
     if (EVP_DigestInit_ex2(impl_->ctx[i].get(), impl_->md[i].get(), nullptr) != 1) {
       throw std::runtime_error("EVP_DigestInit_ex2 failed");
     }
@@ -92,6 +104,7 @@ void Hasher::begin() {
 void Hasher::update(ByteView bytes) {
   if (bytes.empty()) return;
   for (int i = 0; i < 3; ++i) {
+    if (!impl_->kinds.has(kAllKinds[i])) continue;
     if (EVP_DigestUpdate(impl_->ctx[i].get(), bytes.data(), bytes.size()) != 1) {
       throw std::runtime_error("EVP_DigestUpdate failed");
     }
@@ -100,7 +113,9 @@ void Hasher::update(ByteView bytes) {
 
 Digests Hasher::finish() {
   Digests d;
+  d.present = impl_->kinds;
   for (int i = 0; i < 3; ++i) {
+    if (!impl_->kinds.has(kAllKinds[i])) continue;
     unsigned int len = 0;
     if (EVP_DigestFinal_ex(impl_->ctx[i].get(), out_of(d, kAllKinds[i]), &len) != 1) {
       throw std::runtime_error("EVP_DigestFinal_ex failed");
@@ -109,15 +124,17 @@ Digests Hasher::finish() {
   return d;
 }
 
-Digests Hasher::digest(ByteView bytes) {
-  begin();
+Digests Hasher::digest(ByteView bytes, DigestSet kinds) {
+  begin(kinds);
   update(bytes);
   return finish();
 }
 
 std::string sha256_hex(std::string_view data) {
   Hasher hasher;
-  return hasher.digest(ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()))
+  return hasher
+      .digest(ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()),
+              DigestSet().with(DigestKind::kSha256))
       .hex(DigestKind::kSha256);
 }
 

@@ -182,15 +182,15 @@ YaraScanner::YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout
         return CALLBACK_CONTINUE;
       },
       impl_.get());
-  // Only matching rules are reported; the buffers are heap memory, so the
-  // SIGBUS guard for mapped files is not needed.
+  // Only matching rules are reported. Flags are set again per scan: the
+  // SIGBUS guard is only needed for mapped files.
   yr_scanner_set_flags(raw, SCAN_FLAGS_REPORT_RULES_MATCHING | SCAN_FLAGS_NO_TRYCATCH);
   yr_scanner_set_timeout(raw, timeout_s);
 }
 
 YaraScanner::~YaraScanner() = default;
 
-YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals) {
+YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals, bool mapped) {
   YaraScanResult result;
   YR_SCANNER* s = impl_->scanner.get();
   const std::string* values[] = {&externals.filename,  &externals.filepath, &externals.extension,
@@ -199,6 +199,7 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals)
     // A name with an embedded NUL is cut there for YARA's C strings.
     yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
   }
+  yr_scanner_set_flags(s, SCAN_FLAGS_REPORT_RULES_MATCHING | (mapped ? 0 : SCAN_FLAGS_NO_TRYCATCH));
   impl_->current = &result;
   const int rc = yr_scanner_scan_mem(s, bytes.data(), bytes.size());
   impl_->current = nullptr;
@@ -208,6 +209,10 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals)
       result.error = "YARA scan timed out after " + std::to_string(impl_->timeout_s) + " s";
       break;
     case ERROR_INSUFFICIENT_MEMORY: result.error = "YARA ran out of memory"; break;
+    case ERROR_COULD_NOT_MAP_FILE:
+      // libyara caught SIGBUS: the mapped file was truncated under the scan.
+      result.error = "file shrank while being scanned";
+      break;
     default: result.error = "YARA scan failed (libyara error " + std::to_string(rc) + ")"; break;
   }
   return result;

@@ -65,7 +65,9 @@ class BoundedQueue {
   bool closed_ = false;
 };
 
-/// Serialises every call into the sink and keeps the counters.
+/// Serialises every call into the sink and keeps the counters. The
+/// per-file counters are atomics: a scan of tiny files would otherwise take
+/// the lock once per file.
 class SharedSink {
  public:
   explicit SharedSink(ReportSink& sink) : sink_(sink) {}
@@ -86,24 +88,26 @@ class SharedSink {
     sink_.skipped(SkippedFile{std::move(path), std::move(reason), std::move(detail)});
   }
   void scanned(std::uint64_t bytes, bool noatime) {
-    std::lock_guard lock(mu_);
-    ++stats_.files_scanned;
-    stats_.bytes_scanned += bytes;
-    if (!noatime) ++stats_.files_read_without_noatime;
+    files_scanned_.fetch_add(1, std::memory_order_relaxed);
+    bytes_scanned_.fetch_add(bytes, std::memory_order_relaxed);
+    if (!noatime) without_noatime_.fetch_add(1, std::memory_order_relaxed);
   }
-  void symlink() {
-    std::lock_guard lock(mu_);
-    ++stats_.symlinks_not_followed;
-  }
+  void symlink() { symlinks_.fetch_add(1, std::memory_order_relaxed); }
   ScanStats stats() {
     std::lock_guard lock(mu_);
-    return stats_;
+    ScanStats s = stats_;
+    s.files_scanned = files_scanned_.load();
+    s.bytes_scanned = bytes_scanned_.load();
+    s.files_read_without_noatime = without_noatime_.load();
+    s.symlinks_not_followed = symlinks_.load();
+    return s;
   }
 
  private:
   std::mutex mu_;
   ReportSink& sink_;
-  ScanStats stats_;
+  ScanStats stats_;  // findings, errors, files_skipped: changed under mu_
+  std::atomic<std::uint64_t> files_scanned_{0}, bytes_scanned_{0}, without_noatime_{0}, symlinks_{0};
 };
 
 class QueueingVisitor final : public WalkVisitor {
@@ -173,9 +177,18 @@ class Worker {
       case ReadOutcome::Kind::kFailed: sink_.error(entry.path, read.reason); return;
       case ReadOutcome::Kind::kRead: break;
     }
-    sink_.scanned(read.bytes.size(), read.info.noatime);
     Finding finding;
-    finding.digests = hasher_.digest(read.bytes);
+    // Hash first, through the reader: for a mapped file this reads with
+    // pread (safe against truncation) and leaves the pages in the page
+    // cache for the YARA scan of the mapping.
+    hasher_.begin(DigestSet::all());
+    Status streamed = reader_.stream([&](ByteView chunk) { hasher_.update(chunk); });
+    if (!streamed) {
+      sink_.error(entry.path, streamed.error().message);
+      return;
+    }
+    finding.digests = hasher_.finish();
+    sink_.scanned(read.bytes.size(), read.info.noatime);
     if (config_.pack.hash_iocs) {
       for (const HashIoc* ioc : config_.pack.hash_iocs->lookup(finding.digests)) {
         finding.matches.emplace_back(HashMatchRecord{ioc});
@@ -189,7 +202,7 @@ class Worker {
       ext.filetype = file_type_of(read.bytes);
       ext.owner = owner_name(read.info.uid);
       ext.md5 = finding.digests.hex(DigestKind::kMd5);
-      YaraScanResult result = scanner_->scan(read.bytes, ext);
+      YaraScanResult result = scanner_->scan(read.bytes, ext, read.mapped);
       for (const std::size_t index : result.matched) {
         finding.matches.emplace_back(YaraMatchRecord{&config_.pack.rules->rules()[index]});
       }

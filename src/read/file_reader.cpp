@@ -1,9 +1,12 @@
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "iocsweep/read.hpp"
 
@@ -23,6 +26,7 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_;
@@ -48,7 +52,52 @@ ReadOutcome failed(std::string reason) {
 
 }  // namespace
 
+FileReader::FileReader(ReadOptions options) : options_(options) {}
+
+FileReader::~FileReader() { release(); }
+
+void FileReader::release() {
+  if (map_ != nullptr) ::munmap(map_, map_size_);
+  if (mapped_fd_ >= 0) ::close(mapped_fd_);
+  map_ = nullptr;
+  map_size_ = 0;
+  mapped_fd_ = -1;
+  last_ = ReadOutcome{};
+}
+
+Status FileReader::stream(const std::function<void(ByteView)>& sink) {
+  if (last_.kind != ReadOutcome::Kind::kRead) return Error{"no file has been read"};
+  if (!last_.mapped) {
+    sink(last_.bytes);
+    return Ok{};
+  }
+  constexpr std::size_t kChunk = 1u << 20;
+  if (chunk_.size() < kChunk) chunk_.resize(kChunk);
+  std::uint64_t offset = 0;
+  while (offset < last_.info.size) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, last_.info.size - offset));
+    const ssize_t n = ::pread(mapped_fd_, chunk_.data(), want, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error{std::strerror(errno)};
+    }
+    if (n == 0) {
+      return Error{"file shrank while being read (" + std::to_string(last_.info.size) + " bytes at open, " +
+                   std::to_string(offset) + " read)"};
+    }
+    sink(ByteView(chunk_.data(), static_cast<std::size_t>(n)));
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return Ok{};
+}
+
 ReadOutcome FileReader::read(const WalkEntry& entry) {
+  release();
+  last_ = read_entry(entry);
+  return last_;
+}
+
+ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
   // O_NONBLOCK: should the entry have been swapped for a FIFO after the
   // walk saw a regular file, open() must not wait for a writer. The fstat
   // below then refuses it before any read.
@@ -94,6 +143,21 @@ ReadOutcome FileReader::read(const WalkEntry& entry) {
   // Back to blocking reads for a regular file (O_NONBLOCK has no effect on
   // regular files on Linux, but say what is meant).
   ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+
+  if (out.info.size > kMapThreshold) {
+    void* map = ::mmap(nullptr, static_cast<std::size_t>(out.info.size), PROT_READ, MAP_PRIVATE | MAP_NORESERVE,
+                       fd.get(), 0);
+    if (map == MAP_FAILED) return failed(std::string("cannot map the file: ") + std::strerror(errno));
+    ::madvise(map, static_cast<std::size_t>(out.info.size), MADV_SEQUENTIAL);
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    map_ = map;
+    map_size_ = static_cast<std::size_t>(out.info.size);
+    mapped_fd_ = fd.release();
+    out.kind = ReadOutcome::Kind::kRead;
+    out.mapped = true;
+    out.bytes = ByteView(static_cast<const std::uint8_t*>(map), map_size_);
+    return out;
+  }
 
   if (buffer_.capacity() > kKeepBufferBytes && out.info.size <= kKeepBufferBytes) {
     std::vector<std::uint8_t>().swap(buffer_);
