@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <dirent.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "iocsweep/hash.hpp"
@@ -40,6 +42,7 @@ const json* finding_for(const json& doc, const std::string& path) {
 std::vector<std::string> list_dir(const std::string& path) {
   std::vector<std::string> out;
   DIR* d = ::opendir(path.c_str());
+  if (d == nullptr) return out;
   while (const dirent* e = ::readdir(d)) {
     const std::string n = e->d_name;
     if (n != "." && n != "..") out.push_back(n);
@@ -231,6 +234,47 @@ TEST(Cli, VersionAndRulesList) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+TEST(Cli, RuleCacheIsWrittenOutsideTheScannedTreeOnly) {
+  TempDir t, outside;
+  write_file(outside / "r.yar", "rule user_rule { condition: false }");
+  write_file(t / "a", "x");
+  // Cache directory inside the scanned tree: never created.
+  ::setenv("XDG_CACHE_HOME", (t / "cache").c_str(), 1);
+  RunResult inside = run({kBin, "scan", "--rules", outside / "r.yar", t.path()});
+  EXPECT_EQ(inside.exit_code, 0) << inside.err;
+  EXPECT_EQ(list_dir(t.path()), std::vector<std::string>{"a"});
+  // Excluded from the sweep: allowed.
+  RunResult excluded = run({kBin, "scan", "--rules", outside / "r.yar", "--exclude", t / "cache", t.path()});
+  EXPECT_EQ(excluded.exit_code, 0) << excluded.err;
+  EXPECT_EQ(list_dir(t / "cache/iocsweep").size(), 1u);
+  // Outside the tree: used; and --no-rule-cache writes nothing.
+  ::setenv("XDG_CACHE_HOME", (outside / "cache").c_str(), 1);
+  RunResult none = run({kBin, "scan", "--no-rule-cache", "--rules", outside / "r.yar", t / "a"});
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_FALSE(std::filesystem::exists(outside / "cache"));
+  RunResult used = run({kBin, "scan", "--rules", outside / "r.yar", t / "a"});
+  EXPECT_EQ(used.exit_code, 0) << used.err;
+  EXPECT_EQ(list_dir(outside / "cache/iocsweep").size(), 1u);
+  // The built-in pack alone never writes a cache.
+  ::setenv("XDG_CACHE_HOME", (outside / "cache2").c_str(), 1);
+  EXPECT_EQ(run({kBin, "scan", t / "a"}).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(outside / "cache2"));
+}
+
+TEST(Cli, BrokenRuleInADirectoryIsSkippedWithAWarning) {
+  TempDir t, rules;
+  write_file(rules / "good.yar", "rule good_rule { strings: $a = \"GOODNEEDLE\" condition: $a }");
+  write_file(rules / "bad.yar", "rule bad_rule { condition: $missing }");
+  write_file(t / "f", "xx GOODNEEDLE xx");
+  RunResult r = run({kBin, "scan", "--no-rule-cache", "--rules", rules.path(), t.path()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("warning: " + rules / "bad.yar: skipped, it does not compile: " + rules / "bad.yar:1: "),
+            std::string::npos)
+      << r.err;
+  RunResult named = run({kBin, "scan", "--no-rule-cache", "--rules", rules / "bad.yar", t.path()});
+  EXPECT_EQ(named.exit_code, 2);
 }
 
 }  // namespace

@@ -2,13 +2,15 @@
 
 #include "iocsweep/match.hpp"
 #include "iocsweep/pipeline.hpp"
+#include "test_support.hpp"
+#include <filesystem>
 
 namespace iocsweep {
 namespace {
 
 ByteView bytes_of(const std::string& s) { return ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()); }
 
-class MatchTest : public ::testing::Test {
+class MatchTestBase : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { library_ = new YaraLibrary(); }
   static void TearDownTestSuite() {
@@ -17,7 +19,8 @@ class MatchTest : public ::testing::Test {
   }
   static YaraLibrary* library_;
 };
-YaraLibrary* MatchTest::library_ = nullptr;
+YaraLibrary* MatchTestBase::library_ = nullptr;
+class MatchTest : public MatchTestBase {};
 
 TEST_F(MatchTest, AlwaysTrueAndAlwaysFalse) {
   auto rules = CompiledRules::compile({{"t.yar",
@@ -121,6 +124,106 @@ TEST_F(MatchTest, BuiltinPackCompiles) {
   for (const RuleInfo& r : (*rules)->rules()) {
     EXPECT_EQ(r.ns.rfind("builtin:", 0), 0u);
   }
+}
+
+}  // namespace
+}  // namespace iocsweep
+
+namespace iocsweep {
+namespace {
+
+class RuleCacheTest : public MatchTestBase {};
+
+std::vector<RuleSource> two_sources() {
+  return {{"a.yar", "rule a { strings: $s = \"alpha\" condition: $s }", ""},
+          {"b.yar", "rule b : t { meta: score = 55 condition: filesize == 3 }", ""}};
+}
+
+TEST_F(RuleCacheTest, SecondCompileLoadsTheSameRulesFromTheCache) {
+  test::TempDir t;
+  const RuleCacheOptions cache{t / "cache"};
+  auto first = CompiledRules::compile(two_sources(), cache);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_FALSE((*first)->from_cache());
+  auto second = CompiledRules::compile(two_sources(), cache);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE((*second)->from_cache());
+  ASSERT_EQ((*second)->rules().size(), 2u);
+  EXPECT_EQ((*second)->rules()[1].score, 55);
+  EXPECT_EQ((*second)->rules()[1].tags, std::vector<std::string>{"t"});
+  EXPECT_EQ((*second)->rulesets()[1].rules, 1u);
+  EXPECT_EQ((*second)->rulesets()[0].sha256, (*first)->rulesets()[0].sha256);
+  YaraScanner scanner(*second);
+  EXPECT_EQ(scanner.scan(bytes_of("alpha!"), {}).matched.size(), 1u);
+  EXPECT_EQ(scanner.scan(bytes_of("abc"), {}).matched.size(), 1u);
+
+  // A changed source is a different key: compiled, not loaded.
+  auto changed = two_sources();
+  changed[0].text += "\n";
+  auto third = CompiledRules::compile(changed, cache);
+  ASSERT_TRUE(third);
+  EXPECT_FALSE((*third)->from_cache());
+}
+
+TEST_F(RuleCacheTest, UntrustedDirectoryOrFileIsNeverLoaded) {
+  test::TempDir t;
+  const RuleCacheOptions cache{t / "cache"};
+  ASSERT_TRUE(CompiledRules::compile(two_sources(), cache));
+  // World-writable directory: anyone could have planted bytecode there.
+  ASSERT_EQ(::chmod((t / "cache").c_str(), 0777), 0);
+  auto loaded = CompiledRules::compile(two_sources(), cache);
+  ASSERT_TRUE(loaded);
+  EXPECT_FALSE((*loaded)->from_cache());
+  ASSERT_EQ(::chmod((t / "cache").c_str(), 0700), 0);
+  // Group-writable cache file.
+  for (const auto& e : std::filesystem::directory_iterator(t / "cache")) {
+    ASSERT_EQ(::chmod(e.path().c_str(), 0660), 0);
+  }
+  auto again = CompiledRules::compile(two_sources(), cache);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE((*again)->from_cache());
+}
+
+TEST_F(RuleCacheTest, CorruptCacheFileIsIgnored) {
+  test::TempDir t;
+  const RuleCacheOptions cache{t / "cache"};
+  ASSERT_TRUE(CompiledRules::compile(two_sources(), cache));
+  for (const auto& e : std::filesystem::directory_iterator(t / "cache")) {
+    test::write_file(e.path(), "garbage, not compiled rules");
+    ::chmod(e.path().c_str(), 0600);
+  }
+  auto loaded = CompiledRules::compile(two_sources(), cache);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_FALSE((*loaded)->from_cache());
+  EXPECT_EQ((*loaded)->rules().size(), 2u);
+}
+
+TEST_F(RuleCacheTest, SourcesWithIncludeAreNotCached) {
+  test::TempDir t;
+  test::write_file(t / "inc.yar", "rule included { condition: true }");
+  const RuleCacheOptions cache{t / "cache"};
+  std::vector<RuleSource> sources{{t / "main.yar", "include \"inc.yar\"\nrule m { condition: true }", t / "main.yar"}};
+  ASSERT_TRUE(CompiledRules::compile(sources, cache));
+  auto second = CompiledRules::compile(sources, cache);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_FALSE((*second)->from_cache());
+  EXPECT_EQ((*second)->rules().size(), 2u);
+}
+
+TEST_F(RuleCacheTest, BrokenSourceFromADirectoryIsSkippedWithAWarning) {
+  std::vector<RuleSource> sources{{"good.yar", "rule good { condition: true }", "", true},
+                                  {"bad.yar", "rule bad { condition: $nope }", "", true},
+                                  {"also_good.yar", "rule also_good { condition: true }", "", true}};
+  auto rules = CompiledRules::compile(sources);
+  ASSERT_TRUE(rules) << rules.error().message;
+  EXPECT_EQ((*rules)->rules().size(), 2u);
+  ASSERT_EQ((*rules)->rulesets().size(), 2u);
+  ASSERT_EQ((*rules)->warnings().size(), 1u);
+  EXPECT_EQ((*rules)->warnings()[0].rfind("bad.yar: skipped, it does not compile: bad.yar:1: ", 0), 0u)
+      << (*rules)->warnings()[0];
+  // Named on its own (not skip_if_broken) the same file is fatal.
+  sources[1].skip_if_broken = false;
+  EXPECT_FALSE(CompiledRules::compile(sources));
 }
 
 }  // namespace

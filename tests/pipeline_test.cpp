@@ -33,6 +33,14 @@ struct CapturingSink final : ReportSink {
   }
 };
 
+PackRequest request(bool builtin, std::vector<std::string> rules, std::vector<std::string> iocs) {
+  PackRequest r;
+  r.builtin = builtin;
+  r.rule_paths = std::move(rules);
+  r.ioc_paths = std::move(iocs);
+  return r;
+}
+
 class PipelineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { library_ = new YaraLibrary(); }
@@ -44,7 +52,7 @@ class PipelineTest : public ::testing::Test {
 
   ScanConfig config_for(const std::string& root, const std::vector<std::string>& rule_files,
                         const std::vector<std::string>& ioc_files, unsigned threads) {
-    auto pack = load_pack(PackRequest{false, rule_files, ioc_files});
+    auto pack = load_pack(request(false, rule_files, ioc_files));
     EXPECT_TRUE(pack) << pack.error().message;
     ScanConfig c;
     c.roots = {root};
@@ -186,14 +194,14 @@ TEST_F(PipelineTest, StopRequestedBeforeStartGivesIncompleteReport) {
 TEST_F(PipelineTest, LoadPackErrorsNameTheFile) {
   TempDir d;
   write_file(d / "bad.txt", "abc;not a hash\n");
-  auto pack = load_pack(PackRequest{false, {}, {d / "bad.txt"}});
+  auto pack = load_pack(request(false, {}, {d / "bad.txt"}));
   ASSERT_FALSE(pack);
   EXPECT_EQ(pack.error().message, d / "bad.txt" + ":1: hash has 3 hex digits; expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256)");
-  auto missing = load_pack(PackRequest{false, {d / "nope.yar"}, {}});
+  auto missing = load_pack(request(false, {d / "nope.yar"}, {}));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().message, d / "nope.yar" + ": No such file or directory");
   test::make_dir(d / "empty");
-  auto empty_dir = load_pack(PackRequest{false, {d / "empty"}, {}});
+  auto empty_dir = load_pack(request(false, {d / "empty"}, {}));
   ASSERT_FALSE(empty_dir);
   EXPECT_NE(empty_dir.error().message.find("no .yar or .yara files"), std::string::npos);
 }
@@ -203,7 +211,7 @@ TEST_F(PipelineTest, RuleDirectoryLoadsEveryRuleFileInOrder) {
   write_file(d / "b.yara", "rule b { condition: false }");
   write_file(d / "a.yar", "rule a { condition: false }");
   write_file(d / "notes.txt", "not rules");
-  auto pack = load_pack(PackRequest{false, {d.path()}, {}});
+  auto pack = load_pack(request(false, {d.path()}, {}));
   ASSERT_TRUE(pack) << pack.error().message;
   ASSERT_EQ(pack->rules->rulesets().size(), 2u);
   EXPECT_EQ(pack->rules->rulesets()[0].name, d / "a.yar");
@@ -211,7 +219,7 @@ TEST_F(PipelineTest, RuleDirectoryLoadsEveryRuleFileInOrder) {
 }
 
 TEST_F(PipelineTest, BuiltinPackLoads) {
-  auto pack = load_pack(PackRequest{true, {}, {}});
+  auto pack = load_pack(request(true, {}, {}));
   ASSERT_TRUE(pack) << pack.error().message;
   ASSERT_TRUE(pack->rules);
   EXPECT_GE(pack->rules->rules().size(), 1u);

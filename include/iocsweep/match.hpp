@@ -34,6 +34,19 @@ struct RuleSource {
   /// The file it was read from (for include resolution); empty for
   /// embedded sources.
   std::string path;
+  /// When true, a compile error in this source skips it with a warning
+  /// instead of failing the set (files found by scanning a rule directory:
+  /// one bad community rule must not stop a sweep).
+  bool skip_if_broken = false;
+};
+
+/// How CompiledRules::compile may use a cache of compiled rule sets.
+struct RuleCacheOptions {
+  /// Directory for cached compiled sets; empty disables the cache. Only a
+  /// directory and files owned by this user and writable by nobody else
+  /// are trusted (compiled YARA rules are code for libyara's VM: never
+  /// load one somebody else could have written).
+  std::string dir;
 };
 
 /// A rule meta value as declared in the rule.
@@ -73,17 +86,25 @@ struct ScanExternals {
 /// Rules compiled once, shared read-only by every scanner.
 class CompiledRules {
  public:
-  /// Compiles `sources` in order. Any error or warning-as-error fails the
-  /// whole set with "SOURCE:LINE: message" lines, one per diagnostic.
-  static Result<std::shared_ptr<const CompiledRules>> compile(const std::vector<RuleSource>& sources);
+  /// Compiles `sources` in order. An error fails the whole set with
+  /// "SOURCE:LINE: message" lines, except in a source marked
+  /// skip_if_broken, which is left out with a warning. With a cache, a set
+  /// compiled before from the same sources (same names and bytes, same
+  /// libyara) is loaded instead of compiled; sets using `include` are never
+  /// cached (the included files are not part of the key).
+  static Result<std::shared_ptr<const CompiledRules>> compile(const std::vector<RuleSource>& sources,
+                                                              const RuleCacheOptions& cache = {});
   ~CompiledRules();
   CompiledRules(const CompiledRules&) = delete;
   CompiledRules& operator=(const CompiledRules&) = delete;
 
   const std::vector<RuleInfo>& rules() const { return rules_; }
   const std::vector<RulesetInfo>& rulesets() const { return rulesets_; }
-  /// Compiler warnings ("SOURCE:LINE: message"), for the user's attention.
+  /// Compiler warnings ("SOURCE:LINE: message") and skipped sources, for
+  /// the user's attention.
   const std::vector<std::string>& warnings() const { return warnings_; }
+  /// True when the set was loaded from the cache rather than compiled.
+  bool from_cache() const { return from_cache_; }
 
  private:
   CompiledRules() = default;
@@ -92,6 +113,9 @@ class CompiledRules {
   std::vector<RuleInfo> rules_;
   std::vector<RulesetInfo> rulesets_;
   std::vector<std::string> warnings_;
+  bool from_cache_ = false;
+  // Fills rules_ and the rule counts of rulesets_ from rules_handle_.
+  void describe();
 };
 
 /// Outcome of scanning one buffer.

@@ -23,9 +23,13 @@ struct PackRequest {
   /// Include the embedded built-in rules and IOC lists.
   bool builtin = true;
   /// .yar/.yara files, or directories searched (not recursively) for them.
+  /// A file named here must compile; a file found in a directory that
+  /// does not compile is skipped with a warning.
   std::vector<std::string> rule_paths;
   /// Hash IOC files.
   std::vector<std::string> ioc_paths;
+  /// Cache of compiled rule sets; empty dir disables it.
+  RuleCacheOptions rule_cache;
 };
 
 /// Compiled rules and indexed indicators, ready to be shared by workers.

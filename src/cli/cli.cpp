@@ -1,5 +1,6 @@
 #include "cli/cli.hpp"
 
+#include <fnmatch.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -7,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -44,6 +47,8 @@ struct RawScanOptions {
   std::vector<std::string> excludes;
   std::vector<std::string> include_fs;
   bool strict_atime = false;
+  std::string rule_cache;
+  bool no_rule_cache = false;
   bool quiet = false;
 };
 
@@ -108,6 +113,66 @@ void raise_fd_limit() {
   }
 }
 
+// Canonical form of `path`, or of its nearest existing ancestor with the
+// rest appended (the cache directory may not exist yet).
+std::string canonical_or_ancestor(std::string path) {
+  if (path.empty()) return path;
+  if (path[0] != '/') {
+    std::error_code ec;
+    path = std::filesystem::current_path(ec).string() + "/" + path;
+  }
+  std::string head = path;
+  std::string tail;
+  for (;;) {
+    if (char* real = ::realpath(head.c_str(), nullptr)) {
+      std::string out(real);
+      std::free(real);
+      if (tail.empty()) return out;
+      return (out == "/" ? "" : out) + "/" + tail;
+    }
+    const std::size_t slash = head.find_last_of('/');
+    if (slash == std::string::npos || head == "/") return path;
+    tail = head.substr(slash + 1) + (tail.empty() ? "" : "/" + tail);
+    head = slash == 0 ? "/" : head.substr(0, slash);
+  }
+}
+
+bool is_inside(const std::string& path, const std::string& root) {
+  if (root == "/") return true;
+  return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+                          path[root.size()] == '/');
+}
+
+// Where compiled rule sets are cached, or "" for no cache. Forensic rule:
+// the sweep never writes inside what it scans, so a cache directory inside
+// a scan root (say ~/.cache when sweeping /) is not used unless an
+// --exclude glob takes it out of the sweep.
+std::string rule_cache_dir(const RawScanOptions& raw) {
+  if (raw.no_rule_cache) return "";
+  std::string dir = raw.rule_cache;
+  if (dir.empty()) {
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && xdg[0] == '/') {
+      dir = std::string(xdg) + "/iocsweep";
+    } else if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/') {
+      dir = std::string(home) + "/.cache/iocsweep";
+    } else {
+      return "";
+    }
+  }
+  const std::string real_dir = canonical_or_ancestor(dir);
+  // Excluded when the directory or one of its ancestors matches a glob (an
+  // excluded directory takes its whole subtree out of the sweep).
+  for (std::string p = real_dir; !p.empty(); p = p.substr(0, p.find_last_of('/'))) {
+    for (const std::string& glob : raw.excludes) {
+      if (::fnmatch(glob.c_str(), p.c_str(), 0) == 0) return dir;
+    }
+  }
+  for (const std::string& root : raw.paths) {
+    if (is_inside(real_dir, canonical_or_ancestor(root))) return "";
+  }
+  return dir;
+}
+
 void print_warnings(const Pack& pack, bool quiet) {
   if (quiet || !pack.rules) return;
   for (const std::string& w : pack.rules->warnings()) std::cerr << "iocsweep: warning: " << w << "\n";
@@ -124,7 +189,12 @@ int run_scan_command(const RawScanOptions& raw) {
   const std::string format = !raw.format.empty() ? raw.format : (raw.output.empty() && stdout_tty ? "text" : "json");
 
   YaraLibrary yara;
-  auto pack = load_pack(PackRequest{!raw.no_builtin, raw.rules, raw.iocs});
+  PackRequest request;
+  request.builtin = !raw.no_builtin;
+  request.rule_paths = raw.rules;
+  request.ioc_paths = raw.iocs;
+  request.rule_cache.dir = rule_cache_dir(raw);
+  auto pack = load_pack(request);
   if (!pack) {
     std::cerr << "iocsweep: " << pack.error().message << "\n";
     return kExitFatal;
@@ -189,7 +259,10 @@ nlohmann::json rule_to_json(const RuleInfo& rule) {
 
 int run_rules_list(const RawRulesOptions& raw) {
   YaraLibrary yara;
-  auto pack = load_pack(PackRequest{!raw.no_builtin, raw.rules, {}});
+  PackRequest request;
+  request.builtin = !raw.no_builtin;
+  request.rule_paths = raw.rules;
+  auto pack = load_pack(request);
   if (!pack) {
     std::cerr << "iocsweep: " << pack.error().message << "\n";
     return kExitFatal;
@@ -287,6 +360,12 @@ int run(int argc, char** argv) {
   scan->add_flag("--strict-atime", scan_opts.strict_atime,
                  "Skip files that cannot be opened with O_NOATIME (not owned, no CAP_FOWNER) instead of "
                  "reading them and possibly updating their access time");
+  scan->add_option("--rule-cache", scan_opts.rule_cache,
+                   "Directory for compiled rule sets, so a large rule set compiles once (default "
+                   "$XDG_CACHE_HOME/iocsweep or ~/.cache/iocsweep). Never used when it lies inside a scanned "
+                   "PATH and is not --exclude'd: the sweep writes nothing in what it scans")
+      ->type_name("DIR");
+  scan->add_flag("--no-rule-cache", scan_opts.no_rule_cache, "Compile the rules afresh; read and write no cache");
   scan->add_flag("-q,--quiet", scan_opts.quiet, "No warnings on stderr (errors are still printed)");
   scan->footer(kExitCodesHelp);
 

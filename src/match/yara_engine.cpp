@@ -1,11 +1,13 @@
 #include <yara.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <stdexcept>
 
 #include "iocsweep/hash.hpp"
 #include "iocsweep/match.hpp"
+#include "match/rule_cache.hpp"
 
 namespace iocsweep {
 namespace {
@@ -82,49 +84,90 @@ YaraLibrary::YaraLibrary() {
 
 YaraLibrary::~YaraLibrary() { yr_finalize(); }
 
-Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::vector<RuleSource>& sources) {
+namespace {
+
+// One attempt at compiling `sources` minus the skipped ones.
+struct Attempt {
+  RulesPtr rules;
+  std::size_t failed = 0;  // index of the failing source when !rules
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+};
+
+Attempt try_compile(const std::vector<RuleSource>& sources, const std::vector<bool>& skipped) {
+  Attempt attempt;
   YR_COMPILER* raw_compiler = nullptr;
-  if (yr_compiler_create(&raw_compiler) != ERROR_SUCCESS) return Error{"libyara: cannot create a compiler"};
+  if (yr_compiler_create(&raw_compiler) != ERROR_SUCCESS) {
+    attempt.errors.push_back("libyara: cannot create a compiler");
+    return attempt;
+  }
   CompilerPtr compiler(raw_compiler);
   CompileDiagnostics diag;
   yr_compiler_set_callback(compiler.get(), compiler_callback, &diag);
   for (const char* name : kExternalNames) {
     if (yr_compiler_define_string_variable(compiler.get(), name, "") != ERROR_SUCCESS) {
-      return Error{std::string("libyara: cannot define external variable ") + name};
+      attempt.errors.push_back(std::string("libyara: cannot define external variable ") + name);
+      return attempt;
     }
   }
-
-  std::shared_ptr<CompiledRules> compiled(new CompiledRules());
-  for (const RuleSource& source : sources) {
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (skipped[i]) continue;
+    const RuleSource& source = sources[i];
     diag.current_source = source.name;
     // fmemopen + add_file (rather than add_string) so diagnostics name the
     // file and `include` resolves relative to it.
     std::unique_ptr<FILE, FileClose> stream(
         source.text.empty() ? std::fopen("/dev/null", "r")
                             : fmemopen(const_cast<char*>(source.text.data()), source.text.size(), "r"));
-    if (!stream) return Error{source.name + ": cannot open rule source in memory"};
-    const std::string& file_name = source.path.empty() ? source.name : source.path;
-    const int errors = yr_compiler_add_file(compiler.get(), stream.get(), source.name.c_str(), file_name.c_str());
-    if (errors > 0) {
-      // libyara's compiler cannot be used again after an error.
-      std::string message;
-      for (const std::string& e : diag.errors) message += (message.empty() ? "" : "\n") + e;
-      if (message.empty()) message = source.name + ": rule compilation failed";
-      return Error{message};
+    if (!stream) {
+      attempt.failed = i;
+      attempt.errors.push_back(source.name + ": cannot open rule source in memory");
+      return attempt;
     }
-    compiled->rulesets_.push_back(RulesetInfo{source.name, sha256_hex(source.text), 0});
+    const std::string& file_name = source.path.empty() ? source.name : source.path;
+    if (yr_compiler_add_file(compiler.get(), stream.get(), source.name.c_str(), file_name.c_str()) > 0) {
+      // libyara's compiler cannot be used again after an error.
+      attempt.failed = i;
+      attempt.errors = std::move(diag.errors);
+      if (attempt.errors.empty()) attempt.errors.push_back(source.name + ": rule compilation failed");
+      return attempt;
+    }
   }
-  compiled->warnings_ = std::move(diag.warnings);
-
   YR_RULES* raw_rules = nullptr;
   if (yr_compiler_get_rules(compiler.get(), &raw_rules) != ERROR_SUCCESS) {
-    return Error{"libyara: cannot build the compiled rule set (out of memory?)"};
+    attempt.failed = sources.size();
+    attempt.errors.push_back("libyara: cannot build the compiled rule set (out of memory?)");
+    return attempt;
   }
-  compiled->rules_handle_ = raw_rules;
+  attempt.rules.reset(raw_rules);
+  attempt.warnings = std::move(diag.warnings);
+  return attempt;
+}
 
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& l : lines) out += (out.empty() ? "" : "\n") + l;
+  return out;
+}
+
+bool uses_include(const RuleSource& source) { return source.text.find("include") != std::string::npos; }
+
+// The cache key: every byte that decides the compiled result.
+std::string cache_key(const std::vector<RuleSource>& sources) {
+  std::string material = "iocsweep-compiled-rules-v1\n" YR_VERSION "\n";
+  for (const char* name : kExternalNames) material += std::string(name) + "\n";
+  for (const RuleSource& s : sources) {
+    material += s.name + '\0' + s.path + '\0' + sha256_hex(s.text) + '\n';
+  }
+  return sha256_hex(material);
+}
+
+}  // namespace
+
+void CompiledRules::describe() {
   std::map<std::string, std::size_t> per_namespace;
   const YR_RULE* rule = nullptr;
-  yr_rules_foreach(raw_rules, rule) {
+  yr_rules_foreach(static_cast<YR_RULES*>(rules_handle_), rule) {
     RuleInfo info;
     info.name = rule->identifier;
     info.ns = rule->ns->name;
@@ -140,9 +183,54 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
     }
     info.score = score_from_meta(info.meta);
     ++per_namespace[info.ns];
-    compiled->rules_.push_back(std::move(info));
+    rules_.push_back(std::move(info));
   }
-  for (RulesetInfo& set : compiled->rulesets_) set.rules = per_namespace[set.name];
+  for (RulesetInfo& set : rulesets_) set.rules = per_namespace[set.name];
+}
+
+Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::vector<RuleSource>& sources,
+                                                                    const RuleCacheOptions& cache) {
+  std::shared_ptr<CompiledRules> compiled(new CompiledRules());
+  const bool cacheable =
+      !cache.dir.empty() && std::none_of(sources.begin(), sources.end(), uses_include);
+  const std::string key = cacheable ? cache_key(sources) : std::string();
+  if (cacheable) {
+    if (YR_RULES* loaded = static_cast<YR_RULES*>(rule_cache::load(cache.dir, key))) {
+      compiled->rules_handle_ = loaded;
+      compiled->from_cache_ = true;
+      for (const RuleSource& source : sources) {
+        compiled->rulesets_.push_back(RulesetInfo{source.name, sha256_hex(source.text), 0});
+      }
+      compiled->describe();
+      return std::shared_ptr<const CompiledRules>(std::move(compiled));
+    }
+  }
+
+  std::vector<bool> skipped(sources.size(), false);
+  std::vector<std::string> skip_warnings;
+  Attempt attempt;
+  for (;;) {
+    attempt = try_compile(sources, skipped);
+    if (attempt.rules) break;
+    if (attempt.failed < sources.size() && sources[attempt.failed].skip_if_broken) {
+      // Left out with a warning; start again without it (each retry drops
+      // one more source, so this ends).
+      skipped[attempt.failed] = true;
+      skip_warnings.push_back(sources[attempt.failed].name + ": skipped, it does not compile: " +
+                              join_lines(attempt.errors));
+      continue;
+    }
+    return Error{join_lines(attempt.errors)};
+  }
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (!skipped[i]) compiled->rulesets_.push_back(RulesetInfo{sources[i].name, sha256_hex(sources[i].text), 0});
+  }
+  compiled->warnings_ = std::move(attempt.warnings);
+  compiled->warnings_.insert(compiled->warnings_.end(), skip_warnings.begin(), skip_warnings.end());
+  compiled->rules_handle_ = attempt.rules.release();
+  compiled->describe();
+  // A set with skipped sources is not cached: its warnings would be lost.
+  if (cacheable && skip_warnings.empty()) rule_cache::save(cache.dir, key, compiled->rules_handle_);
   return std::shared_ptr<const CompiledRules>(std::move(compiled));
 }
 

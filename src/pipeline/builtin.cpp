@@ -34,12 +34,17 @@ Result<std::string> read_input_file(const std::string& path) {
 
 bool has_rule_extension(std::string_view name) { return name.ends_with(".yar") || name.ends_with(".yara"); }
 
+struct RuleFiles {
+  std::vector<std::string> files;
+  bool from_directory = false;
+};
+
 // The rule files a --rules argument names: the file itself, or the .yar /
 // .yara files directly inside a directory, in name order.
-Result<std::vector<std::string>> rule_files_of(const std::string& path) {
+Result<RuleFiles> rule_files_of(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Error{path + ": " + std::strerror(errno)};
-  if (!S_ISDIR(st.st_mode)) return std::vector<std::string>{path};
+  if (!S_ISDIR(st.st_mode)) return RuleFiles{{path}, false};
   DIR* dir = ::opendir(path.c_str());
   if (dir == nullptr) return Error{path + ": " + std::strerror(errno)};
   std::vector<std::string> files;
@@ -54,7 +59,7 @@ Result<std::vector<std::string>> rule_files_of(const std::string& path) {
   ::closedir(dir);
   std::sort(files.begin(), files.end());
   if (files.empty()) return Error{path + ": no .yar or .yara files in this directory"};
-  return files;
+  return RuleFiles{std::move(files), true};
 }
 
 }  // namespace
@@ -78,12 +83,12 @@ Result<Pack> load_pack(const PackRequest& request) {
     }
   }
   for (const std::string& arg : request.rule_paths) {
-    auto files = rule_files_of(arg);
-    if (!files) return files.error();
-    for (const std::string& file : *files) {
+    auto found = rule_files_of(arg);
+    if (!found) return found.error();
+    for (const std::string& file : found->files) {
       auto text = read_input_file(file);
       if (!text) return text.error();
-      sources.push_back(RuleSource{file, std::move(*text), file});
+      sources.push_back(RuleSource{file, std::move(*text), file, found->from_directory});
     }
   }
   for (const std::string& path : request.ioc_paths) {
@@ -94,7 +99,9 @@ Result<Pack> load_pack(const PackRequest& request) {
   }
   Pack pack;
   if (!sources.empty()) {
-    auto rules = CompiledRules::compile(sources);
+    // The built-in pack compiles in milliseconds: a sweep with it alone
+    // writes nothing to disk at all, not even a cache.
+    auto rules = CompiledRules::compile(sources, request.rule_paths.empty() ? RuleCacheOptions{} : request.rule_cache);
     if (!rules) return rules.error();
     pack.rules = std::move(*rules);
   }
