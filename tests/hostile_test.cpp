@@ -297,6 +297,8 @@ TEST_F(AsUnprivileged, UnreadableFilesAndDirectoriesAreErrorsAndTheSweepGoesOn) 
   EXPECT_EQ(finding_paths(doc), (std::set<std::string>{t / "readable.exe"}));
   // Files owned by root, read by nobody: O_NOATIME is refused, and counted.
   EXPECT_EQ(doc["stats"]["files_read_without_noatime"], 1);
+  ASSERT_EQ(doc["atime_not_preserved"].size(), 1u);
+  EXPECT_EQ(doc["atime_not_preserved"][0]["path"], t / "readable.exe");
 
   // With --strict-atime such files are skipped instead of read.
   Proc s = run_bin({"scan", "--strict-atime", t.path()}, std::chrono::seconds(60), uid_);

@@ -17,11 +17,13 @@ struct CapturingSink final : ReportSink {
   std::vector<Finding> findings;
   std::vector<FileError> errors_seen;
   std::vector<SkippedFile> skipped_seen;
+  std::vector<std::string> atime_seen;
   ScanEnd end_state;
   void begin(const ScanInfo& i) override { info = i; }
   void finding(Finding f) override { findings.push_back(std::move(f)); }
   void error(FileError e) override { errors_seen.push_back(std::move(e)); }
   void skipped(SkippedFile s) override { skipped_seen.push_back(std::move(s)); }
+  void atime_not_preserved(std::string path) override { atime_seen.push_back(std::move(path)); }
   Status end(const ScanEnd& e) override {
     end_state = e;
     return Ok{};

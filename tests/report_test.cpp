@@ -36,6 +36,7 @@ std::string render(ReportSink& sink, const Fixture& f) {
   sink.error({"/root/err", "Permission denied"});
   sink.skipped({"/root/big", "too_large", ""});
   sink.skipped({"/proc", "filesystem", "proc"});
+  sink.atime_not_preserved("/root/other-owner");
   ScanEnd end;
   end.finished_at = "2026-01-01T00:00:01.000Z";
   end.stats.files_scanned = 5;
@@ -101,6 +102,8 @@ TEST(JsonSink, DocumentShape) {
   EXPECT_EQ(h["line"], 7);
   EXPECT_EQ(h["description"], "known bad");
   EXPECT_EQ(doc["errors"][0]["error"], "Permission denied");
+  ASSERT_EQ(doc["atime_not_preserved"].size(), 1u);
+  EXPECT_EQ(doc["atime_not_preserved"][0]["path"], "/root/other-owner");
   ASSERT_EQ(doc["skipped"].size(), 2u);
   EXPECT_EQ(doc["skipped"][0]["path"], "/proc");  // sorted by path
   EXPECT_EQ(doc["skipped"][0]["reason"], "filesystem");

@@ -104,6 +104,9 @@ class ReportSink {
   virtual void finding(Finding finding) = 0;
   virtual void error(FileError error) = 0;
   virtual void skipped(SkippedFile skipped) = 0;
+  /// A file that was read without O_NOATIME (the kernel refused it): its
+  /// access time may have changed. Evidence handlers need the list.
+  virtual void atime_not_preserved(std::string path) = 0;
   /// Writes whatever is pending. Fails when the output cannot be written.
   virtual Status end(const ScanEnd& end) = 0;
 };

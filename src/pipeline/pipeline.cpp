@@ -87,10 +87,14 @@ class SharedSink {
     ++stats_.files_skipped;
     sink_.skipped(SkippedFile{std::move(path), std::move(reason), std::move(detail)});
   }
-  void scanned(std::uint64_t bytes, bool noatime) {
+  void scanned(const std::string& path, std::uint64_t bytes, bool noatime) {
     files_scanned_.fetch_add(1, std::memory_order_relaxed);
     bytes_scanned_.fetch_add(bytes, std::memory_order_relaxed);
-    if (!noatime) without_noatime_.fetch_add(1, std::memory_order_relaxed);
+    if (!noatime) {
+      without_noatime_.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard lock(mu_);
+      sink_.atime_not_preserved(path);
+    }
   }
   void symlink() { symlinks_.fetch_add(1, std::memory_order_relaxed); }
   ScanStats stats() {
@@ -188,7 +192,7 @@ class Worker {
       return;
     }
     finding.digests = hasher_.finish();
-    sink_.scanned(read.bytes.size(), read.info.noatime);
+    sink_.scanned(entry.path, read.bytes.size(), read.info.noatime);
     if (config_.pack.hash_iocs) {
       for (const HashIoc* ioc : config_.pack.hash_iocs->lookup(finding.digests)) {
         finding.matches.emplace_back(HashMatchRecord{ioc});

@@ -15,12 +15,14 @@ class CollectingSink : public ReportSink {
   void finding(Finding f) final { findings_.push_back(std::move(f)); }
   void error(FileError e) final { errors_.push_back(std::move(e)); }
   void skipped(SkippedFile s) final { skipped_.push_back(std::move(s)); }
+  void atime_not_preserved(std::string path) final { atime_changed_.push_back(std::move(path)); }
 
   Status end(const ScanEnd& end) final {
     const auto by_path = [](const auto& a, const auto& b) { return a.path < b.path; };
     std::sort(findings_.begin(), findings_.end(), by_path);
     std::sort(errors_.begin(), errors_.end(), by_path);
     std::sort(skipped_.begin(), skipped_.end(), by_path);
+    std::sort(atime_changed_.begin(), atime_changed_.end());
     return write(end);
   }
 
@@ -32,6 +34,7 @@ class CollectingSink : public ReportSink {
   std::vector<Finding> findings_;
   std::vector<FileError> errors_;
   std::vector<SkippedFile> skipped_;
+  std::vector<std::string> atime_changed_;
 };
 
 }  // namespace iocsweep::report_detail

@@ -115,6 +115,13 @@ class JsonSink final : public report_detail::CollectingSink {
       skipped.push_back(std::move(obj));
     }
     doc["skipped"] = std::move(skipped);
+    json atime = json::array();
+    for (const std::string& path : atime_changed_) {
+      json obj;
+      put_path(obj, path);
+      atime.push_back(std::move(obj));
+    }
+    doc["atime_not_preserved"] = std::move(atime);
 
     // Rule metadata and descriptions come from outside: any invalid UTF-8
     // left in them is replaced rather than allowed to break the document.

@@ -60,6 +60,9 @@ class TextSink final : public report_detail::CollectingSink {
       if (!s.detail.empty()) out_ << ": " << escape_for_terminal(s.detail);
       out_ << ")\n";
     }
+    for (const std::string& path : atime_changed_) {
+      out_ << "ATIME-NOT-PRESERVED " << escape_for_terminal(path) << "\n";
+    }
     const ScanStats& st = end.stats;
     char elapsed[32];
     std::snprintf(elapsed, sizeof elapsed, "%.2f", st.elapsed_s);
