@@ -277,5 +277,33 @@ TEST(Cli, BrokenRuleInADirectoryIsSkippedWithAWarning) {
   EXPECT_EQ(named.exit_code, 2);
 }
 
+TEST(Cli, RulesCheckReportsEachFile) {
+  TempDir rules;
+  write_file(rules / "good.yar", "rule good_rule { condition: true }\nrule second { condition: false }");
+  write_file(rules / "bad.yar", "rule fine { condition: true }\n\nrule bad_rule { condition: $missing }\n");
+  RunResult r = run({kBin, "rules", "check", rules.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("ERROR  " + rules / "bad.yar\n  " + rules / "bad.yar:3: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("OK     " + rules / "good.yar (2 rules)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 files, 1 with errors"), std::string::npos) << r.out;
+  RunResult ok = run({kBin, "rules", "check", rules / "good.yar"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+}
+
+TEST(Cli, MinScoreFiltersWeakFindings) {
+  TempDir t, rules;
+  write_file(rules / "weak.yar", "rule weak { meta: score = 30 strings: $a = \"WEAKNEEDLE\" condition: $a }");
+  write_file(t / "f", "WEAKNEEDLE");
+  RunResult all = run({kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", rules / "weak.yar", t.path()});
+  EXPECT_EQ(all.exit_code, 1);
+  RunResult filtered = run({kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", rules / "weak.yar",
+                            "--min-score", "40", t.path()});
+  EXPECT_EQ(filtered.exit_code, 0) << filtered.err;
+  json doc = parse_report(filtered);
+  EXPECT_TRUE(doc["findings"].empty());
+  EXPECT_EQ(doc["stats"]["findings_below_min_score"], 1);
+  EXPECT_EQ(run({kBin, "scan", "--min-score", "101", t.path()}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace iocsweep

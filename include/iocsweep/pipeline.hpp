@@ -56,6 +56,9 @@ struct ScanConfig {
   unsigned threads = 1;
   /// Per-file YARA timeout in seconds, 0 for none.
   int yara_timeout_s = 60;
+  /// Findings scoring below this are left out of the report (counted in
+  /// stats.findings_below_min_score).
+  int min_score = 0;
 };
 
 /// Result of run_scan, for the exit code.
@@ -69,6 +72,20 @@ struct ScanOutcome {
 /// Runs one scan, reporting into `sink`. Stops promptly when `stop` is
 /// requested: the report is still ended, with complete = false.
 ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token stop);
+
+/// Outcome of compiling one rule file on its own (`iocsweep rules check`).
+struct RuleFileCheck {
+  std::string path;
+  bool ok = false;
+  std::size_t rules = 0;
+  /// "FILE:LINE: message" lines; errors when !ok, else warnings.
+  std::vector<std::string> messages;
+};
+
+/// Compiles every rule file `paths` name (files, or the .yar/.yara files
+/// of directories) each on its own, scanning nothing. Fails only when a
+/// path cannot be read at all.
+Result<std::vector<RuleFileCheck>> check_rule_files(const std::vector<std::string>& paths);
 
 /// Worker count when the user names none: the number of online CPUs.
 unsigned default_thread_count();

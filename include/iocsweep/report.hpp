@@ -82,6 +82,8 @@ struct ScanStats {
   std::uint64_t files_skipped = 0;
   std::uint64_t errors = 0;
   std::uint64_t findings = 0;
+  /// Files that matched but scored below --min-score (not in findings).
+  std::uint64_t findings_below_min_score = 0;
   std::uint64_t symlinks_not_followed = 0;
   std::uint64_t files_read_without_noatime = 0;
   double elapsed_s = 0;

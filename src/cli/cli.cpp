@@ -42,6 +42,7 @@ struct RawScanOptions {
   unsigned threads = 0;
   std::string max_filesize = "256M";
   int timeout_s = 60;
+  int min_score = 0;
   bool one_file_system = false;
   bool follow_symlinks = false;
   std::vector<std::string> excludes;
@@ -212,6 +213,7 @@ int run_scan_command(const RawScanOptions& raw) {
   config.read.max_filesize = *max_size;
   config.threads = raw.threads == 0 ? default_thread_count() : raw.threads;
   config.yara_timeout_s = raw.timeout_s;
+  config.min_score = raw.min_score;
 
   std::unique_ptr<AtomicOutputFile> out_file;
   if (!raw.output.empty()) {
@@ -304,6 +306,29 @@ int run_rules_list(const RawRulesOptions& raw) {
   return std::cout ? kExitClean : kExitFatal;
 }
 
+int run_rules_check(const std::vector<std::string>& paths) {
+  YaraLibrary yara;
+  auto checks = check_rule_files(paths);
+  if (!checks) {
+    std::cerr << "iocsweep: " << checks.error().message << "\n";
+    return kExitFatal;
+  }
+  std::size_t failed = 0;
+  for (const RuleFileCheck& c : *checks) {
+    if (c.ok) {
+      std::cout << "OK     " << escape_for_terminal(c.path) << " (" << c.rules << " rules)\n";
+      for (const std::string& m : c.messages) std::cout << "  warning: " << escape_for_terminal(m) << "\n";
+    } else {
+      ++failed;
+      std::cout << "ERROR  " << escape_for_terminal(c.path) << "\n";
+      for (const std::string& m : c.messages) std::cout << "  " << escape_for_terminal(m) << "\n";
+    }
+  }
+  std::cout << checks->size() << " files, " << failed << " with errors\n";
+  std::cout.flush();
+  return failed == 0 ? kExitClean : kExitFatal;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -344,6 +369,11 @@ int run(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 86400))
       ->type_name("SECONDS");
+  scan->add_option("--min-score", scan_opts.min_score,
+                   "Leave findings scoring below N out of the report and the exit code "
+                   "(40 notice, 60 warning, 80 alert)")
+      ->check(CLI::Range(0, 100))
+      ->type_name("N");
   scan->add_flag("-x,--one-file-system", scan_opts.one_file_system,
                  "Do not descend into directories on other filesystems than their root");
   scan->add_flag("--follow-symlinks", scan_opts.follow_symlinks,
@@ -376,6 +406,12 @@ int run(int argc, char** argv) {
   add_pack_options(*rules_list, rules_opts.rules, rules_opts.no_builtin);
   rules_list->add_flag("--json", rules_opts.json, "Print a JSON array instead of text");
 
+  std::vector<std::string> check_paths;
+  CLI::App* rules_check =
+      rules->add_subcommand("check", "Compile rule files, each on its own, and report diagnostics; scans nothing. "
+                                     "Exit 0 when all compile, 2 otherwise");
+  rules_check->add_option("PATH", check_paths, "Rule files, or directories of .yar/.yara files")->required();
+
   CLI::App* version_cmd = app.add_subcommand("version", "Print the version and the library versions");
 
   try {
@@ -388,6 +424,7 @@ int run(int argc, char** argv) {
 
   if (scan->parsed()) return run_scan_command(scan_opts);
   if (rules_list->parsed()) return run_rules_list(rules_opts);
+  if (rules_check->parsed()) return run_rules_check(check_paths);
   if (version_cmd->parsed()) {
     std::cout << kToolName << " " << version() << "\n";
     return kExitClean;

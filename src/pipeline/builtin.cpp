@@ -109,4 +109,38 @@ Result<Pack> load_pack(const PackRequest& request) {
   return pack;
 }
 
+Result<std::vector<RuleFileCheck>> check_rule_files(const std::vector<std::string>& paths) {
+  std::vector<RuleFileCheck> out;
+  for (const std::string& arg : paths) {
+    auto found = rule_files_of(arg);
+    if (!found) return found.error();
+    for (const std::string& file : found->files) {
+      RuleFileCheck check;
+      check.path = file;
+      auto text = read_input_file(file);
+      if (!text) {
+        check.messages.push_back(text.error().message);
+        out.push_back(std::move(check));
+        continue;
+      }
+      auto compiled = CompiledRules::compile({RuleSource{file, std::move(*text), file}});
+      if (compiled) {
+        check.ok = true;
+        check.rules = (*compiled)->rules().size();
+        check.messages = (*compiled)->warnings();
+      } else {
+        const std::string& msg = compiled.error().message;
+        for (std::size_t start = 0; start <= msg.size();) {
+          const std::size_t nl = msg.find('\n', start);
+          check.messages.push_back(msg.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
+          if (nl == std::string::npos) break;
+          start = nl + 1;
+        }
+      }
+      out.push_back(std::move(check));
+    }
+  }
+  return out;
+}
+
 }  // namespace iocsweep

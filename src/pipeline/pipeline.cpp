@@ -97,6 +97,7 @@ class SharedSink {
     }
   }
   void symlink() { symlinks_.fetch_add(1, std::memory_order_relaxed); }
+  void below_min_score() { below_min_.fetch_add(1, std::memory_order_relaxed); }
   ScanStats stats() {
     std::lock_guard lock(mu_);
     ScanStats s = stats_;
@@ -104,6 +105,7 @@ class SharedSink {
     s.bytes_scanned = bytes_scanned_.load();
     s.files_read_without_noatime = without_noatime_.load();
     s.symlinks_not_followed = symlinks_.load();
+    s.findings_below_min_score = below_min_.load();
     return s;
   }
 
@@ -111,7 +113,7 @@ class SharedSink {
   std::mutex mu_;
   ReportSink& sink_;
   ScanStats stats_;  // findings, errors, files_skipped: changed under mu_
-  std::atomic<std::uint64_t> files_scanned_{0}, bytes_scanned_{0}, without_noatime_{0}, symlinks_{0};
+  std::atomic<std::uint64_t> files_scanned_{0}, bytes_scanned_{0}, without_noatime_{0}, symlinks_{0}, below_min_{0};
 };
 
 class QueueingVisitor final : public WalkVisitor {
@@ -216,6 +218,10 @@ class Worker {
     finding.path = entry.path;
     finding.size = read.bytes.size();
     finding.score = combine_scores(finding.matches);
+    if (finding.score < config_.min_score) {
+      sink_.below_min_score();
+      return;
+    }
     sink_.finding(std::move(finding));
   }
 

@@ -79,6 +79,7 @@ class JsonSink final : public report_detail::CollectingSink {
                     {"files_skipped", s.files_skipped},
                     {"errors", s.errors},
                     {"findings", s.findings},
+                    {"findings_below_min_score", s.findings_below_min_score},
                     {"symlinks_not_followed", s.symlinks_not_followed},
                     {"files_read_without_noatime", s.files_read_without_noatime},
                     {"elapsed_s", s.elapsed_s}};
