@@ -151,6 +151,12 @@ TEST_F(PipelineTest, MappedLargeFileIsHashedAndScanned) {
 }
 
 TEST_F(PipelineTest, MappedFileTruncatedUnderTheYaraScanIsAnErrorNotACrash) {
+#if defined(__SANITIZE_THREAD__)
+  // libyara recovers from SIGBUS by siglongjmp out of its handler and then
+  // frees memory, which TSan reports as a signal-unsafe call. That is
+  // libyara's design, not a race; the ASan and plain runs cover this test.
+  GTEST_SKIP() << "libyara's SIGBUS recovery is reported by TSan as signal-unsafe";
+#endif
   TempDir tree;
   write_file(tree / "big", std::string(static_cast<std::size_t>(kMapThreshold) + 1, 'a'));
   auto rules = CompiledRules::compile({{"r.yar", "rule last { condition: uint8(filesize - 1) == 0x61 }", ""}});
