@@ -105,6 +105,9 @@ class CompiledRules {
   const std::vector<std::string>& warnings() const { return warnings_; }
   /// True when the set was loaded from the cache rather than compiled.
   bool from_cache() const { return from_cache_; }
+  /// False when no rule source mentions any of the external variables, so
+  /// scanners need not compute or set them per file.
+  bool uses_externals() const { return uses_externals_; }
 
  private:
   CompiledRules() = default;
@@ -114,6 +117,7 @@ class CompiledRules {
   std::vector<RulesetInfo> rulesets_;
   std::vector<std::string> warnings_;
   bool from_cache_ = false;
+  bool uses_externals_ = true;
   // Fills rules_ and the rule counts of rulesets_ from rules_handle_.
   void describe();
 };

@@ -131,7 +131,9 @@ Digests Hasher::digest(ByteView bytes, DigestSet kinds) {
 }
 
 std::string sha256_hex(std::string_view data) {
-  Hasher hasher;
+  // Fetching the algorithms is the expensive part of a Hasher: one per
+  // thread serves every call.
+  thread_local Hasher hasher;
   return hasher
       .digest(ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()),
               DigestSet().with(DigestKind::kSha256))

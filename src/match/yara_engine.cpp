@@ -152,6 +152,25 @@ std::string join_lines(const std::vector<std::string>& lines) {
 
 bool uses_include(const RuleSource& source) { return source.text.find("include") != std::string::npos; }
 
+bool is_identifier_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// Whether `text` could refer to an external variable: the name as a whole
+// identifier, not a member (hash.md5) or part of a longer name. Strings and
+// comments are not told apart, so this over-approximates, which is safe.
+bool mentions_externals(const std::string& text) {
+  for (const char* name : kExternalNames) {
+    const std::string_view n(name);
+    for (std::size_t pos = text.find(n); pos != std::string::npos; pos = text.find(n, pos + 1)) {
+      const bool starts = pos == 0 || (!is_identifier_char(text[pos - 1]) && text[pos - 1] != '.');
+      const bool ends = pos + n.size() >= text.size() || !is_identifier_char(text[pos + n.size()]);
+      if (starts && ends) return true;
+    }
+  }
+  return false;
+}
+
 // The cache key: every byte that decides the compiled result.
 std::string cache_key(const std::vector<RuleSource>& sources) {
   std::string material = "iocsweep-compiled-rules-v1\n" YR_VERSION "\n";
@@ -191,6 +210,8 @@ void CompiledRules::describe() {
 Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::vector<RuleSource>& sources,
                                                                     const RuleCacheOptions& cache) {
   std::shared_ptr<CompiledRules> compiled(new CompiledRules());
+  compiled->uses_externals_ =
+      std::any_of(sources.begin(), sources.end(), [](const RuleSource& s) { return mentions_externals(s.text); });
   const bool cacheable =
       !cache.dir.empty() && std::none_of(sources.begin(), sources.end(), uses_include);
   const std::string key = cacheable ? cache_key(sources) : std::string();
@@ -281,11 +302,13 @@ YaraScanner::~YaraScanner() = default;
 YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals, bool mapped) {
   YaraScanResult result;
   YR_SCANNER* s = impl_->scanner.get();
-  const std::string* values[] = {&externals.filename,  &externals.filepath, &externals.extension,
-                                 &externals.filetype, &externals.owner,    &externals.md5};
-  for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
-    // A name with an embedded NUL is cut there for YARA's C strings.
-    yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
+  if (impl_->rules->uses_externals()) {
+    const std::string* values[] = {&externals.filename,  &externals.filepath, &externals.extension,
+                                   &externals.filetype, &externals.owner,    &externals.md5};
+    for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
+      // A name with an embedded NUL is cut there for YARA's C strings.
+      yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
+    }
   }
   yr_scanner_set_flags(s, SCAN_FLAGS_REPORT_RULES_MATCHING | (mapped ? 0 : SCAN_FLAGS_NO_TRYCATCH));
   impl_->current = &result;

@@ -1,6 +1,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -188,7 +189,17 @@ class Worker {
     // pread (safe against truncation) and leaves the pages in the page
     // cache for the YARA scan of the mapping.
     hasher_.begin(DigestSet::all());
-    Status streamed = reader_.stream([&](ByteView chunk) { hasher_.update(chunk); });
+    // The first bytes, kept for the file type: a mapped file's bytes must
+    // not be touched outside libyara's guarded scan.
+    std::array<std::uint8_t, 8> head{};
+    std::size_t head_size = 0;
+    Status streamed = reader_.stream([&](ByteView chunk) {
+      if (head_size == 0) {
+        head_size = std::min(head.size(), chunk.size());
+        std::copy_n(chunk.begin(), head_size, head.begin());
+      }
+      hasher_.update(chunk);
+    });
     if (!streamed) {
       sink_.error(entry.path, streamed.error().message);
       return;
@@ -202,12 +213,14 @@ class Worker {
     }
     if (scanner_) {
       ScanExternals ext;
-      ext.filename = std::string(base_name(entry.path));
-      ext.filepath = entry.path;
-      ext.extension = extension_of(ext.filename);
-      ext.filetype = file_type_of(read.bytes);
-      ext.owner = owner_name(read.info.uid);
-      ext.md5 = finding.digests.hex(DigestKind::kMd5);
+      if (config_.pack.rules->uses_externals()) {
+        ext.filename = std::string(base_name(entry.path));
+        ext.filepath = entry.path;
+        ext.extension = extension_of(ext.filename);
+        ext.filetype = file_type_of(ByteView(head.data(), head_size));
+        ext.owner = owner_name(read.info.uid);
+        ext.md5 = finding.digests.hex(DigestKind::kMd5);
+      }
       YaraScanResult result = scanner_->scan(read.bytes, ext, read.mapped);
       for (const std::size_t index : result.matched) {
         finding.matches.emplace_back(YaraMatchRecord{&config_.pack.rules->rules()[index]});

@@ -140,9 +140,8 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
     out.reason = "too_large";
     return out;
   }
-  // Back to blocking reads for a regular file (O_NONBLOCK has no effect on
-  // regular files on Linux, but say what is meant).
-  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  // O_NONBLOCK stays set: it has no effect on regular files, and clearing
+  // it would cost two system calls per file.
 
   if (out.info.size > kMapThreshold) {
     void* map = ::mmap(nullptr, static_cast<std::size_t>(out.info.size), PROT_READ, MAP_PRIVATE | MAP_NORESERVE,
@@ -162,9 +161,12 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
   if (buffer_.capacity() > kKeepBufferBytes && out.info.size <= kKeepBufferBytes) {
     std::vector<std::uint8_t>().swap(buffer_);
   }
-  // One byte more than fstat said, to notice a file that grew.
-  const std::size_t want = static_cast<std::size_t>(out.info.size) + 1;
-  if (buffer_.size() < want) buffer_.resize(want);
+  // Exactly the size fstat gave: a file that grows meanwhile is scanned as
+  // it was when opened, a consistent prefix (log files grow all the time),
+  // and a small file costs one read() call.
+  const std::size_t want = static_cast<std::size_t>(out.info.size);
+  // Never empty, so even an empty file's view has a valid pointer.
+  if (buffer_.size() < std::max<std::size_t>(want, 1)) buffer_.resize(std::max<std::size_t>(want, 1));
   std::size_t got = 0;
   while (got < want) {
     const ssize_t n = ::read(fd.get(), buffer_.data() + got, want - got);
@@ -179,8 +181,6 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
     return failed("file shrank while being read (" + std::to_string(out.info.size) + " bytes at open, " +
                   std::to_string(got) + " read)");
   }
-  // A file that grew is scanned as it was when opened: the first st_size
-  // bytes, a consistent prefix (log files grow all the time).
   out.kind = ReadOutcome::Kind::kRead;
   out.bytes = ByteView(buffer_.data(), static_cast<std::size_t>(out.info.size));
   return out;
