@@ -277,6 +277,25 @@ TEST(Cli, BrokenRuleInADirectoryIsSkippedWithAWarning) {
   EXPECT_EQ(named.exit_code, 2);
 }
 
+TEST(Cli, RepeatableOptionsTakeOneValueEachAndFilesLoadOnce) {
+  TempDir t, rules;
+  write_file(rules / "r.yar", "rule only_once { condition: false }");
+  write_file(t / "a", "x");
+  test::make_dir(t / "sub");
+  write_file(t / "sub/b", "y");
+  // Paths after --rules DIR are scan roots, not more rule locations; the
+  // same rule file reached twice is loaded once.
+  RunResult r = run({kBin, "scan", "--no-rule-cache", "--rules", rules.path(), "--rules", rules / "r.yar",
+                     "--exclude", "*.none", t / "a", t / "sub"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json doc = parse_report(r);
+  EXPECT_EQ(doc["scan"]["roots"], json::array({t / "a", t / "sub"}));
+  EXPECT_EQ(doc["stats"]["files_scanned"], 2);
+  int user_sets = 0;
+  for (const json& set : doc["scan"]["rulesets"]) user_sets += set["name"] == rules / "r.yar" ? 1 : 0;
+  EXPECT_EQ(user_sets, 1);
+}
+
 TEST(Cli, RulesCheckReportsEachFile) {
   TempDir rules;
   write_file(rules / "good.yar", "rule good_rule { condition: true }\nrule second { condition: false }");

@@ -63,7 +63,8 @@ void add_pack_options(CLI::App& cmd, std::vector<std::string>& rules, bool& no_b
   cmd.add_option("--rules", rules,
                  "YARA rule file (.yar/.yara), or a directory whose .yar/.yara files are all loaded; "
                  "repeatable; added to the built-in pack")
-      ->type_name("PATH");
+      ->type_name("PATH")
+      ->allow_extra_args(false);
   cmd.add_flag("--no-builtin", no_builtin, "Do not load the built-in rules and IOC lists");
 }
 
@@ -351,7 +352,8 @@ int run(int argc, char** argv) {
   scan->add_option("--iocs", scan_opts.iocs,
                    "Hash IOC file (HASH;DESCRIPTION or HASH;SCORE;DESCRIPTION per line, '#' comments; "
                    "MD5/SHA-1/SHA-256); repeatable")
-      ->type_name("PATH");
+      ->type_name("PATH")
+      ->allow_extra_args(false);
   scan->add_option("-o,--output", scan_opts.output,
                    "Write the report to FILE (atomically: a temporary file renamed into place); default stdout")
       ->type_name("FILE");
@@ -381,12 +383,14 @@ int run(int argc, char** argv) {
   scan->add_option("--exclude", scan_opts.excludes,
                    "Skip files and directories whose full path matches GLOB ('*' also matches '/'), "
                    "e.g. '/var/lib/docker/*' or '*.iso'; repeatable")
-      ->type_name("GLOB");
+      ->type_name("GLOB")
+      ->allow_extra_args(false);
   scan->add_option("--include-fs", scan_opts.include_fs,
                    "Also walk filesystems of TYPE, which are skipped by default: pseudo filesystems "
                    "(proc, sysfs, devtmpfs, cgroup, debugfs, ...) and network ones (nfs, cifs, smb3, "
                    "fuse.sshfs, ...); repeatable")
-      ->type_name("TYPE");
+      ->type_name("TYPE")
+      ->allow_extra_args(false);
   scan->add_flag("--strict-atime", scan_opts.strict_atime,
                  "Skip files that cannot be opened with O_NOATIME (not owned, no CAP_FOWNER) instead of "
                  "reading them and possibly updating their access time");

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <set>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -62,6 +63,13 @@ Result<RuleFiles> rule_files_of(const std::string& path) {
   return RuleFiles{std::move(files), true};
 }
 
+// True the first time a file (by device and inode) is seen.
+bool loaded_once(const std::string& path, std::set<std::pair<dev_t, ino_t>>& seen) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return true;  // the read reports the error
+  return seen.emplace(st.st_dev, st.st_ino).second;
+}
+
 }  // namespace
 
 std::vector<RuleSource> builtin_rule_sources() {
@@ -73,6 +81,7 @@ std::vector<RuleSource> builtin_rule_sources() {
 }
 
 Result<Pack> load_pack(const PackRequest& request) {
+  std::set<std::pair<dev_t, ino_t>> seen;
   std::vector<RuleSource> sources;
   auto db = std::make_shared<HashIocDb>();
   if (request.builtin) {
@@ -86,12 +95,16 @@ Result<Pack> load_pack(const PackRequest& request) {
     auto found = rule_files_of(arg);
     if (!found) return found.error();
     for (const std::string& file : found->files) {
+      // The same file named twice (a directory and a file in it, say) is
+      // loaded once.
+      if (!loaded_once(file, seen)) continue;
       auto text = read_input_file(file);
       if (!text) return text.error();
       sources.push_back(RuleSource{file, std::move(*text), file, found->from_directory});
     }
   }
   for (const std::string& path : request.ioc_paths) {
+    if (!loaded_once(path, seen)) continue;
     auto text = read_input_file(path);
     if (!text) return text.error();
     Status st = db->add_set(*text, path);
