@@ -1,12 +1,12 @@
-#include <gtest/gtest.h>
-
 #include "iocsweep/ioc.hpp"
+
+#include <gtest/gtest.h>
 
 namespace iocsweep {
 namespace {
 
-const std::string kMd5 = "900150983cd24fb0d6963f7d28e17f72";                                  // "abc"
-const std::string kSha1 = "a9993e364706816aba3e25717850c26c9cd0d89d";                          // "abc"
+const std::string kMd5 = "900150983cd24fb0d6963f7d28e17f72";                                     // "abc"
+const std::string kSha1 = "a9993e364706816aba3e25717850c26c9cd0d89d";                            // "abc"
 const std::string kSha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";  // "abc"
 
 std::string error_of(std::string_view text) {
@@ -50,7 +50,10 @@ TEST(ParseHashIocs, RejectsBadLinesWithFileAndLine) {
   EXPECT_EQ(error_of(kMd5 + ";101;too high\n"), "list.txt:1: score '101' is not an integer from 0 to 100");
   EXPECT_EQ(error_of(kMd5 + ";99999999999;overflow\n"),
             "list.txt:1: score '99999999999' is not an integer from 0 to 100");
-  EXPECT_EQ(error_of(std::string("\x7f" "ELF\0\0\0", 7)), "list.txt:1: NUL byte (binary file?)");
+  EXPECT_EQ(error_of(std::string("\x7f"
+                                 "ELF\0\0\0",
+                                 7)),
+            "list.txt:1: NUL byte (binary file?)");
   EXPECT_EQ(error_of(kMd5 + ";bad \xFF utf8\n"), "list.txt:1: description is not valid UTF-8");
   EXPECT_EQ(error_of("\n\n" + std::string(70000, 'a')), "list.txt:3: line longer than 64 KiB (not an IOC list?)");
 }
@@ -84,6 +87,86 @@ TEST(HashIocDb, BadSetLeavesDbUnchanged) {
   EXPECT_FALSE(db.add_set(kMd5 + ";fine\nnot-a-hash\n", "bad.txt"));
   EXPECT_EQ(db.size(), 0u);
   EXPECT_TRUE(db.sets().empty());
+}
+
+Digests digests_of(const std::string& s) {
+  Hasher h;
+  return h.digest(ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+}
+
+TEST(HashAllowList, ContainsAnyListedDigest) {
+  HashAllowList allow;
+  EXPECT_FALSE(allow.contains(digests_of("abc")));  // empty list
+  ASSERT_TRUE(allow.add_set(
+      "# Loki falsepositive-hashes.txt layout\n" + kSha1 + ";known good\n" + kSha1 + ";same again\n", "fp-a.txt"));
+  ASSERT_TRUE(allow.add_set(kMd5 + "\n" + kSha1 + ";also in the first set\n", "fp-b.txt"));
+  EXPECT_TRUE(allow.contains(digests_of("abc")));
+  EXPECT_FALSE(allow.contains(digests_of("abd")));
+  EXPECT_EQ(allow.size(), 2u);  // distinct hashes over all sets
+  ASSERT_EQ(allow.sets().size(), 2u);
+  EXPECT_EQ(allow.sets()[0].name, "fp-a.txt");
+  EXPECT_EQ(allow.sets()[0].count, 1u);
+  EXPECT_EQ(allow.sets()[0].sha1, 1u);
+  EXPECT_EQ(allow.sets()[1].count, 2u);
+  EXPECT_EQ(allow.sets()[1].md5, 1u);
+  EXPECT_EQ(allow.sets()[1].sha256.size(), 64u);
+}
+
+TEST(HashAllowList, EachDigestKindIsLookedUp) {
+  for (const std::string& hash : {kMd5, kSha1, kSha256}) {
+    HashAllowList allow;
+    ASSERT_TRUE(allow.add_set(hash + "\n", "fp.txt"));
+    EXPECT_TRUE(allow.contains(digests_of("abc"))) << hash;
+  }
+}
+
+TEST(HashAllowList, BadSetFailsWithLineAndLeavesListUnchanged) {
+  HashAllowList allow;
+  const Status bad = allow.add_set(kMd5 + "\nnot-a-hash\n", "fp.txt");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "fp.txt:2: hash contains a character that is not a hex digit at column 1");
+  EXPECT_EQ(allow.size(), 0u);
+  EXPECT_TRUE(allow.sets().empty());
+  EXPECT_FALSE(allow.contains(digests_of("abc")));
+}
+
+TEST(HashIocDb, AddIocsChecksValuesAndCountsKinds) {
+  HashIocDb db;
+  std::vector<HashIoc> iocs(3);
+  iocs[0].kind = DigestKind::kMd5;
+  iocs[0].value = "900150983CD24FB0D6963F7D28E17F72";  // upper case is accepted and lowered
+  iocs[1].kind = DigestKind::kSha256;
+  iocs[1].value = kSha256;
+  iocs[1].source = "feed.json";
+  iocs[2] = iocs[0];  // duplicate within the set
+  IocSetInfo info;
+  info.name = "feed.json";
+  info.sha256 = "given";
+  info.count = 99;  // overwritten
+  ASSERT_TRUE(db.add_iocs(iocs, info));
+  ASSERT_EQ(db.sets().size(), 1u);
+  EXPECT_EQ(db.sets()[0].count, 2u);
+  EXPECT_EQ(db.sets()[0].md5, 1u);
+  EXPECT_EQ(db.sets()[0].sha256_count, 1u);
+  EXPECT_EQ(db.sets()[0].sha256, "given");
+  const auto hits = db.lookup(digests_of("abc"));
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0]->value, kMd5);
+  EXPECT_EQ(hits[0]->source, "feed.json");  // filled in from info.name
+
+  std::vector<HashIoc> bad(1);
+  bad[0].kind = DigestKind::kSha1;
+  bad[0].value = kMd5;  // right hex, wrong length for SHA-1
+  bad[0].source = "feed.json";
+  bad[0].line = 4;
+  const Status status = db.add_iocs(bad, info);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().message, "feed.json:4: sha1 value is not 40 hex digits");
+  bad[0].value = kSha1;
+  bad[0].score = 101;
+  EXPECT_EQ(db.add_iocs(bad, info).error().message, "feed.json:4: score is not an integer from 0 to 100");
+  EXPECT_EQ(db.sets().size(), 1u);
+  EXPECT_EQ(db.size(), 2u);
 }
 
 }  // namespace

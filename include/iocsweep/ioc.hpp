@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "iocsweep/common.hpp"
@@ -34,6 +35,7 @@ struct IocSetInfo {
   std::string sha256;  ///< of the set's bytes
   std::size_t count = 0;
   std::size_t md5 = 0, sha1 = 0, sha256_count = 0;
+  std::size_t filename = 0;  ///< file-name / path indicators (see filename_ioc.hpp)
 };
 
 /// Parses one hash IOC list. Accepted per line, after trimming white space:
@@ -50,6 +52,13 @@ class HashIocDb {
  public:
   /// Parses `text` as a set named `name` and adds it.
   Status add_set(std::string_view text, const std::string& name);
+  /// Adds indicators that came from elsewhere (STIX, MISP) as one set
+  /// described by `info`. Each is checked (hex of the length its kind
+  /// needs, score 0-100, description valid UTF-8) and the first bad one
+  /// fails the whole set, naming its source and line; nothing is
+  /// half-loaded. `info.name` and `info.sha256` are kept as given; its
+  /// count, md5, sha1 and sha256_count are set to what was added here.
+  Status add_iocs(std::vector<HashIoc> iocs, IocSetInfo info);
   /// Every indicator matching one of `digests`, in load order.
   std::vector<const HashIoc*> lookup(const Digests& digests) const;
   /// The sets in load order.
@@ -62,6 +71,29 @@ class HashIocDb {
   std::vector<HashIoc> entries_;
   // key: kind as one byte + raw digest bytes -> indexes into entries_.
   std::unordered_map<std::string, std::vector<std::size_t>> index_;
+};
+
+/// Known-good hashes: Loki's falsepositive-hashes.txt and lists like it, in
+/// the same line format as hash IOC lists (parsed by parse_hash_iocs; score
+/// and description are read but not used). What a listed file is spared is
+/// the caller's decision. Built once before the scan, then read-only and
+/// safe to share between threads.
+class HashAllowList {
+ public:
+  /// Parses `text` as a set named `name` and adds it; a bad line fails the
+  /// whole set with "NAME:LINE: reason" and leaves the list unchanged.
+  Status add_set(std::string_view text, const std::string& name);
+  /// True when any of the three digests is listed.
+  bool contains(const Digests& d) const;
+  /// The sets in load order (count = distinct hashes of that set).
+  const std::vector<IocSetInfo>& sets() const { return sets_; }
+  /// Number of distinct listed hashes over all sets.
+  std::size_t size() const { return keys_.size(); }
+
+ private:
+  std::vector<IocSetInfo> sets_;
+  // kind as one byte + raw digest bytes.
+  std::unordered_set<std::string> keys_;
 };
 
 }  // namespace iocsweep

@@ -41,6 +41,15 @@ std::string index_key(DigestKind kind, ByteView raw) {
   return index_key(kind, std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
 }
 
+std::size_t expected_hex_digits(DigestKind kind) {
+  switch (kind) {
+    case DigestKind::kMd5: return 32;
+    case DigestKind::kSha1: return 40;
+    case DigestKind::kSha256: return 64;
+  }
+  return 0;
+}
+
 std::string hex_to_raw(const std::string& hex) {
   std::string raw(hex.size() / 2, '\0');
   const auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
@@ -118,13 +127,32 @@ Status HashIocDb::add_set(std::string_view text, const std::string& name) {
   IocSetInfo info;
   info.name = name;
   info.sha256 = sha256_hex(text);
-  for (HashIoc& ioc : *parsed) {
+  return add_iocs(std::move(*parsed), std::move(info));
+}
+
+Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info) {
+  // Check everything first so a bad indicator leaves the database as it was.
+  for (HashIoc& ioc : iocs) {
+    const std::string where =
+        (ioc.source.empty() ? info.name : ioc.source) + (ioc.line > 0 ? ":" + std::to_string(ioc.line) : "");
+    if (ioc.value.size() != expected_hex_digits(ioc.kind) || !std::all_of(ioc.value.begin(), ioc.value.end(), is_hex)) {
+      return Error{where + ": " + std::string(digest_name(ioc.kind)) + " value is not " +
+                   std::to_string(expected_hex_digits(ioc.kind)) + " hex digits"};
+    }
+    if (ioc.score < 0 || ioc.score > 100) return Error{where + ": score is not an integer from 0 to 100"};
+    if (!is_valid_utf8(ioc.description)) return Error{where + ": description is not valid UTF-8"};
+    ioc.value = lower(ioc.value);
+    if (ioc.source.empty()) ioc.source = info.name;
+  }
+  info.count = info.md5 = info.sha1 = info.sha256_count = 0;
+  // The same hash twice in one set is one indicator (first wins); the same
+  // hash in two sets is two, each with its own source. Sets are told apart
+  // by their position, so two sets with one name stay two sets.
+  const std::size_t first_of_set = entries_.size();
+  for (HashIoc& ioc : iocs) {
     const std::string key = index_key(ioc.kind, std::string_view(hex_to_raw(ioc.value)));
     auto& slots = index_[key];
-    // The same hash twice in one set is one indicator (first line wins);
-    // the same hash in two sets is two, each with its own source.
-    const bool duplicate = std::any_of(slots.begin(), slots.end(),
-                                       [&](std::size_t i) { return entries_[i].source == name; });
+    const bool duplicate = std::any_of(slots.begin(), slots.end(), [&](std::size_t i) { return i >= first_of_set; });
     if (duplicate) continue;
     switch (ioc.kind) {
       case DigestKind::kMd5: ++info.md5; break;
@@ -148,6 +176,36 @@ std::vector<const HashIoc*> HashIocDb::lookup(const Digests& digests) const {
     for (const std::size_t i : it->second) hits.push_back(&entries_[i]);
   }
   return hits;
+}
+
+Status HashAllowList::add_set(std::string_view text, const std::string& name) {
+  auto parsed = parse_hash_iocs(text, name);
+  if (!parsed) return parsed.error();
+  IocSetInfo info;
+  info.name = name;
+  info.sha256 = sha256_hex(text);
+  std::unordered_set<std::string> keys_of_set;
+  for (const HashIoc& ioc : *parsed) {
+    std::string key = index_key(ioc.kind, std::string_view(hex_to_raw(ioc.value)));
+    if (!keys_of_set.insert(key).second) continue;
+    switch (ioc.kind) {
+      case DigestKind::kMd5: ++info.md5; break;
+      case DigestKind::kSha1: ++info.sha1; break;
+      case DigestKind::kSha256: ++info.sha256_count; break;
+    }
+    ++info.count;
+  }
+  keys_.insert(keys_of_set.begin(), keys_of_set.end());
+  sets_.push_back(std::move(info));
+  return Ok{};
+}
+
+bool HashAllowList::contains(const Digests& d) const {
+  if (keys_.empty()) return false;
+  for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
+    if (keys_.contains(index_key(kind, d.get(kind)))) return true;
+  }
+  return false;
 }
 
 }  // namespace iocsweep

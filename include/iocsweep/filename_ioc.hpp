@@ -1,0 +1,142 @@
+#pragma once
+// File-name / path indicators in the Loki / signature-base layout
+// (iocs/filename-iocs.txt): `REGEX;SCORE` or `REGEX;SCORE;FALSE_POSITIVE_REGEX`,
+// matched with RE2 against the full path of each file. Parsers take bytes
+// from memory, so tests and fuzzers need no files.
+//
+// Separators. signature-base writes its patterns for Windows paths, with an
+// escaped backslash `\\` as the separator; iocsweep also sweeps Windows
+// images mounted on Linux (/mnt/img/Windows/msdtc.exe) and Linux hosts. One
+// rule makes both work: the path to be matched has every `/` turned into `\`
+// (and any invalid UTF-8 replaced by U+FFFD), so `\\` in a pattern matches
+// either separator of the original path; and a pattern that itself uses `/`
+// as a separator is rewritten before it is compiled: `/` and `\/` outside a
+// character class become `\\`, and a character class that contains `/`
+// (such as `[^/]`) also gets `\`. So `\\Windows\\msdtc\.exe` and
+// `/Windows/msdtc\.exe` both match /mnt/img/Windows/msdtc.exe and
+// C:\Windows\msdtc.exe. The price: a literal backslash inside a Linux file
+// name is read as a separator, a `/` written as a hex escape (`\x2f`) or only
+// inside a range (`[!-0]`) is not rewritten, and a pattern anchored on a
+// drive letter (`[Cc]:\\Windows`) matches only paths given with one.
+//
+// Matching is case-insensitive (RE2 Unicode simple case folding) and
+// unanchored: a pattern matches anywhere in the path unless it says `^`/`$`.
+// Two Python `re` spellings common in Loki lists are rewritten to their RE2
+// meaning: `{,n}` (RE2 reads it literally) becomes `{0,n}`, and `\Z` becomes
+// `\z`. Anything else RE2 does not support (backreferences, lookaround) is an
+// error naming the file and line.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "iocsweep/common.hpp"
+#include "iocsweep/ioc.hpp"
+
+namespace iocsweep {
+
+/// Score of a file-name indicator imported from a format that carries none
+/// (STIX without confidence, MISP): a name alone is weaker evidence than a
+/// hash.
+inline constexpr int kDefaultFilenameScore = 80;
+
+/// Memory budget (bytes) of the one RE2::Set holding every file-name
+/// pattern: bounds both the compiled program and the DFA state cache.
+inline constexpr std::int64_t kFilenameSetMaxMem = std::int64_t{64} << 20;
+
+/// Memory budget (bytes) of one pattern compiled on its own (validation and
+/// false-positive regexes). RE2's default.
+inline constexpr std::int64_t kFilenamePatternMaxMem = std::int64_t{8} << 20;
+
+/// One file-name / path indicator.
+struct FilenameIoc {
+  std::string pattern;         ///< RE2 pattern as written (before the separator rewrite)
+  int score = 0;               ///< 0-100
+  std::string false_positive;  ///< RE2 pattern; a path it matches is not reported. Empty: none
+  std::string description;     ///< the `# comment` before its block; may be empty
+  std::string source;          ///< name of the set it came from
+  std::size_t line = 0;        ///< line in that set; 0 when imported from JSON
+};
+
+/// Parses one file-name IOC list. Accepted per line, after trimming white
+/// space: blank, `# comment`, `REGEX;SCORE`, `REGEX;SCORE;FALSE_POSITIVE_REGEX`
+/// (SCORE an integer 0-100; fields are trimmed; the false-positive regex is
+/// everything after the second `;`). The text of the last comment line
+/// before an indicator (leading `#`s and blanks removed) is its description;
+/// a blank line ends it, a later comment line replaces it. A UTF-8
+/// byte-order mark and CRLF line ends are accepted. Each pattern is checked
+/// with RE2 as written and as rewritten for separators (see the top of this
+/// header); a pattern that matches the empty string (and so every path) is
+/// refused. The first bad line (bad or missing score, pattern RE2 rejects,
+/// NUL byte, line over 64 KiB, invalid UTF-8) fails the whole set with
+/// "NAME:LINE: reason"; nothing is half-loaded.
+Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, const std::string& name);
+
+/// A pattern (in the syntax FilenameIoc::pattern uses) that matches a path
+/// whose last component equals `file_name`, case-insensitively, whichever
+/// separator the path uses; for STIX `file:name` and MISP `filename`. A
+/// `file_name` that contains separators matches a path ending in those
+/// components ("Windows\\evil.exe" matches /mnt/img/Windows/evil.exe).
+/// `file_name` must be non-empty valid UTF-8.
+std::string filename_pattern_for_exact_name(std::string_view file_name);
+
+/// All file-name indicator sets of a scan. Sets are added first, then
+/// compile() puts every pattern into one RE2::Set so that each path costs one
+/// pass however many patterns there are. After compile() the database is
+/// read-only and match() is safe to call from many threads at once.
+class FilenameIocDb {
+ public:
+  /// `max_mem` bounds the memory of the combined RE2::Set (see
+  /// kFilenameSetMaxMem); smaller values are for tests.
+  explicit FilenameIocDb(std::int64_t max_mem = kFilenameSetMaxMem);
+  /// Frees the compiled patterns; pointers from match() die with it.
+  ~FilenameIocDb();
+  /// Moves; a moved-from database may only be destroyed or assigned to.
+  FilenameIocDb(FilenameIocDb&&) noexcept;
+  /// Moves; a moved-from database may only be destroyed or assigned to.
+  FilenameIocDb& operator=(FilenameIocDb&&) noexcept;
+  /// Not copyable: it owns compiled regexes.
+  FilenameIocDb(const FilenameIocDb&) = delete;
+  /// Not copyable: it owns compiled regexes.
+  FilenameIocDb& operator=(const FilenameIocDb&) = delete;
+
+  /// Parses `text` (parse_filename_iocs) as a set named `name` and adds it.
+  /// Fails after compile().
+  Status add_set(std::string_view text, const std::string& name);
+  /// Adds indicators that came from elsewhere (STIX, MISP) as one set
+  /// described by `info`. Each is checked like a parsed line (patterns,
+  /// score 0-100, UTF-8) and the first bad one fails the whole set, naming
+  /// its source (or info.name) and line; nothing is half-loaded. The same
+  /// pattern and false-positive pair twice in one set is kept once (first
+  /// wins). `info.name` and `info.sha256` are kept as given; its count and
+  /// filename counters are set to what was added here. Fails after compile().
+  Status add_iocs(std::vector<FilenameIoc> iocs, IocSetInfo info);
+  /// Builds the combined RE2::Set; call once, after all sets are added.
+  /// Fails with a clear message when the patterns together exceed the
+  /// memory budget. Calling it again is a no-op.
+  Status compile();
+  /// Every indicator whose pattern matches `path` and whose false-positive
+  /// pattern (if any) does not, in load order. Empty before compile().
+  /// Pointers stay valid for the life of the database. Thread-safe after
+  /// compile().
+  std::vector<const FilenameIoc*> match(std::string_view path) const;
+  /// The sets in load order.
+  const std::vector<IocSetInfo>& sets() const { return sets_; }
+  /// Total number of indicators.
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  Status add_entries(std::vector<FilenameIoc> iocs, IocSetInfo info, bool checked);
+
+  struct Regexes;  // RE2 objects, kept out of this header (<re2/*.h> stays in ioc/)
+  std::int64_t max_mem_;
+  std::vector<IocSetInfo> sets_;
+  std::vector<FilenameIoc> entries_;
+  std::vector<std::string> rewritten_;  // per entry: pattern after the separator rewrite
+  std::unique_ptr<Regexes> regexes_;
+};
+
+}  // namespace iocsweep

@@ -1,0 +1,90 @@
+#pragma once
+// Indicator exchange formats: STIX 2.x bundles and MISP event exports (both
+// JSON), turned into the hash and file-name indicators iocsweep can sweep
+// for. Whatever cannot be swept for (network indicators, AND patterns,
+// attributes not meant for detection) is counted and listed, never silently
+// dropped. Parsers take bytes from memory, so tests and fuzzers need no
+// files.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "iocsweep/common.hpp"
+#include "iocsweep/filename_ioc.hpp"
+#include "iocsweep/ioc.hpp"
+
+namespace iocsweep {
+
+/// JSON nested deeper than this is refused before it is parsed (a hostile
+/// `[[[[...` must not exhaust the stack of anything that walks it).
+inline constexpr std::size_t kMaxJsonDepth = 512;
+
+/// How many ImportedIocs::unsupported_examples are kept.
+inline constexpr std::size_t kMaxUnsupportedExamples = 10;
+
+/// What one STIX bundle or MISP export yields. Hash indicators go to
+/// HashIocDb::add_iocs, file-name indicators to FilenameIocDb::add_iocs.
+struct ImportedIocs {
+  std::vector<HashIoc> hashes;         ///< source = the name given, line = 0
+  std::vector<FilenameIoc> filenames;  ///< exact-name patterns (filename_pattern_for_exact_name)
+  /// Indicators (STIX indicator, MISP attribute) or OR-alternatives of a
+  /// STIX pattern that were not imported: other observables, AND and
+  /// qualifiers, other operators, revoked or expired STIX indicators, MISP
+  /// attributes with to_ids false or deleted.
+  std::size_t unsupported = 0;
+  /// The first kMaxUnsupportedExamples of those, each saying what and why,
+  /// e.g. "indicator--abc: pattern [ipv4-addr:value = '1.2.3.4'] not supported".
+  std::vector<std::string> unsupported_examples;
+  /// STIX objects that are not indicators (identity, malware, relationship,
+  /// ...): not indicators, so not counted as unsupported. Always 0 for MISP.
+  std::size_t ignored_objects = 0;
+};
+
+/// Parses a STIX 2.0 / 2.1 bundle (`{"type": "bundle", "objects": [...]}`).
+/// Objects of type "indicator" whose `pattern` (pattern_type "stix" or
+/// absent) is one comparison, or comparisons and observations joined by OR,
+/// of `file:hashes.'MD5'` / `'SHA-1'` / `'SHA-256'` (also MD5, SHA1, SHA256,
+/// any case, quoted or not) or `file:name` with `=` yield one indicator per
+/// comparison. In an OR, the alternatives that are not such comparisons are
+/// counted as unsupported one by one; a pattern with AND, FOLLOWEDBY, NOT,
+/// qualifiers (WITHIN, REPEATS, START/STOP) or that the small parser here
+/// does not understand counts as one unsupported indicator, as does a
+/// revoked indicator or one whose valid_until has passed (STIX says it is no
+/// longer valid; sweeping for it would report what its producer withdrew).
+/// Descriptions are "NAME (indicator--id)" (NAME from `name`, else
+/// `description`); scores are `confidence` when present (0-100), else 100
+/// for hashes and kDefaultFilenameScore for names. Every hash (hex, length
+/// of its algorithm) and name (non-empty UTF-8 without NUL) is checked; a
+/// bad one, invalid JSON, JSON deeper than kMaxJsonDepth or a malformed
+/// indicator fails the whole bundle with "NAME: ..." naming the indicator id
+/// (or "NAME:LINE: ..." for JSON syntax errors).
+Result<ImportedIocs> parse_stix_bundle(std::string_view json_text, const std::string& name);
+
+/// Parses a MISP event export: `{"Event": {...}}`, a restSearch answer
+/// `{"response": [{"Event": {...}}, ...]}` or an array of `{"Event": ...}`.
+/// Attributes in Event.Attribute and Event.Object[].Attribute of type md5,
+/// sha1, sha256, filename, filename|md5, filename|sha1, filename|sha256 are
+/// imported; a composite "name|hash" value (split at its last '|') yields a
+/// file-name and a hash indicator. Attributes with to_ids false (MISP's
+/// "not for detection"; an absent to_ids counts as true) or deleted, and
+/// attributes of any other type, are counted as unsupported with the reason.
+/// Descriptions are "EVENT_INFO: COMMENT (attribute UUID)"; scores 100 for
+/// hashes and kDefaultFilenameScore for names. Bad values fail the whole
+/// export like parse_stix_bundle, naming the attribute uuid (or its JSON
+/// path when it has none).
+Result<ImportedIocs> parse_misp_event(std::string_view json_text, const std::string& name);
+
+/// The kinds of IOC file iocsweep reads.
+enum class IocFileFormat { kLokiHash, kLokiFilename, kStixBundle, kMispEvent };
+
+/// Tells JSON exchange formats from text lists: a JSON object with
+/// "type": "bundle" is kStixBundle; JSON with "Event" (or
+/// "response": [{"Event": ...}]) is kMispEvent; other text starting with '{'
+/// or '[' is kStixBundle too, so that its parser explains what is wrong;
+/// everything else is kLokiHash. Never returns kLokiFilename: whether a text
+/// list holds file names is the caller's choice (option or file name).
+IocFileFormat detect_ioc_format(std::string_view text);
+
+}  // namespace iocsweep

@@ -1,0 +1,353 @@
+#include "iocsweep/filename_ioc.hpp"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "iocsweep/hash.hpp"
+
+namespace iocsweep {
+namespace {
+
+// Longer lines are not indicator lines; refusing them keeps a binary or
+// hostile file from being read as one enormous pattern.
+constexpr std::size_t kMaxLineLength = 64 * 1024;
+
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+RE2::Options regex_options(std::int64_t max_mem) {
+  RE2::Options options;
+  options.set_encoding(RE2::Options::EncodingUTF8);
+  options.set_case_sensitive(false);
+  // Errors come back as values; RE2 must not also write them to stderr.
+  options.set_log_errors(false);
+  options.set_max_mem(max_mem);
+  return options;
+}
+
+// Copies the character class that starts at p[i] == '['; returns the index
+// after it. A class that contains '/' also gets '\', because the paths it
+// will see have no '/' left.
+std::size_t copy_class(std::string_view p, std::size_t i, std::string& out) {
+  out += '[';
+  ++i;
+  if (i < p.size() && p[i] == '^') out += p[i++];
+  if (i < p.size() && p[i] == ']') out += p[i++];  // a leading ']' is literal
+  bool has_slash = false;
+  while (i < p.size() && p[i] != ']') {
+    if (p[i] == '\\' && i + 1 < p.size()) {
+      has_slash = has_slash || p[i + 1] == '/';
+      out.append(p.substr(i, 2));
+      i += 2;
+      continue;
+    }
+    if (p[i] == '[' && i + 1 < p.size() && p[i + 1] == ':') {  // [:alpha:]
+      const std::size_t end = p.find(":]", i + 2);
+      if (end != std::string_view::npos) {
+        out.append(p.substr(i, end + 2 - i));
+        i = end + 2;
+        continue;
+      }
+    }
+    has_slash = has_slash || p[i] == '/';
+    out += p[i++];
+  }
+  if (i < p.size()) {
+    if (has_slash) out += "\\\\";
+    out += ']';
+    ++i;
+  }
+  return i;
+}
+
+// The separator rewrite described in filename_ioc.hpp, plus the two Python
+// spellings ({,n} and \Z). Malformed input is copied as is, for RE2 to
+// report.
+std::string rewrite_pattern(std::string_view p) {
+  std::string out;
+  out.reserve(p.size() + 8);
+  std::size_t i = 0;
+  while (i < p.size()) {
+    const char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      const char next = p[i + 1];
+      if (next == '/') {
+        out += "\\\\";
+        i += 2;
+      } else if (next == 'Z') {
+        out += "\\z";
+        i += 2;
+      } else if (next == 'Q') {
+        // \Q...\E quotes literally; requote it with '/' as a separator.
+        const std::size_t end = p.find("\\E", i + 2);
+        std::string literal(p.substr(i + 2, end == std::string_view::npos ? std::string_view::npos : end - (i + 2)));
+        std::replace(literal.begin(), literal.end(), '/', '\\');
+        out += RE2::QuoteMeta(literal);
+        i = end == std::string_view::npos ? p.size() : end + 2;
+      } else {
+        out.append(p.substr(i, 2));
+        i += 2;
+      }
+    } else if (c == '/') {
+      out += "\\\\";
+      ++i;
+    } else if (c == '[') {
+      i = copy_class(p, i, out);
+    } else if (c == '{' && i + 1 < p.size() && p[i + 1] == ',') {
+      // Python reads {,n} as {0,n}; RE2 would read it as literal text.
+      std::size_t j = i + 2;
+      while (j < p.size() && is_digit(p[j])) ++j;
+      if (j > i + 2 && j < p.size() && p[j] == '}') {
+        out += "{0,";
+        out.append(p.substr(i + 2, j - (i + 2)));
+        out += '}';
+        i = j + 1;
+      } else {
+        out += c;
+        ++i;
+      }
+    } else {
+      out += c;
+      ++i;
+    }
+  }
+  return out;
+}
+
+// Why `pattern` cannot be used, or nothing. What counts is the rewritten
+// pattern; when that fails, RE2 is asked about the pattern as written too,
+// so that its message quotes what the user wrote.
+std::optional<std::string> pattern_problem(std::string_view pattern, const char* what) {
+  const std::string kind(what);
+  if (pattern.empty()) return kind + " is empty";
+  if (!is_valid_utf8(pattern)) return kind + " is not valid UTF-8";
+  const RE2::Options options = regex_options(kFilenamePatternMaxMem);
+  const RE2 rewritten(rewrite_pattern(pattern), options);
+  if (!rewritten.ok()) {
+    const RE2 as_written(re2::StringPiece(pattern.data(), pattern.size()), options);
+    if (!as_written.ok()) return kind + " rejected by RE2: " + as_written.error();
+    return kind + " cannot be made separator-agnostic: " + rewritten.error();
+  }
+  if (RE2::PartialMatch("", rewritten)) return kind + " matches the empty string, so every path";
+  return std::nullopt;
+}
+
+std::string location(const FilenameIoc& ioc, const IocSetInfo& info) {
+  std::string where = ioc.source.empty() ? info.name : ioc.source;
+  if (ioc.line > 0) where += ":" + std::to_string(ioc.line);
+  return where;
+}
+
+}  // namespace
+
+Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, const std::string& name) {
+  std::vector<FilenameIoc> out;
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  std::string description;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const std::size_t eol = text.find('\n');
+    const std::string_view raw_line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    const auto fail = [&](const std::string& why) -> Error {
+      return Error{name + ":" + std::to_string(line_no) + ": " + why};
+    };
+    if (raw_line.size() > kMaxLineLength) return fail("line longer than 64 KiB (not an IOC list?)");
+    if (raw_line.find('\0') != std::string_view::npos) return fail("NUL byte (binary file?)");
+    if (!is_valid_utf8(raw_line)) return fail("line is not valid UTF-8");
+    const std::string_view line = trim(raw_line);
+    if (line.empty()) {
+      description.clear();
+      continue;
+    }
+    if (line.front() == '#') {
+      std::string_view comment = line;
+      while (!comment.empty() && comment.front() == '#') comment.remove_prefix(1);
+      description = std::string(trim(comment));
+      continue;
+    }
+
+    const std::size_t semi = line.find(';');
+    if (semi == std::string_view::npos) {
+      return fail("missing ';SCORE' after the pattern (expected REGEX;SCORE or REGEX;SCORE;FALSE_POSITIVE_REGEX)");
+    }
+    const std::string_view pattern = trim(line.substr(0, semi));
+    if (pattern.empty()) return fail("missing pattern before ';'");
+    const std::string_view rest = line.substr(semi + 1);
+    const std::size_t semi2 = rest.find(';');
+    const std::string_view score_text = trim(rest.substr(0, semi2));
+    const std::string_view false_positive =
+        semi2 == std::string_view::npos ? std::string_view{} : trim(rest.substr(semi2 + 1));
+
+    if (score_text.empty()) return fail("missing score after ';'");
+    int score = 0;
+    const auto [ptr, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
+    if (ec != std::errc() || ptr != score_text.data() + score_text.size() || score < 0 || score > 100 ||
+        !is_digit(score_text.front())) {
+      return fail("score '" + std::string(score_text) + "' is not an integer from 0 to 100");
+    }
+    if (auto problem = pattern_problem(pattern, "pattern")) return fail(*problem);
+    if (!false_positive.empty()) {
+      if (auto problem = pattern_problem(false_positive, "false-positive pattern")) return fail(*problem);
+    }
+
+    FilenameIoc ioc;
+    ioc.pattern = std::string(pattern);
+    ioc.score = score;
+    ioc.false_positive = std::string(false_positive);
+    ioc.description = description;
+    ioc.source = name;
+    ioc.line = line_no;
+    out.push_back(std::move(ioc));
+  }
+  return out;
+}
+
+std::string filename_pattern_for_exact_name(std::string_view file_name) {
+  std::string name(file_name);
+  std::replace(name.begin(), name.end(), '/', '\\');
+  // Written Windows-style like every other pattern: `\\` is the separator.
+  return "(?:^|\\\\)" + RE2::QuoteMeta(name) + "$";
+}
+
+struct FilenameIocDb::Regexes {
+  std::vector<std::unique_ptr<RE2>> false_positive;  // per entry; null when it has none
+  std::unique_ptr<RE2::Set> set;                     // null until compile(), or when empty
+  bool compiled = false;
+};
+
+FilenameIocDb::FilenameIocDb(std::int64_t max_mem) : max_mem_(max_mem), regexes_(std::make_unique<Regexes>()) {}
+FilenameIocDb::~FilenameIocDb() = default;
+FilenameIocDb::FilenameIocDb(FilenameIocDb&&) noexcept = default;
+FilenameIocDb& FilenameIocDb::operator=(FilenameIocDb&&) noexcept = default;
+
+Status FilenameIocDb::add_set(std::string_view text, const std::string& name) {
+  if (regexes_->compiled) return Error{name + ": file-name IOC sets must be added before they are compiled"};
+  auto parsed = parse_filename_iocs(text, name);
+  if (!parsed) return parsed.error();
+  IocSetInfo info;
+  info.name = name;
+  info.sha256 = sha256_hex(text);
+  return add_entries(std::move(*parsed), std::move(info), /*checked=*/true);
+}
+
+Status FilenameIocDb::add_iocs(std::vector<FilenameIoc> iocs, IocSetInfo info) {
+  return add_entries(std::move(iocs), std::move(info), /*checked=*/false);
+}
+
+Status FilenameIocDb::add_entries(std::vector<FilenameIoc> iocs, IocSetInfo info, bool checked) {
+  if (regexes_->compiled) return Error{info.name + ": file-name IOC sets must be added before they are compiled"};
+  // Check and prepare everything first so a bad indicator leaves the
+  // database as it was.
+  std::vector<std::string> rewritten;
+  std::vector<std::unique_ptr<RE2>> false_positive;
+  std::vector<FilenameIoc> kept;
+  std::set<std::pair<std::string, std::string>> seen;
+  const RE2::Options options = regex_options(kFilenamePatternMaxMem);
+  for (FilenameIoc& ioc : iocs) {
+    if (!checked) {
+      const std::string where = location(ioc, info);
+      if (ioc.score < 0 || ioc.score > 100) return Error{where + ": score is not an integer from 0 to 100"};
+      if (auto problem = pattern_problem(ioc.pattern, "pattern")) return Error{where + ": " + *problem};
+      if (!ioc.false_positive.empty()) {
+        if (auto problem = pattern_problem(ioc.false_positive, "false-positive pattern")) {
+          return Error{where + ": " + *problem};
+        }
+      }
+      if (!is_valid_utf8(ioc.description)) return Error{where + ": description is not valid UTF-8"};
+    }
+    if (!seen.emplace(ioc.pattern, ioc.false_positive).second) continue;
+    if (ioc.source.empty()) ioc.source = info.name;
+    rewritten.push_back(rewrite_pattern(ioc.pattern));
+    if (ioc.false_positive.empty()) {
+      false_positive.push_back(nullptr);
+    } else {
+      auto re = std::make_unique<RE2>(rewrite_pattern(ioc.false_positive), options);
+      // pattern_problem() compiled the same text with the same options.
+      if (!re->ok()) return Error{location(ioc, info) + ": false-positive pattern rejected by RE2: " + re->error()};
+      false_positive.push_back(std::move(re));
+    }
+    kept.push_back(std::move(ioc));
+  }
+  info.count = kept.size();
+  info.filename = kept.size();
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    entries_.push_back(std::move(kept[i]));
+    rewritten_.push_back(std::move(rewritten[i]));
+    regexes_->false_positive.push_back(std::move(false_positive[i]));
+  }
+  sets_.push_back(std::move(info));
+  return Ok{};
+}
+
+Status FilenameIocDb::compile() {
+  if (regexes_->compiled) return Ok{};
+  if (entries_.empty()) {
+    regexes_->compiled = true;
+    return Ok{};
+  }
+  auto set = std::make_unique<RE2::Set>(regex_options(max_mem_), RE2::UNANCHORED);
+  for (std::size_t i = 0; i < rewritten_.size(); ++i) {
+    std::string error;
+    if (set->Add(rewritten_[i], &error) != static_cast<int>(i)) {
+      return Error{location(entries_[i], IocSetInfo{}) + ": pattern rejected by RE2: " + error};
+    }
+  }
+  // Compile() fails when the program, or the DFA that has to run it (a set
+  // has no slower fallback), does not fit the budget.
+  if (!set->Compile()) {
+    const std::string limit = max_mem_ >= (std::int64_t{1} << 20) ? std::to_string(max_mem_ >> 20) + " MiB"
+                                                                  : std::to_string(max_mem_ >> 10) + " KiB";
+    return Error{"file-name IOCs: the " + std::to_string(entries_.size()) +
+                 " patterns together do not fit the regex memory limit of " + limit +
+                 "; load fewer or simpler file-name IOC sets"};
+  }
+  regexes_->set = std::move(set);
+  regexes_->compiled = true;
+  return Ok{};
+}
+
+std::vector<const FilenameIoc*> FilenameIocDb::match(std::string_view path) const {
+  std::vector<const FilenameIoc*> hits;
+  if (!regexes_->set) return hits;
+  std::string normalised = to_valid_utf8(path);
+  std::replace(normalised.begin(), normalised.end(), '/', '\\');
+  std::vector<int> matched;
+  RE2::Set::ErrorInfo error{RE2::Set::kNoError};
+  if (!regexes_->set->Match(normalised, &matched, &error)) {
+    if (error.kind == RE2::Set::kNoError) return hits;
+    // Not reachable once Compile() succeeded (it probes the DFA, and a set
+    // DFA resets its cache rather than giving up), but a silent miss would
+    // be worse than a slow path: try each pattern on its own.
+    matched.clear();
+    const RE2::Options options = regex_options(kFilenamePatternMaxMem);
+    for (std::size_t i = 0; i < rewritten_.size(); ++i) {
+      const RE2 re(rewritten_[i], options);
+      if (re.ok() && RE2::PartialMatch(normalised, re)) matched.push_back(static_cast<int>(i));
+    }
+  }
+  std::sort(matched.begin(), matched.end());
+  for (const int i : matched) {
+    const auto index = static_cast<std::size_t>(i);
+    const RE2* false_positive = regexes_->false_positive[index].get();
+    if (false_positive != nullptr && RE2::PartialMatch(normalised, *false_positive)) continue;
+    hits.push_back(&entries_[index]);
+  }
+  return hits;
+}
+
+}  // namespace iocsweep

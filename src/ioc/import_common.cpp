@@ -1,0 +1,169 @@
+#include "ioc/import_common.hpp"
+
+#include <algorithm>
+
+namespace iocsweep::ioc_import {
+namespace {
+
+bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+std::size_t hex_digits(DigestKind kind) {
+  switch (kind) {
+    case DigestKind::kMd5:
+      return 32;
+    case DigestKind::kSha1:
+      return 40;
+    case DigestKind::kSha256:
+      return 64;
+  }
+  return 0;
+}
+
+// Offset of the first bracket that opens nesting deeper than `max_depth`,
+// outside strings. nlohmann's parser keeps its own stack, but the document
+// it builds is walked (copied, compared, dumped) recursively, so depth is
+// bounded before anything is built.
+std::optional<std::size_t> too_deep_at(std::string_view text, std::size_t max_depth) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
+std::size_t line_at(std::string_view text, std::size_t offset) {
+  offset = std::min(offset, text.size());
+  return 1 +
+         static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+}
+
+// nlohmann's messages start with "[json.exception.parse_error.101] parse
+// error at line 1, column 2: "; the location is given separately.
+std::string strip_json_prefix(std::string message) {
+  if (message.starts_with("[json.exception.")) {
+    const std::size_t end = message.find("] ");
+    if (end != std::string::npos) message.erase(0, end + 2);
+  }
+  if (message.starts_with("parse error at line ")) {
+    const std::size_t colon = message.find(": ");
+    if (colon != std::string::npos) message.erase(0, colon + 2);
+  }
+  return to_valid_utf8(message);
+}
+
+}  // namespace
+
+Result<Json> parse_json_document(std::string_view text, const std::string& name) {
+  if (const auto at = too_deep_at(text, kMaxJsonDepth)) {
+    return Error{name + ":" + std::to_string(line_at(text, *at)) + ": JSON nested deeper than " +
+                 std::to_string(kMaxJsonDepth) + " levels (byte " + std::to_string(*at + 1) + ")"};
+  }
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::parse_error& e) {
+    const std::size_t byte = e.byte > 0 ? e.byte - 1 : 0;
+    return Error{name + ":" + std::to_string(line_at(text, byte)) + ": invalid JSON at byte " + std::to_string(e.byte) +
+                 ": " + strip_json_prefix(e.what())};
+  } catch (const Json::exception& e) {
+    return Error{name + ": invalid JSON: " + strip_json_prefix(e.what())};
+  }
+}
+
+const Json* member(const Json& object, const char* key) {
+  if (!object.is_object()) return nullptr;
+  const auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+const std::string* string_member(const Json& object, const char* key) {
+  const Json* value = member(object, key);
+  return value != nullptr && value->is_string() ? value->get_ptr<const std::string*>() : nullptr;
+}
+
+std::string quoted(std::string_view s, std::size_t max) {
+  const std::string valid = to_valid_utf8(s);
+  std::string_view view = valid;
+  bool clipped = false;
+  if (view.size() > max) {
+    std::size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(view[cut]) & 0xC0) == 0x80) --cut;
+    view = view.substr(0, cut);
+    clipped = true;
+  }
+  std::string out = "'";
+  for (const char c : view) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    } else {
+      out += c;
+    }
+  }
+  out += clipped ? "...'" : "'";
+  return out;
+}
+
+void add_unsupported(ImportedIocs& out, std::string what) {
+  ++out.unsupported;
+  if (out.unsupported_examples.size() < kMaxUnsupportedExamples) out.unsupported_examples.push_back(std::move(what));
+}
+
+std::optional<std::string> hash_value_problem(std::string_view value, DigestKind kind) {
+  const std::size_t want = hex_digits(kind);
+  if (value.size() != want || !std::all_of(value.begin(), value.end(), is_hex)) {
+    return std::string(digest_name(kind)) + " value " + quoted(value) + " is not " + std::to_string(want) +
+           " hex digits";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> file_name_problem(std::string_view value) {
+  if (value.empty()) return std::string("file name is empty");
+  if (!is_valid_utf8(value)) return "file name " + quoted(value) + " is not valid UTF-8";
+  if (value.find('\0') != std::string_view::npos) return "file name " + quoted(value) + " contains a NUL character";
+  return std::nullopt;
+}
+
+HashIoc make_hash_ioc(DigestKind kind, std::string_view value, int score, std::string description,
+                      const std::string& source) {
+  HashIoc ioc;
+  ioc.kind = kind;
+  ioc.value.reserve(value.size());
+  for (const char c : value) ioc.value += (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
+  ioc.score = score;
+  ioc.description = std::move(description);
+  ioc.source = source;
+  return ioc;
+}
+
+FilenameIoc make_filename_ioc(std::string_view file_name, int score, std::string description,
+                              const std::string& source) {
+  FilenameIoc ioc;
+  ioc.pattern = filename_pattern_for_exact_name(file_name);
+  ioc.score = score;
+  ioc.description = std::move(description);
+  ioc.source = source;
+  return ioc;
+}
+
+}  // namespace iocsweep::ioc_import

@@ -1,0 +1,214 @@
+// MISP event exports: file hash and file-name attributes are imported; see
+// ioc_formats.hpp for what is and is not.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ioc/import_common.hpp"
+#include "iocsweep/ioc_formats.hpp"
+
+namespace iocsweep {
+namespace {
+
+using ioc_import::Json;
+
+std::optional<DigestKind> digest_for_type(std::string_view type) {
+  if (type == "md5") return DigestKind::kMd5;
+  if (type == "sha1") return DigestKind::kSha1;
+  if (type == "sha256") return DigestKind::kSha256;
+  return std::nullopt;
+}
+
+// MISP writes flags as JSON booleans, but older exports and hand-made files
+// use 0/1 and "0"/"1".
+std::optional<bool> flag_value(const Json& value) {
+  if (value.is_boolean()) return value.get<bool>();
+  if (value.is_number_integer()) return value.get<std::int64_t>() != 0;
+  if (value.is_string()) {
+    const std::string& s = value.get_ref<const std::string&>();
+    if (s == "1" || s == "true" || s == "True") return true;
+    if (s == "0" || s == "false" || s == "False" || s.empty()) return false;
+  }
+  return std::nullopt;
+}
+
+std::string_view trim_blanks(std::string_view s) {
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && blank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string single_line(std::string_view s) {
+  std::string out = to_valid_utf8(s);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+  }
+  return out;
+}
+
+class MispImporter {
+ public:
+  MispImporter(const std::string& name, ImportedIocs& out) : name_(name), out_(out) {}
+
+  Status event(const Json& event, const std::string& path) {
+    if (!event.is_object()) return Error{name_ + ": " + path + " is not a JSON object"};
+    const std::string* info = ioc_import::string_member(event, "info");
+    const std::string event_info = info != nullptr ? single_line(*info) : std::string();
+    if (const Json* attributes = ioc_import::member(event, "Attribute")) {
+      if (auto s = attribute_list(*attributes, event_info, path + ".Attribute"); !s) return s;
+    }
+    if (const Json* objects = ioc_import::member(event, "Object")) {
+      if (!objects->is_array()) return Error{name_ + ": " + path + ".Object is not an array"};
+      for (std::size_t i = 0; i < objects->size(); ++i) {
+        const Json& object = (*objects)[i];
+        const std::string object_path = path + ".Object[" + std::to_string(i) + "]";
+        if (!object.is_object()) return Error{name_ + ": " + object_path + " is not a JSON object"};
+        if (const Json* attributes = ioc_import::member(object, "Attribute")) {
+          if (auto s = attribute_list(*attributes, event_info, object_path + ".Attribute"); !s) return s;
+        }
+      }
+    }
+    return Ok{};
+  }
+
+ private:
+  Status attribute_list(const Json& attributes, const std::string& event_info, const std::string& path) {
+    if (!attributes.is_array()) return Error{name_ + ": " + path + " is not an array"};
+    for (std::size_t i = 0; i < attributes.size(); ++i) {
+      if (auto s = attribute(attributes[i], event_info, path + "[" + std::to_string(i) + "]"); !s) return s;
+    }
+    return Ok{};
+  }
+
+  Status attribute(const Json& attribute, const std::string& event_info, const std::string& path) {
+    using namespace ioc_import;
+    if (!attribute.is_object()) return Error{name_ + ": " + path + " is not a JSON object"};
+    const std::string* uuid = string_member(attribute, "uuid");
+    const std::string label = uuid != nullptr ? "attribute " + single_line(*uuid) : path;
+    const auto fail = [&](const std::string& why) { return Error{name_ + ": " + label + ": " + why}; };
+    const std::string* type = string_member(attribute, "type");
+    if (type == nullptr) return fail("no \"type\" string");
+    const std::string* value = string_member(attribute, "value");
+    if (value == nullptr) return fail("no \"value\" string");
+
+    const bool composite = type->starts_with("filename|");
+    const std::optional<DigestKind> digest = digest_for_type(composite ? type->substr(9) : *type);
+    if (!digest && *type != "filename") {
+      add_unsupported(out_, label + ": type " + quoted(*type, 40) + " not supported");
+      return Ok{};
+    }
+    if (const Json* deleted = member(attribute, "deleted")) {
+      const auto flag = flag_value(*deleted);
+      if (!flag) return fail("\"deleted\" is not a boolean");
+      if (*flag) {
+        add_unsupported(out_, label + ": deleted, not imported");
+        return Ok{};
+      }
+    }
+    if (const Json* to_ids = member(attribute, "to_ids")) {
+      const auto flag = flag_value(*to_ids);
+      if (!flag) return fail("\"to_ids\" is not a boolean");
+      if (!*flag) {
+        add_unsupported(out_, label + ": to_ids is false (not for detection), not imported");
+        return Ok{};
+      }
+    }
+
+    std::string description = event_info;
+    if (const std::string* comment = string_member(attribute, "comment"); comment != nullptr && !comment->empty()) {
+      description += (description.empty() ? "" : ": ") + single_line(*comment);
+    }
+    description += (description.empty() ? "" : " ") + std::string("(") + label + ")";
+
+    std::string_view file_name;
+    std::string_view hash;
+    if (composite) {
+      const std::size_t bar = value->rfind('|');
+      if (bar == std::string::npos) return fail("value of a " + *type + " attribute has no '|'");
+      file_name = std::string_view(*value).substr(0, bar);
+      hash = trim_blanks(std::string_view(*value).substr(bar + 1));
+    } else if (digest) {
+      hash = trim_blanks(*value);
+    } else {
+      file_name = *value;
+    }
+    if (composite || !digest) {
+      if (auto problem = file_name_problem(file_name)) return fail(*problem);
+    }
+    if (digest) {
+      if (auto problem = hash_value_problem(hash, *digest)) return fail(*problem);
+    }
+    if (composite || !digest)
+      out_.filenames.push_back(make_filename_ioc(file_name, kDefaultFilenameScore, description, name_));
+    if (digest) out_.hashes.push_back(make_hash_ioc(*digest, hash, kDefaultHashScore, description, name_));
+    return Ok{};
+  }
+
+  const std::string& name_;
+  ImportedIocs& out_;
+};
+
+}  // namespace
+
+Result<ImportedIocs> parse_misp_event(std::string_view json_text, const std::string& name) {
+  using namespace ioc_import;
+  auto document = parse_json_document(json_text, name);
+  if (!document) return document.error();
+  const Json& root = *document;
+  ImportedIocs out;
+  MispImporter importer(name, out);
+  // The three shapes MISP hands out: one event, a restSearch answer, and an
+  // array of events.
+  const Json* events = nullptr;
+  std::string events_path;
+  if (const Json* event = member(root, "Event")) {
+    if (auto s = importer.event(*event, "Event"); !s) return s.error();
+    return out;
+  }
+  if (const Json* response = member(root, "response")) {
+    events = response;
+    events_path = "response";
+  } else if (root.is_array()) {
+    events = &root;
+  }
+  if (events == nullptr || !events->is_array()) {
+    return Error{name +
+                 ": not a MISP event export (expected {\"Event\": ...}, {\"response\": [{\"Event\": ...}]} or "
+                 "[{\"Event\": ...}])"};
+  }
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    const std::string path = events_path + "[" + std::to_string(i) + "]";
+    const Json* event = member((*events)[i], "Event");
+    if (event == nullptr) return Error{name + ": " + path + " has no \"Event\""};
+    if (auto s = importer.event(*event, path + ".Event"); !s) return s.error();
+  }
+  return out;
+}
+
+IocFileFormat detect_ioc_format(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || (text[first] != '{' && text[first] != '[')) return IocFileFormat::kLokiHash;
+  auto document = ioc_import::parse_json_document(text, "");
+  if (!document) {
+    // Broken JSON still goes to a JSON parser, which says what is wrong.
+    return text.find("\"Event\"") != std::string_view::npos ? IocFileFormat::kMispEvent : IocFileFormat::kStixBundle;
+  }
+  const Json& root = *document;
+  if (const std::string* type = ioc_import::string_member(root, "type"); type != nullptr && *type == "bundle") {
+    return IocFileFormat::kStixBundle;
+  }
+  if (ioc_import::member(root, "Event") != nullptr || ioc_import::member(root, "response") != nullptr) {
+    return IocFileFormat::kMispEvent;
+  }
+  if (root.is_array()) {
+    for (const Json& element : root) {
+      if (ioc_import::member(element, "Event") != nullptr) return IocFileFormat::kMispEvent;
+    }
+  }
+  return IocFileFormat::kStixBundle;
+}
+
+}  // namespace iocsweep

@@ -1,0 +1,299 @@
+#include "iocsweep/filename_ioc.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace iocsweep {
+namespace {
+
+std::string error_of(std::string_view text) {
+  auto r = parse_filename_iocs(text, "names.txt");
+  return r ? std::string("(parsed)") : r.error().message;
+}
+
+// Scores of the indicators matching `path`, in the order match() returns.
+std::vector<int> scores(const FilenameIocDb& db, std::string_view path) {
+  std::vector<int> out;
+  for (const FilenameIoc* ioc : db.match(path)) out.push_back(ioc->score);
+  return out;
+}
+
+FilenameIocDb compiled(std::string_view text) {
+  FilenameIocDb db;
+  const Status added = db.add_set(text, "names.txt");
+  EXPECT_TRUE(added) << added.error().message;
+  const Status built = db.compile();
+  EXPECT_TRUE(built) << built.error().message;
+  return db;
+}
+
+TEST(ParseFilenameIocs, AcceptsLineFormsAndDescriptions) {
+  const std::string text =
+      "\xEF\xBB\xBF# Header comment\n"
+      "\n"
+      "# Lazarus Group\r\n"
+      "\\\\Windows\\\\msdtc\\.exe;80\r\n"
+      "  \\\\Windows\\\\gpvc\\.exe ; 70 \n"
+      "# Second block, same paragraph\n"
+      "\\\\SxS\\\\[^\\\\]{1,20}\\.(exe|dll);50;\\\\eastoeb\\.exe\n"
+      "\n"
+      "\\\\no_description\\.exe;0\n"
+      "### Hashes then text\n"
+      "\\\\fp\\.exe;100;a;b\n";
+  auto r = parse_filename_iocs(text, "names.txt");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 5u);
+  EXPECT_EQ((*r)[0].pattern, "\\\\Windows\\\\msdtc\\.exe");
+  EXPECT_EQ((*r)[0].score, 80);
+  EXPECT_EQ((*r)[0].description, "Lazarus Group");
+  EXPECT_EQ((*r)[0].line, 4u);
+  EXPECT_EQ((*r)[0].source, "names.txt");
+  EXPECT_EQ((*r)[0].false_positive, "");
+  EXPECT_EQ((*r)[1].pattern, "\\\\Windows\\\\gpvc\\.exe");  // fields trimmed
+  EXPECT_EQ((*r)[1].score, 70);
+  EXPECT_EQ((*r)[1].description, "Lazarus Group");
+  EXPECT_EQ((*r)[2].description, "Second block, same paragraph");
+  EXPECT_EQ((*r)[2].false_positive, "\\\\eastoeb\\.exe");
+  EXPECT_EQ((*r)[3].description, "");  // a blank line ends the description
+  EXPECT_EQ((*r)[3].score, 0);
+  EXPECT_EQ((*r)[4].description, "Hashes then text");
+  EXPECT_EQ((*r)[4].false_positive, "a;b");  // everything after the second ';'
+}
+
+TEST(ParseFilenameIocs, EmptyAndCommentOnlyInputs) {
+  auto empty = parse_filename_iocs("", "x");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+  auto comments = parse_filename_iocs("# a\n#\n\n  # b\n", "x");
+  ASSERT_TRUE(comments);
+  EXPECT_TRUE(comments->empty());
+}
+
+TEST(ParseFilenameIocs, RejectsBadLinesWithFileAndLine) {
+  EXPECT_EQ(error_of("# ok\n\\\\evil\\.exe\n"),
+            "names.txt:2: missing ';SCORE' after the pattern (expected REGEX;SCORE or "
+            "REGEX;SCORE;FALSE_POSITIVE_REGEX)");
+  EXPECT_EQ(error_of("\\\\evil\\.exe;\n"), "names.txt:1: missing score after ';'");
+  EXPECT_EQ(error_of("\\\\evil\\.exe;101\n"), "names.txt:1: score '101' is not an integer from 0 to 100");
+  EXPECT_EQ(error_of("\\\\evil\\.exe;-1\n"), "names.txt:1: score '-1' is not an integer from 0 to 100");
+  EXPECT_EQ(error_of("\\\\evil\\.exe;high\n"), "names.txt:1: score 'high' is not an integer from 0 to 100");
+  EXPECT_EQ(error_of("\\\\evil\\.exe;99999999999\n"),
+            "names.txt:1: score '99999999999' is not an integer from 0 to 100");
+  EXPECT_EQ(error_of(" ;50\n"), "names.txt:1: missing pattern before ';'");
+  EXPECT_EQ(error_of("\n(unclosed;50\n"), "names.txt:2: pattern rejected by RE2: missing ): (unclosed");
+  EXPECT_EQ(error_of("\\\\evil\\.exe;50;[z-a]\n"),
+            "names.txt:1: false-positive pattern rejected by RE2: invalid character class range: z-a");
+  EXPECT_EQ(error_of("x*;50\n"), "names.txt:1: pattern matches the empty string, so every path");
+  EXPECT_EQ(error_of(std::string("\\\\a;5\0\n", 7)), "names.txt:1: NUL byte (binary file?)");
+  EXPECT_EQ(error_of("\\\\caf\xE9\\.exe;50\n"), "names.txt:1: line is not valid UTF-8");
+  EXPECT_EQ(error_of("# x\n" + std::string(70000, 'a') + ";50\n"),
+            "names.txt:2: line longer than 64 KiB (not an IOC list?)");
+}
+
+TEST(ParseFilenameIocs, PatternsRe2RejectsNameFileAndLine) {
+  // Python re features RE2 does not have: backreferences and lookaround.
+  EXPECT_EQ(error_of("# ok\n\\\\(a)\\1\\.exe;50\n"),
+            "names.txt:2: pattern rejected by RE2: invalid escape sequence: \\1");
+  EXPECT_EQ(error_of("\\\\evil(?=\\.exe);50\n"), "names.txt:1: pattern rejected by RE2: invalid perl operator: (?=");
+  // signature-base has carried this typo; Python 3.7+ rejects it too.
+  EXPECT_EQ(error_of("\\\\regsys.\\exe ;60\n"), "names.txt:1: pattern rejected by RE2: invalid escape sequence: \\e");
+}
+
+TEST(FilenameIocDb, WindowsStylePatternMatchesBothSeparators) {
+  const FilenameIocDb db = compiled("\\\\Windows\\\\msdtc\\.exe;80\n");
+  EXPECT_EQ(scores(db, "/mnt/img/Windows/msdtc.exe"), std::vector<int>{80});
+  EXPECT_EQ(scores(db, "C:\\Windows\\msdtc.exe"), std::vector<int>{80});
+  EXPECT_EQ(scores(db, "/mnt/img/Windows\\msdtc.exe"), std::vector<int>{80});
+  EXPECT_TRUE(scores(db, "/mnt/img/Windows_msdtc.exe").empty());
+  EXPECT_TRUE(scores(db, "/mnt/img/WindowsXmsdtc.exe").empty());
+}
+
+TEST(FilenameIocDb, SlashPatternMatchesBothSeparators) {
+  const FilenameIocDb db = compiled(
+      "/tmp/\\.gdm-socket;70\n"
+      "\\/var\\/tmp\\/\\.ur-;71\n"
+      "/Library/[^/]+\\.plist$;72\n"
+      "\\Q/opt/x+y\\E;73\n");
+  EXPECT_EQ(scores(db, "/tmp/.gdm-socket"), std::vector<int>{70});
+  EXPECT_EQ(scores(db, "D:\\image\\tmp\\.gdm-socket"), std::vector<int>{70});
+  EXPECT_EQ(scores(db, "/var/tmp/.ur-1234"), std::vector<int>{71});
+  EXPECT_EQ(scores(db, "C:\\var\\tmp\\.ur-1234"), std::vector<int>{71});
+  EXPECT_EQ(scores(db, "/Library/com.evil.plist"), std::vector<int>{72});
+  // [^/] is "not a separator", whichever separator the path used.
+  EXPECT_TRUE(scores(db, "/Library/sub/com.evil.plist").empty());
+  EXPECT_TRUE(scores(db, "C:\\Library\\sub\\com.evil.plist").empty());
+  EXPECT_EQ(scores(db, "/srv/opt/x+y"), std::vector<int>{73});
+  EXPECT_EQ(scores(db, "C:\\opt\\X+Y"), std::vector<int>{73});
+}
+
+TEST(FilenameIocDb, MatchesCaseInsensitively) {
+  const FilenameIocDb db = compiled("\\\\Windows\\\\msdtc\\.exe;80\n\\\\caf\xC3\xA9\\.exe;60\n");
+  EXPECT_EQ(scores(db, "/MNT/IMG/WINDOWS/MSDTC.EXE"), std::vector<int>{80});
+  EXPECT_EQ(scores(db, "/mnt/img/windows/msdtc.exe"), std::vector<int>{80});
+  EXPECT_EQ(scores(db, "/home/x/CAF\xC3\x89.EXE"), std::vector<int>{60});  // Unicode folding
+}
+
+TEST(FilenameIocDb, FalsePositivePatternSuppressesMatch) {
+  const FilenameIocDb db = compiled(
+      "\\\\ProgramData\\\\SxS\\\\[^\\\\]{1,20}\\.(exe|dll|dat);50;\\\\eastoeb\\.exe\n"
+      "\\\\nc\\.exe$;60;\\\\(bin|sbin)\\\\\n");
+  EXPECT_EQ(scores(db, "/mnt/c/ProgramData/SxS/evil.dll"), std::vector<int>{50});
+  EXPECT_TRUE(scores(db, "/mnt/c/ProgramData/SxS/eastoeb.exe").empty());
+  EXPECT_TRUE(scores(db, "/mnt/c/ProgramData/SxS/EASTOEB.EXE").empty());
+  EXPECT_EQ(scores(db, "/tmp/nc.exe"), std::vector<int>{60});
+  EXPECT_TRUE(scores(db, "/usr/bin/nc.exe").empty());  // false-positive pattern is separator-agnostic too
+}
+
+TEST(FilenameIocDb, RewritesPythonSpellings) {
+  // {,n} means {0,n} in Python; RE2 alone would read it as literal text.
+  const FilenameIocDb db = compiled("\\\\cmd[0-9]{,3}\\\\cmd\\.jsp;60\n\\.kirbi\\Z;70\n");
+  EXPECT_EQ(scores(db, "/srv/cmd/cmd.jsp"), std::vector<int>{60});
+  EXPECT_EQ(scores(db, "/srv/cmd123/cmd.jsp"), std::vector<int>{60});
+  EXPECT_TRUE(scores(db, "/srv/cmd1234/cmd.jsp").empty());
+  EXPECT_EQ(scores(db, "/tmp/ticket.kirbi"), std::vector<int>{70});
+  EXPECT_TRUE(scores(db, "/tmp/ticket.kirbi.txt").empty());
+}
+
+TEST(FilenameIocDb, MatchesInLoadOrderAcrossSetsAndCountsSets) {
+  FilenameIocDb db;
+  ASSERT_TRUE(db.add_set("\\\\evil\\.exe;10\n\\.exe$;20\n\\\\EVIL\\.exe;99\n", "a.txt"));
+  ASSERT_TRUE(db.add_set("evil;30\n", "b.txt"));
+  ASSERT_TRUE(db.compile());
+  EXPECT_EQ(db.size(), 4u);
+  ASSERT_EQ(db.sets().size(), 2u);
+  EXPECT_EQ(db.sets()[0].name, "a.txt");
+  EXPECT_EQ(db.sets()[0].count, 3u);
+  EXPECT_EQ(db.sets()[0].filename, 3u);
+  EXPECT_EQ(db.sets()[0].sha256.size(), 64u);
+  EXPECT_EQ(db.sets()[1].filename, 1u);
+  const auto hits = db.match("/x/evil.exe");
+  ASSERT_EQ(hits.size(), 4u);
+  EXPECT_EQ(hits[0]->score, 10);
+  EXPECT_EQ(hits[1]->score, 20);
+  EXPECT_EQ(hits[2]->score, 99);
+  EXPECT_EQ(hits[3]->source, "b.txt");
+  EXPECT_EQ(hits[3]->line, 1u);
+}
+
+TEST(FilenameIocDb, SamePatternTwiceInOneSetIsKeptOnce) {
+  FilenameIocDb db;
+  ASSERT_TRUE(db.add_set("\\\\dw20\\.dll;80\n\\\\dw20\\.dll;80\n\\\\dw20\\.dll;80;x\n", "a.txt"));
+  ASSERT_TRUE(db.add_set("\\\\dw20\\.dll;80\n", "b.txt"));
+  EXPECT_EQ(db.sets()[0].count, 2u);
+  EXPECT_EQ(db.size(), 3u);
+}
+
+TEST(FilenameIocDb, LifecycleErrors) {
+  FilenameIocDb db;
+  EXPECT_TRUE(db.match("/x").empty());  // before compile(): nothing
+  EXPECT_FALSE(db.add_set("\\\\a\\.exe;50\n(bad;50\n", "bad.txt"));
+  EXPECT_EQ(db.size(), 0u);
+  EXPECT_TRUE(db.sets().empty());
+  ASSERT_TRUE(db.add_set("\\\\a\\.exe;50\n", "good.txt"));
+  ASSERT_TRUE(db.compile());
+  ASSERT_TRUE(db.compile());  // again: no-op
+  const Status late = db.add_set("\\\\b\\.exe;50\n", "late.txt");
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().message, "late.txt: file-name IOC sets must be added before they are compiled");
+  EXPECT_EQ(scores(db, "/a.exe"), std::vector<int>{50});
+}
+
+TEST(FilenameIocDb, EmptyDatabaseMatchesNothing) {
+  FilenameIocDb db;
+  ASSERT_TRUE(db.compile());
+  EXPECT_TRUE(db.match("/anything").empty());
+}
+
+TEST(FilenameIocDb, SetOverMemoryBudgetIsAClearError) {
+  FilenameIocDb db(std::int64_t{64} << 10);
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "\\\\dir" + std::to_string(i) + "\\\\[a-z]{1,20}[0-9]{2,8}\\.(exe|dll);50\n";
+  ASSERT_TRUE(db.add_set(text, "big.txt"));
+  const Status built = db.compile();
+  ASSERT_FALSE(built);
+  EXPECT_EQ(built.error().message,
+            "file-name IOCs: the 200 patterns together do not fit the regex memory limit of 64 KiB; load fewer or "
+            "simpler file-name IOC sets");
+  EXPECT_TRUE(db.match("/dir1/abc12.exe").empty());
+}
+
+TEST(FilenameIocDb, AddIocsChecksEachAndIsAtomic) {
+  FilenameIocDb db;
+  IocSetInfo info;
+  info.name = "feed.json";
+  std::vector<FilenameIoc> iocs(2);
+  iocs[0].pattern = filename_pattern_for_exact_name("evil.exe");
+  iocs[0].score = 80;
+  iocs[1].pattern = "(?<=x)y";
+  iocs[1].score = 80;
+  iocs[1].source = "feed.json";
+  iocs[1].line = 7;
+  const Status bad = db.add_iocs(iocs, info);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "feed.json:7: pattern rejected by RE2: invalid perl operator: (?<");
+  EXPECT_EQ(db.size(), 0u);
+
+  iocs[1].pattern = "\\\\ok";
+  iocs[1].score = 101;
+  EXPECT_EQ(db.add_iocs(iocs, info).error().message, "feed.json:7: score is not an integer from 0 to 100");
+
+  iocs.pop_back();
+  info.sha256 = "given";
+  ASSERT_TRUE(db.add_iocs(iocs, info));
+  ASSERT_EQ(db.sets().size(), 1u);
+  EXPECT_EQ(db.sets()[0].sha256, "given");
+  EXPECT_EQ(db.sets()[0].filename, 1u);
+  ASSERT_TRUE(db.compile());
+  const auto hits = db.match("/tmp/EVIL.EXE");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]->source, "feed.json");  // filled in from info.name
+}
+
+TEST(FilenamePatternForExactName, MatchesOnlyTheWholeLastComponent) {
+  FilenameIocDb db;
+  std::vector<FilenameIoc> iocs;
+  for (const char* name : {"evil.exe", "a+b (1).exe", "Windows\\tasks\\x.job", "caf\xC3\xA9.txt"}) {
+    FilenameIoc ioc;
+    ioc.pattern = filename_pattern_for_exact_name(name);
+    ioc.score = static_cast<int>(iocs.size());
+    iocs.push_back(ioc);
+  }
+  ASSERT_TRUE(db.add_iocs(iocs, IocSetInfo{"exact", "", 0, 0, 0, 0, 0}));
+  ASSERT_TRUE(db.compile());
+  EXPECT_EQ(scores(db, "/tmp/evil.exe"), std::vector<int>{0});
+  EXPECT_EQ(scores(db, "evil.exe"), std::vector<int>{0});
+  EXPECT_EQ(scores(db, "C:\\Temp\\EVIL.EXE"), std::vector<int>{0});
+  EXPECT_TRUE(scores(db, "/tmp/notevil.exe").empty());
+  EXPECT_TRUE(scores(db, "/tmp/evil.exe.txt").empty());
+  EXPECT_TRUE(scores(db, "/tmp/evil.exe/other").empty());
+  EXPECT_EQ(scores(db, "/x/a+b (1).exe"), std::vector<int>{1});
+  EXPECT_TRUE(scores(db, "/x/aab (1).exe").empty());
+  EXPECT_EQ(scores(db, "/mnt/img/Windows/Tasks/x.job"), std::vector<int>{2});
+  EXPECT_TRUE(scores(db, "/mnt/img/Windows/x.job").empty());
+  EXPECT_EQ(scores(db, "/x/CAF\xC3\x89.TXT"), std::vector<int>{3});
+}
+
+TEST(FilenameIocDb, InvalidUtf8PathStillMatches) {
+  const FilenameIocDb db = compiled("\\\\drop\\\\[^\\\\]+\\.exe$;50\n");
+  EXPECT_EQ(scores(db, "/tmp/drop/\xFF\xFE.exe"), std::vector<int>{50});
+}
+
+TEST(FilenameIocDb, MatchIsSafeFromManyThreads) {
+  const FilenameIocDb db = compiled("\\\\Windows\\\\msdtc\\.exe;80\n\\.exe$;20;\\\\System32\\\\\n");
+  std::vector<std::thread> threads;
+  std::vector<int> bad(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        if (scores(db, "/mnt/img/Windows/msdtc.exe") != std::vector<int>{80, 20}) ++bad[t];
+        if (!scores(db, "/mnt/img/Windows/System32/cmd.exe").empty()) ++bad[t];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(bad, std::vector<int>(4, 0));
+}
+
+}  // namespace
+}  // namespace iocsweep

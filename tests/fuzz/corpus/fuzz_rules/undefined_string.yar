@@ -1,0 +1,1 @@
+rule u { strings: $x = "x" condition: #x > 2 and $y }

@@ -1,0 +1,154 @@
+#include "targets.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "iocsweep/filename_ioc.hpp"
+#include "iocsweep/ioc.hpp"
+#include "iocsweep/ioc_formats.hpp"
+#include "iocsweep/match.hpp"
+
+namespace iocsweep::fuzz {
+namespace {
+
+// A broken promise is a bug: stop loudly so the fuzzer keeps the input.
+void check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "fuzz invariant violated: %s\n", what);
+    std::abort();
+  }
+}
+
+std::string_view as_text(const std::uint8_t* data, std::size_t size) {
+  return {reinterpret_cast<const char*>(data), size};
+}
+
+bool is_lower_hex(const std::string& s, std::size_t digits) {
+  return s.size() == digits &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::size_t digits_of(DigestKind kind) {
+  switch (kind) {
+    case DigestKind::kMd5:
+      return 32;
+    case DigestKind::kSha1:
+      return 40;
+    case DigestKind::kSha256:
+      return 64;
+  }
+  return 0;
+}
+
+void check_hashes(const std::vector<HashIoc>& hashes) {
+  for (const HashIoc& ioc : hashes) {
+    check(is_lower_hex(ioc.value, digits_of(ioc.kind)), "hash IOC value is lower-case hex of its length");
+    check(ioc.score >= 0 && ioc.score <= 100, "hash IOC score is 0-100");
+    check(is_valid_utf8(ioc.description), "hash IOC description is UTF-8");
+  }
+}
+
+// Anything a format parser accepted must load into the databases.
+void load_imported(const ImportedIocs& imported) {
+  check(imported.unsupported_examples.size() <= kMaxUnsupportedExamples, "unsupported examples are capped");
+  check(imported.unsupported_examples.size() <= imported.unsupported, "examples never outnumber the count");
+  check_hashes(imported.hashes);
+  HashIocDb hashes;
+  check(hashes.add_iocs(imported.hashes, IocSetInfo{"fuzz", "", 0, 0, 0, 0, 0}).ok(), "imported hashes load");
+  FilenameIocDb names;
+  check(names.add_iocs(imported.filenames, IocSetInfo{"fuzz", "", 0, 0, 0, 0, 0}).ok(), "imported names load");
+  if (names.compile().ok()) (void)names.match("/mnt/img/Windows/System32/evil.exe");
+}
+
+}  // namespace
+
+int fuzz_hash_iocs(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text = as_text(data, size);
+  auto parsed = parse_hash_iocs(text, "fuzz.txt");
+  HashIocDb db;
+  HashAllowList allow;
+  const bool added = db.add_set(text, "fuzz.txt").ok();
+  const bool allowed = allow.add_set(text, "fuzz.txt").ok();
+  check(parsed.ok() == added && added == allowed, "parser, database and allow-list agree on validity");
+  if (!parsed) {
+    check(!parsed.error().message.empty() && parsed.error().message.starts_with("fuzz.txt:"), "errors name the file");
+    return 0;
+  }
+  check_hashes(*parsed);
+  check(db.size() <= parsed->size(), "database holds at most what was parsed");
+  Digests digests;
+  (void)db.lookup(digests);
+  (void)allow.contains(digests);
+  return 0;
+}
+
+int fuzz_filename_iocs(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text = as_text(data, size);
+  auto parsed = parse_filename_iocs(text, "fuzz.txt");
+  if (parsed) {
+    FilenameIocDb db;
+    check(db.add_iocs(*parsed, IocSetInfo{"fuzz.txt", "", 0, 0, 0, 0, 0}).ok(), "parsed patterns load");
+    if (db.compile().ok()) {
+      (void)db.match("/mnt/img/Windows/System32/drivers/etc/hosts");
+      (void)db.match("C:\\Users\\Public\\evil.exe");
+      const std::size_t eol = text.find('\n');
+      (void)db.match(text.substr(0, eol == std::string_view::npos ? text.size() : eol));
+    }
+  } else {
+    check(parsed.error().message.starts_with("fuzz.txt:"), "errors name the file");
+  }
+
+  // The exact-name helper: any valid name must match a path ending in it.
+  if (size > 0 && size <= 512 && is_valid_utf8(text) && text.find('\0') == std::string_view::npos) {
+    FilenameIoc ioc;
+    ioc.pattern = filename_pattern_for_exact_name(text);
+    ioc.score = 50;
+    FilenameIocDb db;
+    check(db.add_iocs({ioc}, IocSetInfo{"exact", "", 0, 0, 0, 0, 0}).ok(), "exact-name pattern is valid");
+    check(db.compile().ok(), "exact-name pattern compiles");
+    check(db.match("/some/dir/" + std::string(text)).size() == 1, "exact-name pattern matches its own name");
+  }
+  return 0;
+}
+
+int fuzz_stix(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text = as_text(data, size);
+  (void)detect_ioc_format(text);
+  auto imported = parse_stix_bundle(text, "fuzz.json");
+  if (imported) load_imported(*imported);
+  return 0;
+}
+
+int fuzz_misp(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text = as_text(data, size);
+  (void)detect_ioc_format(text);
+  auto imported = parse_misp_event(text, "fuzz.json");
+  if (imported) {
+    check(imported->ignored_objects == 0, "MISP ignores no objects");
+    load_imported(*imported);
+  }
+  return 0;
+}
+
+int fuzz_rules(const std::uint8_t* data, std::size_t size) {
+  // libyara is initialised once for the process, like in iocsweep itself.
+  static YaraLibrary library;
+  const std::string_view text = as_text(data, size);
+  if (text.find("include") != std::string_view::npos) return 0;
+  auto rules = CompiledRules::compile({RuleSource{"fuzz.yar", std::string(text), ""}});
+  if (!rules) check(!rules.error().message.empty(), "rule errors say something");
+  return 0;
+}
+
+Target target_by_name(std::string_view name) {
+  if (name == "fuzz_hash_iocs") return fuzz_hash_iocs;
+  if (name == "fuzz_filename_iocs") return fuzz_filename_iocs;
+  if (name == "fuzz_stix") return fuzz_stix;
+  if (name == "fuzz_misp") return fuzz_misp;
+  if (name == "fuzz_rules") return fuzz_rules;
+  return nullptr;
+}
+
+}  // namespace iocsweep::fuzz

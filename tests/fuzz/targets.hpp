@@ -1,0 +1,33 @@
+#pragma once
+// Entry functions of the parser fuzzers, shared by the libFuzzer mains
+// (fuzz_*.cpp, built with IOCSWEEP_FUZZ) and by fuzz_corpus_replay_test, which
+// feeds every file of tests/fuzz/corpus/<target>/ through them in every
+// ctest run. Each takes arbitrary bytes, must not crash, hang or leak, and
+// aborts when a parser breaks one of its own promises. All return 0.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace iocsweep::fuzz {
+
+/// parse_hash_iocs, then HashIocDb / HashAllowList loading of the result.
+int fuzz_hash_iocs(const std::uint8_t* data, std::size_t size);
+/// parse_filename_iocs, FilenameIocDb compile and match; and
+/// filename_pattern_for_exact_name on the input as a file name.
+int fuzz_filename_iocs(const std::uint8_t* data, std::size_t size);
+/// parse_stix_bundle (and detect_ioc_format), loading what it imports.
+int fuzz_stix(const std::uint8_t* data, std::size_t size);
+/// parse_misp_event (and detect_ioc_format), loading what it imports.
+int fuzz_misp(const std::uint8_t* data, std::size_t size);
+/// CompiledRules::compile on the input as YARA rule text (the rule
+/// loader's diagnostics path). Inputs that mention `include` are skipped:
+/// an include would make libyara read arbitrary files.
+int fuzz_rules(const std::uint8_t* data, std::size_t size);
+
+/// A target by name ("fuzz_hash_iocs", ...), for the replay test; null if
+/// unknown.
+using Target = int (*)(const std::uint8_t*, std::size_t);
+Target target_by_name(std::string_view name);
+
+}  // namespace iocsweep::fuzz
