@@ -211,7 +211,10 @@ int main(int argc, char** argv) {
 
   iocsweep::YaraLibrary yara;
   const auto t_compile = std::chrono::steady_clock::now();
-  auto pack = iocsweep::load_pack(iocsweep::PackRequest{o.builtin, o.rules, {}});
+  iocsweep::PackRequest request;
+  request.builtin = o.builtin;
+  request.rule_paths = o.rules;
+  auto pack = iocsweep::load_pack(request);
   if (!pack) {
     std::cerr << "iocsweep_inmem: " << pack.error().message << "\n";
     return 2;
