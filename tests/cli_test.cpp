@@ -77,8 +77,8 @@ TEST(Cli, SynthesisedPositiveFoundByBuiltinRuleAndHashInOneRun) {
   EXPECT_TRUE(hash) << f->dump(2);
   EXPECT_EQ((*f)["severity"], "alert");
   EXPECT_EQ((*f)["sha256"], sha256_of(positive));
-  // Both the built-in IOC list and the user list are recorded.
-  EXPECT_EQ(doc["scan"]["ioc_sets"].size(), 2u);
+  // The built-in hash and path lists and the user list are all recorded.
+  EXPECT_EQ(doc["scan"]["ioc_sets"].size(), 3u);
 }
 
 TEST(Cli, BenignTreeExitsZero) {
@@ -294,6 +294,43 @@ TEST(Cli, RepeatableOptionsTakeOneValueEachAndFilesLoadOnce) {
   int user_sets = 0;
   for (const json& set : doc["scan"]["rulesets"]) user_sets += set["name"] == rules / "r.yar" ? 1 : 0;
   EXPECT_EQ(user_sets, 1);
+}
+
+TEST(Cli, BuiltinPathIndicatorsMatchAMountedWindowsImage) {
+  TempDir t;
+  test::make_dir(t / "Windows");
+  test::make_dir(t / "Windows/System32");
+  write_file(t / "Windows/gpvc.exe", "benign bytes in a suspicious place");
+  write_file(t / "Windows/System32/msdtc.exe", "the genuine location");
+  write_file(t / "big_msdtc.bat", "x");
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["findings"].size(), 1u) << doc["findings"].dump(2);
+  const json& f = doc["findings"][0];
+  EXPECT_EQ(f["path"], t / "Windows/gpvc.exe");
+  EXPECT_EQ(f["matches"][0]["type"], "filename");
+  EXPECT_EQ(f["matches"][0]["source"], "builtin:lazarus_filenames.txt");
+  EXPECT_EQ(f["matches"][0]["score"], 80);
+  EXPECT_FALSE(f["matches"][0]["description"].get<std::string>().empty());
+}
+
+TEST(Cli, IocsListShowsEverySetWithCounts) {
+  TempDir cfg;
+  write_file(cfg / "names.txt", "\\\\Windows\\\\gpvc\\.exe;80\n");
+  RunResult r = run({kBin, "iocs", "list", "--json", "--filename-iocs", cfg / "names.txt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json sets = json::parse(r.out);
+  ASSERT_EQ(sets.size(), 3u);
+  EXPECT_EQ(sets[0]["name"], "builtin:lazarus_hashes.txt");
+  EXPECT_EQ(sets[0]["kind"], "hash");
+  EXPECT_GE(sets[0]["counts"]["md5"].get<int>(), 1);
+  EXPECT_EQ(sets[0]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(sets[1]["name"], "builtin:lazarus_filenames.txt");
+  EXPECT_EQ(sets[1]["kind"], "filename");
+  EXPECT_GE(sets[1]["counts"]["filename"].get<int>(), 10);
+  EXPECT_EQ(sets[2]["name"], cfg / "names.txt");
+  EXPECT_EQ(sets[2]["counts"]["filename"], 1);
 }
 
 TEST(Cli, RulesCheckReportsEachFile) {

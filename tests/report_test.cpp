@@ -17,7 +17,8 @@ struct Fixture {
                 90};
   HashIoc ioc{DigestKind::kSha256, std::string(64, 'a'), 100, "known bad", "iocs.txt", 7};
   ScanInfo info{"host", "2026-01-01T00:00:00.000Z", {"/root"}, {{"builtin:x.yar", std::string(64, 'b'), 1}},
-                {{"iocs.txt", std::string(64, 'c'), 1, 0, 0, 1}}};
+                {{"iocs.txt", std::string(64, 'c'), 1, 0, 0, 1}},
+                {}};
 };
 
 std::string render(ReportSink& sink, const Fixture& f) {

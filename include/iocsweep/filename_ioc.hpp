@@ -73,7 +73,10 @@ struct FilenameIoc {
 /// refused. The first bad line (bad or missing score, pattern RE2 rejects,
 /// NUL byte, line over 64 KiB, invalid UTF-8) fails the whole set with
 /// "NAME:LINE: reason"; nothing is half-loaded.
-Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, const std::string& name);
+/// With `skipped_lines`, bad lines are recorded there and skipped instead
+/// (lenient mode, for community lists loaded by directory, as Loki does).
+Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, const std::string& name,
+                                                     std::vector<std::string>* skipped_lines = nullptr);
 
 /// A pattern (in the syntax FilenameIoc::pattern uses) that matches a path
 /// whose last component equals `file_name`, case-insensitively, whichever
@@ -105,7 +108,9 @@ class FilenameIocDb {
 
   /// Parses `text` (parse_filename_iocs) as a set named `name` and adds it.
   /// Fails after compile().
-  Status add_set(std::string_view text, const std::string& name);
+  /// With `skipped_lines`, bad lines are skipped and recorded there
+  /// instead of failing the set (lenient mode).
+  Status add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines = nullptr);
   /// Adds indicators that came from elsewhere (STIX, MISP) as one set
   /// described by `info`. Each is checked like a parsed line (patterns,
   /// score 0-100, UTF-8) and the first bad one fails the whole set, naming

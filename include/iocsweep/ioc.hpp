@@ -44,14 +44,20 @@ struct IocSetInfo {
 /// 64 hex digits), case-insensitively. A UTF-8 byte-order mark and CRLF
 /// line ends are accepted. The first bad line fails the whole set with
 /// "NAME:LINE: reason"; nothing is half-loaded.
-Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::string& name);
+/// With `skipped_lines`, bad lines are recorded there ("NAME:LINE: reason")
+/// and skipped instead (lenient mode, for community lists loaded by
+/// directory, as Loki does).
+Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::string& name,
+                                             std::vector<std::string>* skipped_lines = nullptr);
 
 /// All hash indicator sets of a scan, indexed for lookup. Built once before
 /// the scan, then read-only and safe to share between threads.
 class HashIocDb {
  public:
   /// Parses `text` as a set named `name` and adds it.
-  Status add_set(std::string_view text, const std::string& name);
+  /// With `skipped_lines`, bad lines are skipped and recorded there
+  /// instead of failing the set (lenient mode).
+  Status add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines = nullptr);
   /// Adds indicators that came from elsewhere (STIX, MISP) as one set
   /// described by `info`. Each is checked (hex of the length its kind
   /// needs, score 0-100, description valid UTF-8) and the first bad one
@@ -82,7 +88,9 @@ class HashAllowList {
  public:
   /// Parses `text` as a set named `name` and adds it; a bad line fails the
   /// whole set with "NAME:LINE: reason" and leaves the list unchanged.
-  Status add_set(std::string_view text, const std::string& name);
+  /// With `skipped_lines`, bad lines are skipped and recorded there
+  /// instead of failing the set (lenient mode).
+  Status add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines = nullptr);
   /// True when any of the three digests is listed.
   bool contains(const Digests& d) const;
   /// The sets in load order (count = distinct hashes of that set).

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "iocsweep/common.hpp"
+#include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/match.hpp"
 #include "iocsweep/read.hpp"
@@ -26,8 +27,19 @@ struct PackRequest {
   /// A file named here must compile; a file found in a directory that
   /// does not compile is skipped with a warning.
   std::vector<std::string> rule_paths;
-  /// Hash IOC files.
+  /// Indicator files or directories. A file holding a STIX 2.1 bundle or a
+  /// MISP event (JSON) is imported as such, any other file is a hash list.
+  /// A directory is read in the signature-base / Loki iocs/ layout: files
+  /// whose names contain "falsepositive" are allow-lists, "filename" are
+  /// file-name indicator lists, "hash" are hash lists, *.json are STIX or
+  /// MISP; bad lines in them are skipped with a warning (as Loki does),
+  /// other files are ignored with a warning.
   std::vector<std::string> ioc_paths;
+  /// File-name / path indicator files (REGEX;SCORE[;FALSE_POSITIVE_REGEX]).
+  std::vector<std::string> filename_ioc_paths;
+  /// Known-good hash lists (Loki falsepositive format): files they list are
+  /// never reported.
+  std::vector<std::string> allow_hash_paths;
   /// Cache of compiled rule sets; empty dir disables it.
   RuleCacheOptions rule_cache;
 };
@@ -36,6 +48,11 @@ struct PackRequest {
 struct Pack {
   std::shared_ptr<const CompiledRules> rules;
   std::shared_ptr<const HashIocDb> hash_iocs;
+  std::shared_ptr<const FilenameIocDb> filename_iocs;
+  std::shared_ptr<const HashAllowList> allow_hashes;
+  /// Things the user should hear about that did not stop loading: skipped
+  /// lines and files, unsupported STIX/MISP indicators.
+  std::vector<std::string> warnings;
 };
 
 /// Loads and compiles everything `request` names. Any unreadable file,

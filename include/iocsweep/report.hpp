@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "iocsweep/common.hpp"
+#include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/hash.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/match.hpp"
@@ -31,7 +32,12 @@ struct HashMatchRecord {
   const HashIoc* ioc = nullptr;  ///< owned by the HashIocDb of the scan
 };
 
-using MatchRecord = std::variant<YaraMatchRecord, HashMatchRecord>;
+/// A file-name / path indicator that matched.
+struct FilenameMatchRecord {
+  const FilenameIoc* ioc = nullptr;  ///< owned by the FilenameIocDb of the scan
+};
+
+using MatchRecord = std::variant<YaraMatchRecord, HashMatchRecord, FilenameMatchRecord>;
 
 /// Score of one match (0-100).
 int match_score(const MatchRecord& match);
@@ -40,6 +46,8 @@ int match_score(const MatchRecord& match);
 struct Finding {
   std::string path;  ///< raw bytes
   std::uint64_t size = 0;
+  /// Empty (present is empty) when the file was not read: a file-name
+  /// match on a file that was too large or unreadable.
   Digests digests;
   std::vector<MatchRecord> matches;
   int score = 0;  ///< combine_scores(matches)
@@ -72,6 +80,8 @@ struct ScanInfo {
   std::vector<std::string> roots;
   std::vector<RulesetInfo> rulesets;
   std::vector<IocSetInfo> ioc_sets;
+  /// Known-good hash lists (allow-lists).
+  std::vector<IocSetInfo> allow_sets;
 };
 
 /// Counters of a scan. files_scanned + files_skipped + errors (on files)
@@ -84,6 +94,8 @@ struct ScanStats {
   std::uint64_t findings = 0;
   /// Files that matched but scored below --min-score (not in findings).
   std::uint64_t findings_below_min_score = 0;
+  /// Files whose hash is on an allow-list: never reported.
+  std::uint64_t files_allowlisted = 0;
   std::uint64_t symlinks_not_followed = 0;
   std::uint64_t files_read_without_noatime = 0;
   double elapsed_s = 0;

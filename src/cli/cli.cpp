@@ -36,6 +36,9 @@ struct RawScanOptions {
   std::vector<std::string> paths;
   std::vector<std::string> rules;
   std::vector<std::string> iocs;
+  std::vector<std::string> filename_iocs;
+  std::vector<std::string> allow_hashes;
+  std::vector<std::string> signature_base;
   bool no_builtin = false;
   std::string output;
   std::string format;
@@ -176,8 +179,11 @@ std::string rule_cache_dir(const RawScanOptions& raw) {
 }
 
 void print_warnings(const Pack& pack, bool quiet) {
-  if (quiet || !pack.rules) return;
-  for (const std::string& w : pack.rules->warnings()) std::cerr << "iocsweep: warning: " << w << "\n";
+  if (quiet) return;
+  if (pack.rules) {
+    for (const std::string& w : pack.rules->warnings()) std::cerr << "iocsweep: warning: " << w << "\n";
+  }
+  for (const std::string& w : pack.warnings) std::cerr << "iocsweep: warning: " << escape_for_terminal(w) << "\n";
 }
 
 int run_scan_command(const RawScanOptions& raw) {
@@ -195,6 +201,14 @@ int run_scan_command(const RawScanOptions& raw) {
   request.builtin = !raw.no_builtin;
   request.rule_paths = raw.rules;
   request.ioc_paths = raw.iocs;
+  request.filename_ioc_paths = raw.filename_iocs;
+  request.allow_hash_paths = raw.allow_hashes;
+  // A signature-base checkout, loaded as Loki does: every rule file in
+  // yara/, the indicator lists in iocs/.
+  for (const std::string& dir : raw.signature_base) {
+    request.rule_paths.push_back(dir + "/yara");
+    request.ioc_paths.push_back(dir + "/iocs");
+  }
   request.rule_cache.dir = rule_cache_dir(raw);
   auto pack = load_pack(request);
   if (!pack) {
@@ -307,6 +321,60 @@ int run_rules_list(const RawRulesOptions& raw) {
   return std::cout ? kExitClean : kExitFatal;
 }
 
+struct RawIocsOptions {
+  std::vector<std::string> iocs;
+  std::vector<std::string> filename_iocs;
+  std::vector<std::string> allow_hashes;
+  bool no_builtin = false;
+  bool json = false;
+};
+
+int run_iocs_list(const RawIocsOptions& raw) {
+  YaraLibrary yara;
+  PackRequest request;
+  request.builtin = !raw.no_builtin;
+  request.ioc_paths = raw.iocs;
+  request.filename_ioc_paths = raw.filename_iocs;
+  request.allow_hash_paths = raw.allow_hashes;
+  auto pack = load_pack(request);
+  if (!pack) {
+    std::cerr << "iocsweep: " << pack.error().message << "\n";
+    return kExitFatal;
+  }
+  print_warnings(*pack, false);
+  struct Row {
+    const IocSetInfo* set;
+    const char* kind;
+  };
+  std::vector<Row> rows;
+  for (const IocSetInfo& s : pack->hash_iocs->sets()) rows.push_back({&s, "hash"});
+  for (const IocSetInfo& s : pack->filename_iocs->sets()) rows.push_back({&s, "filename"});
+  for (const IocSetInfo& s : pack->allow_hashes->sets()) rows.push_back({&s, "allow"});
+  if (raw.json) {
+    nlohmann::json doc = nlohmann::json::array();
+    for (const Row& r : rows) {
+      doc.push_back({{"name", r.set->name},
+                     {"kind", r.kind},
+                     {"sha256", r.set->sha256},
+                     {"count", r.set->count},
+                     {"counts",
+                      {{"md5", r.set->md5},
+                       {"sha1", r.set->sha1},
+                       {"sha256", r.set->sha256_count},
+                       {"filename", r.set->filename}}}});
+    }
+    std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    for (const Row& r : rows) {
+      std::cout << escape_for_terminal(r.set->name) << "  " << r.kind << "  count=" << r.set->count
+                << " md5=" << r.set->md5 << " sha1=" << r.set->sha1 << " sha256=" << r.set->sha256_count
+                << " filename=" << r.set->filename << "  sha256:" << r.set->sha256 << "\n";
+    }
+  }
+  std::cout.flush();
+  return std::cout ? kExitClean : kExitFatal;
+}
+
 int run_rules_check(const std::vector<std::string>& paths) {
   YaraLibrary yara;
   auto checks = check_rule_files(paths);
@@ -350,9 +418,24 @@ int run(int argc, char** argv) {
       ->required();
   add_pack_options(*scan, scan_opts.rules, scan_opts.no_builtin);
   scan->add_option("--iocs", scan_opts.iocs,
-                   "Hash IOC file (HASH;DESCRIPTION or HASH;SCORE;DESCRIPTION per line, '#' comments; "
-                   "MD5/SHA-1/SHA-256); repeatable")
+                   "Indicator file: a hash list (HASH;DESCRIPTION or HASH;SCORE;DESCRIPTION per line, '#' "
+                   "comments; MD5/SHA-1/SHA-256), a STIX 2.1 bundle or a MISP event export (JSON, detected); or a "
+                   "directory in signature-base's iocs/ layout; repeatable")
       ->type_name("PATH")
+      ->allow_extra_args(false);
+  scan->add_option("--filename-iocs", scan_opts.filename_iocs,
+                   "File-name / path indicator file (REGEX;SCORE[;FALSE_POSITIVE_REGEX] per line, Loki layout; "
+                   "matched on full paths, case-insensitive, either separator); repeatable")
+      ->type_name("PATH")
+      ->allow_extra_args(false);
+  scan->add_option("--allow-hashes", scan_opts.allow_hashes,
+                   "Known-good hash list (Loki falsepositive format): files it lists are never reported; repeatable")
+      ->type_name("PATH")
+      ->allow_extra_args(false);
+  scan->add_option("--signature-base", scan_opts.signature_base,
+                   "A signature-base checkout, loaded as Loki does: DIR/yara/*.yar (broken files skipped with a "
+                   "warning) and DIR/iocs (hash, filename and falsepositive lists, bad lines skipped)")
+      ->type_name("DIR")
       ->allow_extra_args(false);
   scan->add_option("-o,--output", scan_opts.output,
                    "Write the report to FILE (atomically: a temporary file renamed into place); default stdout")
@@ -416,6 +499,21 @@ int run(int argc, char** argv) {
                                      "Exit 0 when all compile, 2 otherwise");
   rules_check->add_option("PATH", check_paths, "Rule files, or directories of .yar/.yara files")->required();
 
+  CLI::App* iocs = app.add_subcommand("iocs", "Inspect indicator sets");
+  iocs->require_subcommand(1);
+  RawIocsOptions iocs_opts;
+  CLI::App* iocs_list =
+      iocs->add_subcommand("list", "List the loaded indicator sets: kind, counts per type, SHA-256 of each set");
+  iocs_list->add_option("--iocs", iocs_opts.iocs, "As for scan")->type_name("PATH")->allow_extra_args(false);
+  iocs_list->add_option("--filename-iocs", iocs_opts.filename_iocs, "As for scan")
+      ->type_name("PATH")
+      ->allow_extra_args(false);
+  iocs_list->add_option("--allow-hashes", iocs_opts.allow_hashes, "As for scan")
+      ->type_name("PATH")
+      ->allow_extra_args(false);
+  iocs_list->add_flag("--no-builtin", iocs_opts.no_builtin, "Do not load the built-in indicator lists");
+  iocs_list->add_flag("--json", iocs_opts.json, "Print a JSON array instead of text");
+
   CLI::App* version_cmd = app.add_subcommand("version", "Print the version and the library versions");
 
   try {
@@ -429,6 +527,7 @@ int run(int argc, char** argv) {
   if (scan->parsed()) return run_scan_command(scan_opts);
   if (rules_list->parsed()) return run_rules_list(rules_opts);
   if (rules_check->parsed()) return run_rules_check(check_paths);
+  if (iocs_list->parsed()) return run_iocs_list(iocs_opts);
   if (version_cmd->parsed()) {
     std::cout << kToolName << " " << version() << "\n";
     return kExitClean;

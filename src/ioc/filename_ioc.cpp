@@ -153,7 +153,20 @@ std::string location(const FilenameIoc& ioc, const IocSetInfo& info) {
 
 }  // namespace
 
-Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, const std::string& name) {
+// A bad line fails the set, or, in lenient mode, is recorded and skipped
+// (`continue` moves on to the next line).
+#define IOCSWEEP_REJECT_LINE(why)                             \
+  {                                                           \
+    Error rejected_ = fail(why);                              \
+    if (skipped_lines != nullptr) {                           \
+      skipped_lines->push_back(std::move(rejected_.message)); \
+      continue;                                               \
+    }                                                         \
+    return rejected_;                                         \
+  }
+
+Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, const std::string& name,
+                                                    std::vector<std::string>* skipped_lines) {
   std::vector<FilenameIoc> out;
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   std::string description;
@@ -166,9 +179,9 @@ Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, cons
     const auto fail = [&](const std::string& why) -> Error {
       return Error{name + ":" + std::to_string(line_no) + ": " + why};
     };
-    if (raw_line.size() > kMaxLineLength) return fail("line longer than 64 KiB (not an IOC list?)");
-    if (raw_line.find('\0') != std::string_view::npos) return fail("NUL byte (binary file?)");
-    if (!is_valid_utf8(raw_line)) return fail("line is not valid UTF-8");
+    if (raw_line.size() > kMaxLineLength) IOCSWEEP_REJECT_LINE("line longer than 64 KiB (not an IOC list?)");
+    if (raw_line.find('\0') != std::string_view::npos) IOCSWEEP_REJECT_LINE("NUL byte (binary file?)");
+    if (!is_valid_utf8(raw_line)) IOCSWEEP_REJECT_LINE("line is not valid UTF-8");
     const std::string_view line = trim(raw_line);
     if (line.empty()) {
       description.clear();
@@ -183,26 +196,26 @@ Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, cons
 
     const std::size_t semi = line.find(';');
     if (semi == std::string_view::npos) {
-      return fail("missing ';SCORE' after the pattern (expected REGEX;SCORE or REGEX;SCORE;FALSE_POSITIVE_REGEX)");
+      IOCSWEEP_REJECT_LINE("missing ';SCORE' after the pattern (expected REGEX;SCORE or REGEX;SCORE;FALSE_POSITIVE_REGEX)");
     }
     const std::string_view pattern = trim(line.substr(0, semi));
-    if (pattern.empty()) return fail("missing pattern before ';'");
+    if (pattern.empty()) IOCSWEEP_REJECT_LINE("missing pattern before ';'");
     const std::string_view rest = line.substr(semi + 1);
     const std::size_t semi2 = rest.find(';');
     const std::string_view score_text = trim(rest.substr(0, semi2));
     const std::string_view false_positive =
         semi2 == std::string_view::npos ? std::string_view{} : trim(rest.substr(semi2 + 1));
 
-    if (score_text.empty()) return fail("missing score after ';'");
+    if (score_text.empty()) IOCSWEEP_REJECT_LINE("missing score after ';'");
     int score = 0;
     const auto [ptr, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
     if (ec != std::errc() || ptr != score_text.data() + score_text.size() || score < 0 || score > 100 ||
         !is_digit(score_text.front())) {
-      return fail("score '" + std::string(score_text) + "' is not an integer from 0 to 100");
+      IOCSWEEP_REJECT_LINE("score '" + std::string(score_text) + "' is not an integer from 0 to 100");
     }
-    if (auto problem = pattern_problem(pattern, "pattern")) return fail(*problem);
+    if (auto problem = pattern_problem(pattern, "pattern")) IOCSWEEP_REJECT_LINE(*problem);
     if (!false_positive.empty()) {
-      if (auto problem = pattern_problem(false_positive, "false-positive pattern")) return fail(*problem);
+      if (auto problem = pattern_problem(false_positive, "false-positive pattern")) IOCSWEEP_REJECT_LINE(*problem);
     }
 
     FilenameIoc ioc;
@@ -215,6 +228,7 @@ Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, cons
     out.push_back(std::move(ioc));
   }
   return out;
+#undef IOCSWEEP_REJECT_LINE
 }
 
 std::string filename_pattern_for_exact_name(std::string_view file_name) {
@@ -235,9 +249,9 @@ FilenameIocDb::~FilenameIocDb() = default;
 FilenameIocDb::FilenameIocDb(FilenameIocDb&&) noexcept = default;
 FilenameIocDb& FilenameIocDb::operator=(FilenameIocDb&&) noexcept = default;
 
-Status FilenameIocDb::add_set(std::string_view text, const std::string& name) {
+Status FilenameIocDb::add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines) {
   if (regexes_->compiled) return Error{name + ": file-name IOC sets must be added before they are compiled"};
-  auto parsed = parse_filename_iocs(text, name);
+  auto parsed = parse_filename_iocs(text, name, skipped_lines);
   if (!parsed) return parsed.error();
   IocSetInfo info;
   info.name = name;

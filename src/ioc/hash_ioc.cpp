@@ -61,7 +61,20 @@ std::string hex_to_raw(const std::string& hex) {
 
 }  // namespace
 
-Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::string& name) {
+// A bad line fails the set, or, in lenient mode, is recorded and skipped
+// (`continue` moves on to the next line).
+#define IOCSWEEP_REJECT_LINE(why)                             \
+  {                                                           \
+    Error rejected_ = fail(why);                              \
+    if (skipped_lines != nullptr) {                           \
+      skipped_lines->push_back(std::move(rejected_.message)); \
+      continue;                                               \
+    }                                                         \
+    return rejected_;                                         \
+  }
+
+Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::string& name,
+                                                    std::vector<std::string>* skipped_lines) {
   std::vector<HashIoc> out;
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   std::size_t line_no = 0;
@@ -73,8 +86,8 @@ Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::s
     const auto fail = [&](const std::string& why) -> Error {
       return Error{name + ":" + std::to_string(line_no) + ": " + why};
     };
-    if (raw_line.size() > kMaxLineLength) return fail("line longer than 64 KiB (not an IOC list?)");
-    if (raw_line.find('\0') != std::string_view::npos) return fail("NUL byte (binary file?)");
+    if (raw_line.size() > kMaxLineLength) IOCSWEEP_REJECT_LINE("line longer than 64 KiB (not an IOC list?)");
+    if (raw_line.find('\0') != std::string_view::npos) IOCSWEEP_REJECT_LINE("NUL byte (binary file?)");
     const std::string_view line = trim(raw_line);
     if (line.empty() || line.front() == '#') continue;
 
@@ -83,9 +96,9 @@ Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::s
     std::string_view rest = semi == std::string_view::npos ? std::string_view{} : line.substr(semi + 1);
 
     const auto bad_char = std::find_if_not(hash.begin(), hash.end(), is_hex);
-    if (hash.empty()) return fail("missing hash before ';'");
+    if (hash.empty()) IOCSWEEP_REJECT_LINE("missing hash before ';'");
     if (bad_char != hash.end()) {
-      return fail("hash contains a character that is not a hex digit at column " +
+      IOCSWEEP_REJECT_LINE("hash contains a character that is not a hex digit at column " +
                   std::to_string(bad_char - hash.begin() + 1));
     }
     HashIoc ioc;
@@ -94,7 +107,7 @@ Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::s
       case 40: ioc.kind = DigestKind::kSha1; break;
       case 64: ioc.kind = DigestKind::kSha256; break;
       default:
-        return fail("hash has " + std::to_string(hash.size()) +
+        IOCSWEEP_REJECT_LINE("hash has " + std::to_string(hash.size()) +
                     " hex digits; expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256)");
     }
     ioc.value = lower(hash);
@@ -106,23 +119,24 @@ Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::s
       int score = 0;
       const auto [ptr, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
       if (ec != std::errc() || ptr != score_text.data() + score_text.size() || score > 100) {
-        return fail("score '" + std::string(score_text) + "' is not an integer from 0 to 100");
+        IOCSWEEP_REJECT_LINE("score '" + std::string(score_text) + "' is not an integer from 0 to 100");
       }
       ioc.score = score;
       rest = rest.substr(semi2 + 1);
     }
     const std::string_view description = trim(rest);
-    if (!is_valid_utf8(description)) return fail("description is not valid UTF-8");
+    if (!is_valid_utf8(description)) IOCSWEEP_REJECT_LINE("description is not valid UTF-8");
     ioc.description = std::string(description);
     ioc.source = name;
     ioc.line = line_no;
     out.push_back(std::move(ioc));
   }
   return out;
+#undef IOCSWEEP_REJECT_LINE
 }
 
-Status HashIocDb::add_set(std::string_view text, const std::string& name) {
-  auto parsed = parse_hash_iocs(text, name);
+Status HashIocDb::add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines) {
+  auto parsed = parse_hash_iocs(text, name, skipped_lines);
   if (!parsed) return parsed.error();
   IocSetInfo info;
   info.name = name;
@@ -178,8 +192,8 @@ std::vector<const HashIoc*> HashIocDb::lookup(const Digests& digests) const {
   return hits;
 }
 
-Status HashAllowList::add_set(std::string_view text, const std::string& name) {
-  auto parsed = parse_hash_iocs(text, name);
+Status HashAllowList::add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines) {
+  auto parsed = parse_hash_iocs(text, name, skipped_lines);
   if (!parsed) return parsed.error();
   IocSetInfo info;
   info.name = name;

@@ -99,6 +99,7 @@ class SharedSink {
   }
   void symlink() { symlinks_.fetch_add(1, std::memory_order_relaxed); }
   void below_min_score() { below_min_.fetch_add(1, std::memory_order_relaxed); }
+  void allowlisted() { allowlisted_.fetch_add(1, std::memory_order_relaxed); }
   ScanStats stats() {
     std::lock_guard lock(mu_);
     ScanStats s = stats_;
@@ -107,6 +108,7 @@ class SharedSink {
     s.files_read_without_noatime = without_noatime_.load();
     s.symlinks_not_followed = symlinks_.load();
     s.findings_below_min_score = below_min_.load();
+    s.files_allowlisted = allowlisted_.load();
     return s;
   }
 
@@ -114,7 +116,8 @@ class SharedSink {
   std::mutex mu_;
   ReportSink& sink_;
   ScanStats stats_;  // findings, errors, files_skipped: changed under mu_
-  std::atomic<std::uint64_t> files_scanned_{0}, bytes_scanned_{0}, without_noatime_{0}, symlinks_{0}, below_min_{0};
+  std::atomic<std::uint64_t> files_scanned_{0}, bytes_scanned_{0}, without_noatime_{0}, symlinks_{0}, below_min_{0},
+      allowlisted_{0};
 };
 
 class QueueingVisitor final : public WalkVisitor {
@@ -178,13 +181,24 @@ class Worker {
 
  private:
   void process(const WalkEntry& entry) {
-    ReadOutcome read = reader_.read(entry);
-    switch (read.kind) {
-      case ReadOutcome::Kind::kSkipped: sink_.skipped(entry.path, read.reason); return;
-      case ReadOutcome::Kind::kFailed: sink_.error(entry.path, read.reason); return;
-      case ReadOutcome::Kind::kRead: break;
-    }
     Finding finding;
+    // Names first: they need no read, so a matching file is reported even
+    // when it is too large or cannot be read.
+    if (config_.pack.filename_iocs && config_.pack.filename_iocs->size() > 0) {
+      for (const FilenameIoc* ioc : config_.pack.filename_iocs->match(entry.path)) {
+        finding.matches.emplace_back(FilenameMatchRecord{ioc});
+      }
+    }
+    ReadOutcome read = reader_.read(entry);
+    if (read.kind != ReadOutcome::Kind::kRead) {
+      if (read.kind == ReadOutcome::Kind::kSkipped) {
+        sink_.skipped(entry.path, read.reason);
+      } else {
+        sink_.error(entry.path, read.reason);
+      }
+      if (!finding.matches.empty()) report(entry, read.info.size, std::move(finding));
+      return;
+    }
     // Hash first, through the reader: for a mapped file this reads with
     // pread (safe against truncation) and leaves the pages in the page
     // cache for the YARA scan of the mapping.
@@ -206,6 +220,11 @@ class Worker {
     }
     finding.digests = hasher_.finish();
     sink_.scanned(entry.path, read.bytes.size(), read.info.noatime);
+    if (config_.pack.allow_hashes && config_.pack.allow_hashes->contains(finding.digests)) {
+      // Known good: not matched, not reported (Loki's false-positive list).
+      sink_.allowlisted();
+      return;
+    }
     if (config_.pack.hash_iocs) {
       for (const HashIoc* ioc : config_.pack.hash_iocs->lookup(finding.digests)) {
         finding.matches.emplace_back(HashMatchRecord{ioc});
@@ -228,8 +247,12 @@ class Worker {
       if (!result.error.empty()) sink_.error(entry.path, result.error);
     }
     if (finding.matches.empty()) return;
+    report(entry, read.bytes.size(), std::move(finding));
+  }
+
+  void report(const WalkEntry& entry, std::uint64_t size, Finding finding) {
     finding.path = entry.path;
-    finding.size = read.bytes.size();
+    finding.size = size;
     finding.score = combine_scores(finding.matches);
     if (finding.score < config_.min_score) {
       sink_.below_min_score();
@@ -278,6 +301,11 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
   info.roots = config.roots;
   if (config.pack.rules) info.rulesets = config.pack.rules->rulesets();
   if (config.pack.hash_iocs) info.ioc_sets = config.pack.hash_iocs->sets();
+  if (config.pack.filename_iocs) {
+    info.ioc_sets.insert(info.ioc_sets.end(), config.pack.filename_iocs->sets().begin(),
+                         config.pack.filename_iocs->sets().end());
+  }
+  if (config.pack.allow_hashes) info.allow_sets = config.pack.allow_hashes->sets();
   sink.begin(info);
 
   SharedSink shared(sink);

@@ -38,6 +38,13 @@ json match_to_json(const MatchRecord& match) {
                 {"tags", y->rule->tags},   {"meta", meta_to_json(y->rule->meta)},
                 {"score", y->rule->score}};
   }
+  if (const auto* f = std::get_if<FilenameMatchRecord>(&match)) {
+    const FilenameIoc& ioc = *f->ioc;
+    json out{{"type", "filename"},  {"pattern", ioc.pattern},         {"source", ioc.source},
+             {"line", ioc.line},    {"description", ioc.description}, {"score", ioc.score}};
+    if (!ioc.false_positive.empty()) out["false_positive"] = ioc.false_positive;
+    return out;
+  }
   const HashIoc& ioc = *std::get<HashMatchRecord>(match).ioc;
   return json{{"type", "hash"},       {"algorithm", digest_name(ioc.kind)}, {"value", ioc.value},
               {"source", ioc.source}, {"line", ioc.line},                   {"description", ioc.description},
@@ -62,7 +69,12 @@ class JsonSink final : public report_detail::CollectingSink {
       ioc_sets.push_back({{"name", s.name},
                           {"sha256", s.sha256},
                           {"count", s.count},
-                          {"counts", {{"md5", s.md5}, {"sha1", s.sha1}, {"sha256", s.sha256_count}}}});
+                          {"counts",
+                           {{"md5", s.md5}, {"sha1", s.sha1}, {"sha256", s.sha256_count}, {"filename", s.filename}}}});
+    }
+    json allow_sets = json::array();
+    for (const IocSetInfo& s : info_.allow_sets) {
+      allow_sets.push_back({{"name", s.name}, {"sha256", s.sha256}, {"count", s.count}});
     }
     json roots = json::array();
     for (const std::string& r : info_.roots) roots.push_back(path_for_json(r));
@@ -72,7 +84,8 @@ class JsonSink final : public report_detail::CollectingSink {
                    {"roots", std::move(roots)},
                    {"complete", end.complete},
                    {"rulesets", std::move(rulesets)},
-                   {"ioc_sets", std::move(ioc_sets)}};
+                   {"ioc_sets", std::move(ioc_sets)},
+                   {"allow_sets", std::move(allow_sets)}};
     const ScanStats& s = end.stats;
     doc["stats"] = {{"files_scanned", s.files_scanned},
                     {"bytes_scanned", s.bytes_scanned},
@@ -80,6 +93,7 @@ class JsonSink final : public report_detail::CollectingSink {
                     {"errors", s.errors},
                     {"findings", s.findings},
                     {"findings_below_min_score", s.findings_below_min_score},
+                    {"files_allowlisted", s.files_allowlisted},
                     {"symlinks_not_followed", s.symlinks_not_followed},
                     {"files_read_without_noatime", s.files_read_without_noatime},
                     {"elapsed_s", s.elapsed_s}};
@@ -88,9 +102,9 @@ class JsonSink final : public report_detail::CollectingSink {
       json obj;
       put_path(obj, f.path);
       obj["size"] = f.size;
-      obj["md5"] = f.digests.hex(DigestKind::kMd5);
-      obj["sha1"] = f.digests.hex(DigestKind::kSha1);
-      obj["sha256"] = f.digests.hex(DigestKind::kSha256);
+      for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
+        if (f.digests.present.has(kind)) obj[std::string(digest_name(kind))] = f.digests.hex(kind);
+      }
       obj["score"] = f.score;
       obj["severity"] = severity_for(f.score);
       json matches = json::array();

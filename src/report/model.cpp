@@ -6,6 +6,7 @@ namespace iocsweep {
 
 int match_score(const MatchRecord& match) {
   if (const auto* y = std::get_if<YaraMatchRecord>(&match)) return y->rule->score;
+  if (const auto* f = std::get_if<FilenameMatchRecord>(&match)) return f->ioc->score;
   return std::get<HashMatchRecord>(match).ioc->score;
 }
 

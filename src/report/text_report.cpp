@@ -38,11 +38,21 @@ class TextSink final : public report_detail::CollectingSink {
   Status write(const ScanEnd& end) override {
     for (const Finding& f : findings_) {
       out_ << upper(severity_for(f.score)) << " score=" << f.score << " " << escape_for_terminal(f.path) << "\n";
-      out_ << "    sha256=" << f.digests.hex(DigestKind::kSha256) << " size=" << f.size << "\n";
+      if (f.digests.present.has(DigestKind::kSha256)) {
+        out_ << "    sha256=" << f.digests.hex(DigestKind::kSha256) << " size=" << f.size << "\n";
+      } else {
+        out_ << "    size=" << f.size << " (not read)\n";
+      }
       for (const MatchRecord& m : f.matches) {
         if (const auto* y = std::get_if<YaraMatchRecord>(&m)) {
           out_ << "    yara " << escape_for_terminal(y->rule->ns) << ":" << escape_for_terminal(y->rule->name)
                << " (score " << y->rule->score << ")\n";
+        } else if (const auto* n = std::get_if<FilenameMatchRecord>(&m)) {
+          const FilenameIoc& ioc = *n->ioc;
+          out_ << "    name " << escape_for_terminal(ioc.pattern) << " (score " << ioc.score << ") "
+               << escape_for_terminal(ioc.source) << ":" << ioc.line;
+          if (!ioc.description.empty()) out_ << " " << escape_for_terminal(ioc.description);
+          out_ << "\n";
         } else {
           const HashIoc& ioc = *std::get<HashMatchRecord>(m).ioc;
           out_ << "    hash " << digest_name(ioc.kind) << " " << ioc.value << " (score " << ioc.score << ") "
