@@ -96,6 +96,27 @@ TEST_F(PipelineTest, YaraAndHashFindingsInOneTreeWalk) {
   EXPECT_EQ(sink.info.ioc_sets.size(), 1u);
 }
 
+TEST_F(PipelineTest, FindingsCarryAllDigestsEvenWhenNoIndicatorNeedsThem) {
+  TempDir rules_dir, tree;
+  write_file(rules_dir / "r.yar", "rule abc { strings: $a = \"abc\" condition: $a }");
+  write_file(tree / "f", "abc");
+  for (const bool with_sha256_list : {false, true}) {
+    std::vector<std::string> iocs;
+    if (with_sha256_list) {
+      // An unrelated SHA-256: only SHA-256 is needed before matching.
+      write_file(rules_dir / "h.txt", std::string(64, 'e') + ";other\n");
+      iocs.push_back(rules_dir / "h.txt");
+    }
+    CapturingSink sink;
+    run_scan(config_for(tree.path(), {rules_dir / "r.yar"}, iocs, 1), sink, {});
+    ASSERT_EQ(sink.findings.size(), 1u);
+    const Digests& d = sink.findings[0].digests;
+    EXPECT_EQ(d.hex(DigestKind::kMd5), "900150983cd24fb0d6963f7d28e17f72");
+    EXPECT_EQ(d.hex(DigestKind::kSha1), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    EXPECT_EQ(d.hex(DigestKind::kSha256), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  }
+}
+
 TEST_F(PipelineTest, SameResultsWithOneAndManyThreads) {
   TempDir rules_dir, tree;
   write_file(rules_dir / "r.yar", "rule seven { strings: $a = \"7\" condition: $a }");

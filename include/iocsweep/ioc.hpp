@@ -71,10 +71,14 @@ class HashIocDb {
   const std::vector<IocSetInfo>& sets() const { return sets_; }
   /// Total number of indicators.
   std::size_t size() const { return entries_.size(); }
+  /// The digest kinds any indicator uses: the only ones a file must be
+  /// hashed with before lookup.
+  DigestSet kinds() const { return kinds_; }
 
  private:
   std::vector<IocSetInfo> sets_;
   std::vector<HashIoc> entries_;
+  DigestSet kinds_;
   // key: kind as one byte + raw digest bytes -> indexes into entries_.
   std::unordered_map<std::string, std::vector<std::size_t>> index_;
 };
@@ -97,9 +101,12 @@ class HashAllowList {
   const std::vector<IocSetInfo>& sets() const { return sets_; }
   /// Number of distinct listed hashes over all sets.
   std::size_t size() const { return keys_.size(); }
+  /// The digest kinds the listed hashes use.
+  DigestSet kinds() const { return kinds_; }
 
  private:
   std::vector<IocSetInfo> sets_;
+  DigestSet kinds_;
   // kind as one byte + raw digest bytes.
   std::unordered_set<std::string> keys_;
 };

@@ -174,6 +174,7 @@ Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info) {
       case DigestKind::kSha256: ++info.sha256_count; break;
     }
     ++info.count;
+    kinds_ = kinds_.with(ioc.kind);
     slots.push_back(entries_.size());
     entries_.push_back(std::move(ioc));
   }
@@ -185,6 +186,7 @@ std::vector<const HashIoc*> HashIocDb::lookup(const Digests& digests) const {
   std::vector<const HashIoc*> hits;
   if (index_.empty()) return hits;
   for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
+    if (!digests.present.has(kind)) continue;
     const auto it = index_.find(index_key(kind, digests.get(kind)));
     if (it == index_.end()) continue;
     for (const std::size_t i : it->second) hits.push_back(&entries_[i]);
@@ -202,6 +204,7 @@ Status HashAllowList::add_set(std::string_view text, const std::string& name, st
   for (const HashIoc& ioc : *parsed) {
     std::string key = index_key(ioc.kind, std::string_view(hex_to_raw(ioc.value)));
     if (!keys_of_set.insert(key).second) continue;
+    kinds_ = kinds_.with(ioc.kind);
     switch (ioc.kind) {
       case DigestKind::kMd5: ++info.md5; break;
       case DigestKind::kSha1: ++info.sha1; break;
@@ -217,7 +220,7 @@ Status HashAllowList::add_set(std::string_view text, const std::string& name, st
 bool HashAllowList::contains(const Digests& d) const {
   if (keys_.empty()) return false;
   for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
-    if (keys_.contains(index_key(kind, d.get(kind)))) return true;
+    if (d.present.has(kind) && keys_.contains(index_key(kind, d.get(kind)))) return true;
   }
   return false;
 }

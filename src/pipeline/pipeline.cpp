@@ -168,8 +168,19 @@ std::string file_type_of(ByteView bytes) {
 class Worker {
  public:
   Worker(const ScanConfig& config, SharedSink& sink)
-      : config_(config), sink_(sink), reader_(config.read) {
+      : config_(config), sink_(sink), reader_(config.read), needed_(digests_needed_up_front(config.pack)) {
     if (config.pack.rules) scanner_.emplace(config.pack.rules, config.yara_timeout_s);
+  }
+
+  // Digests every file needs before matching: the kinds the indicator sets
+  // use, and MD5 when rules may read the `md5` external. The rest are
+  // computed only for files that end up in findings.
+  static DigestSet digests_needed_up_front(const Pack& pack) {
+    DigestSet needed;
+    if (pack.hash_iocs) needed = needed | pack.hash_iocs->kinds();
+    if (pack.allow_hashes) needed = needed | pack.allow_hashes->kinds();
+    if (pack.rules && pack.rules->uses_externals()) needed = needed.with(DigestKind::kMd5);
+    return needed;
   }
 
   void run(BoundedQueue<WalkEntry>& queue, const std::stop_token& stop) {
@@ -202,23 +213,25 @@ class Worker {
     // Hash first, through the reader: for a mapped file this reads with
     // pread (safe against truncation) and leaves the pages in the page
     // cache for the YARA scan of the mapping.
-    hasher_.begin(DigestSet::all());
     // The first bytes, kept for the file type: a mapped file's bytes must
     // not be touched outside libyara's guarded scan.
     std::array<std::uint8_t, 8> head{};
     std::size_t head_size = 0;
-    Status streamed = reader_.stream([&](ByteView chunk) {
-      if (head_size == 0) {
-        head_size = std::min(head.size(), chunk.size());
-        std::copy_n(chunk.begin(), head_size, head.begin());
+    if (!needed_.empty()) {
+      hasher_.begin(needed_);
+      Status streamed = reader_.stream([&](ByteView chunk) {
+        if (head_size == 0) {
+          head_size = std::min(head.size(), chunk.size());
+          std::copy_n(chunk.begin(), head_size, head.begin());
+        }
+        hasher_.update(chunk);
+      });
+      if (!streamed) {
+        sink_.error(entry.path, streamed.error().message);
+        return;
       }
-      hasher_.update(chunk);
-    });
-    if (!streamed) {
-      sink_.error(entry.path, streamed.error().message);
-      return;
+      finding.digests = hasher_.finish();
     }
-    finding.digests = hasher_.finish();
     sink_.scanned(entry.path, read.bytes.size(), read.info.noatime);
     if (config_.pack.allow_hashes && config_.pack.allow_hashes->contains(finding.digests)) {
       // Known good: not matched, not reported (Loki's false-positive list).
@@ -247,6 +260,18 @@ class Worker {
       if (!result.error.empty()) sink_.error(entry.path, result.error);
     }
     if (finding.matches.empty()) return;
+    // A finding carries all three digests: the missing ones come from the
+    // same bytes (the buffer, or the page cache for a mapped file).
+    const DigestSet missing = DigestSet::all().minus(finding.digests.present);
+    if (!missing.empty()) {
+      hasher_.begin(missing);
+      Status streamed = reader_.stream([&](ByteView chunk) { hasher_.update(chunk); });
+      if (streamed) {
+        finding.digests.merge(hasher_.finish());
+      } else {
+        sink_.error(entry.path, streamed.error().message);
+      }
+    }
     report(entry, read.bytes.size(), std::move(finding));
   }
 
@@ -275,6 +300,7 @@ class Worker {
   const ScanConfig& config_;
   SharedSink& sink_;
   FileReader reader_;
+  DigestSet needed_;
   Hasher hasher_;
   std::optional<YaraScanner> scanner_;
   std::unordered_map<std::uint32_t, std::string> owners_;
