@@ -297,3 +297,21 @@ TEST(FilenameIocDb, MatchIsSafeFromManyThreads) {
 
 }  // namespace
 }  // namespace iocsweep
+
+namespace iocsweep {
+namespace {
+
+TEST(ParseFilenameIocs, LenientModeSkipsAndRecordsBadLines) {
+  std::vector<std::string> skipped;
+  auto r = parse_filename_iocs("# block\n\\\\Temp\\\\x[0-9]+\\.tmp\n\\\\evil\\.exe;80\n(a;70\n", "names.txt", &skipped);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].line, 3u);
+  EXPECT_EQ((*r)[0].description, "block");
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_EQ(skipped[0].rfind("names.txt:2: missing ';SCORE'", 0), 0u) << skipped[0];
+  EXPECT_EQ(skipped[1].rfind("names.txt:4: ", 0), 0u) << skipped[1];
+}
+
+}  // namespace
+}  // namespace iocsweep

@@ -171,3 +171,20 @@ TEST(HashIocDb, AddIocsChecksValuesAndCountsKinds) {
 
 }  // namespace
 }  // namespace iocsweep
+
+namespace iocsweep {
+namespace {
+
+TEST(ParseHashIocs, LenientModeSkipsAndRecordsBadLines) {
+  std::vector<std::string> skipped;
+  auto r = parse_hash_iocs("nothex;x\n" + kMd5 + ";good\n" + kMd5.substr(1) + ";short\n", "list.txt", &skipped);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].line, 2u);
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_EQ(skipped[0], "list.txt:1: hash contains a character that is not a hex digit at column 1");
+  EXPECT_EQ(skipped[1].rfind("list.txt:3: hash has 31 hex digits", 0), 0u);
+}
+
+}  // namespace
+}  // namespace iocsweep

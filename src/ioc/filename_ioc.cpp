@@ -9,22 +9,11 @@
 #include <set>
 #include <utility>
 
+#include "ioc/indicator_lines.hpp"
 #include "iocsweep/hash.hpp"
 
 namespace iocsweep {
 namespace {
-
-// Longer lines are not indicator lines; refusing them keeps a binary or
-// hostile file from being read as one enormous pattern.
-constexpr std::size_t kMaxLineLength = 64 * 1024;
-
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -153,82 +142,56 @@ std::string location(const FilenameIoc& ioc, const IocSetInfo& info) {
 
 }  // namespace
 
-// A bad line fails the set, or, in lenient mode, is recorded and skipped
-// (`continue` moves on to the next line).
-#define IOCSWEEP_REJECT_LINE(why)                             \
-  {                                                           \
-    Error rejected_ = fail(why);                              \
-    if (skipped_lines != nullptr) {                           \
-      skipped_lines->push_back(std::move(rejected_.message)); \
-      continue;                                               \
-    }                                                         \
-    return rejected_;                                         \
-  }
-
 Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, const std::string& name,
-                                                    std::vector<std::string>* skipped_lines) {
-  std::vector<FilenameIoc> out;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-  std::string description;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    const std::size_t eol = text.find('\n');
-    const std::string_view raw_line = text.substr(0, eol);
-    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
-    const auto fail = [&](const std::string& why) -> Error {
-      return Error{name + ":" + std::to_string(line_no) + ": " + why};
-    };
-    if (raw_line.size() > kMaxLineLength) IOCSWEEP_REJECT_LINE("line longer than 64 KiB (not an IOC list?)");
-    if (raw_line.find('\0') != std::string_view::npos) IOCSWEEP_REJECT_LINE("NUL byte (binary file?)");
-    if (!is_valid_utf8(raw_line)) IOCSWEEP_REJECT_LINE("line is not valid UTF-8");
-    const std::string_view line = trim(raw_line);
-    if (line.empty()) {
-      description.clear();
-      continue;
-    }
-    if (line.front() == '#') {
-      std::string_view comment = line;
-      while (!comment.empty() && comment.front() == '#') comment.remove_prefix(1);
-      description = std::string(trim(comment));
-      continue;
-    }
+                                                     std::vector<std::string>* skipped_lines) {
+  using Outcome = ioc_lines::LineOutcome<FilenameIoc>;
+  std::string description;  // of the block the next indicator belongs to
+  return ioc_lines::parse_lines<FilenameIoc>(
+      text, name, skipped_lines, [&](std::string_view line, std::size_t line_no) -> Outcome {
+        if (!is_valid_utf8(line)) return std::string("line is not valid UTF-8");
+        if (line.empty()) {
+          description.clear();
+          return std::monostate{};
+        }
+        if (line.front() == '#') {
+          std::string_view comment = line;
+          while (!comment.empty() && comment.front() == '#') comment.remove_prefix(1);
+          description = std::string(ioc_lines::trim(comment));
+          return std::monostate{};
+        }
+        const std::size_t semi = line.find(';');
+        if (semi == std::string_view::npos) {
+          return std::string(
+              "missing ';SCORE' after the pattern (expected REGEX;SCORE or REGEX;SCORE;FALSE_POSITIVE_REGEX)");
+        }
+        const std::string_view pattern = ioc_lines::trim(line.substr(0, semi));
+        if (pattern.empty()) return std::string("missing pattern before ';'");
+        const std::string_view rest = line.substr(semi + 1);
+        const std::size_t semi2 = rest.find(';');
+        const std::string_view score_text = ioc_lines::trim(rest.substr(0, semi2));
+        const std::string_view false_positive =
+            semi2 == std::string_view::npos ? std::string_view{} : ioc_lines::trim(rest.substr(semi2 + 1));
 
-    const std::size_t semi = line.find(';');
-    if (semi == std::string_view::npos) {
-      IOCSWEEP_REJECT_LINE("missing ';SCORE' after the pattern (expected REGEX;SCORE or REGEX;SCORE;FALSE_POSITIVE_REGEX)");
-    }
-    const std::string_view pattern = trim(line.substr(0, semi));
-    if (pattern.empty()) IOCSWEEP_REJECT_LINE("missing pattern before ';'");
-    const std::string_view rest = line.substr(semi + 1);
-    const std::size_t semi2 = rest.find(';');
-    const std::string_view score_text = trim(rest.substr(0, semi2));
-    const std::string_view false_positive =
-        semi2 == std::string_view::npos ? std::string_view{} : trim(rest.substr(semi2 + 1));
-
-    if (score_text.empty()) IOCSWEEP_REJECT_LINE("missing score after ';'");
-    int score = 0;
-    const auto [ptr, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
-    if (ec != std::errc() || ptr != score_text.data() + score_text.size() || score < 0 || score > 100 ||
-        !is_digit(score_text.front())) {
-      IOCSWEEP_REJECT_LINE("score '" + std::string(score_text) + "' is not an integer from 0 to 100");
-    }
-    if (auto problem = pattern_problem(pattern, "pattern")) IOCSWEEP_REJECT_LINE(*problem);
-    if (!false_positive.empty()) {
-      if (auto problem = pattern_problem(false_positive, "false-positive pattern")) IOCSWEEP_REJECT_LINE(*problem);
-    }
-
-    FilenameIoc ioc;
-    ioc.pattern = std::string(pattern);
-    ioc.score = score;
-    ioc.false_positive = std::string(false_positive);
-    ioc.description = description;
-    ioc.source = name;
-    ioc.line = line_no;
-    out.push_back(std::move(ioc));
-  }
-  return out;
-#undef IOCSWEEP_REJECT_LINE
+        if (score_text.empty()) return std::string("missing score after ';'");
+        int score = 0;
+        const auto [ptr, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
+        if (ec != std::errc() || ptr != score_text.data() + score_text.size() || score < 0 || score > 100 ||
+            !is_digit(score_text.front())) {
+          return "score '" + std::string(score_text) + "' is not an integer from 0 to 100";
+        }
+        if (auto problem = pattern_problem(pattern, "pattern")) return *problem;
+        if (!false_positive.empty()) {
+          if (auto problem = pattern_problem(false_positive, "false-positive pattern")) return *problem;
+        }
+        FilenameIoc ioc;
+        ioc.pattern = std::string(pattern);
+        ioc.score = score;
+        ioc.false_positive = std::string(false_positive);
+        ioc.description = description;
+        ioc.source = name;
+        ioc.line = line_no;
+        return ioc;
+      });
 }
 
 std::string filename_pattern_for_exact_name(std::string_view file_name) {

@@ -1,21 +1,11 @@
 #include <algorithm>
 #include <charconv>
 
+#include "ioc/indicator_lines.hpp"
 #include "iocsweep/ioc.hpp"
 
 namespace iocsweep {
 namespace {
-
-// Longer lines are not indicator lines; refusing them keeps a binary or
-// hostile file from being read as one enormous "description".
-constexpr std::size_t kMaxLineLength = 64 * 1024;
-
-std::string_view trim(std::string_view s) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
@@ -43,9 +33,12 @@ std::string index_key(DigestKind kind, ByteView raw) {
 
 std::size_t expected_hex_digits(DigestKind kind) {
   switch (kind) {
-    case DigestKind::kMd5: return 32;
-    case DigestKind::kSha1: return 40;
-    case DigestKind::kSha256: return 64;
+    case DigestKind::kMd5:
+      return 32;
+    case DigestKind::kSha1:
+      return 40;
+    case DigestKind::kSha256:
+      return 64;
   }
   return 0;
 }
@@ -61,78 +54,59 @@ std::string hex_to_raw(const std::string& hex) {
 
 }  // namespace
 
-// A bad line fails the set, or, in lenient mode, is recorded and skipped
-// (`continue` moves on to the next line).
-#define IOCSWEEP_REJECT_LINE(why)                             \
-  {                                                           \
-    Error rejected_ = fail(why);                              \
-    if (skipped_lines != nullptr) {                           \
-      skipped_lines->push_back(std::move(rejected_.message)); \
-      continue;                                               \
-    }                                                         \
-    return rejected_;                                         \
-  }
-
 Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::string& name,
-                                                    std::vector<std::string>* skipped_lines) {
-  std::vector<HashIoc> out;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    const std::size_t eol = text.find('\n');
-    std::string_view raw_line = text.substr(0, eol);
-    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
-    const auto fail = [&](const std::string& why) -> Error {
-      return Error{name + ":" + std::to_string(line_no) + ": " + why};
-    };
-    if (raw_line.size() > kMaxLineLength) IOCSWEEP_REJECT_LINE("line longer than 64 KiB (not an IOC list?)");
-    if (raw_line.find('\0') != std::string_view::npos) IOCSWEEP_REJECT_LINE("NUL byte (binary file?)");
-    const std::string_view line = trim(raw_line);
-    if (line.empty() || line.front() == '#') continue;
+                                             std::vector<std::string>* skipped_lines) {
+  using Outcome = ioc_lines::LineOutcome<HashIoc>;
+  return ioc_lines::parse_lines<HashIoc>(
+      text, name, skipped_lines, [&](std::string_view line, std::size_t line_no) -> Outcome {
+        if (line.empty() || line.front() == '#') return std::monostate{};
+        const std::size_t semi = line.find(';');
+        const std::string_view hash = ioc_lines::trim(line.substr(0, semi));
+        std::string_view rest = semi == std::string_view::npos ? std::string_view{} : line.substr(semi + 1);
 
-    const std::size_t semi = line.find(';');
-    const std::string_view hash = trim(line.substr(0, semi));
-    std::string_view rest = semi == std::string_view::npos ? std::string_view{} : line.substr(semi + 1);
-
-    const auto bad_char = std::find_if_not(hash.begin(), hash.end(), is_hex);
-    if (hash.empty()) IOCSWEEP_REJECT_LINE("missing hash before ';'");
-    if (bad_char != hash.end()) {
-      IOCSWEEP_REJECT_LINE("hash contains a character that is not a hex digit at column " +
-                  std::to_string(bad_char - hash.begin() + 1));
-    }
-    HashIoc ioc;
-    switch (hash.size()) {
-      case 32: ioc.kind = DigestKind::kMd5; break;
-      case 40: ioc.kind = DigestKind::kSha1; break;
-      case 64: ioc.kind = DigestKind::kSha256; break;
-      default:
-        IOCSWEEP_REJECT_LINE("hash has " + std::to_string(hash.size()) +
-                    " hex digits; expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256)");
-    }
-    ioc.value = lower(hash);
-    // HASH;SCORE;DESCRIPTION when the second field is a number and a third
-    // field follows; otherwise everything after the hash is description.
-    const std::size_t semi2 = rest.find(';');
-    if (semi2 != std::string_view::npos && is_all_digits(trim(rest.substr(0, semi2)))) {
-      const std::string_view score_text = trim(rest.substr(0, semi2));
-      int score = 0;
-      const auto [ptr, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
-      if (ec != std::errc() || ptr != score_text.data() + score_text.size() || score > 100) {
-        IOCSWEEP_REJECT_LINE("score '" + std::string(score_text) + "' is not an integer from 0 to 100");
-      }
-      ioc.score = score;
-      rest = rest.substr(semi2 + 1);
-    }
-    const std::string_view description = trim(rest);
-    if (!is_valid_utf8(description)) IOCSWEEP_REJECT_LINE("description is not valid UTF-8");
-    ioc.description = std::string(description);
-    ioc.source = name;
-    ioc.line = line_no;
-    out.push_back(std::move(ioc));
-  }
-  return out;
-#undef IOCSWEEP_REJECT_LINE
+        if (hash.empty()) return std::string("missing hash before ';'");
+        const auto bad_char = std::find_if_not(hash.begin(), hash.end(), is_hex);
+        if (bad_char != hash.end()) {
+          return "hash contains a character that is not a hex digit at column " +
+                 std::to_string(bad_char - hash.begin() + 1);
+        }
+        HashIoc ioc;
+        switch (hash.size()) {
+          case 32:
+            ioc.kind = DigestKind::kMd5;
+            break;
+          case 40:
+            ioc.kind = DigestKind::kSha1;
+            break;
+          case 64:
+            ioc.kind = DigestKind::kSha256;
+            break;
+          default:
+            return "hash has " + std::to_string(hash.size()) +
+                   " hex digits; expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256)";
+        }
+        ioc.value = lower(hash);
+        // HASH;SCORE;DESCRIPTION when the second field is a number and a
+        // third field follows; otherwise everything after the hash is
+        // description.
+        const std::size_t semi2 = rest.find(';');
+        if (semi2 != std::string_view::npos && is_all_digits(ioc_lines::trim(rest.substr(0, semi2)))) {
+          const std::string_view score_text = ioc_lines::trim(rest.substr(0, semi2));
+          int score = 0;
+          const auto [ptr, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
+          if (ec != std::errc() || ptr != score_text.data() + score_text.size() || score > 100) {
+            return "score '" + std::string(score_text) + "' is not an integer from 0 to 100";
+          }
+          ioc.score = score;
+          rest = rest.substr(semi2 + 1);
+        }
+        const std::string_view description = ioc_lines::trim(rest);
+        if (!is_valid_utf8(description)) return std::string("description is not valid UTF-8");
+        ioc.description = std::string(description);
+        ioc.source = name;
+        ioc.line = line_no;
+        return ioc;
+      });
 }
 
 Status HashIocDb::add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines) {
@@ -169,9 +143,15 @@ Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info) {
     const bool duplicate = std::any_of(slots.begin(), slots.end(), [&](std::size_t i) { return i >= first_of_set; });
     if (duplicate) continue;
     switch (ioc.kind) {
-      case DigestKind::kMd5: ++info.md5; break;
-      case DigestKind::kSha1: ++info.sha1; break;
-      case DigestKind::kSha256: ++info.sha256_count; break;
+      case DigestKind::kMd5:
+        ++info.md5;
+        break;
+      case DigestKind::kSha1:
+        ++info.sha1;
+        break;
+      case DigestKind::kSha256:
+        ++info.sha256_count;
+        break;
     }
     ++info.count;
     kinds_ = kinds_.with(ioc.kind);
@@ -206,9 +186,15 @@ Status HashAllowList::add_set(std::string_view text, const std::string& name, st
     if (!keys_of_set.insert(key).second) continue;
     kinds_ = kinds_.with(ioc.kind);
     switch (ioc.kind) {
-      case DigestKind::kMd5: ++info.md5; break;
-      case DigestKind::kSha1: ++info.sha1; break;
-      case DigestKind::kSha256: ++info.sha256_count; break;
+      case DigestKind::kMd5:
+        ++info.md5;
+        break;
+      case DigestKind::kSha1:
+        ++info.sha1;
+        break;
+      case DigestKind::kSha256:
+        ++info.sha256_count;
+        break;
     }
     ++info.count;
   }
