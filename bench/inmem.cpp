@@ -232,9 +232,8 @@ int main(int argc, char** argv) {
     const char* name;
     Work work;
   };
-  const Case cases[] = {{"hash (md5+sha1+sha256)", Work::kHash},
-                        {"yara", Work::kYara},
-                        {"hash+yara (as a scan worker)", Work::kBoth}};
+  const Case cases[] = {
+      {"hash (md5+sha1+sha256)", Work::kHash}, {"yara", Work::kYara}, {"hash+yara (as a scan worker)", Work::kBoth}};
   for (const Case& c : cases) {
     if (c.work != Work::kHash && !rules) continue;
     RunResult best;
@@ -244,8 +243,8 @@ int main(int argc, char** argv) {
       if (r.seconds < best.seconds) best = r;
     }
     const double secs = std::max(best.seconds, 1e-9);
-    std::printf("%-30s %9.1f MB/s  %8.0f files/s  %.3f s", c.name, mb / secs,
-                static_cast<double>(files.size()) / secs, best.seconds);
+    std::printf("%-30s %9.1f MB/s  %8.0f files/s  %.3f s", c.name, mb / secs, static_cast<double>(files.size()) / secs,
+                best.seconds);
     if (c.work != Work::kHash) std::printf("  matches %zu  errors %zu", best.matches, best.errors);
     std::printf("\n");
   }

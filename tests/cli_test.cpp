@@ -1,9 +1,8 @@
 // Integration tests: run the built iocsweep binary on trees made here.
-#include <gtest/gtest.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "iocsweep/hash.hpp"
@@ -285,8 +284,8 @@ TEST(Cli, RepeatableOptionsTakeOneValueEachAndFilesLoadOnce) {
   write_file(t / "sub/b", "y");
   // Paths after --rules DIR are scan roots, not more rule locations; the
   // same rule file reached twice is loaded once.
-  RunResult r = run({kBin, "scan", "--no-rule-cache", "--rules", rules.path(), "--rules", rules / "r.yar",
-                     "--exclude", "*.none", t / "a", t / "sub"});
+  RunResult r = run({kBin, "scan", "--no-rule-cache", "--rules", rules.path(), "--rules", rules / "r.yar", "--exclude",
+                     "*.none", t / "a", t / "sub"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json doc = parse_report(r);
   EXPECT_EQ(doc["scan"]["roots"], json::array({t / "a", t / "sub"}));
@@ -352,8 +351,8 @@ TEST(Cli, MinScoreFiltersWeakFindings) {
   write_file(t / "f", "WEAKNEEDLE");
   RunResult all = run({kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", rules / "weak.yar", t.path()});
   EXPECT_EQ(all.exit_code, 1);
-  RunResult filtered = run({kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", rules / "weak.yar",
-                            "--min-score", "40", t.path()});
+  RunResult filtered = run(
+      {kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", rules / "weak.yar", "--min-score", "40", t.path()});
   EXPECT_EQ(filtered.exit_code, 0) << filtered.err;
   json doc = parse_report(filtered);
   EXPECT_TRUE(doc["findings"].empty());

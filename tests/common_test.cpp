@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "iocsweep/common.hpp"
+
+#include <gtest/gtest.h>
 
 namespace iocsweep {
 namespace {
@@ -17,7 +17,10 @@ TEST(Utf8, AcceptsValidAndRejectsInvalid) {
 }
 
 TEST(Utf8, ReplacesInvalidBytes) {
-  EXPECT_EQ(to_valid_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(to_valid_utf8("a\xFF"
+                          "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(to_valid_utf8("caf\xC3\xA9"), "caf\xC3\xA9");
 }
 

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "iocsweep/hash.hpp"
+
+#include <gtest/gtest.h>
 
 namespace iocsweep {
 namespace {

@@ -1,8 +1,8 @@
 // Integration tests on trees an attacker could have shaped: odd names,
 // depth, links, special files, sparse and huge files, permissions, signals.
 // Each runs the built binary with a generous time bound.
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -13,8 +13,8 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "iocsweep/common.hpp"
@@ -316,8 +316,8 @@ TEST(Hostile, SigtermGivesACompleteJsonReportMarkedIncomplete) {
              "rule slow { condition: for all i in (0..filesize) : ( for all j in (0..filesize) : "
              "(uint8(i) != 0xFF or uint8(j) != 0xFE) ) }");
   for (int i = 0; i < 40; ++i) write_file(t / ("f" + std::to_string(i)), std::string(100000, 'a'));
-  Proc p = run_bin({"scan", "--no-builtin", "--rules", cfg / "slow.yar", "--timeout", "1", "--threads", "2",
-                    "-o", cfg / "report.json", t.path()},
+  Proc p = run_bin({"scan", "--no-builtin", "--rules", cfg / "slow.yar", "--timeout", "1", "--threads", "2", "-o",
+                    cfg / "report.json", t.path()},
                    std::chrono::seconds(60), 0, {SIGTERM, std::chrono::milliseconds(1500)});
   EXPECT_FALSE(p.timed_out);
   EXPECT_LT(p.seconds, 20.0);

@@ -1,9 +1,11 @@
+#include "iocsweep/match.hpp"
+
 #include <gtest/gtest.h>
 
-#include "iocsweep/match.hpp"
+#include <filesystem>
+
 #include "iocsweep/pipeline.hpp"
 #include "test_support.hpp"
-#include <filesystem>
 
 namespace iocsweep {
 namespace {

@@ -1,9 +1,10 @@
+#include "iocsweep/pipeline.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <map>
 
-#include "iocsweep/pipeline.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {
@@ -225,7 +226,8 @@ TEST_F(PipelineTest, LoadPackErrorsNameTheFile) {
   write_file(d / "bad.txt", "abc;not a hash\n");
   auto pack = load_pack(request(false, {}, {d / "bad.txt"}));
   ASSERT_FALSE(pack);
-  EXPECT_EQ(pack.error().message, d / "bad.txt" + ":1: hash has 3 hex digits; expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256)");
+  EXPECT_EQ(pack.error().message,
+            d / "bad.txt" + ":1: hash has 3 hex digits; expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256)");
   auto missing = load_pack(request(false, {d / "nope.yar"}, {}));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().message, d / "nope.yar" + ": No such file or directory");

@@ -1,8 +1,9 @@
+#include "iocsweep/read.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <utime.h>
 
-#include "iocsweep/read.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {

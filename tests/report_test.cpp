@@ -1,9 +1,10 @@
+#include "iocsweep/report.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "iocsweep/report.hpp"
 #include "iocsweep/version.hpp"
 
 namespace iocsweep {
@@ -12,11 +13,19 @@ namespace {
 using nlohmann::json;
 
 struct Fixture {
-  RuleInfo rule{"Evil_Rule", "builtin:x.yar", {"apt"}, {{"score", std::int64_t{90}}, {"author", std::string("a")},
-                                                          {"ref", std::string("r1")}, {"ref", std::string("r2")}},
+  RuleInfo rule{"Evil_Rule",
+                "builtin:x.yar",
+                {"apt"},
+                {{"score", std::int64_t{90}},
+                 {"author", std::string("a")},
+                 {"ref", std::string("r1")},
+                 {"ref", std::string("r2")}},
                 90};
   HashIoc ioc{DigestKind::kSha256, std::string(64, 'a'), 100, "known bad", "iocs.txt", 7};
-  ScanInfo info{"host", "2026-01-01T00:00:00.000Z", {"/root"}, {{"builtin:x.yar", std::string(64, 'b'), 1}},
+  ScanInfo info{"host",
+                "2026-01-01T00:00:00.000Z",
+                {"/root"},
+                {{"builtin:x.yar", std::string(64, 'b'), 1}},
                 {{"iocs.txt", std::string(64, 'c'), 1, 0, 0, 1}},
                 {}};
 };

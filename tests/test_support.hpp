@@ -33,13 +33,17 @@ class TempDir {
   }
   ~TempDir() {
     // Make everything removable first (tests chmod things away).
-    ::nftw(path_.c_str(), [](const char* p, const struct stat* sb, int type, struct FTW*) {
-      if (type == FTW_D || type == FTW_DNR) ::chmod(p, 0700);
-      (void)sb;
-      return 0;
-    }, 64, FTW_PHYS);
-    ::nftw(path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 64,
-           FTW_DEPTH | FTW_PHYS);
+    ::nftw(
+        path_.c_str(),
+        [](const char* p, const struct stat* sb, int type, struct FTW*) {
+          if (type == FTW_D || type == FTW_DNR) ::chmod(p, 0700);
+          (void)sb;
+          return 0;
+        },
+        64, FTW_PHYS);
+    ::nftw(
+        path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 64,
+        FTW_DEPTH | FTW_PHYS);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

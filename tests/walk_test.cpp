@@ -1,3 +1,5 @@
+#include "iocsweep/walk.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
@@ -6,7 +8,6 @@
 #include <algorithm>
 #include <set>
 
-#include "iocsweep/walk.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {
@@ -208,8 +209,8 @@ TEST(FileWalker, SkipsPseudoFilesystemsUnlessIncluded) {
   struct stat st {};
   ASSERT_EQ(::stat(t.path().c_str(), &st), 0);
   // Pretend the temporary directory's filesystem is procfs.
-  const std::string mountinfo = "1 1 " + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) +
-                                " / /x rw - proc proc rw\n";
+  const std::string mountinfo =
+      "1 1 " + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) + " / /x rw - proc proc rw\n";
   Recorder skipped;
   FileWalker({}, MountTable::parse(mountinfo)).walk({t.path()}, skipped, {});
   EXPECT_TRUE(skipped.files.empty());

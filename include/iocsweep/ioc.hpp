@@ -22,7 +22,7 @@ inline constexpr int kDefaultHashScore = 100;
 /// One hash indicator.
 struct HashIoc {
   DigestKind kind = DigestKind::kSha256;
-  std::string value;        ///< lower-case hex
+  std::string value;  ///< lower-case hex
   int score = kDefaultHashScore;
   std::string description;  ///< may be empty
   std::string source;       ///< name of the set it came from

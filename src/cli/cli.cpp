@@ -144,8 +144,8 @@ std::string canonical_or_ancestor(std::string path) {
 
 bool is_inside(const std::string& path, const std::string& root) {
   if (root == "/") return true;
-  return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-                          path[root.size()] == '/');
+  return path == root ||
+         (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
 }
 
 // Where compiled rule sets are cached, or "" for no cache. Forensic rule:
@@ -404,17 +404,19 @@ int run(int argc, char** argv) {
   // Output errors are reported by checking the stream, not by dying.
   signal(SIGPIPE, SIG_IGN);
 
-  CLI::App app{"iocsweep: offline IOC sweep scanner (YARA rules, hash indicators) with a built-in\n"
-               "Lazarus bank-heist pack. Reads every file once; never writes to the scanned tree.",
-               "iocsweep"};
+  CLI::App app{
+      "iocsweep: offline IOC sweep scanner (YARA rules, hash indicators) with a built-in\n"
+      "Lazarus bank-heist pack. Reads every file once; never writes to the scanned tree.",
+      "iocsweep"};
   app.footer(kExitCodesHelp);
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(version()));
 
   RawScanOptions scan_opts;
   CLI::App* scan = app.add_subcommand("scan", "Sweep files and directories for indicators");
-  scan->add_option("PATH", scan_opts.paths, "Files or directories to sweep (symlinks named here are followed, "
-                                            "none below them)")
+  scan->add_option("PATH", scan_opts.paths,
+                   "Files or directories to sweep (symlinks named here are followed, "
+                   "none below them)")
       ->required();
   add_pack_options(*scan, scan_opts.rules, scan_opts.no_builtin);
   scan->add_option("--iocs", scan_opts.iocs,
@@ -495,8 +497,9 @@ int run(int argc, char** argv) {
 
   std::vector<std::string> check_paths;
   CLI::App* rules_check =
-      rules->add_subcommand("check", "Compile rule files, each on its own, and report diagnostics; scans nothing. "
-                                     "Exit 0 when all compile, 2 otherwise");
+      rules->add_subcommand("check",
+                            "Compile rule files, each on its own, and report diagnostics; scans nothing. "
+                            "Exit 0 when all compile, 2 otherwise");
   rules_check->add_option("PATH", check_paths, "Rule files, or directories of .yar/.yara files")->required();
 
   CLI::App* iocs = app.add_subcommand("iocs", "Inspect indicator sets");

@@ -1,3 +1,5 @@
+#include "iocsweep/output_file.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -6,8 +8,6 @@
 #include <cstdio>
 #include <cstring>
 #include <vector>
-
-#include "iocsweep/output_file.hpp"
 
 namespace iocsweep {
 namespace {
@@ -43,7 +43,9 @@ Result<std::unique_ptr<AtomicOutputFile>> AtomicOutputFile::create(const std::st
 }
 
 AtomicOutputFile::AtomicOutputFile(std::string path, std::string temp_path)
-    : path_(std::move(path)), temp_path_(std::move(temp_path)), stream_(temp_path_, std::ios::binary | std::ios::trunc) {}
+    : path_(std::move(path)),
+      temp_path_(std::move(temp_path)),
+      stream_(temp_path_, std::ios::binary | std::ios::trunc) {}
 
 AtomicOutputFile::~AtomicOutputFile() {
   if (!committed_) {

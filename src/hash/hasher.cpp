@@ -20,9 +20,12 @@ constexpr DigestKind kAllKinds[] = {DigestKind::kMd5, DigestKind::kSha1, DigestK
 
 const char* evp_name(DigestKind kind) {
   switch (kind) {
-    case DigestKind::kMd5: return "MD5";
-    case DigestKind::kSha1: return "SHA1";
-    case DigestKind::kSha256: return "SHA256";
+    case DigestKind::kMd5:
+      return "MD5";
+    case DigestKind::kSha1:
+      return "SHA1";
+    case DigestKind::kSha256:
+      return "SHA256";
   }
   return "";
 }
@@ -37,9 +40,12 @@ MdPtr fetch(DigestKind kind) {
 
 std::uint8_t* out_of(Digests& d, DigestKind kind) {
   switch (kind) {
-    case DigestKind::kMd5: return d.md5.data();
-    case DigestKind::kSha1: return d.sha1.data();
-    case DigestKind::kSha256: return d.sha256.data();
+    case DigestKind::kMd5:
+      return d.md5.data();
+    case DigestKind::kSha1:
+      return d.sha1.data();
+    case DigestKind::kSha256:
+      return d.sha256.data();
   }
   return nullptr;
 }
@@ -48,9 +54,12 @@ std::uint8_t* out_of(Digests& d, DigestKind kind) {
 
 std::string_view digest_name(DigestKind kind) {
   switch (kind) {
-    case DigestKind::kMd5: return "md5";
-    case DigestKind::kSha1: return "sha1";
-    case DigestKind::kSha256: return "sha256";
+    case DigestKind::kMd5:
+      return "md5";
+    case DigestKind::kSha1:
+      return "sha1";
+    case DigestKind::kSha256:
+      return "sha256";
   }
   return "";
 }
@@ -66,9 +75,12 @@ void Digests::merge(const Digests& other) {
 
 ByteView Digests::get(DigestKind kind) const {
   switch (kind) {
-    case DigestKind::kMd5: return md5;
-    case DigestKind::kSha1: return sha1;
-    case DigestKind::kSha256: return sha256;
+    case DigestKind::kMd5:
+      return md5;
+    case DigestKind::kSha1:
+      return sha1;
+    case DigestKind::kSha256:
+      return sha256;
   }
   return {};
 }

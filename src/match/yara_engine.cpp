@@ -195,9 +195,15 @@ void CompiledRules::describe() {
     const YR_META* meta = nullptr;
     yr_rule_metas_foreach(rule, meta) {
       switch (meta->type) {
-        case META_TYPE_INTEGER: info.meta.emplace_back(meta->identifier, meta->integer); break;
-        case META_TYPE_BOOLEAN: info.meta.emplace_back(meta->identifier, meta->integer != 0); break;
-        default: info.meta.emplace_back(meta->identifier, std::string(meta->string)); break;
+        case META_TYPE_INTEGER:
+          info.meta.emplace_back(meta->identifier, meta->integer);
+          break;
+        case META_TYPE_BOOLEAN:
+          info.meta.emplace_back(meta->identifier, meta->integer != 0);
+          break;
+        default:
+          info.meta.emplace_back(meta->identifier, std::string(meta->string));
+          break;
       }
     }
     info.score = score_from_meta(info.meta);
@@ -212,8 +218,7 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
   std::shared_ptr<CompiledRules> compiled(new CompiledRules());
   compiled->uses_externals_ =
       std::any_of(sources.begin(), sources.end(), [](const RuleSource& s) { return mentions_externals(s.text); });
-  const bool cacheable =
-      !cache.dir.empty() && std::none_of(sources.begin(), sources.end(), uses_include);
+  const bool cacheable = !cache.dir.empty() && std::none_of(sources.begin(), sources.end(), uses_include);
   const std::string key = cacheable ? cache_key(sources) : std::string();
   if (cacheable) {
     if (YR_RULES* loaded = static_cast<YR_RULES*>(rule_cache::load(cache.dir, key))) {
@@ -237,8 +242,8 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
       // Left out with a warning; start again without it (each retry drops
       // one more source, so this ends).
       skipped[attempt.failed] = true;
-      skip_warnings.push_back(sources[attempt.failed].name + ": skipped, it does not compile: " +
-                              join_lines(attempt.errors));
+      skip_warnings.push_back(sources[attempt.failed].name +
+                              ": skipped, it does not compile: " + join_lines(attempt.errors));
       continue;
     }
     return Error{join_lines(attempt.errors)};
@@ -303,7 +308,7 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
   YaraScanResult result;
   YR_SCANNER* s = impl_->scanner.get();
   if (impl_->rules->uses_externals()) {
-    const std::string* values[] = {&externals.filename,  &externals.filepath, &externals.extension,
+    const std::string* values[] = {&externals.filename, &externals.filepath, &externals.extension,
                                    &externals.filetype, &externals.owner,    &externals.md5};
     for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
       // A name with an embedded NUL is cut there for YARA's C strings.
@@ -315,16 +320,21 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
   const int rc = yr_scanner_scan_mem(s, bytes.data(), bytes.size());
   impl_->current = nullptr;
   switch (rc) {
-    case ERROR_SUCCESS: break;
+    case ERROR_SUCCESS:
+      break;
     case ERROR_SCAN_TIMEOUT:
       result.error = "YARA scan timed out after " + std::to_string(impl_->timeout_s) + " s";
       break;
-    case ERROR_INSUFFICIENT_MEMORY: result.error = "YARA ran out of memory"; break;
+    case ERROR_INSUFFICIENT_MEMORY:
+      result.error = "YARA ran out of memory";
+      break;
     case ERROR_COULD_NOT_MAP_FILE:
       // libyara caught SIGBUS: the mapped file was truncated under the scan.
       result.error = "file shrank while being scanned";
       break;
-    default: result.error = "YARA scan failed (libyara error " + std::to_string(rc) + ")"; break;
+    default:
+      result.error = "YARA scan failed (libyara error " + std::to_string(rc) + ")";
+      break;
   }
   return result;
 }

@@ -1,11 +1,12 @@
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <algorithm>
-#include <set>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
-#include <sys/stat.h>
-#include <dirent.h>
 
 #include "iocsweep/ioc_formats.hpp"
 #include "iocsweep/pipeline.hpp"
@@ -100,10 +101,18 @@ struct IocLoader {
     Status st = Ok{};
     if (kind == IocKind::kDetect) {
       switch (detect_ioc_format(*text)) {
-        case IocFileFormat::kStixBundle: st = import(path, *text, parse_stix_bundle(*text, path)); break;
-        case IocFileFormat::kMispEvent: st = import(path, *text, parse_misp_event(*text, path)); break;
-        case IocFileFormat::kLokiFilename: st = names.add_set(*text, path, skip); break;
-        case IocFileFormat::kLokiHash: st = hashes.add_set(*text, path, skip); break;
+        case IocFileFormat::kStixBundle:
+          st = import(path, *text, parse_stix_bundle(*text, path));
+          break;
+        case IocFileFormat::kMispEvent:
+          st = import(path, *text, parse_misp_event(*text, path));
+          break;
+        case IocFileFormat::kLokiFilename:
+          st = names.add_set(*text, path, skip);
+          break;
+        case IocFileFormat::kLokiHash:
+          st = hashes.add_set(*text, path, skip);
+          break;
       }
     } else if (kind == IocKind::kHash) {
       st = hashes.add_set(*text, path, skip);
@@ -113,8 +122,8 @@ struct IocLoader {
       st = allow.add_set(*text, path, skip);
     }
     if (!skipped.empty()) {
-      warnings.push_back(path + ": " + std::to_string(skipped.size()) + " bad line(s) skipped, the first: " +
-                         skipped.front());
+      warnings.push_back(path + ": " + std::to_string(skipped.size()) +
+                         " bad line(s) skipped, the first: " + skipped.front());
     }
     return st;
   }

@@ -1,3 +1,5 @@
+#include "iocsweep/pipeline.hpp"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -12,7 +14,6 @@
 #include <unordered_map>
 
 #include "iocsweep/hash.hpp"
-#include "iocsweep/pipeline.hpp"
 
 namespace iocsweep {
 namespace {
@@ -150,12 +151,14 @@ std::string extension_of(std::string_view name) {
 // `filetype` with.
 std::string file_type_of(ByteView bytes) {
   const auto starts = [&](std::string_view magic) {
-    return bytes.size() >= magic.size() && std::equal(magic.begin(), magic.end(), bytes.begin(), [](char a, std::uint8_t b) {
-             return static_cast<std::uint8_t>(a) == b;
-           });
+    return bytes.size() >= magic.size() &&
+           std::equal(magic.begin(), magic.end(), bytes.begin(),
+                      [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; });
   };
   if (starts("MZ")) return "EXE";
-  if (starts("\x7f" "ELF")) return "ELF";
+  if (starts("\x7f"
+             "ELF"))
+    return "ELF";
   if (starts("PK\x03\x04")) return "ZIP";
   if (starts("Rar!")) return "RAR";
   if (starts("\x1f\x8b")) return "GZIP";

@@ -144,8 +144,8 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
   // it would cost two system calls per file.
 
   if (out.info.size > kMapThreshold) {
-    void* map = ::mmap(nullptr, static_cast<std::size_t>(out.info.size), PROT_READ, MAP_PRIVATE | MAP_NORESERVE,
-                       fd.get(), 0);
+    void* map =
+        ::mmap(nullptr, static_cast<std::size_t>(out.info.size), PROT_READ, MAP_PRIVATE | MAP_NORESERVE, fd.get(), 0);
     if (map == MAP_FAILED) return failed(std::string("cannot map the file: ") + std::strerror(errno));
     ::madvise(map, static_cast<std::size_t>(out.info.size), MADV_SEQUENTIAL);
     ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);

@@ -2,8 +2,8 @@
 #include <nlohmann/json.hpp>
 
 #include "iocsweep/report.hpp"
-#include "report/collecting_sink.hpp"
 #include "iocsweep/version.hpp"
+#include "report/collecting_sink.hpp"
 
 namespace iocsweep {
 namespace {
@@ -34,21 +34,23 @@ json meta_to_json(const std::vector<std::pair<std::string, MetaValue>>& meta) {
 
 json match_to_json(const MatchRecord& match) {
   if (const auto* y = std::get_if<YaraMatchRecord>(&match)) {
-    return json{{"type", "yara"},          {"rule", y->rule->name}, {"namespace", y->rule->ns},
-                {"tags", y->rule->tags},   {"meta", meta_to_json(y->rule->meta)},
+    return json{{"type", "yara"},
+                {"rule", y->rule->name},
+                {"namespace", y->rule->ns},
+                {"tags", y->rule->tags},
+                {"meta", meta_to_json(y->rule->meta)},
                 {"score", y->rule->score}};
   }
   if (const auto* f = std::get_if<FilenameMatchRecord>(&match)) {
     const FilenameIoc& ioc = *f->ioc;
-    json out{{"type", "filename"},  {"pattern", ioc.pattern},         {"source", ioc.source},
-             {"line", ioc.line},    {"description", ioc.description}, {"score", ioc.score}};
+    json out{{"type", "filename"}, {"pattern", ioc.pattern},         {"source", ioc.source},
+             {"line", ioc.line},   {"description", ioc.description}, {"score", ioc.score}};
     if (!ioc.false_positive.empty()) out["false_positive"] = ioc.false_positive;
     return out;
   }
   const HashIoc& ioc = *std::get<HashMatchRecord>(match).ioc;
-  return json{{"type", "hash"},       {"algorithm", digest_name(ioc.kind)}, {"value", ioc.value},
-              {"source", ioc.source}, {"line", ioc.line},                   {"description", ioc.description},
-              {"score", ioc.score}};
+  return json{{"type", "hash"},   {"algorithm", digest_name(ioc.kind)}, {"value", ioc.value}, {"source", ioc.source},
+              {"line", ioc.line}, {"description", ioc.description},     {"score", ioc.score}};
 }
 
 class JsonSink final : public report_detail::CollectingSink {
@@ -56,7 +58,6 @@ class JsonSink final : public report_detail::CollectingSink {
   explicit JsonSink(std::ostream& out) : out_(out) {}
 
   Status write(const ScanEnd& end) override {
-
     json doc;
     doc["schema_version"] = kReportSchemaVersion;
     doc["tool"] = {{"name", kToolName}, {"version", version()}};
@@ -66,11 +67,11 @@ class JsonSink final : public report_detail::CollectingSink {
     }
     json ioc_sets = json::array();
     for (const IocSetInfo& s : info_.ioc_sets) {
-      ioc_sets.push_back({{"name", s.name},
-                          {"sha256", s.sha256},
-                          {"count", s.count},
-                          {"counts",
-                           {{"md5", s.md5}, {"sha1", s.sha1}, {"sha256", s.sha256_count}, {"filename", s.filename}}}});
+      ioc_sets.push_back(
+          {{"name", s.name},
+           {"sha256", s.sha256},
+           {"count", s.count},
+           {"counts", {{"md5", s.md5}, {"sha1", s.sha1}, {"sha256", s.sha256_count}, {"filename", s.filename}}}});
     }
     json allow_sets = json::array();
     for (const IocSetInfo& s : info_.allow_sets) {
@@ -78,14 +79,10 @@ class JsonSink final : public report_detail::CollectingSink {
     }
     json roots = json::array();
     for (const std::string& r : info_.roots) roots.push_back(path_for_json(r));
-    doc["scan"] = {{"host", to_valid_utf8(info_.host)},
-                   {"started_at", info_.started_at},
-                   {"finished_at", end.finished_at},
-                   {"roots", std::move(roots)},
-                   {"complete", end.complete},
-                   {"rulesets", std::move(rulesets)},
-                   {"ioc_sets", std::move(ioc_sets)},
-                   {"allow_sets", std::move(allow_sets)}};
+    doc["scan"] = {{"host", to_valid_utf8(info_.host)}, {"started_at", info_.started_at},
+                   {"finished_at", end.finished_at},    {"roots", std::move(roots)},
+                   {"complete", end.complete},          {"rulesets", std::move(rulesets)},
+                   {"ioc_sets", std::move(ioc_sets)},   {"allow_sets", std::move(allow_sets)}};
     const ScanStats& s = end.stats;
     doc["stats"] = {{"files_scanned", s.files_scanned},
                     {"bytes_scanned", s.bytes_scanned},

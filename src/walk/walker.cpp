@@ -24,9 +24,9 @@ bool skip_by_default_fs(std::string_view type) {
   static constexpr std::string_view kSkipped[] = {
       // Kernel pseudo filesystems: generated content, endless or
       // side-effecting reads, nothing an attacker stored on disk.
-      "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "pstore",
-      "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "autofs", "binfmt_misc", "efivarfs", "selinuxfs",
-      "rpc_pipefs", "nfsd", "nsfs",
+      "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "pstore", "bpf",
+      "configfs", "fusectl", "mqueue", "hugetlbfs", "autofs", "binfmt_misc", "efivarfs", "selinuxfs", "rpc_pipefs",
+      "nfsd", "nsfs",
       // Network filesystems: another machine's data, read over the wire.
       "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "ceph", "glusterfs", "9p", "lustre", "davfs",
       "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse", "fuse.glusterfs", "fuse.gvfsd-fuse", "fuse.davfs2",
@@ -108,11 +108,16 @@ Kind kind_from_mode(mode_t mode) {
 
 Kind kind_from_dtype(unsigned char d_type) {
   switch (d_type) {
-    case DT_REG: return Kind::kFile;
-    case DT_DIR: return Kind::kDir;
-    case DT_LNK: return Kind::kSymlink;
-    case DT_UNKNOWN: return Kind::kUnknown;
-    default: return Kind::kSpecial;
+    case DT_REG:
+      return Kind::kFile;
+    case DT_DIR:
+      return Kind::kDir;
+    case DT_LNK:
+      return Kind::kSymlink;
+    case DT_UNKNOWN:
+      return Kind::kUnknown;
+    default:
+      return Kind::kSpecial;
   }
 }
 
@@ -261,11 +266,20 @@ class Walk {
         }
       }
       switch (kind) {
-        case Kind::kFile: visitor_.on_file(WalkEntry{top.dir, name, std::move(path), false}); break;
-        case Kind::kSymlink: visitor_.on_symlink(path); break;
-        case Kind::kSpecial: visitor_.on_skipped(path, "special", ""); break;
-        case Kind::kDir: descend(top, name, std::move(path), stack, /*nofollow=*/true); break;
-        case Kind::kUnknown: break;
+        case Kind::kFile:
+          visitor_.on_file(WalkEntry{top.dir, name, std::move(path), false});
+          break;
+        case Kind::kSymlink:
+          visitor_.on_symlink(path);
+          break;
+        case Kind::kSpecial:
+          visitor_.on_skipped(path, "special", "");
+          break;
+        case Kind::kDir:
+          descend(top, name, std::move(path), stack, /*nofollow=*/true);
+          break;
+        case Kind::kUnknown:
+          break;
       }
     }
   }
