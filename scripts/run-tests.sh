@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, then builds
 # and tests the dev preset (warnings as errors), then the same suite under
-# AddressSanitizer + UBSan and under ThreadSanitizer.
+# AddressSanitizer + UBSan and under ThreadSanitizer, then builds the
+# libFuzzer targets (clang, ASan + UBSan) and fuzzes each parser briefly.
 # Usage: scripts/run-tests.sh [--quick]   (--quick: dev preset only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,3 +18,12 @@ for preset in "${presets[@]}"; do
   cmake --build --preset "$preset"
   ctest --preset "$preset"
 done
+
+if [[ "${1:-}" != "--quick" ]]; then
+  # The fuzzers only: the rest of the suite already ran under ASan + UBSan.
+  fuzzers=(fuzz_hash_iocs fuzz_filename_iocs fuzz_stix fuzz_misp fuzz_rules)
+  echo "=== fuzz: corpus replay and a short run of each target ===" >&2
+  cmake --preset fuzz
+  cmake --build --preset fuzz --target "${fuzzers[@]}"
+  ctest --preset fuzz -R '^fuzz_(hash_iocs|filename_iocs|stix|misp|rules)_'
+fi
