@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "iocsweep/hash.hpp"
@@ -330,6 +331,42 @@ TEST(Cli, IocsListShowsEverySetWithCounts) {
   EXPECT_GE(sets[1]["counts"]["filename"].get<int>(), 10);
   EXPECT_EQ(sets[2]["name"], cfg / "names.txt");
   EXPECT_EQ(sets[2]["counts"]["filename"], 1);
+}
+
+TEST(Cli, NdjsonStreamsOneRecordPerLine) {
+  TempDir t;
+  write_file(t / "evtdiag.exe", test::synth_swift_engine());
+  write_file(t / "big", std::string(5000, 'x'));
+  RunResult r = run({kBin, "scan", "--format", "ndjson", "--max-filesize", "4K", t.path(), t / "missing"});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  std::vector<json> records;
+  std::size_t start = 0;
+  while (start < r.out.size()) {
+    const std::size_t nl = r.out.find('\n', start);
+    ASSERT_NE(nl, std::string::npos) << "every record ends its line";
+    records.push_back(json::parse(r.out.substr(start, nl - start)));  // throws if a line is not JSON
+    start = nl + 1;
+  }
+  ASSERT_GE(records.size(), 5u);
+  EXPECT_EQ(records.front()["record"], "scan_started");
+  EXPECT_EQ(records.front()["schema_version"], 1);
+  EXPECT_FALSE(records.front()["scan"].contains("complete"));
+  EXPECT_EQ(records.back()["record"], "scan_finished");
+  EXPECT_EQ(records.back()["scan"]["complete"], true);
+  EXPECT_EQ(records.back()["stats"]["findings"], 1);
+  std::map<std::string, int> kinds;
+  for (const json& rec : records) ++kinds[rec["record"].get<std::string>()];
+  EXPECT_EQ(kinds["finding"], 1);
+  EXPECT_EQ(kinds["error"], 1);
+  EXPECT_EQ(kinds["skipped"], 1);
+  for (const json& rec : records) {
+    if (rec["record"] == "finding") {
+      EXPECT_EQ(rec["path"], t / "evtdiag.exe");
+      bool engine = false;
+      for (const json& m : rec["matches"]) engine = engine || m.value("rule", "") == kEngineRule;
+      EXPECT_TRUE(engine) << rec.dump();
+    }
+  }
 }
 
 TEST(Cli, RulesCheckReportsEachFile) {

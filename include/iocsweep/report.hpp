@@ -129,6 +129,11 @@ class ReportSink {
 /// end(). `out` must outlive the sink.
 std::unique_ptr<ReportSink> make_json_sink(std::ostream& out);
 
+/// JSON Lines: one object per line ("record": "scan_started", "finding",
+/// "error", "skipped", "atime_not_preserved", "scan_finished"), written and
+/// flushed as results come; memory does not grow with the findings.
+std::unique_ptr<ReportSink> make_ndjson_sink(std::ostream& out);
+
 /// Human-readable report, control characters escaped, written on end().
 std::unique_ptr<ReportSink> make_text_sink(std::ostream& out);
 

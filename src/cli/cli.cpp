@@ -240,7 +240,7 @@ int run_scan_command(const RawScanOptions& raw) {
     out_file = std::move(*created);
   }
   std::ostream& out = out_file ? out_file->stream() : std::cout;
-  auto sink = format == "text" ? make_text_sink(out) : make_json_sink(out);
+  auto sink = format == "text" ? make_text_sink(out) : format == "ndjson" ? make_ndjson_sink(out) : make_json_sink(out);
 
   raise_fd_limit();
   ScanOutcome outcome;
@@ -442,9 +442,11 @@ int run(int argc, char** argv) {
   scan->add_option("-o,--output", scan_opts.output,
                    "Write the report to FILE (atomically: a temporary file renamed into place); default stdout")
       ->type_name("FILE");
-  scan->add_option("--format", scan_opts.format, "Report format; default json, or text when stdout is a terminal")
-      ->check(CLI::IsMember({"json", "text"}))
-      ->type_name("json|text");
+  scan->add_option("--format", scan_opts.format,
+                   "Report format: json (one document), ndjson (one JSON object per line, streamed as results "
+                   "come, for SIEMs and long sweeps) or text; default json, or text when stdout is a terminal")
+      ->check(CLI::IsMember({"json", "ndjson", "text"}))
+      ->type_name("json|ndjson|text");
   scan->add_option("--threads", scan_opts.threads, "Worker threads (default: number of CPUs)")
       ->check(CLI::Range(1u, 256u))
       ->type_name("N");

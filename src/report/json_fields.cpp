@@ -1,0 +1,128 @@
+#include "report/json_fields.hpp"
+
+#include "iocsweep/version.hpp"
+
+namespace iocsweep::report_detail {
+namespace {
+
+json meta_to_json(const std::vector<std::pair<std::string, MetaValue>>& meta) {
+  json out = json::object();
+  for (const auto& [key, value] : meta) {
+    json v = std::visit([](const auto& x) { return json(x); }, value);
+    // YARA allows a meta key more than once; keep every value.
+    if (out.contains(key)) {
+      if (!out[key].is_array()) out[key] = json::array({out[key]});
+      out[key].push_back(std::move(v));
+    } else {
+      out[key] = std::move(v);
+    }
+  }
+  return out;
+}
+
+json match_to_json(const MatchRecord& match) {
+  if (const auto* y = std::get_if<YaraMatchRecord>(&match)) {
+    return json{{"type", "yara"},
+                {"rule", y->rule->name},
+                {"namespace", y->rule->ns},
+                {"tags", y->rule->tags},
+                {"meta", meta_to_json(y->rule->meta)},
+                {"score", y->rule->score}};
+  }
+  if (const auto* f = std::get_if<FilenameMatchRecord>(&match)) {
+    const FilenameIoc& ioc = *f->ioc;
+    json out{{"type", "filename"}, {"pattern", ioc.pattern},         {"source", ioc.source},
+             {"line", ioc.line},   {"description", ioc.description}, {"score", ioc.score}};
+    if (!ioc.false_positive.empty()) out["false_positive"] = ioc.false_positive;
+    return out;
+  }
+  const HashIoc& ioc = *std::get<HashMatchRecord>(match).ioc;
+  return json{{"type", "hash"},   {"algorithm", digest_name(ioc.kind)}, {"value", ioc.value}, {"source", ioc.source},
+              {"line", ioc.line}, {"description", ioc.description},     {"score", ioc.score}};
+}
+
+}  // namespace
+
+// "path" is always valid UTF-8; when the name is not, "path_hex" keeps its
+// exact bytes, so nothing about the name is lost.
+json path_object(const std::string& path) {
+  json obj;
+  obj["path"] = path_for_json(path);
+  if (!is_valid_utf8(path)) obj["path_hex"] = to_hex(path);
+  return obj;
+}
+
+json finding_json(const Finding& f) {
+  json obj = path_object(f.path);
+  obj["size"] = f.size;
+  for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
+    if (f.digests.present.has(kind)) obj[std::string(digest_name(kind))] = f.digests.hex(kind);
+  }
+  obj["score"] = f.score;
+  obj["severity"] = severity_for(f.score);
+  json matches = json::array();
+  for (const MatchRecord& m : f.matches) matches.push_back(match_to_json(m));
+  obj["matches"] = std::move(matches);
+  return obj;
+}
+
+json error_json(const FileError& e) {
+  json obj = path_object(e.path);
+  obj["error"] = to_valid_utf8(e.error);
+  return obj;
+}
+
+json skipped_json(const SkippedFile& k) {
+  json obj = path_object(k.path);
+  obj["reason"] = k.reason;
+  if (!k.detail.empty()) obj["detail"] = to_valid_utf8(k.detail);
+  return obj;
+}
+
+json scan_json(const ScanInfo& info, const ScanEnd* end) {
+  json rulesets = json::array();
+  for (const RulesetInfo& r : info.rulesets) {
+    rulesets.push_back({{"name", r.name}, {"sha256", r.sha256}, {"rules", r.rules}});
+  }
+  json ioc_sets = json::array();
+  for (const IocSetInfo& s : info.ioc_sets) {
+    ioc_sets.push_back(
+        {{"name", s.name},
+         {"sha256", s.sha256},
+         {"count", s.count},
+         {"counts", {{"md5", s.md5}, {"sha1", s.sha1}, {"sha256", s.sha256_count}, {"filename", s.filename}}}});
+  }
+  json allow_sets = json::array();
+  for (const IocSetInfo& s : info.allow_sets) {
+    allow_sets.push_back({{"name", s.name}, {"sha256", s.sha256}, {"count", s.count}});
+  }
+  json roots = json::array();
+  for (const std::string& r : info.roots) roots.push_back(path_for_json(r));
+  json scan = {{"host", to_valid_utf8(info.host)}, {"started_at", info.started_at},
+               {"roots", std::move(roots)},        {"rulesets", std::move(rulesets)},
+               {"ioc_sets", std::move(ioc_sets)},  {"allow_sets", std::move(allow_sets)}};
+  if (end != nullptr) {
+    scan["finished_at"] = end->finished_at;
+    scan["complete"] = end->complete;
+  }
+  return scan;
+}
+
+json stats_json(const ScanStats& s) {
+  return {{"files_scanned", s.files_scanned},
+          {"bytes_scanned", s.bytes_scanned},
+          {"files_skipped", s.files_skipped},
+          {"errors", s.errors},
+          {"findings", s.findings},
+          {"findings_below_min_score", s.findings_below_min_score},
+          {"files_allowlisted", s.files_allowlisted},
+          {"symlinks_not_followed", s.symlinks_not_followed},
+          {"files_read_without_noatime", s.files_read_without_noatime},
+          {"elapsed_s", s.elapsed_s}};
+}
+
+json tool_json() { return {{"name", kToolName}, {"version", version()}}; }
+
+std::string dump(const json& j, int indent) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace iocsweep::report_detail
