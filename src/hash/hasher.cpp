@@ -73,6 +73,18 @@ void Digests::merge(const Digests& other) {
   }
 }
 
+std::size_t digest_hex_length(DigestKind kind) {
+  switch (kind) {
+    case DigestKind::kMd5:
+      return 32;
+    case DigestKind::kSha1:
+      return 40;
+    case DigestKind::kSha256:
+      return 64;
+  }
+  return 0;
+}
+
 ByteView Digests::get(DigestKind kind) const {
   switch (kind) {
     case DigestKind::kMd5:

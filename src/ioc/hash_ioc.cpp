@@ -7,6 +7,22 @@
 namespace iocsweep {
 namespace {
 
+// One more distinct indicator of `kind` in the set `info` describes.
+void count_indicator(IocSetInfo& info, DigestKind kind) {
+  switch (kind) {
+    case DigestKind::kMd5:
+      ++info.md5;
+      break;
+    case DigestKind::kSha1:
+      ++info.sha1;
+      break;
+    case DigestKind::kSha256:
+      ++info.sha256_count;
+      break;
+  }
+  ++info.count;
+}
+
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 bool is_all_digits(std::string_view s) {
@@ -29,18 +45,6 @@ std::string index_key(DigestKind kind, std::string_view raw) {
 
 std::string index_key(DigestKind kind, ByteView raw) {
   return index_key(kind, std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
-}
-
-std::size_t expected_hex_digits(DigestKind kind) {
-  switch (kind) {
-    case DigestKind::kMd5:
-      return 32;
-    case DigestKind::kSha1:
-      return 40;
-    case DigestKind::kSha256:
-      return 64;
-  }
-  return 0;
 }
 
 std::string hex_to_raw(const std::string& hex) {
@@ -123,9 +127,9 @@ Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info) {
   for (HashIoc& ioc : iocs) {
     const std::string where =
         (ioc.source.empty() ? info.name : ioc.source) + (ioc.line > 0 ? ":" + std::to_string(ioc.line) : "");
-    if (ioc.value.size() != expected_hex_digits(ioc.kind) || !std::all_of(ioc.value.begin(), ioc.value.end(), is_hex)) {
+    if (ioc.value.size() != digest_hex_length(ioc.kind) || !std::all_of(ioc.value.begin(), ioc.value.end(), is_hex)) {
       return Error{where + ": " + std::string(digest_name(ioc.kind)) + " value is not " +
-                   std::to_string(expected_hex_digits(ioc.kind)) + " hex digits"};
+                   std::to_string(digest_hex_length(ioc.kind)) + " hex digits"};
     }
     if (ioc.score < 0 || ioc.score > 100) return Error{where + ": score is not an integer from 0 to 100"};
     if (!is_valid_utf8(ioc.description)) return Error{where + ": description is not valid UTF-8"};
@@ -142,18 +146,7 @@ Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info) {
     auto& slots = index_[key];
     const bool duplicate = std::any_of(slots.begin(), slots.end(), [&](std::size_t i) { return i >= first_of_set; });
     if (duplicate) continue;
-    switch (ioc.kind) {
-      case DigestKind::kMd5:
-        ++info.md5;
-        break;
-      case DigestKind::kSha1:
-        ++info.sha1;
-        break;
-      case DigestKind::kSha256:
-        ++info.sha256_count;
-        break;
-    }
-    ++info.count;
+    count_indicator(info, ioc.kind);
     kinds_ = kinds_.with(ioc.kind);
     slots.push_back(entries_.size());
     entries_.push_back(std::move(ioc));
@@ -185,18 +178,7 @@ Status HashAllowList::add_set(std::string_view text, const std::string& name, st
     std::string key = index_key(ioc.kind, std::string_view(hex_to_raw(ioc.value)));
     if (!keys_of_set.insert(key).second) continue;
     kinds_ = kinds_.with(ioc.kind);
-    switch (ioc.kind) {
-      case DigestKind::kMd5:
-        ++info.md5;
-        break;
-      case DigestKind::kSha1:
-        ++info.sha1;
-        break;
-      case DigestKind::kSha256:
-        ++info.sha256_count;
-        break;
-    }
-    ++info.count;
+    count_indicator(info, ioc.kind);
   }
   keys_.insert(keys_of_set.begin(), keys_of_set.end());
   sets_.push_back(std::move(info));

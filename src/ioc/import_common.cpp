@@ -7,18 +7,6 @@ namespace {
 
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
-std::size_t hex_digits(DigestKind kind) {
-  switch (kind) {
-    case DigestKind::kMd5:
-      return 32;
-    case DigestKind::kSha1:
-      return 40;
-    case DigestKind::kSha256:
-      return 64;
-  }
-  return 0;
-}
-
 // Offset of the first bracket that opens nesting deeper than `max_depth`,
 // outside strings. nlohmann's parser keeps its own stack, but the document
 // it builds is walked (copied, compared, dumped) recursively, so depth is
@@ -129,7 +117,7 @@ void add_unsupported(ImportedIocs& out, std::string what) {
 }
 
 std::optional<std::string> hash_value_problem(std::string_view value, DigestKind kind) {
-  const std::size_t want = hex_digits(kind);
+  const std::size_t want = digest_hex_length(kind);
   if (value.size() != want || !std::all_of(value.begin(), value.end(), is_hex)) {
     return std::string(digest_name(kind)) + " value " + quoted(value) + " is not " + std::to_string(want) +
            " hex digits";

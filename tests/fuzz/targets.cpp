@@ -30,21 +30,9 @@ bool is_lower_hex(const std::string& s, std::size_t digits) {
          std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-std::size_t digits_of(DigestKind kind) {
-  switch (kind) {
-    case DigestKind::kMd5:
-      return 32;
-    case DigestKind::kSha1:
-      return 40;
-    case DigestKind::kSha256:
-      return 64;
-  }
-  return 0;
-}
-
 void check_hashes(const std::vector<HashIoc>& hashes) {
   for (const HashIoc& ioc : hashes) {
-    check(is_lower_hex(ioc.value, digits_of(ioc.kind)), "hash IOC value is lower-case hex of its length");
+    check(is_lower_hex(ioc.value, digest_hex_length(ioc.kind)), "hash IOC value is lower-case hex of its length");
     check(ioc.score >= 0 && ioc.score <= 100, "hash IOC score is 0-100");
     check(is_valid_utf8(ioc.description), "hash IOC description is UTF-8");
   }
