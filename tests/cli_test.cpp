@@ -221,6 +221,8 @@ TEST(Cli, VersionAndRulesList) {
   RunResult v = run({kBin, "version"});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_EQ(v.out.rfind("iocsweep ", 0), 0u);
+  EXPECT_NE(v.out.find("\nlibyara 4."), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("\nOpenSSL 3."), std::string::npos) << v.out;
   RunResult l = run({kBin, "rules", "list", "--json"});
   ASSERT_EQ(l.exit_code, 0) << l.err;
   json rules = json::parse(l.out);

@@ -8,12 +8,16 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 #include "iocsweep/common.hpp"
 
 namespace iocsweep {
+
+/// Version of the libyara this binary was built against, e.g. "4.2.3".
+std::string_view yara_version();
 
 /// Keeps libyara initialised for its lifetime. Create exactly one, on the
 /// main thread, before compiling rules; destroy it after every scanner and

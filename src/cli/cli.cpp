@@ -519,7 +519,7 @@ int run(int argc, char** argv) {
   iocs_list->add_flag("--no-builtin", iocs_opts.no_builtin, "Do not load the built-in indicator lists");
   iocs_list->add_flag("--json", iocs_opts.json, "Print a JSON array instead of text");
 
-  CLI::App* version_cmd = app.add_subcommand("version", "Print the version and the library versions");
+  CLI::App* version_cmd = app.add_subcommand("version", "Print the version of iocsweep, libyara and OpenSSL");
 
   try {
     app.parse(argc, argv);
@@ -534,7 +534,9 @@ int run(int argc, char** argv) {
   if (rules_check->parsed()) return run_rules_check(check_paths);
   if (iocs_list->parsed()) return run_iocs_list(iocs_opts);
   if (version_cmd->parsed()) {
-    std::cout << kToolName << " " << version() << "\n";
+    std::cout << kToolName << " " << version() << "\n"
+              << "libyara " << yara_version() << "\n"
+              << openssl_version() << "\n";
     return kExitClean;
   }
   return kExitFatal;

@@ -1,3 +1,4 @@
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <stdexcept>
@@ -72,6 +73,8 @@ void Digests::merge(const Digests& other) {
     present = present.with(kind);
   }
 }
+
+std::string_view openssl_version() { return OpenSSL_version(OPENSSL_VERSION); }
 
 std::size_t digest_hex_length(DigestKind kind) {
   switch (kind) {

@@ -77,6 +77,8 @@ int score_from_meta(const std::vector<std::pair<std::string, MetaValue>>& meta) 
 
 }  // namespace
 
+std::string_view yara_version() { return YR_VERSION; }
+
 YaraLibrary::YaraLibrary() {
   if (yr_initialize() != ERROR_SUCCESS) throw std::runtime_error("libyara failed to initialise");
   yr_set_configuration_uint32(YR_CONFIG_MAX_MATCH_DATA, kMaxMatchData);
