@@ -186,6 +186,18 @@ void print_warnings(const Pack& pack, bool quiet) {
   for (const std::string& w : pack.warnings) std::cerr << "iocsweep: warning: " << escape_for_terminal(w) << "\n";
 }
 
+// Loads what `request` names; on failure prints the file:line message and
+// returns nothing (the caller exits 2), otherwise prints the warnings.
+std::optional<Pack> load_pack_or_report(const PackRequest& request, bool quiet) {
+  auto pack = load_pack(request);
+  if (!pack) {
+    std::cerr << "iocsweep: " << pack.error().message << "\n";
+    return std::nullopt;
+  }
+  print_warnings(*pack, quiet);
+  return std::move(*pack);
+}
+
 int run_scan_command(const RawScanOptions& raw) {
   // Validate everything before anything is scanned or written.
   auto max_size = parse_size(raw.max_filesize);
@@ -210,12 +222,8 @@ int run_scan_command(const RawScanOptions& raw) {
     request.ioc_paths.push_back(dir + "/iocs");
   }
   request.rule_cache.dir = rule_cache_dir(raw);
-  auto pack = load_pack(request);
-  if (!pack) {
-    std::cerr << "iocsweep: " << pack.error().message << "\n";
-    return kExitFatal;
-  }
-  print_warnings(*pack, raw.quiet);
+  std::optional<Pack> pack = load_pack_or_report(request, raw.quiet);
+  if (!pack) return kExitFatal;
 
   ScanConfig config;
   config.roots = raw.paths;
@@ -279,12 +287,8 @@ int run_rules_list(const RawRulesOptions& raw) {
   PackRequest request;
   request.builtin = !raw.no_builtin;
   request.rule_paths = raw.rules;
-  auto pack = load_pack(request);
-  if (!pack) {
-    std::cerr << "iocsweep: " << pack.error().message << "\n";
-    return kExitFatal;
-  }
-  print_warnings(*pack, false);
+  std::optional<Pack> pack = load_pack_or_report(request, false);
+  if (!pack) return kExitFatal;
   const std::vector<RuleInfo> none;
   const auto& rules = pack->rules ? pack->rules->rules() : none;
   if (raw.json) {
@@ -336,12 +340,8 @@ int run_iocs_list(const RawIocsOptions& raw) {
   request.ioc_paths = raw.iocs;
   request.filename_ioc_paths = raw.filename_iocs;
   request.allow_hash_paths = raw.allow_hashes;
-  auto pack = load_pack(request);
-  if (!pack) {
-    std::cerr << "iocsweep: " << pack.error().message << "\n";
-    return kExitFatal;
-  }
-  print_warnings(*pack, false);
+  std::optional<Pack> pack = load_pack_or_report(request, false);
+  if (!pack) return kExitFatal;
   struct Row {
     const IocSetInfo* set;
     const char* kind;
