@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 namespace iocsweep {
 namespace {
 
-ByteView bytes_of(const std::string& s) { return ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()); }
+using test::bytes_of;
 
 TEST(Hasher, KnownVectorsEmpty) {
   Hasher h;

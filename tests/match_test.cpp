@@ -6,23 +6,14 @@
 
 #include "iocsweep/pipeline.hpp"
 #include "test_support.hpp"
+#include "yara_fixture.hpp"
 
 namespace iocsweep {
 namespace {
 
-ByteView bytes_of(const std::string& s) { return ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()); }
+using test::bytes_of;
 
-class MatchTestBase : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { library_ = new YaraLibrary(); }
-  static void TearDownTestSuite() {
-    delete library_;
-    library_ = nullptr;
-  }
-  static YaraLibrary* library_;
-};
-YaraLibrary* MatchTestBase::library_ = nullptr;
-class MatchTest : public MatchTestBase {};
+class MatchTest : public test::WithYaraLibrary {};
 
 TEST_F(MatchTest, AlwaysTrueAndAlwaysFalse) {
   auto rules = CompiledRules::compile({{"t.yar",
@@ -134,7 +125,9 @@ TEST_F(MatchTest, BuiltinPackCompiles) {
 namespace iocsweep {
 namespace {
 
-class RuleCacheTest : public MatchTestBase {};
+using test::bytes_of;
+
+class RuleCacheTest : public test::WithYaraLibrary {};
 
 std::vector<RuleSource> two_sources() {
   return {{"a.yar", "rule a { strings: $s = \"alpha\" condition: $s }", ""},

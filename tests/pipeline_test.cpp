@@ -6,6 +6,7 @@
 #include <map>
 
 #include "test_support.hpp"
+#include "yara_fixture.hpp"
 
 namespace iocsweep {
 namespace {
@@ -44,15 +45,8 @@ PackRequest request(bool builtin, std::vector<std::string> rules, std::vector<st
   return r;
 }
 
-class PipelineTest : public ::testing::Test {
+class PipelineTest : public test::WithYaraLibrary {
  protected:
-  static void SetUpTestSuite() { library_ = new YaraLibrary(); }
-  static void TearDownTestSuite() {
-    delete library_;
-    library_ = nullptr;
-  }
-  static YaraLibrary* library_;
-
   ScanConfig config_for(const std::string& root, const std::vector<std::string>& rule_files,
                         const std::vector<std::string>& ioc_files, unsigned threads) {
     auto pack = load_pack(request(false, rule_files, ioc_files));
@@ -64,7 +58,6 @@ class PipelineTest : public ::testing::Test {
     return c;
   }
 };
-YaraLibrary* PipelineTest::library_ = nullptr;
 
 TEST_F(PipelineTest, YaraAndHashFindingsInOneTreeWalk) {
   TempDir rules_dir, tree;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -67,6 +68,11 @@ inline std::string read_file(const std::string& path) {
 
 inline void make_dir(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) != 0) throw std::runtime_error("mkdir " + path);
+}
+
+/// Bytes of `s`, for APIs that take a ByteView.
+inline std::span<const std::uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
 struct RunResult {
