@@ -137,6 +137,41 @@ std::unique_ptr<ReportSink> make_ndjson_sink(std::ostream& out);
 /// Human-readable report, control characters escaped, written on end().
 std::unique_ptr<ReportSink> make_text_sink(std::ostream& out);
 
+/// CSV (RFC 4180: CRLF, quoted fields), streamed and flushed per row: a
+/// header, one row per match of each finding, one per error, skipped entry
+/// and file read without O_NOATIME, and a closing scan_finished row. Columns
+/// in docs/report-format.md.
+std::unique_ptr<ReportSink> make_csv_sink(std::ostream& out);
+
+/// Forwards every call to `primary` and `secondary` (both must outlive
+/// it). end() ends both and returns the first failure, primary's first.
+std::unique_ptr<ReportSink> make_tee_sink(ReportSink& primary, ReportSink& secondary);
+
+/// Where and how findings go to syslog.
+struct SyslogOptions {
+  std::string socket_path = "/dev/log";
+  /// RFC 5424 facility code: 1 user, 3 daemon, 4 auth, 10 authpriv, 16-23 local0-7.
+  int facility = 1;
+  std::string app_name = "iocsweep";
+  std::string hostname;
+};
+
+/// Sends RFC 5424 messages to a local syslog socket (datagram, or stream
+/// with octet counting): one per finding with structured data
+/// [iocsweep@32473 path=... score=... severity=... md5/sha1/sha256=...
+/// match=...], one when the scan starts and one with its counters when it
+/// ends. Errors and skipped entries stay in the report. A message that
+/// cannot be sent is counted, never retried forever.
+class SyslogSink : public ReportSink {
+ public:
+  /// Connects now, so a missing socket is a start-up error.
+  static Result<std::unique_ptr<SyslogSink>> open(SyslogOptions options);
+  virtual std::uint64_t messages_sent() const = 0;
+  virtual std::uint64_t messages_failed() const = 0;
+  /// Why the last message failed, or "".
+  virtual std::string last_error() const = 0;
+};
+
 /// JSON value of a path: valid UTF-8 text; callers add "path_hex" when
 /// !is_valid_utf8(path).
 std::string path_for_json(const std::string& path);

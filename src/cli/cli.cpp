@@ -10,11 +10,14 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 
+#include "cli/config_file.hpp"
 #include "iocsweep/output_file.hpp"
 #include "iocsweep/pipeline.hpp"
 #include "iocsweep/version.hpp"
@@ -49,11 +52,16 @@ struct RawScanOptions {
   bool one_file_system = false;
   bool follow_symlinks = false;
   std::vector<std::string> excludes;
+  std::vector<std::string> exclude_from;
   std::vector<std::string> include_fs;
   bool strict_atime = false;
   std::string rule_cache;
   bool no_rule_cache = false;
   bool quiet = false;
+  bool syslog = false;
+  std::string syslog_socket = "/dev/log";
+  std::string syslog_facility = "user";
+  bool dump_config = false;
 };
 
 struct RawRulesOptions {
@@ -198,8 +206,49 @@ std::optional<Pack> load_pack_or_report(const PackRequest& request, bool quiet) 
   return std::move(*pack);
 }
 
-int run_scan_command(const RawScanOptions& raw) {
+// Globs from an --exclude-from file: one per line, exactly as written
+// (only a trailing CR is dropped); blank lines and lines starting with '#'
+// are ignored.
+Status read_exclude_file(const std::string& path, std::vector<std::string>& globs) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{"--exclude-from " + path + ": cannot read the file"};
+  std::string line;
+  std::size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find('\0') != std::string::npos) {
+      return Error{path + ":" + std::to_string(number) + ": NUL byte in an exclude glob"};
+    }
+    if (line.find_first_not_of(" \t") == std::string::npos || line[0] == '#') continue;
+    globs.push_back(line);
+  }
+  if (in.bad()) return Error{"--exclude-from " + path + ": read error"};
+  return Ok{};
+}
+
+int facility_code(const std::string& name) {
+  if (name == "user") return 1;
+  if (name == "daemon") return 3;
+  if (name == "auth") return 4;
+  if (name == "authpriv") return 10;
+  if (name.size() == 6 && name.rfind("local", 0) == 0 && name[5] >= '0' && name[5] <= '7') return 16 + (name[5] - '0');
+  return -1;
+}
+
+int run_scan_command(RawScanOptions raw) {
   // Validate everything before anything is scanned or written.
+  if (raw.paths.empty()) {
+    std::cerr << "iocsweep: scan: PATH is required (on the command line or as PATH in the config file)\n";
+    return kExitFatal;
+  }
+  for (const std::string& file : raw.exclude_from) {
+    Status read = read_exclude_file(file, raw.excludes);
+    if (!read) {
+      std::cerr << "iocsweep: " << escape_for_terminal(read.error().message) << "\n";
+      return kExitFatal;
+    }
+  }
   auto max_size = parse_size(raw.max_filesize);
   if (!max_size) {
     std::cerr << "iocsweep: --max-filesize: " << max_size.error().message << "\n";
@@ -248,13 +297,39 @@ int run_scan_command(const RawScanOptions& raw) {
     out_file = std::move(*created);
   }
   std::ostream& out = out_file ? out_file->stream() : std::cout;
-  auto sink = format == "text" ? make_text_sink(out) : format == "ndjson" ? make_ndjson_sink(out) : make_json_sink(out);
+  std::unique_ptr<ReportSink> report = format == "text"     ? make_text_sink(out)
+                                       : format == "ndjson" ? make_ndjson_sink(out)
+                                       : format == "csv"    ? make_csv_sink(out)
+                                                            : make_json_sink(out);
+  std::unique_ptr<SyslogSink> syslog;
+  std::unique_ptr<ReportSink> tee;
+  if (raw.syslog) {
+    SyslogOptions options;
+    options.socket_path = raw.syslog_socket;
+    options.facility = facility_code(raw.syslog_facility);
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) options.hostname = host;
+    auto opened = SyslogSink::open(options);
+    if (!opened) {
+      std::cerr << "iocsweep: " << escape_for_terminal(opened.error().message) << "\n";
+      return kExitFatal;
+    }
+    syslog = std::move(*opened);
+    tee = make_tee_sink(*report, *syslog);
+  }
+  ReportSink& sink = tee ? *tee : *report;
 
   raise_fd_limit();
   ScanOutcome outcome;
   {
     SignalStopper stopper;
-    outcome = run_scan(config, *sink, stopper.token());
+    outcome = run_scan(config, sink, stopper.token());
+  }
+  if (syslog && syslog->messages_failed() > 0) {
+    std::cerr << "iocsweep: warning: syslog: " << syslog->messages_failed() << " of "
+              << syslog->messages_failed() + syslog->messages_sent()
+              << " messages could not be sent (last error: " << syslog->last_error()
+              << "); the report has every finding\n";
   }
   if (!outcome.write_error.empty()) {
     // A reader that went away (`| head`) is not worth a message.
@@ -398,6 +473,39 @@ int run_rules_check(const std::vector<std::string>& paths) {
   return failed == 0 ? kExitClean : kExitFatal;
 }
 
+// argv with `--config FILE` (or `--config=FILE`) given after `scan` moved
+// to the front, where CLI11 reads config files; nothing after `--` moves.
+std::vector<std::string> hoist_config_option(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  std::vector<std::string> hoisted;
+  std::vector<std::string> rest;
+  bool after_scan = false;
+  bool literal = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (!literal && after_scan && a == "--config" && i + 1 < args.size()) {
+      hoisted = {a, args[++i]};
+    } else if (!literal && after_scan && a.rfind("--config=", 0) == 0) {
+      hoisted = {"--config", a.substr(9)};
+    } else {
+      if (a == "--") literal = true;
+      if (a == "scan" && !after_scan && !literal) after_scan = true;
+      rest.push_back(a);
+    }
+  }
+  std::vector<std::string> out{args.empty() ? std::string("iocsweep") : args[0]};
+  out.insert(out.end(), hoisted.begin(), hoisted.end());
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
+}
+
+bool given_on_command_line(const std::vector<std::string>& args, const std::string& key) {
+  for (const std::string& a : args) {
+    if (a == "--" + key || a.rfind("--" + key + "=", 0) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -416,8 +524,8 @@ int run(int argc, char** argv) {
   CLI::App* scan = app.add_subcommand("scan", "Sweep files and directories for indicators");
   scan->add_option("PATH", scan_opts.paths,
                    "Files or directories to sweep (symlinks named here are followed, "
-                   "none below them)")
-      ->required();
+                   "none below them); required")
+      ->type_name("PATH...");
   add_pack_options(*scan, scan_opts.rules, scan_opts.no_builtin);
   scan->add_option("--iocs", scan_opts.iocs,
                    "Indicator file: a hash list (HASH;DESCRIPTION or HASH;SCORE;DESCRIPTION per line, '#' "
@@ -444,9 +552,10 @@ int run(int argc, char** argv) {
       ->type_name("FILE");
   scan->add_option("--format", scan_opts.format,
                    "Report format: json (one document), ndjson (one JSON object per line, streamed as results "
-                   "come, for SIEMs and long sweeps) or text; default json, or text when stdout is a terminal")
-      ->check(CLI::IsMember({"json", "ndjson", "text"}))
-      ->type_name("json|ndjson|text");
+                   "come, for SIEMs and long sweeps), csv (RFC 4180, one row per match, streamed) or text; "
+                   "default json, or text when stdout is a terminal")
+      ->check(CLI::IsMember({"json", "ndjson", "csv", "text"}))
+      ->type_name("json|ndjson|csv|text");
   scan->add_option("--threads", scan_opts.threads, "Worker threads (default: number of CPUs)")
       ->check(CLI::Range(1u, 256u))
       ->type_name("N");
@@ -472,6 +581,11 @@ int run(int argc, char** argv) {
                    "e.g. '/var/lib/docker/*' or '*.iso'; repeatable")
       ->type_name("GLOB")
       ->allow_extra_args(false);
+  scan->add_option("--exclude-from", scan_opts.exclude_from,
+                   "Read --exclude globs from FILE, one per line exactly as written ('#' comment and blank "
+                   "lines ignored); repeatable")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
   scan->add_option("--include-fs", scan_opts.include_fs,
                    "Also walk filesystems of TYPE, which are skipped by default: pseudo filesystems "
                    "(proc, sysfs, devtmpfs, cgroup, debugfs, ...) and network ones (nfs, cifs, smb3, "
@@ -488,6 +602,28 @@ int run(int argc, char** argv) {
       ->type_name("DIR");
   scan->add_flag("--no-rule-cache", scan_opts.no_rule_cache, "Compile the rules afresh; read and write no cache");
   scan->add_flag("-q,--quiet", scan_opts.quiet, "No warnings on stderr (errors are still printed)");
+  scan->add_flag("--syslog", scan_opts.syslog,
+                 "Also send each finding, and the scan's start and end, as an RFC 5424 message with structured "
+                 "data to the local syslog socket (errors and skipped files stay in the report)");
+  scan->add_option("--syslog-socket", scan_opts.syslog_socket, "Unix socket --syslog writes to")
+      ->capture_default_str()
+      ->type_name("PATH");
+  scan->add_option("--syslog-facility", scan_opts.syslog_facility, "Facility of --syslog messages")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"user", "daemon", "auth", "authpriv", "local0", "local1", "local2", "local3", "local4",
+                             "local5", "local6", "local7"}))
+      ->type_name("user|daemon|auth|authpriv|local0..7");
+  std::string config_help;
+  scan->add_option("--config", config_help,
+                   "Read settings from FILE (TOML or INI): a [scan] section with any option of this command "
+                   "by its long name, e.g. threads = 2, exclude = [\"/proc/*\", \"/srv/*\"], quiet = true, "
+                   "PATH = [\"/\"]. Options on the command line win. See --dump-config")
+      ->type_name("FILE")
+      ->configurable(false);
+  scan->add_flag("--dump-config", scan_opts.dump_config,
+                 "Print the effective settings (command line and --config) as a config file and exit "
+                 "without scanning")
+      ->configurable(false);
   scan->footer(kExitCodesHelp);
 
   CLI::App* rules = app.add_subcommand("rules", "Inspect rule sets");
@@ -521,14 +657,58 @@ int run(int argc, char** argv) {
 
   CLI::App* version_cmd = app.add_subcommand("version", "Print the version of iocsweep, libyara and OpenSSL");
 
+  // CLI11 reads config files at the top level (settings under [scan]):
+  // `scan --config FILE` is moved there before parsing, and the file is
+  // checked first so that a mistake is reported with its line.
+  std::vector<std::string> args = hoist_config_option(argc, argv);
+  std::string config_path;
+  ConfigLines config_lines;
+  if (args.size() > 2 && args[1] == "--config") {
+    config_path = args[2];
+    std::set<std::string> keys;
+    for (const CLI::Option* opt : scan->get_options()) {
+      if (opt->get_configurable() && !opt->get_single_name().empty()) keys.insert(opt->get_single_name());
+    }
+    auto checked = check_config_file(config_path, keys);
+    if (!checked) {
+      std::cerr << "iocsweep: " << escape_for_terminal(checked.error().message) << "\n";
+      return kExitFatal;
+    }
+    config_lines = std::move(*checked);
+  }
+  app.set_config("--config", "", "Settings file; see iocsweep scan --help")->type_name("FILE");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  scan->allow_config_extras(CLI::config_extras_mode::error);
+
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);
+    app.parse(reversed);
   } catch (const CLI::ParseError& e) {
+    // A bad value that came from the config file: name its line.
+    const std::string what = e.what();
+    if (!config_path.empty() && what.rfind("--", 0) == 0) {
+      const std::string key = what.substr(2, what.find_first_of(": ") - 2);
+      if (auto it = config_lines.find(key); it != config_lines.end() && !given_on_command_line(args, key)) {
+        std::cerr << "iocsweep: " << escape_for_terminal(config_path) << ":" << it->second << ": "
+                  << escape_for_terminal(what) << "\n";
+        return kExitFatal;
+      }
+    }
     const int rc = app.exit(e);
     // --help and --version exit 0; every usage error is fatal (2).
     return rc == 0 ? kExitClean : kExitFatal;
   }
 
+  if (scan->parsed() && scan_opts.dump_config) {
+    auto text = dump_config(*scan, {"help", "config", "dump-config"});
+    if (!text) {
+      std::cerr << "iocsweep: " << escape_for_terminal(text.error().message) << "\n";
+      return kExitFatal;
+    }
+    std::cout << *text;
+    std::cout.flush();
+    return std::cout ? kExitClean : kExitFatal;
+  }
   if (scan->parsed()) return run_scan_command(scan_opts);
   if (rules_list->parsed()) return run_rules_list(rules_opts);
   if (rules_check->parsed()) return run_rules_check(check_paths);

@@ -1,0 +1,109 @@
+#include <string>
+#include <string_view>
+
+#include "iocsweep/report.hpp"
+
+namespace iocsweep {
+namespace {
+
+// One header row, then one row per match of each finding, one per error,
+// skipped entry and file read without O_NOATIME, and a closing
+// scan_finished row: written and flushed as results come, like ndjson.
+// RFC 4180: CRLF line ends; a field holding a comma, quote, CR or LF is
+// quoted, with quotes doubled. Text is valid UTF-8 (invalid bytes replaced;
+// path_hex keeps a path's exact bytes). Values are written as they are, so
+// a field may start with '=' or '+': import as text, never with formula
+// evaluation.
+constexpr std::string_view kHeader =
+    "record,path,path_hex,size,score,severity,md5,sha1,sha256,match_type,match,match_source,match_score,detail";
+
+std::string field(std::string_view raw) {
+  const std::string text = to_valid_utf8(raw);
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+struct MatchColumns {
+  std::string type, match, source, score, detail;
+};
+
+MatchColumns columns_of(const MatchRecord& m) {
+  if (const auto* y = std::get_if<YaraMatchRecord>(&m)) {
+    std::string description;
+    for (const auto& [key, value] : y->rule->meta) {
+      if (key == "description") {
+        if (const auto* s = std::get_if<std::string>(&value)) description = *s;
+      }
+    }
+    return {"yara", y->rule->name, y->rule->ns, std::to_string(y->rule->score), description};
+  }
+  if (const auto* f = std::get_if<FilenameMatchRecord>(&m)) {
+    return {"filename", f->ioc->pattern, f->ioc->source + ":" + std::to_string(f->ioc->line),
+            std::to_string(f->ioc->score), f->ioc->description};
+  }
+  const HashIoc& ioc = *std::get<HashMatchRecord>(m).ioc;
+  return {"hash:" + std::string(digest_name(ioc.kind)), ioc.value, ioc.source + ":" + std::to_string(ioc.line),
+          std::to_string(ioc.score), ioc.description};
+}
+
+class CsvSink final : public ReportSink {
+ public:
+  explicit CsvSink(std::ostream& out) : out_(out) {}
+
+  void begin(const ScanInfo&) override { line(std::string(kHeader)); }
+
+  void finding(Finding f) override {
+    const std::string common = path_fields(f.path) + "," + std::to_string(f.size) + "," + std::to_string(f.score) +
+                               "," + std::string(severity_for(f.score)) + "," + digest(f, DigestKind::kMd5) + "," +
+                               digest(f, DigestKind::kSha1) + "," + digest(f, DigestKind::kSha256);
+    for (const MatchRecord& m : f.matches) {
+      const MatchColumns c = columns_of(m);
+      line("finding," + common + "," + field(c.type) + "," + field(c.match) + "," + field(c.source) + "," + c.score +
+           "," + field(c.detail));
+    }
+  }
+  void error(FileError e) override { line("error," + path_fields(e.path) + ",,,,,,,,,,," + field(e.error)); }
+  void skipped(SkippedFile s) override {
+    line("skipped," + path_fields(s.path) + ",,,,,,,,,,," +
+         field(s.detail.empty() ? s.reason : s.reason + ": " + s.detail));
+  }
+  void atime_not_preserved(std::string path) override {
+    line("atime_not_preserved," + path_fields(path) + ",,,,,,,,,,,");
+  }
+  Status end(const ScanEnd& end) override {
+    const ScanStats& s = end.stats;
+    line("scan_finished,,,,,,,,,,,,," +
+         field("complete=" + std::string(end.complete ? "true" : "false") + " files_scanned=" +
+               std::to_string(s.files_scanned) + " bytes_scanned=" + std::to_string(s.bytes_scanned) +
+               " files_skipped=" + std::to_string(s.files_skipped) + " errors=" + std::to_string(s.errors) +
+               " findings=" + std::to_string(s.findings) + " finished_at=" + end.finished_at));
+    if (!out_) return Error{"cannot write the report"};
+    return Ok{};
+  }
+
+ private:
+  static std::string path_fields(const std::string& path) {
+    return field(path) + "," + (is_valid_utf8(path) ? "" : to_hex(path));
+  }
+  static std::string digest(const Finding& f, DigestKind kind) {
+    return f.digests.present.has(kind) ? f.digests.hex(kind) : "";
+  }
+  void line(const std::string& row) {
+    out_ << row << "\r\n";
+    out_.flush();
+  }
+
+  std::ostream& out_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReportSink> make_csv_sink(std::ostream& out) { return std::make_unique<CsvSink>(out); }
+
+}  // namespace iocsweep

@@ -1,0 +1,229 @@
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "iocsweep/report.hpp"
+
+namespace iocsweep {
+namespace {
+
+// RFC 5424 PRI severities.
+constexpr int kCritical = 2, kWarning = 4, kNotice = 5, kInformational = 6;
+// Private enterprise number 32473 is the one RFC 5612 reserves for
+// documentation and examples: iocsweep has no registered number, and an
+// SD-ID without "@" must be IANA-registered.
+constexpr const char* kSdId = "iocsweep@32473";
+// A datagram larger than this is refused by some daemons; matches beyond it
+// are cut (and the message says so).
+constexpr std::size_t kMaxMessage = 16 * 1024;
+
+int severity_of(int score) {
+  const std::string_view s = severity_for(score);
+  if (s == "alert") return kCritical;
+  if (s == "warning") return kWarning;
+  if (s == "notice") return kNotice;
+  return kInformational;
+}
+
+// PARAM-VALUE: UTF-8 with '"', '\' and ']' escaped (RFC 5424 6.3.3).
+std::string param_value(std::string_view raw) {
+  std::string out;
+  for (const char c : to_valid_utf8(raw)) {
+    if (c == '"' || c == '\\' || c == ']') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// HOSTNAME / APP-NAME: printable US-ASCII without spaces, or "-".
+std::string header_token(std::string_view s, std::size_t max) {
+  if (s.empty() || s.size() > max) return "-";
+  for (const char c : s) {
+    if (c < 33 || c > 126) return "-";
+  }
+  return std::string(s);
+}
+
+std::string match_id(const MatchRecord& m) {
+  if (const auto* y = std::get_if<YaraMatchRecord>(&m)) return "yara:" + y->rule->ns + ":" + y->rule->name;
+  if (const auto* f = std::get_if<FilenameMatchRecord>(&m)) {
+    return "filename:" + f->ioc->source + ":" + std::to_string(f->ioc->line);
+  }
+  const HashIoc& ioc = *std::get<HashMatchRecord>(m).ioc;
+  return "hash:" + std::string(digest_name(ioc.kind)) + ":" + ioc.value;
+}
+
+class UnixSyslogSink final : public SyslogSink {
+ public:
+  UnixSyslogSink(int fd, bool stream, SyslogOptions options)
+      : fd_(fd), stream_(stream), options_(std::move(options)), pid_(std::to_string(::getpid())) {
+    options_.hostname = header_token(options_.hostname, 255);
+  }
+  ~UnixSyslogSink() override { ::close(fd_); }
+  UnixSyslogSink(const UnixSyslogSink&) = delete;
+  UnixSyslogSink& operator=(const UnixSyslogSink&) = delete;
+
+  void begin(const ScanInfo& info) override {
+    std::string sd = std::string("[") + kSdId + " event=\"scan_started\"";
+    for (const std::string& root : info.roots) sd += " root=\"" + param_value(root) + "\"";
+    sd += "]";
+    send(kInformational, "scan_started", sd, "iocsweep scan started");
+  }
+
+  void finding(Finding f) override {
+    std::string sd = std::string("[") + kSdId + " event=\"finding\" path=\"" + param_value(f.path) + "\"";
+    if (!is_valid_utf8(f.path)) sd += " path_hex=\"" + to_hex(f.path) + "\"";
+    sd += " score=\"" + std::to_string(f.score) + "\" severity=\"" + std::string(severity_for(f.score)) + "\"";
+    sd += " size=\"" + std::to_string(f.size) + "\"";
+    for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
+      if (f.digests.present.has(kind)) sd += " " + std::string(digest_name(kind)) + "=\"" + f.digests.hex(kind) + "\"";
+    }
+    std::string first;
+    bool truncated = false;
+    for (const MatchRecord& m : f.matches) {
+      const std::string param = " match=\"" + param_value(match_id(m)) + "\"";
+      if (sd.size() + param.size() > kMaxMessage - 512) {
+        truncated = true;
+        break;
+      }
+      if (first.empty()) first = match_id(m);
+      sd += param;
+    }
+    if (truncated) sd += " truncated=\"true\"";
+    sd += "]";
+    const std::string msg = std::string(severity_for(f.score)) + " score=" + std::to_string(f.score) + " " +
+                            to_valid_utf8(f.path) + " (" + to_valid_utf8(first) +
+                            (f.matches.size() > 1 ? " and " + std::to_string(f.matches.size() - 1) + " more" : "") +
+                            ")";
+    send(severity_of(f.score), "finding", sd, msg.substr(0, 1024));
+  }
+
+  // Errors and skipped entries are many on a live server (permission
+  // denied, sockets) and stay in the report; syslog carries their counts.
+  void error(FileError) override {}
+  void skipped(SkippedFile) override {}
+  void atime_not_preserved(std::string) override {}
+
+  Status end(const ScanEnd& end) override {
+    const ScanStats& s = end.stats;
+    const std::string sd = std::string("[") + kSdId + " event=\"scan_finished\" complete=\"" +
+                           (end.complete ? "true" : "false") + "\" files_scanned=\"" + std::to_string(s.files_scanned) +
+                           "\" bytes_scanned=\"" + std::to_string(s.bytes_scanned) + "\" files_skipped=\"" +
+                           std::to_string(s.files_skipped) + "\" errors=\"" + std::to_string(s.errors) +
+                           "\" findings=\"" + std::to_string(s.findings) + "\"]";
+    const bool clean = end.complete && s.errors == 0;
+    send(s.findings > 0 ? kWarning
+         : clean        ? kInformational
+                        : kNotice,
+         "scan_finished", sd,
+         "iocsweep scan finished: " + std::to_string(s.findings) + " findings, " + std::to_string(s.errors) +
+             " errors" + (end.complete ? "" : ", interrupted"));
+    return Ok{};
+  }
+
+  std::uint64_t messages_sent() const override { return sent_; }
+  std::uint64_t messages_failed() const override { return failed_; }
+  std::string last_error() const override { return last_error_; }
+
+ private:
+  void send(int severity, const char* msgid, const std::string& sd, const std::string& msg) {
+    const std::string line = "<" + std::to_string(options_.facility * 8 + severity) + ">1 " + now_rfc3339() + " " +
+                             options_.hostname + " " + options_.app_name + " " + pid_ + " " + msgid + " " + sd + " " +
+                             msg;
+    // Stream sockets frame by octet counting (RFC 6587); datagrams are
+    // one message each.
+    const std::string wire = stream_ ? std::to_string(line.size()) + " " + line : line;
+    std::size_t done = 0;
+    while (done < wire.size()) {
+      const ssize_t n = ::send(fd_, wire.data() + done, wire.size() - done, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ++failed_;
+        last_error_ = std::strerror(errno);
+        return;
+      }
+      done += static_cast<std::size_t>(n);
+      if (!stream_) break;
+    }
+    ++sent_;
+  }
+
+  int fd_;
+  bool stream_;
+  SyslogOptions options_;
+  std::string pid_;
+  std::uint64_t sent_ = 0;
+  std::uint64_t failed_ = 0;
+  std::string last_error_;
+};
+
+class TeeSink final : public ReportSink {
+ public:
+  TeeSink(ReportSink& primary, ReportSink& secondary) : a_(primary), b_(secondary) {}
+  void begin(const ScanInfo& info) override {
+    a_.begin(info);
+    b_.begin(info);
+  }
+  void finding(Finding f) override {
+    b_.finding(f);
+    a_.finding(std::move(f));
+  }
+  void error(FileError e) override {
+    b_.error(e);
+    a_.error(std::move(e));
+  }
+  void skipped(SkippedFile s) override {
+    b_.skipped(s);
+    a_.skipped(std::move(s));
+  }
+  void atime_not_preserved(std::string path) override {
+    b_.atime_not_preserved(path);
+    a_.atime_not_preserved(std::move(path));
+  }
+  Status end(const ScanEnd& end) override {
+    Status second = b_.end(end);
+    Status first = a_.end(end);
+    if (!first) return first;
+    return second;
+  }
+
+ private:
+  ReportSink& a_;
+  ReportSink& b_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SyslogSink>> SyslogSink::open(SyslogOptions options) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (options.socket_path.empty() || options.socket_path.size() >= sizeof addr.sun_path) {
+    return Error{"syslog socket path is empty or too long: " + options.socket_path};
+  }
+  std::memcpy(addr.sun_path, options.socket_path.data(), options.socket_path.size());
+  std::string first_error;
+  for (const int type : {SOCK_DGRAM, SOCK_STREAM}) {
+    const int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Error{"syslog: cannot create a socket: " + std::string(std::strerror(errno))};
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+      return std::unique_ptr<SyslogSink>(std::make_unique<UnixSyslogSink>(fd, type == SOCK_STREAM, std::move(options)));
+    }
+    const int err = errno;
+    ::close(fd);
+    // EPROTOTYPE: the daemon listens on a stream socket; try that.
+    if (err != EPROTOTYPE) {
+      return Error{"syslog: cannot connect to " + options.socket_path + ": " + std::strerror(err)};
+    }
+  }
+  return Error{"syslog: cannot connect to " + options.socket_path + ": no usable socket type"};
+}
+
+std::unique_ptr<ReportSink> make_tee_sink(ReportSink& primary, ReportSink& secondary) {
+  return std::make_unique<TeeSink>(primary, secondary);
+}
+
+}  // namespace iocsweep

@@ -1,0 +1,305 @@
+// Scheduled-sweep plumbing on the built binary: CSV and syslog output,
+// config files (--config / --dump-config) and --exclude-from.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include "iocsweep/hash.hpp"
+#include "test_support.hpp"
+
+namespace iocsweep {
+namespace {
+
+using nlohmann::json;
+using test::run;
+using test::RunResult;
+using test::TempDir;
+using test::write_file;
+
+const std::string kBin = IOCSWEEP_BINARY;
+
+// RFC 4180 reader: rows of fields; a row ends with CRLF outside quotes.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text, bool* crlf_only) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false;
+  *crlf_only = true;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"' && field.empty()) {
+      quoted = true;
+    } else if (c == ',') {
+      row.push_back(std::move(field));
+      field.clear();
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      row.push_back(std::move(field));
+      field.clear();
+      rows.push_back(std::move(row));
+      row.clear();
+      ++i;
+    } else {
+      if (c == '\n' || c == '\r') *crlf_only = false;
+      field += c;
+    }
+  }
+  if (!field.empty() || !row.empty()) {
+    *crlf_only = false;  // last row without CRLF
+    row.push_back(field);
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+TEST(Csv, OneRowPerMatchQuotedPerRfc4180WithExactPaths) {
+  TempDir t, cfg;
+  const std::string positive = test::synth_swift_engine();
+  const std::string odd = t / "a,b \"quoted\"\nline.exe";
+  const std::string not_utf8 = t / "bad\xff.exe";
+  write_file(odd, positive);
+  write_file(not_utf8, positive);
+  write_file(t / "clean.txt", "nothing here");
+  write_file(cfg / "iocs.txt", sha256_hex(positive) + ";95;synthesised engine, with comma\n");
+  const RunResult r = run({kBin, "scan", "--format", "csv", "--iocs", cfg / "iocs.txt", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  bool crlf_only = false;
+  const auto rows = parse_csv(r.out, &crlf_only);
+  EXPECT_TRUE(crlf_only) << r.out;
+  ASSERT_GE(rows.size(), 3u);
+  EXPECT_EQ(rows[0][0], "record");
+  for (const auto& row : rows) EXPECT_EQ(row.size(), 14u) << row[0];
+  std::map<std::string, std::set<std::string>> types_by_path;
+  for (const auto& row : rows) {
+    if (row[0] != "finding") continue;
+    types_by_path[row[1]].insert(row[9]);
+    EXPECT_EQ(row[8], sha256_hex(positive));
+    EXPECT_EQ(row[5], "alert");
+    if (row[9] == "hash:sha256") {
+      EXPECT_EQ(row[10], sha256_hex(positive));
+      EXPECT_EQ(row[12], "95");
+      EXPECT_EQ(row[13], "synthesised engine, with comma");
+    }
+    if (row[1].find("bad") != std::string::npos) {
+      EXPECT_EQ(row[2], to_hex(not_utf8)) << "path_hex keeps the exact bytes";
+    } else {
+      EXPECT_EQ(row[2], "");
+    }
+  }
+  ASSERT_EQ(types_by_path.count(odd), 1u) << "comma, quote and newline survive quoting";
+  EXPECT_TRUE(types_by_path[odd].count("yara"));
+  EXPECT_TRUE(types_by_path[odd].count("hash:sha256"));
+  EXPECT_EQ(types_by_path.size(), 2u);
+  EXPECT_EQ(rows.back()[0], "scan_finished");
+  EXPECT_NE(rows.back()[13].find("findings=2"), std::string::npos) << rows.back()[13];
+}
+
+TEST(Csv, ErrorsAndSkippedEntriesAreRowsToo) {
+  TempDir t;
+  write_file(t / "locked", "x");
+  ::chmod((t / "locked").c_str(), 0);
+  const bool root = ::geteuid() == 0;  // root reads it anyway
+  write_file(t / "big", std::string(2048, 'x'));
+  const RunResult r = run({kBin, "scan", "--format", "csv", "--max-filesize", "1K", t.path()});
+  bool crlf_only = false;
+  const auto rows = parse_csv(r.out, &crlf_only);
+  std::map<std::string, std::string> detail;
+  for (const auto& row : rows) detail[row[0] + " " + row[1]] = row[13];
+  if (!root) {
+    EXPECT_NE(detail["error " + (t / "locked")].find("Permission denied"), std::string::npos);
+  }
+  EXPECT_EQ(detail["skipped " + (t / "big")], "too_large");
+}
+
+TEST(Csv, SkippedEntryCarriesReasonAndDetail) {
+  TempDir t;
+  write_file(t / "skip.iso", "x");
+  const RunResult r = run({kBin, "scan", "--format", "csv", "--exclude", "*.iso", t.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  bool crlf_only = false;
+  const auto rows = parse_csv(r.out, &crlf_only);
+  bool seen = false;
+  for (const auto& row : rows) {
+    if (row[0] == "skipped" && row[1] == t / "skip.iso") {
+      seen = true;
+      EXPECT_EQ(row[13], "excluded: *.iso");
+    }
+  }
+  EXPECT_TRUE(seen) << r.out;
+}
+
+/// A bound datagram socket standing in for /dev/log.
+class SyslogListener {
+ public:
+  explicit SyslogListener(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    if (::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind");
+  }
+  ~SyslogListener() { ::close(fd_); }
+  std::vector<std::string> drain() {
+    std::vector<std::string> out;
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0) break;
+      out.emplace_back(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+TEST(Syslog, FindingsAsRfc5424MessagesWithStructuredData) {
+  TempDir t, sock, out;
+  const std::string positive = test::synth_swift_engine();
+  write_file(t / "evil]\"name.exe", positive);
+  write_file(t / "clean.txt", "nothing");
+  SyslogListener listener(sock / "log");
+  const RunResult r = run({kBin, "scan", "--syslog", "--syslog-socket", sock / "log", "--syslog-facility", "local3",
+                           "-o", out / "report.json", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  const auto messages = listener.drain();
+  ASSERT_EQ(messages.size(), 3u);  // started, one finding, finished
+  // <PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG
+  const std::regex header(
+      R"(^<(\d+)>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ iocsweep \d+ (\S+) \[iocsweep@32473 .*)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(messages[0], m, header)) << messages[0];
+  EXPECT_EQ(m[2], "scan_started");
+  ASSERT_TRUE(std::regex_match(messages[1], m, header)) << messages[1];
+  EXPECT_EQ(m[1], std::to_string(19 * 8 + 2)) << "local3, critical for an alert";
+  EXPECT_EQ(m[2], "finding");
+  const std::string& f = messages[1];
+  const std::string escaped_path = t.path() + "/evil\\]\\\"name.exe";
+  EXPECT_NE(f.find("path=\"" + escaped_path + "\""), std::string::npos) << f;
+  EXPECT_NE(f.find("sha256=\"" + sha256_hex(positive) + "\""), std::string::npos) << f;
+  EXPECT_NE(f.find("match=\"yara:builtin:"), std::string::npos) << f;
+  EXPECT_NE(f.find("severity=\"alert\""), std::string::npos) << f;
+  ASSERT_TRUE(std::regex_match(messages[2], m, header)) << messages[2];
+  EXPECT_EQ(m[2], "scan_finished");
+  EXPECT_NE(messages[2].find("findings=\"1\""), std::string::npos) << messages[2];
+}
+
+TEST(Syslog, MissingSocketIsFatalBeforeScanning) {
+  TempDir t;
+  write_file(t / "a", "x");
+  const RunResult r = run({kBin, "scan", "--syslog", "--syslog-socket", t / "no-such-socket", t.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no-such-socket"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(Config, DumpedConfigReadsBackToTheSameSettingsAndTakesEffect) {
+  TempDir t, cfg;
+  write_file(t / "keep.txt", "x");
+  write_file(t / "drop.iso", "x");
+  const RunResult dumped = run({kBin, "scan", "--exclude", "*.iso", "--threads", "1", "--max-filesize", "1M",
+                                "--format", "json", "--quiet", "--dump-config", t.path()});
+  ASSERT_EQ(dumped.exit_code, 0) << dumped.err;
+  EXPECT_NE(dumped.out.find("[scan]"), std::string::npos);
+  write_file(cfg / "sweep.toml", dumped.out);
+  const RunResult again = run({kBin, "scan", "--config", cfg / "sweep.toml", "--dump-config"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, dumped.out);
+  // And the file alone drives a scan: PATH, exclude, format all from it.
+  const RunResult scanned = run({kBin, "scan", "--config", cfg / "sweep.toml"});
+  ASSERT_EQ(scanned.exit_code, 0) << scanned.err;
+  const json doc = json::parse(scanned.out);
+  EXPECT_EQ(doc["stats"]["files_scanned"], 1);
+  ASSERT_EQ(doc["skipped"].size(), 1u);
+  EXPECT_EQ(doc["skipped"][0]["reason"], "excluded");
+}
+
+TEST(Config, CommandLineWinsOverTheFile) {
+  TempDir t, cfg;
+  write_file(t / "a.txt", "x");
+  write_file(cfg / "c.ini", "[scan]\nformat = csv\nmax-filesize = 1K\n");
+  const RunResult r = run({kBin, "scan", "--config", cfg / "c.ini", "--format", "json", "--dump-config", t.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("format = \"json\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("max-filesize = \"1K\""), std::string::npos) << r.out;
+  // Also accepted before the subcommand.
+  const RunResult before = run({kBin, "--config", cfg / "c.ini", "scan", "--dump-config", t.path()});
+  EXPECT_NE(before.out.find("format = \"csv\""), std::string::npos) << before.out << before.err;
+}
+
+TEST(Config, MistakesNameFileAndLine) {
+  TempDir t, cfg;
+  write_file(t / "a.txt", "x");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[scan]\n# fine\nthreads = 999\n", ":3: --threads"},
+      {"[scan]\nquiet = true\nbogus = 1\n", ":3: unknown setting 'bogus'"},
+      {"threads = 2\n", ":1: 'threads' is outside a [scan] section"},
+      {"[scan]\nexclude = [\"/a#b\"]\n", ":2: '#' inside the value"},
+      {"[scan]\nformat = \"json\nquiet\n", ":2: unterminated quote"},
+      {"[rules]\n", ":1: unknown section [rules]"},
+      {"[scan]\nexclude = [\n\"*.iso\"]\n", ":2: the array of 'exclude' must be written on one line"},
+      {"[scan]\nthreads = 2\nthreads = 3\n", ":3: 'threads' is set twice"},
+  };
+  for (const auto& [text, expected] : cases) {
+    write_file(cfg / "c.toml", text);
+    const RunResult r = run({kBin, "scan", "--config", cfg / "c.toml", t.path()});
+    EXPECT_EQ(r.exit_code, 2) << text;
+    EXPECT_NE(r.err.find(cfg / "c.toml" + expected), std::string::npos) << text << "\n" << r.err;
+    EXPECT_EQ(r.out, "") << "nothing scanned";
+  }
+  const RunResult missing = run({kBin, "scan", "--config", cfg / "none.toml", t.path()});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("none.toml"), std::string::npos) << missing.err;
+}
+
+TEST(Config, DumpRefusesValuesItCannotWriteBack) {
+  TempDir t;
+  const RunResult r = run({kBin, "scan", "--exclude", "*#*", "--dump-config", t.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("'exclude'"), std::string::npos) << r.err;
+}
+
+TEST(ExcludeFrom, GlobsFromFileSkipMatchingEntries) {
+  TempDir t, cfg;
+  write_file(t / "keep.txt", "x");
+  write_file(t / "drop.iso", "x");
+  test::make_dir(t / "cache");
+  write_file(t / "cache/c.bin", "x");
+  write_file(cfg / "excludes", "# comment line\n\n*.iso\r\n" + t.path() + "/cache\n");
+  const RunResult r = run({kBin, "scan", "--format", "json", "--exclude-from", cfg / "excludes", t.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json doc = json::parse(r.out);
+  EXPECT_EQ(doc["stats"]["files_scanned"], 1);
+  std::set<std::string> skipped;
+  for (const json& s : doc["skipped"])
+    skipped.insert(s["path"].get<std::string>() + " " + s["detail"].get<std::string>());
+  EXPECT_EQ(skipped, (std::set<std::string>{t / "drop.iso *.iso", t / "cache " + t.path() + "/cache"}));
+}
+
+TEST(ExcludeFrom, UnreadableFileIsFatal) {
+  TempDir t;
+  const RunResult r = run({kBin, "scan", "--exclude-from", t / "missing", t.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(t / "missing"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+}  // namespace
+}  // namespace iocsweep
