@@ -238,6 +238,18 @@ TEST(Cli, VersionAndRulesList) {
   EXPECT_TRUE(found);
 }
 
+TEST(Cli, RulesListKeepsEveryValueOfARepeatedMetaKeyAsReportsDo) {
+  TempDir t;
+  write_file(t / "r.yar",
+             "rule twice { meta: reference = \"https://a.example\" reference = \"https://b.example\" "
+             "condition: false }");
+  RunResult l = run({kBin, "rules", "list", "--json", "--no-builtin", "--rules", t / "r.yar"});
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  const json rules = json::parse(l.out);
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_EQ(rules[0]["meta"]["reference"], json::array({"https://a.example", "https://b.example"}));
+}
+
 TEST(Cli, RuleCacheIsWrittenOutsideTheScannedTreeOnly) {
   TempDir t, outside;
   write_file(outside / "r.yar", "rule user_rule { condition: false }");

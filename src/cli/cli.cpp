@@ -21,6 +21,7 @@
 #include "iocsweep/output_file.hpp"
 #include "iocsweep/pipeline.hpp"
 #include "iocsweep/version.hpp"
+#include "report/json_fields.hpp"
 
 namespace iocsweep::cli {
 namespace {
@@ -349,12 +350,13 @@ int run_scan_command(RawScanOptions raw) {
   return kExitClean;
 }
 
+// Meta as in reports: a key declared twice keeps both values.
 nlohmann::json rule_to_json(const RuleInfo& rule) {
-  nlohmann::json meta = nlohmann::json::object();
-  for (const auto& [key, value] : rule.meta) {
-    meta[key] = std::visit([](const auto& x) { return nlohmann::json(x); }, value);
-  }
-  return {{"name", rule.name}, {"namespace", rule.ns}, {"tags", rule.tags}, {"meta", meta}, {"score", rule.score}};
+  return {{"name", rule.name},
+          {"namespace", rule.ns},
+          {"tags", rule.tags},
+          {"meta", report_detail::meta_to_json(rule.meta)},
+          {"score", rule.score}};
 }
 
 int run_rules_list(const RawRulesOptions& raw) {

@@ -3,8 +3,6 @@
 #include "iocsweep/version.hpp"
 
 namespace iocsweep::report_detail {
-namespace {
-
 json meta_to_json(const std::vector<std::pair<std::string, MetaValue>>& meta) {
   json out = json::object();
   for (const auto& [key, value] : meta) {
@@ -19,6 +17,8 @@ json meta_to_json(const std::vector<std::pair<std::string, MetaValue>>& meta) {
   }
   return out;
 }
+
+namespace {
 
 json match_to_json(const MatchRecord& match) {
   if (const auto* y = std::get_if<YaraMatchRecord>(&match)) {

@@ -13,6 +13,9 @@ using nlohmann::json;
 
 /// {"path": ..., ["path_hex": ...]}, plus whatever the caller adds.
 json path_object(const std::string& path);
+/// A rule's metadata; a key YARA saw more than once becomes an array of
+/// its values, in order.
+json meta_to_json(const std::vector<std::pair<std::string, MetaValue>>& meta);
 json finding_json(const Finding& f);
 json error_json(const FileError& e);
 json skipped_json(const SkippedFile& s);
