@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "iocsweep/hash.hpp"
 #include "test_support.hpp"
@@ -199,6 +200,44 @@ TEST(Syslog, FindingsAsRfc5424MessagesWithStructuredData) {
   ASSERT_TRUE(std::regex_match(messages[2], m, header)) << messages[2];
   EXPECT_EQ(m[2], "scan_finished");
   EXPECT_NE(messages[2].find("findings=\"1\""), std::string::npos) << messages[2];
+}
+
+TEST(Syslog, StreamSocketGetsOctetCountedFrames) {
+  TempDir t, sock, out;
+  write_file(t / "evtdiag.exe", test::synth_swift_engine());
+  const std::string path = sock / "log";
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  std::string received;
+  std::thread reader([&] {
+    const int c = ::accept(listener, nullptr, nullptr);
+    if (c < 0) return;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(c, buf, sizeof buf)) > 0;) received.append(buf, static_cast<std::size_t>(n));
+    ::close(c);
+  });
+  const RunResult r = run({kBin, "scan", "--syslog", "--syslog-socket", path, "-o", out / "r.json", t.path()});
+  reader.join();
+  ::close(listener);
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  // RFC 6587 octet counting: "LEN SP MSG", back to back.
+  std::vector<std::string> frames;
+  std::size_t pos = 0;
+  while (pos < received.size()) {
+    const std::size_t space = received.find(' ', pos);
+    ASSERT_NE(space, std::string::npos) << received.substr(pos);
+    const std::size_t len = std::stoul(received.substr(pos, space - pos));
+    ASSERT_LE(space + 1 + len, received.size());
+    frames.push_back(received.substr(space + 1, len));
+    pos = space + 1 + len;
+  }
+  ASSERT_EQ(frames.size(), 3u) << received;
+  EXPECT_EQ(frames[1].rfind("<10>1 ", 0), 0u) << frames[1];
+  EXPECT_NE(frames[1].find(" finding [iocsweep@32473 "), std::string::npos) << frames[1];
 }
 
 TEST(Syslog, MissingSocketIsFatalBeforeScanning) {
