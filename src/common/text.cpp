@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -46,6 +47,10 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 
 bool is_valid_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
+    if ((s[i] & 0x80) == 0) {
+      ++i;
+      continue;
+    }
     const std::size_t len = utf8_sequence_length(s, i);
     if (len == 0) return false;
     i += len;
@@ -54,9 +59,13 @@ bool is_valid_utf8(std::string_view s) {
 }
 
 std::string to_valid_utf8(std::string_view s) {
+  // Most names are ASCII: copy them whole.
+  const auto non_ascii = std::find_if(s.begin(), s.end(), [](char c) { return (c & 0x80) != 0; });
+  if (non_ascii == s.end()) return std::string(s);
   std::string out;
   out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
+  out.append(s.begin(), non_ascii);
+  for (std::size_t i = static_cast<std::size_t>(non_ascii - s.begin()); i < s.size();) {
     const std::size_t len = utf8_sequence_length(s, i);
     if (len == 0) {
       out += "\xEF\xBF\xBD";

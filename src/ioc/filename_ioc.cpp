@@ -301,7 +301,13 @@ Status FilenameIocDb::compile() {
 std::vector<const FilenameIoc*> FilenameIocDb::match(std::string_view path) const {
   std::vector<const FilenameIoc*> hits;
   if (!regexes_->set) return hits;
-  std::string normalised = to_valid_utf8(path);
+  // Per thread, so a sweep does not allocate a copy of every path.
+  thread_local std::string normalised;
+  if (is_valid_utf8(path)) {
+    normalised.assign(path);
+  } else {
+    normalised = to_valid_utf8(path);
+  }
   std::replace(normalised.begin(), normalised.end(), '/', '\\');
   std::vector<int> matched;
   RE2::Set::ErrorInfo error{RE2::Set::kNoError};

@@ -25,27 +25,38 @@ constexpr std::size_t kQueueCapacityPerThread = 64;
 
 /// Blocking FIFO with a fixed capacity. close() wakes everyone: push()
 /// then refuses and pop() drains what is left before returning nullopt.
+/// A full queue lets its producer sleep until it has drained to half, and
+/// a wake-up is only signalled to a thread that sleeps: on trees of tiny
+/// files a wake-up per item cost four futex calls per file.
 template <typename T>
 class BoundedQueue {
  public:
-  explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {}
+  explicit BoundedQueue(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 2)) {}
 
   bool push(T item) {
     std::unique_lock lock(mu_);
-    not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    if (!closed_ && items_.size() >= capacity_) {
+      ++producers_waiting_;
+      not_full_.wait(lock, [&] { return closed_ || items_.size() <= capacity_ / 2; });
+      --producers_waiting_;
+    }
     if (closed_) return false;
     items_.push_back(std::move(item));
-    not_empty_.notify_one();
+    if (consumers_waiting_ > 0) not_empty_.notify_one();
     return true;
   }
 
   std::optional<T> pop() {
     std::unique_lock lock(mu_);
-    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    if (!closed_ && items_.empty()) {
+      ++consumers_waiting_;
+      not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+      --consumers_waiting_;
+    }
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
-    not_full_.notify_one();
+    if (producers_waiting_ > 0 && items_.size() <= capacity_ / 2) not_full_.notify_all();
     return item;
   }
 
@@ -64,6 +75,8 @@ class BoundedQueue {
   std::condition_variable not_empty_;
   std::deque<T> items_;
   std::size_t capacity_;
+  std::size_t producers_waiting_ = 0;
+  std::size_t consumers_waiting_ = 0;
   bool closed_ = false;
 };
 
