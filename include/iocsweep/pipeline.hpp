@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "iocsweep/baseline.hpp"
 #include "iocsweep/common.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
@@ -76,6 +77,13 @@ struct ScanConfig {
   /// Findings scoring below this are left out of the report (counted in
   /// stats.findings_below_min_score).
   int min_score = 0;
+  /// Accepted matches (--baseline): removed from findings before they are
+  /// reported; a finding left with no match, or only with matches scoring
+  /// below min_score, is counted in stats.findings_suppressed. Null: none.
+  std::shared_ptr<const Baseline> baseline;
+  /// When set (--write-baseline), receives every finding that reaches
+  /// min_score, before the baseline is applied.
+  std::shared_ptr<BaselineWriter> baseline_writer;
 };
 
 /// Result of run_scan, for the exit code.
@@ -84,6 +92,8 @@ struct ScanOutcome {
   bool complete = true;
   /// Set when the sink could not write the report.
   std::string write_error;
+  /// Highest score among the reported findings; -1 when none (--fail-on).
+  int max_finding_score = -1;
 };
 
 /// Runs one scan, reporting into `sink`. Stops promptly when `stop` is

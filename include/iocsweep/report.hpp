@@ -44,7 +44,8 @@ int match_score(const MatchRecord& match);
 
 /// A file with at least one match.
 struct Finding {
-  std::string path;  ///< raw bytes
+  std::string path;                 ///< raw bytes
+  std::vector<std::string> member;  ///< archive member chain, outermost first; empty for a plain file
   std::uint64_t size = 0;
   /// Empty (present is empty) when the file was not read: a file-name
   /// match on a file that was too large or unreadable.
@@ -96,6 +97,9 @@ struct ScanStats {
   std::uint64_t findings_below_min_score = 0;
   /// Files whose hash is on an allow-list: never reported.
   std::uint64_t files_allowlisted = 0;
+  /// Findings left out because --baseline accepts every match (or all but
+  /// matches scoring below --min-score); see docs/ci.md.
+  std::uint64_t findings_suppressed = 0;
   std::uint64_t symlinks_not_followed = 0;
   std::uint64_t files_read_without_noatime = 0;
   double elapsed_s = 0;
@@ -133,6 +137,13 @@ std::unique_ptr<ReportSink> make_json_sink(std::ostream& out);
 /// "error", "skipped", "atime_not_preserved", "scan_finished"), written and
 /// flushed as results come; memory does not grow with the findings.
 std::unique_ptr<ReportSink> make_ndjson_sink(std::ostream& out);
+
+/// SARIF 2.1.0 log (one run; docs/report-format.md, "SARIF"), written to
+/// `out` on end(). Artifact URIs are relative to the scan root they lie
+/// under (uriBaseId "SCANROOT", or "SCANROOT1".. with several roots);
+/// `cwd` (absolute) resolves relative roots in run.originalUriBaseIds.
+/// `out` must outlive the sink.
+std::unique_ptr<ReportSink> make_sarif_sink(std::ostream& out, std::string cwd);
 
 /// Human-readable report, control characters escaped, written on end().
 std::unique_ptr<ReportSink> make_text_sink(std::ostream& out);

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "cli/config_file.hpp"
+#include "iocsweep/baseline.hpp"
 #include "iocsweep/output_file.hpp"
 #include "iocsweep/pipeline.hpp"
 #include "iocsweep/version.hpp"
@@ -31,9 +32,11 @@ constexpr const char* kExitCodesHelp =
     "  0  scan complete, nothing found\n"
     "  1  findings (even if some files could not be read)\n"
     "  2  fatal: bad arguments, rule compile error, bad or unreadable IOC file,\n"
-    "     output cannot be written; nothing was scanned or no report was written\n"
+    "     bad baseline, output cannot be written; nothing was scanned or no report was written\n"
     "  3  no findings, but the scan is not clean: some files could not be read\n"
-    "     or scanned (see errors[] in the report), or it was interrupted";
+    "     or scanned (see errors[] in the report), or it was interrupted\n"
+    "  With --fail-on, only findings of at least that severity count for 1 (and\n"
+    "  against 3); findings accepted by --baseline never count.";
 
 /// Flags as typed, before validation.
 struct RawScanOptions {
@@ -63,6 +66,9 @@ struct RawScanOptions {
   std::string syslog_socket = "/dev/log";
   std::string syslog_facility = "user";
   bool dump_config = false;
+  std::string baseline;
+  std::string write_baseline;
+  std::string fail_on;
 };
 
 struct RawRulesOptions {
@@ -255,6 +261,31 @@ int run_scan_command(RawScanOptions raw) {
     std::cerr << "iocsweep: --max-filesize: " << max_size.error().message << "\n";
     return kExitFatal;
   }
+  // Lowest finding score that makes the exit code 1 (--fail-on).
+  const int fail_score = raw.fail_on == "alert" ? 80 : raw.fail_on == "warning" ? 60 : raw.fail_on == "notice" ? 40 : 0;
+  std::shared_ptr<const Baseline> baseline;
+  if (!raw.baseline.empty()) {
+    auto loaded = Baseline::load(raw.baseline);
+    if (!loaded) {
+      std::cerr << "iocsweep: --baseline: " << escape_for_terminal(loaded.error().message) << "\n";
+      return kExitFatal;
+    }
+    baseline = std::make_shared<const Baseline>(std::move(*loaded));
+  }
+  std::unique_ptr<AtomicOutputFile> baseline_file;
+  if (!raw.write_baseline.empty() && !raw.output.empty() &&
+      canonical_or_ancestor(raw.write_baseline) == canonical_or_ancestor(raw.output)) {
+    std::cerr << "iocsweep: --write-baseline and -o name the same file\n";
+    return kExitFatal;
+  }
+  if (!raw.write_baseline.empty()) {
+    auto created = AtomicOutputFile::create(raw.write_baseline);
+    if (!created) {
+      std::cerr << "iocsweep: --write-baseline: " << created.error().message << "\n";
+      return kExitFatal;
+    }
+    baseline_file = std::move(*created);
+  }
   const bool stdout_tty = ::isatty(STDOUT_FILENO) == 1;
   const std::string format = !raw.format.empty() ? raw.format : (raw.output.empty() && stdout_tty ? "text" : "json");
 
@@ -287,6 +318,8 @@ int run_scan_command(RawScanOptions raw) {
   config.threads = raw.threads == 0 ? default_thread_count() : raw.threads;
   config.yara_timeout_s = raw.timeout_s;
   config.min_score = raw.min_score;
+  config.baseline = baseline;
+  if (baseline_file) config.baseline_writer = std::make_shared<BaselineWriter>();
 
   std::unique_ptr<AtomicOutputFile> out_file;
   if (!raw.output.empty()) {
@@ -298,10 +331,16 @@ int run_scan_command(RawScanOptions raw) {
     out_file = std::move(*created);
   }
   std::ostream& out = out_file ? out_file->stream() : std::cout;
-  std::unique_ptr<ReportSink> report = format == "text"     ? make_text_sink(out)
-                                       : format == "ndjson" ? make_ndjson_sink(out)
-                                       : format == "csv"    ? make_csv_sink(out)
-                                                            : make_json_sink(out);
+  std::unique_ptr<ReportSink> report;
+  if (format == "sarif") {
+    std::error_code ec;
+    report = make_sarif_sink(out, std::filesystem::current_path(ec).string());
+  } else {
+    report = format == "text"     ? make_text_sink(out)
+             : format == "ndjson" ? make_ndjson_sink(out)
+             : format == "csv"    ? make_csv_sink(out)
+                                  : make_json_sink(out);
+  }
   std::unique_ptr<SyslogSink> syslog;
   std::unique_ptr<ReportSink> tee;
   if (raw.syslog) {
@@ -344,8 +383,16 @@ int run_scan_command(RawScanOptions raw) {
       return kExitFatal;
     }
   }
+  if (baseline_file) {
+    Status written = config.baseline_writer->write(baseline_file->stream());
+    if (written) written = baseline_file->commit();
+    if (!written) {
+      std::cerr << "iocsweep: --write-baseline: " << written.error().message << "\n";
+      return kExitFatal;
+    }
+  }
   if (!outcome.complete && !raw.quiet) std::cerr << "iocsweep: interrupted; the report covers what was done\n";
-  if (outcome.stats.findings > 0) return kExitFindings;
+  if (outcome.stats.findings > 0 && outcome.max_finding_score >= fail_score) return kExitFindings;
   if (outcome.stats.errors > 0 || !outcome.complete) return kExitIncomplete;
   return kExitClean;
 }
@@ -554,10 +601,10 @@ int run(int argc, char** argv) {
       ->type_name("FILE");
   scan->add_option("--format", scan_opts.format,
                    "Report format: json (one document), ndjson (one JSON object per line, streamed as results "
-                   "come, for SIEMs and long sweeps), csv (RFC 4180, one row per match, streamed) or text; "
-                   "default json, or text when stdout is a terminal")
-      ->check(CLI::IsMember({"json", "ndjson", "csv", "text"}))
-      ->type_name("json|ndjson|csv|text");
+                   "come, for SIEMs and long sweeps), csv (RFC 4180, one row per match, streamed), sarif "
+                   "(SARIF 2.1.0, for code scanning and CI) or text; default json, or text when stdout is a terminal")
+      ->check(CLI::IsMember({"json", "ndjson", "csv", "sarif", "text"}))
+      ->type_name("json|ndjson|csv|sarif|text");
   scan->add_option("--threads", scan_opts.threads, "Worker threads (default: number of CPUs)")
       ->check(CLI::Range(1u, 256u))
       ->type_name("N");
@@ -574,6 +621,21 @@ int run(int argc, char** argv) {
                    "(40 notice, 60 warning, 80 alert)")
       ->check(CLI::Range(0, 100))
       ->type_name("N");
+  scan->add_option("--baseline", scan_opts.baseline,
+                   "Leave out matches already accepted in FILE: an earlier JSON report of iocsweep or an "
+                   "accepted-findings file (--write-baseline). A match is accepted by rule or indicator plus the "
+                   "file's SHA-256, so a moved file stays accepted and a changed one is reported (docs/ci.md). "
+                   "Default: none")
+      ->type_name("FILE");
+  scan->add_option("--write-baseline", scan_opts.write_baseline,
+                   "Also write an accepted-findings file for every finding of this scan (including ones --baseline "
+                   "left out) to FILE, atomically; use it as --baseline later. Default: none")
+      ->type_name("FILE");
+  scan->add_option("--fail-on", scan_opts.fail_on,
+                   "Exit 1 only when a reported finding has at least this severity (notice >= 40, warning >= 60, "
+                   "alert >= 80); lesser findings are still reported. Default: any finding exits 1")
+      ->check(CLI::IsMember({"notice", "warning", "alert"}))
+      ->type_name("notice|warning|alert");
   scan->add_flag("-x,--one-file-system", scan_opts.one_file_system,
                  "Do not descend into directories on other filesystems than their root");
   scan->add_flag("--follow-symlinks", scan_opts.follow_symlinks,

@@ -90,6 +90,7 @@ class SharedSink {
   void finding(Finding f) {
     std::lock_guard lock(mu_);
     ++stats_.findings;
+    max_score_ = std::max(max_score_, f.score);
     sink_.finding(std::move(f));
   }
   void error(std::string path, std::string error) {
@@ -114,6 +115,11 @@ class SharedSink {
   void symlink() { symlinks_.fetch_add(1, std::memory_order_relaxed); }
   void below_min_score() { below_min_.fetch_add(1, std::memory_order_relaxed); }
   void allowlisted() { allowlisted_.fetch_add(1, std::memory_order_relaxed); }
+  void suppressed() { suppressed_.fetch_add(1, std::memory_order_relaxed); }
+  int max_score() {
+    std::lock_guard lock(mu_);
+    return max_score_;
+  }
   ScanStats stats() {
     std::lock_guard lock(mu_);
     ScanStats s = stats_;
@@ -123,6 +129,7 @@ class SharedSink {
     s.symlinks_not_followed = symlinks_.load();
     s.findings_below_min_score = below_min_.load();
     s.files_allowlisted = allowlisted_.load();
+    s.findings_suppressed = suppressed_.load();
     return s;
   }
 
@@ -130,8 +137,9 @@ class SharedSink {
   std::mutex mu_;
   ReportSink& sink_;
   ScanStats stats_;  // findings, errors, files_skipped: changed under mu_
+  int max_score_ = -1;
   std::atomic<std::uint64_t> files_scanned_{0}, bytes_scanned_{0}, without_noatime_{0}, symlinks_{0}, below_min_{0},
-      allowlisted_{0};
+      allowlisted_{0}, suppressed_{0};
 };
 
 class QueueingVisitor final : public WalkVisitor {
@@ -299,6 +307,16 @@ class Worker {
       sink_.below_min_score();
       return;
     }
+    if (config_.baseline_writer) config_.baseline_writer->add(finding);
+    if (config_.baseline && config_.baseline->suppress(finding) > 0) {
+      // What is left is judged on its own: accepted matches no longer
+      // count, nor corroborate.
+      finding.score = combine_scores(finding.matches);
+      if (finding.matches.empty() || finding.score < config_.min_score) {
+        sink_.suppressed();
+        return;
+      }
+    }
     sink_.finding(std::move(finding));
   }
 
@@ -380,6 +398,7 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
   ScanOutcome outcome;
   outcome.stats = end.stats;
   outcome.complete = end.complete;
+  outcome.max_finding_score = shared.max_score();
   Status written = sink.end(end);
   if (!written) outcome.write_error = written.error().message;
   return outcome;

@@ -116,6 +116,7 @@ json stats_json(const ScanStats& s) {
           {"findings", s.findings},
           {"findings_below_min_score", s.findings_below_min_score},
           {"files_allowlisted", s.files_allowlisted},
+          {"findings_suppressed", s.findings_suppressed},
           {"symlinks_not_followed", s.symlinks_not_followed},
           {"files_read_without_noatime", s.files_read_without_noatime},
           {"elapsed_s", s.elapsed_s}};

@@ -79,6 +79,7 @@ class TextSink final : public report_detail::CollectingSink {
     out_ << (end.complete ? "Scan complete: " : "Scan INTERRUPTED: ") << st.files_scanned << " files ("
          << human_bytes(st.bytes_scanned) << ") scanned, " << st.findings << " with findings, " << st.files_skipped
          << " skipped, " << st.errors << " errors, in " << elapsed << " s\n";
+    if (st.findings_suppressed > 0) out_ << st.findings_suppressed << " findings left out: accepted by --baseline\n";
     out_.flush();
     if (!out_) return Error{"cannot write the report"};
     return Ok{};

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "iocsweep/baseline.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/ioc_formats.hpp"
@@ -130,12 +131,31 @@ int fuzz_rules(const std::uint8_t* data, std::size_t size) {
   return 0;
 }
 
+int fuzz_baseline(const std::uint8_t* data, std::size_t size) {
+  auto parsed = Baseline::parse(as_text(data, size), "fuzz.json");
+  if (!parsed) {
+    check(parsed.error().message.starts_with("fuzz.json: "), "baseline errors name the file");
+    return 0;
+  }
+  // Whatever loaded must answer for findings of each kind without trouble.
+  static const RuleInfo rule{"R", "fuzz.yar", {}, {}, 75};
+  static const HashIoc hash{DigestKind::kSha256, std::string(64, 'a'), 100, "", "fuzz.txt", 1};
+  static const FilenameIoc name{"x", 80, "", "", "fuzz.txt", 1};
+  Finding f;
+  f.path = "/p";
+  f.matches = {YaraMatchRecord{&rule}, HashMatchRecord{&hash}, FilenameMatchRecord{&name}};
+  const std::size_t removed = parsed->suppress(f);
+  check(removed + f.matches.size() == 3, "suppress only removes matches");
+  return 0;
+}
+
 Target target_by_name(std::string_view name) {
   if (name == "fuzz_hash_iocs") return fuzz_hash_iocs;
   if (name == "fuzz_filename_iocs") return fuzz_filename_iocs;
   if (name == "fuzz_stix") return fuzz_stix;
   if (name == "fuzz_misp") return fuzz_misp;
   if (name == "fuzz_rules") return fuzz_rules;
+  if (name == "fuzz_baseline") return fuzz_baseline;
   return nullptr;
 }
 

@@ -25,6 +25,10 @@ int fuzz_misp(const std::uint8_t* data, std::size_t size);
 /// an include would make libyara read arbitrary files.
 int fuzz_rules(const std::uint8_t* data, std::size_t size);
 
+/// Baseline::parse (accepted-findings file or JSON report), then
+/// suppression against findings of every kind.
+int fuzz_baseline(const std::uint8_t* data, std::size_t size);
+
 /// A target by name ("fuzz_hash_iocs", ...), for the replay test; null if
 /// unknown.
 using Target = int (*)(const std::uint8_t*, std::size_t);

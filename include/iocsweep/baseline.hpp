@@ -1,0 +1,84 @@
+#pragma once
+// Baselines: findings someone has already looked at and accepted, so a CI
+// gate fails only on what is new. A baseline is an earlier JSON report of
+// iocsweep or an accepted-findings file (docs/ci.md, docs/baseline.schema.json).
+// A match is accepted by its identity (match_identity) plus the SHA-256 of
+// the file's content, so moving or renaming a file keeps it accepted while a
+// changed file or a new rule match is reported. Matches on files that were
+// not read (no digest) are accepted by path instead.
+
+#include <cstddef>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "iocsweep/common.hpp"
+#include "iocsweep/report.hpp"
+
+namespace iocsweep {
+
+/// Version of the accepted-findings file layout ("iocsweep_baseline").
+inline constexpr int kBaselineFormatVersion = 1;
+
+/// Stable identity of what matched, independent of where the rule or list
+/// was loaded from: the rule name for YARA ("IOCSWEEP_Lazarus_..."),
+/// "hash:ALGORITHM:VALUE" for a hash indicator, "filename:" + the first 16
+/// hex digits of SHA-256(pattern NUL false_positive) for a path indicator.
+/// Also the SARIF ruleId (made unique there when two rule sets define a
+/// rule of the same name).
+std::string match_identity(const MatchRecord& match);
+
+/// Identity of a path indicator from its pattern and false-positive
+/// pattern (as match_identity; for reading JSON reports).
+std::string filename_identity(std::string_view pattern, std::string_view false_positive);
+
+/// A set of accepted matches. Read-only after loading; safe to share
+/// between threads.
+class Baseline {
+ public:
+  /// Parses an accepted-findings file or a JSON report of iocsweep (told
+  /// apart by their top-level keys). `name` is used in messages: "NAME:
+  /// accepted[3]: sha256 is not 64 hex digits". Nothing is half-loaded.
+  static Result<Baseline> parse(std::string_view text, const std::string& name);
+  /// Reads and parses the file at `path` (at most 512 MiB).
+  static Result<Baseline> load(const std::string& path);
+
+  /// Removes from `finding` the matches the baseline accepts; returns how
+  /// many were removed. Uses the finding's SHA-256 when present, else its
+  /// path (the raw bytes). Does not touch the score.
+  std::size_t suppress(Finding& finding) const;
+
+  /// Number of accepted (identity, content or path) pairs.
+  std::size_t size() const { return keys_.size(); }
+
+ private:
+  std::unordered_set<std::string> keys_;  // identity NUL ('s' sha256 | 'p' path)
+};
+
+/// Collects the matches of a scan's findings and writes them as an
+/// accepted-findings file (--write-baseline). add() is thread-safe.
+class BaselineWriter {
+ public:
+  /// Records every match of `finding` (before any baseline suppression).
+  void add(const Finding& finding);
+  /// Writes the document: entries sorted and without duplicates, each with
+  /// "match", "sha256" when the file was read, and "path" (plus "path_hex"
+  /// for a name that is not UTF-8). Fails when `out` fails.
+  Status write(std::ostream& out) const;
+
+ private:
+  struct Entry {
+    std::string match;
+    std::string sha256;
+    std::string path;
+    std::string note;
+    bool operator<(const Entry& o) const;
+  };
+  mutable std::mutex mu_;
+  std::vector<Entry> entries_;
+};
+
+}  // namespace iocsweep
