@@ -2,9 +2,11 @@
 // The only component that knows all the others: it loads rules and
 // indicators, and wires walker -> bounded queue -> workers -> sink.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -64,6 +66,38 @@ Result<Pack> load_pack(const PackRequest& request);
 /// The embedded rule sources (name "builtin:FILE").
 std::vector<RuleSource> builtin_rule_sources();
 
+/// Live counters of a running scan, for a progress display. run_scan
+/// writes them (relaxed atomics, no lock per file); any thread may read a
+/// snapshot at any time. Thread-safe.
+class ScanProgress {
+ public:
+  struct Snapshot {
+    std::uint64_t files_scanned = 0;
+    std::uint64_t bytes_scanned = 0;
+    std::uint64_t files_skipped = 0;
+    std::uint64_t errors = 0;
+    std::uint64_t findings = 0;
+    /// The directory the walk is in (raw bytes), "" before the first one.
+    std::string current_dir;
+    /// True while --max-load holds the scan back; `load` is the load
+    /// average that decided it.
+    bool paused_for_load = false;
+    double load = 0;
+  };
+  Snapshot snapshot() const;
+
+  // Written by run_scan.
+  std::atomic<std::uint64_t> files_scanned{0}, bytes_scanned{0}, files_skipped{0}, errors{0}, findings{0};
+  std::atomic<bool> paused_for_load{false};
+  std::atomic<double> load{0};
+  /// Called by the walk when it moves to another directory (not per file).
+  void set_current_dir(const std::string& dir);
+
+ private:
+  mutable std::mutex dir_mu_;
+  std::string current_dir_;
+};
+
 /// Everything a scan needs, validated. Immutable once built.
 struct ScanConfig {
   std::vector<std::string> roots;
@@ -84,6 +118,15 @@ struct ScanConfig {
   /// When set (--write-baseline), receives every finding that reaches
   /// min_score, before the baseline is applied.
   std::shared_ptr<BaselineWriter> baseline_writer;
+  /// Bytes per second all workers together may read (counted when a file's
+  /// bytes reach the pipeline, read or mapped); 0 for no limit.
+  double max_bytes_per_s = 0;
+  /// Hold the walk and the workers back while the 1-minute load average is
+  /// above this; 0 for never.
+  double max_load = 0;
+  /// Optional: where run_scan publishes its progress. Costs nothing per
+  /// file beyond the counters the scan keeps anyway.
+  std::shared_ptr<ScanProgress> progress;
 };
 
 /// Result of run_scan, for the exit code.

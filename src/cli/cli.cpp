@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,9 +19,11 @@
 #include <thread>
 
 #include "cli/config_file.hpp"
+#include "cli/progress.hpp"
 #include "iocsweep/baseline.hpp"
 #include "iocsweep/output_file.hpp"
 #include "iocsweep/pipeline.hpp"
+#include "iocsweep/throttle.hpp"
 #include "iocsweep/version.hpp"
 #include "report/json_fields.hpp"
 
@@ -69,6 +72,11 @@ struct RawScanOptions {
   std::string baseline;
   std::string write_baseline;
   std::string fail_on;
+  int nice = -1;  // -1: leave alone
+  bool io_idle = false;
+  double max_rate_mb = 0;
+  double max_load = 0;
+  bool progress = false;
 };
 
 struct RawRulesOptions {
@@ -76,6 +84,20 @@ struct RawRulesOptions {
   bool no_builtin = false;
   bool json = false;
 };
+
+// A positive, finite decimal number no larger than `max` (CLI11's own
+// range checks let "nan" through).
+CLI::Validator positive_number_up_to(double max) {
+  return CLI::Validator(
+      [max](std::string& text) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || !std::isfinite(value) || value <= 0 || value > max) {
+          return "must be a number above 0 and at most " + CLI::detail::to_string(max) + ", not " + text;
+        }
+        return "";
+      },
+      "POSITIVE");
+}
 
 void add_pack_options(CLI::App& cmd, std::vector<std::string>& rules, bool& no_builtin) {
   cmd.add_option("--rules", rules,
@@ -261,6 +283,20 @@ int run_scan_command(RawScanOptions raw) {
     std::cerr << "iocsweep: --max-filesize: " << max_size.error().message << "\n";
     return kExitFatal;
   }
+  // Before any thread exists (the signal thread, the workers): nice value
+  // and I/O class are per thread on Linux and inherited at creation.
+  if (raw.nice >= 0) {
+    if (Status s = lower_cpu_priority(raw.nice); !s) {
+      std::cerr << "iocsweep: --nice: " << s.error().message << "\n";
+      return kExitFatal;
+    }
+  }
+  if (raw.io_idle) {
+    if (Status s = use_idle_io_priority(); !s) {
+      std::cerr << "iocsweep: --io-idle: " << s.error().message << "\n";
+      return kExitFatal;
+    }
+  }
   // Lowest finding score that makes the exit code 1 (--fail-on).
   const int fail_score = raw.fail_on == "alert" ? 80 : raw.fail_on == "warning" ? 60 : raw.fail_on == "notice" ? 40 : 0;
   std::shared_ptr<const Baseline> baseline;
@@ -287,6 +323,7 @@ int run_scan_command(RawScanOptions raw) {
     baseline_file = std::move(*created);
   }
   const bool stdout_tty = ::isatty(STDOUT_FILENO) == 1;
+  const bool stderr_tty = ::isatty(STDERR_FILENO) == 1;
   const std::string format = !raw.format.empty() ? raw.format : (raw.output.empty() && stdout_tty ? "text" : "json");
 
   YaraLibrary yara;
@@ -320,6 +357,9 @@ int run_scan_command(RawScanOptions raw) {
   config.min_score = raw.min_score;
   config.baseline = baseline;
   if (baseline_file) config.baseline_writer = std::make_shared<BaselineWriter>();
+  config.max_bytes_per_s = raw.max_rate_mb * 1e6;
+  config.max_load = raw.max_load;
+  if (raw.progress || (stderr_tty && !raw.quiet)) config.progress = std::make_shared<ScanProgress>();
 
   std::unique_ptr<AtomicOutputFile> out_file;
   if (!raw.output.empty()) {
@@ -363,7 +403,14 @@ int run_scan_command(RawScanOptions raw) {
   ScanOutcome outcome;
   {
     SignalStopper stopper;
-    outcome = run_scan(config, sink, stopper.token());
+    if (config.progress) {
+      // After the stopper: the drawing thread inherits the blocked signals.
+      ProgressLine line(config.progress, STDERR_FILENO);
+      auto aware = make_progress_aware_sink(sink, line, stdout_tty && stderr_tty && !out_file);
+      outcome = run_scan(config, *aware, stopper.token());
+    } else {
+      outcome = run_scan(config, sink, stopper.token());
+    }
   }
   if (syslog && syslog->messages_failed() > 0) {
     std::cerr << "iocsweep: warning: syslog: " << syslog->messages_failed() << " of "
@@ -665,7 +712,6 @@ int run(int argc, char** argv) {
                    "PATH and is not --exclude'd: the sweep writes nothing in what it scans")
       ->type_name("DIR");
   scan->add_flag("--no-rule-cache", scan_opts.no_rule_cache, "Compile the rules afresh; read and write no cache");
-  scan->add_flag("-q,--quiet", scan_opts.quiet, "No warnings on stderr (errors are still printed)");
   scan->add_flag("--syslog", scan_opts.syslog,
                  "Also send each finding, and the scan's start and end, as an RFC 5424 message with structured "
                  "data to the local syslog socket (errors and skipped files stay in the report)");
@@ -688,6 +734,29 @@ int run(int argc, char** argv) {
                  "Print the effective settings (command line and --config) as a config file and exit "
                  "without scanning")
       ->configurable(false);
+  scan->add_flag("-q,--quiet", scan_opts.quiet,
+                 "No warnings and no progress line on stderr (errors are still printed)");
+  scan->add_option("--nice", scan_opts.nice,
+                   "Lower the CPU priority of every thread of the scan to nice value N (0-19, 19 lowest); a "
+                   "process already nicer keeps its value (default: unchanged)")
+      ->check(CLI::Range(0, 19))
+      ->type_name("N");
+  scan->add_flag("--io-idle", scan_opts.io_idle,
+                 "Use the idle I/O scheduling class: the disk serves the scan only when nothing else wants it "
+                 "(default: off, the inherited class)");
+  scan->add_option("--max-rate", scan_opts.max_rate_mb,
+                   "Read at most this many megabytes per second, all threads together (1 MB = 1,000,000 bytes; "
+                   "decimals allowed, e.g. 0.5; default: no limit)")
+      ->check(positive_number_up_to(1e9))
+      ->type_name("MB/s");
+  scan->add_option("--max-load", scan_opts.max_load,
+                   "Pause the walk and the workers while the 1-minute load average is above L (checked every "
+                   "2 seconds; SIGINT still stops at once; default: never pause)")
+      ->check(positive_number_up_to(1e9))
+      ->type_name("L");
+  scan->add_flag("--progress", scan_opts.progress,
+                 "Show progress on stderr even when it is not a terminal (one line per second) or with "
+                 "--quiet (default: a single updating line when stderr is a terminal, unless --quiet)");
   scan->footer(kExitCodesHelp);
 
   CLI::App* rules = app.add_subcommand("rules", "Inspect rule sets");

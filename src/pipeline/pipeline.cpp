@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "iocsweep/hash.hpp"
+#include "iocsweep/throttle.hpp"
 
 namespace iocsweep {
 namespace {
@@ -82,30 +83,34 @@ class BoundedQueue {
 
 /// Serialises every call into the sink and keeps the counters. The
 /// per-file counters are atomics: a scan of tiny files would otherwise take
-/// the lock once per file.
+/// the lock once per file. The ones a progress display shows live in a
+/// ScanProgress, so publishing progress costs nothing more.
 class SharedSink {
  public:
-  explicit SharedSink(ReportSink& sink) : sink_(sink) {}
+  SharedSink(ReportSink& sink, ScanProgress& progress) : sink_(sink), progress_(progress) {}
 
   void finding(Finding f) {
     std::lock_guard lock(mu_);
     ++stats_.findings;
     max_score_ = std::max(max_score_, f.score);
+    progress_.findings.fetch_add(1, std::memory_order_relaxed);
     sink_.finding(std::move(f));
   }
   void error(std::string path, std::string error) {
     std::lock_guard lock(mu_);
     ++stats_.errors;
+    progress_.errors.fetch_add(1, std::memory_order_relaxed);
     sink_.error(FileError{std::move(path), std::move(error)});
   }
   void skipped(std::string path, std::string reason, std::string detail = {}) {
     std::lock_guard lock(mu_);
     ++stats_.files_skipped;
+    progress_.files_skipped.fetch_add(1, std::memory_order_relaxed);
     sink_.skipped(SkippedFile{std::move(path), std::move(reason), std::move(detail)});
   }
   void scanned(const std::string& path, std::uint64_t bytes, bool noatime) {
-    files_scanned_.fetch_add(1, std::memory_order_relaxed);
-    bytes_scanned_.fetch_add(bytes, std::memory_order_relaxed);
+    progress_.files_scanned.fetch_add(1, std::memory_order_relaxed);
+    progress_.bytes_scanned.fetch_add(bytes, std::memory_order_relaxed);
     if (!noatime) {
       without_noatime_.fetch_add(1, std::memory_order_relaxed);
       std::lock_guard lock(mu_);
@@ -123,8 +128,8 @@ class SharedSink {
   ScanStats stats() {
     std::lock_guard lock(mu_);
     ScanStats s = stats_;
-    s.files_scanned = files_scanned_.load();
-    s.bytes_scanned = bytes_scanned_.load();
+    s.files_scanned = progress_.files_scanned.load();
+    s.bytes_scanned = progress_.bytes_scanned.load();
     s.files_read_without_noatime = without_noatime_.load();
     s.symlinks_not_followed = symlinks_.load();
     s.findings_below_min_score = below_min_.load();
@@ -136,16 +141,34 @@ class SharedSink {
  private:
   std::mutex mu_;
   ReportSink& sink_;
+  ScanProgress& progress_;
   ScanStats stats_;  // findings, errors, files_skipped: changed under mu_
   int max_score_ = -1;
-  std::atomic<std::uint64_t> files_scanned_{0}, bytes_scanned_{0}, without_noatime_{0}, symlinks_{0}, below_min_{0},
-      allowlisted_{0}, suppressed_{0};
+  std::atomic<std::uint64_t> without_noatime_{0}, symlinks_{0}, below_min_{0}, allowlisted_{0}, suppressed_{0};
+};
+
+/// What a scan shares besides the sink: the optional throttles and the
+/// optional progress the walk publishes into. Null members are off.
+struct Throttles {
+  RateLimiter* rate = nullptr;
+  LoadGate* load = nullptr;
+  ScanProgress* progress = nullptr;
 };
 
 class QueueingVisitor final : public WalkVisitor {
  public:
-  QueueingVisitor(BoundedQueue<WalkEntry>& queue, SharedSink& sink) : queue_(queue), sink_(sink) {}
-  void on_file(WalkEntry entry) override { queue_.push(std::move(entry)); }
+  QueueingVisitor(BoundedQueue<WalkEntry>& queue, SharedSink& sink, const Throttles& throttles, std::stop_token stop)
+      : queue_(queue), sink_(sink), throttles_(throttles), stop_(std::move(stop)) {}
+  void on_file(WalkEntry entry) override {
+    // The directory is published when the walk moves on (a pointer
+    // compare per file), not per file.
+    if (throttles_.progress != nullptr && entry.parent.get() != last_parent_) {
+      last_parent_ = entry.parent.get();
+      throttles_.progress->set_current_dir(entry.parent ? entry.parent->path() : entry.path);
+    }
+    if (throttles_.load != nullptr && !throttles_.load->wait(stop_)) return;
+    queue_.push(std::move(entry));
+  }
   void on_skipped(const std::string& path, const std::string& reason, const std::string& detail) override {
     sink_.skipped(path, reason, detail);
   }
@@ -155,6 +178,9 @@ class QueueingVisitor final : public WalkVisitor {
  private:
   BoundedQueue<WalkEntry>& queue_;
   SharedSink& sink_;
+  const Throttles& throttles_;
+  std::stop_token stop_;
+  const DirHandle* last_parent_ = nullptr;
 };
 
 std::string_view base_name(std::string_view path) {
@@ -191,8 +217,12 @@ std::string file_type_of(ByteView bytes) {
 /// One worker's long-lived state: reader buffer, hash contexts, scanner.
 class Worker {
  public:
-  Worker(const ScanConfig& config, SharedSink& sink)
-      : config_(config), sink_(sink), reader_(config.read), needed_(digests_needed_up_front(config.pack)) {
+  Worker(const ScanConfig& config, SharedSink& sink, const Throttles& throttles)
+      : config_(config),
+        sink_(sink),
+        throttles_(throttles),
+        reader_(config.read),
+        needed_(digests_needed_up_front(config.pack)) {
     if (config.pack.rules) scanner_.emplace(config.pack.rules, config.yara_timeout_s);
   }
 
@@ -210,12 +240,13 @@ class Worker {
   void run(BoundedQueue<WalkEntry>& queue, const std::stop_token& stop) {
     while (auto entry = queue.pop()) {
       if (stop.stop_requested()) return;
-      process(*entry);
+      if (throttles_.load != nullptr && !throttles_.load->wait(stop)) return;
+      process(*entry, stop);
     }
   }
 
  private:
-  void process(const WalkEntry& entry) {
+  void process(const WalkEntry& entry, const std::stop_token& stop) {
     Finding finding;
     // Names first: they need no read, so a matching file is reported even
     // when it is too large or cannot be read.
@@ -234,6 +265,10 @@ class Worker {
       if (!finding.matches.empty()) report(entry, read.info.size, std::move(finding));
       return;
     }
+    // Paid for here, once the bytes are ours (read, or mapped and about to
+    // be touched): the sleep keeps the long-run rate, and a stop request
+    // ends it at once (the file is then left out, as the scan is partial).
+    if (throttles_.rate != nullptr && !throttles_.rate->acquire(read.bytes.size(), stop)) return;
     // Hash first, through the reader: for a mapped file this reads with
     // pread (safe against truncation) and leaves the pages in the page
     // cache for the YARA scan of the mapping.
@@ -333,6 +368,7 @@ class Worker {
 
   const ScanConfig& config_;
   SharedSink& sink_;
+  const Throttles& throttles_;
   FileReader reader_;
   DigestSet needed_;
   Hasher hasher_;
@@ -347,6 +383,25 @@ std::string host_name() {
 }
 
 }  // namespace
+
+ScanProgress::Snapshot ScanProgress::snapshot() const {
+  Snapshot s;
+  s.files_scanned = files_scanned.load(std::memory_order_relaxed);
+  s.bytes_scanned = bytes_scanned.load(std::memory_order_relaxed);
+  s.files_skipped = files_skipped.load(std::memory_order_relaxed);
+  s.errors = errors.load(std::memory_order_relaxed);
+  s.findings = findings.load(std::memory_order_relaxed);
+  s.paused_for_load = paused_for_load.load(std::memory_order_relaxed);
+  s.load = load.load(std::memory_order_relaxed);
+  std::lock_guard lock(dir_mu_);
+  s.current_dir = current_dir_;
+  return s;
+}
+
+void ScanProgress::set_current_dir(const std::string& dir) {
+  std::lock_guard lock(dir_mu_);
+  current_dir_ = dir;
+}
 
 unsigned default_thread_count() {
   const unsigned n = std::thread::hardware_concurrency();
@@ -368,7 +423,22 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
   if (config.pack.allow_hashes) info.allow_sets = config.pack.allow_hashes->sets();
   sink.begin(info);
 
-  SharedSink shared(sink);
+  // Counters live here even when nobody watches, so the hot path is the
+  // same either way.
+  const std::shared_ptr<ScanProgress> progress = config.progress ? config.progress : std::make_shared<ScanProgress>();
+  SharedSink shared(sink, *progress);
+  std::optional<RateLimiter> rate;
+  if (config.max_bytes_per_s > 0) rate.emplace(config.max_bytes_per_s, steady_clock_source());
+  std::optional<LoadGate> load;
+  if (config.max_load > 0) {
+    load.emplace(config.max_load, system_load_source(), steady_clock_source(), std::chrono::seconds(2),
+                 [p = progress.get()](bool paused, double value) {
+                   p->load.store(value, std::memory_order_relaxed);
+                   p->paused_for_load.store(paused, std::memory_order_relaxed);
+                 });
+  }
+  const Throttles throttles{rate ? &*rate : nullptr, load ? &*load : nullptr,
+                            config.progress ? config.progress.get() : nullptr};
   const unsigned threads = std::max(1u, config.threads);
   BoundedQueue<WalkEntry> queue(kQueueCapacityPerThread * threads);
   // Cancellation empties the queue so workers stop after their current
@@ -381,11 +451,11 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
     // worker's own thread, so a slow start-up overlaps with the walk.
     for (unsigned i = 0; i < threads; ++i) {
       workers.emplace_back([&] {
-        Worker worker(config, shared);
+        Worker worker(config, shared, throttles);
         worker.run(queue, stop);
       });
     }
-    QueueingVisitor visitor(queue, shared);
+    QueueingVisitor visitor(queue, shared, throttles, stop);
     FileWalker(config.walk, MountTable::current()).walk(config.roots, visitor, stop);
     queue.close(false);
   }  // joins the workers
