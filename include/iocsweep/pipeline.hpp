@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "iocsweep/cache.hpp"
 #include "iocsweep/common.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
@@ -76,6 +77,14 @@ struct ScanConfig {
   /// Findings scoring below this are left out of the report (counted in
   /// stats.findings_below_min_score).
   int min_score = 0;
+  /// Scan cache, or null. A file whose stat key and rule fingerprint match
+  /// its entry is answered from it without being read; every file read
+  /// without error is stored into it.
+  std::shared_ptr<ScanCache> cache;
+  /// With a cache: read every file anyway, report as an error a file whose
+  /// digests differ from its cache entry although its stat key does not,
+  /// and refresh the entries.
+  bool verify_cache = false;
 };
 
 /// Result of run_scan, for the exit code.
@@ -84,6 +93,9 @@ struct ScanOutcome {
   bool complete = true;
   /// Set when the sink could not write the report.
   std::string write_error;
+  /// Set when the scan cache could not be written (the scan itself went
+  /// on; later runs just read more).
+  std::string cache_error;
 };
 
 /// Runs one scan, reporting into `sink`. Stops promptly when `stop` is

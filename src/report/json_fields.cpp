@@ -60,6 +60,7 @@ json finding_json(const Finding& f) {
   }
   obj["score"] = f.score;
   obj["severity"] = severity_for(f.score);
+  if (f.cached) obj["cached"] = true;
   json matches = json::array();
   for (const MatchRecord& m : f.matches) matches.push_back(match_to_json(m));
   obj["matches"] = std::move(matches);
@@ -118,6 +119,7 @@ json stats_json(const ScanStats& s) {
           {"files_allowlisted", s.files_allowlisted},
           {"symlinks_not_followed", s.symlinks_not_followed},
           {"files_read_without_noatime", s.files_read_without_noatime},
+          {"files_cached", s.files_cached},
           {"elapsed_s", s.elapsed_s}};
 }
 
