@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import jsonschema
 
@@ -34,12 +35,16 @@ def main() -> int:
             f.write(b"x")
         with open(os.path.join(tree, "big"), "wb") as f:
             f.write(b"y" * 5000)
+        time.sleep(0.25)  # files changed in the last 100 ms are not cached
         ioc = os.path.join(cfg, "iocs.txt")
         with open(ioc, "w", encoding="utf-8") as f:
             f.write(hashlib.sha256(positive).hexdigest() + ";80;test\n")
         cases = [
             ["scan", "--iocs", ioc, "--max-filesize", "4K", tree, os.path.join(tree, "missing")],
             ["scan", "--no-builtin", tree],
+            # Twice with a scan cache: the second report has cached findings.
+            ["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), tree],
+            ["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), tree],
         ]
         for args in cases:
             proc = subprocess.run([binary] + args, capture_output=True, check=False)
@@ -48,6 +53,9 @@ def main() -> int:
                 return 1
             doc = json.loads(proc.stdout.decode("utf-8"))  # strict UTF-8
             jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+        if not any(f.get("cached") for f in doc["findings"]) or doc["stats"]["files_cached"] == 0:
+            print("the second run with --cache reported nothing from the cache")
+            return 1
         print("report validates against", schema_path)
     return 0
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "iocsweep/baseline.hpp"
+#include "iocsweep/cache.hpp"
 #include "iocsweep/common.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
@@ -127,6 +128,14 @@ struct ScanConfig {
   /// Optional: where run_scan publishes its progress. Costs nothing per
   /// file beyond the counters the scan keeps anyway.
   std::shared_ptr<ScanProgress> progress;
+  /// Scan cache, or null. A file whose stat key and rule fingerprint match
+  /// its entry is answered from it without being read; every file read
+  /// without error is stored into it.
+  std::shared_ptr<ScanCache> cache;
+  /// With a cache: read every file anyway, report as an error a file whose
+  /// digests differ from its cache entry although its stat key does not,
+  /// and refresh the entries.
+  bool verify_cache = false;
 };
 
 /// Result of run_scan, for the exit code.
@@ -137,6 +146,9 @@ struct ScanOutcome {
   std::string write_error;
   /// Highest score among the reported findings; -1 when none (--fail-on).
   int max_finding_score = -1;
+  /// Set when the scan cache could not be written (the scan itself went
+  /// on; later runs just read more).
+  std::string cache_error;
 };
 
 /// Runs one scan, reporting into `sink`. Stops promptly when `stop` is

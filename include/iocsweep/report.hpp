@@ -52,6 +52,9 @@ struct Finding {
   Digests digests;
   std::vector<MatchRecord> matches;
   int score = 0;  ///< combine_scores(matches)
+  /// True when the file was not read: its digests and YARA verdict came
+  /// from the scan cache (--cache), the indicators were matched afresh.
+  bool cached = false;
 };
 
 /// Finding score: the highest match score, plus 5 for each further match,
@@ -102,6 +105,9 @@ struct ScanStats {
   std::uint64_t findings_suppressed = 0;
   std::uint64_t symlinks_not_followed = 0;
   std::uint64_t files_read_without_noatime = 0;
+  /// Files answered from the scan cache without being read (also counted
+  /// in files_scanned; their bytes are not in bytes_scanned).
+  std::uint64_t files_cached = 0;
   double elapsed_s = 0;
 };
 

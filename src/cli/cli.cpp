@@ -64,6 +64,9 @@ struct RawScanOptions {
   bool strict_atime = false;
   std::string rule_cache;
   bool no_rule_cache = false;
+  std::string cache;
+  bool no_cache = false;
+  bool verify_cache = false;
   bool quiet = false;
   bool syslog = false;
   std::string syslog_socket = "/dev/log";
@@ -213,6 +216,46 @@ std::string rule_cache_dir(const RawScanOptions& raw) {
     if (is_inside(real_dir, canonical_or_ancestor(root))) return "";
   }
   return dir;
+}
+
+// True when `real_path` or one of its ancestors matches an --exclude glob
+// (an excluded directory takes its whole subtree out of the sweep).
+bool excluded_by(const std::string& path, const std::vector<std::string>& excludes) {
+  for (std::string p = path; !p.empty();) {
+    for (const std::string& glob : excludes) {
+      if (::fnmatch(glob.c_str(), p.c_str(), 0) == 0) return true;
+    }
+    const std::size_t slash = p.find_last_of('/');
+    if (slash == std::string::npos) break;
+    p.resize(slash);
+  }
+  return false;
+}
+
+// Forensic rule for --cache: the sweep never writes inside what it scans.
+// The cache file and SQLite's companions (FILE-wal, FILE-shm, FILE-journal)
+// must lie outside every PATH or be --exclude'd; otherwise the message
+// names the fix. Returns "" when the cache may be used.
+std::string cache_placement_error(const RawScanOptions& raw) {
+  const std::string real = canonical_or_ancestor(raw.cache);
+  for (const std::string& root : raw.paths) {
+    const std::string real_root = canonical_or_ancestor(root);
+    if (!is_inside(real, real_root)) continue;
+    // The walker matches globs against paths spelt from the root as given
+    // (e.g. "tree/x"); the canonical spelling is accepted too.
+    std::string walked = root;
+    while (walked.size() > 1 && walked.back() == '/') walked.pop_back();
+    const std::string rest = real.substr(real_root == "/" ? 1 : real_root.size());
+    walked += (walked.empty() || walked.back() == '/' || rest.empty() || rest[0] == '/') ? rest : "/" + rest;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      if (excluded_by(real + suffix, raw.excludes) || excluded_by(walked + suffix, raw.excludes)) continue;
+      return "--cache " + raw.cache + " lies inside the scanned path " + root +
+             ", and the sweep never writes inside what it scans: put the cache elsewhere, or exclude it with "
+             "--exclude '" +
+             walked + "*'";
+    }
+  }
+  return "";
 }
 
 void print_warnings(const Pack& pack, bool quiet) {
@@ -370,6 +413,19 @@ int run_scan_command(RawScanOptions raw) {
     }
     out_file = std::move(*created);
   }
+  if (!raw.cache.empty() && !raw.no_cache) {
+    if (const std::string placement = cache_placement_error(raw); !placement.empty()) {
+      std::cerr << "iocsweep: " << escape_for_terminal(placement) << "\n";
+      return kExitFatal;
+    }
+    auto cache = ScanCache::open(raw.cache);
+    if (!cache) {
+      std::cerr << "iocsweep: " << escape_for_terminal(cache.error().message) << "\n";
+      return kExitFatal;
+    }
+    config.cache = std::move(*cache);
+    config.verify_cache = raw.verify_cache;
+  }
   std::ostream& out = out_file ? out_file->stream() : std::cout;
   std::unique_ptr<ReportSink> report;
   if (format == "sarif") {
@@ -437,6 +493,10 @@ int run_scan_command(RawScanOptions raw) {
       std::cerr << "iocsweep: --write-baseline: " << written.error().message << "\n";
       return kExitFatal;
     }
+  }
+  if (!outcome.cache_error.empty() && !raw.quiet) {
+    std::cerr << "iocsweep: warning: the scan cache was not fully updated: " << escape_for_terminal(outcome.cache_error)
+              << "\n";
   }
   if (!outcome.complete && !raw.quiet) std::cerr << "iocsweep: interrupted; the report covers what was done\n";
   if (outcome.stats.findings > 0 && outcome.max_finding_score >= fail_score) return kExitFindings;
@@ -712,6 +772,20 @@ int run(int argc, char** argv) {
                    "PATH and is not --exclude'd: the sweep writes nothing in what it scans")
       ->type_name("DIR");
   scan->add_flag("--no-rule-cache", scan_opts.no_rule_cache, "Compile the rules afresh; read and write no cache");
+  CLI::Option* cache_opt =
+      scan->add_option("--cache", scan_opts.cache,
+                       "Incremental sweeps: keep in FILE (SQLite, created mode 0600) each file's stat key (device, "
+                       "inode, size, mtime, ctime), digests and YARA verdict. A file whose key is unchanged and whose "
+                       "rules are the same is not read again: its cached result is matched against the current "
+                       "indicators and reported with \"cached\": true. A rule change re-reads everything. Default: "
+                       "no cache. FILE must not lie inside a scanned PATH unless --exclude'd (fatal otherwise). "
+                       "See README, Incremental sweeps, for the trust model")
+          ->type_name("FILE");
+  scan->add_flag("--no-cache", scan_opts.no_cache, "Ignore --cache: read every file, read and write no cache");
+  scan->add_flag("--verify-cache", scan_opts.verify_cache,
+                 "With --cache: read every file anyway, report (in errors[]) each file whose digests differ from "
+                 "its cache entry although its stat key is unchanged, and refresh the cache")
+      ->needs(cache_opt);
   scan->add_flag("--syslog", scan_opts.syslog,
                  "Also send each finding, and the scan's start and end, as an RFC 5424 message with structured "
                  "data to the local syslog socket (errors and skipped files stay in the report)");

@@ -106,7 +106,10 @@ Result<std::string> dump_config(const CLI::App& cmd, const std::set<std::string>
     out << "\n# " << opt->get_description() << "\n";
     const bool flag = opt->get_expected_min() == 0;
     if (flag) {
-      out << key << " = " << (opt->count() > 0 && opt->as<bool>() ? "true" : "false") << "\n";
+      // An unset flag stays a comment: `--verify-cache` needs `--cache`
+      // even when set to false.
+      out << (opt->count() > 0 && opt->as<bool>() ? "" : "# ") << key << " = "
+          << (opt->count() > 0 && opt->as<bool>() ? "true" : "false") << "\n";
       continue;
     }
     std::vector<std::string> values = opt->count() > 0 ? opt->results() : std::vector<std::string>{};

@@ -1,12 +1,15 @@
 #include "iocsweep/pipeline.hpp"
 
+#include <fcntl.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -23,6 +26,11 @@ namespace {
 // only needs to stay a little ahead, and each entry pins a directory
 // descriptor.
 constexpr std::size_t kQueueCapacityPerThread = 64;
+
+// A file whose ctime or mtime is less than this before the moment its read
+// ended is not cached: far above the kernel's timestamp granularity (one
+// jiffy, at most 10 ms).
+constexpr std::int64_t kRacyWindowNs = 100'000'000;
 
 /// Blocking FIFO with a fixed capacity. close() wakes everyone: push()
 /// then refuses and pop() drains what is left before returning nullopt.
@@ -108,6 +116,10 @@ class SharedSink {
     progress_.files_skipped.fetch_add(1, std::memory_order_relaxed);
     sink_.skipped(SkippedFile{std::move(path), std::move(reason), std::move(detail)});
   }
+  void scanned_from_cache() {
+    progress_.files_scanned.fetch_add(1, std::memory_order_relaxed);
+    cached_.fetch_add(1, std::memory_order_relaxed);
+  }
   void scanned(const std::string& path, std::uint64_t bytes, bool noatime) {
     progress_.files_scanned.fetch_add(1, std::memory_order_relaxed);
     progress_.bytes_scanned.fetch_add(bytes, std::memory_order_relaxed);
@@ -135,6 +147,7 @@ class SharedSink {
     s.findings_below_min_score = below_min_.load();
     s.files_allowlisted = allowlisted_.load();
     s.findings_suppressed = suppressed_.load();
+    s.files_cached = cached_.load();
     return s;
   }
 
@@ -144,7 +157,8 @@ class SharedSink {
   ScanProgress& progress_;
   ScanStats stats_;  // findings, errors, files_skipped: changed under mu_
   int max_score_ = -1;
-  std::atomic<std::uint64_t> without_noatime_{0}, symlinks_{0}, below_min_{0}, allowlisted_{0}, suppressed_{0};
+  std::atomic<std::uint64_t> without_noatime_{0}, symlinks_{0}, below_min_{0}, allowlisted_{0}, suppressed_{0},
+      cached_{0};
 };
 
 /// What a scan shares besides the sink: the optional throttles and the
@@ -214,16 +228,75 @@ std::string file_type_of(ByteView bytes) {
   return "UNKNOWN";
 }
 
+// Fingerprint of everything that decides a YARA verdict besides the
+// file: the rule sources and the libyara that runs them. The externals
+// come from the path (part of the cache key) and from the owner and the
+// bytes (a change of either changes ctime).
+std::string rules_fingerprint(const Pack& pack) {
+  std::string text = "iocsweep rules fingerprint 1\nlibyara ";
+  text += yara_version();
+  text += '\n';
+  for (const RulesetInfo& r : pack.rules->rulesets()) {
+    text += r.name;
+    text += '\0';
+    text += r.sha256;
+    text += '\n';
+  }
+  return sha256_hex(text);
+}
+
+/// What every worker needs to use the scan cache; immutable.
+struct CacheContext {
+  ScanCache* cache = nullptr;
+  bool verify = false;
+  /// "" when there are no rules (no YARA verdict is needed or stored).
+  std::string fingerprint;
+  /// "namespace\0name" -> index into CompiledRules::rules().
+  std::unordered_map<std::string, std::size_t> rule_index;
+
+  static CacheContext make(const ScanConfig& config) {
+    CacheContext ctx;
+    ctx.cache = config.cache.get();
+    ctx.verify = config.verify_cache;
+    if (ctx.cache != nullptr && config.pack.rules) {
+      ctx.fingerprint = rules_fingerprint(config.pack);
+      const auto& rules = config.pack.rules->rules();
+      for (std::size_t i = 0; i < rules.size(); ++i) ctx.rule_index.emplace(rules[i].ns + '\0' + rules[i].name, i);
+    }
+    return ctx;
+  }
+};
+
+// The stat identity of `entry`, without opening it (so a cache hit costs
+// no open, no read and no atime change); nothing when it is not a
+// regular file or cannot be stat'ed (the read will say why).
+std::optional<FileKey> stat_key(const WalkEntry& entry) {
+  struct stat st {};
+  const int dir = entry.parent ? entry.parent->fd() : AT_FDCWD;
+  if (::fstatat(dir, entry.name.c_str(), &st, entry.follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+  if (!S_ISREG(st.st_mode)) return std::nullopt;
+  const auto ns = [](const timespec& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + static_cast<std::int64_t>(t.tv_nsec);
+  };
+  return FileKey{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                 static_cast<std::uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
+}
+
 /// One worker's long-lived state: reader buffer, hash contexts, scanner.
 class Worker {
  public:
-  Worker(const ScanConfig& config, SharedSink& sink, const Throttles& throttles)
+  Worker(const ScanConfig& config, const CacheContext& cache, SharedSink& sink, const Throttles& throttles)
       : config_(config),
+        cache_(cache),
         sink_(sink),
         throttles_(throttles),
         reader_(config.read),
         needed_(digests_needed_up_front(config.pack)) {
     if (config.pack.rules) scanner_.emplace(config.pack.rules, config.yara_timeout_s);
+    // Without its own connection a worker just reads every file.
+    if (cache.cache != nullptr) {
+      if (auto r = cache.cache->reader()) cache_reader_ = std::move(*r);
+    }
   }
 
   // Digests every file needs before matching: the kinds the indicator sets
@@ -255,7 +328,19 @@ class Worker {
         finding.matches.emplace_back(FilenameMatchRecord{ioc});
       }
     }
+    std::optional<FileKey> key;
+    std::optional<CachedFile> cached;
+    if (cache_reader_) {
+      key = stat_key(entry);
+      if (key) cached = cache_reader_->find(entry.path, *key);
+      if (cached && !cache_.verify && answer_from_cache(entry, *key, *cached, finding)) return;
+    }
     ReadOutcome read = reader_.read(entry);
+    // Only a key that names the file actually read may be stored with
+    // what was learnt from it (a file replaced in between is not cached).
+    if (key && (read.info.device != key->device || read.info.inode != key->inode || read.info.size != key->size)) {
+      key.reset();
+    }
     if (read.kind != ReadOutcome::Kind::kRead) {
       if (read.kind == ReadOutcome::Kind::kSkipped) {
         sink_.skipped(entry.path, read.reason);
@@ -276,8 +361,10 @@ class Worker {
     // not be touched outside libyara's guarded scan.
     std::array<std::uint8_t, 8> head{};
     std::size_t head_size = 0;
-    if (!needed_.empty()) {
-      hasher_.begin(needed_);
+    // --verify-cache also computes every kind the entry holds, to compare.
+    const DigestSet kinds = cached && cache_.verify ? needed_ | cached->digests.present : needed_;
+    if (!kinds.empty()) {
+      hasher_.begin(kinds);
       Status streamed = reader_.stream([&](ByteView chunk) {
         if (head_size == 0) {
           head_size = std::min(head.size(), chunk.size());
@@ -292,9 +379,11 @@ class Worker {
       finding.digests = hasher_.finish();
     }
     sink_.scanned(entry.path, read.bytes.size(), read.info.noatime);
+    if (cached && cache_.verify && key) verify_against_cache(entry, *cached, finding.digests);
     if (config_.pack.allow_hashes && config_.pack.allow_hashes->contains(finding.digests)) {
       // Known good: not matched, not reported (Loki's false-positive list).
       sink_.allowlisted();
+      remember(entry, key, finding.digests, nullptr);
       return;
     }
     if (config_.pack.hash_iocs) {
@@ -302,6 +391,7 @@ class Worker {
         finding.matches.emplace_back(HashMatchRecord{ioc});
       }
     }
+    YaraScanResult yara;
     if (scanner_) {
       ScanExternals ext;
       if (config_.pack.rules->uses_externals()) {
@@ -312,13 +402,19 @@ class Worker {
         ext.owner = owner_name(read.info.uid);
         ext.md5 = finding.digests.hex(DigestKind::kMd5);
       }
-      YaraScanResult result = scanner_->scan(read.bytes, ext, read.mapped);
-      for (const std::size_t index : result.matched) {
+      yara = scanner_->scan(read.bytes, ext, read.mapped);
+      for (const std::size_t index : yara.matched) {
         finding.matches.emplace_back(YaraMatchRecord{&config_.pack.rules->rules()[index]});
       }
-      if (!result.error.empty()) sink_.error(entry.path, result.error);
+      if (!yara.error.empty()) {
+        sink_.error(entry.path, yara.error);
+        key.reset();  // an unfinished verdict is not cached
+      }
     }
-    if (finding.matches.empty()) return;
+    if (finding.matches.empty()) {
+      remember(entry, key, finding.digests, &yara);
+      return;
+    }
     // A finding carries all three digests: the missing ones come from the
     // same bytes (the buffer, or the page cache for a mapped file).
     const DigestSet missing = DigestSet::all().minus(finding.digests.present);
@@ -329,9 +425,85 @@ class Worker {
         finding.digests.merge(hasher_.finish());
       } else {
         sink_.error(entry.path, streamed.error().message);
+        key.reset();
       }
     }
+    remember(entry, key, finding.digests, &yara);
     report(entry, read.bytes.size(), std::move(finding));
+  }
+
+  // Answers `entry` from its cache entry when that holds everything this
+  // run needs: the digest kinds the indicator sets use, and a YARA verdict
+  // from the same rules. Indicators are matched afresh (cheap, and the sets
+  // may have changed). Returns false, having reported nothing, when the
+  // file must be read.
+  bool answer_from_cache(const WalkEntry& entry, const FileKey& key, const CachedFile& c, Finding& finding) {
+    if (!needed_.minus(c.digests.present).empty()) return false;
+    const Pack& pack = config_.pack;
+    if (pack.allow_hashes && pack.allow_hashes->contains(c.digests)) {
+      sink_.scanned_from_cache();
+      sink_.allowlisted();
+      return true;
+    }
+    std::vector<MatchRecord> matches = finding.matches;
+    if (pack.hash_iocs) {
+      for (const HashIoc* ioc : pack.hash_iocs->lookup(c.digests)) matches.emplace_back(HashMatchRecord{ioc});
+    }
+    if (scanner_) {
+      if (c.rules_fingerprint.empty() || c.rules_fingerprint != cache_.fingerprint) return false;
+      for (const RuleId& id : c.yara_matches) {
+        const auto it = cache_.rule_index.find(id.ns + '\0' + id.name);
+        if (it == cache_.rule_index.end()) return false;
+        matches.emplace_back(YaraMatchRecord{&pack.rules->rules()[it->second]});
+      }
+    }
+    // A finding carries every digest; an entry that lacks some is read.
+    if (!matches.empty() && c.digests.present != DigestSet::all()) return false;
+    sink_.scanned_from_cache();
+    if (matches.empty()) return true;
+    finding.matches = std::move(matches);
+    finding.digests = c.digests;
+    finding.cached = true;
+    report(entry, key.size, std::move(finding));
+    return true;
+  }
+
+  // Stores what was learnt about a file read without error. `yara` is null
+  // when no YARA verdict was made (allow-listed).
+  void remember(const WalkEntry& entry, const std::optional<FileKey>& key, const Digests& digests,
+                const YaraScanResult* yara) {
+    if (!key || cache_.cache == nullptr) return;
+    // Racy-clean guard (as git's index): the kernel stamps ctime from a
+    // coarse clock, so a write just after our read could leave ctime, and
+    // the key, unchanged. A file changed that recently is not cached.
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+    if (key->ctime_ns > now_ns - kRacyWindowNs || key->mtime_ns > now_ns - kRacyWindowNs) return;
+    CachedFile file;
+    file.digests = digests;
+    if (scanner_ && yara != nullptr) {
+      file.rules_fingerprint = cache_.fingerprint;
+      for (const std::size_t index : yara->matched) {
+        const RuleInfo& rule = config_.pack.rules->rules()[index];
+        file.yara_matches.push_back(RuleId{rule.ns, rule.name});
+      }
+    }
+    cache_.cache->store(entry.path, *key, std::move(file));
+  }
+
+  // --verify-cache: the file's key says unchanged; its bytes must agree.
+  void verify_against_cache(const WalkEntry& entry, const CachedFile& c, const Digests& now) {
+    for (const DigestKind kind : {DigestKind::kSha256, DigestKind::kSha1, DigestKind::kMd5}) {
+      if (!c.digests.present.has(kind) || !now.present.has(kind)) continue;
+      if (c.digests.hex(kind) != now.hex(kind)) {
+        sink_.error(entry.path, std::string("content differs from the scan cache although device, inode, size, "
+                                            "mtime and ctime are unchanged (cached ") +
+                                    std::string(digest_name(kind)) + " " + c.digests.hex(kind) + ", now " +
+                                    now.hex(kind) + ")");
+      }
+      return;
+    }
   }
 
   void report(const WalkEntry& entry, std::uint64_t size, Finding finding) {
@@ -367,8 +539,10 @@ class Worker {
   }
 
   const ScanConfig& config_;
+  const CacheContext& cache_;
   SharedSink& sink_;
   const Throttles& throttles_;
+  std::unique_ptr<ScanCacheReader> cache_reader_;
   FileReader reader_;
   DigestSet needed_;
   Hasher hasher_;
@@ -439,6 +613,7 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
   }
   const Throttles throttles{rate ? &*rate : nullptr, load ? &*load : nullptr,
                             config.progress ? config.progress.get() : nullptr};
+  const CacheContext cache_context = CacheContext::make(config);
   const unsigned threads = std::max(1u, config.threads);
   BoundedQueue<WalkEntry> queue(kQueueCapacityPerThread * threads);
   // Cancellation empties the queue so workers stop after their current
@@ -451,7 +626,7 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
     // worker's own thread, so a slow start-up overlaps with the walk.
     for (unsigned i = 0; i < threads; ++i) {
       workers.emplace_back([&] {
-        Worker worker(config, shared, throttles);
+        Worker worker(config, cache_context, shared, throttles);
         worker.run(queue, stop);
       });
     }
@@ -460,12 +635,15 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
     queue.close(false);
   }  // joins the workers
 
+  ScanOutcome outcome;
+  if (config.cache) {
+    if (Status flushed = config.cache->flush(); !flushed) outcome.cache_error = flushed.error().message;
+  }
   ScanEnd end;
   end.finished_at = now_rfc3339();
   end.complete = !stop.stop_requested();
   end.stats = shared.stats();
   end.stats.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ScanOutcome outcome;
   outcome.stats = end.stats;
   outcome.complete = end.complete;
   outcome.max_finding_score = shared.max_score();

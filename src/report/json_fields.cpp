@@ -60,6 +60,7 @@ json finding_json(const Finding& f) {
   }
   obj["score"] = f.score;
   obj["severity"] = severity_for(f.score);
+  if (f.cached) obj["cached"] = true;
   json matches = json::array();
   for (const MatchRecord& m : f.matches) matches.push_back(match_to_json(m));
   obj["matches"] = std::move(matches);
@@ -119,6 +120,7 @@ json stats_json(const ScanStats& s) {
           {"findings_suppressed", s.findings_suppressed},
           {"symlinks_not_followed", s.symlinks_not_followed},
           {"files_read_without_noatime", s.files_read_without_noatime},
+          {"files_cached", s.files_cached},
           {"elapsed_s", s.elapsed_s}};
 }
 

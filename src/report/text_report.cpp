@@ -37,7 +37,8 @@ class TextSink final : public report_detail::CollectingSink {
 
   Status write(const ScanEnd& end) override {
     for (const Finding& f : findings_) {
-      out_ << upper(severity_for(f.score)) << " score=" << f.score << " " << escape_for_terminal(f.path) << "\n";
+      out_ << upper(severity_for(f.score)) << " score=" << f.score << " " << escape_for_terminal(f.path)
+           << (f.cached ? " (cached)" : "") << "\n";
       if (f.digests.present.has(DigestKind::kSha256)) {
         out_ << "    sha256=" << f.digests.hex(DigestKind::kSha256) << " size=" << f.size << "\n";
       } else {
@@ -77,8 +78,10 @@ class TextSink final : public report_detail::CollectingSink {
     char elapsed[32];
     std::snprintf(elapsed, sizeof elapsed, "%.2f", st.elapsed_s);
     out_ << (end.complete ? "Scan complete: " : "Scan INTERRUPTED: ") << st.files_scanned << " files ("
-         << human_bytes(st.bytes_scanned) << ") scanned, " << st.findings << " with findings, " << st.files_skipped
-         << " skipped, " << st.errors << " errors, in " << elapsed << " s\n";
+         << human_bytes(st.bytes_scanned) << ") scanned";
+    if (st.files_cached > 0) out_ << " (" << st.files_cached << " answered from the cache)";
+    out_ << ", " << st.findings << " with findings, " << st.files_skipped << " skipped, " << st.errors << " errors, in "
+         << elapsed << " s\n";
     if (st.findings_suppressed > 0) out_ << st.findings_suppressed << " findings left out: accepted by --baseline\n";
     out_.flush();
     if (!out_) return Error{"cannot write the report"};

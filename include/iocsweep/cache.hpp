@@ -1,0 +1,120 @@
+#pragma once
+// The scan cache: what an earlier sweep learnt about each file (digests and
+// YARA verdict), kept in an SQLite file keyed by path and stat identity, so
+// an unchanged file need not be read again. Knows nothing of walking,
+// reading or matching; the pipeline decides when an entry may be used.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "iocsweep/common.hpp"
+#include "iocsweep/hash.hpp"
+
+namespace iocsweep {
+
+/// Version of the cache file layout. A file of another version is refused
+/// (the user deletes it), never converted or overwritten.
+inline constexpr int kScanCacheSchemaVersion = 1;
+
+/// Identity of one version of a file, from lstat: any write to the file
+/// changes ctime, which an unprivileged user cannot set back (utimensat
+/// sets atime and mtime only).
+struct FileKey {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  bool operator==(const FileKey&) const = default;
+};
+
+/// A YARA rule by identity, stable across runs: namespace (rule source
+/// name) and rule name.
+struct RuleId {
+  std::string ns;
+  std::string name;
+  bool operator==(const RuleId&) const = default;
+};
+
+/// What the cache knows about one file version.
+struct CachedFile {
+  /// The digests computed when the file was read (any subset).
+  Digests digests;
+  /// Fingerprint of the rule set the YARA verdict was computed with; empty
+  /// when the file was not matched with YARA (then `yara_matches` means
+  /// nothing).
+  std::string rules_fingerprint;
+  /// Rules that matched.
+  std::vector<RuleId> yara_matches;
+};
+
+/// One connection's view of the cache, for lookups from one thread.
+/// Not thread-safe: one per worker thread.
+class ScanCacheReader {
+ public:
+  ~ScanCacheReader();
+  ScanCacheReader(const ScanCacheReader&) = delete;
+  ScanCacheReader& operator=(const ScanCacheReader&) = delete;
+
+  /// The entry for `path` (raw bytes) when its stored key equals `key`;
+  /// nothing when there is none, the key differs, or the lookup failed.
+  std::optional<CachedFile> find(std::string_view path, const FileKey& key);
+
+ private:
+  friend class ScanCache;
+  struct Impl;
+  explicit ScanCacheReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// An open cache file (SQLite, WAL journal). Writes are batched and
+/// committed every kBatchRows rows or about a second, so a killed sweep
+/// keeps most of its work and never leaves a corrupt file.
+/// store() and flush() are thread-safe; readers are made per thread.
+class ScanCache {
+ public:
+  /// Rows per committed transaction at most.
+  static constexpr std::size_t kBatchRows = 1024;
+
+  /// Opens `path`, creating it (mode 0600, schema written) when it does not
+  /// exist. Fails with a message naming the file when it is not an iocsweep
+  /// cache (another SQLite database, or any other bytes), has another schema
+  /// version, is a symlink, or cannot be opened or written.
+  static Result<std::unique_ptr<ScanCache>> open(const std::string& path);
+  /// Commits what is pending.
+  ~ScanCache();
+  ScanCache(const ScanCache&) = delete;
+  ScanCache& operator=(const ScanCache&) = delete;
+
+  /// A new connection for lookups (WAL readers do not block the writer).
+  Result<std::unique_ptr<ScanCacheReader>> reader() const;
+
+  /// Records what was learnt about `path` at `key`, replacing any older
+  /// entry. Committed in a later batch.
+  void store(std::string path, const FileKey& key, CachedFile file);
+
+  /// Commits every pending row. Fails when the database cannot be written
+  /// (the error is also kept: see last_error()).
+  Status flush();
+
+  /// The first write error met, or "" (writes after one are dropped, the
+  /// sweep goes on without caching).
+  std::string last_error() const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Impl;
+  struct Row;
+  explicit ScanCache(std::string path);
+  Status commit(std::vector<Row>& rows);
+  std::string path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace iocsweep

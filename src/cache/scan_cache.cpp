@@ -1,0 +1,353 @@
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "iocsweep/cache.hpp"
+
+namespace iocsweep {
+namespace {
+
+constexpr const char* kFormatName = "iocsweep-scan-cache";
+// Waits this long for a lock held by another process using the same file
+// (a second sweep, a checkpoint) before a statement fails.
+constexpr int kBusyTimeoutMs = 10000;
+constexpr auto kBatchInterval = std::chrono::seconds(1);
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
+
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using StmtHandle = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+constexpr const char* kSchema =
+    "CREATE TABLE iocsweep_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE files("
+    "  path BLOB PRIMARY KEY,"
+    "  dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,"
+    "  mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
+    "  md5 BLOB, sha1 BLOB, sha256 BLOB,"
+    "  rules_fp TEXT NOT NULL, yara BLOB NOT NULL,"
+    "  stored_at INTEGER NOT NULL"
+    ") WITHOUT ROWID;";
+
+constexpr const char* kSelect =
+    "SELECT dev, ino, size, mtime_ns, ctime_ns, md5, sha1, sha256, rules_fp, yara FROM files WHERE path = ?1";
+constexpr const char* kInsert =
+    "INSERT OR REPLACE INTO files(path, dev, ino, size, mtime_ns, ctime_ns, md5, sha1, sha256, rules_fp, yara, "
+    "stored_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+std::string db_error(const std::string& path, sqlite3* db) {
+  return path + ": scan cache: " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory");
+}
+
+Result<DbHandle> open_connection(const std::string& path) {
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) return Error{db_error(path, db.get())};
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+  return db;
+}
+
+Result<StmtHandle> prepare(const std::string& path, sqlite3* db, const char* sql) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+    return Error{db_error(path, db)};
+  }
+  return StmtHandle(raw);
+}
+
+Status exec(const std::string& path, sqlite3* db, const char* sql) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return Error{db_error(path, db)};
+  return Ok{};
+}
+
+// Checks that `db` is an iocsweep cache of our schema version, or an empty
+// database (then writes the schema).
+Status check_or_create_schema(const std::string& path, sqlite3* db) {
+  auto count = prepare(path, db, "SELECT count(*) FROM sqlite_master");
+  if (!count) {
+    const int code = sqlite3_errcode(db) & 0xff;
+    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+      return Error{path + ": not an iocsweep scan cache (" + sqlite3_errmsg(db) +
+                   "); it is left untouched: delete it or name another file"};
+    }
+    return count.error();
+  }
+  if (sqlite3_step(count->get()) != SQLITE_ROW) return Error{db_error(path, db)};
+  const bool empty = sqlite3_column_int64(count->get(), 0) == 0;
+  count->reset();
+  if (empty) {
+    // WAL: readers do not block the writer, and a killed writer leaves a
+    // consistent database (the uncommitted tail of the log is ignored).
+    if (Status s = exec(path, db, "PRAGMA journal_mode=WAL"); !s) return s;
+    const std::string create = std::string("BEGIN IMMEDIATE;") + kSchema +
+                               "INSERT INTO iocsweep_meta VALUES('format', '" + kFormatName +
+                               "'), ('schema_version', " + std::to_string(kScanCacheSchemaVersion) + ");COMMIT;";
+    if (Status s = exec(path, db, create.c_str()); !s) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return s;
+    }
+    return Ok{};
+  }
+  sqlite3_stmt* raw = nullptr;
+  const char* sql =
+      "SELECT (SELECT value FROM iocsweep_meta WHERE key = 'format'), "
+      "(SELECT value FROM iocsweep_meta WHERE key = 'schema_version')";
+  if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
+    return Error{path +
+                 ": not an iocsweep scan cache (an SQLite database without its tables); it is left "
+                 "untouched: delete it or name another file"};
+  }
+  StmtHandle meta(raw);
+  if (sqlite3_step(meta.get()) != SQLITE_ROW) return Error{db_error(path, db)};
+  const unsigned char* format = sqlite3_column_text(meta.get(), 0);
+  if (format == nullptr || std::strcmp(reinterpret_cast<const char*>(format), kFormatName) != 0) {
+    return Error{path +
+                 ": not an iocsweep scan cache (an SQLite database of another kind); it is left "
+                 "untouched: delete it or name another file"};
+  }
+  const auto version = sqlite3_column_int64(meta.get(), 1);
+  if (version != kScanCacheSchemaVersion) {
+    return Error{path + ": scan cache has schema version " + std::to_string(version) + ", this iocsweep uses " +
+                 std::to_string(kScanCacheSchemaVersion) + "; delete the file to start a new cache"};
+  }
+  return exec(path, db, "PRAGMA journal_mode=WAL");
+}
+
+std::int64_t as_db_int(std::uint64_t v) {
+  std::int64_t out;
+  std::memcpy(&out, &v, sizeof out);
+  return out;
+}
+
+std::uint64_t from_db_int(std::int64_t v) {
+  std::uint64_t out;
+  std::memcpy(&out, &v, sizeof out);
+  return out;
+}
+
+// Rule identities as "ns\0name\0" pairs: neither part can hold a NUL.
+std::string encode_rules(const std::vector<RuleId>& rules) {
+  std::string out;
+  for (const RuleId& r : rules) {
+    out += r.ns;
+    out += '\0';
+    out += r.name;
+    out += '\0';
+  }
+  return out;
+}
+
+std::optional<std::vector<RuleId>> decode_rules(std::string_view blob) {
+  std::vector<RuleId> out;
+  while (!blob.empty()) {
+    const std::size_t a = blob.find('\0');
+    if (a == std::string_view::npos) return std::nullopt;
+    const std::size_t b = blob.find('\0', a + 1);
+    if (b == std::string_view::npos) return std::nullopt;
+    out.push_back(RuleId{std::string(blob.substr(0, a)), std::string(blob.substr(a + 1, b - a - 1))});
+    blob.remove_prefix(b + 1);
+  }
+  return out;
+}
+
+std::string_view column_blob(sqlite3_stmt* stmt, int col) {
+  const void* p = sqlite3_column_blob(stmt, col);
+  const int n = sqlite3_column_bytes(stmt, col);
+  if (p == nullptr || n <= 0) return {};
+  return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
+}
+
+}  // namespace
+
+struct ScanCacheReader::Impl {
+  DbHandle db;
+  StmtHandle select;
+};
+
+ScanCacheReader::ScanCacheReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ScanCacheReader::~ScanCacheReader() = default;
+
+std::optional<CachedFile> ScanCacheReader::find(std::string_view path, const FileKey& key) {
+  sqlite3_stmt* st = impl_->select.get();
+  struct Reset {
+    sqlite3_stmt* st;
+    ~Reset() {
+      sqlite3_reset(st);
+      sqlite3_clear_bindings(st);
+    }
+  } reset{st};
+  if (sqlite3_bind_blob64(st, 1, path.data(), path.size(), SQLITE_STATIC) != SQLITE_OK) return std::nullopt;
+  if (sqlite3_step(st) != SQLITE_ROW) return std::nullopt;
+  const FileKey stored{from_db_int(sqlite3_column_int64(st, 0)), from_db_int(sqlite3_column_int64(st, 1)),
+                       from_db_int(sqlite3_column_int64(st, 2)), sqlite3_column_int64(st, 3),
+                       sqlite3_column_int64(st, 4)};
+  if (!(stored == key)) return std::nullopt;
+  CachedFile out;
+  const auto take = [&](int col, DigestKind kind, auto& dest) {
+    const std::string_view b = column_blob(st, col);
+    if (b.size() != dest.size()) return;  // absent (or damaged: treated as absent)
+    std::memcpy(dest.data(), b.data(), dest.size());
+    out.digests.present = out.digests.present.with(kind);
+  };
+  take(5, DigestKind::kMd5, out.digests.md5);
+  take(6, DigestKind::kSha1, out.digests.sha1);
+  take(7, DigestKind::kSha256, out.digests.sha256);
+  if (const unsigned char* fp = sqlite3_column_text(st, 8)) out.rules_fingerprint = reinterpret_cast<const char*>(fp);
+  auto rules = decode_rules(column_blob(st, 9));
+  if (!rules) return std::nullopt;
+  out.yara_matches = std::move(*rules);
+  return out;
+}
+
+struct ScanCache::Row {
+  std::string path;
+  FileKey key;
+  CachedFile file;
+};
+
+struct ScanCache::Impl {
+  // Pending rows, appended by any worker under pending_mu.
+  std::mutex pending_mu;
+  std::vector<Row> pending;
+  std::chrono::steady_clock::time_point last_commit = std::chrono::steady_clock::now();
+  std::string error;  // under pending_mu
+  // The write connection and its statement, used under write_mu only.
+  std::mutex write_mu;
+  DbHandle db;
+  StmtHandle insert;
+};
+
+ScanCache::ScanCache(std::string path) : path_(std::move(path)), impl_(std::make_unique<Impl>()) {}
+
+ScanCache::~ScanCache() { (void)flush(); }
+
+Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
+  if (path.empty()) return Error{"scan cache: empty file name"};
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (S_ISLNK(st.st_mode)) return Error{path + ": scan cache is a symbolic link; name the file itself"};
+    if (!S_ISREG(st.st_mode)) return Error{path + ": scan cache is not a regular file"};
+  } else if (errno == ENOENT) {
+    // Created here, not by SQLite, so that it is private from the start;
+    // SQLite gives the -wal and -shm files the same mode.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) return Error{path + ": cannot create the scan cache: " + std::strerror(errno)};
+    if (fd >= 0) ::close(fd);
+  } else {
+    return Error{path + ": " + std::strerror(errno)};
+  }
+  std::unique_ptr<ScanCache> cache(new ScanCache(path));
+  auto db = open_connection(path);
+  if (!db) return db.error();
+  if (Status s = check_or_create_schema(path, db->get()); !s) return s.error();
+  if (Status s = exec(path, db->get(), "PRAGMA synchronous=NORMAL"); !s) return s.error();
+  auto insert = prepare(path, db->get(), kInsert);
+  if (!insert) return insert.error();
+  cache->impl_->db = std::move(*db);
+  cache->impl_->insert = std::move(*insert);
+  return cache;
+}
+
+Result<std::unique_ptr<ScanCacheReader>> ScanCache::reader() const {
+  auto db = open_connection(path_);
+  if (!db) return db.error();
+  auto select = prepare(path_, db->get(), kSelect);
+  if (!select) return select.error();
+  auto impl = std::make_unique<ScanCacheReader::Impl>();
+  impl->db = std::move(*db);
+  impl->select = std::move(*select);
+  return std::unique_ptr<ScanCacheReader>(new ScanCacheReader(std::move(impl)));
+}
+
+void ScanCache::store(std::string path, const FileKey& key, CachedFile file) {
+  std::vector<Row> batch;
+  {
+    std::lock_guard lock(impl_->pending_mu);
+    if (!impl_->error.empty()) return;
+    impl_->pending.push_back(Row{std::move(path), key, std::move(file)});
+    const auto now = std::chrono::steady_clock::now();
+    if (impl_->pending.size() < kBatchRows && now - impl_->last_commit < kBatchInterval) return;
+    impl_->last_commit = now;
+    batch.swap(impl_->pending);
+  }
+  // Committed outside pending_mu: other workers keep appending meanwhile.
+  (void)commit(batch);
+}
+
+Status ScanCache::flush() {
+  std::vector<Row> batch;
+  {
+    std::lock_guard lock(impl_->pending_mu);
+    batch.swap(impl_->pending);
+    impl_->last_commit = std::chrono::steady_clock::now();
+  }
+  if (Status s = commit(batch); !s) return s;
+  std::lock_guard lock(impl_->pending_mu);
+  if (!impl_->error.empty()) return Error{impl_->error};
+  return Ok{};
+}
+
+std::string ScanCache::last_error() const {
+  std::lock_guard lock(impl_->pending_mu);
+  return impl_->error;
+}
+
+Status ScanCache::commit(std::vector<Row>& rows) {
+  if (rows.empty()) return Ok{};
+  std::lock_guard lock(impl_->write_mu);
+  sqlite3* db = impl_->db.get();
+  if (db == nullptr) return Error{path_ + ": scan cache is not open"};
+  const auto fail = [&]() -> Status {
+    std::string message = db_error(path_, db);
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    std::lock_guard plock(impl_->pending_mu);
+    if (impl_->error.empty()) impl_->error = message;
+    impl_->pending.clear();
+    return Error{message};
+  };
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return fail();
+  sqlite3_stmt* st = impl_->insert.get();
+  const std::int64_t now = static_cast<std::int64_t>(::time(nullptr));
+  for (const Row& r : rows) {
+    const auto bind_digest = [&](int col, DigestKind kind) {
+      if (!r.file.digests.present.has(kind)) return sqlite3_bind_null(st, col);
+      const ByteView b = r.file.digests.get(kind);
+      return sqlite3_bind_blob(st, col, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
+    };
+    const std::string rules = encode_rules(r.file.yara_matches);
+    const bool bound =
+        sqlite3_bind_blob64(st, 1, r.path.data(), r.path.size(), SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 2, as_db_int(r.key.device)) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 3, as_db_int(r.key.inode)) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 4, as_db_int(r.key.size)) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 5, r.key.mtime_ns) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 6, r.key.ctime_ns) == SQLITE_OK && bind_digest(7, DigestKind::kMd5) == SQLITE_OK &&
+        bind_digest(8, DigestKind::kSha1) == SQLITE_OK && bind_digest(9, DigestKind::kSha256) == SQLITE_OK &&
+        sqlite3_bind_text64(st, 10, r.file.rules_fingerprint.data(), r.file.rules_fingerprint.size(), SQLITE_STATIC,
+                            SQLITE_UTF8) == SQLITE_OK &&
+        sqlite3_bind_blob64(st, 11, rules.data(), rules.size(), SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 12, now) == SQLITE_OK;
+    const int rc = bound ? sqlite3_step(st) : SQLITE_ERROR;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) return fail();
+  }
+  if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail();
+  rows.clear();
+  return Ok{};
+}
+
+}  // namespace iocsweep

@@ -1,0 +1,193 @@
+// The scan cache component: creation, round trip, key checks, refusal of
+// files that are not our cache.
+#include "iocsweep/cache.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "test_support.hpp"
+
+namespace iocsweep {
+namespace {
+
+using test::TempDir;
+
+CachedFile sample_file() {
+  Hasher h;
+  CachedFile f;
+  f.digests = h.digest(test::bytes_of("some bytes"));
+  f.rules_fingerprint = "fp-1";
+  f.yara_matches = {RuleId{"builtin:a.yar", "RuleA"}, RuleId{"/rules/b.yar", "RuleB"}};
+  return f;
+}
+
+constexpr FileKey kKey{2049, 1234567, 10, 1700000000123456789, 1700000001987654321};
+
+void sql(const std::string& db_path, const std::string& statement) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+TEST(ScanCache, CreatesPrivateFileAndRoundTripsAcrossReopen) {
+  TempDir t;
+  const std::string path = t / "cache.db";
+  const std::string name("odd\xff\nname", 9);
+  {
+    auto cache = ScanCache::open(path);
+    ASSERT_TRUE(cache) << cache.error().message;
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    (*cache)->store(name, kKey, sample_file());
+    ASSERT_TRUE((*cache)->flush());
+  }
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache) << cache.error().message;
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader) << reader.error().message;
+  std::optional<CachedFile> got = (*reader)->find(name, kKey);
+  ASSERT_TRUE(got.has_value());
+  const CachedFile want = sample_file();
+  EXPECT_TRUE(got->digests.present == DigestSet::all());
+  EXPECT_EQ(got->digests.hex(DigestKind::kSha256), want.digests.hex(DigestKind::kSha256));
+  EXPECT_EQ(got->digests.hex(DigestKind::kMd5), want.digests.hex(DigestKind::kMd5));
+  EXPECT_EQ(got->digests.hex(DigestKind::kSha1), want.digests.hex(DigestKind::kSha1));
+  EXPECT_EQ(got->rules_fingerprint, "fp-1");
+  EXPECT_EQ(got->yara_matches, want.yara_matches);
+  EXPECT_FALSE((*reader)->find("other", kKey).has_value());
+}
+
+TEST(ScanCache, PartialDigestsAndNoVerdictRoundTrip) {
+  TempDir t;
+  auto cache = ScanCache::open(t / "c.db");
+  ASSERT_TRUE(cache) << cache.error().message;
+  Hasher h;
+  CachedFile f;
+  f.digests = h.digest(test::bytes_of("x"), DigestSet().with(DigestKind::kSha256));
+  (*cache)->store("/a", kKey, f);
+  ASSERT_TRUE((*cache)->flush());
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  auto got = (*reader)->find("/a", kKey);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(got->digests.present == DigestSet().with(DigestKind::kSha256));
+  EXPECT_TRUE(got->rules_fingerprint.empty());
+  EXPECT_TRUE(got->yara_matches.empty());
+}
+
+TEST(ScanCache, AnyKeyFieldChangeIsAMiss) {
+  TempDir t;
+  auto cache = ScanCache::open(t / "c.db");
+  ASSERT_TRUE(cache) << cache.error().message;
+  (*cache)->store("/f", kKey, sample_file());
+  ASSERT_TRUE((*cache)->flush());
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE((*reader)->find("/f", kKey).has_value());
+  std::vector<FileKey> changed(5, kKey);
+  changed[0].device += 1;
+  changed[1].inode += 1;
+  changed[2].size += 1;
+  changed[3].mtime_ns += 1;
+  changed[4].ctime_ns += 1;
+  for (std::size_t i = 0; i < changed.size(); ++i) {
+    EXPECT_FALSE((*reader)->find("/f", changed[i]).has_value()) << "field " << i;
+  }
+}
+
+TEST(ScanCache, NewerStoreReplacesEntry) {
+  TempDir t;
+  auto cache = ScanCache::open(t / "c.db");
+  ASSERT_TRUE(cache);
+  (*cache)->store("/f", kKey, sample_file());
+  FileKey later = kKey;
+  later.ctime_ns += 5;
+  CachedFile second;
+  second.rules_fingerprint = "fp-2";
+  (*cache)->store("/f", later, second);
+  ASSERT_TRUE((*cache)->flush());
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  EXPECT_FALSE((*reader)->find("/f", kKey).has_value());
+  auto got = (*reader)->find("/f", later);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->rules_fingerprint, "fp-2");
+}
+
+TEST(ScanCache, FullBatchIsCommittedWithoutFlush) {
+  TempDir t;
+  auto cache = ScanCache::open(t / "c.db");
+  ASSERT_TRUE(cache);
+  for (std::size_t i = 0; i < ScanCache::kBatchRows; ++i) (*cache)->store("/f" + std::to_string(i), kKey, {});
+  // Another connection sees the committed batch while this one is open.
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  EXPECT_TRUE((*reader)->find("/f0", kKey).has_value());
+  EXPECT_TRUE((*reader)->find("/f" + std::to_string(ScanCache::kBatchRows - 1), kKey).has_value());
+}
+
+TEST(ScanCache, CorruptFileIsRefusedAndLeftUntouched) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  const std::string garbage(8192, '\x5a');
+  test::write_file(path, garbage);
+  auto cache = ScanCache::open(path);
+  ASSERT_FALSE(cache);
+  EXPECT_NE(cache.error().message.find(path), std::string::npos) << cache.error().message;
+  EXPECT_NE(cache.error().message.find("not an iocsweep scan cache"), std::string::npos) << cache.error().message;
+  EXPECT_EQ(test::read_file(path), garbage);
+}
+
+TEST(ScanCache, ForeignSqliteDatabaseIsRefused) {
+  TempDir t;
+  const std::string path = t / "other.db";
+  sql(path, "CREATE TABLE notes(x); INSERT INTO notes VALUES(1);");
+  auto cache = ScanCache::open(path);
+  ASSERT_FALSE(cache);
+  EXPECT_NE(cache.error().message.find(path + ": not an iocsweep scan cache"), std::string::npos)
+      << cache.error().message;
+}
+
+TEST(ScanCache, OtherSchemaVersionIsRefused) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  ASSERT_TRUE(ScanCache::open(path));
+  sql(path, "UPDATE iocsweep_meta SET value = 99 WHERE key = 'schema_version'");
+  auto cache = ScanCache::open(path);
+  ASSERT_FALSE(cache);
+  EXPECT_NE(cache.error().message.find("schema version 99"), std::string::npos) << cache.error().message;
+  EXPECT_NE(cache.error().message.find(path), std::string::npos);
+}
+
+TEST(ScanCache, SymlinkIsRefused) {
+  TempDir t;
+  ASSERT_TRUE(ScanCache::open(t / "real.db"));
+  ASSERT_EQ(::symlink((t / "real.db").c_str(), (t / "link.db").c_str()), 0);
+  auto cache = ScanCache::open(t / "link.db");
+  ASSERT_FALSE(cache);
+  EXPECT_NE(cache.error().message.find("symbolic link"), std::string::npos) << cache.error().message;
+}
+
+TEST(ScanCache, DatabaseIsInWalMode) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+}  // namespace
+}  // namespace iocsweep
