@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "iocsweep/archive.hpp"
 #include "iocsweep/common.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
@@ -76,6 +77,10 @@ struct ScanConfig {
   /// Findings scoring below this are left out of the report (counted in
   /// stats.findings_below_min_score).
   int min_score = 0;
+  /// Read the members of archives and container images (--archives on).
+  bool archives = true;
+  /// Limits on archives; max_member_bytes is the scan's max_filesize.
+  ArchiveOptions archive;
 };
 
 /// Result of run_scan, for the exit code.

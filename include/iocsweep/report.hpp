@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <variant>
@@ -42,15 +43,28 @@ using MatchRecord = std::variant<YaraMatchRecord, HashMatchRecord, FilenameMatch
 /// Score of one match (0-100).
 int match_score(const MatchRecord& match);
 
+/// Where a finding inside a container image sits (docs/report-format.md).
+struct FindingImage {
+  std::string reference;        ///< the image's repo tag or ref name; may be empty
+  std::string layer;            ///< layer digest "sha256:HEX"; empty when unknown
+  std::size_t layer_index = 0;  ///< 0 = base layer
+  std::string path;             ///< path inside the image, raw bytes
+  /// False when a later layer deleted (whiteout) or replaced the file.
+  bool in_final_image = true;
+};
+
 /// A file with at least one match.
 struct Finding {
-  std::string path;  ///< raw bytes
+  std::string path;                 ///< raw bytes
+  std::vector<std::string> member;  ///< archive member chain, outermost first; empty for a plain file
   std::uint64_t size = 0;
   /// Empty (present is empty) when the file was not read: a file-name
   /// match on a file that was too large or unreadable.
   Digests digests;
   std::vector<MatchRecord> matches;
   int score = 0;  ///< combine_scores(matches)
+  /// Set for a file found inside a container image.
+  std::optional<FindingImage> image;
 };
 
 /// Finding score: the highest match score, plus 5 for each further match,

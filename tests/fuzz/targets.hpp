@@ -25,6 +25,10 @@ int fuzz_misp(const std::uint8_t* data, std::size_t size);
 /// an include would make libyara read arbitrary files.
 int fuzz_rules(const std::uint8_t* data, std::size_t size);
 
+/// ArchiveScanner on the input as an archive (memory and pread sources),
+/// with small limits; checks the limits hold for every callback.
+int fuzz_archive(const std::uint8_t* data, std::size_t size);
+
 /// A target by name ("fuzz_hash_iocs", ...), for the replay test; null if
 /// unknown.
 using Target = int (*)(const std::uint8_t*, std::size_t);
