@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config
-  libyara-dev libssl-dev nlohmann-json3-dev libcli11-dev libre2-dev
+  libyara-dev libssl-dev nlohmann-json3-dev libcli11-dev libre2-dev libarchive-dev
   libsqlite3-dev libgtest-dev python3 python3-jsonschema python3-yaml
 )
 if [[ "${1:-}" == "--test" ]]; then

@@ -84,7 +84,7 @@ TEST(Csv, OneRowPerMatchQuotedPerRfc4180WithExactPaths) {
   EXPECT_TRUE(crlf_only) << r.out;
   ASSERT_GE(rows.size(), 3u);
   EXPECT_EQ(rows[0][0], "record");
-  for (const auto& row : rows) EXPECT_EQ(row.size(), 14u) << row[0];
+  for (const auto& row : rows) EXPECT_EQ(row.size(), 16u) << row[0];
   std::map<std::string, std::set<std::string>> types_by_path;
   for (const auto& row : rows) {
     if (row[0] != "finding") continue;

@@ -1,5 +1,6 @@
 #include "iocsweep/read.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <utime.h>
@@ -154,6 +155,31 @@ TEST(FileReader, KeepsAccessTime) {
   } else {
     GTEST_SKIP() << "O_NOATIME not permitted here (not the owner); atime not guaranteed";
   }
+}
+
+TEST(OpenBelow, OpensRegularFilesAndRefusesSymlinksAndClimbing) {
+  TempDir t;
+  test::make_dir(t / "layout");
+  test::make_dir(t / "layout/blobs");
+  write_file(t / "layout/blobs/b", "blob");
+  write_file(t / "secret", "outside");
+  ASSERT_EQ(::symlink((t / "secret").c_str(), (t / "layout/blobs/link").c_str()), 0);
+  ASSERT_EQ(::symlink((t / "layout/blobs").c_str(), (t / "layout/dirlink").c_str()), 0);
+  const int dir = ::open((t / "layout").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dir, 0);
+  Result<int> ok = open_below(dir, "blobs/b");
+  ASSERT_TRUE(ok) << ok.error().message;
+  char buf[8] = {};
+  EXPECT_EQ(::read(*ok, buf, sizeof buf), 4);
+  EXPECT_EQ(std::string(buf, 4), "blob");
+  ::close(*ok);
+  EXPECT_FALSE(open_below(dir, "blobs/link"));  // symlink as the file
+  EXPECT_FALSE(open_below(dir, "dirlink/b"));   // symlink as a directory
+  EXPECT_FALSE(open_below(dir, "../secret"));   // climbing out
+  EXPECT_FALSE(open_below(dir, "blobs//b"));    // empty component
+  EXPECT_FALSE(open_below(dir, "blobs"));       // not a regular file
+  EXPECT_FALSE(open_below(dir, "blobs/missing"));
+  ::close(dir);
 }
 
 }  // namespace

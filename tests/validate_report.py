@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Runs iocsweep on a tree made here and validates its JSON report against
 docs/report.schema.json. Usage: validate_report.py IOCSWEEP SCHEMA"""
+import gzip
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import zipfile
 
 import jsonschema
 
@@ -19,6 +23,39 @@ def synth_pe(payload: bytes) -> bytes:
     head[0x40:0x44] = b"PE\0\0"
     head[0x44:0x46] = b"\x4c\x01"
     return bytes(head) + payload + bytes(64)
+
+
+def tar_bytes(members, fmt=tarfile.GNU_FORMAT) -> bytes:
+    """An uncompressed tar of (name, bytes) pairs; names may be bytes."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt, encoding="utf-8", errors="surrogateescape") as tar:
+        for name, data in members:
+            if isinstance(name, bytes):
+                name = name.decode("utf-8", "surrogateescape")
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def write_archives(tree: str, positive: bytes) -> None:
+    """Archive members with odd names, an image with a whiteout, a bomb."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("deep/evtdiag.exe", positive)
+        z.writestr("zeros.bin", bytes(16 << 20))
+    with open(os.path.join(tree, "nested.tar.gz"), "wb") as f:
+        f.write(gzip.compress(tar_bytes([("inner.zip", inner.getvalue()), (b"bad\xffname.exe", positive),
+                                          ("../up.exe", positive)])))
+    layer0 = tar_bytes([("usr/bin/evtdiag.exe", positive)])
+    layer1 = tar_bytes([("usr/bin/.wh.evtdiag.exe", b"")])
+    d0, d1 = ("sha256:" + hashlib.sha256(x).hexdigest() for x in (layer0, layer1))
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [d0, d1]}}).encode()
+    manifest = json.dumps([{"Config": "cfg.json", "RepoTags": ["x/y:1"],
+                            "Layers": ["a/layer.tar", "b/layer.tar"]}]).encode()
+    with open(os.path.join(tree, "image.tar"), "wb") as f:
+        f.write(tar_bytes([("a/layer.tar", layer0), ("b/layer.tar", layer1), ("cfg.json", config),
+                           ("manifest.json", manifest)]))
 
 
 def main() -> int:
@@ -35,24 +72,34 @@ def main() -> int:
             f.write(b"x")
         with open(os.path.join(tree, "big"), "wb") as f:
             f.write(b"y" * 5000)
+        write_archives(tree, positive)
         time.sleep(0.25)  # files changed in the last 100 ms are not cached
         ioc = os.path.join(cfg, "iocs.txt")
         with open(ioc, "w", encoding="utf-8") as f:
             f.write(hashlib.sha256(positive).hexdigest() + ";80;test\n")
+        # (arguments, finding fields and skipped reasons the report must show)
         cases = [
-            ["scan", "--iocs", ioc, "--max-filesize", "4K", tree, os.path.join(tree, "missing")],
-            ["scan", "--no-builtin", tree],
+            (["scan", "--iocs", ioc, "--max-filesize", "4K", tree, os.path.join(tree, "missing")], set(), set()),
+            (["scan", "--no-builtin", tree], set(), set()),
+            (["scan", tree], {"member", "member_hex", "image"}, {"archive_limit"}),
+            (["scan", "--archive-depth", "1", tree], {"member", "member_hex", "image"}, {"archive_depth"}),
             # Twice with a scan cache: the second report has cached findings.
-            ["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), tree],
-            ["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), tree],
+            (["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), tree], set(), set()),
+            (["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), tree], set(), set()),
         ]
-        for args in cases:
+        for args, want, want_reasons in cases:
             proc = subprocess.run([binary] + args, capture_output=True, check=False)
             if proc.returncode not in (0, 1, 3):
                 print(f"iocsweep {args} exited {proc.returncode}: {proc.stderr.decode()}")
                 return 1
             doc = json.loads(proc.stdout.decode("utf-8"))  # strict UTF-8
             jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+            # The archive cases produced what the schema has to cover.
+            kinds = {k for f in doc["findings"] for k in ("member", "member_hex", "image") if k in f}
+            reasons = {s["reason"] for s in doc["skipped"]}
+            if not want <= kinds or not want_reasons <= reasons:
+                print(f"iocsweep {args}: expected {want} and {want_reasons}, got {kinds} and {reasons}")
+                return 1
         if not any(f.get("cached") for f in doc["findings"]) or doc["stats"]["files_cached"] == 0:
             print("the second run with --cache reported nothing from the cache")
             return 1

@@ -13,6 +13,7 @@
 
 #include "iocsweep/baseline.hpp"
 #include "iocsweep/cache.hpp"
+#include "iocsweep/archive.hpp"
 #include "iocsweep/common.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
@@ -136,6 +137,10 @@ struct ScanConfig {
   /// digests differ from its cache entry although its stat key does not,
   /// and refresh the entries.
   bool verify_cache = false;
+  /// Read the members of archives and container images (--archives on).
+  bool archives = true;
+  /// Limits on archives; max_member_bytes is the scan's max_filesize.
+  ArchiveOptions archive;
 };
 
 /// Result of run_scan, for the exit code.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,13 @@ struct ReadOptions {
 /// 10 GB file does not need 10 GB of memory.
 inline constexpr std::uint64_t kMapThreshold = 32ull << 20;
 
+/// Opens the regular file `relative` ("a/b/c") below the directory
+/// descriptor `dir_fd` for reading, one component at a time with
+/// O_NOFOLLOW (no symlink is followed, ".." and empty components are
+/// refused), with O_NOATIME where the kernel allows it. Returns the
+/// descriptor, which the caller owns.
+Result<int> open_below(int dir_fd, const std::string& relative);
+
 /// Reads files for one worker. Owns a buffer that is reused between files.
 /// Not thread-safe: one per worker thread.
 class FileReader {
@@ -74,6 +82,12 @@ class FileReader {
   /// and a truncated file gives an error here instead of SIGBUS). Fails
   /// when the file shrank meanwhile.
   Status stream(const std::function<void(ByteView)>& sink);
+
+  /// Copies up to `out.size()` bytes at `offset` of the last file read()
+  /// returned: from the buffer, or with pread() for a mapped file (never
+  /// through the mapping). Returns the count, 0 at the end of the file;
+  /// fails when the file shrank meanwhile.
+  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::uint8_t> out);
 
  private:
   void release();

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <variant>
@@ -42,6 +43,16 @@ using MatchRecord = std::variant<YaraMatchRecord, HashMatchRecord, FilenameMatch
 /// Score of one match (0-100).
 int match_score(const MatchRecord& match);
 
+/// Where a finding inside a container image sits (docs/report-format.md).
+struct FindingImage {
+  std::string reference;        ///< the image's repo tag or ref name; may be empty
+  std::string layer;            ///< layer digest "sha256:HEX"; empty when unknown
+  std::size_t layer_index = 0;  ///< 0 = base layer
+  std::string path;             ///< path inside the image, raw bytes
+  /// False when a later layer deleted (whiteout) or replaced the file.
+  bool in_final_image = true;
+};
+
 /// A file with at least one match.
 struct Finding {
   std::string path;                 ///< raw bytes
@@ -55,6 +66,8 @@ struct Finding {
   /// True when the file was not read: its digests and YARA verdict came
   /// from the scan cache (--cache), the indicators were matched afresh.
   bool cached = false;
+  /// Set for a file found inside a container image.
+  std::optional<FindingImage> image;
 };
 
 /// Finding score: the highest match score, plus 5 for each further match,

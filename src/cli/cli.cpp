@@ -62,6 +62,8 @@ struct RawScanOptions {
   std::vector<std::string> exclude_from;
   std::vector<std::string> include_fs;
   bool strict_atime = false;
+  std::string archives = "on";
+  unsigned archive_depth = 3;
   std::string rule_cache;
   bool no_rule_cache = false;
   std::string cache;
@@ -403,6 +405,9 @@ int run_scan_command(RawScanOptions raw) {
   config.max_bytes_per_s = raw.max_rate_mb * 1e6;
   config.max_load = raw.max_load;
   if (raw.progress || (stderr_tty && !raw.quiet)) config.progress = std::make_shared<ScanProgress>();
+  config.archives = raw.archives == "on";
+  config.archive.max_depth = raw.archive_depth;
+  config.archive.max_member_bytes = *max_size;
 
   std::unique_ptr<AtomicOutputFile> out_file;
   if (!raw.output.empty()) {
@@ -766,6 +771,23 @@ int run(int argc, char** argv) {
   scan->add_flag("--strict-atime", scan_opts.strict_atime,
                  "Skip files that cannot be opened with O_NOATIME (not owned, no CAP_FOWNER) instead of "
                  "reading them and possibly updating their access time");
+  scan->add_option(
+          "--archives", scan_opts.archives,
+          "Also scan the members of archives (zip, tar, tar.gz/.bz2/.xz/.zst, 7z, cpio, iso9660, cab, "
+          "gzip/xz/bzip2/zstd single files) and the layers of container images (docker save tarball, "
+          "OCI layout, as a tar or a directory), in memory, never extracted; findings name the member chain. Limits "
+          "per file on disk: members up to --max-filesize, 1 GiB uncompressed in all, 100000 members, "
+          "compression ratio 100:1 past 8 MiB; beyond them, and for encrypted members, a skipped[] "
+          "entry and the scan goes on. off: files only, as plain files")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}))
+      ->type_name("on|off");
+  scan->add_option("--archive-depth", scan_opts.archive_depth,
+                   "Open archives nested up to N deep (1: only the members of the file itself); a deeper one is "
+                   "listed in skipped[] as archive_depth")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 32u))
+      ->type_name("N");
   scan->add_option("--rule-cache", scan_opts.rule_cache,
                    "Directory for compiled rule sets, so a large rule set compiles once (default "
                    "$XDG_CACHE_HOME/iocsweep or ~/.cache/iocsweep). Never used when it lies inside a scanned "

@@ -11,11 +11,13 @@
 #include <condition_variable>
 #include <ctime>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 
+#include "iocsweep/archive.hpp"
 #include "iocsweep/hash.hpp"
 #include "iocsweep/throttle.hpp"
 
@@ -282,6 +284,15 @@ std::optional<FileKey> stat_key(const WalkEntry& entry) {
                  static_cast<std::uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
 }
 
+std::string join_chain(const std::vector<std::string>& chain) {
+  std::string out;
+  for (const std::string& m : chain) {
+    if (!out.empty()) out += " > ";
+    out += m;
+  }
+  return out;
+}
+
 /// One worker's long-lived state: reader buffer, hash contexts, scanner.
 class Worker {
  public:
@@ -291,7 +302,8 @@ class Worker {
         sink_(sink),
         throttles_(throttles),
         reader_(config.read),
-        needed_(digests_needed_up_front(config.pack)) {
+        needed_(digests_needed_up_front(config.pack)),
+        archives_(config.archive) {
     if (config.pack.rules) scanner_.emplace(config.pack.rules, config.yara_timeout_s);
     // Without its own connection a worker just reads every file.
     if (cache.cache != nullptr) {
@@ -311,26 +323,126 @@ class Worker {
   }
 
   void run(BoundedQueue<WalkEntry>& queue, const std::stop_token& stop) {
+    stop_ = &stop;
     while (auto entry = queue.pop()) {
       if (stop.stop_requested()) return;
       if (throttles_.load != nullptr && !throttles_.load->wait(stop)) return;
-      process(*entry, stop);
+      process(*entry);
     }
   }
 
  private:
-  void process(const WalkEntry& entry, const std::stop_token& stop) {
-    Finding finding;
-    // Names first: they need no read, so a matching file is reported even
-    // when it is too large or cannot be read.
+  /// Passes the bytes being matched, in order, to a sink: the reader's
+  /// stream for a file on disk, the buffer for an archive member.
+  using Feed = std::function<Status(const std::function<void(ByteView)>&)>;
+
+  /// The bytes being matched: a file on disk or one archive member.
+  struct Subject {
+    ByteView bytes;
+    /// `bytes` is a file mapping: only libyara's guarded scan may read it.
+    bool mapped = false;
+    const Feed* feed = nullptr;
+    /// Path for the filepath/filename externals.
+    std::string_view path;
+    std::uint32_t uid = 0;
+  };
+
+  enum class Matched { kError, kAllowListed, kMatched };
+
+  /// Hashes `s` (the digest `kinds`), looks the digests up and runs the
+  /// rules, adding matches to `finding` and the verdict to `yara`. kError
+  /// when the bytes could not be hashed (`error` says why); a YARA error
+  /// (timeout) is put in `error` with kMatched.
+  Matched match_bytes(const Subject& s, DigestSet kinds, Finding& finding, std::string& error, YaraScanResult& yara) {
+    // Hash first, through the feed: for a mapped file this reads with
+    // pread (safe against truncation) and leaves the pages in the page
+    // cache for the YARA scan of the mapping.
+    // The first bytes, kept for the file type: a mapped file's bytes must
+    // not be touched outside libyara's guarded scan.
+    std::array<std::uint8_t, 8> head{};
+    std::size_t head_size = 0;
+    if (!kinds.empty()) {
+      hasher_.begin(kinds);
+      Status streamed = (*s.feed)([&](ByteView chunk) {
+        if (head_size == 0) {
+          head_size = std::min(head.size(), chunk.size());
+          std::copy_n(chunk.begin(), head_size, head.begin());
+        }
+        hasher_.update(chunk);
+      });
+      if (!streamed) {
+        error = streamed.error().message;
+        return Matched::kError;
+      }
+      finding.digests = hasher_.finish();
+    }
+    if (config_.pack.allow_hashes && config_.pack.allow_hashes->contains(finding.digests)) {
+      // Known good: not matched, not reported (Loki's false-positive list).
+      sink_.allowlisted();
+      return Matched::kAllowListed;
+    }
+    if (config_.pack.hash_iocs) {
+      for (const HashIoc* ioc : config_.pack.hash_iocs->lookup(finding.digests)) {
+        finding.matches.emplace_back(HashMatchRecord{ioc});
+      }
+    }
+    if (scanner_) {
+      ScanExternals ext;
+      if (config_.pack.rules->uses_externals()) {
+        if (!s.mapped && head_size == 0) {
+          head_size = std::min(head.size(), s.bytes.size());
+          std::copy_n(s.bytes.begin(), head_size, head.begin());
+        }
+        ext.filename = std::string(base_name(s.path));
+        ext.filepath = std::string(s.path);
+        ext.extension = extension_of(ext.filename);
+        ext.filetype = file_type_of(ByteView(head.data(), head_size));
+        ext.owner = owner_name(s.uid);
+        ext.md5 = finding.digests.hex(DigestKind::kMd5);
+      }
+      yara = scanner_->scan(s.bytes, ext, s.mapped);
+      for (const std::size_t index : yara.matched) {
+        finding.matches.emplace_back(YaraMatchRecord{&config_.pack.rules->rules()[index]});
+      }
+      if (!yara.error.empty()) error = yara.error;
+    }
+    return Matched::kMatched;
+  }
+
+  // A finding carries all three digests: the missing ones come from the
+  // same bytes (the buffer, or the page cache for a mapped file).
+  void complete_digests(const Feed& feed, Finding& finding, std::string& error) {
+    const DigestSet missing = DigestSet::all().minus(finding.digests.present);
+    if (missing.empty()) return;
+    hasher_.begin(missing);
+    Status streamed = feed([&](ByteView chunk) { hasher_.update(chunk); });
+    if (streamed) {
+      finding.digests.merge(hasher_.finish());
+    } else {
+      error = streamed.error().message;
+    }
+  }
+
+  void match_path(std::string_view path, Finding& finding) {
     if (config_.pack.filename_iocs && config_.pack.filename_iocs->size() > 0) {
-      for (const FilenameIoc* ioc : config_.pack.filename_iocs->match(entry.path)) {
+      for (const FilenameIoc* ioc : config_.pack.filename_iocs->match(path)) {
         finding.matches.emplace_back(FilenameMatchRecord{ioc});
       }
     }
+  }
+
+  void process(const WalkEntry& entry) {
+    Finding finding;
+    // Names first: they need no read, so a matching file is reported even
+    // when it is too large or cannot be read.
+    match_path(entry.path, finding);
+    // The oci-layout file of an image layout directory stands for the
+    // image: never answered from the cache, whose entries know nothing of
+    // members.
+    const bool layout = config_.archives && entry.parent && base_name(entry.path) == "oci-layout";
     std::optional<FileKey> key;
     std::optional<CachedFile> cached;
-    if (cache_reader_) {
+    if (cache_reader_ && !layout) {
       key = stat_key(entry);
       if (key) cached = cache_reader_->find(entry.path, *key);
       if (cached && !cache_.verify && answer_from_cache(entry, *key, *cached, finding)) return;
@@ -347,89 +459,151 @@ class Worker {
       } else {
         sink_.error(entry.path, read.reason);
       }
-      if (!finding.matches.empty()) report(entry, read.info.size, std::move(finding));
+      if (!finding.matches.empty()) report(entry.path, read.info.size, std::move(finding));
       return;
     }
     // Paid for here, once the bytes are ours (read, or mapped and about to
     // be touched): the sleep keeps the long-run rate, and a stop request
     // ends it at once (the file is then left out, as the scan is partial).
-    if (throttles_.rate != nullptr && !throttles_.rate->acquire(read.bytes.size(), stop)) return;
-    // Hash first, through the reader: for a mapped file this reads with
-    // pread (safe against truncation) and leaves the pages in the page
-    // cache for the YARA scan of the mapping.
-    // The first bytes, kept for the file type: a mapped file's bytes must
-    // not be touched outside libyara's guarded scan.
-    std::array<std::uint8_t, 8> head{};
-    std::size_t head_size = 0;
+    if (throttles_.rate != nullptr && !throttles_.rate->acquire(read.bytes.size(), *stop_)) return;
+    const Feed feed = [this](const std::function<void(ByteView)>& sink) { return reader_.stream(sink); };
+    const Subject subject{read.bytes, read.mapped, &feed, entry.path, read.info.uid};
     // --verify-cache also computes every kind the entry holds, to compare.
     const DigestSet kinds = cached && cache_.verify ? needed_ | cached->digests.present : needed_;
-    if (!kinds.empty()) {
-      hasher_.begin(kinds);
-      Status streamed = reader_.stream([&](ByteView chunk) {
-        if (head_size == 0) {
-          head_size = std::min(head.size(), chunk.size());
-          std::copy_n(chunk.begin(), head_size, head.begin());
-        }
-        hasher_.update(chunk);
-      });
-      if (!streamed) {
-        sink_.error(entry.path, streamed.error().message);
-        return;
-      }
-      finding.digests = hasher_.finish();
+    std::string error;
+    YaraScanResult yara;
+    const Matched matched = match_bytes(subject, kinds, finding, error, yara);
+    if (matched == Matched::kError) {
+      sink_.error(entry.path, error);
+      return;
     }
     sink_.scanned(entry.path, read.bytes.size(), read.info.noatime);
     if (cached && cache_.verify && key) verify_against_cache(entry, *cached, finding.digests);
-    if (config_.pack.allow_hashes && config_.pack.allow_hashes->contains(finding.digests)) {
-      // Known good: not matched, not reported (Loki's false-positive list).
-      sink_.allowlisted();
+    // An archive is read every time: its members' results are not cached.
+    const bool archive = config_.archives && (layout || opens_as_archive(entry, read));
+    if (archive) key.reset();
+    if (matched == Matched::kAllowListed) {
       remember(entry, key, finding.digests, nullptr);
       return;
     }
-    if (config_.pack.hash_iocs) {
-      for (const HashIoc* ioc : config_.pack.hash_iocs->lookup(finding.digests)) {
-        finding.matches.emplace_back(HashMatchRecord{ioc});
-      }
+    if (!error.empty()) {
+      sink_.error(entry.path, error);
+      key.reset();  // an unfinished verdict is not cached
     }
-    YaraScanResult yara;
-    if (scanner_) {
-      ScanExternals ext;
-      if (config_.pack.rules->uses_externals()) {
-        ext.filename = std::string(base_name(entry.path));
-        ext.filepath = entry.path;
-        ext.extension = extension_of(ext.filename);
-        ext.filetype = file_type_of(ByteView(head.data(), head_size));
-        ext.owner = owner_name(read.info.uid);
-        ext.md5 = finding.digests.hex(DigestKind::kMd5);
-      }
-      yara = scanner_->scan(read.bytes, ext, read.mapped);
-      for (const std::size_t index : yara.matched) {
-        finding.matches.emplace_back(YaraMatchRecord{&config_.pack.rules->rules()[index]});
-      }
-      if (!yara.error.empty()) {
-        sink_.error(entry.path, yara.error);
-        key.reset();  // an unfinished verdict is not cached
-      }
-    }
-    if (finding.matches.empty()) {
-      remember(entry, key, finding.digests, &yara);
-      return;
-    }
-    // A finding carries all three digests: the missing ones come from the
-    // same bytes (the buffer, or the page cache for a mapped file).
-    const DigestSet missing = DigestSet::all().minus(finding.digests.present);
-    if (!missing.empty()) {
-      hasher_.begin(missing);
-      Status streamed = reader_.stream([&](ByteView chunk) { hasher_.update(chunk); });
-      if (streamed) {
-        finding.digests.merge(hasher_.finish());
-      } else {
-        sink_.error(entry.path, streamed.error().message);
+    if (!finding.matches.empty()) {
+      std::string digest_error;
+      complete_digests(feed, finding, digest_error);
+      if (!digest_error.empty()) {
+        sink_.error(entry.path, digest_error);
         key.reset();
       }
     }
     remember(entry, key, finding.digests, &yara);
-    report(entry, read.bytes.size(), std::move(finding));
+    if (!finding.matches.empty()) report(entry.path, read.bytes.size(), std::move(finding));
+    if (!archive) return;
+    if (layout) {
+      scan_oci_layout(entry, subject.uid);
+    } else {
+      scan_members(entry, read, subject);
+    }
+  }
+
+  // Whether the file will be opened as an archive. Plain files stop at a
+  // few byte compares on what is already in memory; a mapped file (large)
+  // costs one pread of its head. A blob of an OCI layout directory is read
+  // as part of the image, when the walk meets the layout's oci-layout
+  // file; its bytes are still matched as a file, but it is not also opened
+  // as a plain archive.
+  bool opens_as_archive(const WalkEntry& entry, const ReadOutcome& read) {
+    if (is_oci_blob_path(entry.path) && in_oci_layout(entry)) return false;
+    if (!read.mapped) return looks_like_archive(read.bytes.first(std::min(read.bytes.size(), kArchiveSniffBytes)));
+    std::vector<std::uint8_t> head(kArchiveSniffBytes);
+    Result<std::size_t> got = reader_.read_at(0, std::span<std::uint8_t>(head));
+    return got && looks_like_archive(ByteView(head.data(), *got));
+  }
+
+  static bool in_oci_layout(const WalkEntry& entry) {
+    if (!entry.parent) return false;
+    const int dir = entry.parent->fd();
+    return ::faccessat(dir, "../../oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+           ::faccessat(dir, "../../index.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+  }
+
+  void scan_oci_layout(const WalkEntry& entry, std::uint32_t uid) {
+    const int dir = entry.parent->fd();
+    MemberVisitor visitor(*this, entry.parent->path(), uid);
+    archives_.scan_oci_layout([dir](const std::string& relative) { return open_below(dir, relative); }, visitor);
+  }
+
+  /// Reports archive members into the scan, for one file on disk.
+  class MemberVisitor final : public ArchiveVisitor {
+   public:
+    /// `path`: the file on disk (or image layout directory) findings name.
+    MemberVisitor(Worker& worker, const std::string& path, std::uint32_t uid) : w_(worker), path_(path), uid_(uid) {}
+
+    void on_member(const std::vector<std::string>& chain, ByteView bytes, const ImageLocation* image) override {
+      Finding finding;
+      match_path(chain.back(), image, finding);
+      const Feed feed = [&bytes](const std::function<void(ByteView)>& sink) -> Status {
+        sink(bytes);
+        return Ok{};
+      };
+      const Subject subject{bytes, false, &feed, chain.back(), uid_};
+      std::string error;
+      YaraScanResult yara;
+      const Matched matched = w_.match_bytes(subject, w_.needed_, finding, error, yara);
+      if (!error.empty()) w_.sink_.error(path_, "archive member " + join_chain(chain) + ": " + error);
+      if (matched != Matched::kMatched || finding.matches.empty()) return;
+      w_.complete_digests(feed, finding, error);
+      finding.member = chain;
+      finding.path = path_;
+      finding.size = bytes.size();
+      if (image != nullptr) {
+        finding.image = FindingImage{image->reference, image->layer, image->layer_index, image->path, true};
+        held_.push_back(std::move(finding));
+        return;
+      }
+      w_.report(path_, bytes.size(), std::move(finding));
+    }
+    void on_skipped(const std::vector<std::string>& chain, std::string_view reason, std::string detail) override {
+      w_.sink_.skipped(path_, std::string(reason),
+                       chain.empty() ? detail : "member " + join_chain(chain) + ": " + detail);
+    }
+    void on_error(const std::vector<std::string>& chain, std::string error) override {
+      w_.sink_.error(path_, chain.empty() ? "archive: " + error : "archive member " + join_chain(chain) + ": " + error);
+    }
+    void on_image_end(const ImageLayers& layers) override {
+      for (Finding& f : held_) {
+        f.image->in_final_image = layers.in_final_image(f.image->layer_index, f.image->path);
+        const std::uint64_t size = f.size;
+        w_.report(path_, size, std::move(f));
+      }
+      held_.clear();
+    }
+    bool stop_requested() override { return w_.stop_ != nullptr && w_.stop_->stop_requested(); }
+
+   private:
+    // Path indicators see the member's own path, and for an image file its
+    // path inside the image.
+    void match_path(const std::string& name, const ImageLocation* image, Finding& finding) {
+      w_.match_path(image != nullptr ? std::string_view(image->path) : std::string_view(name), finding);
+    }
+    Worker& w_;
+    const std::string& path_;
+    std::uint32_t uid_;
+    std::vector<Finding> held_;  // image findings wait for in_final_image
+  };
+
+  void scan_members(const WalkEntry& entry, const ReadOutcome& read, const Subject& subject) {
+    MemberVisitor visitor(*this, entry.path, subject.uid);
+    if (!read.mapped) {
+      archives_.scan(read.bytes, base_name(entry.path), visitor);
+      return;
+    }
+    const ReadAtFn read_at = [this](std::uint64_t offset, std::span<std::uint8_t> out) {
+      return reader_.read_at(offset, out);
+    };
+    archives_.scan(read.info.size, read_at, base_name(entry.path), visitor);
   }
 
   // Answers `entry` from its cache entry when that holds everything this
@@ -464,7 +638,7 @@ class Worker {
     finding.matches = std::move(matches);
     finding.digests = c.digests;
     finding.cached = true;
-    report(entry, key.size, std::move(finding));
+    report(entry.path, key.size, std::move(finding));
     return true;
   }
 
@@ -506,8 +680,8 @@ class Worker {
     }
   }
 
-  void report(const WalkEntry& entry, std::uint64_t size, Finding finding) {
-    finding.path = entry.path;
+  void report(const std::string& path, std::uint64_t size, Finding finding) {
+    finding.path = path;
     finding.size = size;
     finding.score = combine_scores(finding.matches);
     if (finding.score < config_.min_score) {
@@ -547,6 +721,8 @@ class Worker {
   DigestSet needed_;
   Hasher hasher_;
   std::optional<YaraScanner> scanner_;
+  ArchiveScanner archives_;
+  const std::stop_token* stop_ = nullptr;
   std::unordered_map<std::uint32_t, std::string> owners_;
 };
 

@@ -52,6 +52,39 @@ ReadOutcome failed(std::string reason) {
 
 }  // namespace
 
+Result<int> open_below(int dir_fd, const std::string& relative) {
+  int cur = dir_fd;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t slash = relative.find('/', start);
+    const std::string part = relative.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (part.empty() || part == "." || part == "..") {
+      if (cur != dir_fd) ::close(cur);
+      return Error{"refusing path " + relative};
+    }
+    const bool last = slash == std::string::npos;
+    const int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | (last ? 0 : O_DIRECTORY) | O_NOATIME;
+    int fd;
+    do {
+      fd = ::openat(cur, part.c_str(), flags);
+      if (fd < 0 && errno == EPERM) fd = ::openat(cur, part.c_str(), flags & ~O_NOATIME);
+    } while (fd < 0 && errno == EINTR);
+    const int err = errno;
+    if (cur != dir_fd) ::close(cur);
+    if (fd < 0) return Error{relative + ": " + std::strerror(err)};
+    if (last) {
+      struct stat st {};
+      if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return Error{relative + ": not a regular file"};
+      }
+      return fd;
+    }
+    cur = fd;
+    start = slash + 1;
+  }
+}
+
 FileReader::FileReader(ReadOptions options) : options_(options) {}
 
 FileReader::~FileReader() { release(); }
@@ -89,6 +122,23 @@ Status FileReader::stream(const std::function<void(ByteView)>& sink) {
     offset += static_cast<std::uint64_t>(n);
   }
   return Ok{};
+}
+
+Result<std::size_t> FileReader::read_at(std::uint64_t offset, std::span<std::uint8_t> out) {
+  if (last_.kind != ReadOutcome::Kind::kRead) return Error{"no file has been read"};
+  if (offset >= last_.info.size || out.empty()) return std::size_t{0};
+  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), last_.info.size - offset));
+  if (!last_.mapped) {
+    std::copy_n(last_.bytes.begin() + static_cast<std::ptrdiff_t>(offset), want, out.begin());
+    return want;
+  }
+  for (;;) {
+    const ssize_t n = ::pread(mapped_fd_, out.data(), want, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error{std::strerror(errno)};
+    if (n == 0) return Error{"file shrank while being read (" + std::to_string(last_.info.size) + " bytes at open)"};
+    return static_cast<std::size_t>(n);
+  }
 }
 
 ReadOutcome FileReader::read(const WalkEntry& entry) {

@@ -4,6 +4,7 @@
 // give the same report whatever order the workers finished in.
 
 #include <algorithm>
+#include <tuple>
 
 #include "iocsweep/report.hpp"
 
@@ -19,9 +20,14 @@ class CollectingSink : public ReportSink {
 
   Status end(const ScanEnd& end) final {
     const auto by_path = [](const auto& a, const auto& b) { return a.path < b.path; };
-    std::sort(findings_.begin(), findings_.end(), by_path);
-    std::sort(errors_.begin(), errors_.end(), by_path);
-    std::sort(skipped_.begin(), skipped_.end(), by_path);
+    // An archive has one finding per matching member: path, then member
+    // chain. Several errors or skips of one archive keep the order they
+    // came in (one worker reads a whole archive).
+    std::sort(findings_.begin(), findings_.end(), [](const Finding& a, const Finding& b) {
+      return std::tie(a.path, a.member) < std::tie(b.path, b.member);
+    });
+    std::stable_sort(errors_.begin(), errors_.end(), by_path);
+    std::stable_sort(skipped_.begin(), skipped_.end(), by_path);
     std::sort(atime_changed_.begin(), atime_changed_.end());
     return write(end);
   }

@@ -15,7 +15,8 @@ namespace {
 // a field may start with '=' or '+': import as text, never with formula
 // evaluation.
 constexpr std::string_view kHeader =
-    "record,path,path_hex,size,score,severity,md5,sha1,sha256,match_type,match,match_source,match_score,detail";
+    "record,path,path_hex,size,score,severity,md5,sha1,sha256,match_type,match,match_source,match_score,detail,"
+    "member,cached";
 
 std::string field(std::string_view raw) {
   const std::string text = to_valid_utf8(raw);
@@ -62,19 +63,23 @@ class CsvSink final : public ReportSink {
     const std::string common = path_fields(f.path) + "," + std::to_string(f.size) + "," + std::to_string(f.score) +
                                "," + std::string(severity_for(f.score)) + "," + digest(f, DigestKind::kMd5) + "," +
                                digest(f, DigestKind::kSha1) + "," + digest(f, DigestKind::kSha256);
+    // The member chain joined with "!/", as in SARIF and jar: URLs.
+    std::string chain;
+    for (const std::string& m : f.member) chain += (chain.empty() ? "" : "!/") + m;
+    const std::string member = field(chain);
     for (const MatchRecord& m : f.matches) {
       const MatchColumns c = columns_of(m);
       line("finding," + common + "," + field(c.type) + "," + field(c.match) + "," + field(c.source) + "," + c.score +
-           "," + field(c.detail));
+           "," + field(c.detail) + "," + member + "," + (f.cached ? "true" : ""));
     }
   }
-  void error(FileError e) override { line("error," + path_fields(e.path) + ",,,,,,,,,,," + field(e.error)); }
+  void error(FileError e) override { line("error," + path_fields(e.path) + ",,,,,,,,,,," + field(e.error) + ",,"); }
   void skipped(SkippedFile s) override {
     line("skipped," + path_fields(s.path) + ",,,,,,,,,,," +
-         field(s.detail.empty() ? s.reason : s.reason + ": " + s.detail));
+         field(s.detail.empty() ? s.reason : s.reason + ": " + s.detail) + ",,");
   }
   void atime_not_preserved(std::string path) override {
-    line("atime_not_preserved," + path_fields(path) + ",,,,,,,,,,,");
+    line("atime_not_preserved," + path_fields(path) + ",,,,,,,,,,,,,");
   }
   Status end(const ScanEnd& end) override {
     const ScanStats& s = end.stats;
@@ -82,7 +87,8 @@ class CsvSink final : public ReportSink {
          field("complete=" + std::string(end.complete ? "true" : "false") + " files_scanned=" +
                std::to_string(s.files_scanned) + " bytes_scanned=" + std::to_string(s.bytes_scanned) +
                " files_skipped=" + std::to_string(s.files_skipped) + " errors=" + std::to_string(s.errors) +
-               " findings=" + std::to_string(s.findings) + " finished_at=" + end.finished_at));
+               " findings=" + std::to_string(s.findings) + " finished_at=" + end.finished_at) +
+         ",,");
     if (!out_) return Error{"cannot write the report"};
     return Ok{};
   }

@@ -54,6 +54,30 @@ json path_object(const std::string& path) {
 
 json finding_json(const Finding& f) {
   json obj = path_object(f.path);
+  if (!f.member.empty()) {
+    // Member names are data from the archive: any bytes, "../", absolute.
+    // "member" is readable, "member_hex" (when any is not UTF-8) exact.
+    json member = json::array();
+    bool all_utf8 = true;
+    for (const std::string& m : f.member) {
+      member.push_back(path_for_json(m));
+      all_utf8 = all_utf8 && is_valid_utf8(m);
+    }
+    obj["member"] = std::move(member);
+    if (!all_utf8) {
+      json hex = json::array();
+      for (const std::string& m : f.member) hex.push_back(to_hex(m));
+      obj["member_hex"] = std::move(hex);
+    }
+  }
+  if (f.image) {
+    json image = path_object(f.image->path);
+    image["reference"] = to_valid_utf8(f.image->reference);
+    image["layer"] = to_valid_utf8(f.image->layer);
+    image["layer_index"] = f.image->layer_index;
+    image["in_final_image"] = f.image->in_final_image;
+    obj["image"] = std::move(image);
+  }
   obj["size"] = f.size;
   for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
     if (f.digests.present.has(kind)) obj[std::string(digest_name(kind))] = f.digests.hex(kind);

@@ -39,6 +39,16 @@ class TextSink final : public report_detail::CollectingSink {
     for (const Finding& f : findings_) {
       out_ << upper(severity_for(f.score)) << " score=" << f.score << " " << escape_for_terminal(f.path)
            << (f.cached ? " (cached)" : "") << "\n";
+      if (!f.member.empty()) {
+        out_ << "    member";
+        for (const std::string& m : f.member) out_ << " > " << escape_for_terminal(m);
+        out_ << "\n";
+      }
+      if (f.image) {
+        out_ << "    image " << escape_for_terminal(f.image->reference.empty() ? "-" : f.image->reference) << " layer "
+             << f.image->layer_index << " " << escape_for_terminal(f.image->layer) << " path "
+             << escape_for_terminal(f.image->path) << (f.image->in_final_image ? "" : " (not in final image)") << "\n";
+      }
       if (f.digests.present.has(DigestKind::kSha256)) {
         out_ << "    sha256=" << f.digests.hex(DigestKind::kSha256) << " size=" << f.size << "\n";
       } else {

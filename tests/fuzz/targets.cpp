@@ -6,6 +6,7 @@
 #include <string>
 
 #include "iocsweep/baseline.hpp"
+#include "iocsweep/archive.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/ioc_formats.hpp"
@@ -149,7 +150,68 @@ int fuzz_baseline(const std::uint8_t* data, std::size_t size) {
   return 0;
 }
 
+namespace {
+
+// Checks what the archive reader promises about every callback.
+class CheckingVisitor final : public ArchiveVisitor {
+ public:
+  explicit CheckingVisitor(const ArchiveOptions& o) : o_(o) {}
+  void on_member(const std::vector<std::string>& chain, ByteView bytes, const ImageLocation* image) override {
+    check(!chain.empty() && chain.size() <= o_.max_depth + 1, "member chain within the depth limit");
+    check(bytes.size() <= o_.max_member_bytes, "member within the size limit");
+    delivered_ += bytes.size();
+    check(delivered_ <= o_.max_total_bytes, "members within the total limit");
+    ++members_;
+    check(members_ <= o_.max_members, "member count within the limit");
+    // Touch every byte, so a view past its buffer shows under ASan.
+    std::size_t sum = 0;
+    for (const std::uint8_t b : bytes) sum += b;
+    (void)sum;
+    if (image != nullptr) check(image->path.starts_with("/"), "image path is absolute");
+  }
+  void on_skipped(const std::vector<std::string>&, std::string_view reason, std::string detail) override {
+    check(reason == "archive_limit" || reason == "archive_depth" || reason == "encrypted", "known skip reason");
+    check(!detail.empty(), "skip has a detail");
+  }
+  void on_error(const std::vector<std::string>&, std::string error) override {
+    check(!error.empty(), "error has a message");
+  }
+  void on_image_end(const ImageLayers& layers) override { (void)layers.in_final_image(0, "/x"); }
+
+ private:
+  const ArchiveOptions& o_;
+  std::uint64_t delivered_ = 0;
+  std::uint64_t members_ = 0;
+};
+
+}  // namespace
+
+int fuzz_archive(const std::uint8_t* data, std::size_t size) {
+  ArchiveOptions o;
+  o.max_member_bytes = 1u << 20;
+  o.max_total_bytes = 4u << 20;
+  o.max_members = 2000;
+  o.ratio_floor_bytes = 256u << 10;
+  const ByteView bytes(data, size);
+  (void)looks_like_archive(bytes.first(std::min(size, kArchiveSniffBytes)));
+  {
+    CheckingVisitor v(o);
+    ArchiveScanner(o).scan(bytes, "input.gz", v);
+  }
+  // The pread path (large files) on the same bytes.
+  const ReadAtFn read_at = [&](std::uint64_t offset, std::span<std::uint8_t> out) -> Result<std::size_t> {
+    if (offset >= size) return std::size_t{0};
+    const std::size_t n = std::min<std::size_t>(out.size(), size - static_cast<std::size_t>(offset));
+    std::copy_n(data + offset, n, out.begin());
+    return n;
+  };
+  CheckingVisitor v(o);
+  ArchiveScanner(o).scan(size, read_at, "input", v);
+  return 0;
+}
+
 Target target_by_name(std::string_view name) {
+  if (name == "fuzz_archive") return fuzz_archive;
   if (name == "fuzz_hash_iocs") return fuzz_hash_iocs;
   if (name == "fuzz_filename_iocs") return fuzz_filename_iocs;
   if (name == "fuzz_stix") return fuzz_stix;

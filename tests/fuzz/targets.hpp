@@ -28,6 +28,9 @@ int fuzz_rules(const std::uint8_t* data, std::size_t size);
 /// Baseline::parse (accepted-findings file or JSON report), then
 /// suppression against findings of every kind.
 int fuzz_baseline(const std::uint8_t* data, std::size_t size);
+/// ArchiveScanner on the input as an archive (memory and pread sources),
+/// with small limits; checks the limits hold for every callback.
+int fuzz_archive(const std::uint8_t* data, std::size_t size);
 
 /// A target by name ("fuzz_hash_iocs", ...), for the replay test; null if
 /// unknown.

@@ -1,0 +1,148 @@
+#pragma once
+// Archive and container-image members, read into memory through libarchive
+// (never extracted to disk) and handed to a visitor. Knows nothing of
+// matching or reporting. Every archive is hostile input: sizes, ratios,
+// member counts and nesting are bounded, member names are data that is
+// reported as it is and never used to open anything.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "iocsweep/common.hpp"
+
+namespace iocsweep {
+
+/// Bounds on what one archive (the file on disk and everything nested in
+/// it) may cost. Exceeding one is reported as a skipped entry
+/// ("archive_limit", or "archive_depth" for nesting) and the scan goes on.
+struct ArchiveOptions {
+  /// Nesting depth read: 1 reads the members of the file itself, 2 also
+  /// the members of archives among them, and so on.
+  unsigned max_depth = 3;
+  /// Largest member read into memory (the scan's --max-filesize).
+  std::uint64_t max_member_bytes = 256ull << 20;
+  /// Uncompressed bytes read from one file on disk, nested levels included.
+  std::uint64_t max_total_bytes = 1ull << 30;
+  /// Members (all levels) of one file on disk.
+  std::uint64_t max_members = 100000;
+  /// An archive whose output exceeds max_ratio times its input, once the
+  /// output is past ratio_floor_bytes, is abandoned as a decompression bomb.
+  std::uint64_t max_ratio = 100;
+  std::uint64_t ratio_floor_bytes = 8ull << 20;
+};
+
+/// Bytes of the start of a file that looks_like_archive() can use (the
+/// iso9660 signature sits at 0x8001).
+inline constexpr std::size_t kArchiveSniffBytes = 0x8006;
+
+/// True when `head` (the first bytes of a file, up to kArchiveSniffBytes)
+/// starts with the magic of a format read here: zip, gzip, bzip2, xz, zstd,
+/// 7z, cab, cpio, tar ("ustar" at 257), iso9660 ("CD001" at 0x8001). Cheap:
+/// a few byte compares, no allocation.
+bool looks_like_archive(ByteView head);
+
+/// Where a member of a container image sits.
+struct ImageLocation {
+  /// The image's first repo tag ("name:tag"), empty when it has none.
+  std::string reference;
+  /// Digest of the layer, "sha256:HEX".
+  std::string layer;
+  /// Index of the layer, 0 = the base layer.
+  std::size_t layer_index = 0;
+  /// Path inside the image, "/usr/bin/x" (bytes as stored).
+  std::string path;
+};
+
+/// What each layer of an image adds and deletes, to tell whether a file
+/// seen in one layer is still there in the final image.
+class ImageLayers {
+ public:
+  /// Records the entries of layer `index` (layers are added in order).
+  /// Whiteout names are recorded as deletions, not as entries.
+  void add_entry(std::size_t index, std::string_view path_in_layer);
+  /// False when a later layer replaced, deleted (".wh.NAME") or hid
+  /// (".wh..wh..opq" in a parent) `path` of layer `index`.
+  bool in_final_image(std::size_t index, std::string_view path) const;
+  /// True for whiteout entries (".wh.*" names), which are never scanned.
+  static bool is_whiteout(std::string_view path_in_layer);
+  /// "/a/b" for "./a/b", "a/b/", "/a//b".
+  static std::string normalise(std::string_view path_in_layer);
+
+ private:
+  struct Layer {
+    std::unordered_set<std::string> entries;
+    std::unordered_set<std::string> deleted;
+    std::unordered_set<std::string> opaque_dirs;
+  };
+  std::vector<Layer> layers_;
+};
+
+/// Receives members as the scanner reads them, on the calling thread.
+class ArchiveVisitor {
+ public:
+  virtual ~ArchiveVisitor() = default;
+  /// A regular member read whole. `chain`: member paths from the outermost
+  /// archive in; `bytes` are valid during the call only; `image` is set
+  /// for a file inside a container image layer.
+  virtual void on_member(const std::vector<std::string>& chain, ByteView bytes, const ImageLocation* image) = 0;
+  /// A member or (part of an) archive deliberately not read: reason is
+  /// "archive_limit", "archive_depth" or "encrypted"; `chain` names where.
+  virtual void on_skipped(const std::vector<std::string>& chain, std::string_view reason, std::string detail) = 0;
+  /// An archive that is corrupt or truncated at `chain` (empty: the file
+  /// itself); what was read before the problem has been reported.
+  virtual void on_error(const std::vector<std::string>& chain, std::string error) = 0;
+  /// Every layer of an image has been read: `layers` answers
+  /// in_final_image for each member reported with an ImageLocation.
+  virtual void on_image_end(const ImageLayers& layers) { (void)layers; }
+  /// Polled between members: true stops the scan early.
+  virtual bool stop_requested() { return false; }
+};
+
+/// Reads up to `out.size()` bytes at `offset` of a file; returns the count
+/// (0 at the end) or an error. Used for files that must not be touched
+/// through a mapping.
+using ReadAtFn = std::function<Result<std::size_t>(std::uint64_t offset, std::span<std::uint8_t> out)>;
+
+/// Opens a file of a directory by its path relative to it ("index.json",
+/// "blobs/sha256/HEX"), read-only and following no symlink; returns a
+/// descriptor, which the caller of this function then owns, or an error.
+using OpenBelowFn = std::function<Result<int>(const std::string& relative)>;
+
+/// True for ".../blobs/sha256/<64 hex digits>": the path of a blob in an
+/// OCI image layout. A string test only.
+bool is_oci_blob_path(std::string_view path);
+
+/// Walks the members of archives and images. Holds no state between
+/// scans; not thread-safe (one per worker).
+class ArchiveScanner {
+ public:
+  explicit ArchiveScanner(ArchiveOptions options) : options_(options) {}
+
+  /// Reads the archive in `bytes` (the whole file, in memory). `name` (the
+  /// file's base name) names the member of a single compressed stream
+  /// ("x.gz" -> "x"). A file that turns out not to be an archive gives no
+  /// callback. An uncompressed tar holding a `docker save` manifest.json or
+  /// an OCI layout (oci-layout, index.json, blobs/) is read as an image: its
+  /// layers in order, whiteouts honoured, members reported with an
+  /// ImageLocation and on_image_end() called last.
+  void scan(ByteView bytes, std::string_view name, ArchiveVisitor& visitor) const;
+  /// Same, for a file of `size` bytes read through `read_at` (pread).
+  void scan(std::uint64_t size, const ReadAtFn& read_at, std::string_view name, ArchiveVisitor& visitor) const;
+  /// Reads an OCI image layout directory (oci-layout, index.json,
+  /// blobs/sha256/...) as an image, its files opened through `open`: the
+  /// first manifest's layers in order, as scan() reads an image tar. Member
+  /// chains start with the layer blob's relative path. A directory that is
+  /// not a valid layout gives no callback.
+  void scan_oci_layout(const OpenBelowFn& open, ArchiveVisitor& visitor) const;
+
+ private:
+  ArchiveOptions options_;
+};
+
+}  // namespace iocsweep

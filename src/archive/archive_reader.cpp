@@ -1,0 +1,794 @@
+#include <archive.h>
+#include <archive_entry.h>
+#include <locale.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "iocsweep/archive.hpp"
+
+namespace iocsweep {
+namespace {
+
+struct ArchiveDeleter {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
+
+bool bytes_at(ByteView head, std::size_t offset, std::string_view magic) {
+  if (head.size() < offset + magic.size()) return false;
+  return std::memcmp(head.data() + offset, magic.data(), magic.size()) == 0;
+}
+
+// Only formats and filters implemented inside libarchive: filters that run
+// an external program (lrzip, lzop, grzip, uu...) must never be started by
+// hostile input, so archive_read_support_filter_all is not used.
+ArchivePtr new_reader() {
+  ArchivePtr a(archive_read_new());
+  if (!a) return a;
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_bzip2(a.get());
+  archive_read_support_filter_xz(a.get());
+  archive_read_support_filter_lzma(a.get());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_format_zip(a.get());
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_gnutar(a.get());
+  archive_read_support_format_7zip(a.get());
+  archive_read_support_format_cpio(a.get());
+  archive_read_support_format_iso9660(a.get());
+  archive_read_support_format_cab(a.get());
+  archive_read_support_format_raw(a.get());
+  return a;
+}
+
+std::string error_of(struct archive* a) {
+  const char* msg = archive_error_string(a);
+  return msg != nullptr ? msg : "unknown libarchive error";
+}
+
+// The member of a single compressed stream is named after the file with
+// its compression suffix removed.
+std::string raw_member_name(std::string_view name) {
+  for (std::string_view suffix : {".gz", ".bz2", ".xz", ".zst", ".lzma", ".tgz"}) {
+    if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) {
+      std::string out(name.substr(0, name.size() - suffix.size()));
+      if (suffix == ".tgz") out += ".tar";
+      return out;
+    }
+  }
+  return "data";
+}
+
+class OwnedFd {
+ public:
+  OwnedFd() = default;
+  explicit OwnedFd(int fd) : fd_(fd) {}
+  OwnedFd(OwnedFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  OwnedFd& operator=(OwnedFd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  ~OwnedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Client data for a file read through pread.
+struct ReadAtSource {
+  const ReadAtFn* read_at = nullptr;
+  std::uint64_t size = 0;
+  std::uint64_t pos = 0;
+  std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(256 * 1024);
+  std::string error;
+};
+
+la_ssize_t read_at_read(struct archive* a, void* data, const void** out) {
+  auto* src = static_cast<ReadAtSource*>(data);
+  if (src->pos >= src->size) return 0;
+  Result<std::size_t> n = (*src->read_at)(src->pos, std::span<std::uint8_t>(src->buf));
+  if (!n) {
+    archive_set_error(a, EIO, "%s", n.error().message.c_str());
+    return -1;
+  }
+  src->pos += *n;
+  *out = src->buf.data();
+  return static_cast<la_ssize_t>(*n);
+}
+
+la_int64_t read_at_seek(struct archive*, void* data, la_int64_t offset, int whence) {
+  auto* src = static_cast<ReadAtSource*>(data);
+  la_int64_t base = 0;
+  if (whence == SEEK_CUR) base = static_cast<la_int64_t>(src->pos);
+  if (whence == SEEK_END) base = static_cast<la_int64_t>(src->size);
+  const la_int64_t next = base + offset;
+  if (next < 0) return ARCHIVE_FATAL;
+  src->pos = static_cast<std::uint64_t>(next);
+  return next;
+}
+
+la_int64_t read_at_skip(struct archive*, void* data, la_int64_t request) {
+  auto* src = static_cast<ReadAtSource*>(data);
+  const std::uint64_t left = src->size > src->pos ? src->size - src->pos : 0;
+  const std::uint64_t n = std::min<std::uint64_t>(left, static_cast<std::uint64_t>(std::max<la_int64_t>(request, 0)));
+  src->pos += n;
+  return static_cast<la_int64_t>(n);
+}
+
+// Client data for an archive read straight out of a member of another
+// (an image layer inside the image tar), without buffering it.
+struct NestedSource {
+  struct archive* parent = nullptr;
+  std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(256 * 1024);
+  std::uint64_t consumed = 0;
+};
+
+la_ssize_t nested_read(struct archive* a, void* data, const void** out) {
+  auto* src = static_cast<NestedSource*>(data);
+  const la_ssize_t n = archive_read_data(src->parent, src->buf.data(), src->buf.size());
+  if (n < 0) {
+    archive_set_error(a, EIO, "%s", error_of(src->parent).c_str());
+    return -1;
+  }
+  src->consumed += static_cast<std::uint64_t>(n);
+  *out = src->buf.data();
+  return n;
+}
+
+// libarchive converts names flagged as UTF-8 (zip, pax) to the charset of
+// the thread's locale, and under the C locale (the process default) any
+// non-ASCII name fails to convert and is lost. For the life of a scan this
+// thread uses C.UTF-8 for LC_CTYPE; uselocale() is per thread, so nothing
+// global changes. Names in no declared charset are kept as raw bytes.
+class Utf8Ctype {
+ public:
+  Utf8Ctype() : locale_(::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr))) {
+    if (locale_ != static_cast<locale_t>(nullptr)) previous_ = ::uselocale(locale_);
+  }
+  ~Utf8Ctype() {
+    if (locale_ == static_cast<locale_t>(nullptr)) return;
+    ::uselocale(previous_);
+    ::freelocale(locale_);
+  }
+  Utf8Ctype(const Utf8Ctype&) = delete;
+  Utf8Ctype& operator=(const Utf8Ctype&) = delete;
+
+ private:
+  locale_t locale_;
+  locale_t previous_ = LC_GLOBAL_LOCALE;
+};
+
+// A member's name as stored: the bytes of the header, or, where libarchive
+// could not convert a name flagged as UTF-8 to the locale's charset (a zip
+// name under the C locale), its UTF-8 form.
+const char* entry_name(struct archive_entry* entry) {
+  const char* p = archive_entry_pathname(entry);
+  if (p == nullptr) p = archive_entry_pathname_utf8(entry);
+  return p;
+}
+
+// A regular member with bytes of its own (a tar hard link repeats an
+// earlier member and has none).
+bool is_content(struct archive_entry* entry) {
+  if (archive_entry_filetype(entry) != AE_IFREG) return false;
+  return archive_entry_hardlink(entry) == nullptr || archive_entry_size(entry) > 0;
+}
+
+/// A docker-save or OCI image found in a tar: its layers, in order.
+struct ImagePlan {
+  std::string reference;
+  struct Layer {
+    std::string member;  // path of the layer blob inside the tar
+    std::string digest;  // "sha256:HEX", or "" when unknown
+  };
+  std::vector<Layer> layers;
+};
+
+/// A layer opened for reading, with whatever must outlive its reader
+/// (members are destroyed in reverse order: the layer reader first).
+struct OpenedLayer {
+  ArchivePtr outer;                      // the image tar, positioned at the layer blob
+  std::unique_ptr<NestedSource> nested;  // reads the blob out of `outer`
+  OwnedFd fd;                            // the blob file of a layout directory
+  ArchivePtr layer;                      // null when the layer could not be opened
+  std::string error;
+};
+using LayerOpener = std::function<OpenedLayer(const ImagePlan::Layer&)>;
+
+// Small JSON documents of an image (manifest, index, config) are read whole
+// only up to this size.
+constexpr std::size_t kMaxImageJson = 4u << 20;
+
+std::string blob_digest(std::string_view member) {
+  // "blobs/sha256/HEX" names its own digest.
+  constexpr std::string_view kPrefix = "blobs/sha256/";
+  if (member.starts_with("./")) member.remove_prefix(2);
+  if (member.starts_with(kPrefix) && member.size() == kPrefix.size() + 64) {
+    return "sha256:" + std::string(member.substr(kPrefix.size()));
+  }
+  return "";
+}
+
+std::string strip_dot_slash(std::string_view p) {
+  while (p.starts_with("./")) p.remove_prefix(2);
+  return std::string(p);
+}
+
+/// One scan of one file on disk: the shared budgets and the member chain.
+class Walk {
+ public:
+  Walk(const ArchiveOptions& options, ArchiveVisitor& visitor) : o_(options), v_(visitor) {}
+
+  // Iterates the members of the open archive `a` at nesting `depth` (1 =
+  // the file itself). `input_bytes` gives the archive bytes consumed so
+  // far, for the compression ratio.
+  void iterate(struct archive* a, unsigned depth, std::string_view raw_name,
+               const std::function<std::uint64_t()>& input_bytes) {
+    std::uint64_t level_out = 0;
+    bool first = true;
+    for (;;) {
+      if (aborted_ || v_.stop_requested()) return;
+      struct archive_entry* entry = nullptr;
+      const int r = archive_read_next_header(a, &entry);
+      if (r == ARCHIVE_EOF) return;
+      if (r < ARCHIVE_WARN) {
+        // A file no format recognised is not an archive (its magic bytes
+        // were a coincidence); a failure after that is a corrupt one. The
+        // rest of a damaged archive is not trusted: no loop of errors.
+        // An archive whose headers are encrypted (7z) is reported as such.
+        if (archive_read_has_encrypted_entries(a) > 0) {
+          v_.on_skipped(chain_, "encrypted", "encrypted archive not read: " + error_of(a));
+        } else if (!first || archive_format(a) != 0) {
+          v_.on_error(chain_, error_of(a));
+        }
+        return;
+      }
+      if (first) {
+        first = false;
+        // A stream with no compression filter that no archive format
+        // claimed is just a file, already scanned as one.
+        if (archive_format(a) == ARCHIVE_FORMAT_RAW && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE) return;
+      }
+      if (++members_ > o_.max_members) {
+        v_.on_skipped(chain_, "archive_limit", "more than " + std::to_string(o_.max_members) + " members");
+        aborted_ = true;
+        return;
+      }
+      if (!is_content(entry)) continue;
+      const char* path = entry_name(entry);
+      std::string name = archive_format(a) == ARCHIVE_FORMAT_RAW ? raw_member_name(raw_name)
+                                                                 : std::string(path != nullptr ? path : "");
+      Pushed pushed(chain_, std::move(name));
+      std::vector<std::uint8_t> data;
+      if (!read_member(a, entry, data, level_out, input_bytes)) {
+        if (aborted_ || level_aborted_) {
+          level_aborted_ = false;
+          return;
+        }
+        continue;
+      }
+      v_.on_member(chain_, ByteView(data), nullptr);
+      nested(ByteView(data), depth);
+    }
+  }
+
+  // Recurses into a member that looks like an archive.
+  void nested(ByteView data, unsigned depth) {
+    if (!looks_like_archive(data.first(std::min(data.size(), kArchiveSniffBytes)))) return;
+    if (depth >= o_.max_depth) {
+      v_.on_skipped(chain_, "archive_depth",
+                    "archive nested deeper than --archive-depth " + std::to_string(o_.max_depth) + " not opened");
+      return;
+    }
+    ArchivePtr inner = new_reader();
+    if (!inner || archive_read_open_memory(inner.get(), data.data(), data.size()) != ARCHIVE_OK) return;
+    const std::string base = std::string(chain_.empty() ? "" : basename(chain_.back()));
+    iterate(inner.get(), depth + 1, base, [&] { return static_cast<std::uint64_t>(data.size()); });
+  }
+
+  // Reads the layers of an image in order, each opened by `open`, then
+  // tells the visitor the image is complete.
+  void image(const ImagePlan& plan, const LayerOpener& open) {
+    ImageLayers layers;
+    for (std::size_t i = 0; i < plan.layers.size() && !aborted_ && !v_.stop_requested(); ++i) {
+      const ImagePlan::Layer& layer = plan.layers[i];
+      Pushed pushed(chain_, layer.member);
+      OpenedLayer opened = open(layer);
+      if (!opened.layer) {
+        v_.on_error(chain_, "image layer: " + opened.error);
+        continue;
+      }
+      scan_layer(opened.layer.get(), i, layer, plan.reference, layers);
+    }
+    v_.on_image_end(layers);
+  }
+
+  bool aborted() const { return aborted_; }
+
+ private:
+  // Pushes a member name for the life of a scope.
+  struct Pushed {
+    Pushed(std::vector<std::string>& chain, std::string name) : chain_(chain) { chain_.push_back(std::move(name)); }
+    ~Pushed() { chain_.pop_back(); }
+    Pushed(const Pushed&) = delete;
+    Pushed& operator=(const Pushed&) = delete;
+    std::vector<std::string>& chain_;
+  };
+
+  static std::string_view basename(std::string_view p) {
+    const std::size_t slash = p.rfind('/');
+    return slash == std::string_view::npos ? p : p.substr(slash + 1);
+  }
+
+  void scan_layer(struct archive* a, std::size_t index, const ImagePlan::Layer& layer, const std::string& reference,
+                  ImageLayers& layers) {
+    std::uint64_t level_out = 0;
+    const std::function<std::uint64_t()> input = [a] {
+      return static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_filter_bytes(a, -1)));
+    };
+    for (;;) {
+      if (aborted_ || v_.stop_requested()) return;
+      struct archive_entry* entry = nullptr;
+      const int r = archive_read_next_header(a, &entry);
+      if (r == ARCHIVE_EOF) return;
+      if (r < ARCHIVE_WARN) {
+        v_.on_error(chain_, error_of(a));
+        return;
+      }
+      if (++members_ > o_.max_members) {
+        v_.on_skipped(chain_, "archive_limit", "more than " + std::to_string(o_.max_members) + " members");
+        aborted_ = true;
+        return;
+      }
+      const char* p = entry_name(entry);
+      const std::string path = p != nullptr ? p : "";
+      layers.add_entry(index, path);
+      if (ImageLayers::is_whiteout(path) || !is_content(entry)) continue;
+      Pushed pushed(chain_, path);
+      std::vector<std::uint8_t> data;
+      if (!read_member(a, entry, data, level_out, input)) {
+        if (aborted_ || level_aborted_) {
+          level_aborted_ = false;
+          return;
+        }
+        continue;
+      }
+      ImageLocation loc{reference, layer.digest, index, ImageLayers::normalise(path)};
+      v_.on_member(chain_, ByteView(data), &loc);
+      nested(ByteView(data), 2);
+    }
+  }
+
+  // Reads the current member whole into `data`, enforcing every limit.
+  // False when it was not read (reported; aborted_ / level_aborted_ say
+  // whether to stop the whole file or this archive).
+  bool read_member(struct archive* a, struct archive_entry* entry, std::vector<std::uint8_t>& data,
+                   std::uint64_t& level_out, const std::function<std::uint64_t()>& input_bytes) {
+    if (archive_entry_is_encrypted(entry)) {
+      v_.on_skipped(chain_, "encrypted", "encrypted archive member not read");
+      return false;
+    }
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) >= 0 &&
+        static_cast<std::uint64_t>(archive_entry_size(entry)) > o_.max_member_bytes) {
+      v_.on_skipped(chain_, "archive_limit",
+                    "member of " + std::to_string(archive_entry_size(entry)) + " bytes is larger than " +
+                        std::to_string(o_.max_member_bytes) + " (--max-filesize)");
+      return false;
+    }
+    constexpr std::size_t kStep = 64 * 1024;
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
+      data.reserve(static_cast<std::size_t>(archive_entry_size(entry)));
+    }
+    std::size_t got = 0;
+    for (;;) {
+      if (data.size() < got + kStep) data.resize(got + kStep);
+      const la_ssize_t n = archive_read_data(a, data.data() + got, kStep);
+      if (n == 0) break;
+      if (n < 0) {
+        if (archive_entry_is_encrypted(entry) || archive_read_has_encrypted_entries(a) > 0) {
+          v_.on_skipped(chain_, "encrypted", "encrypted archive member not read: " + error_of(a));
+        } else {
+          v_.on_error(chain_, error_of(a));
+        }
+        if (n == ARCHIVE_FATAL) level_aborted_ = true;
+        return false;
+      }
+      got += static_cast<std::size_t>(n);
+      level_out += static_cast<std::uint64_t>(n);
+      total_ += static_cast<std::uint64_t>(n);
+      if (got > o_.max_member_bytes) {
+        v_.on_skipped(chain_, "archive_limit",
+                      "member larger than " + std::to_string(o_.max_member_bytes) + " bytes (--max-filesize)");
+        return false;
+      }
+      if (total_ > o_.max_total_bytes) {
+        v_.on_skipped(chain_, "archive_limit",
+                      "more than " + std::to_string(o_.max_total_bytes) + " uncompressed bytes in one archive");
+        aborted_ = true;
+        return false;
+      }
+      if (level_out > o_.ratio_floor_bytes) {
+        const std::uint64_t in = std::max<std::uint64_t>(1, input_bytes());
+        if (level_out / in > o_.max_ratio) {
+          v_.on_skipped(chain_, "archive_limit",
+                        "compression ratio above " + std::to_string(o_.max_ratio) + ":1 (" + std::to_string(level_out) +
+                            " bytes out of " + std::to_string(in) + ")");
+          level_aborted_ = true;
+          return false;
+        }
+      }
+    }
+    data.resize(got);
+    return true;
+  }
+
+  const ArchiveOptions& o_;
+  ArchiveVisitor& v_;
+  std::vector<std::string> chain_;
+  std::uint64_t total_ = 0;
+  std::uint64_t members_ = 0;
+  bool aborted_ = false;
+  bool level_aborted_ = false;
+};
+
+bool is_sha256_digest(std::string_view d) {
+  return d.size() == 71 && d.starts_with("sha256:") &&
+         std::all_of(d.begin() + 7, d.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// OCI image layout: index.json -> (first) manifest blob -> layer blobs.
+// `read_named` reads a small file of the layout by its relative path.
+std::optional<ImagePlan> oci_plan(const std::string& index,
+                                  const std::function<std::optional<std::string>(const std::string&)>& read_named) {
+  using nlohmann::json;
+  try {
+    ImagePlan plan;
+    const json idx = json::parse(index);
+    if (!idx.is_object() || !idx.contains("manifests") || !idx["manifests"].is_array() || idx["manifests"].empty()) {
+      return std::nullopt;
+    }
+    const json& desc = idx["manifests"][0];
+    if (!desc.is_object() || !desc.contains("digest") || !desc["digest"].is_string()) return std::nullopt;
+    if (desc.contains("annotations") && desc["annotations"].is_object() &&
+        desc["annotations"].contains("org.opencontainers.image.ref.name") &&
+        desc["annotations"]["org.opencontainers.image.ref.name"].is_string()) {
+      plan.reference = desc["annotations"]["org.opencontainers.image.ref.name"].get<std::string>();
+    }
+    // Digests name files: only well-formed ones, so none can climb out.
+    const std::string mdigest = desc["digest"].get<std::string>();
+    if (!is_sha256_digest(mdigest)) return std::nullopt;
+    auto m_text = read_named("blobs/sha256/" + mdigest.substr(7));
+    if (!m_text) return std::nullopt;
+    const json m = json::parse(*m_text);
+    if (!m.is_object() || !m.contains("layers") || !m["layers"].is_array()) return std::nullopt;
+    for (const json& l : m["layers"]) {
+      if (!l.is_object() || !l.contains("digest") || !l["digest"].is_string()) return std::nullopt;
+      const std::string digest = l["digest"].get<std::string>();
+      if (!is_sha256_digest(digest)) return std::nullopt;
+      plan.layers.push_back({"blobs/sha256/" + digest.substr(7), digest});
+    }
+    return plan;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Reads the whole current member when it is small (image JSON).
+std::optional<std::string> read_small(struct archive* a, struct archive_entry* entry) {
+  if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > static_cast<la_int64_t>(kMaxImageJson)) {
+    return std::nullopt;
+  }
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    const la_ssize_t n = archive_read_data(a, buf, sizeof buf);
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > kMaxImageJson) return std::nullopt;
+  }
+  return out;
+}
+
+// Looks for an image in an uncompressed tar: one walk over the headers
+// (data is skipped, which for a seekable tar is a seek), reading only the
+// small JSON documents. Returns nullopt for an ordinary tar.
+std::optional<ImagePlan> find_image(const std::function<ArchivePtr()>& reopen) {
+  ArchivePtr a = reopen();
+  if (!a) return std::nullopt;
+  struct archive_entry* entry = nullptr;
+  if (archive_read_next_header(a.get(), &entry) < ARCHIVE_WARN) return std::nullopt;
+  if (archive_filter_code(a.get(), 0) != ARCHIVE_FILTER_NONE) return std::nullopt;
+  const int format = archive_format(a.get()) & ARCHIVE_FORMAT_BASE_MASK;
+  if (format != ARCHIVE_FORMAT_TAR) return std::nullopt;
+  std::optional<std::string> manifest, index;
+  bool oci_layout = false;
+  std::unordered_set<std::string> names;
+  int r = ARCHIVE_OK;
+  do {
+    const char* p = entry_name(entry);
+    const std::string name = strip_dot_slash(p != nullptr ? p : "");
+    names.insert(name);
+    if (name == "manifest.json") manifest = read_small(a.get(), entry);
+    if (name == "index.json") index = read_small(a.get(), entry);
+    if (name == "oci-layout") oci_layout = true;
+    r = archive_read_next_header(a.get(), &entry);
+  } while (r >= ARCHIVE_WARN && r != ARCHIVE_EOF);
+  if (!manifest && !(oci_layout && index)) return std::nullopt;
+
+  // Small JSON blobs needed by name (config for diff_ids, OCI manifests).
+  const auto read_named = [&](const std::string& want) -> std::optional<std::string> {
+    if (!names.contains(want)) return std::nullopt;
+    ArchivePtr b = reopen();
+    if (!b) return std::nullopt;
+    struct archive_entry* e = nullptr;
+    while (archive_read_next_header(b.get(), &e) >= ARCHIVE_WARN) {
+      const char* p = entry_name(e);
+      if (p != nullptr && strip_dot_slash(p) == want) return read_small(b.get(), e);
+    }
+    return std::nullopt;
+  };
+  using nlohmann::json;
+  ImagePlan plan;
+  try {
+    if (manifest) {
+      // docker save: [{"Config": "...", "RepoTags": [...], "Layers": [...]}]
+      const json doc = json::parse(*manifest);
+      if (!doc.is_array() || doc.empty() || !doc[0].is_object() || !doc[0].contains("Layers")) return std::nullopt;
+      const json& m = doc[0];
+      if (m.contains("RepoTags") && m["RepoTags"].is_array() && !m["RepoTags"].empty() &&
+          m["RepoTags"][0].is_string()) {
+        plan.reference = m["RepoTags"][0].get<std::string>();
+      }
+      std::vector<std::string> diff_ids;
+      if (m.contains("Config") && m["Config"].is_string()) {
+        if (auto config = read_named(strip_dot_slash(m["Config"].get<std::string>()))) {
+          const json c = json::parse(*config, nullptr, false);
+          if (c.is_object() && c.contains("rootfs") && c["rootfs"].is_object() && c["rootfs"].contains("diff_ids") &&
+              c["rootfs"]["diff_ids"].is_array()) {
+            for (const json& d : c["rootfs"]["diff_ids"]) diff_ids.push_back(d.is_string() ? d.get<std::string>() : "");
+          }
+        }
+      }
+      if (!m["Layers"].is_array()) return std::nullopt;
+      for (std::size_t i = 0; i < m["Layers"].size(); ++i) {
+        if (!m["Layers"][i].is_string()) return std::nullopt;
+        ImagePlan::Layer layer;
+        layer.member = strip_dot_slash(m["Layers"][i].get<std::string>());
+        layer.digest = blob_digest(layer.member);
+        if (layer.digest.empty() && i < diff_ids.size()) layer.digest = diff_ids[i];
+        plan.layers.push_back(std::move(layer));
+      }
+      return plan;
+    }
+    return oci_plan(*index, read_named);
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+void scan_with(const ArchiveOptions& options, ArchiveVisitor& visitor, std::string_view name,
+               const std::function<ArchivePtr()>& reopen, const std::function<std::uint64_t()>& input_bytes) {
+  Walk walk(options, visitor);
+  if (std::optional<ImagePlan> plan = find_image(reopen)) {
+    // Each layer is streamed out of the image tar, found by a walk over
+    // the headers of a fresh reader.
+    walk.image(*plan, [&](const ImagePlan::Layer& layer) {
+      OpenedLayer out;
+      out.outer = reopen();
+      if (!out.outer) {
+        out.error = "cannot reopen the image";
+        return out;
+      }
+      for (;;) {
+        struct archive_entry* entry = nullptr;
+        const int r = archive_read_next_header(out.outer.get(), &entry);
+        if (r == ARCHIVE_EOF) {
+          out.error = "named in the manifest but missing from the image";
+          return out;
+        }
+        if (r < ARCHIVE_WARN) {
+          out.error = error_of(out.outer.get());
+          return out;
+        }
+        const char* p = entry_name(entry);
+        if (p != nullptr && strip_dot_slash(p) == layer.member) break;
+      }
+      out.nested = std::make_unique<NestedSource>();
+      out.nested->parent = out.outer.get();
+      out.layer = new_reader();
+      if (!out.layer ||
+          archive_read_open2(out.layer.get(), out.nested.get(), nullptr, nested_read, nullptr, nullptr) != ARCHIVE_OK) {
+        out.error = out.layer ? error_of(out.layer.get()) : "out of memory";
+        out.layer.reset();
+      }
+      return out;
+    });
+    return;
+  }
+  ArchivePtr a = reopen();
+  if (!a) return;
+  walk.iterate(a.get(), 1, name, input_bytes);
+}
+
+}  // namespace
+
+bool looks_like_archive(ByteView h) {
+  if (h.size() < 4) return false;
+  switch (h[0]) {
+    case 'P':
+      return bytes_at(h, 0, "PK\x03\x04");
+    case 0x1f:
+      return h[1] == 0x8b;
+    case 'B':
+      return bytes_at(h, 0, "BZh");
+    case 0xfd:
+      return bytes_at(h, 0,
+                      "\xfd"
+                      "7zXZ");
+    case 0x28:
+      return bytes_at(h, 0, "\x28\xb5\x2f\xfd");
+    case '7':
+      return bytes_at(h, 0, "7z\xbc\xaf\x27\x1c");
+    case 'M':
+      return bytes_at(h, 0, "MSCF");
+    case '0':
+      return bytes_at(h, 0, "07070");
+    case 0xc7:
+      return h[1] == 0x71;
+    case 0x71:
+      return h[1] == 0xc7;
+    default:
+      break;
+  }
+  return bytes_at(h, 257, "ustar") || bytes_at(h, 0x8001, "CD001");
+}
+
+void ArchiveScanner::scan(ByteView bytes, std::string_view name, ArchiveVisitor& visitor) const {
+  const Utf8Ctype utf8;
+  const auto reopen = [&]() -> ArchivePtr {
+    ArchivePtr a = new_reader();
+    if (a && archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) a.reset();
+    return a;
+  };
+  scan_with(options_, visitor, name, reopen, [&] { return static_cast<std::uint64_t>(bytes.size()); });
+}
+
+void ArchiveScanner::scan(std::uint64_t size, const ReadAtFn& read_at, std::string_view name,
+                          ArchiveVisitor& visitor) const {
+  const Utf8Ctype utf8;
+  // One source per open reader: each reopen gets its own position.
+  std::vector<std::unique_ptr<ReadAtSource>> sources;
+  const auto reopen = [&]() -> ArchivePtr {
+    auto src = std::make_unique<ReadAtSource>();
+    src->read_at = &read_at;
+    src->size = size;
+    ArchivePtr a = new_reader();
+    if (!a) return a;
+    archive_read_set_seek_callback(a.get(), read_at_seek);
+    if (archive_read_open2(a.get(), src.get(), nullptr, read_at_read, read_at_skip, nullptr) != ARCHIVE_OK) {
+      return nullptr;
+    }
+    sources.push_back(std::move(src));
+    return a;
+  };
+  scan_with(options_, visitor, name, reopen, [&] { return sources.empty() ? size : sources.back()->pos; });
+}
+
+bool is_oci_blob_path(std::string_view path) {
+  constexpr std::string_view kDir = "/blobs/sha256/";
+  if (path.size() < kDir.size() + 64) return false;
+  const std::string_view hex = path.substr(path.size() - 64);
+  if (path.substr(path.size() - 64 - kDir.size(), kDir.size()) != kDir) return false;
+  return std::all_of(hex.begin(), hex.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+void ArchiveScanner::scan_oci_layout(const OpenBelowFn& open, ArchiveVisitor& visitor) const {
+  const Utf8Ctype utf8;
+  const auto read_named = [&](const std::string& relative) -> std::optional<std::string> {
+    Result<int> fd = open(relative);
+    if (!fd) return std::nullopt;
+    OwnedFd owned(*fd);
+    std::string out;
+    char buf[16384];
+    for (;;) {
+      const ssize_t n = ::read(owned.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return std::nullopt;
+      if (n == 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+      if (out.size() > kMaxImageJson) return std::nullopt;
+    }
+    return out;
+  };
+  const std::optional<std::string> index = read_named("index.json");
+  if (!index) return;
+  const std::optional<ImagePlan> plan = oci_plan(*index, read_named);
+  if (!plan) return;
+  Walk walk(options_, visitor);
+  walk.image(*plan, [&](const ImagePlan::Layer& layer) {
+    OpenedLayer out;
+    Result<int> fd = open(layer.member);
+    if (!fd) {
+      out.error = fd.error().message;
+      return out;
+    }
+    out.fd = OwnedFd(*fd);
+    out.layer = new_reader();
+    // Plain read(): a blob truncated meanwhile ends the read, never SIGBUS.
+    if (!out.layer || archive_read_open_fd(out.layer.get(), out.fd.get(), 256 * 1024) != ARCHIVE_OK) {
+      out.error = out.layer ? error_of(out.layer.get()) : "out of memory";
+      out.layer.reset();
+    }
+    return out;
+  });
+}
+
+// ---- ImageLayers ----------------------------------------------------------
+
+std::string ImageLayers::normalise(std::string_view p) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < p.size()) {
+    std::size_t j = p.find('/', i);
+    if (j == std::string_view::npos) j = p.size();
+    const std::string_view part = p.substr(i, j - i);
+    if (!part.empty() && part != ".") {
+      out += '/';
+      out += part;
+    }
+    i = j + 1;
+  }
+  return out.empty() ? "/" : out;
+}
+
+bool ImageLayers::is_whiteout(std::string_view p) {
+  const std::string n = normalise(p);
+  const std::size_t slash = n.rfind('/');
+  return std::string_view(n).substr(slash + 1).starts_with(".wh.");
+}
+
+void ImageLayers::add_entry(std::size_t index, std::string_view path_in_layer) {
+  if (layers_.size() <= index) layers_.resize(index + 1);
+  Layer& layer = layers_[index];
+  const std::string n = normalise(path_in_layer);
+  const std::size_t slash = n.rfind('/');
+  const std::string dir = slash == 0 ? "" : n.substr(0, slash);
+  const std::string_view base = std::string_view(n).substr(slash + 1);
+  if (base == ".wh..wh..opq") {
+    layer.opaque_dirs.insert(dir.empty() ? "/" : dir);
+  } else if (base.starts_with(".wh.")) {
+    layer.deleted.insert(dir + "/" + std::string(base.substr(4)));
+  } else {
+    layer.entries.insert(n);
+  }
+}
+
+bool ImageLayers::in_final_image(std::size_t index, std::string_view path) const {
+  const std::string n = normalise(path);
+  for (std::size_t j = index + 1; j < layers_.size(); ++j) {
+    const Layer& later = layers_[j];
+    if (later.entries.contains(n) || later.deleted.contains(n)) return false;
+    // Any ancestor deleted, replaced by a non-directory we cannot tell
+    // apart cheaply (treated as present), or made opaque hides the file.
+    for (std::size_t slash = n.rfind('/'); slash != std::string::npos && slash > 0; slash = n.rfind('/', slash - 1)) {
+      const std::string dir = n.substr(0, slash);
+      if (later.deleted.contains(dir) || later.opaque_dirs.contains(dir)) return false;
+    }
+    if (later.opaque_dirs.contains("/")) return false;
+  }
+  return true;
+}
+
+}  // namespace iocsweep

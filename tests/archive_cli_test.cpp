@@ -1,0 +1,356 @@
+// End to end: the built binary on trees holding archives and container
+// images made here with libarchive's writer.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "archive_builder.hpp"
+#include "iocsweep/common.hpp"
+#include "iocsweep/hash.hpp"
+#include "test_support.hpp"
+
+namespace iocsweep {
+namespace {
+
+using nlohmann::json;
+using test::make_archive;
+using test::run;
+using test::RunResult;
+using test::TempDir;
+using test::write_file;
+
+const std::string kBin = IOCSWEEP_BINARY;
+constexpr const char* kEngineRule = "IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine";
+const std::string kPositive = test::synth_swift_engine();
+
+json parse_report(const RunResult& r) {
+  try {
+    return json::parse(r.out);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not JSON: " << e.what() << "\nstdout: " << r.out << "\nstderr: " << r.err;
+    return json::object();
+  }
+}
+
+const json* finding_for(const json& doc, const std::string& path, const std::vector<std::string>& member) {
+  for (const json& f : doc["findings"]) {
+    if (f["path"] != path) continue;
+    const std::vector<std::string> m =
+        f.contains("member") ? f["member"].get<std::vector<std::string>>() : std::vector<std::string>{};
+    if (m == member) return &f;
+  }
+  return nullptr;
+}
+
+bool has_rule(const json& finding, const std::string& rule) {
+  for (const json& m : finding["matches"]) {
+    if (m["type"] == "yara" && m["rule"] == rule) return true;
+  }
+  return false;
+}
+
+std::vector<const json*> skipped_for(const json& doc, const std::string& path, const std::string& reason) {
+  std::vector<const json*> out;
+  for (const json& s : doc["skipped"]) {
+    if (s["path"] == path && s["reason"] == reason) out.push_back(&s);
+  }
+  return out;
+}
+
+TEST(ArchiveCli, PositivesFoundInEveryFormatWithMemberChainAndDigests) {
+  TempDir t;
+  const std::string inner = make_archive("zip", {{"deep/evtdiag.exe", kPositive}});
+  const std::string middle = make_archive("ustar", {{"pkg/inner.zip", inner}});
+  write_file(t / "nested.zip", make_archive("zip", {{"middle.tar", middle}, {"note.txt", "hello"}}));
+  write_file(t / "a.tar.gz", make_archive({"ustar", {"gzip"}}, {{"bin/evtdiag.exe", kPositive}}));
+  write_file(t / "a.tar.xz", make_archive({"ustar", {"xz"}}, {{"bin/evtdiag.exe", kPositive}}));
+  write_file(t / "a.7z", make_archive("7zip", {{"bin/evtdiag.exe", kPositive}}));
+  write_file(t / "a.cpio", make_archive("cpio", {{"bin/evtdiag.exe", kPositive}}));
+  write_file(t / "a.iso", make_archive({"iso9660", {}, "iso9660:rockridge"}, {{"bin/evtdiag.exe", kPositive}}));
+  write_file(t / "evtdiag.exe.gz", make_archive({"raw", {"gzip"}}, {{"x", kPositive}}));
+  write_file(t / "plain.txt", "nothing here");
+
+  RunResult r = run({kBin, "scan", "--format", "json", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_TRUE(doc["errors"].empty()) << doc["errors"].dump(2);
+  EXPECT_TRUE(doc["skipped"].empty()) << doc["skipped"].dump(2);
+  const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
+      {"nested.zip", {"middle.tar", "pkg/inner.zip", "deep/evtdiag.exe"}},
+      {"a.tar.gz", {"bin/evtdiag.exe"}},
+      {"a.tar.xz", {"bin/evtdiag.exe"}},
+      {"a.7z", {"bin/evtdiag.exe"}},
+      {"a.cpio", {"bin/evtdiag.exe"}},
+      {"a.iso", {"bin/evtdiag.exe"}},
+      {"evtdiag.exe.gz", {"evtdiag.exe"}},
+  };
+  Hasher hasher;
+  const Digests d = hasher.digest(test::bytes_of(kPositive));
+  for (const auto& [file, chain] : expected) {
+    SCOPED_TRACE(file);
+    const json* f = finding_for(doc, t / file, chain);
+    ASSERT_NE(f, nullptr) << doc["findings"].dump(1);
+    EXPECT_TRUE(has_rule(*f, kEngineRule));
+    EXPECT_EQ((*f)["size"], kPositive.size());
+    EXPECT_EQ((*f)["sha256"], d.hex(DigestKind::kSha256));
+    EXPECT_EQ((*f)["sha1"], d.hex(DigestKind::kSha1));
+    EXPECT_EQ((*f)["md5"], d.hex(DigestKind::kMd5));
+    EXPECT_FALSE(f->contains("image"));
+  }
+  EXPECT_EQ(doc["findings"].size(), expected.size());
+  // Files are counted once each, members are not files.
+  EXPECT_EQ(doc["stats"]["files_scanned"], 8);
+}
+
+TEST(ArchiveCli, BombAndDeepNestingAreSkippedAndTheScanGoesOn) {
+  TempDir t;
+  write_file(t / "a_bomb.zip", make_archive("zip", {{"zeros.bin", std::string(32u << 20, '\0')}}));
+  std::string deep = make_archive("zip", {{"evtdiag.exe", kPositive}});
+  for (int i = 0; i < 3; ++i) deep = make_archive("zip", {{"l" + std::to_string(i) + ".zip", deep}});
+  write_file(t / "b_deep.zip", deep);
+  write_file(t / "c_later.exe", kPositive);
+
+  RunResult r = run({kBin, "scan", "--archive-depth", "2", "--threads", "1", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  const auto bomb = skipped_for(doc, t / "a_bomb.zip", "archive_limit");
+  ASSERT_EQ(bomb.size(), 1u) << doc["skipped"].dump(2);
+  EXPECT_NE((*bomb[0])["detail"].get<std::string>().find("zeros.bin"), std::string::npos);
+  EXPECT_NE((*bomb[0])["detail"].get<std::string>().find("ratio"), std::string::npos);
+  const auto depth = skipped_for(doc, t / "b_deep.zip", "archive_depth");
+  ASSERT_EQ(depth.size(), 1u) << doc["skipped"].dump(2);
+  EXPECT_NE((*depth[0])["detail"].get<std::string>().find("l2.zip > l1.zip"), std::string::npos)
+      << (*depth[0])["detail"];
+  EXPECT_NE(finding_for(doc, t / "c_later.exe", {}), nullptr);
+  EXPECT_EQ(doc["stats"]["files_skipped"], 2);
+  // With the default depth (3) the positive four levels down is still too
+  // deep; with 4 it is found.
+  RunResult r4 = run({kBin, "scan", "--archive-depth", "4", t / "b_deep.zip"});
+  ASSERT_EQ(r4.exit_code, 1) << r4.err;
+  EXPECT_NE(finding_for(parse_report(r4), t / "b_deep.zip", {"l2.zip", "l1.zip", "l0.zip", "evtdiag.exe"}), nullptr)
+      << r4.out;
+}
+
+TEST(ArchiveCli, EncryptedMembersAreSkippedNotIgnored) {
+  TempDir t;
+  write_file(t / "locked.zip",
+             make_archive({"zip", {}, "zip:encryption=zipcrypt", "infected"}, {{"evtdiag.exe", kPositive}}));
+  RunResult r = run({kBin, "scan", t.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json doc = parse_report(r);
+  const auto enc = skipped_for(doc, t / "locked.zip", "encrypted");
+  ASSERT_EQ(enc.size(), 1u) << r.out;
+  EXPECT_NE((*enc[0])["detail"].get<std::string>().find("evtdiag.exe"), std::string::npos);
+  EXPECT_TRUE(doc["findings"].empty());
+}
+
+TEST(ArchiveCli, OddMemberNamesAreReportedVerbatim) {
+  TempDir t, cfg;
+  const std::string bad = std::string("odd\xff") + "name.exe";
+  write_file(t / "names.tar", make_archive("gnutar", {{"../x", kPositive}, {bad, kPositive}}));
+  // A path indicator sees the member's own path.
+  write_file(cfg / "names.txt", "odd.name\\.exe$;70;odd member\n");
+  RunResult r = run({kBin, "scan", "--filename-iocs", cfg / "names.txt", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  const json* dots = finding_for(doc, t / "names.tar", {"../x"});
+  ASSERT_NE(dots, nullptr) << r.out;
+  EXPECT_FALSE(dots->contains("member_hex"));
+  const json* odd = nullptr;
+  for (const json& f : doc["findings"]) {
+    if (f.contains("member_hex")) odd = &f;
+  }
+  ASSERT_NE(odd, nullptr) << r.out;
+  EXPECT_EQ((*odd)["member_hex"], json::array({to_hex(bad)}));
+  EXPECT_EQ((*odd)["member"][0], to_valid_utf8(bad));
+  bool name_match = false;
+  for (const json& m : (*odd)["matches"]) name_match = name_match || m["type"] == "filename";
+  EXPECT_TRUE(name_match) << odd->dump(2);
+  // Nothing was written anywhere near the names.
+  EXPECT_FALSE(std::ifstream(t.path() + "/../x").good());
+}
+
+TEST(ArchiveCli, ArchivesOffKeepsPlainFileBehaviour) {
+  TempDir t;
+  write_file(t / "a.zip", make_archive("zip", {{"evtdiag.exe", kPositive}}));
+  write_file(t / "bomb.zip", make_archive("zip", {{"zeros.bin", std::string(16u << 20, '\0')}}));
+  write_file(t / "evtdiag.exe", kPositive);
+  RunResult off = run({kBin, "scan", "--archives", "off", t.path()});
+  ASSERT_EQ(off.exit_code, 1) << off.err;
+  json doc = parse_report(off);
+  ASSERT_EQ(doc["findings"].size(), 1u);
+  EXPECT_EQ(doc["findings"][0]["path"], t / "evtdiag.exe");
+  EXPECT_FALSE(doc["findings"][0].contains("member"));
+  EXPECT_TRUE(doc["skipped"].empty());
+  RunResult on = run({kBin, "scan", t.path()});
+  EXPECT_EQ(parse_report(on)["findings"].size(), 2u);
+  RunResult bad = run({kBin, "scan", "--archive-depth", "0", t.path()});
+  EXPECT_EQ(bad.exit_code, 2);
+  RunResult bad2 = run({kBin, "scan", "--archives", "maybe", t.path()});
+  EXPECT_EQ(bad2.exit_code, 2);
+}
+
+TEST(ArchiveCli, HashIndicatorMatchesAMemberAndTextNamesIt) {
+  TempDir t, cfg;
+  const std::string payload = "benign bytes that an indicator list names";
+  write_file(t / "bundle.tar.gz", make_archive({"ustar", {"gzip"}}, {{"dir/tool.bin", payload}}));
+  write_file(cfg / "iocs.txt", sha256_hex(payload) + ";90;listed member\n");
+  RunResult r = run({kBin, "scan", "--iocs", cfg / "iocs.txt", "--format", "text", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.out.find("member > dir/tool.bin"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sha256=" + sha256_hex(payload)), std::string::npos) << r.out;
+}
+
+TEST(ArchiveCli, DockerSaveTarballWithWhiteoutInALaterLayer) {
+  TempDir t;
+  const std::string layer0 =
+      make_archive("ustar", {{"usr/", "", true}, {"usr/bin/evtdiag.exe", kPositive}, {"etc/hostname", "x"}});
+  const std::string layer1 = make_archive({"ustar", {"gzip"}}, {{"usr/bin/.wh.evtdiag.exe", ""}, {"app/run.sh", "x"}});
+  const std::string d0 = "sha256:" + sha256_hex(layer0);
+  const std::string d1 = "sha256:" + sha256_hex(layer1);
+  const std::string config = R"({"rootfs":{"type":"layers","diff_ids":[")" + d0 + R"(",")" + d1 + R"("]}})";
+  const std::string manifest =
+      R"([{"Config":"c0ffee.json","RepoTags":["lazarus/implant:latest"],"Layers":["l0/layer.tar","l1/layer.tar"]}])";
+  write_file(t / "image.tar", make_archive("ustar", {{"l0/layer.tar", layer0},
+                                                     {"l1/layer.tar", layer1},
+                                                     {"c0ffee.json", config},
+                                                     {"manifest.json", manifest}}));
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["findings"].size(), 1u) << r.out;
+  const json& f = doc["findings"][0];
+  EXPECT_EQ(f["path"], t / "image.tar");
+  EXPECT_EQ(f["member"], json::array({"l0/layer.tar", "usr/bin/evtdiag.exe"}));
+  ASSERT_TRUE(f.contains("image")) << f.dump(2);
+  EXPECT_EQ(f["image"]["reference"], "lazarus/implant:latest");
+  EXPECT_EQ(f["image"]["layer"], d0);
+  EXPECT_EQ(f["image"]["layer_index"], 0);
+  EXPECT_EQ(f["image"]["path"], "/usr/bin/evtdiag.exe");
+  EXPECT_EQ(f["image"]["in_final_image"], false);
+  EXPECT_TRUE(has_rule(f, kEngineRule));
+  EXPECT_TRUE(doc["errors"].empty()) << doc["errors"].dump(2);
+}
+
+TEST(ArchiveCli, OciLayoutTarballIsScannedAsAnImage) {
+  TempDir t;
+  const std::string layer = make_archive({"ustar", {"gzip"}}, {{"opt/evtdiag.exe", kPositive}});
+  const std::string ld = "sha256:" + sha256_hex(layer);
+  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":")" + ld + R"("}]})";
+  const std::string md = "sha256:" + sha256_hex(manifest);
+  const std::string index = R"({"schemaVersion":2,"manifests":[{"digest":")" + md + R"("}]})";
+  write_file(t / "oci.tar", make_archive("ustar", {{"oci-layout", R"({"imageLayoutVersion":"1.0.0"})"},
+                                                   {"index.json", index},
+                                                   {"blobs/sha256/" + md.substr(7), manifest},
+                                                   {"blobs/sha256/" + ld.substr(7), layer}}));
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["findings"].size(), 1u) << r.out;
+  const json& f = doc["findings"][0];
+  EXPECT_EQ(f["image"]["layer"], ld);
+  EXPECT_EQ(f["image"]["reference"], "");
+  EXPECT_EQ(f["image"]["in_final_image"], true);
+  EXPECT_EQ(f["member"], json::array({"blobs/sha256/" + ld.substr(7), "opt/evtdiag.exe"}));
+}
+
+TEST(ArchiveCli, OciLayoutDirectoryIsScannedOnceAsAnImage) {
+  TempDir t;
+  const std::string base = make_archive({"ustar", {"gzip"}}, {{"usr/bin/evtdiag.exe", kPositive}, {"etc/a", "a"}});
+  const std::string top = make_archive({"ustar", {"gzip"}}, {{"usr/bin/.wh.evtdiag.exe", ""}});
+  const std::string d0 = "sha256:" + sha256_hex(base), d1 = "sha256:" + sha256_hex(top);
+  const std::string manifest =
+      R"({"schemaVersion":2,"layers":[{"digest":")" + d0 + R"("},{"digest":")" + d1 + R"("}]})";
+  const std::string md = "sha256:" + sha256_hex(manifest);
+  const std::string index = R"({"schemaVersion":2,"manifests":[{"digest":")" + md +
+                            R"(","annotations":{"org.opencontainers.image.ref.name":"1.0"}}]})";
+  const std::string dir = t / "layout";
+  test::make_dir(dir);
+  test::make_dir(dir + "/blobs");
+  test::make_dir(dir + "/blobs/sha256");
+  write_file(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  write_file(dir + "/index.json", index);
+  write_file(dir + "/blobs/sha256/" + md.substr(7), manifest);
+  write_file(dir + "/blobs/sha256/" + d0.substr(7), base);
+  write_file(dir + "/blobs/sha256/" + d1.substr(7), top);
+  // The same layer as a loose file elsewhere is an ordinary archive.
+  write_file(t / "loose.tar.gz", base);
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_TRUE(doc["errors"].empty()) << doc["errors"].dump(2);
+  ASSERT_EQ(doc["findings"].size(), 2u) << r.out;
+  const json* image = finding_for(doc, dir, {"blobs/sha256/" + d0.substr(7), "usr/bin/evtdiag.exe"});
+  ASSERT_NE(image, nullptr) << r.out;
+  EXPECT_EQ((*image)["image"]["layer"], d0);
+  EXPECT_EQ((*image)["image"]["reference"], "1.0");
+  EXPECT_EQ((*image)["image"]["in_final_image"], false);
+  EXPECT_NE(finding_for(doc, t / "loose.tar.gz", {"usr/bin/evtdiag.exe"}), nullptr) << r.out;
+  // --archives off: neither.
+  RunResult off = run({kBin, "scan", "--archives", "off", t.path()});
+  EXPECT_EQ(off.exit_code, 0) << off.out;
+}
+
+TEST(ArchiveCli, CorruptArchiveIsAnErrorButTheOuterFileStillMatches) {
+  TempDir t, cfg;
+  const std::string z = make_archive({"zip", {}, "zip:compression=store"},
+                                     {{"evtdiag.exe", kPositive}, {"second", std::string(100000, 's')}});
+  const std::string cut = z.substr(0, z.size() - 60000);
+  write_file(t / "cut.zip", cut);
+  // The file itself is on a hash list: its own match is reported whatever
+  // happens inside it.
+  write_file(cfg / "iocs.txt", sha256_hex(cut) + ";85;cut archive\n");
+  RunResult r = run({kBin, "scan", "--iocs", cfg / "iocs.txt", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  const json* outer = finding_for(doc, t / "cut.zip", {});
+  ASSERT_NE(outer, nullptr) << r.out;
+  EXPECT_EQ((*outer)["matches"][0]["type"], "hash");
+  // The member before the damage is still found; the damage is an error.
+  EXPECT_NE(finding_for(doc, t / "cut.zip", {"evtdiag.exe"}), nullptr) << r.out;
+  ASSERT_EQ(doc["errors"].size(), 1u) << r.out;
+  EXPECT_EQ(doc["errors"][0]["path"], t / "cut.zip");
+  EXPECT_NE(doc["errors"][0]["error"].get<std::string>().find("archive member second: "), std::string::npos);
+}
+
+}  // namespace
+}  // namespace iocsweep
+
+namespace iocsweep {
+namespace {
+
+// The scan cache keeps one verdict per file on disk, nothing about its
+// members: an archive must be read again on every sweep, or a cached sweep
+// would lose the findings inside it.
+TEST(ArchiveCli, ArchivesAreNeverAnsweredFromTheScanCache) {
+  TempDir t, cfg;
+  write_file(t / "pkg.zip", make_archive("zip", {{"bin/evtdiag.exe", kPositive}}));
+  write_file(t / "plain.txt", "nothing here");
+  ::usleep(250'000);  // files changed in the last 100 ms are not cached
+  const std::string db = cfg / "scan.db";
+  for (int pass = 0; pass < 2; ++pass) {
+    RunResult r = run({kBin, "scan", "--format", "json", "--cache", db, t.path()});
+    ASSERT_EQ(r.exit_code, 1) << "pass " << pass << ": " << r.err;
+    json doc = parse_report(r);
+    const json* f = finding_for(doc, t / "pkg.zip", {"bin/evtdiag.exe"});
+    ASSERT_NE(f, nullptr) << "pass " << pass << ": " << doc["findings"].dump(2);
+    EXPECT_FALSE(f->contains("cached"));
+    // The plain file is answered from the cache on the second pass.
+    EXPECT_EQ(doc["stats"]["files_cached"], pass == 0 ? 0 : 1) << doc["stats"].dump();
+  }
+}
+
+TEST(ArchiveCli, CsvNamesTheMemberChain) {
+  TempDir t;
+  const std::string inner = make_archive("zip", {{"deep/evtdiag.exe", kPositive}});
+  write_file(t / "outer.tar", make_archive("ustar", {{"pkg/inner.zip", inner}}));
+  RunResult r = run({kBin, "scan", "--format", "csv", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  // path,...,member,cached at the end of the finding row (no field here
+  // needs quoting).
+  EXPECT_NE(r.out.find("finding," + t / "outer.tar" + ","), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(",pkg/inner.zip!/deep/evtdiag.exe,\r\n"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace iocsweep

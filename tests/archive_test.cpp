@@ -1,0 +1,439 @@
+// The archive component on archives built here with libarchive's writer.
+#include "iocsweep/archive.hpp"
+
+#include <gtest/gtest.h>
+#include <langinfo.h>
+#include <locale.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "archive_builder.hpp"
+#include "iocsweep/hash.hpp"
+#include "test_support.hpp"
+
+namespace iocsweep {
+namespace {
+
+using test::ArchiveItem;
+using test::ArchiveSpec;
+using test::make_archive;
+
+struct Seen {
+  std::vector<std::string> chain;
+  std::string bytes;
+  std::optional<ImageLocation> image;
+};
+
+struct Skip {
+  std::vector<std::string> chain;
+  std::string reason;
+  std::string detail;
+};
+
+class Recorder final : public ArchiveVisitor {
+ public:
+  void on_member(const std::vector<std::string>& chain, ByteView bytes, const ImageLocation* image) override {
+    Seen s{chain, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), std::nullopt};
+    if (image != nullptr) s.image = *image;
+    members.push_back(std::move(s));
+  }
+  void on_skipped(const std::vector<std::string>& chain, std::string_view reason, std::string detail) override {
+    skipped.push_back({chain, std::string(reason), std::move(detail)});
+  }
+  void on_error(const std::vector<std::string>& chain, std::string error) override {
+    errors.emplace_back(chain, std::move(error));
+  }
+  void on_image_end(const ImageLayers& layers) override {
+    ++images;
+    for (const Seen& s : members) {
+      if (s.image)
+        final_state[s.image->path + "@" + std::to_string(s.image->layer_index)] =
+            layers.in_final_image(s.image->layer_index, s.image->path);
+    }
+  }
+
+  const Seen* find(const std::vector<std::string>& chain) const {
+    for (const Seen& s : members) {
+      if (s.chain == chain) return &s;
+    }
+    return nullptr;
+  }
+
+  std::vector<Seen> members;
+  std::vector<Skip> skipped;
+  std::vector<std::pair<std::vector<std::string>, std::string>> errors;
+  std::map<std::string, bool> final_state;
+  int images = 0;
+};
+
+Recorder scan(const std::string& archive, const std::string& name = "file", ArchiveOptions options = {}) {
+  Recorder r;
+  ArchiveScanner(options).scan(test::bytes_of(archive), name, r);
+  return r;
+}
+
+const std::string kPositive = test::synth_swift_engine();
+
+TEST(ArchiveSniff, PlainFilesAreNotArchivesAndEachMagicIs) {
+  EXPECT_FALSE(looks_like_archive(test::bytes_of("hello world, a plain text file")));
+  EXPECT_FALSE(looks_like_archive(test::bytes_of(kPositive)));
+  EXPECT_FALSE(looks_like_archive(test::bytes_of("")));
+  EXPECT_FALSE(looks_like_archive(test::bytes_of("PK")));
+  for (const std::string& magic :
+       {std::string("PK\x03\x04xxxx"), std::string("\x1f\x8bxxxx"), std::string("BZh9xxxx"),
+        std::string("\xfd"
+                    "7zXZ\0xx",
+                    8),
+        std::string("\x28\xb5\x2f\xfdxxxx"), std::string("7z\xbc\xaf\x27\x1cxx"), std::string("MSCF\0\0\0\0", 8),
+        std::string("070701xx"), std::string("\xc7\x71xxxxxx")}) {
+    EXPECT_TRUE(looks_like_archive(test::bytes_of(magic))) << test::bytes_of(magic).size();
+  }
+  std::string tar(512, '\0');
+  tar.replace(257, 5, "ustar");
+  EXPECT_TRUE(looks_like_archive(test::bytes_of(tar)));
+  std::string iso(0x8010, '\0');
+  iso.replace(0x8001, 5, "CD001");
+  EXPECT_TRUE(looks_like_archive(test::bytes_of(iso)));
+  // Every writable format, as libarchive writes it, passes the sniff.
+  for (const ArchiveSpec& spec : std::vector<ArchiveSpec>{{"zip"},
+                                                          {"ustar"},
+                                                          {"7zip"},
+                                                          {"cpio"},
+                                                          {"iso9660"},
+                                                          {"ustar", {"gzip"}},
+                                                          {"ustar", {"bzip2"}},
+                                                          {"ustar", {"xz"}},
+                                                          {"ustar", {"zstd"}}}) {
+    const std::string a = make_archive(spec, {{"x", "data"}});
+    EXPECT_TRUE(looks_like_archive(test::bytes_of(a).first(std::min(a.size(), kArchiveSniffBytes)))) << spec.format;
+  }
+}
+
+TEST(ArchiveScan, PositiveFoundInEveryFormat) {
+  struct Case {
+    ArchiveSpec spec;
+    std::string name;
+  };
+  const std::vector<Case> cases = {
+      {{"zip"}, "bin/evtdiag.exe"},
+      {{"ustar", {"gzip"}}, "bin/evtdiag.exe"},
+      {{"ustar", {"xz"}}, "bin/evtdiag.exe"},
+      {{"ustar", {"bzip2"}}, "bin/evtdiag.exe"},
+      {{"ustar", {"zstd"}}, "bin/evtdiag.exe"},
+      {{"7zip"}, "bin/evtdiag.exe"},
+      {{"cpio"}, "bin/evtdiag.exe"},
+      {{"iso9660"}, "bin/evtdiag.exe"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.spec.format + (c.spec.filters.empty() ? "" : "+" + c.spec.filters[0]));
+    const std::string a = make_archive(c.spec, {{"bin", "", true}, {"readme.txt", "plain text"}, {c.name, kPositive}});
+    Recorder r = scan(a);
+    EXPECT_TRUE(r.errors.empty()) << r.errors.front().second;
+    const Seen* s = r.find({c.name});
+    if (s == nullptr && c.spec.format == "iso9660") s = r.find({"BIN/EVTDIAG.EXE"});
+    ASSERT_NE(s, nullptr) << r.members.size();
+    EXPECT_EQ(s->bytes, kPositive);
+    EXPECT_NE(r.find({"readme.txt"}), nullptr);
+    EXPECT_EQ(r.members.size(), 2u);  // directories are not members
+  }
+}
+
+TEST(ArchiveScan, SingleCompressedStreamIsOneMemberNamedWithoutSuffix) {
+  const std::string gz = make_archive({"raw", {"gzip"}}, {{"ignored", kPositive}});
+  Recorder r = scan(gz, "evtdiag.exe.gz");
+  ASSERT_EQ(r.members.size(), 1u);
+  EXPECT_EQ(r.members[0].chain, std::vector<std::string>{"evtdiag.exe"});
+  EXPECT_EQ(r.members[0].bytes, kPositive);
+  const std::string xz = make_archive({"raw", {"xz"}}, {{"ignored", kPositive}});
+  Recorder r2 = scan(xz, "blob");
+  ASSERT_EQ(r2.members.size(), 1u);
+  EXPECT_EQ(r2.members[0].chain, std::vector<std::string>{"data"});
+}
+
+TEST(ArchiveScan, NotAnArchiveGivesNothing) {
+  std::string fake = "\x1f\x8b this only starts like gzip";
+  Recorder r = scan(fake);
+  EXPECT_TRUE(r.members.empty());
+  EXPECT_TRUE(r.skipped.empty());
+  Recorder r2 = scan("just text");
+  EXPECT_TRUE(r2.members.empty());
+  EXPECT_TRUE(r2.errors.empty());
+}
+
+TEST(ArchiveScan, NestedZipInTarInZip) {
+  const std::string inner = make_archive({"zip"}, {{"deep/evtdiag.exe", kPositive}});
+  const std::string middle = make_archive({"ustar"}, {{"pkg/inner.zip", inner}});
+  const std::string outer = make_archive({"zip"}, {{"middle.tar", middle}, {"note.txt", "n"}});
+  Recorder r = scan(outer);
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_TRUE(r.skipped.empty());
+  const Seen* s = r.find({"middle.tar", "pkg/inner.zip", "deep/evtdiag.exe"});
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->bytes, kPositive);
+  // The intermediate archives are members too (matched as files).
+  ASSERT_NE(r.find({"middle.tar"}), nullptr);
+  EXPECT_EQ(r.find({"middle.tar", "pkg/inner.zip"})->bytes, inner);
+}
+
+TEST(ArchiveScan, NestingBeyondTheDepthIsSkippedAndTheRestGoesOn) {
+  std::string a = make_archive({"zip"}, {{"evtdiag.exe", kPositive}});
+  for (int i = 0; i < 3; ++i) a = make_archive({"zip"}, {{"level" + std::to_string(i) + ".zip", a}});
+  ArchiveOptions o;
+  o.max_depth = 2;
+  const std::string outer = make_archive({"ustar"}, {{"nest.zip", a}, {"after.exe", kPositive}});
+  Recorder r = scan(outer, "outer.tar", o);
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_EQ(r.skipped[0].reason, "archive_depth");
+  EXPECT_EQ(r.skipped[0].chain, (std::vector<std::string>{"nest.zip", "level2.zip"}));
+  EXPECT_NE(r.skipped[0].detail.find("--archive-depth 2"), std::string::npos);
+  EXPECT_NE(r.find({"after.exe"}), nullptr);
+  // Deep enough: everything is read.
+  o.max_depth = 5;
+  Recorder deep = scan(outer, "outer.tar", o);
+  EXPECT_TRUE(deep.skipped.empty());
+  EXPECT_NE(deep.find({"nest.zip", "level2.zip", "level1.zip", "level0.zip", "evtdiag.exe"}), nullptr);
+}
+
+TEST(ArchiveScan, CompressionBombIsAbandonedAsArchiveLimit) {
+  const std::string zeros(32u << 20, '\0');
+  const std::string bomb = make_archive({"zip"}, {{"zeros.bin", zeros}, {"evtdiag.exe", kPositive}});
+  ASSERT_LT(bomb.size(), 1u << 20);
+  Recorder r = scan(bomb);
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_EQ(r.skipped[0].reason, "archive_limit");
+  EXPECT_EQ(r.skipped[0].chain, std::vector<std::string>{"zeros.bin"});
+  EXPECT_NE(r.skipped[0].detail.find("ratio"), std::string::npos) << r.skipped[0].detail;
+  EXPECT_EQ(r.find({"zeros.bin"}), nullptr);
+}
+
+TEST(ArchiveScan, TotalMemberCountAndMemberSizeLimits) {
+  std::vector<ArchiveItem> items;
+  for (int i = 0; i < 10; ++i) items.push_back({"f" + std::to_string(i), "x"});
+  const std::string many = make_archive({"ustar"}, items);
+  ArchiveOptions o;
+  o.max_members = 4;
+  Recorder r = scan(many, "t", o);
+  EXPECT_EQ(r.members.size(), 4u);
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_EQ(r.skipped[0].reason, "archive_limit");
+  EXPECT_NE(r.skipped[0].detail.find("more than 4 members"), std::string::npos);
+
+  const std::string sized = make_archive({"zip"}, {{"big", std::string(5000, 'b')}, {"small", "s"}});
+  ArchiveOptions m;
+  m.max_member_bytes = 4096;
+  Recorder r2 = scan(sized, "z", m);
+  ASSERT_EQ(r2.skipped.size(), 1u);
+  EXPECT_EQ(r2.skipped[0].chain, std::vector<std::string>{"big"});
+  EXPECT_NE(r2.skipped[0].detail.find("--max-filesize"), std::string::npos);
+  EXPECT_NE(r2.find({"small"}), nullptr);
+
+  ArchiveOptions t;
+  t.max_total_bytes = 6000;
+  const std::string total =
+      make_archive({"ustar"}, {{"a", std::string(4000, 'a')}, {"b", std::string(4000, 'b')}, {"c", "c"}});
+  Recorder r3 = scan(total, "t", t);
+  EXPECT_NE(r3.find({"a"}), nullptr);
+  EXPECT_EQ(r3.find({"c"}), nullptr);  // the rest of the file is abandoned
+  ASSERT_EQ(r3.skipped.size(), 1u);
+  EXPECT_NE(r3.skipped[0].detail.find("uncompressed bytes"), std::string::npos);
+}
+
+TEST(ArchiveScan, EncryptedMemberIsSkippedAsEncrypted) {
+  const std::string z =
+      make_archive({"zip", {}, "zip:encryption=zipcrypt", "secret"}, {{"evtdiag.exe", kPositive}, {"b.txt", "bbb"}});
+  Recorder r = scan(z);
+  EXPECT_TRUE(r.members.empty());
+  ASSERT_EQ(r.skipped.size(), 2u);
+  EXPECT_EQ(r.skipped[0].reason, "encrypted");
+  EXPECT_EQ(r.skipped[0].chain, std::vector<std::string>{"evtdiag.exe"});
+  EXPECT_EQ(r.skipped[1].chain, std::vector<std::string>{"b.txt"});
+}
+
+TEST(ArchiveScan, MemberNamesAreReportedVerbatim) {
+  const std::string bad_utf8 = "bad\xff\xfe.exe";
+  const std::string t =
+      make_archive({"gnutar"}, {{"../x", "dots"}, {"/etc/abs", "abs"}, {bad_utf8, kPositive}, {"a\nb", "newline"}});
+  Recorder r = scan(t);
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_NE(r.find({"../x"}), nullptr);
+  EXPECT_NE(r.find({"/etc/abs"}), nullptr);
+  EXPECT_NE(r.find({"a\nb"}), nullptr);
+  const Seen* s = r.find({bad_utf8});
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->bytes, kPositive);
+}
+
+TEST(ArchiveScan, Utf8ZipNamesSurviveTheCLocale) {
+  // Written with UTF-8 names flagged as such (the writer needs a UTF-8
+  // locale for that), read back in this thread's own (C) locale.
+  const std::string name = "r\xc3\xa9pertoire/\xc3\xa9vt.exe";
+  std::string zip;
+  {
+    locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+    ASSERT_NE(utf8, static_cast<locale_t>(nullptr));
+    locale_t old = ::uselocale(utf8);
+    zip = make_archive({"zip", {}, "zip:hdrcharset=UTF-8"}, {{name, kPositive}});
+    ::uselocale(old);
+    ::freelocale(utf8);
+  }
+  const std::string codeset_before = ::nl_langinfo(CODESET);
+  Recorder r = scan(zip);
+  EXPECT_TRUE(r.errors.empty());
+  ASSERT_EQ(r.members.size(), 1u);
+  EXPECT_EQ(r.members[0].chain, std::vector<std::string>{name});
+  // The scan's locale was its own: this thread's is as it was.
+  EXPECT_EQ(::nl_langinfo(CODESET), codeset_before);
+}
+
+TEST(ArchiveScan, TruncatedArchiveIsAnErrorAfterWhatWasRead) {
+  // Incompressible content, so the cut falls inside the second member.
+  std::string noisy;
+  std::uint32_t x = 12345;
+  for (int i = 0; i < 300000; ++i) {
+    x = x * 1103515245u + 12345u;
+    noisy += static_cast<char>(x >> 24);
+  }
+  const std::string t2 = make_archive({"ustar", {"gzip"}}, {{"first", "f"}, {"second", noisy}});
+  Recorder r = scan(t2.substr(0, t2.size() / 2));
+  EXPECT_NE(r.find({"first"}), nullptr);
+  EXPECT_EQ(r.find({"second"}), nullptr);
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_EQ(r.errors[0].first, std::vector<std::string>{"second"});
+}
+
+TEST(ArchiveScan, ReadAtSourceGivesTheSameMembers) {
+  const std::string inner = make_archive({"zip"}, {{"evtdiag.exe", kPositive}});
+  const std::string outer = make_archive({"7zip"}, {{"in.zip", inner}, {"t.txt", "text"}});
+  Recorder mem = scan(outer);
+  Recorder via;
+  int calls = 0;
+  const ReadAtFn read_at = [&](std::uint64_t offset, std::span<std::uint8_t> out) -> Result<std::size_t> {
+    ++calls;
+    if (offset >= outer.size()) return std::size_t{0};
+    const std::size_t n = std::min<std::size_t>(out.size(), outer.size() - offset);
+    std::memcpy(out.data(), outer.data() + offset, n);
+    return n;
+  };
+  ArchiveScanner({}).scan(outer.size(), read_at, "x.7z", via);
+  EXPECT_GT(calls, 0);
+  ASSERT_EQ(via.members.size(), mem.members.size());
+  ASSERT_NE(via.find({"in.zip", "evtdiag.exe"}), nullptr);
+  EXPECT_EQ(via.find({"in.zip", "evtdiag.exe"})->bytes, kPositive);
+}
+
+TEST(ArchiveImage, OciBlobPaths) {
+  const std::string hex(64, 'a');
+  EXPECT_TRUE(is_oci_blob_path("/x/blobs/sha256/" + hex));
+  EXPECT_FALSE(is_oci_blob_path("/x/blobs/sha256/" + hex + ".tar"));
+  EXPECT_FALSE(is_oci_blob_path("/x/blobs/sha512/" + hex));
+  EXPECT_FALSE(is_oci_blob_path("/x/blobs/sha256/" + std::string(64, 'A')));
+  EXPECT_FALSE(is_oci_blob_path("blobs/sha256/" + hex));
+}
+
+TEST(ImageLayers, WhiteoutsOpaqueDirectoriesAndReplacement) {
+  ImageLayers l;
+  l.add_entry(0, "usr/bin/a");
+  l.add_entry(0, "usr/bin/b");
+  l.add_entry(0, "opt/x/c");
+  l.add_entry(0, "etc/d");
+  l.add_entry(0, "keep");
+  l.add_entry(1, "usr/bin/.wh.a");
+  l.add_entry(1, "opt/x/.wh..wh..opq");
+  l.add_entry(1, "./etc/d");
+  l.add_entry(1, "opt/x/new");
+  EXPECT_FALSE(l.in_final_image(0, "/usr/bin/a"));
+  EXPECT_TRUE(l.in_final_image(0, "/usr/bin/b"));
+  EXPECT_FALSE(l.in_final_image(0, "/opt/x/c"));
+  EXPECT_FALSE(l.in_final_image(0, "/etc/d"));  // replaced by layer 1
+  EXPECT_TRUE(l.in_final_image(1, "/etc/d"));
+  EXPECT_TRUE(l.in_final_image(1, "/opt/x/new"));  // opaque hides lower layers only
+  EXPECT_TRUE(l.in_final_image(0, "/keep"));
+  ImageLayers dir;
+  dir.add_entry(0, "app/sub/f");
+  dir.add_entry(1, ".wh.app");
+  EXPECT_FALSE(dir.in_final_image(0, "/app/sub/f"));
+  EXPECT_TRUE(ImageLayers::is_whiteout("a/.wh.b"));
+  EXPECT_TRUE(ImageLayers::is_whiteout(".wh..wh..opq"));
+  EXPECT_FALSE(ImageLayers::is_whiteout("a/b.wh.c"));
+  EXPECT_EQ(ImageLayers::normalise("./a//b/"), "/a/b");
+}
+
+std::string docker_save(bool gzip_layers) {
+  const std::string layer0 =
+      make_archive({"ustar", gzip_layers ? std::vector<std::string>{"gzip"} : std::vector<std::string>{}},
+                   {{"usr", "", true}, {"usr/bin/evtdiag.exe", kPositive}, {"etc/os", "x"}});
+  const std::string layer1 =
+      make_archive({"ustar"}, {{"usr/bin/.wh.evtdiag.exe", ""}, {"opt/evtdiag2.exe", kPositive}});
+  const std::string d0 = "sha256:" + sha256_hex(layer0);
+  const std::string d1 = "sha256:" + sha256_hex(layer1);
+  const std::string config = R"({"rootfs":{"type":"layers","diff_ids":[")" + d0 + R"(",")" + d1 + R"("]}})";
+  const std::string manifest =
+      R"([{"Config":"cfg.json","RepoTags":["evil/app:1.0"],"Layers":["aaa/layer.tar","bbb/layer.tar"]}])";
+  return make_archive(
+      {"ustar"},
+      {{"aaa/layer.tar", layer0}, {"bbb/layer.tar", layer1}, {"cfg.json", config}, {"manifest.json", manifest}});
+}
+
+TEST(ArchiveImage, DockerSaveLayersInOrderWithWhiteouts) {
+  for (const bool gz : {false, true}) {
+    SCOPED_TRACE(gz ? "gzip layers" : "plain layers");
+    const std::string image = docker_save(gz);
+    Recorder r = scan(image, "image.tar");
+    EXPECT_TRUE(r.errors.empty()) << (r.errors.empty() ? "" : r.errors[0].second);
+    EXPECT_EQ(r.images, 1);
+    const Seen* first = r.find({"aaa/layer.tar", "usr/bin/evtdiag.exe"});
+    ASSERT_NE(first, nullptr);
+    ASSERT_TRUE(first->image);
+    EXPECT_EQ(first->image->reference, "evil/app:1.0");
+    EXPECT_EQ(first->image->layer_index, 0u);
+    EXPECT_EQ(first->image->path, "/usr/bin/evtdiag.exe");
+    EXPECT_EQ(first->image->layer.size(), 71u);
+    EXPECT_EQ(first->bytes, kPositive);
+    const Seen* second = r.find({"bbb/layer.tar", "opt/evtdiag2.exe"});
+    ASSERT_NE(second, nullptr);
+    EXPECT_EQ(second->image->layer_index, 1u);
+    EXPECT_NE(second->image->layer, first->image->layer);
+    // The whiteout is not a member; the layer blobs and JSON are not either.
+    EXPECT_EQ(r.find({"bbb/layer.tar", "usr/bin/.wh.evtdiag.exe"}), nullptr);
+    EXPECT_EQ(r.find({"manifest.json"}), nullptr);
+    EXPECT_EQ(r.final_state.at("/usr/bin/evtdiag.exe@0"), false);
+    EXPECT_EQ(r.final_state.at("/opt/evtdiag2.exe@1"), true);
+  }
+}
+
+TEST(ArchiveImage, OciLayoutInATar) {
+  const std::string layer = make_archive({"ustar", {"gzip"}}, {{"bin/evtdiag.exe", kPositive}});
+  const std::string layer_digest = "sha256:" + sha256_hex(layer);
+  const std::string manifest =
+      R"({"schemaVersion":2,"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" +
+      layer_digest + R"(","size":1}]})";
+  const std::string manifest_digest = "sha256:" + sha256_hex(manifest);
+  const std::string index = R"({"schemaVersion":2,"manifests":[{"digest":")" + manifest_digest +
+                            R"(","annotations":{"org.opencontainers.image.ref.name":"v2"}}]})";
+  const std::string tar = make_archive({"ustar"}, {{"oci-layout", R"({"imageLayoutVersion":"1.0.0"})"},
+                                                   {"index.json", index},
+                                                   {"blobs/sha256/" + manifest_digest.substr(7), manifest},
+                                                   {"blobs/sha256/" + layer_digest.substr(7), layer}});
+  Recorder r = scan(tar, "oci.tar");
+  EXPECT_EQ(r.images, 1);
+  ASSERT_EQ(r.members.size(), 1u);
+  ASSERT_TRUE(r.members[0].image);
+  EXPECT_EQ(r.members[0].image->layer, layer_digest);
+  EXPECT_EQ(r.members[0].image->reference, "v2");
+  EXPECT_EQ(r.members[0].chain,
+            (std::vector<std::string>{"blobs/sha256/" + layer_digest.substr(7), "bin/evtdiag.exe"}));
+  EXPECT_EQ(r.final_state.at("/bin/evtdiag.exe@0"), true);
+}
+
+TEST(ArchiveImage, OrdinaryTarWithAManifestLookalikeIsAPlainTar) {
+  const std::string tar = make_archive({"ustar"}, {{"manifest.json", R"({"not":"docker"})"}, {"x.exe", kPositive}});
+  Recorder r = scan(tar);
+  EXPECT_EQ(r.images, 0);
+  EXPECT_NE(r.find({"x.exe"}), nullptr);
+  EXPECT_NE(r.find({"manifest.json"}), nullptr);
+}
+
+}  // namespace
+}  // namespace iocsweep
