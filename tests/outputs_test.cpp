@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -142,6 +143,52 @@ TEST(Csv, SkippedEntryCarriesReasonAndDetail) {
     }
   }
   EXPECT_TRUE(seen) << r.out;
+}
+
+// A SIEM reads the stream while the sweep runs: each record must arrive,
+// whole and parseable, before the scan ends. --max-rate makes the sweep
+// last seconds, so the records are read while the process is alive.
+TEST(Ndjson, RecordsAreParseableLineByLineWhileTheScanRuns) {
+  TempDir t;
+  write_file(t / "evtdiag.exe", test::synth_swift_engine());
+  for (int i = 0; i < 4; ++i) write_file(t / ("pad" + std::to_string(i)), std::string(1'000'000, 'x'));
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execl(kBin.c_str(), kBin.c_str(), "scan", "--format", "ndjson", "--threads", "1", "--max-rate", "1",
+            t.path().c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string buffer;
+  std::vector<json> records;
+  bool first_seen_while_running = false;
+  char chunk[4096];
+  for (ssize_t n; (n = ::read(out[0], chunk, sizeof chunk)) > 0;) {
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    for (std::size_t nl; (nl = buffer.find('\n')) != std::string::npos; buffer.erase(0, nl + 1)) {
+      records.push_back(json::parse(buffer.substr(0, nl)));  // throws on a partial line
+      if (records.size() == 1) {
+        int status = 0;
+        first_seen_while_running = ::waitpid(pid, &status, WNOHANG) == 0;
+      }
+    }
+  }
+  ::close(out[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_TRUE(buffer.empty()) << "trailing bytes without a newline: " << buffer;
+  EXPECT_TRUE(first_seen_while_running) << "scan_started arrived only after the scan had ended";
+  ASSERT_GE(records.size(), 3u);
+  EXPECT_EQ(records.front()["record"], "scan_started");
+  EXPECT_EQ(records.back()["record"], "scan_finished");
+  EXPECT_EQ(records.back()["stats"]["findings"], 1);
 }
 
 /// A bound datagram socket standing in for /dev/log.
