@@ -340,6 +340,22 @@ TEST(ArchiveCli, ArchivesAreNeverAnsweredFromTheScanCache) {
   }
 }
 
+// An entry stored by an --archives off sweep says nothing of members: a
+// later sweep that opens archives must read the file again.
+TEST(ArchiveCli, CacheFromAnArchivesOffSweepDoesNotHideMembers) {
+  TempDir t, cfg;
+  write_file(t / "pkg.zip", make_archive("zip", {{"bin/evtdiag.exe", kPositive}}));
+  ::usleep(250'000);  // files changed in the last 100 ms are not cached
+  const std::string db = cfg / "scan.db";
+  RunResult off = run({kBin, "scan", "--format", "json", "--archives", "off", "--cache", db, t.path()});
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  RunResult on = run({kBin, "scan", "--format", "json", "--cache", db, t.path()});
+  ASSERT_EQ(on.exit_code, 1) << on.err;
+  json doc = parse_report(on);
+  EXPECT_NE(finding_for(doc, t / "pkg.zip", {"bin/evtdiag.exe"}), nullptr) << doc["findings"].dump(2);
+  EXPECT_EQ(doc["stats"]["files_cached"], 0);
+}
+
 TEST(ArchiveCli, CsvNamesTheMemberChain) {
   TempDir t;
   const std::string inner = make_archive("zip", {{"deep/evtdiag.exe", kPositive}});

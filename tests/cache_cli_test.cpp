@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "iocsweep/hash.hpp"
@@ -188,6 +189,20 @@ TEST(CacheCli, IndicatorChangeUsesCachedDigestsWithoutRereading) {
   ASSERT_EQ((*f)["matches"].size(), 1u);
   EXPECT_EQ((*f)["matches"][0]["type"], "hash");
   EXPECT_EQ((*f)["matches"][0]["description"], "new indicator");
+}
+
+// --max-filesize applies to cached files too: an entry from a sweep with a
+// larger limit does not turn a now too large file into a scanned one.
+TEST(CacheCli, FileAboveTheCurrentMaxFilesizeIsSkippedNotAnsweredFromCache) {
+  Tree t;
+  ASSERT_EQ(t.scan().exit_code, 1);
+  json d = parse_report(t.scan({"--max-filesize", "8"}));  // a.txt, b.txt and evtdiag.exe are larger
+  EXPECT_EQ(d["stats"]["files_cached"], 1) << d["stats"].dump();  // only "empty"
+  std::set<std::string> too_large;
+  for (const json& s : d["skipped"]) {
+    if (s["reason"] == "too_large") too_large.insert(s["path"].get<std::string>());
+  }
+  EXPECT_EQ(too_large, (std::set<std::string>{t.dir / "a.txt", t.dir / "b.txt", t.dir / "evtdiag.exe"}));
 }
 
 TEST(CacheCli, NoCacheIgnoresCacheFile) {

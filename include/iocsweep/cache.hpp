@@ -19,7 +19,7 @@ namespace iocsweep {
 
 /// Version of the cache file layout. A file of another version is refused
 /// (the user deletes it), never converted or overwritten.
-inline constexpr int kScanCacheSchemaVersion = 1;
+inline constexpr int kScanCacheSchemaVersion = 2;
 
 /// Identity of one version of a file, from lstat: any write to the file
 /// changes ctime, which an unprivileged user cannot set back (utimensat
@@ -51,6 +51,10 @@ struct CachedFile {
   std::string rules_fingerprint;
   /// Rules that matched.
   std::vector<RuleId> yara_matches;
+  /// The file was checked for archive and image formats and is neither, so
+  /// it has no members. False when that was not checked (--archives off):
+  /// such an entry cannot answer a sweep that opens archives.
+  bool not_archive = false;
 };
 
 /// One connection's view of the cache, for lookups from one thread.

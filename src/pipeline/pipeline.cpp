@@ -445,6 +445,8 @@ class Worker {
     if (cache_reader_ && !layout) {
       key = stat_key(entry);
       if (key) cached = cache_reader_->find(entry.path, *key);
+      // A file now above --max-filesize is skipped by the reader, as any.
+      if (key && key->size > config_.read.max_filesize) cached.reset();
       if (cached && !cache_.verify && answer_from_cache(entry, *key, *cached, finding)) return;
     }
     ReadOutcome read = reader_.read(entry);
@@ -483,7 +485,7 @@ class Worker {
     const bool archive = config_.archives && (layout || opens_as_archive(entry, read));
     if (archive) key.reset();
     if (matched == Matched::kAllowListed) {
-      remember(entry, key, finding.digests, nullptr);
+      remember(entry, key, finding.digests, nullptr, config_.archives);
       return;
     }
     if (!error.empty()) {
@@ -498,7 +500,7 @@ class Worker {
         key.reset();
       }
     }
-    remember(entry, key, finding.digests, &yara);
+    remember(entry, key, finding.digests, &yara, config_.archives);
     if (!finding.matches.empty()) report(entry.path, read.bytes.size(), std::move(finding));
     if (!archive) return;
     if (layout) {
@@ -613,6 +615,8 @@ class Worker {
   // file must be read.
   bool answer_from_cache(const WalkEntry& entry, const FileKey& key, const CachedFile& c, Finding& finding) {
     if (!needed_.minus(c.digests.present).empty()) return false;
+    // Stored by a sweep that did not look for members: it may be an archive.
+    if (config_.archives && !c.not_archive) return false;
     const Pack& pack = config_.pack;
     if (pack.allow_hashes && pack.allow_hashes->contains(c.digests)) {
       sink_.scanned_from_cache();
@@ -643,9 +647,10 @@ class Worker {
   }
 
   // Stores what was learnt about a file read without error. `yara` is null
-  // when no YARA verdict was made (allow-listed).
+  // when no YARA verdict was made (allow-listed); `checked_not_archive`
+  // when archives were looked for and the file is none.
   void remember(const WalkEntry& entry, const std::optional<FileKey>& key, const Digests& digests,
-                const YaraScanResult* yara) {
+                const YaraScanResult* yara, bool checked_not_archive) {
     if (!key || cache_.cache == nullptr) return;
     // Racy-clean guard (as git's index): the kernel stamps ctime from a
     // coarse clock, so a write just after our read could leave ctime, and
@@ -656,6 +661,7 @@ class Worker {
     if (key->ctime_ns > now_ns - kRacyWindowNs || key->mtime_ns > now_ns - kRacyWindowNs) return;
     CachedFile file;
     file.digests = digests;
+    file.not_archive = checked_not_archive;
     if (scanner_ && yara != nullptr) {
       file.rules_fingerprint = cache_.fingerprint;
       for (const std::size_t index : yara->matched) {
