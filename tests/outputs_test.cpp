@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -385,6 +387,59 @@ TEST(ExcludeFrom, UnreadableFileIsFatal) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find(t / "missing"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
+}
+
+}  // namespace
+}  // namespace iocsweep
+
+namespace iocsweep {
+namespace {
+
+// Nothing is created before every option has been checked, and no two
+// outputs may be the same file.
+TEST(OutputFiles, ReportBaselineAndCacheMayNotNameTheSameFile) {
+  TempDir t, out;
+  write_file(t / "a.txt", "x");
+  for (const auto& [first, second] : std::vector<std::pair<std::string, std::string>>{
+           {"-o", "--cache"}, {"--write-baseline", "--cache"}, {"-o", "--write-baseline"}}) {
+    const RunResult r = run({kBin, "scan", first, out / "same", second, out / "same", t.path()});
+    EXPECT_EQ(r.exit_code, 2) << first << " " << second;
+    EXPECT_NE(r.err.find("name the same file"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(out / "same")) << first << " " << second;
+  }
+  // The cache's -wal file counts as the cache.
+  const RunResult wal = run({kBin, "scan", "-o", out / "db-wal", "--cache", out / "db", t.path()});
+  EXPECT_EQ(wal.exit_code, 2) << wal.err;
+  EXPECT_TRUE(std::filesystem::is_empty(out.path()));
+}
+
+TEST(OutputFiles, NoCacheOrReportIsCreatedWhenSyslogCannotBeReached) {
+  TempDir t, out;
+  write_file(t / "a.txt", "x");
+  const RunResult r = run({kBin, "scan", "--syslog", "--syslog-socket", out / "no-socket", "--cache", out / "db", "-o",
+                           out / "report.json", "--write-baseline", out / "base.json", t.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(std::filesystem::is_empty(out.path())) << "left behind after a start-up error";
+}
+
+// A baseline replaces the old one: from a scan that did not look at
+// everything it would drop accepted findings, so it is not written.
+TEST(OutputFiles, BaselineIsNotReplacedByAnIncompleteScan) {
+  TempDir t, out;
+  write_file(t / "evtdiag.exe", test::synth_swift_engine());
+  const RunResult first = run({kBin, "scan", "-o", out / "r.json", "--write-baseline", out / "base.json", t.path()});
+  ASSERT_EQ(first.exit_code, 1) << first.err;
+  const std::string before = test::read_file(out / "base.json");
+  ASSERT_NE(before.find("IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine"), std::string::npos) << before;
+  const RunResult partial = run({kBin, "scan", "-o", out / "r.json", "--baseline", out / "base.json",
+                                 "--write-baseline", out / "base.json", t.path(), t / "missing"});
+  EXPECT_EQ(partial.exit_code, 3) << partial.err;  // the accepted finding does not count; an error does
+  EXPECT_NE(partial.err.find("--write-baseline: not written"), std::string::npos) << partial.err;
+  EXPECT_EQ(test::read_file(out / "base.json"), before);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(out.path())) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"base.json", "r.json"})) << "no temporary file left";
 }
 
 }  // namespace

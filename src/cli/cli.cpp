@@ -260,6 +260,26 @@ std::string cache_placement_error(const RawScanOptions& raw) {
   return "";
 }
 
+// Two of -o, --write-baseline and --cache (with its -wal, -shm and
+// -journal files) naming the same file, or "".
+std::string output_clash(const RawScanOptions& raw, bool use_cache) {
+  std::vector<std::pair<std::string, std::string>> files;  // canonical path, option
+  if (!raw.output.empty()) files.emplace_back(canonical_or_ancestor(raw.output), "-o");
+  if (!raw.write_baseline.empty()) files.emplace_back(canonical_or_ancestor(raw.write_baseline), "--write-baseline");
+  if (use_cache) {
+    const std::string cache = canonical_or_ancestor(raw.cache);
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) files.emplace_back(cache + suffix, "--cache");
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    for (std::size_t j = i + 1; j < files.size(); ++j) {
+      if (files[i].first == files[j].first && files[i].second != files[j].second) {
+        return files[i].second + " and " + files[j].second + " name the same file: " + files[i].first;
+      }
+    }
+  }
+  return "";
+}
+
 void print_warnings(const Pack& pack, bool quiet) {
   if (quiet) return;
   if (pack.rules) {
@@ -353,19 +373,16 @@ int run_scan_command(RawScanOptions raw) {
     }
     baseline = std::make_shared<const Baseline>(std::move(*loaded));
   }
-  std::unique_ptr<AtomicOutputFile> baseline_file;
-  if (!raw.write_baseline.empty() && !raw.output.empty() &&
-      canonical_or_ancestor(raw.write_baseline) == canonical_or_ancestor(raw.output)) {
-    std::cerr << "iocsweep: --write-baseline and -o name the same file\n";
+  const bool use_cache = !raw.cache.empty() && !raw.no_cache;
+  if (const std::string clash = output_clash(raw, use_cache); !clash.empty()) {
+    std::cerr << "iocsweep: " << escape_for_terminal(clash) << "\n";
     return kExitFatal;
   }
-  if (!raw.write_baseline.empty()) {
-    auto created = AtomicOutputFile::create(raw.write_baseline);
-    if (!created) {
-      std::cerr << "iocsweep: --write-baseline: " << created.error().message << "\n";
+  if (use_cache) {
+    if (const std::string placement = cache_placement_error(raw); !placement.empty()) {
+      std::cerr << "iocsweep: " << escape_for_terminal(placement) << "\n";
       return kExitFatal;
     }
-    baseline_file = std::move(*created);
   }
   const bool stdout_tty = ::isatty(STDOUT_FILENO) == 1;
   const bool stderr_tty = ::isatty(STDERR_FILENO) == 1;
@@ -401,7 +418,6 @@ int run_scan_command(RawScanOptions raw) {
   config.yara_timeout_s = raw.timeout_s;
   config.min_score = raw.min_score;
   config.baseline = baseline;
-  if (baseline_file) config.baseline_writer = std::make_shared<BaselineWriter>();
   config.max_bytes_per_s = raw.max_rate_mb * 1e6;
   config.max_load = raw.max_load;
   if (raw.progress || (stderr_tty && !raw.quiet)) config.progress = std::make_shared<ScanProgress>();
@@ -409,6 +425,22 @@ int run_scan_command(RawScanOptions raw) {
   config.archive.max_depth = raw.archive_depth;
   config.archive.max_member_bytes = *max_size;
 
+  // What creates files comes last, after everything that can still fail:
+  // the syslog socket, then the report and baseline files, then the cache.
+  std::unique_ptr<SyslogSink> syslog;
+  if (raw.syslog) {
+    SyslogOptions options;
+    options.socket_path = raw.syslog_socket;
+    options.facility = facility_code(raw.syslog_facility);
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) options.hostname = host;
+    auto opened = SyslogSink::open(options);
+    if (!opened) {
+      std::cerr << "iocsweep: " << escape_for_terminal(opened.error().message) << "\n";
+      return kExitFatal;
+    }
+    syslog = std::move(*opened);
+  }
   std::unique_ptr<AtomicOutputFile> out_file;
   if (!raw.output.empty()) {
     auto created = AtomicOutputFile::create(raw.output);
@@ -418,11 +450,17 @@ int run_scan_command(RawScanOptions raw) {
     }
     out_file = std::move(*created);
   }
-  if (!raw.cache.empty() && !raw.no_cache) {
-    if (const std::string placement = cache_placement_error(raw); !placement.empty()) {
-      std::cerr << "iocsweep: " << escape_for_terminal(placement) << "\n";
+  std::unique_ptr<AtomicOutputFile> baseline_file;
+  if (!raw.write_baseline.empty()) {
+    auto created = AtomicOutputFile::create(raw.write_baseline);
+    if (!created) {
+      std::cerr << "iocsweep: --write-baseline: " << created.error().message << "\n";
       return kExitFatal;
     }
+    baseline_file = std::move(*created);
+    config.baseline_writer = std::make_shared<BaselineWriter>();
+  }
+  if (use_cache) {
     auto cache = ScanCache::open(raw.cache);
     if (!cache) {
       std::cerr << "iocsweep: " << escape_for_terminal(cache.error().message) << "\n";
@@ -442,22 +480,8 @@ int run_scan_command(RawScanOptions raw) {
              : format == "csv"    ? make_csv_sink(out)
                                   : make_json_sink(out);
   }
-  std::unique_ptr<SyslogSink> syslog;
   std::unique_ptr<ReportSink> tee;
-  if (raw.syslog) {
-    SyslogOptions options;
-    options.socket_path = raw.syslog_socket;
-    options.facility = facility_code(raw.syslog_facility);
-    char host[256] = {};
-    if (::gethostname(host, sizeof host - 1) == 0) options.hostname = host;
-    auto opened = SyslogSink::open(options);
-    if (!opened) {
-      std::cerr << "iocsweep: " << escape_for_terminal(opened.error().message) << "\n";
-      return kExitFatal;
-    }
-    syslog = std::move(*opened);
-    tee = make_tee_sink(*report, *syslog);
-  }
+  if (syslog) tee = make_tee_sink(*report, *syslog);
   ReportSink& sink = tee ? *tee : *report;
 
   raise_fd_limit();
@@ -490,6 +514,14 @@ int run_scan_command(RawScanOptions raw) {
       std::cerr << "iocsweep: " << committed.error().message << "\n";
       return kExitFatal;
     }
+  }
+  if (baseline_file && (!outcome.complete || outcome.stats.errors > 0)) {
+    // A baseline is a complete replacement: from a partial scan it would
+    // drop accepted findings in files that were not looked at.
+    std::cerr << "iocsweep: --write-baseline: not written, the scan "
+              << (outcome.complete ? "could not read every file" : "was interrupted") << "; "
+              << escape_for_terminal(raw.write_baseline) << " is left as it was\n";
+    baseline_file.reset();
   }
   if (baseline_file) {
     Status written = config.baseline_writer->write(baseline_file->stream());
