@@ -2,6 +2,7 @@
 // images made here with libarchive's writer.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "archive_builder.hpp"
@@ -354,6 +355,22 @@ TEST(ArchiveCli, CacheFromAnArchivesOffSweepDoesNotHideMembers) {
   json doc = parse_report(on);
   EXPECT_NE(finding_for(doc, t / "pkg.zip", {"bin/evtdiag.exe"}), nullptr) << doc["findings"].dump(2);
   EXPECT_EQ(doc["stats"]["files_cached"], 0);
+}
+
+// A mapped (large) archive is read twice from disk: once as a file, once
+// for its members. --max-rate must pay for both. A lower bound on the
+// elapsed time only: a throttle that leaks makes the sweep too fast.
+TEST(ArchiveCli, MaxRateAlsoPaysForReadingALargeArchivesMembers) {
+  TempDir t;
+  constexpr std::size_t kBig = 34'000'000;  // above the 32 MiB mapping threshold
+  write_file(t / "big.tar",
+             make_archive("ustar", {{"evtdiag.exe", kPositive}, {"zeros.bin", std::string(kBig, '\0')}}));
+  const auto t0 = std::chrono::steady_clock::now();
+  RunResult r = run({kBin, "scan", "--format", "json", "--threads", "1", "--max-rate", "40", t.path()});
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(finding_for(parse_report(r), t / "big.tar", {"evtdiag.exe"}), nullptr);
+  EXPECT_GE(elapsed, 2.0 * kBig / (1.2 * 40e6)) << "the second read of the archive was not rate-limited";
 }
 
 TEST(ArchiveCli, CsvNamesTheMemberChain) {

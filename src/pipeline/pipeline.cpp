@@ -534,7 +534,20 @@ class Worker {
   void scan_oci_layout(const WalkEntry& entry, std::uint32_t uid) {
     const int dir = entry.parent->fd();
     MemberVisitor visitor(*this, entry.parent->path(), uid);
-    archives_.scan_oci_layout([dir](const std::string& relative) { return open_below(dir, relative); }, visitor);
+    // Blobs are read from disk again here: each is paid for to --max-rate
+    // when opened.
+    archives_.scan_oci_layout(
+        [this, dir](const std::string& relative) -> Result<int> {
+          Result<int> fd = open_below(dir, relative);
+          struct stat st {};
+          if (fd && throttles_.rate != nullptr && ::fstat(*fd, &st) == 0 &&
+              !throttles_.rate->acquire(static_cast<std::uint64_t>(st.st_size), *stop_)) {
+            ::close(*fd);
+            return Error{"interrupted"};
+          }
+          return fd;
+        },
+        visitor);
   }
 
   /// Reports archive members into the scan, for one file on disk.
@@ -602,8 +615,14 @@ class Worker {
       archives_.scan(read.bytes, base_name(entry.path), visitor);
       return;
     }
-    const ReadAtFn read_at = [this](std::uint64_t offset, std::span<std::uint8_t> out) {
-      return reader_.read_at(offset, out);
+    // A mapped archive is read from disk a second time for its members:
+    // those reads are paid for to --max-rate too.
+    const ReadAtFn read_at = [this](std::uint64_t offset, std::span<std::uint8_t> out) -> Result<std::size_t> {
+      Result<std::size_t> got = reader_.read_at(offset, out);
+      if (got && throttles_.rate != nullptr && !throttles_.rate->acquire(*got, *stop_)) {
+        return Error{"interrupted"};
+      }
+      return got;
     };
     archives_.scan(read.info.size, read_at, base_name(entry.path), visitor);
   }
