@@ -320,10 +320,10 @@ TEST(ArchiveCli, CorruptArchiveIsAnErrorButTheOuterFileStillMatches) {
 namespace iocsweep {
 namespace {
 
-// The scan cache keeps one verdict per file on disk, nothing about its
-// members: an archive must be read again on every sweep, or a cached sweep
-// would lose the findings inside it.
-TEST(ArchiveCli, ArchivesAreNeverAnsweredFromTheScanCache) {
+// The scan cache keeps one verdict per file on disk, no member results: an
+// archive with something to report inside must be read again on every
+// sweep, or a cached sweep would lose the findings inside it.
+TEST(ArchiveCli, ArchiveWithAMemberFindingIsNotAnsweredFromTheScanCache) {
   TempDir t, cfg;
   write_file(t / "pkg.zip", make_archive("zip", {{"bin/evtdiag.exe", kPositive}}));
   write_file(t / "plain.txt", "nothing here");
@@ -371,6 +371,28 @@ TEST(ArchiveCli, MaxRateAlsoPaysForReadingALargeArchivesMembers) {
   ASSERT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(finding_for(parse_report(r), t / "big.tar", {"evtdiag.exe"}), nullptr);
   EXPECT_GE(elapsed, 2.0 * kBig / (1.2 * 40e6)) << "the second read of the archive was not rate-limited";
+}
+
+// A clean archive (no member matched, was skipped or failed) is answered
+// from the cache while the rules, indicator sets and archive limits are
+// the same; an indicator added for a member makes it read again.
+TEST(ArchiveCli, CleanArchiveIsCachedUntilTheIndicatorsChange) {
+  TempDir t, cfg;
+  const std::string member = "harmless member bytes";
+  write_file(t / "docs.zip", make_archive("zip", {{"doc/readme.txt", member}}));
+  ::usleep(250'000);  // files changed in the last 100 ms are not cached
+  const std::string db = cfg / "scan.db";
+  RunResult first = run({kBin, "scan", "--format", "json", "--cache", db, t.path()});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  RunResult second = run({kBin, "scan", "--format", "json", "--cache", db, t.path()});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(parse_report(second)["stats"]["files_cached"], 1);
+  write_file(cfg / "iocs.txt", sha256_hex(member) + ";90;the member\n");
+  RunResult third = run({kBin, "scan", "--format", "json", "--cache", db, "--iocs", cfg / "iocs.txt", t.path()});
+  ASSERT_EQ(third.exit_code, 1) << third.err;
+  json doc = parse_report(third);
+  EXPECT_EQ(doc["stats"]["files_cached"], 0);
+  EXPECT_NE(finding_for(doc, t / "docs.zip", {"doc/readme.txt"}), nullptr) << doc["findings"].dump(2);
 }
 
 TEST(ArchiveCli, CsvNamesTheMemberChain) {

@@ -55,6 +55,11 @@ struct CachedFile {
   /// it has no members. False when that was not checked (--archives off):
   /// such an entry cannot answer a sweep that opens archives.
   bool not_archive = false;
+  /// For an archive: the fingerprint of everything its members were matched
+  /// with (rules, indicator sets, archive limits) when none of them matched,
+  /// was skipped or failed; such an archive has nothing to report while
+  /// that fingerprint holds. Empty otherwise.
+  std::string clean_members_fingerprint;
 };
 
 /// One connection's view of the cache, for lookups from one thread.

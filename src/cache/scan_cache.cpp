@@ -35,16 +35,16 @@ constexpr const char* kSchema =
     "  dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,"
     "  mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
     "  md5 BLOB, sha1 BLOB, sha256 BLOB,"
-    "  rules_fp TEXT NOT NULL, yara BLOB NOT NULL, not_archive INTEGER NOT NULL,"
+    "  rules_fp TEXT NOT NULL, yara BLOB NOT NULL, not_archive INTEGER NOT NULL, members_fp TEXT NOT NULL,"
     "  stored_at INTEGER NOT NULL"
     ") WITHOUT ROWID;";
 
 constexpr const char* kSelect =
-    "SELECT dev, ino, size, mtime_ns, ctime_ns, md5, sha1, sha256, rules_fp, yara, not_archive FROM files "
+    "SELECT dev, ino, size, mtime_ns, ctime_ns, md5, sha1, sha256, rules_fp, yara, not_archive, members_fp FROM files "
     "WHERE path = ?1";
 constexpr const char* kInsert =
     "INSERT OR REPLACE INTO files(path, dev, ino, size, mtime_ns, ctime_ns, md5, sha1, sha256, rules_fp, yara, "
-    "stored_at, not_archive) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    "stored_at, not_archive, members_fp) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 std::string db_error(const std::string& path, sqlite3* db) {
   return path + ": scan cache: " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory");
@@ -211,6 +211,9 @@ std::optional<CachedFile> ScanCacheReader::find(std::string_view path, const Fil
   if (!rules) return std::nullopt;
   out.yara_matches = std::move(*rules);
   out.not_archive = sqlite3_column_int64(st, 10) != 0;
+  if (const unsigned char* fp = sqlite3_column_text(st, 11)) {
+    out.clean_members_fingerprint = reinterpret_cast<const char*>(fp);
+  }
   return out;
 }
 
@@ -342,7 +345,9 @@ Status ScanCache::commit(std::vector<Row>& rows) {
                             SQLITE_UTF8) == SQLITE_OK &&
         sqlite3_bind_blob64(st, 11, rules.data(), rules.size(), SQLITE_STATIC) == SQLITE_OK &&
         sqlite3_bind_int64(st, 12, now) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 13, r.file.not_archive ? 1 : 0) == SQLITE_OK;
+        sqlite3_bind_int64(st, 13, r.file.not_archive ? 1 : 0) == SQLITE_OK &&
+        sqlite3_bind_text64(st, 14, r.file.clean_members_fingerprint.data(), r.file.clean_members_fingerprint.size(),
+                            SQLITE_STATIC, SQLITE_UTF8) == SQLITE_OK;
     const int rc = bound ? sqlite3_step(st) : SQLITE_ERROR;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);

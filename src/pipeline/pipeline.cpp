@@ -247,6 +247,23 @@ std::string rules_fingerprint(const Pack& pack) {
   return sha256_hex(text);
 }
 
+// Everything an archive's members are matched with: a clean archive stays
+// clean while this holds.
+std::string members_fingerprint(const ScanConfig& config, const std::string& rules_fp) {
+  std::string text = "iocsweep members fingerprint 1\nrules " + rules_fp + "\n";
+  const auto sets = [&](const char* kind, const std::vector<IocSetInfo>& infos) {
+    for (const IocSetInfo& s : infos) text += std::string(kind) + " " + s.name + '\0' + s.sha256 + "\n";
+  };
+  if (config.pack.hash_iocs) sets("hash", config.pack.hash_iocs->sets());
+  if (config.pack.filename_iocs) sets("filename", config.pack.filename_iocs->sets());
+  if (config.pack.allow_hashes) sets("allow", config.pack.allow_hashes->sets());
+  const ArchiveOptions& a = config.archive;
+  text += "archive " + std::to_string(a.max_depth) + " " + std::to_string(a.max_member_bytes) + " " +
+          std::to_string(a.max_total_bytes) + " " + std::to_string(a.max_members) + " " + std::to_string(a.max_ratio) +
+          " " + std::to_string(a.ratio_floor_bytes) + "\n";
+  return sha256_hex(text);
+}
+
 /// What every worker needs to use the scan cache; immutable.
 struct CacheContext {
   ScanCache* cache = nullptr;
@@ -255,6 +272,8 @@ struct CacheContext {
   std::string fingerprint;
   /// "namespace\0name" -> index into CompiledRules::rules().
   std::unordered_map<std::string, std::size_t> rule_index;
+  /// members_fingerprint(); "" when archives are off.
+  std::string members;
 
   static CacheContext make(const ScanConfig& config) {
     CacheContext ctx;
@@ -265,6 +284,7 @@ struct CacheContext {
       const auto& rules = config.pack.rules->rules();
       for (std::size_t i = 0; i < rules.size(); ++i) ctx.rule_index.emplace(rules[i].ns + '\0' + rules[i].name, i);
     }
+    if (ctx.cache != nullptr && config.archives) ctx.members = members_fingerprint(config, ctx.fingerprint);
     return ctx;
   }
 };
@@ -481,11 +501,13 @@ class Worker {
     }
     sink_.scanned(entry.path, read.bytes.size(), read.info.noatime);
     if (cached && cache_.verify && key) verify_against_cache(entry, *cached, finding.digests);
-    // An archive is read every time: its members' results are not cached.
+    // An archive is cached only when its members turn out clean (below); an
+    // image layout never.
     const bool archive = config_.archives && (layout || opens_as_archive(entry, read));
-    if (archive) key.reset();
+    if (layout) key.reset();
     if (matched == Matched::kAllowListed) {
-      remember(entry, key, finding.digests, nullptr, config_.archives);
+      // Known good: its members are not looked at either.
+      remember(entry, key, finding.digests, nullptr, config_.archives && !archive, "");
       return;
     }
     if (!error.empty()) {
@@ -500,14 +522,13 @@ class Worker {
         key.reset();
       }
     }
-    remember(entry, key, finding.digests, &yara, config_.archives);
+    const Digests digests = finding.digests;
+    if (!archive) remember(entry, key, digests, &yara, config_.archives, "");
     if (!finding.matches.empty()) report(entry.path, read.bytes.size(), std::move(finding));
     if (!archive) return;
-    if (layout) {
-      scan_oci_layout(entry, subject.uid);
-    } else {
-      scan_members(entry, read, subject);
-    }
+    const bool members_clean = layout ? scan_oci_layout(entry, subject.uid) : scan_members(entry, read, subject);
+    const bool finished = stop_ == nullptr || !stop_->stop_requested();
+    if (members_clean && finished) remember(entry, key, digests, &yara, false, cache_.members);
   }
 
   // Whether the file will be opened as an archive. Plain files stop at a
@@ -531,7 +552,8 @@ class Worker {
            ::faccessat(dir, "../../index.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
   }
 
-  void scan_oci_layout(const WalkEntry& entry, std::uint32_t uid) {
+  /// True when no member matched, was skipped or failed.
+  bool scan_oci_layout(const WalkEntry& entry, std::uint32_t uid) {
     const int dir = entry.parent->fd();
     MemberVisitor visitor(*this, entry.parent->path(), uid);
     // Blobs are read from disk again here: each is paid for to --max-rate
@@ -548,6 +570,7 @@ class Worker {
           return fd;
         },
         visitor);
+    return visitor.clean();
   }
 
   /// Reports archive members into the scan, for one file on disk.
@@ -555,6 +578,10 @@ class Worker {
    public:
     /// `path`: the file on disk (or image layout directory) findings name.
     MemberVisitor(Worker& worker, const std::string& path, std::uint32_t uid) : w_(worker), path_(path), uid_(uid) {}
+
+    /// Nothing to report came from the members: no match (of any score),
+    /// no skipped member, no error.
+    bool clean() const { return clean_; }
 
     void on_member(const std::vector<std::string>& chain, ByteView bytes, const ImageLocation* image) override {
       Finding finding;
@@ -567,8 +594,12 @@ class Worker {
       std::string error;
       YaraScanResult yara;
       const Matched matched = w_.match_bytes(subject, w_.needed_, finding, error, yara);
-      if (!error.empty()) w_.sink_.error(path_, "archive member " + join_chain(chain) + ": " + error);
+      if (!error.empty()) {
+        clean_ = false;
+        w_.sink_.error(path_, "archive member " + join_chain(chain) + ": " + error);
+      }
       if (matched != Matched::kMatched || finding.matches.empty()) return;
+      clean_ = false;
       w_.complete_digests(feed, finding, error);
       finding.member = chain;
       finding.path = path_;
@@ -581,10 +612,12 @@ class Worker {
       w_.report(path_, bytes.size(), std::move(finding));
     }
     void on_skipped(const std::vector<std::string>& chain, std::string_view reason, std::string detail) override {
+      clean_ = false;
       w_.sink_.skipped(path_, std::string(reason),
                        chain.empty() ? detail : "member " + join_chain(chain) + ": " + detail);
     }
     void on_error(const std::vector<std::string>& chain, std::string error) override {
+      clean_ = false;
       w_.sink_.error(path_, chain.empty() ? "archive: " + error : "archive member " + join_chain(chain) + ": " + error);
     }
     void on_image_end(const ImageLayers& layers) override {
@@ -607,13 +640,15 @@ class Worker {
     const std::string& path_;
     std::uint32_t uid_;
     std::vector<Finding> held_;  // image findings wait for in_final_image
+    bool clean_ = true;
   };
 
-  void scan_members(const WalkEntry& entry, const ReadOutcome& read, const Subject& subject) {
+  /// True when no member matched, was skipped or failed.
+  bool scan_members(const WalkEntry& entry, const ReadOutcome& read, const Subject& subject) {
     MemberVisitor visitor(*this, entry.path, subject.uid);
     if (!read.mapped) {
       archives_.scan(read.bytes, base_name(entry.path), visitor);
-      return;
+      return visitor.clean();
     }
     // A mapped archive is read from disk a second time for its members:
     // those reads are paid for to --max-rate too.
@@ -625,6 +660,7 @@ class Worker {
       return got;
     };
     archives_.scan(read.info.size, read_at, base_name(entry.path), visitor);
+    return visitor.clean();
   }
 
   // Answers `entry` from its cache entry when that holds everything this
@@ -634,13 +670,20 @@ class Worker {
   // file must be read.
   bool answer_from_cache(const WalkEntry& entry, const FileKey& key, const CachedFile& c, Finding& finding) {
     if (!needed_.minus(c.digests.present).empty()) return false;
-    // Stored by a sweep that did not look for members: it may be an archive.
-    if (config_.archives && !c.not_archive) return false;
     const Pack& pack = config_.pack;
+    // Known good, archive or not (its members are not looked at when read
+    // either).
     if (pack.allow_hashes && pack.allow_hashes->contains(c.digests)) {
       sink_.scanned_from_cache();
       sink_.allowlisted();
       return true;
+    }
+    // Stored by a sweep that did not look for members, it may be an
+    // archive; an archive answers only when its members were clean under
+    // the same rules, indicators and limits.
+    if (config_.archives && !c.not_archive &&
+        (c.clean_members_fingerprint.empty() || c.clean_members_fingerprint != cache_.members)) {
+      return false;
     }
     std::vector<MatchRecord> matches = finding.matches;
     if (pack.hash_iocs) {
@@ -669,7 +712,7 @@ class Worker {
   // when no YARA verdict was made (allow-listed); `checked_not_archive`
   // when archives were looked for and the file is none.
   void remember(const WalkEntry& entry, const std::optional<FileKey>& key, const Digests& digests,
-                const YaraScanResult* yara, bool checked_not_archive) {
+                const YaraScanResult* yara, bool checked_not_archive, const std::string& clean_members) {
     if (!key || cache_.cache == nullptr) return;
     // Racy-clean guard (as git's index): the kernel stamps ctime from a
     // coarse clock, so a write just after our read could leave ctime, and
@@ -681,6 +724,7 @@ class Worker {
     CachedFile file;
     file.digests = digests;
     file.not_archive = checked_not_archive;
+    file.clean_members_fingerprint = clean_members;
     if (scanner_ && yara != nullptr) {
       file.rules_fingerprint = cache_.fingerprint;
       for (const std::size_t index : yara->matched) {
