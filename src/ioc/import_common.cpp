@@ -2,39 +2,12 @@
 
 #include <algorithm>
 
+#include "iocsweep/input_file.hpp"
+
 namespace iocsweep::ioc_import {
 namespace {
 
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-
-// Offset of the first bracket that opens nesting deeper than `max_depth`,
-// outside strings. nlohmann's parser keeps its own stack, but the document
-// it builds is walked (copied, compared, dumped) recursively, so depth is
-// bounded before anything is built.
-std::optional<std::size_t> too_deep_at(std::string_view text, std::size_t max_depth) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return i;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return std::nullopt;
-}
 
 std::size_t line_at(std::string_view text, std::size_t offset) {
   offset = std::min(offset, text.size());
@@ -59,7 +32,7 @@ std::string strip_json_prefix(std::string message) {
 }  // namespace
 
 Result<Json> parse_json_document(std::string_view text, const std::string& name) {
-  if (const auto at = too_deep_at(text, kMaxJsonDepth)) {
+  if (const auto at = json_too_deep_at(text, kMaxJsonDepth)) {
     return Error{name + ":" + std::to_string(line_at(text, *at)) + ": JSON nested deeper than " +
                  std::to_string(kMaxJsonDepth) + " levels (byte " + std::to_string(*at + 1) + ")"};
   }

@@ -8,32 +8,13 @@
 #include <set>
 #include <sstream>
 
+#include "iocsweep/input_file.hpp"
 #include "iocsweep/ioc_formats.hpp"
 #include "iocsweep/pipeline.hpp"
 #include "pipeline/builtin_data.hpp"
 
 namespace iocsweep {
 namespace {
-
-// Indicator and rule files are configuration, not evidence: a size cap
-// keeps a wrong path (a disk image, /dev/zero) from eating memory.
-constexpr std::uint64_t kMaxInputFileBytes = 512ull << 20;
-
-Result<std::string> read_input_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Error{path + ": " + std::strerror(errno)};
-  if (S_ISDIR(st.st_mode)) return Error{path + ": is a directory"};
-  if (!S_ISREG(st.st_mode)) return Error{path + ": not a regular file"};
-  if (static_cast<std::uint64_t>(st.st_size) > kMaxInputFileBytes) {
-    return Error{path + ": larger than 512 MiB, refusing to load it"};
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{path + ": " + std::strerror(errno)};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return Error{path + ": read error"};
-  return buf.str();
-}
 
 bool has_rule_extension(std::string_view name) { return name.ends_with(".yar") || name.ends_with(".yara"); }
 

@@ -1,15 +1,12 @@
 #include "iocsweep/baseline.hpp"
 
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "iocsweep/hash.hpp"
+#include "iocsweep/input_file.hpp"
 #include "iocsweep/version.hpp"
 #include "report/json_fields.hpp"
 
@@ -18,9 +15,6 @@ namespace {
 
 using report_detail::json;
 
-// A baseline is configuration: a cap keeps a wrong path (a disk image,
-// /dev/zero) from eating memory.
-constexpr std::uint64_t kMaxBaselineBytes = 512ull << 20;
 constexpr std::size_t kMaxJsonDepth = 64;
 
 std::string content_key(const std::string& identity, const std::string& sha256) {
@@ -49,31 +43,6 @@ std::optional<std::string> from_hex(std::string_view hex) {
     out.push_back(static_cast<char>(hi * 16 + lo));
   }
   return out;
-}
-
-// Byte offset where nesting first exceeds `max_depth`, outside strings.
-std::optional<std::size_t> too_deep_at(std::string_view text, std::size_t max_depth) {
-  std::size_t depth = 0;
-  bool in_string = false, escaped = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return i;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return std::nullopt;
 }
 
 const json* member_of(const json& object, const char* key) {
@@ -241,7 +210,7 @@ std::string match_identity(const MatchRecord& match) {
 }
 
 Result<Baseline> Baseline::parse(std::string_view text, const std::string& name) {
-  if (const auto at = too_deep_at(text, kMaxJsonDepth)) {
+  if (const auto at = json_too_deep_at(text, kMaxJsonDepth)) {
     return Error{name + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (byte " +
                  std::to_string(*at + 1) + ")"};
   }
@@ -258,19 +227,9 @@ Result<Baseline> Baseline::parse(std::string_view text, const std::string& name)
 }
 
 Result<Baseline> Baseline::load(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Error{path + ": " + std::strerror(errno)};
-  if (S_ISDIR(st.st_mode)) return Error{path + ": is a directory"};
-  if (!S_ISREG(st.st_mode)) return Error{path + ": not a regular file"};
-  if (static_cast<std::uint64_t>(st.st_size) > kMaxBaselineBytes) {
-    return Error{path + ": larger than 512 MiB, refusing to load it"};
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{path + ": " + std::strerror(errno)};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return Error{path + ": read error"};
-  return parse(buf.str(), path);
+  auto text = read_input_file(path);
+  if (!text) return text.error();
+  return parse(*text, path);
 }
 
 std::size_t Baseline::suppress(Finding& finding) const {
