@@ -8,13 +8,16 @@
 #include "archive_builder.hpp"
 #include "iocsweep/common.hpp"
 #include "iocsweep/hash.hpp"
+#include "report_support.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {
 namespace {
 
 using nlohmann::json;
+using test::finding_for;
 using test::make_archive;
+using test::parse_report;
 using test::run;
 using test::RunResult;
 using test::TempDir;
@@ -23,25 +26,6 @@ using test::write_file;
 const std::string kBin = IOCSWEEP_BINARY;
 constexpr const char* kEngineRule = "IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine";
 const std::string kPositive = test::synth_swift_engine();
-
-json parse_report(const RunResult& r) {
-  try {
-    return json::parse(r.out);
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not JSON: " << e.what() << "\nstdout: " << r.out << "\nstderr: " << r.err;
-    return json::object();
-  }
-}
-
-const json* finding_for(const json& doc, const std::string& path, const std::vector<std::string>& member) {
-  for (const json& f : doc["findings"]) {
-    if (f["path"] != path) continue;
-    const std::vector<std::string> m =
-        f.contains("member") ? f["member"].get<std::vector<std::string>>() : std::vector<std::string>{};
-    if (m == member) return &f;
-  }
-  return nullptr;
-}
 
 bool has_rule(const json& finding, const std::string& rule) {
   for (const json& m : finding["matches"]) {

@@ -12,12 +12,15 @@
 #include <thread>
 
 #include "iocsweep/hash.hpp"
+#include "report_support.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {
 namespace {
 
 using nlohmann::json;
+using test::finding_for;
+using test::parse_report;
 using test::run;
 using test::RunResult;
 using test::TempDir;
@@ -25,22 +28,6 @@ using test::write_file;
 
 const std::string kBin = IOCSWEEP_BINARY;
 constexpr const char* kEngineRule = "IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine";
-
-json parse_report(const RunResult& r) {
-  try {
-    return json::parse(r.out);
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not JSON: " << e.what() << "\nstdout: " << r.out << "\nstderr: " << r.err;
-    return json::object();
-  }
-}
-
-const json* finding_for(const json& doc, const std::string& path) {
-  for (const json& f : doc["findings"]) {
-    if (f["path"] == path) return &f;
-  }
-  return nullptr;
-}
 
 bool has_yara(const json& finding, const std::string& rule) {
   for (const json& m : finding["matches"]) {
@@ -196,7 +183,7 @@ TEST(CacheCli, IndicatorChangeUsesCachedDigestsWithoutRereading) {
 TEST(CacheCli, FileAboveTheCurrentMaxFilesizeIsSkippedNotAnsweredFromCache) {
   Tree t;
   ASSERT_EQ(t.scan().exit_code, 1);
-  json d = parse_report(t.scan({"--max-filesize", "8"}));  // a.txt, b.txt and evtdiag.exe are larger
+  json d = parse_report(t.scan({"--max-filesize", "8"}));         // a.txt, b.txt and evtdiag.exe are larger
   EXPECT_EQ(d["stats"]["files_cached"], 1) << d["stats"].dump();  // only "empty"
   std::set<std::string> too_large;
   for (const json& s : d["skipped"]) {

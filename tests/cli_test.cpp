@@ -7,12 +7,15 @@
 #include <nlohmann/json.hpp>
 
 #include "iocsweep/hash.hpp"
+#include "report_support.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {
 namespace {
 
 using nlohmann::json;
+using test::finding_for;
+using test::parse_report;
 using test::run;
 using test::RunResult;
 using test::TempDir;
@@ -22,22 +25,6 @@ const std::string kBin = IOCSWEEP_BINARY;
 constexpr const char* kEngineRule = "IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine";
 
 std::string sha256_of(const std::string& data) { return sha256_hex(data); }
-
-json parse_report(const RunResult& r) {
-  try {
-    return json::parse(r.out);
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not JSON: " << e.what() << "\nstdout: " << r.out << "\nstderr: " << r.err;
-    return json::object();
-  }
-}
-
-const json* finding_for(const json& doc, const std::string& path) {
-  for (const json& f : doc["findings"]) {
-    if (f["path"] == path) return &f;
-  }
-  return nullptr;
-}
 
 std::vector<std::string> list_dir(const std::string& path) {
   std::vector<std::string> out;
