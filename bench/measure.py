@@ -230,8 +230,12 @@ def main():
     results = []  # one dict per case
     raw = {}
 
-    def iocsweep_cmd(case, roots, big, extra=()):
+    def iocsweep_cmd(case, roots, big, extra=(), archives=False):
         argv = [args.iocsweep, "scan", "--threads", threads, "-o", os.path.join(reports, case + ".json")]
+        # Like for like: yara -r and hashdeep do not open archives. Case a2
+        # measures the default (archives on) against the same baseline.
+        if not archives:
+            argv += ["--archives", "off"]
         if big:
             argv += ["--no-builtin", "--rules", args.big_rules]
         # "--" ends the options: --rules takes several values and would
@@ -287,6 +291,10 @@ def main():
         hd = Command("hashdeep", hashdeep_args + args.usr)
         add_case("a", "system tree, built-in pack", corpus, args.usr,
                  [iocsweep_cmd("a", args.usr, False), yara_cmd("yara", builtin_files, scan_list, True), hd],
+                 ["yara", "hashdeep"], args.runs)
+        add_case("a2", "system tree, built-in pack, archives opened (the default)", corpus, args.usr,
+                 [iocsweep_cmd("a2", args.usr, False, archives=True), yara_cmd("yara", builtin_files, scan_list, True),
+                  hd],
                  ["yara", "hashdeep"], args.runs)
         add_case("b", "system tree, %d rules" % n_big_rules, corpus, args.usr,
                  [iocsweep_cmd("b", args.usr, True), yara_cmd("yara", big_files, scan_list, True), hd],
