@@ -151,20 +151,26 @@ la_ssize_t nested_read(struct archive* a, void* data, const void** out) {
 // non-ASCII name fails to convert and is lost. For the life of a scan this
 // thread uses C.UTF-8 for LC_CTYPE; uselocale() is per thread, so nothing
 // global changes. Names in no declared charset are kept as raw bytes.
+// The locale object is made once and kept for the life of the process:
+// one per scan meant a newlocale/freelocale pair per archive, and glibc's
+// freeing of the shared conversion data races (under its own locks) with
+// other threads' conversions.
 class Utf8Ctype {
  public:
-  Utf8Ctype() : locale_(::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr))) {
+  Utf8Ctype() : locale_(shared()) {
     if (locale_ != static_cast<locale_t>(nullptr)) previous_ = ::uselocale(locale_);
   }
   ~Utf8Ctype() {
-    if (locale_ == static_cast<locale_t>(nullptr)) return;
-    ::uselocale(previous_);
-    ::freelocale(locale_);
+    if (locale_ != static_cast<locale_t>(nullptr)) ::uselocale(previous_);
   }
   Utf8Ctype(const Utf8Ctype&) = delete;
   Utf8Ctype& operator=(const Utf8Ctype&) = delete;
 
  private:
+  static locale_t shared() {
+    static const locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+    return utf8;
+  }
   locale_t locale_;
   locale_t previous_ = LC_GLOBAL_LOCALE;
 };
