@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "iocsweep/archive.hpp"
 #include "iocsweep/baseline.hpp"
 #include "iocsweep/cache.hpp"
-#include "iocsweep/archive.hpp"
 #include "iocsweep/common.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"

@@ -1,6 +1,5 @@
 #include "iocsweep/baseline.hpp"
 
-
 #include <algorithm>
 #include <cstring>
 #include <optional>

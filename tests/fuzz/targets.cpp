@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "iocsweep/baseline.hpp"
 #include "iocsweep/archive.hpp"
+#include "iocsweep/baseline.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/ioc_formats.hpp"
