@@ -77,6 +77,10 @@ int combine_scores(const std::vector<MatchRecord>& matches);
 /// "alert" (>= 80), "warning" (>= 60), "notice" (>= 40) or "info".
 std::string_view severity_for(int score);
 
+/// The archive member chain of `f` joined with "!/", as SARIF and jar: URLs
+/// write it (raw bytes); "" for a plain file.
+std::string member_chain(const Finding& f);
+
 /// A file or directory that could not be read.
 struct FileError {
   std::string path;

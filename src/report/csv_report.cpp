@@ -63,10 +63,7 @@ class CsvSink final : public ReportSink {
     const std::string common = path_fields(f.path) + "," + std::to_string(f.size) + "," + std::to_string(f.score) +
                                "," + std::string(severity_for(f.score)) + "," + digest(f, DigestKind::kMd5) + "," +
                                digest(f, DigestKind::kSha1) + "," + digest(f, DigestKind::kSha256);
-    // The member chain joined with "!/", as in SARIF and jar: URLs.
-    std::string chain;
-    for (const std::string& m : f.member) chain += (chain.empty() ? "" : "!/") + m;
-    const std::string member = field(chain);
+    const std::string member = field(member_chain(f));
     for (const MatchRecord& m : f.matches) {
       const MatchColumns c = columns_of(m);
       line("finding," + common + "," + field(c.type) + "," + field(c.match) + "," + field(c.source) + "," + c.score +

@@ -25,6 +25,12 @@ std::string_view severity_for(int score) {
   return "info";
 }
 
+std::string member_chain(const Finding& f) {
+  std::string chain;
+  for (const std::string& m : f.member) chain += (chain.empty() ? "" : "!/") + m;
+  return chain;
+}
+
 std::string path_for_json(const std::string& path) { return to_valid_utf8(path); }
 
 }  // namespace iocsweep

@@ -306,9 +306,8 @@ class SarifSink final : public report_detail::CollectingSink {
     location["index"] = artifact;
     const RootedPath where = locate(f.path);
     std::string shown = to_valid_utf8(where.found ? where.relative : f.path);
-    std::string member_chain;
-    for (const std::string& member : f.member) member_chain += (member_chain.empty() ? "" : "!/") + member;
-    if (!f.member.empty()) shown += "!/" + to_valid_utf8(member_chain);
+    const std::string joined = member_chain(f);
+    if (!f.member.empty()) shown += "!/" + to_valid_utf8(joined);
     json loc = {{"physicalLocation",
                  // GitHub code scanning shows an alert only at a line: the
                  // whole file matched, so its first line stands for it.
@@ -317,7 +316,7 @@ class SarifSink final : public report_detail::CollectingSink {
       json chain = json::array();
       for (const std::string& member : f.member) chain.push_back(to_valid_utf8(member));
       json logical = {{"name", to_valid_utf8(f.member.back())},
-                      {"fullyQualifiedName", to_valid_utf8(member_chain)},
+                      {"fullyQualifiedName", to_valid_utf8(joined)},
                       {"kind", "archiveMember"},
                       {"properties", {{"memberChain", std::move(chain)}}}};
       loc["logicalLocations"] = json::array({std::move(logical)});
@@ -326,7 +325,7 @@ class SarifSink final : public report_detail::CollectingSink {
     // Same rule, same content (and member), same fingerprint: a moved file
     // stays one alert. Without a digest the path stands in for the content.
     const std::string content = sha256.empty() ? "path:" + f.path : "sha256:" + sha256;
-    const std::string fingerprint = sha256_hex(match_identity(m) + '\n' + content + '\n' + member_chain);
+    const std::string fingerprint = sha256_hex(match_identity(m) + '\n' + content + '\n' + joined);
     json result = {{"ruleId", rule["id"]},
                    {"ruleIndex", index},
                    {"level", level_for(score)},

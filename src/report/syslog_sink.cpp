@@ -77,11 +77,7 @@ class UnixSyslogSink final : public SyslogSink {
   void finding(Finding f) override {
     std::string sd = std::string("[") + kSdId + " event=\"finding\" path=\"" + param_value(f.path) + "\"";
     if (!is_valid_utf8(f.path)) sd += " path_hex=\"" + to_hex(f.path) + "\"";
-    if (!f.member.empty()) {
-      std::string chain;
-      for (const std::string& m : f.member) chain += (chain.empty() ? "" : "!/") + m;
-      sd += " member=\"" + param_value(chain) + "\"";
-    }
+    if (!f.member.empty()) sd += " member=\"" + param_value(member_chain(f)) + "\"";
     if (f.image) sd += " layer=\"" + param_value(f.image->layer) + "\"";
     if (f.cached) sd += " cached=\"true\"";
     sd += " score=\"" + std::to_string(f.score) + "\" severity=\"" + std::string(severity_for(f.score)) + "\"";
