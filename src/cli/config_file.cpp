@@ -108,8 +108,8 @@ Result<std::string> dump_config(const CLI::App& cmd, const std::set<std::string>
     if (flag) {
       // An unset flag stays a comment: `--verify-cache` needs `--cache`
       // even when set to false.
-      out << (opt->count() > 0 && opt->as<bool>() ? "" : "# ") << key << " = "
-          << (opt->count() > 0 && opt->as<bool>() ? "true" : "false") << "\n";
+      const bool set = opt->count() > 0 && opt->as<bool>();
+      out << (set ? "" : "# ") << key << " = " << (set ? "true" : "false") << "\n";
       continue;
     }
     std::vector<std::string> values = opt->count() > 0 ? opt->results() : std::vector<std::string>{};
