@@ -160,22 +160,86 @@ TEST(CacheCli, RuleChangeRescansEverything) {
   EXPECT_NE(finding_for(changed, t.dir / "b.txt"), nullptr);
 }
 
-TEST(CacheCli, IndicatorChangeUsesCachedDigestsWithoutRereading) {
+// New indicators are matched against the cached digests: no file is read
+// again except the new finding, whose entry lacks the SHA-1 (the built-in
+// pack needs none for a file of its size) that every finding carries.
+TEST(CacheCli, IndicatorChangeUsesCachedDigestsAndRereadsOnlyTheNewFinding) {
   Tree t;
   ASSERT_EQ(t.scan().exit_code, 1);
   write_file(t.cfg / "iocs.txt", sha256_hex("bravo text") + ";90;new indicator\n");
   RunResult r = t.scan({"--iocs", t.cfg / "iocs.txt"});
   ASSERT_EQ(r.exit_code, 1) << r.err;
   json d = parse_report(r);
-  EXPECT_EQ(d["stats"]["files_cached"], Tree::kFiles);
-  EXPECT_EQ(d["stats"]["bytes_scanned"], 0);
+  EXPECT_EQ(d["stats"]["files_cached"], Tree::kFiles - 1);
+  EXPECT_EQ(d["stats"]["bytes_scanned"], std::string("bravo text").size());
   const json* f = finding_for(d, t.dir / "b.txt");
   ASSERT_NE(f, nullptr) << r.out;
-  EXPECT_EQ((*f)["cached"], true);
+  EXPECT_FALSE(f->value("cached", false));
+  EXPECT_EQ((*f)["sha1"].get<std::string>().size(), 40u);
   EXPECT_EQ((*f)["sha256"], sha256_hex("bravo text"));
   ASSERT_EQ((*f)["matches"].size(), 1u);
   EXPECT_EQ((*f)["matches"][0]["type"], "hash");
   EXPECT_EQ((*f)["matches"][0]["description"], "new indicator");
+}
+
+// The digests a run computed for a file, as the cache holds them: which
+// kinds are there ("" when the file has no entry).
+std::string cached_kinds(const std::string& cache, const std::string& path) {
+  sqlite3* db = nullptr;
+  std::string kinds;
+  if (sqlite3_open_v2(cache.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return "(no db)";
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT md5 IS NOT NULL, sha1 IS NOT NULL, sha256 IS NOT NULL FROM files WHERE path = ?1",
+                         -1, &st, nullptr) == SQLITE_OK) {
+    sqlite3_bind_blob(st, 1, path.data(), static_cast<int>(path.size()), SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      if (sqlite3_column_int(st, 0) != 0) kinds += "md5 ";
+      if (sqlite3_column_int(st, 1) != 0) kinds += "sha1 ";
+      if (sqlite3_column_int(st, 2) != 0) kinds += "sha256";
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return kinds;
+}
+
+// The built-in pack's SHA-1 indicators all carry the file size its source
+// gives, so files of other sizes are not hashed with SHA-1 (MD5 and SHA-256
+// indicators have no size: every file gets those). A finding still gets all
+// three. A sized indicator of the user's matches only its size, and a cache
+// entry without the kind it now needs makes the file be read again.
+TEST(CacheCli, SizedHashIndicatorsAreHashedOnlyForFilesOfTheirSize) {
+  Tree t;
+  ASSERT_EQ(t.scan().exit_code, 1);
+  EXPECT_EQ(cached_kinds(t.cache(), t.dir / "a.txt"), "md5 sha256");
+  EXPECT_EQ(cached_kinds(t.cache(), t.dir / "empty"), "md5 sha256");
+
+  const std::string sha1_alpha = "d2b77760623c9a5e27cc5cced16f1609fc04158d";  // of "alpha text" (10 bytes)
+  Hasher hasher;
+  const std::string alpha = "alpha text";
+  ASSERT_EQ(
+      hasher.digest(ByteView(reinterpret_cast<const std::uint8_t*>(alpha.data()), alpha.size())).hex(DigestKind::kSha1),
+      sha1_alpha);
+  write_file(t.cfg / "wrong-size.txt", sha1_alpha + " size=11;90;sized, wrong size\n");
+  RunResult wrong = t.scan({"--iocs", t.cfg / "wrong-size.txt"});
+  ASSERT_EQ(wrong.exit_code, 1) << wrong.err;
+  EXPECT_EQ(finding_for(parse_report(wrong), t.dir / "a.txt"), nullptr) << wrong.out;
+  EXPECT_EQ(parse_report(wrong)["stats"]["files_cached"], Tree::kFiles);  // no file of 11 bytes: nothing re-read
+
+  write_file(t.cfg / "right-size.txt", sha1_alpha + " size=10;90;sized, right size\n");
+  RunResult right = t.scan({"--iocs", t.cfg / "right-size.txt"});
+  ASSERT_EQ(right.exit_code, 1) << right.err;
+  const json d = parse_report(right);
+  const json* f = finding_for(d, t.dir / "a.txt");
+  ASSERT_NE(f, nullptr) << right.out;
+  EXPECT_FALSE(f->value("cached", false));  // its entry had no SHA-1: read again
+  EXPECT_EQ((*f)["sha1"], sha1_alpha);
+  EXPECT_EQ((*f)["sha256"], sha256_hex("alpha text"));
+  ASSERT_EQ((*f)["matches"].size(), 1u);
+  EXPECT_EQ((*f)["matches"][0]["description"], "sized, right size");
+  EXPECT_EQ(cached_kinds(t.cache(), t.dir / "a.txt"), "md5 sha1 sha256");
+  EXPECT_EQ(cached_kinds(t.cache(), t.dir / "b.txt"), "md5 sha1 sha256");  // also 10 bytes
+  EXPECT_EQ(cached_kinds(t.cache(), t.dir / "empty"), "md5 sha256");
 }
 
 // --max-filesize applies to cached files too: an entry from a sweep with a

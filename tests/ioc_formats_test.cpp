@@ -378,7 +378,8 @@ TEST(ImportedIocs, LoadIntoTheDatabases) {
   EXPECT_EQ(hashes.sets()[0].md5, 1u);
   Hasher h;
   const std::string abc = "abc";
-  const auto hits = hashes.lookup(h.digest(ByteView(reinterpret_cast<const std::uint8_t*>(abc.data()), abc.size())));
+  const auto hits =
+      hashes.lookup(h.digest(ByteView(reinterpret_cast<const std::uint8_t*>(abc.data()), abc.size())), abc.size());
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0]->description, "N (indicator--1)");
   EXPECT_EQ(name_hits(r, "C:\\Users\\x\\evil.exe"), std::vector<std::string>{"N (indicator--1)"});

@@ -72,14 +72,16 @@ TEST(HashIocDb, LooksUpEveryKindAndRecordsSets) {
   Hasher h;
   const std::string abc = "abc";
   const Digests d = h.digest(ByteView(reinterpret_cast<const std::uint8_t*>(abc.data()), abc.size()));
-  const auto hits = db.lookup(d);
+  const auto hits = db.lookup(d, abc.size());
   ASSERT_EQ(hits.size(), 3u);
   EXPECT_EQ(hits[0]->description, "md5 of abc");
   EXPECT_EQ(hits[1]->source, "b.txt");
   EXPECT_EQ(hits[2]->score, 80);
 
   const std::string other = "abd";
-  EXPECT_TRUE(db.lookup(h.digest(ByteView(reinterpret_cast<const std::uint8_t*>(other.data()), other.size()))).empty());
+  EXPECT_TRUE(
+      db.lookup(h.digest(ByteView(reinterpret_cast<const std::uint8_t*>(other.data()), other.size())), other.size())
+          .empty());
 }
 
 TEST(HashIocDb, BadSetLeavesDbUnchanged) {
@@ -92,6 +94,71 @@ TEST(HashIocDb, BadSetLeavesDbUnchanged) {
 Digests digests_of(const std::string& s) {
   Hasher h;
   return h.digest(ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+}
+
+TEST(ParseHashIocs, ReadsAnOptionalFileSizeAfterTheHash) {
+  auto r = parse_hash_iocs(kSha1 + " size=3;90;sized\n" + kMd5 + "\tsize=0\n" + kSha256 + ";unsized\n", "list.txt");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].value, kSha1);
+  EXPECT_EQ((*r)[0].size, std::optional<std::uint64_t>(3));
+  EXPECT_EQ((*r)[0].score, 90);
+  EXPECT_EQ((*r)[0].description, "sized");
+  EXPECT_EQ((*r)[1].size, std::optional<std::uint64_t>(0));
+  EXPECT_FALSE((*r)[2].size.has_value());
+}
+
+TEST(ParseHashIocs, RejectsAMalformedSizeWithFileAndLine) {
+  EXPECT_EQ(error_of("# ok\n" + kMd5 + " size=12k;x\n"),
+            "list.txt:2: after the hash, expected ';' or 'size=BYTES' (a whole number of bytes), found 'size=12k'");
+  EXPECT_EQ(error_of(kMd5 + " size=;x\n"),
+            "list.txt:1: after the hash, expected ';' or 'size=BYTES' (a whole number of bytes), found 'size='");
+  EXPECT_EQ(error_of(kMd5 + " size=-1\n"),
+            "list.txt:1: after the hash, expected ';' or 'size=BYTES' (a whole number of bytes), found 'size=-1'");
+  EXPECT_EQ(error_of(kMd5 + " size=99999999999999999999\n"),
+            "list.txt:1: after the hash, expected ';' or 'size=BYTES' (a whole number of bytes), found "
+            "'size=99999999999999999999'");
+  // Loki's HASH;DESCRIPTION written with a blank instead of ';', or
+  // md5sum's output.
+  EXPECT_EQ(error_of(kMd5 + " evil dropper\n"),
+            "list.txt:1: after the hash, expected ';' or 'size=BYTES' (a whole number of bytes), found 'evil dropper'");
+}
+
+TEST(HashIocDb, ASizedIndicatorMatchesOnlyItsSizeAndIsHashedOnlyThere) {
+  HashIocDb db;
+  ASSERT_TRUE(db.add_set(kSha1 + " size=3;sized sha1\n" + kMd5 + ";unsized md5\n", "a.txt"));
+  // SHA-1 only for files of 3 bytes; MD5 for every file.
+  EXPECT_EQ(db.kinds_for_size(3), DigestSet().with(DigestKind::kSha1).with(DigestKind::kMd5));
+  EXPECT_EQ(db.kinds_for_size(4), DigestSet().with(DigestKind::kMd5));
+  EXPECT_EQ(db.kinds(), DigestSet().with(DigestKind::kSha1).with(DigestKind::kMd5));
+
+  const Digests abc = digests_of("abc");
+  auto hits = db.lookup(abc, 3);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0]->description, "unsized md5");
+  EXPECT_EQ(hits[1]->description, "sized sha1");
+  // The digests of "abc" said to come from a file of another size: the
+  // size is part of the indicator.
+  hits = db.lookup(abc, 4);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]->description, "unsized md5");
+}
+
+TEST(HashIocDb, OneHashGivenTwoSizesKeepsBoth) {
+  HashIocDb db;
+  ASSERT_TRUE(db.add_set(kSha1 + " size=3;right\n" + kSha1 + " size=7;wrong\n" + kSha1 + " size=3;again\n", "a.txt"));
+  EXPECT_EQ(db.size(), 2u);
+  EXPECT_TRUE(db.kinds_for_size(7).has(DigestKind::kSha1));
+  const auto hits = db.lookup(digests_of("abc"), 3);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]->description, "right");
+}
+
+TEST(HashIocDb, WithoutSizesEveryFileIsHashedForEveryKind) {
+  HashIocDb db;
+  ASSERT_TRUE(db.add_set(kSha256 + ";x\n", "a.txt"));
+  EXPECT_EQ(db.kinds_for_size(0), DigestSet().with(DigestKind::kSha256));
+  EXPECT_EQ(db.kinds_for_size(123456), DigestSet().with(DigestKind::kSha256));
 }
 
 TEST(HashAllowList, ContainsAnyListedDigest) {
@@ -149,7 +216,7 @@ TEST(HashIocDb, AddIocsChecksValuesAndCountsKinds) {
   EXPECT_EQ(db.sets()[0].md5, 1u);
   EXPECT_EQ(db.sets()[0].sha256_count, 1u);
   EXPECT_EQ(db.sets()[0].sha256, "given");
-  const auto hits = db.lookup(digests_of("abc"));
+  const auto hits = db.lookup(digests_of("abc"), 3);
   ASSERT_EQ(hits.size(), 2u);
   EXPECT_EQ(hits[0]->value, kMd5);
   EXPECT_EQ(hits[0]->source, "feed.json");  // filled in from info.name

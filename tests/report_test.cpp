@@ -21,7 +21,7 @@ struct Fixture {
                  {"ref", std::string("r1")},
                  {"ref", std::string("r2")}},
                 90};
-  HashIoc ioc{DigestKind::kSha256, std::string(64, 'a'), 100, "known bad", "iocs.txt", 7};
+  HashIoc ioc{DigestKind::kSha256, std::string(64, 'a'), 100, "known bad", "iocs.txt", 7, std::nullopt};
   ScanInfo info{"host",
                 "2026-01-01T00:00:00.000Z",
                 {"/root"},

@@ -28,7 +28,7 @@ struct Fixture {
                 90};
   RuleInfo weak{"Weak_Rule", "rules/weak.yar", {}, {{"reference", std::string("a report, 2020")}}, 65};
   RuleInfo info_rule{"Info_Rule", "rules/weak.yar", {}, {}, 20};
-  HashIoc ioc{DigestKind::kSha256, std::string(64, 'a'), 100, "known bad", "iocs.txt", 7};
+  HashIoc ioc{DigestKind::kSha256, std::string(64, 'a'), 100, "known bad", "iocs.txt", 7, std::nullopt};
   FilenameIoc name_ioc{"\\\\evil\\.exe$", 45, "", "dropper name", "names.txt", 3};
   ScanInfo info{"host",
                 "2026-01-01T00:00:00.000Z",

@@ -4,6 +4,8 @@
 // memory, so tests and fuzzers need no files.
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,6 +29,10 @@ struct HashIoc {
   std::string description;  ///< may be empty
   std::string source;       ///< name of the set it came from
   std::size_t line = 0;     ///< line in that set
+  /// The file's size in bytes, when the source gives it. A sized indicator
+  /// matches only a file of that size, and files of other sizes need not
+  /// be hashed for it.
+  std::optional<std::uint64_t> size;
 };
 
 /// Identity of one loaded indicator set, as recorded in reports.
@@ -41,7 +47,8 @@ struct IocSetInfo {
 /// Parses one hash IOC list. Accepted per line, after trimming white space:
 /// blank, `# comment`, `HASH`, `HASH;DESCRIPTION`, `HASH;SCORE;DESCRIPTION`
 /// (SCORE an integer 0-100). The hash kind is told from its length (32, 40,
-/// 64 hex digits), case-insensitively. A UTF-8 byte-order mark and CRLF
+/// 64 hex digits), case-insensitively. The hash may be followed, after
+/// white space, by `size=N`: the file's size in bytes (HashIoc::size). A UTF-8 byte-order mark and CRLF
 /// line ends are accepted. The first bad line fails the whole set with
 /// "NAME:LINE: reason"; nothing is half-loaded.
 /// With `skipped_lines`, bad lines are recorded there ("NAME:LINE: reason")
@@ -65,27 +72,34 @@ class HashIocDb {
   /// half-loaded. `info.name` and `info.sha256` are kept as given; its
   /// count, md5, sha1 and sha256_count are set to what was added here.
   Status add_iocs(std::vector<HashIoc> iocs, IocSetInfo info);
-  /// Every indicator matching one of `digests`, in load order.
-  std::vector<const HashIoc*> lookup(const Digests& digests) const;
+  /// Every indicator matching one of `digests` of a file of `size` bytes
+  /// (a sized indicator matches only that size), in load order.
+  std::vector<const HashIoc*> lookup(const Digests& digests, std::uint64_t size) const;
   /// The sets in load order.
   const std::vector<IocSetInfo>& sets() const { return sets_; }
   /// Total number of indicators.
   std::size_t size() const { return entries_.size(); }
-  /// The digest kinds any indicator uses: the only ones a file must be
-  /// hashed with before lookup.
+  /// The digest kinds any indicator uses.
   DigestSet kinds() const { return kinds_; }
+  /// The digest kinds a file of `size` bytes must be hashed with before
+  /// lookup: those of indicators without a size, and those of indicators
+  /// of exactly this size. A kind all of whose indicators carry sizes
+  /// costs nothing for files of other sizes.
+  DigestSet kinds_for_size(std::uint64_t size) const;
 
  private:
   std::vector<IocSetInfo> sets_;
   std::vector<HashIoc> entries_;
   DigestSet kinds_;
+  DigestSet unsized_kinds_;
+  std::unordered_map<std::uint64_t, DigestSet> sized_kinds_;
   // key: kind as one byte + raw digest bytes -> indexes into entries_.
   std::unordered_map<std::string, std::vector<std::size_t>> index_;
 };
 
 /// Known-good hashes: Loki's falsepositive-hashes.txt and lists like it, in
-/// the same line format as hash IOC lists (parsed by parse_hash_iocs; score
-/// and description are read but not used). What a listed file is spared is
+/// the same line format as hash IOC lists (parsed by parse_hash_iocs; score,
+/// size and description are read but not used). What a listed file is spared is
 /// the caller's decision. Built once before the scan, then read-only and
 /// safe to share between threads.
 class HashAllowList {

@@ -65,10 +65,27 @@ Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::s
       text, name, skipped_lines, [&](std::string_view line, std::size_t line_no) -> Outcome {
         if (line.empty() || line.front() == '#') return std::monostate{};
         const std::size_t semi = line.find(';');
-        const std::string_view hash = ioc_lines::trim(line.substr(0, semi));
+        std::string_view hash = ioc_lines::trim(line.substr(0, semi));
         std::string_view rest = semi == std::string_view::npos ? std::string_view{} : line.substr(semi + 1);
 
         if (hash.empty()) return std::string("missing hash before ';'");
+        // `HASH size=N`: the file's size, after white space.
+        std::optional<std::uint64_t> size;
+        if (const std::size_t blank = hash.find_first_of(" \t"); blank != std::string_view::npos) {
+          const std::string_view attribute = ioc_lines::trim(hash.substr(blank));
+          hash = hash.substr(0, blank);
+          constexpr std::string_view kSize = "size=";
+          const std::string_view digits =
+              attribute.starts_with(kSize) ? attribute.substr(kSize.size()) : std::string_view{};
+          std::uint64_t value = 0;
+          const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+          if (!attribute.starts_with(kSize) || !is_all_digits(digits) || ec != std::errc() ||
+              ptr != digits.data() + digits.size()) {
+            return "after the hash, expected ';' or 'size=BYTES' (a whole number of bytes), found '" +
+                   std::string(attribute.substr(0, 40)) + "'";
+          }
+          size = value;
+        }
         const auto bad_char = std::find_if_not(hash.begin(), hash.end(), is_hex);
         if (bad_char != hash.end()) {
           return "hash contains a character that is not a hex digit at column " +
@@ -109,6 +126,7 @@ Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::s
         ioc.description = std::string(description);
         ioc.source = name;
         ioc.line = line_no;
+        ioc.size = size;
         return ioc;
       });
 }
@@ -137,17 +155,26 @@ Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info) {
     if (ioc.source.empty()) ioc.source = info.name;
   }
   info.count = info.md5 = info.sha1 = info.sha256_count = 0;
-  // The same hash twice in one set is one indicator (first wins); the same
-  // hash in two sets is two, each with its own source. Sets are told apart
-  // by their position, so two sets with one name stay two sets.
+  // The same hash (and size) twice in one set is one indicator (first
+  // wins); the same hash in two sets is two, each with its own source, and
+  // so is one hash given two sizes (one of them is wrong; neither is lost).
+  // Sets are told apart by their position, so two sets with one name stay
+  // two sets.
   const std::size_t first_of_set = entries_.size();
   for (HashIoc& ioc : iocs) {
     const std::string key = index_key(ioc.kind, std::string_view(hex_to_raw(ioc.value)));
     auto& slots = index_[key];
-    const bool duplicate = std::any_of(slots.begin(), slots.end(), [&](std::size_t i) { return i >= first_of_set; });
+    const bool duplicate = std::any_of(
+        slots.begin(), slots.end(), [&](std::size_t i) { return i >= first_of_set && entries_[i].size == ioc.size; });
     if (duplicate) continue;
     count_indicator(info, ioc.kind);
     kinds_ = kinds_.with(ioc.kind);
+    if (ioc.size) {
+      DigestSet& at_size = sized_kinds_[*ioc.size];
+      at_size = at_size.with(ioc.kind);
+    } else {
+      unsized_kinds_ = unsized_kinds_.with(ioc.kind);
+    }
     slots.push_back(entries_.size());
     entries_.push_back(std::move(ioc));
   }
@@ -155,16 +182,24 @@ Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info) {
   return Ok{};
 }
 
-std::vector<const HashIoc*> HashIocDb::lookup(const Digests& digests) const {
+std::vector<const HashIoc*> HashIocDb::lookup(const Digests& digests, std::uint64_t size) const {
   std::vector<const HashIoc*> hits;
   if (index_.empty()) return hits;
   for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
     if (!digests.present.has(kind)) continue;
     const auto it = index_.find(index_key(kind, digests.get(kind)));
     if (it == index_.end()) continue;
-    for (const std::size_t i : it->second) hits.push_back(&entries_[i]);
+    for (const std::size_t i : it->second) {
+      if (!entries_[i].size || *entries_[i].size == size) hits.push_back(&entries_[i]);
+    }
   }
   return hits;
+}
+
+DigestSet HashIocDb::kinds_for_size(std::uint64_t size) const {
+  if (sized_kinds_.empty()) return unsized_kinds_;
+  const auto it = sized_kinds_.find(size);
+  return it == sized_kinds_.end() ? unsized_kinds_ : unsized_kinds_ | it->second;
 }
 
 Status HashAllowList::add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines) {

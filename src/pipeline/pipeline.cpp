@@ -322,7 +322,7 @@ class Worker {
         sink_(sink),
         throttles_(throttles),
         reader_(config.read),
-        needed_(digests_needed_up_front(config.pack)),
+        needed_always_(digests_needed_by_every_file(config.pack)),
         archives_(config.archive) {
     if (config.pack.rules) scanner_.emplace(config.pack.rules, config.yara_timeout_s);
     // Without its own connection a worker just reads every file.
@@ -331,15 +331,20 @@ class Worker {
     }
   }
 
-  // Digests every file needs before matching: the kinds the indicator sets
-  // use, and MD5 when rules may read the `md5` external. The rest are
-  // computed only for files that end up in findings.
-  static DigestSet digests_needed_up_front(const Pack& pack) {
+  // Digests every file needs before matching whatever its size: the kinds
+  // the allow-lists use, and MD5 when rules may read the `md5` external.
+  static DigestSet digests_needed_by_every_file(const Pack& pack) {
     DigestSet needed;
-    if (pack.hash_iocs) needed = needed | pack.hash_iocs->kinds();
     if (pack.allow_hashes) needed = needed | pack.allow_hashes->kinds();
     if (pack.rules && pack.rules->uses_externals()) needed = needed.with(DigestKind::kMd5);
     return needed;
+  }
+
+  // Digests a file of `size` bytes needs before matching: the above, and
+  // the kinds of the hash indicators that can match that size. The rest are
+  // computed only for files that end up in findings.
+  DigestSet needed_for(std::uint64_t size) const {
+    return config_.pack.hash_iocs ? needed_always_ | config_.pack.hash_iocs->kinds_for_size(size) : needed_always_;
   }
 
   void run(BoundedQueue<WalkEntry>& queue, const std::stop_token& stop) {
@@ -402,7 +407,7 @@ class Worker {
       return Matched::kAllowListed;
     }
     if (config_.pack.hash_iocs) {
-      for (const HashIoc* ioc : config_.pack.hash_iocs->lookup(finding.digests)) {
+      for (const HashIoc* ioc : config_.pack.hash_iocs->lookup(finding.digests, s.bytes.size())) {
         finding.matches.emplace_back(HashMatchRecord{ioc});
       }
     }
@@ -491,7 +496,8 @@ class Worker {
     const Feed feed = [this](const std::function<void(ByteView)>& sink) { return reader_.stream(sink); };
     const Subject subject{read.bytes, read.mapped, &feed, entry.path, read.info.uid};
     // --verify-cache also computes every kind the entry holds, to compare.
-    const DigestSet kinds = cached && cache_.verify ? needed_ | cached->digests.present : needed_;
+    const DigestSet needed = needed_for(read.bytes.size());
+    const DigestSet kinds = cached && cache_.verify ? needed | cached->digests.present : needed;
     std::string error;
     YaraScanResult yara;
     const Matched matched = match_bytes(subject, kinds, finding, error, yara);
@@ -593,7 +599,7 @@ class Worker {
       const Subject subject{bytes, false, &feed, chain.back(), uid_};
       std::string error;
       YaraScanResult yara;
-      const Matched matched = w_.match_bytes(subject, w_.needed_, finding, error, yara);
+      const Matched matched = w_.match_bytes(subject, w_.needed_for(bytes.size()), finding, error, yara);
       if (!error.empty()) {
         clean_ = false;
         w_.sink_.error(path_, "archive member " + join_chain(chain) + ": " + error);
@@ -669,7 +675,7 @@ class Worker {
   // may have changed). Returns false, having reported nothing, when the
   // file must be read.
   bool answer_from_cache(const WalkEntry& entry, const FileKey& key, const CachedFile& c, Finding& finding) {
-    if (!needed_.minus(c.digests.present).empty()) return false;
+    if (!needed_for(key.size).minus(c.digests.present).empty()) return false;
     const Pack& pack = config_.pack;
     // Known good, archive or not (its members are not looked at when read
     // either).
@@ -687,7 +693,7 @@ class Worker {
     }
     std::vector<MatchRecord> matches = finding.matches;
     if (pack.hash_iocs) {
-      for (const HashIoc* ioc : pack.hash_iocs->lookup(c.digests)) matches.emplace_back(HashMatchRecord{ioc});
+      for (const HashIoc* ioc : pack.hash_iocs->lookup(c.digests, key.size)) matches.emplace_back(HashMatchRecord{ioc});
     }
     if (scanner_) {
       if (c.rules_fingerprint.empty() || c.rules_fingerprint != cache_.fingerprint) return false;
@@ -787,7 +793,7 @@ class Worker {
   const Throttles& throttles_;
   std::unique_ptr<ScanCacheReader> cache_reader_;
   FileReader reader_;
-  DigestSet needed_;
+  DigestSet needed_always_;
   Hasher hasher_;
   std::optional<YaraScanner> scanner_;
   ArchiveScanner archives_;

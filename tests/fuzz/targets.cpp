@@ -69,7 +69,10 @@ int fuzz_hash_iocs(const std::uint8_t* data, std::size_t size) {
   check_hashes(*parsed);
   check(db.size() <= parsed->size(), "database holds at most what was parsed");
   Digests digests;
-  (void)db.lookup(digests);
+  (void)db.lookup(digests, size);
+  for (const HashIoc& ioc : *parsed) {
+    check(db.kinds_for_size(ioc.size.value_or(size)).has(ioc.kind), "a file of an indicator's size is hashed for it");
+  }
   (void)allow.contains(digests);
   return 0;
 }
@@ -140,7 +143,7 @@ int fuzz_baseline(const std::uint8_t* data, std::size_t size) {
   }
   // Whatever loaded must answer for findings of each kind without trouble.
   static const RuleInfo rule{"R", "fuzz.yar", {}, {}, 75};
-  static const HashIoc hash{DigestKind::kSha256, std::string(64, 'a'), 100, "", "fuzz.txt", 1};
+  static const HashIoc hash{DigestKind::kSha256, std::string(64, 'a'), 100, "", "fuzz.txt", 1, std::nullopt};
   static const FilenameIoc name{"x", 80, "", "", "fuzz.txt", 1};
   Finding f;
   f.path = "/p";
