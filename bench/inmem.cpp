@@ -1,9 +1,10 @@
 // iocsweep_inmem: the in-memory ceiling for issue 4 ("Fast sweeps").
 //
 // Loads the regular files below the given paths into memory first, then on
-// N threads hashes (MD5 + SHA-1 + SHA-256 through iocsweep::Hasher) and
-// YARA-scans (iocsweep::YaraScanner) the same bytes, the way a scan worker
-// does, and prints MB/s for hashing alone, YARA alone and both. No disk, no
+// N threads hashes (through iocsweep::Hasher) and YARA-scans
+// (iocsweep::YaraScanner) the same bytes, and prints MB/s for hashing alone
+// (all three digests), YARA alone and both the way a scan worker does them
+// (only the digest kinds the pack needs for a file of that size). No disk, no
 // walker, no report: whatever iocsweep's end-to-end throughput loses against
 // these figures is I/O and pipeline overhead.
 //
@@ -156,8 +157,16 @@ struct RunResult {
 
 // Each thread owns its Hasher and YaraScanner for the whole run, as a scan
 // worker does; files are handed out through one atomic index.
-RunResult run(const std::vector<LoadedFile>& files, const std::shared_ptr<const iocsweep::CompiledRules>& rules,
-              unsigned threads, Work work) {
+RunResult run(const std::vector<LoadedFile>& files, const iocsweep::Pack& pack, unsigned threads, Work work) {
+  const auto& rules = pack.rules;
+  // What a worker hashes before matching (pipeline.cpp: needed_for).
+  const auto kinds_for = [&](std::uint64_t size) {
+    if (work == Work::kHash) return iocsweep::DigestSet::all();
+    iocsweep::DigestSet kinds;
+    if (rules && rules->uses_externals()) kinds = kinds.with(iocsweep::DigestKind::kMd5);
+    if (pack.hash_iocs) kinds = kinds | pack.hash_iocs->kinds_for_size(size);
+    return kinds;
+  };
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> matches{0};
   std::atomic<std::size_t> errors{0};
@@ -176,13 +185,17 @@ RunResult run(const std::vector<LoadedFile>& files, const std::shared_ptr<const 
           const LoadedFile& f = files[i];
           const iocsweep::ByteView bytes(f.bytes.data(), f.bytes.size());
           iocsweep::Digests d{};
-          if (work != Work::kYara) d = hasher.digest(bytes);
+          if (work != Work::kYara) {
+            hasher.begin(kinds_for(bytes.size()));
+            hasher.update(bytes);
+            d = hasher.finish();
+          }
           if (scanner) {
             const std::size_t slash = f.path.rfind('/');
             ext.filepath = f.path;
             ext.filename = slash == std::string::npos ? f.path : f.path.substr(slash + 1);
             ext.extension = extension_of(ext.filename);
-            ext.md5 = work == Work::kBoth ? d.hex(iocsweep::DigestKind::kMd5) : std::string();
+            ext.md5 = d.present.has(iocsweep::DigestKind::kMd5) ? d.hex(iocsweep::DigestKind::kMd5) : std::string();
             auto r = scanner->scan(bytes, ext);
             matches += r.matched.size();
             if (!r.error.empty()) ++errors;
@@ -239,7 +252,7 @@ int main(int argc, char** argv) {
     RunResult best;
     best.seconds = 1e300;
     for (int k = 0; k < o.repeat; ++k) {
-      RunResult r = run(files, rules, o.threads, c.work);
+      RunResult r = run(files, *pack, o.threads, c.work);
       if (r.seconds < best.seconds) best = r;
     }
     const double secs = std::max(best.seconds, 1e-9);
