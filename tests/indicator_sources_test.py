@@ -103,8 +103,11 @@ def main():
         stix_file = b"reported by a STIX bundle\n"
         bundle = {"type": "bundle", "id": "bundle--1", "objects": [
             {"type": "indicator", "spec_version": "2.1", "id": "indicator--a", "name": "Evil by hash",
-             "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z",
+             "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z",
              "pattern": "[file:hashes.'SHA-256' = '%s']" % hashlib.sha256(stix_file).hexdigest()},
+            {"type": "indicator", "spec_version": "2.1", "id": "indicator--a", "name": "Old version",
+             "pattern_type": "stix", "modified": "2019-01-01T00:00:00Z",
+             "pattern": "[file:name = 'payload.bin']"},
             {"type": "indicator", "spec_version": "2.1", "id": "indicator--b", "name": "C2",
              "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z",
              "pattern": "[ipv4-addr:value = '203.0.113.7']"}]}
@@ -125,6 +128,8 @@ def main():
         check(m is not None and m[0]["type"] == "hash" and "indicator--a" in m[0]["description"],
               "STIX hash indicator matched and named")
         check("bundle.json: 1 indicator(s) not imported" in err, "unsupported STIX indicator reported: " + err)
+        check("bundle.json: 1 older indicator version(s) superseded" in err, "superseded version reported: " + err)
+        check(len(m) == 1, "the superseded version's file name is not swept for")
         m = matches_of(doc, os.path.join(tree, "misp", "any_name.bin"))
         check(m is not None and m[0]["type"] == "hash" and m[0]["algorithm"] == "sha1", "MISP sha1 matched")
 

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstdint>
+#include <optional>
+
 namespace iocsweep {
 namespace {
 
@@ -119,7 +123,7 @@ TEST(ParseStixBundle, ConfidenceBecomesTheScore) {
 TEST(ParseStixBundle, UnsupportedPatternsAreCountedAndListed) {
   const ImportedIocs r = stix_ok(bundle({
       indicator("indicator--ip", "[ipv4-addr:value = '1.2.3.4']"),
-      indicator("indicator--and", "[file:name = 'a.exe' AND file:hashes.MD5 = '" + kMd5 + "']"),
+      indicator("indicator--and", "[file:name = 'a.exe' AND file:size = 3]"),
       indicator("indicator--fb", "[file:name = 'a.exe'] FOLLOWEDBY [file:name = 'b.exe']"),
       indicator("indicator--within", "[file:name = 'a.exe'] WITHIN 300 SECONDS"),
       indicator("indicator--like", "[file:name LIKE 'evil%']"),
@@ -138,7 +142,8 @@ TEST(ParseStixBundle, UnsupportedPatternsAreCountedAndListed) {
   EXPECT_EQ(r.unsupported_examples[0],
             "indicator--ip: pattern [ipv4-addr:value = '1.2.3.4'] not supported (not a file hash or file:name)");
   EXPECT_EQ(r.unsupported_examples[1],
-            "indicator--and: pattern [file:name = 'a.exe' AND file:hashes.MD5 = '" + kMd5 + "'] not supported (AND)");
+            "indicator--and: pattern [file:name = 'a.exe' AND file:size = 3] not supported (AND without a file hash "
+            "of MD5, SHA-1 or SHA-256)");
   EXPECT_EQ(r.unsupported_examples[2],
             "indicator--fb: pattern [file:name = 'a.exe'] FOLLOWEDBY [file:name = 'b.exe'] not supported (FOLLOWEDBY "
             "between observations)");
@@ -159,6 +164,142 @@ TEST(ParseStixBundle, UnsupportedPatternsAreCountedAndListed) {
             "indicator--mixed: domain-name:value IN ('a', 'b') in an OR pattern not supported (not a file hash or "
             "file:name)");
   // The 11th (pattern_type yara) is counted but not listed.
+}
+
+// MISP's STIX export writes every fact of a file object into one
+// observation joined by AND.
+TEST(ParseStixBundle, AndOfFileFactsImportsEachHashWithTheSize) {
+  std::string md5_upper = kMd5;
+  for (char& c : md5_upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const ImportedIocs r = stix_ok(bundle({
+      indicator("indicator--misp",
+                "[file:hashes.MD5 = '" + kMd5 + "' AND file:hashes.SHA1 = '" + kSha1 + "' AND file:hashes.SHA256 = '" +
+                    kSha256 + "' AND file:hashes.SSDEEP = '3:abc:def' AND file:name = 'abc.txt' AND file:size = '3' " +
+                    "AND file:x_misp_entropy = '1.58' AND file:mime_type = 'text/plain']",
+                R"(, "name": "File object")"),
+      indicator("indicator--int", "[file:size = 3 AND file:hashes.'SHA-256' = '" + kSha256 + "']"),
+      indicator("indicator--nosize", "[file:hashes.MD5 = '" + kMd5 + "' AND file:name = 'x.exe']"),
+      indicator("indicator--dup", "[file:hashes.MD5 = '" + kMd5 + "' AND file:hashes.MD5 = '" + md5_upper + "']"),
+      indicator("indicator--or", "[file:hashes.MD5 = '" + kMd5 + "' AND file:size = 3 OR (file:hashes.SHA1 = '" +
+                                     kSha1 + "' AND file:size = 4) OR file:name = 'or.exe']"),
+  }));
+  ASSERT_EQ(r.hashes.size(), 8u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(r.hashes[i].size, std::optional<std::uint64_t>(3)) << i;
+    EXPECT_EQ(r.hashes[i].description, "File object (indicator--misp)");
+  }
+  EXPECT_EQ(r.hashes[0].kind, DigestKind::kMd5);
+  EXPECT_EQ(r.hashes[1].kind, DigestKind::kSha1);
+  EXPECT_EQ(r.hashes[2].kind, DigestKind::kSha256);
+  EXPECT_EQ(r.hashes[3].kind, DigestKind::kSha256);
+  EXPECT_EQ(r.hashes[3].size, std::optional<std::uint64_t>(3));
+  EXPECT_EQ(r.hashes[4].size, std::nullopt);  // indicator--nosize
+  EXPECT_EQ(r.hashes[5].value, kMd5);         // indicator--dup: the same hash twice is one
+  EXPECT_EQ(r.hashes[6].size, std::optional<std::uint64_t>(3));
+  EXPECT_EQ(r.hashes[7].kind, DigestKind::kSha1);
+  EXPECT_EQ(r.hashes[7].size, std::optional<std::uint64_t>(4));
+  // The names ANDed with a hash are not required; a lone name in an OR is.
+  ASSERT_EQ(r.filenames.size(), 1u);
+  EXPECT_EQ(name_hits(r, "/x/or.exe").size(), 1u);
+  EXPECT_EQ(r.unsupported, 0u);
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_EQ(r.notes[0],
+            "2 file:name comparison(s) ANDed with a file hash not required: the hash is imported and matches the file "
+            "under any name (e.g. indicator--misp: file:name = 'abc.txt')");
+
+  // A sized indicator matches only a file of that size.
+  HashIocDb db;
+  ASSERT_TRUE(db.add_iocs({r.hashes[0]}, IocSetInfo{"feed.json", "", 0, 0, 0, 0, 0}));
+  Hasher h;
+  const std::string abc = "abc";
+  const Digests d = h.digest(ByteView(reinterpret_cast<const std::uint8_t*>(abc.data()), abc.size()));
+  EXPECT_EQ(db.lookup(d, 3).size(), 1u);
+  EXPECT_TRUE(db.lookup(d, 4).empty());
+}
+
+TEST(ParseStixBundle, AndThatCannotBeSweptForIsCountedAndListed) {
+  const std::string md5 = "file:hashes.MD5 = '" + kMd5 + "'";
+  const ImportedIocs r = stix_ok(bundle({
+      indicator("indicator--sizes", "[" + md5 + " AND file:size = 3 AND file:size = 4]"),
+      indicator("indicator--md5s", "[" + md5 + " AND file:hashes.'MD5' = '" + std::string(32, '0') + "']"),
+      indicator("indicator--across", "[" + md5 + "] AND [file:size = 3]"),
+      indicator("indicator--nested", "[(" + md5 + " OR file:name = 'a.exe') AND file:size = 3]"),
+      indicator("indicator--other", "[" + md5 + " AND process:name = 'a.exe']"),
+      indicator("indicator--path", "[" + md5 + " AND file:parent_directory_ref.path = 'C:\\\\Temp']"),
+      indicator("indicator--op", "[" + md5 + " AND file:size > 3]"),
+      indicator("indicator--bad-size", "[" + md5 + " AND file:size = '-3']"),
+      indicator("indicator--within", "[" + md5 + " AND file:size = 3] WITHIN 5 SECONDS"),
+      indicator("indicator--mixed", "[file:hashes.SHA1 = '" + kSha1 + "' OR file:name = 'a.exe' AND file:size = 3]"),
+  }));
+  ASSERT_EQ(r.hashes.size(), 1u);  // the SHA-1 of indicator--mixed
+  EXPECT_EQ(r.hashes[0].kind, DigestKind::kSha1);
+  EXPECT_TRUE(r.filenames.empty());
+  EXPECT_TRUE(r.notes.empty());
+  EXPECT_EQ(r.unsupported, 10u);
+  ASSERT_EQ(r.unsupported_examples.size(), 10u);
+  const std::string pattern = "pattern [" + md5;
+  EXPECT_EQ(r.unsupported_examples[0], "indicator--sizes: " + pattern +
+                                           " AND file:size = 3 AND file:size = 4] not supported (AND of two "
+                                           "different file:size values)");
+  EXPECT_EQ(r.unsupported_examples[1], "indicator--md5s: " + pattern + " AND file:hashes.'MD5' = '" +
+                                           std::string(32, '0') + "'] not supported (AND of two different md5 values)");
+  EXPECT_EQ(r.unsupported_examples[2],
+            "indicator--across: " + pattern + "] AND [file:size = 3] not supported (AND between observations)");
+  EXPECT_EQ(r.unsupported_examples[3], "indicator--nested: pattern [(" + md5 +
+                                           " OR file:name = 'a.exe') AND file:size = 3] not supported (OR inside AND)");
+  EXPECT_EQ(r.unsupported_examples[4], "indicator--other: " + pattern +
+                                           " AND process:name = 'a.exe'] not supported (AND with process:name = "
+                                           "'a.exe' (not a file property))");
+  EXPECT_EQ(r.unsupported_examples[5],
+            "indicator--path: " + pattern +
+                " AND file:parent_directory_ref.path = 'C:\\\\Temp'] not supported (AND with "
+                "file:parent_directory_ref.path = 'C:\\\\Temp' (not a file hash, size, name or property the content "
+                "fixes))");
+  EXPECT_EQ(r.unsupported_examples[6],
+            "indicator--op: " + pattern + " AND file:size > 3] not supported (AND with file:size > 3 (operator >))");
+  EXPECT_EQ(r.unsupported_examples[7], "indicator--bad-size: " + pattern +
+                                           " AND file:size = '-3'] not supported (AND with file:size = '-3' (not a "
+                                           "whole number of bytes))");
+  EXPECT_EQ(r.unsupported_examples[8],
+            "indicator--within: " + pattern + " AND file:size = 3] WITHIN 5 SECONDS not supported (qualifier WITHIN)");
+  EXPECT_EQ(r.unsupported_examples[9],
+            "indicator--mixed: file:name = 'a.exe' AND file:size = 3 in an OR pattern not supported (AND without a "
+            "file hash of MD5, SHA-1 or SHA-256)");
+  // A bad hash in an AND fails the bundle like any other.
+  EXPECT_EQ(stix_error(bundle({indicator("indicator--short", "[file:hashes.MD5 = 'abc' AND file:size = 3]")})),
+            "feed.json: indicator--short: md5 value 'abc' is not 32 hex digits");
+}
+
+TEST(ParseStixBundle, OnlyTheLatestVersionOfAnIndicatorCounts) {
+  const auto version = [](const std::string& id, const std::string& pattern, const std::string& modified,
+                          const std::string& extra = "") {
+    return indicator(id, pattern, R"(, "modified": ")" + modified + "\"" + extra);
+  };
+  const ImportedIocs r = stix_ok(bundle({
+      version("indicator--v", "[file:name = 'v1.exe']", "2020-01-01T00:00:00.500Z"),
+      version("indicator--v", "[file:name = 'v3.exe']", "2021-01-01T00:00:00Z", R"(, "revoked": true)"),
+      version("indicator--v", "[file:name = 'v2.exe']", "2020-06-01T00:00:00Z"),
+      // "...:00Z" is earlier than "...:00.001Z", though it sorts after it as text.
+      version("indicator--f", "[file:name = 'late.exe']", "2022-01-01T00:00:00.001Z"),
+      version("indicator--f", "[file:name = 'early.exe']", "2022-01-01T00:00:00Z"),
+      // No modified: older than any version that has one.
+      indicator("indicator--m", "[file:name = 'unversioned.exe']"),
+      version("indicator--m", "[file:name = 'versioned.exe']", "2000-01-01T00:00:00Z"),
+      version("indicator--single", "[file:name = 'single.exe']", "2019-01-01T00:00:00Z"),
+  }));
+  ASSERT_EQ(r.filenames.size(), 3u);
+  EXPECT_EQ(name_hits(r, "/x/late.exe").size(), 1u);
+  EXPECT_EQ(name_hits(r, "/x/versioned.exe").size(), 1u);
+  EXPECT_EQ(name_hits(r, "/x/single.exe").size(), 1u);
+  EXPECT_EQ(r.unsupported, 1u);
+  ASSERT_EQ(r.unsupported_examples.size(), 1u);
+  EXPECT_EQ(r.unsupported_examples[0], "indicator--v: revoked, not imported");
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_EQ(r.notes[0],
+            "4 older indicator version(s) superseded by a later version with the same id, not imported (e.g. "
+            "indicator--v modified 2020-01-01T00:00:00.500Z, replaced by modified 2021-01-01T00:00:00Z)");
+  EXPECT_EQ(stix_error(bundle({version("indicator--t", "[file:name = 'a']", "yesterday")})),
+            "feed.json: indicator--t: \"modified\" is not an RFC 3339 timestamp");
 }
 
 TEST(ParseStixBundle, RevokedAndExpiredAreSkippedAndCounted) {
@@ -324,6 +465,75 @@ TEST(ParseMispEvent, NotForDetectionDeletedAndOtherTypesAreCounted) {
   EXPECT_EQ(r.unsupported_examples[2], "attribute n-3: deleted, not imported");
   EXPECT_EQ(r.unsupported_examples[3], "attribute n-4: type 'ip-dst' not supported");
   EXPECT_EQ(r.unsupported_examples[4], "attribute n-5: type 'filename|sha512' not supported");
+}
+
+std::string misp_object(const std::string& name, const std::vector<std::string>& attributes,
+                        const std::string& extra = "") {
+  std::string out = R"({"name": ")" + name + "\"" + extra + R"(, "Attribute": [)";
+  for (std::size_t i = 0; i < attributes.size(); ++i) out += (i ? ", " : "") + attributes[i];
+  return out + "]}";
+}
+
+std::string misp_objects_event(const std::vector<std::string>& objects) {
+  std::string out = R"({"Event": {"info": "E", "Object": [)";
+  for (std::size_t i = 0; i < objects.size(); ++i) out += (i ? ", " : "") + objects[i];
+  return out + "]}}";
+}
+
+TEST(ParseMispEvent, AttributesOfADeletedObjectAreCountedNotImported) {
+  const ImportedIocs r = misp_ok(misp_objects_event({
+      misp_object("file", {misp_attribute("md5", kMd5, "d-1"), misp_attribute("filename", "gone.exe", "d-2")},
+                  R"(, "uuid": "obj-1", "deleted": true)"),
+      misp_object("file", {misp_attribute("sha1", kSha1, "k-1")}, R"(, "deleted": "0")"),
+  }));
+  ASSERT_EQ(r.hashes.size(), 1u);
+  EXPECT_EQ(r.hashes[0].kind, DigestKind::kSha1);
+  EXPECT_TRUE(r.filenames.empty());
+  EXPECT_EQ(r.unsupported, 2u);
+  ASSERT_EQ(r.unsupported_examples.size(), 2u);
+  EXPECT_EQ(r.unsupported_examples[0], "attribute d-1: in a deleted object, not imported");
+  EXPECT_EQ(r.unsupported_examples[1], "attribute d-2: in a deleted object, not imported");
+  EXPECT_EQ(misp_error(misp_objects_event({misp_object("file", {}, R"(, "uuid": "obj-2", "deleted": [])")})),
+            "event.json: object obj-2: \"deleted\" is not a boolean");
+}
+
+TEST(ParseMispEvent, FileObjectSizeGoesToTheObjectsHashes) {
+  const std::string size3 = misp_attribute("size-in-bytes", "3", "s-1", R"(, "to_ids": false)");
+  const ImportedIocs r = misp_ok(misp_objects_event({
+      misp_object("file", {misp_attribute("md5", kMd5, "h-1"), size3, misp_attribute("sha256", kSha256, "h-2"),
+                           misp_attribute("filename", "abc.txt", "h-3"),
+                           misp_attribute("size-in-bytes", "99", "s-0", R"(, "deleted": true)")}),
+      misp_object("file", {misp_attribute("sha1", kSha1, "h-4")}),
+  }));
+  ASSERT_EQ(r.hashes.size(), 3u);
+  EXPECT_EQ(r.hashes[0].size, std::optional<std::uint64_t>(3));
+  EXPECT_EQ(r.hashes[1].size, std::optional<std::uint64_t>(3));
+  EXPECT_EQ(r.hashes[2].size, std::nullopt);  // another object
+  EXPECT_EQ(r.filenames.size(), 1u);
+  EXPECT_EQ(r.unsupported, 1u);
+  ASSERT_EQ(r.unsupported_examples.size(), 1u);
+  EXPECT_EQ(r.unsupported_examples[0], "attribute s-0: deleted, not imported");
+
+  // Two sizes, a size that is not a whole number, a size outside a file
+  // object: the hashes stay unsized and the size is reported.
+  const ImportedIocs unsized = misp_ok(misp_objects_event({
+      misp_object("file", {misp_attribute("md5", kMd5, "u-1"), size3, misp_attribute("size-in-bytes", "4", "s-2")}),
+      misp_object("file", {misp_attribute("md5", kMd5, "u-2"), misp_attribute("size-in-bytes", "-3", "s-3")}),
+      misp_object("file", {misp_attribute("md5", kMd5, "u-3"), misp_attribute("size-in-bytes", "3.5", "s-4")}),
+      misp_object("pe", {misp_attribute("md5", kMd5, "u-4"), misp_attribute("size-in-bytes", "3", "s-5")}),
+  }));
+  ASSERT_EQ(unsized.hashes.size(), 4u);
+  for (const HashIoc& ioc : unsized.hashes) EXPECT_EQ(ioc.size, std::nullopt) << ioc.description;
+  ASSERT_EQ(unsized.unsupported_examples.size(), 5u);
+  EXPECT_EQ(unsized.unsupported_examples[0],
+            "attribute s-1: size-in-bytes '3' not used (the object has 2 size-in-bytes values)");
+  EXPECT_EQ(unsized.unsupported_examples[1],
+            "attribute s-2: size-in-bytes '4' not used (the object has 2 size-in-bytes values)");
+  EXPECT_EQ(unsized.unsupported_examples[2],
+            "attribute s-3: size-in-bytes '-3' not used (not a whole number of bytes)");
+  EXPECT_EQ(unsized.unsupported_examples[3],
+            "attribute s-4: size-in-bytes '3.5' not used (not a whole number of bytes)");
+  EXPECT_EQ(unsized.unsupported_examples[4], "attribute s-5: type 'size-in-bytes' not supported");
 }
 
 TEST(ParseMispEvent, BadValuesFailNamingTheAttribute) {

@@ -1,7 +1,7 @@
 #pragma once
 // Indicator exchange formats: STIX 2.x bundles and MISP event exports (both
 // JSON), turned into the hash and file-name indicators iocsweep can sweep
-// for. Whatever cannot be swept for (network indicators, AND patterns,
+// for. Whatever cannot be swept for (network indicators, most AND patterns,
 // attributes not meant for detection) is counted and listed, never silently
 // dropped. Parsers take bytes from memory, so tests and fuzzers need no
 // files.
@@ -30,9 +30,10 @@ struct ImportedIocs {
   std::vector<HashIoc> hashes;         ///< source = the name given, line = 0
   std::vector<FilenameIoc> filenames;  ///< exact-name patterns (filename_pattern_for_exact_name)
   /// Indicators (STIX indicator, MISP attribute) or OR-alternatives of a
-  /// STIX pattern that were not imported: other observables, AND and
-  /// qualifiers, other operators, revoked or expired STIX indicators, MISP
-  /// attributes with to_ids false or deleted.
+  /// STIX pattern that were not imported: other observables, AND without a
+  /// file hash or across observations, qualifiers, other operators, revoked
+  /// or expired STIX indicators, MISP attributes with to_ids false, deleted
+  /// or in a deleted object, and MISP sizes that could not be used.
   std::size_t unsupported = 0;
   /// The first kMaxUnsupportedExamples of those, each saying what and why,
   /// e.g. "indicator--abc: pattern [ipv4-addr:value = '1.2.3.4'] not supported".
@@ -40,6 +41,11 @@ struct ImportedIocs {
   /// STIX objects that are not indicators (identity, malware, relationship,
   /// ...): not indicators, so not counted as unsupported. Always 0 for MISP.
   std::size_t ignored_objects = 0;
+  /// What was imported differently from how the source wrote it, one line
+  /// each with a count and a first example: older STIX indicator versions
+  /// superseded by a later one, file names ANDed with a hash that are not
+  /// required. Informational; the loader shows them as warnings.
+  std::vector<std::string> notes;
 };
 
 /// Parses a STIX 2.0 / 2.1 bundle (`{"type": "bundle", "objects": [...]}`).
@@ -47,19 +53,35 @@ struct ImportedIocs {
 /// absent) is one comparison, or comparisons and observations joined by OR,
 /// of `file:hashes.'MD5'` / `'SHA-1'` / `'SHA-256'` (also MD5, SHA1, SHA256,
 /// any case, quoted or not) or `file:name` with `=` yield one indicator per
-/// comparison. In an OR, the alternatives that are not such comparisons are
-/// counted as unsupported one by one; a pattern with AND, FOLLOWEDBY, NOT,
-/// qualifiers (WITHIN, REPEATS, START/STOP) or that the small parser here
-/// does not understand counts as one unsupported indicator, as does a
-/// revoked indicator or one whose valid_until has passed (STIX says it is no
-/// longer valid; sweeping for it would report what its producer withdrew).
-/// Descriptions are "NAME (indicator--id)" (NAME from `name`, else
-/// `description`); scores are `confidence` when present (0-100), else 100
-/// for hashes and kDefaultFilenameScore for names. Every hash (hex, length
-/// of its algorithm) and name (non-empty UTF-8 without NUL) is checked; a
-/// bad one, invalid JSON, JSON deeper than kMaxJsonDepth or a malformed
-/// indicator fails the whole bundle with "NAME: ..." naming the indicator id
-/// (or "NAME:LINE: ..." for JSON syntax errors).
+/// comparison. Inside one observation, comparisons ANDed together (AND binds
+/// tighter than OR) are one alternative about one file; it is imported when
+/// it has a file hash of those kinds: each such hash becomes an indicator,
+/// sized (HashIoc::size) when a `file:size = N` (an integer, or digits in
+/// quotes as MISP writes it) is in the AND too. A `file:name` in the AND is
+/// not required (the hash identifies the file; this widening is counted in
+/// ImportedIocs::notes), and facts the file's content fixes (other hash
+/// algorithms, mime_type, magic_number_hex, x_misp_entropy, the
+/// windows-pebinary-ext extension) are not checked. An AND with anything
+/// else, with two different sizes or two different values of one hash kind,
+/// or without such a hash, is unsupported, as is an OR inside an AND.
+/// In an OR, the alternatives that are not supported (other observables,
+/// NOT, other operators, ...) are counted one by one; a pattern with none
+/// supported, with AND or FOLLOWEDBY between observations, with qualifiers
+/// (WITHIN, REPEATS, START/STOP) or that the small parser here does not
+/// understand counts as one unsupported indicator, as does a revoked indicator or one whose valid_until has
+/// passed (STIX says it is no longer valid; sweeping for it would report
+/// what its producer withdrew). Versions of one indicator (same `id`) are
+/// not taken on their own: only the one with the latest `modified` (RFC
+/// 3339; one without counts as oldest; ties go to the later object) is
+/// read, revoked and valid_until included, and the older ones are counted
+/// in ImportedIocs::notes. Descriptions are "NAME (indicator--id)" (NAME
+/// from `name`, else `description`); scores are `confidence` when present
+/// (0-100), else 100 for hashes and kDefaultFilenameScore for names. Every
+/// hash (hex, length of its algorithm) and name (non-empty UTF-8 without
+/// NUL) is checked; a bad one, invalid JSON, JSON deeper than kMaxJsonDepth
+/// or a malformed indicator (also a `modified` that is not a timestamp)
+/// fails the whole bundle with "NAME: ..." naming the indicator id (or
+/// "NAME:LINE: ..." for JSON syntax errors).
 Result<ImportedIocs> parse_stix_bundle(std::string_view json_text, const std::string& name);
 
 /// Parses a MISP event export: `{"Event": {...}}`, a restSearch answer
@@ -68,8 +90,13 @@ Result<ImportedIocs> parse_stix_bundle(std::string_view json_text, const std::st
 /// sha1, sha256, filename, filename|md5, filename|sha1, filename|sha256 are
 /// imported; a composite "name|hash" value (split at its last '|') yields a
 /// file-name and a hash indicator. Attributes with to_ids false (MISP's
-/// "not for detection"; an absent to_ids counts as true) or deleted, and
-/// attributes of any other type, are counted as unsupported with the reason.
+/// "not for detection"; an absent to_ids counts as true), deleted, or in an
+/// Object that is deleted, and attributes of any other type, are counted as
+/// unsupported with the reason. In a "file" Object, one size-in-bytes
+/// attribute (not deleted; its to_ids is not asked) whose value is a whole
+/// number of bytes sizes the Object's hash indicators (HashIoc::size); two
+/// or more, or one that is not a whole number, size nothing and are counted
+/// as unsupported.
 /// Descriptions are "EVENT_INFO: COMMENT (attribute UUID)"; scores 100 for
 /// hashes and kDefaultFilenameScore for names. Bad values fail the whole
 /// export like parse_stix_bundle, naming the attribute uuid (or its JSON

@@ -1,6 +1,7 @@
 #include "ioc/import_common.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include "iocsweep/input_file.hpp"
 
@@ -96,6 +97,16 @@ std::optional<std::string> hash_value_problem(std::string_view value, DigestKind
            " hex digits";
   }
   return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_byte_count(std::string_view text) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 std::optional<std::string> file_name_problem(std::string_view value) {

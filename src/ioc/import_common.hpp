@@ -2,6 +2,7 @@
 // Shared by the STIX and MISP importers (internal to the ioc component):
 // bounded JSON parsing, value checks and message helpers.
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -39,6 +40,10 @@ void add_unsupported(ImportedIocs& out, std::string what);
 
 /// Why `value` is not a digest of `kind` in hex, or nothing.
 std::optional<std::string> hash_value_problem(std::string_view value, DigestKind kind);
+
+/// `text` as a file size in bytes: decimal digits only (no sign, no blanks)
+/// that fit 64 bits; otherwise nothing.
+std::optional<std::uint64_t> parse_byte_count(std::string_view text);
 
 /// Why `value` cannot be a file-name indicator (empty, invalid UTF-8, NUL),
 /// or nothing.

@@ -1,6 +1,7 @@
 // MISP event exports: file hash and file-name attributes are imported; see
 // ioc_formats.hpp for what is and is not.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,8 +66,10 @@ class MispImporter {
         const Json& object = (*objects)[i];
         const std::string object_path = path + ".Object[" + std::to_string(i) + "]";
         if (!object.is_object()) return Error{name_ + ": " + object_path + " is not a JSON object"};
+        auto context = object_context(object, object_path);
+        if (!context) return context.error();
         if (const Json* attributes = ioc_import::member(object, "Attribute")) {
-          if (auto s = attribute_list(*attributes, event_info, object_path + ".Attribute"); !s) return s;
+          if (auto s = attribute_list(*attributes, event_info, object_path + ".Attribute", &*context); !s) return s;
         }
       }
     }
@@ -74,15 +77,76 @@ class MispImporter {
   }
 
  private:
-  Status attribute_list(const Json& attributes, const std::string& event_info, const std::string& path) {
+  // What an Object tells about its attributes.
+  struct ObjectContext {
+    bool deleted = false;
+    bool is_file = false;  // a "file" Object: its attributes describe one file
+    /// The file's size, from the Object's one usable size-in-bytes
+    /// attribute (`size_attribute`); else why there is none.
+    std::optional<std::uint64_t> size;
+    const Json* size_attribute = nullptr;
+    std::string no_size_why;
+  };
+
+  Result<ObjectContext> object_context(const Json& object, const std::string& path) {
+    using namespace ioc_import;
+    ObjectContext context;
+    const std::string* uuid = string_member(object, "uuid");
+    const std::string label = uuid != nullptr ? "object " + single_line(*uuid) : path;
+    if (const Json* deleted = member(object, "deleted")) {
+      const auto flag = flag_value(*deleted);
+      if (!flag) return Error{name_ + ": " + label + ": \"deleted\" is not a boolean"};
+      context.deleted = *flag;
+    }
+    const std::string* object_name = string_member(object, "name");
+    context.is_file = object_name != nullptr && *object_name == "file";
+    const Json* attributes = member(object, "Attribute");
+    if (context.deleted || !context.is_file || attributes == nullptr || !attributes->is_array()) return context;
+    // size-in-bytes is a fact about the file, not meant for detection on its
+    // own: its to_ids is not asked; a deleted one does not count.
+    std::vector<const Json*> sizes;
+    for (std::size_t i = 0; i < attributes->size(); ++i) {
+      const Json& attribute = (*attributes)[i];
+      const std::string* type = string_member(attribute, "type");
+      if (type == nullptr || *type != "size-in-bytes") continue;
+      if (const Json* deleted = member(attribute, "deleted")) {
+        const auto flag = flag_value(*deleted);
+        if (!flag) {
+          const std::string* attribute_uuid = string_member(attribute, "uuid");
+          return Error{name_ + ": " +
+                       (attribute_uuid != nullptr ? "attribute " + single_line(*attribute_uuid)
+                                                  : path + ".Attribute[" + std::to_string(i) + "]") +
+                       ": \"deleted\" is not a boolean"};
+        }
+        if (*flag) continue;
+      }
+      sizes.push_back(&attribute);
+    }
+    if (sizes.size() > 1) {
+      context.no_size_why = "the object has " + std::to_string(sizes.size()) + " size-in-bytes values";
+    } else if (sizes.size() == 1) {
+      const std::string* value = string_member(*sizes.front(), "value");
+      context.size = value != nullptr ? parse_byte_count(trim_blanks(*value)) : std::nullopt;
+      if (context.size) {
+        context.size_attribute = sizes.front();
+      } else {
+        context.no_size_why = "not a whole number of bytes";
+      }
+    }
+    return context;
+  }
+
+  Status attribute_list(const Json& attributes, const std::string& event_info, const std::string& path,
+                        const ObjectContext* context = nullptr) {
     if (!attributes.is_array()) return Error{name_ + ": " + path + " is not an array"};
     for (std::size_t i = 0; i < attributes.size(); ++i) {
-      if (auto s = attribute(attributes[i], event_info, path + "[" + std::to_string(i) + "]"); !s) return s;
+      if (auto s = attribute(attributes[i], event_info, path + "[" + std::to_string(i) + "]", context); !s) return s;
     }
     return Ok{};
   }
 
-  Status attribute(const Json& attribute, const std::string& event_info, const std::string& path) {
+  Status attribute(const Json& attribute, const std::string& event_info, const std::string& path,
+                   const ObjectContext* context) {
     using namespace ioc_import;
     if (!attribute.is_object()) return Error{name_ + ": " + path + " is not a JSON object"};
     const std::string* uuid = string_member(attribute, "uuid");
@@ -92,6 +156,25 @@ class MispImporter {
     if (type == nullptr) return fail("no \"type\" string");
     const std::string* value = string_member(attribute, "value");
     if (value == nullptr) return fail("no \"value\" string");
+
+    if (context != nullptr && context->deleted) {
+      add_unsupported(out_, label + ": in a deleted object, not imported");
+      return Ok{};
+    }
+    if (context != nullptr && context->is_file && *type == "size-in-bytes") {
+      if (&attribute == context->size_attribute) return Ok{};  // given to the object's hashes
+      if (const Json* deleted = member(attribute, "deleted")) {
+        const auto flag = flag_value(*deleted);
+        if (!flag) return fail("\"deleted\" is not a boolean");
+        if (*flag) {
+          add_unsupported(out_, label + ": deleted, not imported");
+          return Ok{};
+        }
+      }
+      add_unsupported(out_,
+                      label + ": size-in-bytes " + quoted(*value, 40) + " not used (" + context->no_size_why + ")");
+      return Ok{};
+    }
 
     const bool composite = type->starts_with("filename|");
     const std::optional<DigestKind> digest = digest_for_type(composite ? type->substr(9) : *type);
@@ -142,7 +225,10 @@ class MispImporter {
     }
     if (composite || !digest)
       out_.filenames.push_back(make_filename_ioc(file_name, kDefaultFilenameScore, description, name_));
-    if (digest) out_.hashes.push_back(make_hash_ioc(*digest, hash, kDefaultHashScore, description, name_));
+    if (digest) {
+      out_.hashes.push_back(make_hash_ioc(*digest, hash, kDefaultHashScore, description, name_));
+      if (context != nullptr) out_.hashes.back().size = context->size;
+    }
     return Ok{};
   }
 

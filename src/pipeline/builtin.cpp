@@ -128,6 +128,7 @@ struct IocLoader {
       if (!imported->unsupported_examples.empty()) note += ", e.g. " + imported->unsupported_examples.front();
       warnings.push_back(std::move(note));
     }
+    for (const std::string& note : imported->notes) warnings.push_back(path + ": " + note);
     return Ok{};
   }
 

@@ -44,6 +44,9 @@ void check_hashes(const std::vector<HashIoc>& hashes) {
 void load_imported(const ImportedIocs& imported) {
   check(imported.unsupported_examples.size() <= kMaxUnsupportedExamples, "unsupported examples are capped");
   check(imported.unsupported_examples.size() <= imported.unsupported, "examples never outnumber the count");
+  check(
+      std::all_of(imported.notes.begin(), imported.notes.end(), [](const std::string& n) { return is_valid_utf8(n); }),
+      "import notes are UTF-8");
   check_hashes(imported.hashes);
   HashIocDb hashes;
   check(hashes.add_iocs(imported.hashes, IocSetInfo{"fuzz", "", 0, 0, 0, 0, 0}).ok(), "imported hashes load");
