@@ -1,6 +1,8 @@
 // Scheduled-sweep plumbing on the built binary: CSV and syslog output,
 // config files (--config / --dump-config) and --exclude-from.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -420,6 +422,76 @@ TEST(OutputFiles, NoCacheOrReportIsCreatedWhenSyslogCannotBeReached) {
                            out / "report.json", "--write-baseline", out / "base.json", t.path()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(std::filesystem::is_empty(out.path())) << "left behind after a start-up error";
+}
+
+// A second SIGINT/SIGTERM ends the process at once (exit 130), and removes
+// the unfinished report and baseline. The scan is held where it cannot
+// finish by itself: its first syslog message waits for room in a datagram
+// socket whose queue the test has filled and never reads.
+TEST(OutputFiles, SecondSignalExits130AndLeavesNoTemporaryFiles) {
+  TempDir t, sock, out;
+  write_file(t / "a.txt", "x");
+  SyslogListener listener(sock / "log");
+  const int filler = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(filler, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string log_path = sock / "log";
+  std::memcpy(addr.sun_path, log_path.data(), log_path.size());
+  bool full = false;
+  for (int i = 0; i < 100000 && !full; ++i) {
+    full = ::sendto(filler, "x", 1, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0 &&
+           errno == EAGAIN;
+  }
+  ::close(filler);
+  ASSERT_TRUE(full) << "the listener's queue never filled";
+
+  const std::vector<std::string> args{kBin,     "scan", "--no-builtin",      "--syslog",         "--syslog-socket",
+                                      log_path, "-o",   out / "report.json", "--write-baseline", out / "base.json",
+                                      t.path()};
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ASSERT_EQ(rc, 0);
+  // The signal thread is the process's second thread: once it exists,
+  // both signals are waited for and none kills the process outright.
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::size_t threads = 0;
+  for (int i = 0; i < 3000 && threads < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    threads = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(tasks, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+      ++threads;
+    }
+  }
+  EXPECT_GE(threads, 2u);
+  // Two different signals: two of the same may merge into one.
+  ::kill(pid, SIGINT);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 3000 && ::waitpid(pid, &status, WNOHANG) != pid; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (i == 2999) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      ADD_FAILURE() << "still running after the second signal";
+    }
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(out.path())) left.push_back(e.path().filename());
+  EXPECT_TRUE(left.empty()) << "left behind: " << left.front();
 }
 
 // A baseline replaces the old one: from a scan that did not look at

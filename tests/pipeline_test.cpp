@@ -1,8 +1,10 @@
 #include "iocsweep/pipeline.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 
 #include "test_support.hpp"
@@ -185,6 +187,69 @@ TEST_F(PipelineTest, MappedFileTruncatedUnderTheYaraScanIsAnErrorNotACrash) {
   YaraScanner scanner(*rules);
   YaraScanResult r = scanner.scan(out.bytes, {}, /*mapped=*/true);
   EXPECT_EQ(r.error, "file shrank while being scanned");
+}
+
+/// A clock whose first sleep truncates a file: the rate limiter sleeps after
+/// a file is mapped and before it is hashed, so the hash then finds it shrunk.
+class TruncatingClock final : public Clock {
+ public:
+  explicit TruncatingClock(std::string path) : path_(std::move(path)) {}
+  TimePoint now() override { return TimePoint{}; }
+  bool sleep_until(TimePoint, const std::stop_token&) override {
+    if (!truncated_.exchange(true)) truncate_ok_ = ::truncate(path_.c_str(), 0) == 0;
+    return true;
+  }
+  bool truncated() const { return truncate_ok_; }
+
+ private:
+  std::string path_;
+  std::atomic<bool> truncated_{false};
+  bool truncate_ok_ = false;
+};
+
+TEST_F(PipelineTest, NameMatchIsReportedWhenHashingAShrunkFileFails) {
+  TempDir rules_dir, tree;
+  write_file(tree / "big", std::string(static_cast<std::size_t>(kMapThreshold) + 4096, 'b'));
+  write_file(rules_dir / "names.txt", "/big$;70\n");
+  // Any SHA-256 indicator: the file must be hashed before it is matched.
+  write_file(rules_dir / "h.txt", std::string(64, 'e') + ";other\n");
+  PackRequest req = request(false, {}, {rules_dir / "h.txt"});
+  req.filename_ioc_paths = {rules_dir / "names.txt"};
+  auto pack = load_pack(req);
+  ASSERT_TRUE(pack) << pack.error().message;
+  ScanConfig config;
+  config.roots = {tree.path()};
+  config.pack = std::move(*pack);
+  TruncatingClock clock(tree / "big");
+  config.clock = &clock;
+  config.max_bytes_per_s = 1;  // every file sleeps, after it is mapped
+  CapturingSink sink;
+  ScanOutcome o = run_scan(config, sink, {});
+  ASSERT_TRUE(clock.truncated());
+  ASSERT_EQ(sink.errors_seen.size(), 1u);
+  EXPECT_EQ(sink.errors_seen[0].path, tree / "big");
+  EXPECT_EQ(sink.errors_seen[0].error.rfind("file shrank while being read", 0), 0u) << sink.errors_seen[0].error;
+  ASSERT_EQ(sink.findings.size(), 1u);
+  EXPECT_EQ(sink.findings[0].path, tree / "big");
+  ASSERT_EQ(sink.findings[0].matches.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<FilenameMatchRecord>(sink.findings[0].matches[0]));
+  EXPECT_EQ(sink.findings[0].score, 70);
+  EXPECT_EQ(o.stats.findings, 1u);
+  EXPECT_EQ(o.stats.files_scanned, 0u);
+}
+
+TEST_F(PipelineTest, ProcFileIsScannedWithItsGeneratedBytes) {
+  TempDir rules_dir;
+  write_file(rules_dir / "r.yar", "rule status { strings: $a = \"\\nPid:\" condition: $a }");
+  CapturingSink sink;
+  auto config = config_for("/proc/self/status", {rules_dir / "r.yar"}, {}, 1);
+  ScanOutcome o = run_scan(config, sink, {});
+  EXPECT_TRUE(sink.errors_seen.empty()) << sink.errors_seen[0].error;
+  EXPECT_EQ(o.stats.files_scanned, 1u);
+  EXPECT_GT(o.stats.bytes_scanned, 0u);
+  ASSERT_EQ(sink.findings.size(), 1u);
+  EXPECT_EQ(sink.findings[0].path, "/proc/self/status");
+  EXPECT_EQ(sink.findings[0].size, o.stats.bytes_scanned);
 }
 
 TEST_F(PipelineTest, TooLargeFilesAreSkippedAndCounted) {

@@ -69,6 +69,68 @@ TEST(FileReader, SmallAfterLargeGivesOnlySmallBytes) {
   EXPECT_EQ(as_string(reader.read(entry_in(dir, "small")).bytes), "s");
 }
 
+// A root as the walk hands it over: a path, no directory descriptor.
+WalkEntry root_entry(const std::string& path) { return WalkEntry{nullptr, path, path, true}; }
+
+TEST(FileReader, ProcFileWithSizeZeroIsReadUntilEof) {
+  // st_size 0, and some hundred bytes when read.
+  struct stat st {};
+  ASSERT_EQ(::stat("/proc/self/status", &st), 0);
+  ASSERT_EQ(st.st_size, 0);
+  FileReader reader({});
+  ReadOutcome out = reader.read(root_entry("/proc/self/status"));
+  ASSERT_EQ(out.kind, ReadOutcome::Kind::kRead) << out.reason;
+  const std::string text = as_string(out.bytes);
+  EXPECT_EQ(text.rfind("Name:", 0), 0u) << text;
+  EXPECT_NE(text.find("\nPid:"), std::string::npos) << text;
+  EXPECT_EQ(text.back(), '\n');
+  EXPECT_EQ(out.info.size, out.bytes.size());
+  EXPECT_TRUE(out.info.pseudo_fs);
+  // What stream() and read_at() serve is what was read.
+  std::string streamed;
+  ASSERT_TRUE(reader.stream([&](ByteView b) { streamed += as_string(b); }));
+  EXPECT_EQ(streamed, text);
+  std::vector<std::uint8_t> tail(16);
+  auto got = reader.read_at(out.info.size - 4, tail);
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(*got, 4u);
+}
+
+TEST(FileReader, ProcFileLongerThanTheLimitIsSkippedAsTooLarge) {
+  FileReader reader({.max_filesize = 10});
+  ReadOutcome out = reader.read(root_entry("/proc/self/status"));
+  EXPECT_EQ(out.kind, ReadOutcome::Kind::kSkipped);
+  EXPECT_EQ(out.reason, "too_large");
+  // The next file is read whole all the same.
+  TempDir t;
+  write_file(t / "small", "0123456789");
+  ReadOutcome small = reader.read(entry_in(open_dir(t.path()), "small"));
+  ASSERT_EQ(small.kind, ReadOutcome::Kind::kRead) << small.reason;
+  EXPECT_EQ(as_string(small.bytes), "0123456789");
+  EXPECT_FALSE(small.info.pseudo_fs);
+}
+
+TEST(FileReader, SysfsFileShorterThanItsSizeIsReadNotAnError) {
+  // sysfs gives every attribute st_size 4096 and a few bytes of content.
+  std::string path;
+  for (const char* candidate :
+       {"/sys/kernel/uevent_seqnum", "/sys/devices/system/cpu/online", "/sys/class/net/lo/mtu"}) {
+    struct stat st {};
+    if (::stat(candidate, &st) == 0 && st.st_size == 4096 && ::access(candidate, R_OK) == 0) {
+      path = candidate;
+      break;
+    }
+  }
+  if (path.empty()) GTEST_SKIP() << "no readable sysfs attribute here";
+  FileReader reader({});
+  ReadOutcome out = reader.read(root_entry(path));
+  ASSERT_EQ(out.kind, ReadOutcome::Kind::kRead) << out.reason;
+  EXPECT_GT(out.bytes.size(), 0u);
+  EXPECT_LT(out.bytes.size(), 4096u);
+  EXPECT_EQ(out.info.size, out.bytes.size());
+  EXPECT_EQ(as_string(out.bytes).back(), '\n');
+}
+
 TEST(FileReader, LargeFileIsMappedAndStreamedInOrder) {
   TempDir t;
   std::string data(static_cast<std::size_t>(kMapThreshold) + 12345, '\0');

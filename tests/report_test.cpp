@@ -1,11 +1,16 @@
 #include "iocsweep/report.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "iocsweep/version.hpp"
+#include "test_support.hpp"
 
 namespace iocsweep {
 namespace {
@@ -122,6 +127,26 @@ TEST(JsonSink, DocumentShape) {
   EXPECT_FALSE(doc["skipped"][1].contains("detail"));
 }
 
+TEST(JsonSink, RootThatIsNotUtf8KeepsItsBytesInRootsHex) {
+  Fixture f;
+  {
+    std::ostringstream out;
+    auto sink = make_json_sink(out);
+    render(*sink, f);
+    EXPECT_FALSE(json::parse(out.str())["scan"].contains("roots_hex")) << "all roots are UTF-8";
+  }
+  f.info.roots = {"/srv", "/ro\xFFot"};
+  for (const bool ndjson : {false, true}) {
+    std::ostringstream out;
+    auto sink = ndjson ? make_ndjson_sink(out) : make_json_sink(out);
+    render(*sink, f);
+    const std::string text = out.str();
+    const json doc = json::parse(ndjson ? text.substr(0, text.find('\n')) : text);
+    EXPECT_EQ(doc["scan"]["roots"], json::array({"/srv", "/ro\uFFFDot"}));
+    EXPECT_EQ(doc["scan"]["roots_hex"], json::array({to_hex(std::string("/srv")), "2f726fff6f74"}));
+  }
+}
+
 TEST(JsonSink, InvalidUtf8InRuleMetaStillGivesValidJson) {
   Fixture f;
   f.rule.meta = {{"description", std::string("bad \xC0 byte")}};
@@ -144,6 +169,119 @@ TEST(TextSink, EscapesNamesSoTheyCannotForgeLines) {
   EXPECT_NE(text.find("SKIPPED /root/big (too_large)"), std::string::npos);
   EXPECT_NE(text.find("SKIPPED /proc (filesystem: proc)"), std::string::npos);
   EXPECT_NE(text.find("Scan complete: 5 files"), std::string::npos) << text;
+}
+
+/// A syslog sink connected to a datagram socket the test reads.
+class SyslogCapture {
+ public:
+  SyslogCapture() {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = dir_ / "log";
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    if (::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind");
+    SyslogOptions options;
+    options.socket_path = path;
+    options.hostname = "host";
+    auto opened = SyslogSink::open(options);
+    if (!opened) throw std::runtime_error(opened.error().message);
+    sink = std::move(*opened);
+  }
+  ~SyslogCapture() { ::close(fd_); }
+  SyslogCapture(const SyslogCapture&) = delete;
+  SyslogCapture& operator=(const SyslogCapture&) = delete;
+  /// The next message; "" when none is waiting.
+  std::string next() {
+    std::string buf(65536, '\0');
+    const ssize_t n = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
+    buf.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+    return buf;
+  }
+  std::unique_ptr<SyslogSink> sink;
+
+ private:
+  test::TempDir dir_;
+  int fd_ = -1;
+};
+
+Finding syslog_finding(const Fixture& f, std::string path) {
+  Finding finding;
+  finding.path = std::move(path);
+  finding.size = 3;
+  finding.matches = {YaraMatchRecord{&f.rule}, HashMatchRecord{&f.ioc}};
+  finding.score = combine_scores(finding.matches);
+  return finding;
+}
+
+constexpr std::size_t kSyslogCap = 16 * 1024;
+
+TEST(SyslogSink, VeryLongPathIsCutButTheFirstMatchStays) {
+  Fixture f;
+  SyslogCapture capture;
+  // 'x' then two-byte characters: a cut at an even byte count would leave
+  // half of one.
+  std::string path = "/root/x";
+  for (int i = 0; i < 20000; ++i) path += "\xC3\xA9";
+  capture.sink->finding(syslog_finding(f, path));
+  const std::string m = capture.next();
+  ASSERT_FALSE(m.empty());
+  EXPECT_LE(m.size(), kSyslogCap);
+  EXPECT_TRUE(is_valid_utf8(m)) << m.substr(m.size() - 40);
+  EXPECT_NE(m.find(" path_truncated=\"true\""), std::string::npos);
+  EXPECT_NE(m.find(" match=\"yara:builtin:x.yar:Evil_Rule\""), std::string::npos);
+  EXPECT_NE(m.find(" match=\"hash:sha256:" + std::string(64, 'a') + "\""), std::string::npos);
+  EXPECT_EQ(m.find(" truncated=\"true\""), std::string::npos);
+  // MSG: the start of the path and the first match.
+  EXPECT_NE(m.find("] alert score=100 /root/x\xC3\xA9"), std::string::npos);
+  EXPECT_NE(m.find(" (yara:builtin:x.yar:Evil_Rule and 1 more)"), std::string::npos);
+}
+
+TEST(SyslogSink, ManyMatchesAreCutUnderTheCap) {
+  Fixture f;
+  SyslogCapture capture;
+  std::vector<HashIoc> iocs;
+  for (int i = 0; i < 400; ++i) {
+    iocs.push_back(HashIoc{DigestKind::kSha256, std::string(60, 'a') + std::to_string(1000 + i), 50, "", "i.txt",
+                           static_cast<std::size_t>(i), std::nullopt});
+  }
+  Finding finding = syslog_finding(f, "/root/" + std::string(4000, 'p'));
+  for (const HashIoc& ioc : iocs) finding.matches.push_back(HashMatchRecord{&ioc});
+  capture.sink->finding(finding);
+  const std::string m = capture.next();
+  EXPECT_LE(m.size(), kSyslogCap);
+  EXPECT_GT(m.size(), kSyslogCap - 200);  // cut near the cap, not far below
+  EXPECT_NE(m.find(" match=\"yara:builtin:x.yar:Evil_Rule\""), std::string::npos);
+  EXPECT_NE(m.find(" truncated=\"true\"]"), std::string::npos);
+  EXPECT_EQ(m.find("path_truncated"), std::string::npos);
+}
+
+TEST(SyslogSink, ControlCharactersInNamesCannotForgeLines) {
+  Fixture f;
+  SyslogCapture capture;
+  ScanInfo info = f.info;
+  info.roots = {"/ro\not"};
+  capture.sink->begin(info);
+  const std::string started = capture.next();
+  EXPECT_NE(started.find(" root=\"/ro\\x0aot\""), std::string::npos) << started;
+  capture.sink->finding(syslog_finding(f,
+                                       "/root/a\nforged line\x1b[31m\xC2\x9b"
+                                       "1m"));
+  const std::string m = capture.next();
+  for (const char c : m) {
+    EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << "control byte " << int(c) << " in " << m;
+  }
+  EXPECT_EQ(m.find("\xC2\x9b"), std::string::npos) << m;
+  const std::string escaped = "/root/a\\x0aforged line\\x1b[31m\\xc2\\x9b1m";
+  EXPECT_NE(m.find(" path=\"" + escaped + "\""), std::string::npos) << m;
+  // Escaped text is not the exact name: path_hex gives its bytes.
+  EXPECT_NE(m.find(" path_hex=\"" +
+                   to_hex(std::string("/root/a\nforged line\x1b[31m\xC2\x9b"
+                                      "1m")) +
+                   "\""),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("] alert score=100 " + escaped + " ("), std::string::npos) << m;
 }
 
 TEST(JsonSink, WriteFailureIsReported) {

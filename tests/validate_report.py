@@ -81,6 +81,8 @@ def main() -> int:
         cases = [
             (["scan", "--iocs", ioc, "--max-filesize", "4K", tree, os.path.join(tree, "missing")], set(), set()),
             (["scan", "--no-builtin", tree], set(), set()),
+            # A root that is not UTF-8: roots_hex.
+            (["scan", "--no-builtin", os.path.join(tree.encode(), b"odd\xffname")], set(), set()),
             (["scan", tree], {"member", "member_hex", "image"}, {"archive_limit"}),
             (["scan", "--archive-depth", "1", tree], {"member", "member_hex", "image"}, {"archive_depth"}),
             # Twice with a scan cache: the second report has cached findings.
@@ -94,6 +96,10 @@ def main() -> int:
                 return 1
             doc = json.loads(proc.stdout.decode("utf-8"))  # strict UTF-8
             jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+            roots = [a for a in args if isinstance(a, bytes)]
+            if roots and doc["scan"].get("roots_hex") != [r.hex() for r in roots]:
+                print(f"iocsweep {args}: scan.roots_hex is {doc['scan'].get('roots_hex')}")
+                return 1
             # The archive cases produced what the schema has to cover.
             kinds = {k for f in doc["findings"] for k in ("member", "member_hex", "image") if k in f}
             reasons = {s["reason"] for s in doc["skipped"]}

@@ -22,6 +22,8 @@ class AtomicOutputFile {
   AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
 
   std::ostream& stream() { return stream_; }
+  /// Where the file is written until commit() renames it.
+  const std::string& temp_path() const { return temp_path_; }
   /// Flushes, fsyncs and renames over the destination.
   Status commit();
 

@@ -20,6 +20,7 @@
 #include "iocsweep/match.hpp"
 #include "iocsweep/read.hpp"
 #include "iocsweep/report.hpp"
+#include "iocsweep/throttle.hpp"
 #include "iocsweep/walk.hpp"
 
 namespace iocsweep {
@@ -126,6 +127,9 @@ struct ScanConfig {
   /// Hold the walk and the workers back while the 1-minute load average is
   /// above this; 0 for never.
   double max_load = 0;
+  /// The clock the two throttles above measure and sleep with; null for
+  /// the steady clock. Tests inject one.
+  Clock* clock = nullptr;
   /// Optional: where run_scan publishes its progress. Costs nothing per
   /// file beyond the counters the scan keeps anyway.
   std::shared_ptr<ScanProgress> progress;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "iocsweep/common.hpp"
@@ -23,6 +24,10 @@ struct FileInfo {
   /// False when the kernel refused O_NOATIME (not the owner, no
   /// CAP_FOWNER) and the read may have updated the access time.
   bool noatime = true;
+  /// The file is on a kernel pseudo filesystem (proc, sysfs, debugfs, ...):
+  /// its bytes are generated when read, and change without its mtime or
+  /// ctime changing.
+  bool pseudo_fs = false;
 };
 
 /// What happened to one file.
@@ -92,6 +97,8 @@ class FileReader {
  private:
   void release();
   ReadOutcome read_entry(const WalkEntry& entry);
+  bool on_pseudo_fs(std::uint64_t device, int fd);
+  ReadOutcome read_until_eof(int fd, ReadOutcome out);
   ReadOptions options_;
   std::vector<std::uint8_t> buffer_;
   std::vector<std::uint8_t> chunk_;
@@ -99,6 +106,8 @@ class FileReader {
   int mapped_fd_ = -1;
   void* map_ = nullptr;
   std::size_t map_size_ = 0;
+  /// Device -> on a pseudo filesystem, so fstatfs runs once per device.
+  std::unordered_map<std::uint64_t, bool> pseudo_devices_;
 };
 
 }  // namespace iocsweep

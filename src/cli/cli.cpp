@@ -38,6 +38,7 @@ constexpr const char* kExitCodesHelp =
     "     bad baseline, output cannot be written; nothing was scanned or no report was written\n"
     "  3  no findings, but the scan is not clean: some files could not be read\n"
     "     or scanned (see errors[] in the report), or it was interrupted\n"
+    "  130  a second SIGINT/SIGTERM ended the scan at once: no report is written\n"
     "  With --fail-on, only findings of at least that severity count for 1 (and\n"
     "  against 3); findings accepted by --baseline never count.";
 
@@ -115,10 +116,12 @@ void add_pack_options(CLI::App& cmd, std::vector<std::string>& rules, bool& no_b
 
 /// Blocks SIGINT/SIGTERM in every thread and turns them into a stop request
 /// from one dedicated thread (no work in a signal handler). A second signal
-/// ends the process at once.
+/// ends the process at once (exit 130), removing the unfinished output files
+/// `remove_on_exit` names first: their paths are fixed before any signal,
+/// so that takes only unlink() and _exit().
 class SignalStopper {
  public:
-  SignalStopper() {
+  explicit SignalStopper(std::vector<std::string> remove_on_exit) : remove_on_exit_(std::move(remove_on_exit)) {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
@@ -130,7 +133,10 @@ class SignalStopper {
         int sig = 0;
         if (sigwait(&set_, &sig) != 0) continue;
         if (sig == SIGUSR1) return;
-        if (stopping) _exit(130);
+        if (stopping) {
+          for (const std::string& path : remove_on_exit_) ::unlink(path.c_str());
+          _exit(kExitForced);
+        }
         stopping = true;
         source_.request_stop();
       }
@@ -145,6 +151,7 @@ class SignalStopper {
   std::stop_token token() const { return source_.get_token(); }
 
  private:
+  const std::vector<std::string> remove_on_exit_;
   sigset_t set_;
   std::stop_source source_;
   std::thread thread_;
@@ -487,7 +494,10 @@ int run_scan_command(RawScanOptions raw) {
   raise_fd_limit();
   ScanOutcome outcome;
   {
-    SignalStopper stopper;
+    std::vector<std::string> unfinished;
+    if (out_file) unfinished.push_back(out_file->temp_path());
+    if (baseline_file) unfinished.push_back(baseline_file->temp_path());
+    SignalStopper stopper(std::move(unfinished));
     if (config.progress) {
       // After the stopper: the drawing thread inherits the blocked signals.
       ProgressLine line(config.progress, STDERR_FILENO);

@@ -11,6 +11,7 @@ enum ExitCode : int {
   kExitFindings = 1,    ///< at least one finding (even if some files failed)
   kExitFatal = 2,       ///< bad arguments, rule or IOC error, unwritable output
   kExitIncomplete = 3,  ///< no findings, but errors or an interrupted scan
+  kExitForced = 130,    ///< a second SIGINT/SIGTERM ended the scan at once
 };
 
 /// Runs the command line and returns the process exit code.

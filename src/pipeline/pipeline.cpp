@@ -477,7 +477,10 @@ class Worker {
     ReadOutcome read = reader_.read(entry);
     // Only a key that names the file actually read may be stored with
     // what was learnt from it (a file replaced in between is not cached).
-    if (key && (read.info.device != key->device || read.info.inode != key->inode || read.info.size != key->size)) {
+    // Nor is a generated file (proc, sysfs), whose bytes change while its
+    // key does not.
+    if (key && (read.info.device != key->device || read.info.inode != key->inode || read.info.size != key->size ||
+                read.info.pseudo_fs)) {
       key.reset();
     }
     if (read.kind != ReadOutcome::Kind::kRead) {
@@ -503,6 +506,8 @@ class Worker {
     const Matched matched = match_bytes(subject, kinds, finding, error, yara);
     if (matched == Matched::kError) {
       sink_.error(entry.path, error);
+      // As for a file that could not be read: its name still matched.
+      if (!finding.matches.empty()) report(entry.path, read.bytes.size(), std::move(finding));
       return;
     }
     sink_.scanned(entry.path, read.bytes.size(), read.info.noatime);
@@ -853,10 +858,11 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
   const std::shared_ptr<ScanProgress> progress = config.progress ? config.progress : std::make_shared<ScanProgress>();
   SharedSink shared(sink, *progress);
   std::optional<RateLimiter> rate;
-  if (config.max_bytes_per_s > 0) rate.emplace(config.max_bytes_per_s, steady_clock_source());
+  Clock& clock = config.clock != nullptr ? *config.clock : steady_clock_source();
+  if (config.max_bytes_per_s > 0) rate.emplace(config.max_bytes_per_s, clock);
   std::optional<LoadGate> load;
   if (config.max_load > 0) {
-    load.emplace(config.max_load, system_load_source(), steady_clock_source(), std::chrono::seconds(2),
+    load.emplace(config.max_load, system_load_source(), clock, std::chrono::seconds(2),
                  [p = progress.get()](bool paused, double value) {
                    p->load.store(value, std::memory_order_relaxed);
                    p->paused_for_load.store(paused, std::memory_order_relaxed);

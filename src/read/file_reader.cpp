@@ -1,11 +1,13 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "iocsweep/read.hpp"
@@ -41,6 +43,32 @@ int open_entry(const WalkEntry& entry, int extra_flags) {
     fd = ::openat(dirfd, entry.name.c_str(), flags);
   } while (fd < 0 && errno == EINTR);
   return fd;
+}
+
+// Kernel pseudo filesystems whose files are generated when read: st_size
+// is 0 or a page, not the length. From linux/magic.h, spelled out so the
+// build does not depend on the kernel headers' version.
+bool is_pseudo_fs_type(std::uint64_t type) {
+  static constexpr std::uint64_t kPseudo[] = {
+      0x9fa0,      // proc
+      0x62656572,  // sysfs
+      0x64626720,  // debugfs
+      0x74726163,  // tracefs
+      0x73636673,  // securityfs
+      0x27e0eb,    // cgroup
+      0x63677270,  // cgroup2
+      0x62656570,  // configfs
+      0x6165676c,  // pstore
+      0xcafe4a11,  // bpf
+      0xde5e81e4,  // efivarfs
+      0xf97cff8c,  // selinuxfs
+      0x42494e4d,  // binfmt_misc
+      0x65735543,  // fusectl
+      0x19800202,  // mqueue
+      0x6e667364,  // nfsd
+      0x67596969,  // rpc_pipefs
+  };
+  return std::find(std::begin(kPseudo), std::end(kPseudo), type) != std::end(kPseudo);
 }
 
 ReadOutcome failed(std::string reason) {
@@ -193,6 +221,11 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
   // O_NONBLOCK stays set: it has no effect on regular files, and clearing
   // it would cost two system calls per file.
 
+  // A generated file's st_size is not its length, and neither is an
+  // st_size of 0 on any filesystem: those are read until EOF.
+  out.info.pseudo_fs = on_pseudo_fs(out.info.device, fd.get());
+  if (out.info.pseudo_fs || out.info.size == 0) return read_until_eof(fd.get(), std::move(out));
+
   if (out.info.size > kMapThreshold) {
     void* map =
         ::mmap(nullptr, static_cast<std::size_t>(out.info.size), PROT_READ, MAP_PRIVATE | MAP_NORESERVE, fd.get(), 0);
@@ -233,6 +266,52 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
   }
   out.kind = ReadOutcome::Kind::kRead;
   out.bytes = ByteView(buffer_.data(), static_cast<std::size_t>(out.info.size));
+  return out;
+}
+
+bool FileReader::on_pseudo_fs(std::uint64_t device, int fd) {
+  // One fstatfs per device, not per file.
+  if (const auto it = pseudo_devices_.find(device); it != pseudo_devices_.end()) return it->second;
+  struct statfs fs {};
+  if (::fstatfs(fd, &fs) != 0) return false;  // not remembered: asked again next time
+  const bool pseudo = is_pseudo_fs_type(static_cast<std::uint64_t>(fs.f_type));
+  pseudo_devices_.emplace(device, pseudo);
+  return pseudo;
+}
+
+ReadOutcome FileReader::read_until_eof(int fd, ReadOutcome out) {
+  // One byte more than the limit tells a file that exceeds it.
+  const std::uint64_t limit = options_.max_filesize == std::numeric_limits<std::uint64_t>::max()
+                                  ? options_.max_filesize
+                                  : options_.max_filesize + 1;
+  constexpr std::size_t kFirstBuffer = 64u << 10;
+  if (buffer_.capacity() > kKeepBufferBytes) std::vector<std::uint8_t>().swap(buffer_);
+  std::size_t got = 0;
+  for (;;) {
+    if (got == buffer_.size()) {
+      const std::uint64_t grown = std::min<std::uint64_t>(limit, std::max<std::size_t>(kFirstBuffer, got * 2));
+      if (grown <= got) break;  // the limit is reached
+      buffer_.resize(static_cast<std::size_t>(grown));
+    }
+    const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size() - got, limit - got));
+    if (room == 0) break;
+    const ssize_t n = ::read(fd, buffer_.data() + got, room);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return failed(std::strerror(errno));
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  out.info.size = got;
+  if (got > options_.max_filesize) {
+    out.kind = ReadOutcome::Kind::kSkipped;
+    out.reason = "too_large";
+    return out;
+  }
+  if (buffer_.empty()) buffer_.resize(1);  // a valid pointer even for no bytes
+  out.kind = ReadOutcome::Kind::kRead;
+  out.bytes = ByteView(buffer_.data(), got);
   return out;
 }
 

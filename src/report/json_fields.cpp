@@ -122,10 +122,19 @@ json scan_json(const ScanInfo& info, const ScanEnd* end) {
     allow_sets.push_back({{"name", s.name}, {"sha256", s.sha256}, {"count", s.count}});
   }
   json roots = json::array();
-  for (const std::string& r : info.roots) roots.push_back(path_for_json(r));
+  json roots_hex = json::array();
+  bool any_not_utf8 = false;
+  for (const std::string& r : info.roots) {
+    roots.push_back(path_for_json(r));
+    roots_hex.push_back(to_hex(r));
+    any_not_utf8 = any_not_utf8 || !is_valid_utf8(r);
+  }
   json scan = {{"host", to_valid_utf8(info.host)}, {"started_at", info.started_at},
                {"roots", std::move(roots)},        {"rulesets", std::move(rulesets)},
                {"ioc_sets", std::move(ioc_sets)},  {"allow_sets", std::move(allow_sets)}};
+  // As "path_hex" for a path: the exact bytes, when the text cannot give
+  // them. One entry per root, in the order of "roots".
+  if (any_not_utf8) scan["roots_hex"] = std::move(roots_hex);
   if (end != nullptr) {
     scan["finished_at"] = end->finished_at;
     scan["complete"] = end->complete;

@@ -17,9 +17,17 @@ constexpr int kCritical = 2, kWarning = 4, kNotice = 5, kInformational = 6;
 // documentation and examples: iocsweep has no registered number, and an
 // SD-ID without "@" must be IANA-registered.
 constexpr const char* kSdId = "iocsweep@32473";
-// A datagram larger than this is refused by some daemons; matches beyond it
-// are cut (and the message says so).
+// A datagram larger than this is refused by some daemons: a message (header,
+// structured data and MSG) stays at or below it.
 constexpr std::size_t kMaxMessage = 16 * 1024;
+// Longest escaped value of one path, member chain or match parameter; a
+// longer one is cut (path_truncated / member_truncated say so), so the
+// first match always fits.
+constexpr std::size_t kMaxPathValue = 4096;
+constexpr std::size_t kMaxMatchValue = 1024;
+constexpr std::size_t kMaxLayerValue = 256;
+// Longest MSG text (the path and the first match, shorter still).
+constexpr std::size_t kMaxMsg = 1024;
 
 int severity_of(int score) {
   const std::string_view s = severity_for(score);
@@ -29,14 +37,54 @@ int severity_of(int score) {
   return kInformational;
 }
 
-// PARAM-VALUE: UTF-8 with '"', '\' and ']' escaped (RFC 5424 6.3.3).
-std::string param_value(std::string_view raw) {
+// One character of `valid` (valid UTF-8) at `i`, as a PARAM-VALUE writes
+// it: '"', '\' and ']' escaped with a backslash (RFC 5424 6.3.3), control
+// characters (C0, DEL, C1) as \xNN per byte, so no file name can break a
+// log line or send terminal escapes. Advances `i`.
+std::string escaped_char(std::string_view valid, std::size_t& i) {
+  const auto byte = static_cast<unsigned char>(valid[i]);
+  const std::size_t len = byte < 0x80 ? 1 : byte < 0xE0 ? 2 : byte < 0xF0 ? 3 : 4;
+  const std::string_view ch = valid.substr(i, len);
+  i += ch.size();
+  const auto hex = [](unsigned char b) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    return std::string{'\\', 'x', kDigits[b >> 4], kDigits[b & 15]};
+  };
+  if (byte < 0x20 || byte == 0x7f) return hex(byte);
+  if (byte == 0xc2 && ch.size() == 2 && static_cast<unsigned char>(ch[1]) < 0xa0) {
+    return hex(byte) + hex(static_cast<unsigned char>(ch[1]));  // U+0080..U+009F
+  }
+  if (byte == '"' || byte == '\\' || byte == ']') return std::string{'\\', static_cast<char>(byte)};
+  return std::string(ch);
+}
+
+// `raw` escaped as above, at most `max` bytes: cut between characters
+// (never inside a UTF-8 sequence or an escape); `*cut` is set when it was.
+std::string param_value(std::string_view raw, std::size_t max = std::string::npos, bool* cut = nullptr) {
+  const std::string valid = to_valid_utf8(raw);
   std::string out;
-  for (const char c : to_valid_utf8(raw)) {
-    if (c == '"' || c == '\\' || c == ']') out += '\\';
-    out += c;
+  for (std::size_t i = 0; i < valid.size();) {
+    const std::string piece = escaped_char(valid, i);
+    if (out.size() + piece.size() > max) {
+      if (cut != nullptr) *cut = true;
+      break;
+    }
+    out += piece;
   }
   return out;
+}
+
+// Whether param_value() writes some character of `raw` as \xNN.
+bool has_control_char(std::string_view raw) {
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const auto b = static_cast<unsigned char>(raw[i]);
+    if (b < 0x20 || b == 0x7f) return true;
+    if (b == 0xc2 && i + 1 < raw.size() && static_cast<unsigned char>(raw[i + 1]) >= 0x80 &&
+        static_cast<unsigned char>(raw[i + 1]) < 0xa0) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // HOSTNAME / APP-NAME: printable US-ASCII without spaces, or "-".
@@ -62,47 +110,80 @@ class UnixSyslogSink final : public SyslogSink {
   UnixSyslogSink(int fd, bool stream, SyslogOptions options)
       : fd_(fd), stream_(stream), options_(std::move(options)), pid_(std::to_string(::getpid())) {
     options_.hostname = header_token(options_.hostname, 255);
+    options_.app_name = header_token(options_.app_name, 48);
   }
   ~UnixSyslogSink() override { ::close(fd_); }
   UnixSyslogSink(const UnixSyslogSink&) = delete;
   UnixSyslogSink& operator=(const UnixSyslogSink&) = delete;
 
   void begin(const ScanInfo& info) override {
+    const std::string msg = "iocsweep scan started";
+    const std::size_t budget = kMaxMessage - header(kInformational, "scan_started").size() - 1 - msg.size() - 1;
+    constexpr std::string_view kTruncated = " truncated=\"true\"]";
     std::string sd = std::string("[") + kSdId + " event=\"scan_started\"";
-    for (const std::string& root : info.roots) sd += " root=\"" + param_value(root) + "\"";
+    bool truncated = false;
+    for (const std::string& root : info.roots) {
+      const std::string param = " root=\"" + param_value(root, kMaxPathValue, &truncated) + "\"";
+      if (sd.size() + param.size() + kTruncated.size() > budget) {
+        truncated = true;
+        break;
+      }
+      sd += param;
+    }
+    if (truncated) sd += " truncated=\"true\"";
     sd += "]";
-    send(kInformational, "scan_started", sd, "iocsweep scan started");
+    send(kInformational, "scan_started", sd, msg);
   }
 
   void finding(Finding f) override {
-    std::string sd = std::string("[") + kSdId + " event=\"finding\" path=\"" + param_value(f.path) + "\"";
-    if (!is_valid_utf8(f.path)) sd += " path_hex=\"" + to_hex(f.path) + "\"";
-    if (!f.member.empty()) sd += " member=\"" + param_value(member_chain(f)) + "\"";
-    if (f.image) sd += " layer=\"" + param_value(f.image->layer) + "\"";
+    // The path and its hex are cut to a bounded length, so the fixed
+    // parameters and the first match always fit.
+    bool path_cut = false;
+    std::string sd =
+        std::string("[") + kSdId + " event=\"finding\" path=\"" + param_value(f.path, kMaxPathValue, &path_cut) + "\"";
+    // The exact bytes where the text cannot give them: not UTF-8, or
+    // control characters written as escapes.
+    if (!is_valid_utf8(f.path) || has_control_char(f.path)) {
+      const std::string hex = to_hex(f.path);
+      if (hex.size() > kMaxPathValue) path_cut = true;
+      sd += " path_hex=\"" + hex.substr(0, kMaxPathValue) + "\"";
+    }
+    if (path_cut) sd += " path_truncated=\"true\"";
+    if (!f.member.empty()) {
+      bool member_cut = false;
+      sd += " member=\"" + param_value(member_chain(f), kMaxPathValue, &member_cut) + "\"";
+      if (member_cut) sd += " member_truncated=\"true\"";
+    }
+    if (f.image) sd += " layer=\"" + param_value(f.image->layer, kMaxLayerValue) + "\"";
     if (f.cached) sd += " cached=\"true\"";
     sd += " score=\"" + std::to_string(f.score) + "\" severity=\"" + std::string(severity_for(f.score)) + "\"";
     sd += " size=\"" + std::to_string(f.size) + "\"";
     for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
       if (f.digests.present.has(kind)) sd += " " + std::string(digest_name(kind)) + "=\"" + f.digests.hex(kind) + "\"";
     }
-    std::string first;
+    const std::string first = f.matches.empty() ? "" : match_id(f.matches.front());
+    // MSG: the path and the first match, escaped as in the structured data.
+    std::string msg = std::string(severity_for(f.score)) + " score=" + std::to_string(f.score) + " ";
+    const std::string more = f.matches.size() > 1 ? " and " + std::to_string(f.matches.size() - 1) + " more" : "";
+    const std::string first_text = param_value(first, kMaxMsg / 4);
+    msg += param_value(f.path, kMaxMsg - msg.size() - first_text.size() - more.size() - 3);
+    msg += " (" + first_text + more + ")";
+    // What the header and MSG leave for the structured data.
+    const int severity = severity_of(f.score);
+    const std::size_t budget = kMaxMessage - header(severity, "finding").size() - 1 - msg.size() - 1;
+    constexpr std::string_view kTruncated = " truncated=\"true\"]";
     bool truncated = false;
-    for (const MatchRecord& m : f.matches) {
-      const std::string param = " match=\"" + param_value(match_id(m)) + "\"";
-      if (sd.size() + param.size() > kMaxMessage - 512) {
+    for (std::size_t i = 0; i < f.matches.size(); ++i) {
+      const std::string param = " match=\"" + param_value(match_id(f.matches[i]), kMaxMatchValue) + "\"";
+      if (i > 0 && sd.size() + param.size() + kTruncated.size() > budget) {
         truncated = true;
         break;
       }
-      if (first.empty()) first = match_id(m);
       sd += param;
     }
     if (truncated) sd += " truncated=\"true\"";
     sd += "]";
-    const std::string msg = std::string(severity_for(f.score)) + " score=" + std::to_string(f.score) + " " +
-                            to_valid_utf8(f.path) + " (" + to_valid_utf8(first) +
-                            (f.matches.size() > 1 ? " and " + std::to_string(f.matches.size() - 1) + " more" : "") +
-                            ")";
-    send(severity_of(f.score), "finding", sd, msg.substr(0, 1024));
+    send(severity, "finding", sd, msg);
   }
 
   // Errors and skipped entries are many on a live server (permission
@@ -133,10 +214,15 @@ class UnixSyslogSink final : public SyslogSink {
   std::string last_error() const override { return last_error_; }
 
  private:
+  // "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID", without the space
+  // before the structured data.
+  std::string header(int severity, const char* msgid) const {
+    return "<" + std::to_string(options_.facility * 8 + severity) + ">1 " + now_rfc3339() + " " + options_.hostname +
+           " " + options_.app_name + " " + pid_ + " " + msgid;
+  }
+
   void send(int severity, const char* msgid, const std::string& sd, const std::string& msg) {
-    const std::string line = "<" + std::to_string(options_.facility * 8 + severity) + ">1 " + now_rfc3339() + " " +
-                             options_.hostname + " " + options_.app_name + " " + pid_ + " " + msgid + " " + sd + " " +
-                             msg;
+    const std::string line = header(severity, msgid) + " " + sd + " " + msg;
     // Stream sockets frame by octet counting (RFC 6587); datagrams are
     // one message each.
     const std::string wire = stream_ ? std::to_string(line.size()) + " " + line : line;
