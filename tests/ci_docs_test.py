@@ -150,7 +150,10 @@ def strings_in(node):
 def test_yaml_blocks(binary, blocks):
     helptext = subprocess.run([binary, "scan", "--help"], capture_output=True, check=True).stdout.decode()
     known = set(re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", helptext))
-    with tempfile.TemporaryDirectory() as empty:
+    with tempfile.TemporaryDirectory() as work:
+        # The report goes beside the scanned tree: never inside it.
+        empty = os.path.join(work, "tree")
+        os.mkdir(empty)
         for name in ("github-actions", "gitlab-ci"):
             doc = yaml.safe_load(blocks[name])
             check(isinstance(doc, dict), f"{name}: not a YAML mapping")
@@ -166,7 +169,7 @@ def test_yaml_blocks(binary, blocks):
                         if arg in ("--format", "--fail-on"):
                             # The value must be accepted: run the binary with it.
                             rc = subprocess.run([binary, "scan", "--no-builtin", "-q", arg, argv[i + 1],
-                                                 "-o", os.path.join(empty, "out"), empty],
+                                                 "-o", os.path.join(work, "out"), empty],
                                                 capture_output=True, check=False).returncode
                             check(rc == 0, f"{name}: {arg} {argv[i + 1]} refused (exit {rc})")
                         if arg in ("-o", "--output"):

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "iocsweep/hash.hpp"
 #include "report_support.hpp"
@@ -137,10 +138,75 @@ TEST(Cli, OutputFileIsWrittenWholeAndNoTemporaryRemains) {
   EXPECT_EQ(doc["stats"]["files_scanned"], 1);
 }
 
-TEST(Cli, UnwritableOutputIsFatalBeforeScanning) {
+TEST(Cli, ReportOrBaselineInsideAScannedRootIsFatalUnlessExcluded) {
   TempDir t;
   write_file(t / "a", "x");
-  RunResult r = run({kBin, "scan", "-o", t / "no/such/dir/report.json", t.path()});
+  for (const std::string option : {"-o", "--write-baseline"}) {
+    const std::string target = t / "a";  // would even replace a scanned file
+    RunResult r = run({kBin, "scan", option, target, t.path()});
+    EXPECT_EQ(r.exit_code, 2) << option;
+    EXPECT_NE(r.err.find(option + " " + target + " lies inside the scanned path"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--exclude '" + target + "*'"), std::string::npos) << r.err;
+    EXPECT_EQ(list_dir(t.path()), std::vector<std::string>{"a"});
+    EXPECT_EQ(test::read_file(target), "x");
+  }
+  // With the suggested exclude it is written, and neither it nor its
+  // temporary file is swept.
+  RunResult ok = run({kBin, "scan", "-o", t / "report.json", "--exclude", t / "report.json*", "--write-baseline",
+                      t / "base.json", "--exclude", t / "base.json*", t.path()});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  json doc = json::parse(test::read_file(t / "report.json"));
+  EXPECT_EQ(doc["stats"]["files_scanned"], 1);
+  EXPECT_TRUE(std::filesystem::exists(t / "base.json"));
+}
+
+TEST(Cli, AbsoluteExcludeOfWrittenFilesWorksWithARelativeRoot) {
+  TempDir w, cfg;
+  test::make_dir(w / "t1");
+  write_file(w / "t1/a.txt", "alpha");
+  write_file(cfg / "r.yar", "rule user_rule { strings: $a = \"user_rule\" condition: $a }");
+  // As `--exclude "$PWD/t1/rc"` with the root given as `t1`.
+  RunResult r = run({kBin, "scan", "--rules", cfg / "r.yar", "--rule-cache", "t1/rc", "--exclude", w / "t1/rc",
+                     "--cache", "t1/c.db", "--exclude", w / "t1/c.db*", "--", "t1"},
+                    "/dev/null", w.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json doc = parse_report(r);
+  EXPECT_EQ(doc["stats"]["files_scanned"], 1);
+  EXPECT_TRUE(doc["findings"].empty()) << doc["findings"].dump();
+  std::set<std::string> excluded;
+  for (const json& s : doc["skipped"]) {
+    if (s["reason"] == "excluded") excluded.insert(s["path"]);
+  }
+  EXPECT_TRUE(excluded.count("t1/rc") == 1 && excluded.count("t1/c.db") == 1) << doc["skipped"].dump();
+  EXPECT_EQ(list_dir(w / "t1/rc").size(), 1u) << "the excluded rule cache is used";
+}
+
+TEST(Cli, SameRootTwiceOrARootInsideAnotherIsScannedOnce) {
+  TempDir t, other;
+  write_file(t / "evtdiag.exe", test::synth_swift_engine());
+  write_file(t / "a.txt", "alpha");
+  write_file(other / "b.txt", "bravo");
+  RunResult r = run({kBin, "scan", t.path(), other.path(), t.path() + "/", t / "evtdiag.exe"});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_EQ(doc["stats"]["files_scanned"], 3);
+  EXPECT_EQ(doc["stats"]["findings"], 1);
+  EXPECT_EQ(doc["findings"].size(), 1u);
+  EXPECT_EQ(doc["scan"]["roots"], (json{t.path(), other.path()}));
+  EXPECT_NE(r.err.find("note: PATH " + t.path() + "/ is the same as PATH " + t.path()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("note: PATH " + (t / "evtdiag.exe") + " lies inside PATH " + t.path()), std::string::npos)
+      << r.err;
+  // Order does not matter: the covering root is kept.
+  RunResult rev = run({kBin, "scan", "--quiet", t / "evtdiag.exe", t.path()});
+  ASSERT_EQ(rev.exit_code, 1) << rev.err;
+  EXPECT_EQ(parse_report(rev)["stats"]["files_scanned"], 2);
+  EXPECT_TRUE(rev.err.empty()) << rev.err;
+}
+
+TEST(Cli, UnwritableOutputIsFatalBeforeScanning) {
+  TempDir t, out;
+  write_file(t / "a", "x");
+  RunResult r = run({kBin, "scan", "-o", out / "no/such/dir/report.json", t.path()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("cannot create the output file"), std::string::npos) << r.err;
 }

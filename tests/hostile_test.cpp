@@ -281,6 +281,9 @@ class AsUnprivileged : public ::testing::Test {
 TEST_F(AsUnprivileged, UnreadableFilesAndDirectoriesAreErrorsAndTheSweepGoesOn) {
   TempDir t;
   ::chmod(t.path().c_str(), 0755);
+  // The root is nobody's: only the file below is listed as read without
+  // O_NOATIME (directories are checked in the next test).
+  ASSERT_EQ(::chown(t.path().c_str(), uid_, uid_), 0);
   write_file(t / "readable.exe", test::synth_swift_engine());
   write_file(t / "secret.txt", "x");
   ::chmod((t / "secret.txt").c_str(), 0000);
@@ -306,6 +309,43 @@ TEST_F(AsUnprivileged, UnreadableFilesAndDirectoriesAreErrorsAndTheSweepGoesOn) 
   EXPECT_EQ(skipped_reasons(sdoc)[t / "readable.exe"], "atime_not_preservable");
   EXPECT_EQ(sdoc["stats"]["files_read_without_noatime"], 0);
   EXPECT_EQ(s.exit_code, 3) << s.err;
+}
+
+TEST_F(AsUnprivileged, DirectoriesListedWithoutNoatimeAreReportedOrSkippedWhenStrict) {
+  TempDir t;
+  ::chmod(t.path().c_str(), 0755);
+  ASSERT_EQ(::chown(t.path().c_str(), uid_, uid_), 0);
+  // "mine" is nobody's and can be listed with O_NOATIME; "theirs" is
+  // root's, so nobody lists it only by changing its access time.
+  for (const char* d : {"mine", "theirs"}) {
+    test::make_dir(t / d);
+    write_file(t / d + "/f.txt", "x");
+    ASSERT_EQ(::chown((t / d + "/f.txt").c_str(), uid_, uid_), 0);
+  }
+  ASSERT_EQ(::chown((t / "mine").c_str(), uid_, uid_), 0);
+  struct utimbuf old {};
+  old.actime = 1000000000;
+  old.modtime = 1000000000;
+  ASSERT_EQ(::utime((t / "theirs").c_str(), &old), 0);
+
+  Proc s = run_bin({"scan", "--strict-atime", t.path()}, std::chrono::seconds(60), uid_);
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  json sdoc = parse(s);
+  EXPECT_EQ(skipped_reasons(sdoc), (std::map<std::string, std::string>{{t / "theirs", "atime_not_preservable"}}));
+  EXPECT_EQ(sdoc["stats"]["files_scanned"], 1);
+  EXPECT_EQ(sdoc["stats"]["files_read_without_noatime"], 0);
+  EXPECT_TRUE(sdoc["atime_not_preserved"].empty());
+  struct stat st {};
+  ASSERT_EQ(::stat((t / "theirs").c_str(), &st), 0);
+  EXPECT_EQ(st.st_atime, 1000000000) << "--strict-atime listed a directory it could not list with O_NOATIME";
+
+  Proc p = run_bin({"scan", t.path()}, std::chrono::seconds(60), uid_);
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  json doc = parse(p);
+  EXPECT_EQ(doc["stats"]["files_scanned"], 2);
+  EXPECT_EQ(doc["stats"]["files_read_without_noatime"], 1);
+  ASSERT_EQ(doc["atime_not_preserved"].size(), 1u);
+  EXPECT_EQ(doc["atime_not_preserved"][0]["path"], t / "theirs");
 }
 
 TEST(Hostile, SigtermGivesACompleteJsonReportMarkedIncomplete) {

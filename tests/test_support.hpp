@@ -82,8 +82,9 @@ struct RunResult {
 };
 
 /// Runs `args[0]` with `args`, capturing stdout and stderr (through files,
-/// so large output cannot deadlock).
-inline RunResult run(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null") {
+/// so large output cannot deadlock), in the directory `cwd` if not empty.
+inline RunResult run(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null",
+                     const std::string& cwd = "") {
   TempDir io;
   const std::string out_path = io / "out", err_path = io / "err";
   posix_spawn_file_actions_t fa;
@@ -91,6 +92,7 @@ inline RunResult run(const std::vector<std::string>& args, const std::string& st
   posix_spawn_file_actions_addopen(&fa, 0, stdin_path.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);

@@ -21,6 +21,7 @@ struct Recorder : WalkVisitor {
   std::vector<std::pair<std::string, std::string>> skipped, errors;
   std::vector<std::string> details;
   std::vector<std::string> symlinks;
+  std::vector<std::string> atime;
   void on_file(WalkEntry e) override { files.push_back(std::move(e)); }
   void on_skipped(const std::string& p, const std::string& r, const std::string& d) override {
     skipped.emplace_back(p, r);
@@ -28,6 +29,14 @@ struct Recorder : WalkVisitor {
   }
   void on_error(const std::string& p, const std::string& e) override { errors.emplace_back(p, e); }
   void on_symlink(const std::string& p) override { symlinks.push_back(p); }
+  void on_atime_not_preserved(const std::string& p) override { atime.push_back(p); }
+  std::vector<std::string> skipped_with(const std::string& reason) const {
+    std::vector<std::string> out;
+    for (const auto& [path, r] : skipped) {
+      if (r == reason) out.push_back(path);
+    }
+    return out;
+  }
   std::set<std::string> paths() const {
     std::set<std::string> out;
     for (const auto& f : files) out.insert(f.path);
@@ -162,7 +171,55 @@ TEST(FileWalker, ExcludeGlobsPruneFilesAndSubtrees) {
   for (const auto& [path, reason] : r.skipped) EXPECT_EQ(reason, "excluded");
 }
 
-TEST(FileWalker, FollowSymlinksWhenAskedAndStopsLoops) {
+TEST(FileWalker, AbsoluteExcludeGlobMatchesARootNotSpeltCanonically) {
+  // The root is named through a symlink (as "tree" relative to the working
+  // directory would be): a glob starting with '/' is also matched against
+  // the absolute, resolved path, so both spellings exclude.
+  TempDir t;
+  test::make_dir(t / "real");
+  test::make_dir(t / "real/cache");
+  write_file(t / "real/cache/c.db", "1");
+  write_file(t / "real/cache.db-wal", "2");
+  write_file(t / "real/keep.txt", "3");
+  ASSERT_EQ(::symlink("real", (t / "via").c_str()), 0);
+  char* resolved = ::realpath((t / "real").c_str(), nullptr);
+  ASSERT_NE(resolved, nullptr);
+  const std::string real = resolved;
+  std::free(resolved);
+  WalkOptions options;
+  options.excludes = {real + "/cache", real + "/cache.db*", "*/nothing"};
+  Recorder r;
+  FileWalker(options).walk({t / "via"}, r, {});
+  EXPECT_EQ(r.paths(), (std::set<std::string>{t / "via/keep.txt"}));
+  // Listed as walked, with the glob that matched.
+  EXPECT_EQ(r.skipped_with("excluded").size(), 2u);
+  const std::string root = t / "via";
+  const ExcludeMatcher m(options.excludes, root);
+  EXPECT_NE(m.match(root + "/cache"), nullptr);
+  EXPECT_EQ(m.match(root + "/keep.txt"), nullptr);
+  EXPECT_TRUE(m.excludes_on_the_way(root + "/cache/c.db"));
+  EXPECT_FALSE(m.excludes_on_the_way(root + "/keep.txt"));
+  // A glob not starting with '/' is matched against the walked spelling only.
+  const ExcludeMatcher relative({"?" + real.substr(1) + "/keep.txt"}, root);
+  EXPECT_EQ(relative.match(root + "/keep.txt"), nullptr);
+}
+
+// The symlink tests run twice: with d_type from readdir, and ignoring it as
+// on filesystems that leave it DT_UNKNOWN (iso9660, udf, xfs ftype=0).
+class FollowSymlinks : public ::testing::TestWithParam<bool> {
+ protected:
+  WalkOptions options() const {
+    WalkOptions o;
+    o.follow_symlinks = true;
+    o.ignore_d_type = GetParam();
+    return o;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(DType, FollowSymlinks, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Unknown" : "FromReaddir"; });
+
+TEST_P(FollowSymlinks, FollowsLinksAndStopsLoops) {
   TempDir t, outside;
   write_file(outside / "secret.txt", "x");
   test::make_dir(t / "d");
@@ -170,16 +227,76 @@ TEST(FileWalker, FollowSymlinksWhenAskedAndStopsLoops) {
   ASSERT_EQ(::symlink((outside / "secret.txt").c_str(), (t / "d/link_to_file").c_str()), 0);
   ASSERT_EQ(::symlink("..", (t / "d/loop").c_str()), 0);
   ASSERT_EQ(::symlink("nowhere", (t / "d/dangling").c_str()), 0);
-  WalkOptions options;
-  options.follow_symlinks = true;
   Recorder r;
-  FileWalker(options).walk({t.path()}, r, {});
+  FileWalker(options()).walk({t.path()}, r, {});
   EXPECT_EQ(r.paths(), (std::set<std::string>{t / "d/link_to_dir/secret.txt", t / "d/link_to_file"}));
+  for (const WalkEntry& f : r.files) EXPECT_EQ(f.follow, f.path == t / "d/link_to_file") << f.path;
   ASSERT_EQ(r.skipped.size(), 1u);
   EXPECT_EQ(r.skipped[0].first, t / "d/loop");
   EXPECT_EQ(r.skipped[0].second, "symlink_loop");
   EXPECT_EQ(r.symlinks, std::vector<std::string>{t / "d/dangling"});
   EXPECT_TRUE(r.errors.empty());
+}
+
+TEST_P(FollowSymlinks, LinkThatResolvesToItselfIsALoopNotAnError) {
+  TempDir t;
+  write_file(t / "f", "x");
+  ASSERT_EQ(::symlink("self", (t / "self").c_str()), 0);
+  ASSERT_EQ(::symlink("pong", (t / "ping").c_str()), 0);
+  ASSERT_EQ(::symlink("ping", (t / "pong").c_str()), 0);
+  Recorder r;
+  FileWalker(options()).walk({t.path()}, r, {});
+  EXPECT_EQ(r.paths(), (std::set<std::string>{t / "f"}));
+  EXPECT_TRUE(r.errors.empty());
+  std::vector<std::string> loops = r.skipped_with("symlink_loop");
+  std::sort(loops.begin(), loops.end());
+  EXPECT_EQ(loops, (std::vector<std::string>{t / "ping", t / "pong", t / "self"}));
+}
+
+TEST_P(FollowSymlinks, DagOfLinksIsWalkedOncePerDirectoryNotOncePerWay) {
+  // d0 .. d16, each with a file and two links to the next: 2^16 ways to
+  // reach d16 through links. Each directory is entered through a link at
+  // most once, besides its own place in the tree.
+  TempDir t;
+  constexpr int kLevels = 16;
+  for (int i = 0; i <= kLevels; ++i) {
+    const std::string d = t / ("d" + std::to_string(i));
+    test::make_dir(d);
+    write_file(d + "/f", "x");
+    if (i == kLevels) continue;
+    const std::string next = "../d" + std::to_string(i + 1);
+    ASSERT_EQ(::symlink(next.c_str(), (d + "/a").c_str()), 0);
+    ASSERT_EQ(::symlink(next.c_str(), (d + "/b").c_str()), 0);
+  }
+  Recorder r;
+  FileWalker(options()).walk({t.path()}, r, {});
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_GE(r.files.size(), static_cast<std::size_t>(kLevels + 1));
+  EXPECT_LE(r.files.size(), static_cast<std::size_t>(2 * kLevels + 1));
+  for (int i = 0; i <= kLevels; ++i) EXPECT_EQ(r.paths().count(t / ("d" + std::to_string(i) + "/f")), 1u);
+  const std::vector<std::string> again = r.skipped_with("already_visited");
+  EXPECT_GE(again.size(), static_cast<std::size_t>(kLevels));
+  for (std::size_t i = 0; i < r.skipped.size(); ++i) {
+    // The detail names where the directory was walked.
+    if (r.skipped[i].second == "already_visited") {
+      EXPECT_FALSE(r.details[i].empty());
+    }
+  }
+}
+
+TEST(FileWalker, UnknownDTypeWithoutFollowCountsLinksAndFindsFiles) {
+  TempDir t;
+  test::make_dir(t / "d");
+  write_file(t / "d/f", "x");
+  ASSERT_EQ(::symlink("d/f", (t / "l").c_str()), 0);
+  ASSERT_EQ(::mkfifo((t / "fifo").c_str(), 0600), 0);
+  WalkOptions options;
+  options.ignore_d_type = true;
+  Recorder r;
+  FileWalker(options).walk({t.path()}, r, {});
+  EXPECT_EQ(r.paths(), (std::set<std::string>{t / "d/f"}));
+  EXPECT_EQ(r.symlinks, std::vector<std::string>{t / "l"});
+  EXPECT_EQ(r.skipped_with("special"), std::vector<std::string>{t / "fifo"});
 }
 
 TEST(MountTable, ParsesMountinfo) {

@@ -62,21 +62,54 @@ class WalkVisitor {
   virtual void on_error(const std::string& path, const std::string& error) = 0;
   /// A symbolic link that was not followed (counted, not listed).
   virtual void on_symlink(const std::string& path) = 0;
+  /// A directory listed without O_NOATIME because the kernel refused it
+  /// (not the owner, no CAP_FOWNER): its access time may have changed.
+  virtual void on_atime_not_preserved(const std::string& path) = 0;
 };
 
 /// How the walk behaves; see `iocsweep scan --help`.
 struct WalkOptions {
   /// Do not descend into directories on another device than their root.
   bool one_file_system = false;
-  /// Follow symbolic links below roots (loops are detected by device and
-  /// inode of the directories above).
+  /// Follow symbolic links below roots. Loops are detected by device and
+  /// inode of the directories above ("symlink_loop"); a directory already
+  /// entered through a link is not entered again ("already_visited").
   bool follow_symlinks = false;
-  /// Shell globs (fnmatch, `*` also matches `/`) tested against the full
-  /// path of every file and directory; a match is skipped ("excluded"),
-  /// and a directory's whole subtree with it.
+  /// Skip ("atime_not_preservable") rather than list a directory that
+  /// cannot be opened with O_NOATIME.
+  bool strict_atime = false;
+  /// Ignore readdir's d_type and lstat every entry, as the walk must on
+  /// filesystems that do not fill it in (iso9660, udf, xfs with ftype=0,
+  /// some FUSE): lets tests take that path on any filesystem.
+  bool ignore_d_type = false;
+  /// Shell globs (fnmatch, `*` also matches `/`); see ExcludeMatcher. A
+  /// match is skipped ("excluded"), and a directory's whole subtree with it.
   std::vector<std::string> excludes;
   /// Filesystem types to walk although skip_by_default_fs() says no.
   std::vector<std::string> include_fs;
+};
+
+/// Matches the paths met while walking one root against --exclude globs as
+/// the walker does: every glob against the path as spelt from the root (the
+/// root as given, then "/NAME" per level), and a glob that starts with '/'
+/// also against the absolute path (the root resolved once with realpath(),
+/// plus the same rest), so "$PWD/tree/x" excludes tree/x when the root is
+/// given as "tree". Immutable after construction.
+class ExcludeMatcher {
+ public:
+  ExcludeMatcher(const std::vector<std::string>& globs, const std::string& root);
+  /// The first glob `path` matches, or null. `path` must be spelt from the
+  /// root (start with it), as the walk spells it.
+  const std::string* match(const std::string& path) const;
+  /// True when `path` or a directory on the way to it from the root (the
+  /// root included) matches: the walk would never reach `path`.
+  bool excludes_on_the_way(const std::string& path) const;
+
+ private:
+  std::vector<std::string> globs_;
+  std::string root_;
+  std::string absolute_root_;  // "" when no glob starts with '/'
+  std::string absolute_of(const std::string& path) const;
 };
 
 /// True for filesystem types a sweep skips unless asked: kernel pseudo

@@ -1,9 +1,9 @@
 #include "cli/cli.hpp"
 
-#include <fnmatch.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -25,6 +25,7 @@
 #include "iocsweep/pipeline.hpp"
 #include "iocsweep/throttle.hpp"
 #include "iocsweep/version.hpp"
+#include "iocsweep/walk.hpp"
 #include "report/json_fields.hpp"
 
 namespace iocsweep::cli {
@@ -197,6 +198,40 @@ bool is_inside(const std::string& path, const std::string& root) {
          (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
 }
 
+// `real` (canonical) below `root`, spelt as the walk of `root` spells it
+// (the root as given, then "/NAME" per level). `real` must be inside
+// canonical_or_ancestor(root).
+std::string walked_spelling(const std::string& real, const std::string& root) {
+  const std::string real_root = canonical_or_ancestor(root);
+  std::string rest = real_root == "/" ? real : real.substr(real_root.size());
+  std::string walked = root;
+  if (!rest.empty() && !walked.empty() && walked.back() == '/') rest.erase(0, 1);
+  return walked + rest;
+}
+
+// Forensic rule: the sweep never writes inside what it scans. A file it
+// writes, `file` with each of `suffixes` appended (SQLite's companions, the
+// temporary file a report is written to first), must lie outside every
+// PATH or be taken out of the walk by an --exclude glob, matched as the
+// walker matches it (ExcludeMatcher). Returns "" when it may be written,
+// else a message naming `option` and the --exclude to add.
+std::string placement_error(const std::string& option, const std::string& file,
+                            std::initializer_list<const char*> suffixes, const RawScanOptions& raw) {
+  const std::string real = canonical_or_ancestor(file);
+  for (const std::string& root : raw.paths) {
+    if (!is_inside(real, canonical_or_ancestor(root))) continue;
+    const std::string walked = walked_spelling(real, root);
+    const ExcludeMatcher matcher(raw.excludes, root);
+    for (const char* suffix : suffixes) {
+      if (matcher.excludes_on_the_way(walked + suffix)) continue;
+      return option + " " + file + " lies inside the scanned path " + root +
+             ", and the sweep never writes inside what it scans: put it elsewhere, or exclude it with --exclude '" +
+             walked + "*'";
+    }
+  }
+  return "";
+}
+
 // Where compiled rule sets are cached, or "" for no cache. Forensic rule:
 // the sweep never writes inside what it scans, so a cache directory inside
 // a scan root (say ~/.cache when sweeping /) is not used unless an
@@ -213,58 +248,66 @@ std::string rule_cache_dir(const RawScanOptions& raw) {
       return "";
     }
   }
-  const std::string real_dir = canonical_or_ancestor(dir);
-  // Excluded when the directory or one of its ancestors matches a glob (an
-  // excluded directory takes its whole subtree out of the sweep).
-  for (std::string p = real_dir; !p.empty(); p = p.substr(0, p.find_last_of('/'))) {
-    for (const std::string& glob : raw.excludes) {
-      if (::fnmatch(glob.c_str(), p.c_str(), 0) == 0) return dir;
-    }
-  }
-  for (const std::string& root : raw.paths) {
-    if (is_inside(real_dir, canonical_or_ancestor(root))) return "";
-  }
-  return dir;
+  return placement_error("--rule-cache", dir, {""}, raw).empty() ? dir : "";
 }
 
-// True when `real_path` or one of its ancestors matches an --exclude glob
-// (an excluded directory takes its whole subtree out of the sweep).
-bool excluded_by(const std::string& path, const std::vector<std::string>& excludes) {
-  for (std::string p = path; !p.empty();) {
-    for (const std::string& glob : excludes) {
-      if (::fnmatch(glob.c_str(), p.c_str(), 0) == 0) return true;
-    }
-    const std::size_t slash = p.find_last_of('/');
-    if (slash == std::string::npos) break;
-    p.resize(slash);
+// The files the sweep writes: a --cache file inside a scanned root, or an
+// -o or --write-baseline file, each with what is written beside it, must
+// be --exclude'd (or elsewhere). The first violation, or "".
+std::string written_files_placement_error(const RawScanOptions& raw, bool use_cache) {
+  // AtomicOutputFile writes FILE.tmp-XXXXXX first, then renames it.
+  if (!raw.output.empty()) {
+    if (std::string e = placement_error("-o", raw.output, {"", ".tmp-XXXXXX"}, raw); !e.empty()) return e;
   }
-  return false;
-}
-
-// Forensic rule for --cache: the sweep never writes inside what it scans.
-// The cache file and SQLite's companions (FILE-wal, FILE-shm, FILE-journal)
-// must lie outside every PATH or be --exclude'd; otherwise the message
-// names the fix. Returns "" when the cache may be used.
-std::string cache_placement_error(const RawScanOptions& raw) {
-  const std::string real = canonical_or_ancestor(raw.cache);
-  for (const std::string& root : raw.paths) {
-    const std::string real_root = canonical_or_ancestor(root);
-    if (!is_inside(real, real_root)) continue;
-    // The walker matches globs against paths spelt from the root as given
-    // (e.g. "tree/x"); the canonical spelling is accepted too.
-    std::string walked = root;
-    while (walked.size() > 1 && walked.back() == '/') walked.pop_back();
-    const std::string rest = real.substr(real_root == "/" ? 1 : real_root.size());
-    walked += (walked.empty() || walked.back() == '/' || rest.empty() || rest[0] == '/') ? rest : "/" + rest;
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-      if (excluded_by(real + suffix, raw.excludes) || excluded_by(walked + suffix, raw.excludes)) continue;
-      return "--cache " + raw.cache + " lies inside the scanned path " + root +
-             ", and the sweep never writes inside what it scans: put the cache elsewhere, or exclude it with "
-             "--exclude '" +
-             walked + "*'";
+  if (!raw.write_baseline.empty()) {
+    if (std::string e = placement_error("--write-baseline", raw.write_baseline, {"", ".tmp-XXXXXX"}, raw); !e.empty()) {
+      return e;
     }
   }
+  if (use_cache) return placement_error("--cache", raw.cache, {"", "-wal", "-shm", "-journal"}, raw);
   return "";
+}
+
+// The roots to walk: each existing path once (by canonical path), and none
+// that lies inside another root whose walk reaches it (not --exclude'd on
+// the way there, and on the same device with --one-file-system). A path
+// that does not resolve is kept, so that its error is reported. Each
+// dropped root gets a note on stderr (unless --quiet).
+std::vector<std::string> distinct_roots(const RawScanOptions& raw) {
+  const std::size_t n = raw.paths.size();
+  std::vector<std::optional<std::string>> real(n);
+  std::vector<dev_t> dev(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    struct stat st {};
+    char* resolved = ::realpath(raw.paths[i].c_str(), nullptr);
+    if (resolved == nullptr) continue;
+    real[i] = resolved;
+    std::free(resolved);
+    if (::stat(real[i]->c_str(), &st) == 0) dev[i] = st.st_dev;
+  }
+  std::vector<std::string> roots;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string why;
+    for (std::size_t j = 0; j < n && why.empty() && real[i]; ++j) {
+      if (j == i || !real[j]) continue;
+      const std::string& inner = raw.paths[i];
+      const std::string& outer = raw.paths[j];
+      if (*real[i] == *real[j]) {
+        if (j < i) why = "PATH " + inner + " is the same as PATH " + outer + " and is scanned once";
+        continue;
+      }
+      if (!is_inside(*real[i], *real[j])) continue;
+      if (raw.one_file_system && dev[i] != dev[j]) continue;
+      if (ExcludeMatcher(raw.excludes, outer).excludes_on_the_way(walked_spelling(*real[i], outer))) continue;
+      why = "PATH " + inner + " lies inside PATH " + outer + " and is scanned as part of it";
+    }
+    if (why.empty()) {
+      roots.push_back(raw.paths[i]);
+    } else if (!raw.quiet) {
+      std::cerr << "iocsweep: note: " << escape_for_terminal(why) << "\n";
+    }
+  }
+  return roots;
 }
 
 // Two of -o, --write-baseline and --cache (with its -wal, -shm and
@@ -385,11 +428,9 @@ int run_scan_command(RawScanOptions raw) {
     std::cerr << "iocsweep: " << escape_for_terminal(clash) << "\n";
     return kExitFatal;
   }
-  if (use_cache) {
-    if (const std::string placement = cache_placement_error(raw); !placement.empty()) {
-      std::cerr << "iocsweep: " << escape_for_terminal(placement) << "\n";
-      return kExitFatal;
-    }
+  if (const std::string placement = written_files_placement_error(raw, use_cache); !placement.empty()) {
+    std::cerr << "iocsweep: " << escape_for_terminal(placement) << "\n";
+    return kExitFatal;
   }
   const bool stdout_tty = ::isatty(STDOUT_FILENO) == 1;
   const bool stderr_tty = ::isatty(STDERR_FILENO) == 1;
@@ -413,12 +454,13 @@ int run_scan_command(RawScanOptions raw) {
   if (!pack) return kExitFatal;
 
   ScanConfig config;
-  config.roots = raw.paths;
+  config.roots = distinct_roots(raw);
   config.pack = std::move(*pack);
   config.walk.one_file_system = raw.one_file_system;
   config.walk.follow_symlinks = raw.follow_symlinks;
   config.walk.excludes = raw.excludes;
   config.walk.include_fs = raw.include_fs;
+  config.walk.strict_atime = raw.strict_atime;
   config.read.strict_atime = raw.strict_atime;
   config.read.max_filesize = *max_size;
   config.threads = raw.threads == 0 ? default_thread_count() : raw.threads;
@@ -727,7 +769,7 @@ int run(int argc, char** argv) {
   CLI::App* scan = app.add_subcommand("scan", "Sweep files and directories for indicators");
   scan->add_option("PATH", scan_opts.paths,
                    "Files or directories to sweep (symlinks named here are followed, "
-                   "none below them); required")
+                   "none below them; a path named twice or inside another is swept once); required")
       ->type_name("PATH...");
   add_pack_options(*scan, scan_opts.rules, scan_opts.no_builtin);
   scan->add_option("--iocs", scan_opts.iocs,
@@ -793,10 +835,12 @@ int run(int argc, char** argv) {
   scan->add_flag("-x,--one-file-system", scan_opts.one_file_system,
                  "Do not descend into directories on other filesystems than their root");
   scan->add_flag("--follow-symlinks", scan_opts.follow_symlinks,
-                 "Follow symbolic links below the roots (loops are detected and skipped)");
+                 "Follow symbolic links below the roots (loops are detected and skipped, and a directory is "
+                 "entered through links only once)");
   scan->add_option("--exclude", scan_opts.excludes,
                    "Skip files and directories whose full path matches GLOB ('*' also matches '/'), "
-                   "e.g. '/var/lib/docker/*' or '*.iso'; repeatable")
+                   "e.g. '/var/lib/docker/*' or '*.iso'; a GLOB starting with '/' is also matched against the "
+                   "absolute path when a root is given relative; repeatable")
       ->type_name("GLOB")
       ->allow_extra_args(false);
   scan->add_option("--exclude-from", scan_opts.exclude_from,
@@ -811,8 +855,8 @@ int run(int argc, char** argv) {
       ->type_name("TYPE")
       ->allow_extra_args(false);
   scan->add_flag("--strict-atime", scan_opts.strict_atime,
-                 "Skip files that cannot be opened with O_NOATIME (not owned, no CAP_FOWNER) instead of "
-                 "reading them and possibly updating their access time");
+                 "Skip files and directories that cannot be opened with O_NOATIME (not owned, no CAP_FOWNER) "
+                 "instead of reading them and possibly updating their access time");
   scan->add_option(
           "--archives", scan_opts.archives,
           "Also scan the members of archives (zip, tar, tar.gz/.bz2/.xz/.zst, 7z, cpio, iso9660, cab, "

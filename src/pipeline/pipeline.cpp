@@ -125,11 +125,13 @@ class SharedSink {
   void scanned(const std::string& path, std::uint64_t bytes, bool noatime) {
     progress_.files_scanned.fetch_add(1, std::memory_order_relaxed);
     progress_.bytes_scanned.fetch_add(bytes, std::memory_order_relaxed);
-    if (!noatime) {
-      without_noatime_.fetch_add(1, std::memory_order_relaxed);
-      std::lock_guard lock(mu_);
-      sink_.atime_not_preserved(path);
-    }
+    if (!noatime) atime_not_preserved(path);
+  }
+  // A file read, or a directory listed, without O_NOATIME.
+  void atime_not_preserved(const std::string& path) {
+    without_noatime_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    sink_.atime_not_preserved(path);
   }
   void symlink() { symlinks_.fetch_add(1, std::memory_order_relaxed); }
   void below_min_score() { below_min_.fetch_add(1, std::memory_order_relaxed); }
@@ -190,6 +192,7 @@ class QueueingVisitor final : public WalkVisitor {
   }
   void on_error(const std::string& path, const std::string& error) override { sink_.error(path, error); }
   void on_symlink(const std::string&) override { sink_.symlink(); }
+  void on_atime_not_preserved(const std::string& path) override { sink_.atime_not_preserved(path); }
 
  private:
   BoundedQueue<WalkEntry>& queue_;

@@ -7,10 +7,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include "iocsweep/walk.hpp"
 
@@ -73,6 +77,52 @@ std::string MountTable::type_of(dev_t device) const {
   return it == types_.end() ? std::string() : it->second;
 }
 
+ExcludeMatcher::ExcludeMatcher(const std::vector<std::string>& globs, const std::string& root)
+    : globs_(globs), root_(root) {
+  if (std::none_of(globs_.begin(), globs_.end(), [](const std::string& g) { return !g.empty() && g[0] == '/'; })) {
+    return;
+  }
+  if (char* real = ::realpath(root.c_str(), nullptr)) {
+    absolute_root_ = real;
+    std::free(real);
+  } else if (!root.empty() && root[0] == '/') {
+    absolute_root_ = root;
+  } else if (char* cwd = ::getcwd(nullptr, 0)) {
+    // A root that cannot be resolved is not walked either; spell it from
+    // the working directory all the same.
+    absolute_root_ = std::string(cwd) + "/" + root;
+    std::free(cwd);
+  }
+}
+
+std::string ExcludeMatcher::absolute_of(const std::string& path) const {
+  std::string rest = path.substr(std::min(root_.size(), path.size()));
+  std::string out = absolute_root_;
+  if (!rest.empty() && rest[0] == '/' && !out.empty() && out.back() == '/') rest.erase(0, 1);
+  if (!rest.empty() && rest[0] != '/' && (out.empty() || out.back() != '/')) out += '/';
+  return out + rest;
+}
+
+const std::string* ExcludeMatcher::match(const std::string& path) const {
+  std::optional<std::string> absolute;  // computed once, when a glob needs it
+  for (const std::string& glob : globs_) {
+    if (::fnmatch(glob.c_str(), path.c_str(), 0) == 0) return &glob;
+    if (glob.empty() || glob[0] != '/' || absolute_root_.empty()) continue;
+    if (!absolute) absolute = absolute_of(path);
+    if (*absolute != path && ::fnmatch(glob.c_str(), absolute->c_str(), 0) == 0) return &glob;
+  }
+  return nullptr;
+}
+
+bool ExcludeMatcher::excludes_on_the_way(const std::string& path) const {
+  if (match(root_) != nullptr) return true;
+  for (std::size_t slash = path.find('/', root_.size()); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    if (slash > root_.size() && match(path.substr(0, slash)) != nullptr) return true;
+  }
+  return path.size() > root_.size() && match(path) != nullptr;
+}
+
 namespace {
 
 std::string join_path(const std::string& dir, const char* name) {
@@ -125,11 +175,18 @@ std::string errno_text(int err) { return std::strerror(err); }
 
 // Opens a directory for listing, with O_NOATIME where the kernel allows it
 // (owner or CAP_FOWNER) so that reading it leaves its access time alone.
-int open_directory(int dirfd, const char* name, bool nofollow) {
+// `noatime` says whether it could; when it could not and `strict`, nothing
+// is opened (-1, errno EPERM).
+int open_directory(int dirfd, const char* name, bool nofollow, bool strict, bool& noatime) {
   int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY;
   if (nofollow) flags |= O_NOFOLLOW;
+  noatime = true;
   int fd = ::openat(dirfd, name, flags | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::openat(dirfd, name, flags);
+  if (fd < 0 && errno == EPERM) {
+    noatime = false;
+    if (strict) return -1;
+    fd = ::openat(dirfd, name, flags);
+  }
   return fd;
 }
 
@@ -139,6 +196,7 @@ class Walk {
       : options_(options), mounts_(mounts), visitor_(visitor), stop_(std::move(stop)) {}
 
   void root(const std::string& root) {
+    matcher_.emplace(options_.excludes, root);
     if (excluded(root)) return;
     struct stat st {};
     // A root the user named is taken as they named it: a symlink there is
@@ -155,31 +213,41 @@ class Walk {
       }
       return;
     }
-    const int fd = open_directory(AT_FDCWD, root.c_str(), false);
+    bool noatime = true;
+    const int fd = open_directory(AT_FDCWD, root.c_str(), false, options_.strict_atime, noatime);
     if (fd < 0) {
-      visitor_.on_error(root, errno_text(errno));
+      open_failed(root, noatime, errno);
       return;
     }
     root_dev_ = st.st_dev;
     std::vector<Frame> stack;
-    if (!enter(fd, root, stack)) return;
+    if (!enter(fd, root, stack, /*via_link=*/false, noatime)) return;
     walk_tree(stack);
   }
 
  private:
   bool excluded(const std::string& path) {
-    for (const std::string& glob : options_.excludes) {
-      if (::fnmatch(glob.c_str(), path.c_str(), 0) == 0) {
-        visitor_.on_skipped(path, "excluded", glob);
-        return true;
-      }
+    if (const std::string* glob = matcher_->match(path)) {
+      visitor_.on_skipped(path, "excluded", *glob);
+      return true;
     }
     return false;
   }
 
+  // Reports a directory that open_directory() did not open.
+  void open_failed(const std::string& path, bool noatime, int err) {
+    if (!noatime && options_.strict_atime) {
+      visitor_.on_skipped(path, "atime_not_preservable", "");
+    } else {
+      visitor_.on_error(path, errno_text(err));
+    }
+  }
+
   // Takes ownership of `fd`, an open directory, applies the filesystem and
   // loop policies, and pushes a frame to list it. False when skipped.
-  bool enter(int fd, std::string path, std::vector<Frame>& stack) {
+  // `via_link`: reached through a followed symbolic link. `noatime`: opened
+  // with O_NOATIME.
+  bool enter(int fd, std::string path, std::vector<Frame>& stack, bool via_link, bool noatime) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
       visitor_.on_error(path, errno_text(errno));
@@ -211,6 +279,16 @@ class Walk {
         }
       }
     }
+    // A directory reached through links by many ways (a DAG of links: d0
+    // with links a and b to d1, d1 with two to d2, ...) is walked once,
+    // not once per way.
+    if (via_link) {
+      if (const auto seen = entered_via_link_.find({st.st_dev, st.st_ino}); seen != entered_via_link_.end()) {
+        visitor_.on_skipped(path, "already_visited", seen->second);
+        ::close(fd);
+        return false;
+      }
+    }
     const int stream_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     DIR* stream = stream_fd < 0 ? nullptr : ::fdopendir(stream_fd);
     if (stream == nullptr) {
@@ -219,8 +297,10 @@ class Walk {
       ::close(fd);
       return false;
     }
+    if (via_link) entered_via_link_.emplace(std::pair{st.st_dev, st.st_ino}, path);
     stack.push_back(
         Frame{std::make_shared<const DirHandle>(fd, std::move(path)), DirStream(stream), st.st_dev, st.st_ino});
+    if (!noatime) visitor_.on_atime_not_preserved(stack.back().dir->path());
     return true;
   }
 
@@ -241,27 +321,38 @@ class Walk {
       if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
       std::string path = join_path(top.dir->path(), name);
       if (!options_.excludes.empty() && excluded(path)) continue;
-      Kind kind = kind_from_dtype(ent->d_type);
-      if (kind == Kind::kUnknown || (kind == Kind::kSymlink && options_.follow_symlinks)) {
+      Kind kind = options_.ignore_d_type ? Kind::kUnknown : kind_from_dtype(ent->d_type);
+      if (kind == Kind::kUnknown) {
+        // The filesystem does not say (iso9660, udf, xfs ftype=0, ...).
         struct stat st {};
-        const int flags = kind == Kind::kSymlink ? 0 : AT_SYMLINK_NOFOLLOW;
-        if (::fstatat(top.dir->fd(), name, &st, flags) != 0) {
-          // A dangling link is not an error worth a line: count it.
-          if (kind == Kind::kSymlink && errno == ENOENT) {
+        if (::fstatat(top.dir->fd(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          visitor_.on_error(path, errno_text(errno));
+          continue;
+        }
+        kind = kind_from_mode(st.st_mode);
+      }
+      if (kind == Kind::kSymlink && options_.follow_symlinks) {
+        struct stat st {};
+        if (::fstatat(top.dir->fd(), name, &st, 0) != 0) {
+          // A dangling link is not an error worth a line: count it. A link
+          // that resolves back to itself (`ln -s self self`, or a cycle of
+          // links) is a loop like a link to a directory above.
+          if (errno == ENOENT) {
             visitor_.on_symlink(path);
+          } else if (errno == ELOOP) {
+            visitor_.on_skipped(path, "symlink_loop", "");
           } else {
             visitor_.on_error(path, errno_text(errno));
           }
           continue;
         }
-        const bool via_link = kind == Kind::kSymlink;
         kind = kind_from_mode(st.st_mode);
-        if (via_link && kind == Kind::kFile) {
+        if (kind == Kind::kFile) {
           visitor_.on_file(WalkEntry{top.dir, name, std::move(path), true});
           continue;
         }
-        if (via_link && kind == Kind::kDir) {
-          descend(top, name, std::move(path), stack, /*nofollow=*/false);
+        if (kind == Kind::kDir) {
+          descend(top, name, std::move(path), stack, /*via_link=*/true);
           continue;
         }
       }
@@ -276,7 +367,7 @@ class Walk {
           visitor_.on_skipped(path, "special", "");
           break;
         case Kind::kDir:
-          descend(top, name, std::move(path), stack, /*nofollow=*/true);
+          descend(top, name, std::move(path), stack, /*via_link=*/false);
           break;
         case Kind::kUnknown:
           break;
@@ -286,20 +377,21 @@ class Walk {
 
   // May push onto `stack` and so invalidate `parent`; callers must not use
   // it afterwards.
-  void descend(const Frame& parent, const char* name, std::string path, std::vector<Frame>& stack, bool nofollow) {
+  void descend(const Frame& parent, const char* name, std::string path, std::vector<Frame>& stack, bool via_link) {
     // O_NOFOLLOW|O_DIRECTORY: a directory replaced by a symlink between
     // readdir and here is refused, not followed.
-    const int fd = open_directory(parent.dir->fd(), name, nofollow);
+    bool noatime = true;
+    const int fd = open_directory(parent.dir->fd(), name, /*nofollow=*/!via_link, options_.strict_atime, noatime);
     if (fd < 0) {
       const int err = errno;
       if (err == ELOOP || err == ENOTDIR) {
         visitor_.on_skipped(path, "changed_during_walk", "");
       } else {
-        visitor_.on_error(path, errno_text(err));
+        open_failed(path, noatime, err);
       }
       return;
     }
-    enter(fd, std::move(path), stack);
+    enter(fd, std::move(path), stack, via_link, noatime);
   }
 
   const WalkOptions& options_;
@@ -307,6 +399,10 @@ class Walk {
   WalkVisitor& visitor_;
   std::stop_token stop_;
   dev_t root_dev_ = 0;
+  std::optional<ExcludeMatcher> matcher_;  // for the root being walked
+  // Directories entered through a followed link, with the path they were
+  // walked under, for every root of the walk.
+  std::map<std::pair<dev_t, ino_t>, std::string> entered_via_link_;
 };
 
 }  // namespace
