@@ -40,8 +40,8 @@ void add_unsupported(ImportedIocs& out, std::string what);
 /// Why `value` is not a digest of `kind` in hex, or nothing.
 std::optional<std::string> hash_value_problem(std::string_view value, DigestKind kind);
 
-/// Why `value` cannot be a file-name indicator (empty, invalid UTF-8, NUL),
-/// or nothing.
+/// Why `value` cannot be a file-name indicator (empty, invalid UTF-8, NUL,
+/// a pattern for it that RE2 refuses, too long, say), or nothing.
 std::optional<std::string> file_name_problem(std::string_view value);
 
 /// A hash indicator for an already checked `value`.
