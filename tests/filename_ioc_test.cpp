@@ -71,13 +71,9 @@ TEST(ParseFilenameIocs, EmptyAndCommentOnlyInputs) {
 }
 
 TEST(ParseFilenameIocs, RejectsBadLinesWithFileAndLine) {
-  EXPECT_EQ(error_of("# ok\n\\\\evil\\.exe\n"),
-            "names.txt:2: missing ';SCORE' after the pattern (expected REGEX;SCORE or "
-            "REGEX;SCORE;FALSE_POSITIVE_REGEX)");
-  EXPECT_EQ(error_of("\\\\evil\\.exe;\n"), "names.txt:1: missing score after ';'");
   EXPECT_EQ(error_of("\\\\evil\\.exe;101\n"), "names.txt:1: score '101' is not an integer from 0 to 100");
   EXPECT_EQ(error_of("\\\\evil\\.exe;-1\n"), "names.txt:1: score '-1' is not an integer from 0 to 100");
-  EXPECT_EQ(error_of("\\\\evil\\.exe;high\n"), "names.txt:1: score 'high' is not an integer from 0 to 100");
+  EXPECT_EQ(error_of("\\\\evil\\.exe;+5\n"), "names.txt:1: score '+5' is not an integer from 0 to 100");
   EXPECT_EQ(error_of("\\\\evil\\.exe;99999999999\n"),
             "names.txt:1: score '99999999999' is not an integer from 0 to 100");
   EXPECT_EQ(error_of(" ;50\n"), "names.txt:1: missing pattern before ';'");
@@ -86,7 +82,8 @@ TEST(ParseFilenameIocs, RejectsBadLinesWithFileAndLine) {
             "names.txt:1: false-positive pattern rejected by RE2: invalid character class range: z-a");
   EXPECT_EQ(error_of("x*;50\n"), "names.txt:1: pattern matches the empty string, so every path");
   EXPECT_EQ(error_of(std::string("\\\\a;5\0\n", 7)), "names.txt:1: NUL byte (binary file?)");
-  EXPECT_EQ(error_of("\\\\caf\xE9\\.exe;50\n"), "names.txt:1: line is not valid UTF-8");
+  EXPECT_EQ(error_of("\\\\caf\xE9\\.exe;50\n"), "names.txt:1: pattern is not valid UTF-8");
+  EXPECT_EQ(error_of("\\\\evil\\.exe;50;caf\xE9\n"), "names.txt:1: false-positive pattern is not valid UTF-8");
   EXPECT_EQ(error_of("# x\n" + std::string(70000, 'a') + ";50\n"),
             "names.txt:2: line longer than 64 KiB (not an IOC list?)");
 }
@@ -303,14 +300,98 @@ namespace {
 
 TEST(ParseFilenameIocs, LenientModeSkipsAndRecordsBadLines) {
   std::vector<std::string> skipped;
-  auto r = parse_filename_iocs("# block\n\\\\Temp\\\\x[0-9]+\\.tmp\n\\\\evil\\.exe;80\n(a;70\n", "names.txt", &skipped);
+  auto r =
+      parse_filename_iocs("# block\n\\\\Temp\\\\x[0-9]+\\.tmp;101\n\\\\evil\\.exe;80\n(a;70\n", "names.txt", &skipped);
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].line, 3u);
   EXPECT_EQ((*r)[0].description, "block");
   ASSERT_EQ(skipped.size(), 2u);
-  EXPECT_EQ(skipped[0].rfind("names.txt:2: missing ';SCORE'", 0), 0u) << skipped[0];
+  EXPECT_EQ(skipped[0].rfind("names.txt:2: score '101'", 0), 0u) << skipped[0];
   EXPECT_EQ(skipped[1].rfind("names.txt:4: ", 0), 0u) << skipped[1];
+}
+
+}  // namespace
+}  // namespace iocsweep
+
+namespace iocsweep {
+namespace {
+
+TEST(ParseFilenameIocs, LinesWithoutAScoreGetTheListDefault) {
+  EXPECT_EQ(kDefaultFilenameListScore, 60);
+  // otx-filename-iocs.txt: REGEX;DESCRIPTION. filename-iocs.txt: a bare
+  // REGEX under a block comment.
+  const std::string text =
+      "C:\\\\ProgramData\\\\ManagerApp\\\\d3d9\\.dll;BlackOasis APT - Securelist https://securelist.com/x\n"
+      "%LocalAppData%\\\\del\\.bat;7ev3n Ransomware https://example.org/a;b\n"
+      "# Cisco JBoss Webshell Names\n"
+      "\\\\zecmd\\\\zecmd\\.jsp\n"
+      "\\\\jboss\\\\x\\.jsp;;\\\\fp\\.jsp\n";
+  auto r = parse_filename_iocs(text, "otx-filename-iocs.txt");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[0].score, kDefaultFilenameListScore);
+  EXPECT_EQ((*r)[0].description, "BlackOasis APT - Securelist https://securelist.com/x");
+  EXPECT_EQ((*r)[0].false_positive, "");
+  EXPECT_EQ((*r)[1].score, kDefaultFilenameListScore);  // a description may start with a digit
+  EXPECT_EQ((*r)[1].description, "7ev3n Ransomware https://example.org/a;b");
+  EXPECT_EQ((*r)[1].false_positive, "");
+  EXPECT_EQ((*r)[2].pattern, "\\\\zecmd\\\\zecmd\\.jsp");
+  EXPECT_EQ((*r)[2].score, kDefaultFilenameListScore);
+  EXPECT_EQ((*r)[2].description, "Cisco JBoss Webshell Names");
+  EXPECT_EQ((*r)[3].score, kDefaultFilenameListScore);
+  EXPECT_EQ((*r)[3].false_positive, "\\\\fp\\.jsp");
+  // A number is still a score and must be one.
+  EXPECT_EQ(error_of("\\\\evil\\.exe;250;x\n"), "names.txt:1: score '250' is not an integer from 0 to 100");
+}
+
+TEST(ParseFilenameIocs, Latin1DescriptionsAreRepairedNotRejected) {
+  auto r = parse_filename_iocs("# Caf\xE9 group\n\\\\a\\.exe;50\n\\\\b\\.exe;Caf\xE9 tool\n", "names.txt");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].description, "Caf\xEF\xBF\xBD group");
+  EXPECT_EQ((*r)[1].description, "Caf\xEF\xBF\xBD tool");
+}
+
+TEST(ParseFilenameIocs, Utf16ListIsRefusedSayingSo) {
+  std::string le("\xFF\xFE", 2);
+  for (const char c : std::string("\\\\a\\.exe;50\r\n")) {
+    le += c;
+    le += '\0';
+  }
+  std::vector<std::string> skipped;
+  auto r = parse_filename_iocs(le, "names.txt", &skipped);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "names.txt:1: UTF-16 text: convert to UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)");
+}
+
+TEST(FilenameIocDb, DuplicateInOneSetKeepsTheHighestScoreAndItsDescription) {
+  FilenameIocDb db;
+  ASSERT_TRUE(
+      db.add_set("# generic\n\\\\evil\\.exe;40\n# APT X confirmed\n\\\\evil\\.exe;95\n# again\n"
+                 "\\\\evil\\.exe;70\n",
+                 "names.txt"));
+  ASSERT_TRUE(db.compile());
+  const auto hits = db.match("/tmp/evil.exe");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]->score, 95);
+  EXPECT_EQ(hits[0]->description, "APT X confirmed");
+  EXPECT_EQ(hits[0]->line, 4u);
+  EXPECT_EQ(db.sets()[0].count, 1u);
+}
+
+TEST(CheckFilenameIocs, NamesTheBadIndicatorWithoutAddingAnything) {
+  std::vector<FilenameIoc> iocs(2);
+  iocs[0].pattern = "\\\\ok\\.exe";
+  iocs[0].score = 50;
+  iocs[1].pattern = "(unclosed";
+  iocs[1].score = 50;
+  iocs[1].source = "feed.json";
+  const Status st = check_filename_iocs(iocs, "feed.json");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message, "feed.json: pattern rejected by RE2: missing ): (unclosed");
+  EXPECT_FALSE(filename_pattern_problem("\\\\ok\\.exe"));
+  EXPECT_TRUE(filename_pattern_problem(std::string(300000, 'k')));
 }
 
 }  // namespace

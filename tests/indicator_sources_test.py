@@ -64,6 +64,7 @@ def main():
         write(os.path.join(tree, "Windows", "planted_tool.exe"), b"matched by its name through externals")
         write(os.path.join(tree, "data", "hashed.dat"), hashed)
         write(os.path.join(tree, "data", "known_good.bin"), allowed)
+        write(os.path.join(tree, "Temp", "x12.tmp"), b"matched by a line without score")
         write(os.path.join(tree, "data", "big_msdtc", "Windows", "msdtc.exe"), b"x" * 5000)
         for i in range(50):
             write(os.path.join(tree, "noise", "f%d.txt" % i), "plain text %d\n" % i)
@@ -78,12 +79,15 @@ def main():
         check(rules >= 3001, "thousands of rules loaded (%d)" % rules)
         check("zz_broken.yar: skipped, it does not compile" in err, "broken rule file skipped with a warning")
         check("hash-iocs.txt: 1 bad line(s) skipped" in err, "bad hash line skipped with a warning")
-        check("filename-iocs.txt: 1 bad line(s) skipped" in err, "scoreless filename line skipped with a warning")
+        check("filename-iocs.txt: " not in err, "scoreless filename line loaded without a warning: " + err)
         check("c2-iocs.txt: ignored" in err, "unsupported list ignored with a warning")
 
         m = matches_of(doc, os.path.join(tree, "Windows", "msdtc.exe"))
         check(m is not None and any(x["type"] == "filename" and x["score"] == 85 for x in m),
               "path indicator matched with its score")
+        m = matches_of(doc, os.path.join(tree, "Temp", "x12.tmp"))
+        check(m is not None and any(x["type"] == "filename" and x["score"] == 60 for x in m),
+              "path indicator without score matched with the default score 60")
         m = matches_of(doc, os.path.join(tree, "Windows", "planted_tool.exe"))
         check(m is not None and any(x["type"] == "yara" and x["rule"] == "planted_by_name" for x in m),
               "rule using filename/filepath/extension externals matched")

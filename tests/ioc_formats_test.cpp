@@ -597,3 +597,19 @@ TEST(ImportedIocs, LoadIntoTheDatabases) {
 
 }  // namespace
 }  // namespace iocsweep
+
+namespace iocsweep {
+namespace {
+
+TEST(ParseStixBundle, AFileNameRe2CannotTakeFailsNamingTheIndicator) {
+  // RE2 refuses the pattern for so long a name (over its memory budget):
+  // the bundle fails naming the indicator, before any of it is added.
+  const std::string error =
+      stix_error(bundle({indicator("indicator--h", "[file:hashes.MD5 = '" + kMd5 + "']"),
+                         indicator("indicator--long", "[file:name = '" + std::string(300000, 'k') + "']")}));
+  EXPECT_EQ(error.rfind("feed.json: indicator--long: file name 'kkk", 0), 0u) << error.substr(0, 200);
+  EXPECT_NE(error.find("pattern rejected by RE2"), std::string::npos) << error.substr(0, 200);
+}
+
+}  // namespace
+}  // namespace iocsweep

@@ -54,7 +54,6 @@ TEST(ParseHashIocs, RejectsBadLinesWithFileAndLine) {
                                  "ELF\0\0\0",
                                  7)),
             "list.txt:1: NUL byte (binary file?)");
-  EXPECT_EQ(error_of(kMd5 + ";bad \xFF utf8\n"), "list.txt:1: description is not valid UTF-8");
   EXPECT_EQ(error_of("\n\n" + std::string(70000, 'a')), "list.txt:3: line longer than 64 KiB (not an IOC list?)");
 }
 
@@ -251,6 +250,97 @@ TEST(ParseHashIocs, LenientModeSkipsAndRecordsBadLines) {
   ASSERT_EQ(skipped.size(), 2u);
   EXPECT_EQ(skipped[0], "list.txt:1: hash contains a character that is not a hex digit at column 1");
   EXPECT_EQ(skipped[1].rfind("list.txt:3: hash has 31 hex digits", 0), 0u);
+}
+
+}  // namespace
+}  // namespace iocsweep
+
+namespace iocsweep {
+namespace {
+
+// The hex digests of `content`, computed by the scanner's own Hasher.
+std::vector<std::string> hex_digests_of(std::string_view content) {
+  Hasher hasher;
+  const Digests d = hasher.digest(ByteView(reinterpret_cast<const std::uint8_t*>(content.data()), content.size()));
+  return {d.hex(DigestKind::kMd5), d.hex(DigestKind::kSha1), d.hex(DigestKind::kSha256)};
+}
+
+TEST(HashIocDb, DigestsOfEmptyContentAreSkippedWithANoteEvenWhenStrict) {
+  std::string text = "# OTX export\n";
+  std::size_t empty_lines = 0;
+  for (const std::string_view content : {"", "\n", "\r\n"}) {
+    for (const std::string& hex : hex_digests_of(content)) {
+      text += hex + ";in every OTX pulse\n";
+      ++empty_lines;
+    }
+  }
+  text += kSha256 + ";real indicator\n";
+  HashIocDb db;
+  std::vector<std::string> notes;
+  ASSERT_TRUE(db.add_set(text, "otx.txt", nullptr, &notes));
+  EXPECT_EQ(db.size(), 1u);
+  EXPECT_EQ(db.sets()[0].count, 1u);
+  ASSERT_EQ(notes.size(), empty_lines);
+  EXPECT_EQ(notes[0],
+            "otx.txt:2: md5 of an empty file (or of a lone line break) skipped: it would flag every such file");
+  EXPECT_EQ(notes[4].rfind("otx.txt:6: sha1 of an empty file", 0), 0u) << notes[4];
+  EXPECT_TRUE(db.lookup(digests_of(""), 0).empty());
+  EXPECT_EQ(db.lookup(digests_of("abc"), 3).size(), 1u);
+
+  // Imported indicators too; the note names the indicator by its description.
+  std::vector<HashIoc> imported(1);
+  imported[0].kind = DigestKind::kSha256;
+  imported[0].value = hex_digests_of("")[2];
+  imported[0].description = "empty (indicator--e)";
+  IocSetInfo info;
+  info.name = "bundle.json";
+  notes.clear();
+  ASSERT_TRUE(db.add_iocs(imported, info, &notes));
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("bundle.json: sha256 of an empty file"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[0].find("indicator--e"), std::string::npos) << notes[0];
+  EXPECT_EQ(db.size(), 1u);
+}
+
+TEST(HashIocDb, DuplicateInOneSetKeepsTheHighestScoreAndItsDescription) {
+  HashIocDb db;
+  ASSERT_TRUE(db.add_set(
+      kSha256 + ";40;low\n" + kSha256 + ";100;high\n" + kSha256 + ";70;middle\n" + kSha256 + " size=3;10;sized\n",
+      "dups.txt"));
+  const auto hits = db.lookup(digests_of("abc"), 3);
+  ASSERT_EQ(hits.size(), 2u);  // the sized one is another indicator
+  EXPECT_EQ(hits[0]->score, 100);
+  EXPECT_EQ(hits[0]->description, "high");
+  EXPECT_EQ(hits[0]->line, 2u);
+  EXPECT_EQ(hits[1]->score, 10);
+  EXPECT_EQ(db.sets()[0].count, 2u);
+}
+
+TEST(ParseHashIocs, Latin1DescriptionIsRepairedNotRejected) {
+  auto r = parse_hash_iocs(kMd5 + ";Caf\xE9 dropper\n", "list.txt");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].description, "Caf\xEF\xBF\xBD dropper");
+  EXPECT_TRUE(is_valid_utf8((*r)[0].description));
+}
+
+TEST(ParseHashIocs, Utf16ListIsRefusedSayingSoEvenWhenLenient) {
+  const std::string line = kMd5 + ";x\r\n";
+  std::string le("\xFF\xFE", 2);
+  std::string be("\xFE\xFF", 2);
+  for (const char c : line) {
+    le += c;
+    le += '\0';
+    be += '\0';
+    be += c;
+  }
+  const std::string want = "list.txt:1: UTF-16 text: convert to UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)";
+  EXPECT_EQ(error_of(le), want);
+  EXPECT_EQ(error_of(be), want);
+  std::vector<std::string> skipped;
+  auto lenient = parse_hash_iocs(le, "list.txt", &skipped);
+  ASSERT_FALSE(lenient);
+  EXPECT_EQ(lenient.error().message, want);
 }
 
 }  // namespace

@@ -316,5 +316,134 @@ TEST_F(PipelineTest, BuiltinPackLoads) {
   for (const auto& set : pack->hash_iocs->sets()) EXPECT_EQ(set.name.rfind("builtin:", 0), 0u);
 }
 
+// True when one of `warnings` contains `text`.
+bool warned(const std::vector<std::string>& warnings, const std::string& text) {
+  return std::any_of(warnings.begin(), warnings.end(),
+                     [&](const std::string& w) { return w.find(text) != std::string::npos; });
+}
+
+std::string all_of(const std::vector<std::string>& warnings) {
+  std::string out;
+  for (const std::string& w : warnings) out += w.substr(0, 300) + "\n";
+  return out;
+}
+
+const std::string kAbcSha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+const std::string kAbcMd5 = "900150983cd24fb0d6963f7d28e17f72";
+
+TEST_F(PipelineTest, NamedListsInsideAnIocsDirectoryAreLoadedAsTheirOptionSays) {
+  TempDir d;
+  write_file(d / "hash-iocs.txt", kAbcSha256 + ";evil\n");
+  write_file(d / "known-good-hashes.txt", kAbcMd5 + ";known good\n");
+  write_file(d / "custom.txt", "\\\\evil\\.exe;80\n");
+  PackRequest r = request(false, {}, {d.path()});
+  r.allow_hash_paths = {d / "known-good-hashes.txt"};
+  r.filename_ioc_paths = {d / "custom.txt"};
+  auto pack = load_pack(r);
+  ASSERT_TRUE(pack) << pack.error().message;
+  ASSERT_EQ(pack->hash_iocs->sets().size(), 1u);
+  EXPECT_EQ(pack->hash_iocs->sets()[0].name, d / "hash-iocs.txt");
+  ASSERT_EQ(pack->allow_hashes->sets().size(), 1u);
+  EXPECT_EQ(pack->allow_hashes->sets()[0].name, d / "known-good-hashes.txt");
+  ASSERT_EQ(pack->filename_iocs->sets().size(), 1u);
+  EXPECT_EQ(pack->filename_iocs->sets()[0].name, d / "custom.txt");
+  EXPECT_FALSE(warned(pack->warnings, "ignored")) << all_of(pack->warnings);
+
+  // Named by --iocs too: the more specific option still decides.
+  PackRequest both = request(false, {}, {d / "known-good-hashes.txt"});
+  both.allow_hash_paths = {d / "known-good-hashes.txt"};
+  auto pack2 = load_pack(both);
+  ASSERT_TRUE(pack2) << pack2.error().message;
+  EXPECT_EQ(pack2->hash_iocs->size(), 0u);
+  EXPECT_EQ(pack2->allow_hashes->size(), 1u);
+}
+
+TEST_F(PipelineTest, AnIocsFileIsClassifiedByItsNameAsInADirectory) {
+  TempDir d;
+  write_file(d / "filename-iocs.txt", "\\\\evil\\.exe;80\n");
+  write_file(d / "falsepositive-hashes.txt", kAbcMd5 + ";known good\n");
+  auto pack = load_pack(request(false, {}, {d / "filename-iocs.txt", d / "falsepositive-hashes.txt"}));
+  ASSERT_TRUE(pack) << pack.error().message;
+  EXPECT_EQ(pack->filename_iocs->size(), 1u);
+  EXPECT_EQ(pack->allow_hashes->size(), 1u);
+  EXPECT_EQ(pack->hash_iocs->size(), 0u);
+
+  // In a directory, a JSON export whose name says "hash" is still JSON.
+  TempDir dir;
+  write_file(dir / "misp-hashes.json",
+             R"({"Event": {"info": "e", "Attribute": [{"uuid": "a1", "type": "md5", "value": ")" + kAbcMd5 +
+                 R"(", "to_ids": true}]}})");
+  write_file(dir / "stix-hashes.txt",
+             R"({"type": "bundle", "id": "bundle--1", "objects": [{"type": "indicator", "id": "indicator--a",)"
+             R"( "pattern": "[file:hashes.'SHA-256' = ')" +
+                 kAbcSha256 + R"(']"}]})");
+  auto from_dir = load_pack(request(false, {}, {dir.path()}));
+  ASSERT_TRUE(from_dir) << from_dir.error().message;
+  EXPECT_EQ(from_dir->hash_iocs->size(), 2u) << all_of(from_dir->warnings);
+  EXPECT_FALSE(warned(from_dir->warnings, "skipped")) << all_of(from_dir->warnings);
+}
+
+TEST_F(PipelineTest, ASkippedJsonFileInADirectoryLeavesNothingBehind) {
+  TempDir d;
+  write_file(d / "feed.json", R"({"type": "bundle", "id": "bundle--1", "objects": [)"
+                              R"({"type": "indicator", "id": "indicator--h", "pattern": "[file:hashes.MD5 = ')" +
+                                  kAbcMd5 +
+                                  R"(']"}, {"type": "indicator", "id": "indicator--long", "pattern": "[file:name = ')" +
+                                  std::string(300000, 'k') + R"(']"}]})");
+  auto pack = load_pack(request(false, {}, {d.path()}));
+  ASSERT_TRUE(pack) << pack.error().message;
+  EXPECT_EQ(pack->hash_iocs->size(), 0u);
+  EXPECT_TRUE(pack->hash_iocs->sets().empty());
+  EXPECT_EQ(pack->filename_iocs->size(), 0u);
+  EXPECT_TRUE(warned(pack->warnings, d / "feed.json: indicator--long: file name 'kkk")) << all_of(pack->warnings);
+  EXPECT_TRUE(warned(pack->warnings, "(file skipped)")) << all_of(pack->warnings);
+}
+
+TEST_F(PipelineTest, FilesAndDirectoriesGivingNoIndicatorsAreWarnedAbout) {
+  TempDir d;
+  write_file(d / "observables.json",
+             R"({"type": "bundle", "id": "bundle--2", "objects": [)"
+             R"({"type": "file", "id": "file--1", "name": "evil.exe", "hashes": {"SHA-256": ")" +
+                 kAbcSha256 +
+                 R"("}}, {"type": "observed-data", "id": "observed-data--1", "object_refs": ["file--1"]}]})");
+  write_file(d / "comments.txt", "# nothing yet\n\n");
+  write_file(d / "empty-allow.txt", "");
+  test::make_dir(d / "empty");
+  test::make_dir(d / "other");
+  write_file(d / "other/README.md", "not a list\n");
+  PackRequest r = request(false, {}, {d / "observables.json", d / "comments.txt", d / "empty", d / "other"});
+  r.allow_hash_paths = {d / "empty-allow.txt"};
+  auto pack = load_pack(r);
+  ASSERT_TRUE(pack) << pack.error().message;
+  const auto& w = pack->warnings;
+  EXPECT_TRUE(warned(w, d / "observables.json: no indicators loaded: the STIX bundle holds no indicator objects, "
+                            "only 2 other object(s)"))
+      << all_of(w);
+  EXPECT_TRUE(warned(w, d / "comments.txt: no indicators loaded: it holds only comments and blank lines")) << all_of(w);
+  EXPECT_TRUE(warned(w, d / "empty-allow.txt: no indicators loaded: the file is empty")) << all_of(w);
+  EXPECT_TRUE(warned(w, d / "empty: no indicators loaded: the directory holds no files")) << all_of(w);
+  EXPECT_TRUE(warned(w, d / "other: no indicators loaded: no file name in it says")) << all_of(w);
+
+  // A STIX bundle whose indicators all point elsewhere says so.
+  write_file(d / "network.json", R"({"type": "bundle", "id": "bundle--3", "objects": [{"type": "indicator", )"
+                                 R"("id": "indicator--n", "pattern": "[ipv4-addr:value = '203.0.113.7']"}]})");
+  auto network = load_pack(request(false, {}, {d / "network.json"}));
+  ASSERT_TRUE(network) << network.error().message;
+  EXPECT_TRUE(warned(network->warnings, d / "network.json: 1 indicator(s) not imported")) << all_of(network->warnings);
+  EXPECT_TRUE(warned(network->warnings, d / "network.json: no indicators loaded: none of the STIX bundle's"))
+      << all_of(network->warnings);
+}
+
+TEST_F(PipelineTest, EmptyFileDigestsInANamedHashListAreSkippedWithAWarning) {
+  TempDir d;
+  Hasher hasher;
+  const Digests empty = hasher.digest({});
+  write_file(d / "otx.txt", empty.hex(DigestKind::kMd5) + ";OTX\n" + kAbcMd5 + ";real\n");
+  auto pack = load_pack(request(false, {}, {d / "otx.txt"}));
+  ASSERT_TRUE(pack) << pack.error().message;
+  EXPECT_EQ(pack->hash_iocs->size(), 1u);
+  EXPECT_TRUE(warned(pack->warnings, d / "otx.txt:1: md5 of an empty file")) << all_of(pack->warnings);
+}
+
 }  // namespace
 }  // namespace iocsweep

@@ -1,6 +1,7 @@
 #pragma once
 // File-name / path indicators in the Loki / signature-base layout
-// (iocs/filename-iocs.txt): `REGEX;SCORE` or `REGEX;SCORE;FALSE_POSITIVE_REGEX`,
+// (iocs/filename-iocs.txt): `REGEX;SCORE` or `REGEX;SCORE;FALSE_POSITIVE_REGEX`
+// (or, without a score, `REGEX` and `REGEX;DESCRIPTION`),
 // matched with RE2 against the full path of each file. Parsers take bytes
 // from memory, so tests and fuzzers need no files.
 //
@@ -29,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +44,12 @@ namespace iocsweep {
 /// (STIX without confidence, MISP): a name alone is weaker evidence than a
 /// hash.
 inline constexpr int kDefaultFilenameScore = 80;
+
+/// Score of a line of a file-name list that gives none (`REGEX` alone or
+/// `REGEX;DESCRIPTION`, as in signature-base's otx-filename-iocs.txt and
+/// older blocks of filename-iocs.txt): Loki's default for such lines, a
+/// warning rather than an alert, since these lists were never curated.
+inline constexpr int kDefaultFilenameListScore = 60;
 
 /// Memory budget (bytes) of the one RE2::Set holding every file-name
 /// pattern: bounds both the compiled program and the DFA state cache.
@@ -64,19 +72,34 @@ struct FilenameIoc {
 /// Parses one file-name IOC list. Accepted per line, after trimming white
 /// space: blank, `# comment`, `REGEX;SCORE`, `REGEX;SCORE;FALSE_POSITIVE_REGEX`
 /// (SCORE an integer 0-100; fields are trimmed; the false-positive regex is
-/// everything after the second `;`). The text of the last comment line
-/// before an indicator (leading `#`s and blanks removed) is its description;
-/// a blank line ends it, a later comment line replaces it. A UTF-8
-/// byte-order mark and CRLF line ends are accepted. Each pattern is checked
-/// with RE2 as written and as rewritten for separators (see the top of this
-/// header); a pattern that matches the empty string (and so every path) is
-/// refused. The first bad line (bad or missing score, pattern RE2 rejects,
-/// NUL byte, line over 64 KiB, invalid UTF-8) fails the whole set with
-/// "NAME:LINE: reason"; nothing is half-loaded.
+/// everything after the second `;`), and, scored kDefaultFilenameListScore,
+/// `REGEX` alone and `REGEX;DESCRIPTION` (a second field that is not a
+/// number: then everything after the first `;` is the description). The
+/// text of the last comment line before an indicator (leading `#`s and
+/// blanks removed) is its description unless the line gives one; a blank
+/// line ends it, a later comment line replaces it. Bytes of a description
+/// that are not valid UTF-8 (Latin-1, say) become U+FFFD. A UTF-8
+/// byte-order mark and CRLF line ends are accepted; UTF-16 is refused,
+/// saying so. Each pattern is checked with RE2 as written and as rewritten
+/// for separators (see the top of this header); a pattern that matches the
+/// empty string (and so every path) is refused. The first bad line (a
+/// number out of 0-100 as score, pattern RE2 rejects or not valid UTF-8,
+/// NUL byte, line over 64 KiB) fails the whole set with "NAME:LINE:
+/// reason"; nothing is half-loaded.
 /// With `skipped_lines`, bad lines are recorded there and skipped instead
 /// (lenient mode, for community lists loaded by directory, as Loki does).
 Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, const std::string& name,
                                                      std::vector<std::string>* skipped_lines = nullptr);
+
+/// Why `pattern` (as FilenameIoc::pattern holds it) cannot be an indicator
+/// (empty, not UTF-8, rejected by RE2 as written or as rewritten, matches
+/// every path), or nothing. For importers, to name the indicator at fault.
+std::optional<std::string> filename_pattern_problem(std::string_view pattern);
+
+/// Checks indicators from elsewhere as FilenameIocDb::add_iocs does,
+/// without adding them: score 0-100, patterns, description valid UTF-8. The
+/// first bad one fails, naming its source (or `set_name`) and line.
+Status check_filename_iocs(const std::vector<FilenameIoc>& iocs, const std::string& set_name);
 
 /// A pattern (in the syntax FilenameIoc::pattern uses) that matches a path
 /// whose last component equals `file_name`, case-insensitively, whichever
@@ -115,8 +138,9 @@ class FilenameIocDb {
   /// described by `info`. Each is checked like a parsed line (patterns,
   /// score 0-100, UTF-8) and the first bad one fails the whole set, naming
   /// its source (or info.name) and line; nothing is half-loaded. The same
-  /// pattern and false-positive pair twice in one set is kept once (first
-  /// wins). `info.name` and `info.sha256` are kept as given; its count and
+  /// pattern and false-positive pair twice in one set is kept once, with
+  /// the highest score given and that line's description and line (so in
+  /// add_set too). `info.name` and `info.sha256` are kept as given; its count and
   /// filename counters are set to what was added here. Fails after compile().
   Status add_iocs(std::vector<FilenameIoc> iocs, IocSetInfo info);
   /// Builds the combined RE2::Set; call once, after all sets are added.

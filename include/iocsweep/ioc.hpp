@@ -49,29 +49,42 @@ struct IocSetInfo {
 /// (SCORE an integer 0-100). The hash kind is told from its length (32, 40,
 /// 64 hex digits), case-insensitively. The hash may be followed, after
 /// white space, by `size=N`: the file's size in bytes (HashIoc::size). A UTF-8 byte-order mark and CRLF
-/// line ends are accepted. The first bad line fails the whole set with
-/// "NAME:LINE: reason"; nothing is half-loaded.
+/// line ends are accepted; a description that is not valid UTF-8 (Latin-1,
+/// say) has its bad bytes replaced by U+FFFD. A UTF-16 list (byte-order
+/// mark FF FE or FE FF) fails, saying so. The first bad line fails the
+/// whole set with "NAME:LINE: reason"; nothing is half-loaded.
 /// With `skipped_lines`, bad lines are recorded there ("NAME:LINE: reason")
 /// and skipped instead (lenient mode, for community lists loaded by
 /// directory, as Loki does).
 Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::string& name,
                                              std::vector<std::string>* skipped_lines = nullptr);
 
+/// Checks indicators from elsewhere (STIX, MISP) as HashIocDb::add_iocs
+/// does, without adding them: hex of the length its kind needs, score
+/// 0-100, description valid UTF-8. The first bad one fails, naming its
+/// source (or `set_name`) and line.
+Status check_hash_iocs(const std::vector<HashIoc>& iocs, const std::string& set_name);
+
 /// All hash indicator sets of a scan, indexed for lookup. Built once before
 /// the scan, then read-only and safe to share between threads.
 class HashIocDb {
  public:
-  /// Parses `text` as a set named `name` and adds it.
+  /// Parses `text` as a set named `name` and adds it (add_iocs).
   /// With `skipped_lines`, bad lines are skipped and recorded there
   /// instead of failing the set (lenient mode).
-  Status add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines = nullptr);
+  Status add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines = nullptr,
+                 std::vector<std::string>* notes = nullptr);
   /// Adds indicators that came from elsewhere (STIX, MISP) as one set
-  /// described by `info`. Each is checked (hex of the length its kind
-  /// needs, score 0-100, description valid UTF-8) and the first bad one
-  /// fails the whole set, naming its source and line; nothing is
-  /// half-loaded. `info.name` and `info.sha256` are kept as given; its
-  /// count, md5, sha1 and sha256_count are set to what was added here.
-  Status add_iocs(std::vector<HashIoc> iocs, IocSetInfo info);
+  /// described by `info`. Each is checked (check_hash_iocs) and the first
+  /// bad one fails the whole set; nothing is half-loaded. The MD5, SHA-1
+  /// and SHA-256 of empty content and of a lone line break ("\n", "\r\n") are never added (they
+  /// would flag every empty file): each is skipped, in strict mode too,
+  /// with a note "SOURCE:LINE: ..." appended to `notes` when given. The
+  /// same hash and size twice in the set is kept once, with the highest
+  /// score given and that indicator's description and line. `info.name`
+  /// and `info.sha256` are kept as given; its count, md5, sha1 and
+  /// sha256_count are set to what was added here.
+  Status add_iocs(std::vector<HashIoc> iocs, IocSetInfo info, std::vector<std::string>* notes = nullptr);
   /// Every indicator matching one of `digests` of a file of `size` bytes
   /// (a sized indicator matches only that size), in load order.
   std::vector<const HashIoc*> lookup(const Digests& digests, std::uint64_t size) const;

@@ -33,18 +33,21 @@ struct PackRequest {
   /// A file named here must compile; a file found in a directory that
   /// does not compile is skipped with a warning.
   std::vector<std::string> rule_paths;
-  /// Indicator files or directories. A file holding a STIX 2.1 bundle or a
-  /// MISP event (JSON) is imported as such, any other file is a hash list.
-  /// A directory is read in the signature-base / Loki iocs/ layout: files
-  /// whose names contain "falsepositive" are allow-lists, "filename" are
-  /// file-name indicator lists, "hash" are hash lists, *.json are STIX or
-  /// MISP; bad lines in them are skipped with a warning (as Loki does),
-  /// other files are ignored with a warning.
+  /// Indicator files or directories, read by file name as the signature-base
+  /// / Loki iocs/ layout says: *.json (or JSON content) are STIX 2.1 bundles
+  /// or MISP events, names containing "falsepositive" are allow-lists,
+  /// "filename" file-name indicator lists, "hash" hash lists. A file named
+  /// otherwise is a hash list (or JSON, detected); in a directory it is
+  /// ignored with a warning, and bad lines are skipped with a warning (as
+  /// Loki does) where a named file fails. A file or directory that gives no
+  /// indicator is a warning saying why.
   std::vector<std::string> ioc_paths;
   /// File-name / path indicator files (REGEX;SCORE[;FALSE_POSITIVE_REGEX]).
+  /// Read as such also when in an ioc_paths directory or named there.
   std::vector<std::string> filename_ioc_paths;
   /// Known-good hash lists (Loki falsepositive format): files they list are
-  /// never reported.
+  /// never reported. Read as such also when in an ioc_paths directory or
+  /// named there.
   std::vector<std::string> allow_hash_paths;
   /// Cache of compiled rule sets; empty dir disables it.
   RuleCacheOptions rule_cache;

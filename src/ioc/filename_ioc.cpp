@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <optional>
-#include <set>
 #include <utility>
 
 #include "ioc/indicator_lines.hpp"
@@ -134,13 +134,34 @@ std::optional<std::string> pattern_problem(std::string_view pattern, const char*
   return std::nullopt;
 }
 
-std::string location(const FilenameIoc& ioc, const IocSetInfo& info) {
-  std::string where = ioc.source.empty() ? info.name : ioc.source;
+std::string location(const FilenameIoc& ioc, const std::string& set_name) {
+  std::string where = ioc.source.empty() ? set_name : ioc.source;
   if (ioc.line > 0) where += ":" + std::to_string(ioc.line);
   return where;
 }
 
+std::string location(const FilenameIoc& ioc, const IocSetInfo& info) { return location(ioc, info.name); }
+
 }  // namespace
+
+std::optional<std::string> filename_pattern_problem(std::string_view pattern) {
+  return pattern_problem(pattern, "pattern");
+}
+
+Status check_filename_iocs(const std::vector<FilenameIoc>& iocs, const std::string& set_name) {
+  for (const FilenameIoc& ioc : iocs) {
+    const std::string where = location(ioc, set_name);
+    if (ioc.score < 0 || ioc.score > 100) return Error{where + ": score is not an integer from 0 to 100"};
+    if (auto problem = pattern_problem(ioc.pattern, "pattern")) return Error{where + ": " + *problem};
+    if (!ioc.false_positive.empty()) {
+      if (auto problem = pattern_problem(ioc.false_positive, "false-positive pattern")) {
+        return Error{where + ": " + *problem};
+      }
+    }
+    if (!is_valid_utf8(ioc.description)) return Error{where + ": description is not valid UTF-8"};
+  }
+  return Ok{};
+}
 
 Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, const std::string& name,
                                                      std::vector<std::string>* skipped_lines) {
@@ -148,7 +169,6 @@ Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, cons
   std::string description;  // of the block the next indicator belongs to
   return ioc_lines::parse_lines<FilenameIoc>(
       text, name, skipped_lines, [&](std::string_view line, std::size_t line_no) -> Outcome {
-        if (!is_valid_utf8(line)) return std::string("line is not valid UTF-8");
         if (line.empty()) {
           description.clear();
           return std::monostate{};
@@ -156,28 +176,38 @@ Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, cons
         if (line.front() == '#') {
           std::string_view comment = line;
           while (!comment.empty() && comment.front() == '#') comment.remove_prefix(1);
-          description = std::string(ioc_lines::trim(comment));
+          // Stray bytes (Latin-1, say) cost their characters, not the block.
+          description = to_valid_utf8(ioc_lines::trim(comment));
           return std::monostate{};
         }
+        // REGEX;SCORE[;FALSE_POSITIVE_REGEX], or without a score (older
+        // blocks of filename-iocs.txt, otx-filename-iocs.txt): REGEX alone
+        // or REGEX;DESCRIPTION, scored kDefaultFilenameListScore.
         const std::size_t semi = line.find(';');
-        if (semi == std::string_view::npos) {
-          return std::string(
-              "missing ';SCORE' after the pattern (expected REGEX;SCORE or REGEX;SCORE;FALSE_POSITIVE_REGEX)");
-        }
         const std::string_view pattern = ioc_lines::trim(line.substr(0, semi));
         if (pattern.empty()) return std::string("missing pattern before ';'");
-        const std::string_view rest = line.substr(semi + 1);
+        const std::string_view rest = semi == std::string_view::npos ? std::string_view{} : line.substr(semi + 1);
         const std::size_t semi2 = rest.find(';');
         const std::string_view score_text = ioc_lines::trim(rest.substr(0, semi2));
-        const std::string_view false_positive =
+        std::string_view false_positive =
             semi2 == std::string_view::npos ? std::string_view{} : ioc_lines::trim(rest.substr(semi2 + 1));
-
-        if (score_text.empty()) return std::string("missing score after ';'");
-        int score = 0;
-        const auto [ptr, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
-        if (ec != std::errc() || ptr != score_text.data() + score_text.size() || score < 0 || score > 100 ||
-            !is_digit(score_text.front())) {
-          return "score '" + std::string(score_text) + "' is not an integer from 0 to 100";
+        int score = kDefaultFilenameListScore;
+        std::string line_description = description;
+        // A number (all digits, perhaps signed) is a score and must be one;
+        // any other text ("7ev3n Ransomware") is a description, and then
+        // everything after the first ';' is.
+        const std::string_view digits = !score_text.empty() && (score_text.front() == '-' || score_text.front() == '+')
+                                            ? score_text.substr(1)
+                                            : score_text;
+        if (!digits.empty() && std::all_of(digits.begin(), digits.end(), is_digit)) {
+          const auto [ptr, ec] = std::from_chars(score_text.data(), score_text.data() + score_text.size(), score);
+          if (ec != std::errc() || ptr != score_text.data() + score_text.size() || score < 0 || score > 100 ||
+              !is_digit(score_text.front())) {
+            return "score '" + std::string(score_text) + "' is not an integer from 0 to 100";
+          }
+        } else if (!score_text.empty()) {
+          line_description = to_valid_utf8(ioc_lines::trim(rest));
+          false_positive = {};
         }
         if (auto problem = pattern_problem(pattern, "pattern")) return *problem;
         if (!false_positive.empty()) {
@@ -187,7 +217,7 @@ Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, cons
         ioc.pattern = std::string(pattern);
         ioc.score = score;
         ioc.false_positive = std::string(false_positive);
-        ioc.description = description;
+        ioc.description = std::move(line_description);
         ioc.source = name;
         ioc.line = line_no;
         return ioc;
@@ -233,21 +263,26 @@ Status FilenameIocDb::add_entries(std::vector<FilenameIoc> iocs, IocSetInfo info
   std::vector<std::string> rewritten;
   std::vector<std::unique_ptr<RE2>> false_positive;
   std::vector<FilenameIoc> kept;
-  std::set<std::pair<std::string, std::string>> seen;
+  // (pattern, false-positive pattern) -> index in kept
+  std::map<std::pair<std::string, std::string>, std::size_t> seen;
   const RE2::Options options = regex_options(kFilenamePatternMaxMem);
+  if (!checked) {
+    Status valid = check_filename_iocs(iocs, info.name);
+    if (!valid) return valid;
+  }
   for (FilenameIoc& ioc : iocs) {
-    if (!checked) {
-      const std::string where = location(ioc, info);
-      if (ioc.score < 0 || ioc.score > 100) return Error{where + ": score is not an integer from 0 to 100"};
-      if (auto problem = pattern_problem(ioc.pattern, "pattern")) return Error{where + ": " + *problem};
-      if (!ioc.false_positive.empty()) {
-        if (auto problem = pattern_problem(ioc.false_positive, "false-positive pattern")) {
-          return Error{where + ": " + *problem};
-        }
+    const auto [at, added] = seen.emplace(std::pair(ioc.pattern, ioc.false_positive), kept.size());
+    if (!added) {
+      // The highest score given wins, with its description and line: a
+      // low-score duplicate must not hide a high-score one.
+      FilenameIoc& first = kept[at->second];
+      if (ioc.score > first.score) {
+        first.score = ioc.score;
+        first.description = std::move(ioc.description);
+        first.line = ioc.line;
       }
-      if (!is_valid_utf8(ioc.description)) return Error{where + ": description is not valid UTF-8"};
+      continue;
     }
-    if (!seen.emplace(ioc.pattern, ioc.false_positive).second) continue;
     if (ioc.source.empty()) ioc.source = info.name;
     rewritten.push_back(rewrite_pattern(ioc.pattern));
     if (ioc.false_positive.empty()) {

@@ -56,7 +56,42 @@ std::string hex_to_raw(const std::string& hex) {
   return raw;
 }
 
+// Index keys of the MD5, SHA-1 and SHA-256 of empty content and of a lone
+// line break ("\n", "\r\n"), as Loki's list: OTX exports carry them, and as
+// indicators they would flag every empty file.
+const std::unordered_set<std::string>& empty_content_keys() {
+  static const std::unordered_set<std::string> keys = [] {
+    std::unordered_set<std::string> out;
+    Hasher hasher;
+    for (const std::string_view content : {std::string_view(""), std::string_view("\n"), std::string_view("\r\n")}) {
+      const Digests d = hasher.digest(ByteView(reinterpret_cast<const std::uint8_t*>(content.data()), content.size()));
+      for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
+        out.insert(index_key(kind, d.get(kind)));
+      }
+    }
+    return out;
+  }();
+  return keys;
+}
+
+std::string where_of(const HashIoc& ioc, const std::string& set_name) {
+  return (ioc.source.empty() ? set_name : ioc.source) + (ioc.line > 0 ? ":" + std::to_string(ioc.line) : "");
+}
+
 }  // namespace
+
+Status check_hash_iocs(const std::vector<HashIoc>& iocs, const std::string& set_name) {
+  for (const HashIoc& ioc : iocs) {
+    const std::string where = where_of(ioc, set_name);
+    if (ioc.value.size() != digest_hex_length(ioc.kind) || !std::all_of(ioc.value.begin(), ioc.value.end(), is_hex)) {
+      return Error{where + ": " + std::string(digest_name(ioc.kind)) + " value is not " +
+                   std::to_string(digest_hex_length(ioc.kind)) + " hex digits"};
+    }
+    if (ioc.score < 0 || ioc.score > 100) return Error{where + ": score is not an integer from 0 to 100"};
+    if (!is_valid_utf8(ioc.description)) return Error{where + ": description is not valid UTF-8"};
+  }
+  return Ok{};
+}
 
 Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::string& name,
                                              std::vector<std::string>* skipped_lines) {
@@ -121,9 +156,9 @@ Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::s
           ioc.score = score;
           rest = rest.substr(semi2 + 1);
         }
-        const std::string_view description = ioc_lines::trim(rest);
-        if (!is_valid_utf8(description)) return std::string("description is not valid UTF-8");
-        ioc.description = std::string(description);
+        // A description in Latin-1 (or any other stray bytes) costs its
+        // odd characters (U+FFFD), not the hash.
+        ioc.description = to_valid_utf8(ioc_lines::trim(rest));
         ioc.source = name;
         ioc.line = line_no;
         ioc.size = size;
@@ -131,42 +166,52 @@ Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::s
       });
 }
 
-Status HashIocDb::add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines) {
+Status HashIocDb::add_set(std::string_view text, const std::string& name, std::vector<std::string>* skipped_lines,
+                          std::vector<std::string>* notes) {
   auto parsed = parse_hash_iocs(text, name, skipped_lines);
   if (!parsed) return parsed.error();
   IocSetInfo info;
   info.name = name;
   info.sha256 = sha256_hex(text);
-  return add_iocs(std::move(*parsed), std::move(info));
+  return add_iocs(std::move(*parsed), std::move(info), notes);
 }
 
-Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info) {
+Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info, std::vector<std::string>* notes) {
   // Check everything first so a bad indicator leaves the database as it was.
-  for (HashIoc& ioc : iocs) {
-    const std::string where =
-        (ioc.source.empty() ? info.name : ioc.source) + (ioc.line > 0 ? ":" + std::to_string(ioc.line) : "");
-    if (ioc.value.size() != digest_hex_length(ioc.kind) || !std::all_of(ioc.value.begin(), ioc.value.end(), is_hex)) {
-      return Error{where + ": " + std::string(digest_name(ioc.kind)) + " value is not " +
-                   std::to_string(digest_hex_length(ioc.kind)) + " hex digits"};
-    }
-    if (ioc.score < 0 || ioc.score > 100) return Error{where + ": score is not an integer from 0 to 100"};
-    if (!is_valid_utf8(ioc.description)) return Error{where + ": description is not valid UTF-8"};
-    ioc.value = lower(ioc.value);
-    if (ioc.source.empty()) ioc.source = info.name;
-  }
+  Status valid = check_hash_iocs(iocs, info.name);
+  if (!valid) return valid;
   info.count = info.md5 = info.sha1 = info.sha256_count = 0;
-  // The same hash (and size) twice in one set is one indicator (first
-  // wins); the same hash in two sets is two, each with its own source, and
-  // so is one hash given two sizes (one of them is wrong; neither is lost).
-  // Sets are told apart by their position, so two sets with one name stay
-  // two sets.
+  // The same hash (and size) twice in one set is one indicator, with the
+  // highest score given (and that line's description), so that a low-score
+  // duplicate never hides a high-score one; the same hash in two sets is
+  // two, each with its own source, and so is one hash given two sizes (one
+  // of them is wrong; neither is lost). Sets are told apart by their
+  // position, so two sets with one name stay two sets.
   const std::size_t first_of_set = entries_.size();
   for (HashIoc& ioc : iocs) {
+    ioc.value = lower(ioc.value);
+    if (ioc.source.empty()) ioc.source = info.name;
     const std::string key = index_key(ioc.kind, std::string_view(hex_to_raw(ioc.value)));
+    if (empty_content_keys().contains(key)) {
+      if (notes != nullptr) {
+        notes->push_back(where_of(ioc, info.name) + ": " + std::string(digest_name(ioc.kind)) +
+                         " of an empty file (or of a lone line break) skipped: it would flag every such file" +
+                         (ioc.line == 0 && !ioc.description.empty() ? " (" + ioc.description + ")" : ""));
+      }
+      continue;
+    }
     auto& slots = index_[key];
-    const bool duplicate = std::any_of(
+    const auto duplicate = std::find_if(
         slots.begin(), slots.end(), [&](std::size_t i) { return i >= first_of_set && entries_[i].size == ioc.size; });
-    if (duplicate) continue;
+    if (duplicate != slots.end()) {
+      HashIoc& kept = entries_[*duplicate];
+      if (ioc.score > kept.score) {
+        kept.score = ioc.score;
+        kept.description = std::move(ioc.description);
+        kept.line = ioc.line;
+      }
+      continue;
+    }
     count_indicator(info, ioc.kind);
     kinds_ = kinds_.with(ioc.kind);
     if (ioc.size) {

@@ -113,6 +113,11 @@ std::optional<std::string> file_name_problem(std::string_view value) {
   if (value.empty()) return std::string("file name is empty");
   if (!is_valid_utf8(value)) return "file name " + quoted(value) + " is not valid UTF-8";
   if (value.find('\0') != std::string_view::npos) return "file name " + quoted(value) + " contains a NUL character";
+  // Checked here, where the indicator is known, rather than when the set is
+  // added, which could only name the file.
+  if (auto problem = filename_pattern_problem(filename_pattern_for_exact_name(value))) {
+    return "file name " + quoted(value) + ": " + *problem;
+  }
   return std::nullopt;
 }
 

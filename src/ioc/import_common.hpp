@@ -45,8 +45,8 @@ std::optional<std::string> hash_value_problem(std::string_view value, DigestKind
 /// that fit 64 bits; otherwise nothing.
 std::optional<std::uint64_t> parse_byte_count(std::string_view text);
 
-/// Why `value` cannot be a file-name indicator (empty, invalid UTF-8, NUL),
-/// or nothing.
+/// Why `value` cannot be a file-name indicator (empty, invalid UTF-8, NUL,
+/// a pattern for it that RE2 refuses, too long, say), or nothing.
 std::optional<std::string> file_name_problem(std::string_view value);
 
 /// A hash indicator for an already checked `value`.

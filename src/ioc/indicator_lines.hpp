@@ -31,8 +31,9 @@ inline std::string_view trim(std::string_view s) {
 template <typename T>
 using LineOutcome = std::variant<std::monostate, T, std::string>;
 
-/// Splits `text` into lines (a UTF-8 byte-order mark dropped, CRLF
-/// accepted), refuses lines over kMaxLineLength or holding a NUL byte, and
+/// Refuses UTF-16 text (a byte-order mark FF FE or FE FF) as a whole, even
+/// with `skipped_lines`. Splits `text` into lines (a UTF-8 byte-order mark
+/// dropped, CRLF accepted), refuses lines over kMaxLineLength or holding a NUL byte, and
 /// passes every other line, trimmed, with its 1-based number to
 /// `parse_line`, which returns a LineOutcome<T>. The first bad line fails
 /// the whole list with "NAME:LINE: reason"; with `skipped_lines`, bad lines
@@ -41,6 +42,11 @@ template <typename T, typename ParseLine>
 Result<std::vector<T>> parse_lines(std::string_view text, const std::string& name,
                                    std::vector<std::string>* skipped_lines, ParseLine&& parse_line) {
   std::vector<T> out;
+  // PowerShell's Out-File writes UTF-16 by default; its NUL bytes would
+  // otherwise be reported as a binary file.
+  if (text.starts_with("\xFF\xFE") || text.starts_with("\xFE\xFF")) {
+    return Error{name + ":1: UTF-16 text: convert to UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)"};
+  }
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   std::size_t line_no = 0;
   while (!text.empty()) {

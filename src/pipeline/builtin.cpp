@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -53,7 +54,11 @@ bool loaded_once(const std::string& path, std::set<std::pair<dev_t, ino_t>>& see
   return seen.emplace(st.st_dev, st.st_ino).second;
 }
 
-enum class IocKind { kDetect, kHash, kFilename, kAllow };
+// How an indicator file is read. kByName: as the signature-base / Loki
+// iocs/ layout names it (kind_by_name), for --iocs files and directories.
+enum class IocKind { kByName, kDetect, kHash, kFilename, kAllow };
+
+using FileIds = std::set<std::pair<dev_t, ino_t>>;
 
 std::string lower_ascii(std::string s) {
   for (char& c : s) {
@@ -67,6 +72,50 @@ std::string base_name_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// The kind the name of a file in the signature-base / Loki iocs/ layout
+// says, or nothing. *.json first: misp-hashes.json is an export, not a
+// hash list.
+std::optional<IocKind> kind_by_name(const std::string& path) {
+  const std::string name = lower_ascii(base_name_of(path));
+  if (name.ends_with(".json")) return IocKind::kDetect;
+  if (name.find("falsepositive") != std::string::npos) return IocKind::kAllow;
+  if (name.find("filename") != std::string::npos) return IocKind::kFilename;
+  if (name.find("hash") != std::string::npos) return IocKind::kHash;
+  return std::nullopt;
+}
+
+// True when `text` starts (after a UTF-8 byte-order mark and blanks) like a
+// JSON object, or an array of objects: no hash list does, and no sensible
+// file-name pattern.
+bool looks_like_json(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  constexpr std::string_view kBlanks = " \t\r\n";
+  std::size_t at = text.find_first_not_of(kBlanks);
+  if (at == std::string_view::npos) return false;
+  if (text[at] == '[') at = text.find_first_not_of(kBlanks, at + 1);
+  return at != std::string_view::npos && text[at] == '{';
+}
+
+bool file_id_of(const std::string& path, std::pair<dev_t, ino_t>& id) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  id = {st.st_dev, st.st_ino};
+  return true;
+}
+
+// True when `path` is one of `ids` (by device and inode).
+bool is_one_of(const std::string& path, const FileIds& ids) {
+  std::pair<dev_t, ino_t> id;
+  return file_id_of(path, id) && ids.contains(id);
+}
+
+// Indicators in the sets added since a database had `before` sets.
+std::size_t counted_since(const std::vector<IocSetInfo>& sets, std::size_t before) {
+  std::size_t n = 0;
+  for (std::size_t i = before; i < sets.size(); ++i) n += sets[i].count;
+  return n;
+}
+
 // Loads indicator files of every kind into the databases of one pack.
 struct IocLoader {
   HashIocDb& hashes;
@@ -74,66 +123,112 @@ struct IocLoader {
   HashAllowList& allow;
   std::vector<std::string>& warnings;
 
-  Status load_file(const std::string& path, IocKind kind, bool lenient) {
+  // Loads one file; returns how many indicators it gave. A file that gives
+  // none is loaded (its set may be listed) with a warning saying why.
+  Result<std::size_t> load_file(const std::string& path, IocKind kind, bool lenient) {
     auto text = read_input_file(path);
     if (!text) return text.error();
+    if (kind == IocKind::kByName) {
+      kind = looks_like_json(*text) ? IocKind::kDetect : kind_by_name(path).value_or(IocKind::kDetect);
+    }
     std::vector<std::string> skipped;
+    std::vector<std::string> notes;
     std::vector<std::string>* skip = lenient ? &skipped : nullptr;
+    const std::size_t hash_sets = hashes.sets().size();
+    const std::size_t name_sets = names.sets().size();
+    const std::size_t allow_sets = allow.sets().size();
     Status st = Ok{};
+    std::string why_none;  // set by import()
     if (kind == IocKind::kDetect) {
       switch (detect_ioc_format(*text)) {
         case IocFileFormat::kStixBundle:
-          st = import(path, *text, parse_stix_bundle(*text, path));
+          st = import(path, *text, parse_stix_bundle(*text, path), "STIX bundle", why_none);
           break;
         case IocFileFormat::kMispEvent:
-          st = import(path, *text, parse_misp_event(*text, path));
+          st = import(path, *text, parse_misp_event(*text, path), "MISP export", why_none);
           break;
         case IocFileFormat::kLokiFilename:
           st = names.add_set(*text, path, skip);
           break;
         case IocFileFormat::kLokiHash:
-          st = hashes.add_set(*text, path, skip);
+          st = hashes.add_set(*text, path, skip, &notes);
           break;
       }
     } else if (kind == IocKind::kHash) {
-      st = hashes.add_set(*text, path, skip);
+      st = hashes.add_set(*text, path, skip, &notes);
     } else if (kind == IocKind::kFilename) {
       st = names.add_set(*text, path, skip);
     } else {
       st = allow.add_set(*text, path, skip);
     }
+    if (!st) return st.error();
+    warnings.insert(warnings.end(), notes.begin(), notes.end());
     if (!skipped.empty()) {
       warnings.push_back(path + ": " + std::to_string(skipped.size()) +
                          " bad line(s) skipped, the first: " + skipped.front());
     }
-    return st;
+    const std::size_t loaded = counted_since(hashes.sets(), hash_sets) + counted_since(names.sets(), name_sets) +
+                               counted_since(allow.sets(), allow_sets);
+    if (loaded == 0) {
+      if (why_none.empty()) {
+        if (text->find_first_not_of(" \t\r\n\xEF\xBB\xBF") == std::string::npos) {
+          why_none = "the file is empty";
+        } else if (!skipped.empty() || !notes.empty()) {
+          why_none = "every indicator line in it was skipped (see above)";
+        } else {
+          why_none = "it holds only comments and blank lines";
+        }
+      }
+      warnings.push_back(path + ": no indicators loaded: " + why_none);
+    }
+    return loaded;
   }
 
-  Status import(const std::string& path, const std::string& text, Result<ImportedIocs> imported) {
+  // Adds what a STIX bundle or MISP export gave, both kinds or neither.
+  // `why_none` says why nothing was imported, when nothing was.
+  Status import(const std::string& path, const std::string& text, Result<ImportedIocs> imported,
+                const std::string& what, std::string& why_none) {
     if (!imported) return imported.error();
     const std::string digest = sha256_hex(text);
     IocSetInfo info;
     info.name = path;
     info.sha256 = digest;
+    // Check both lists first: a file reported as skipped must not leave
+    // its hashes behind.
+    Status valid = check_hash_iocs(imported->hashes, path);
+    if (valid) valid = check_filename_iocs(imported->filenames, path);
+    if (!valid) return valid;
+    std::vector<std::string> notes;
     if (!imported->hashes.empty()) {
-      Status st = hashes.add_iocs(std::move(imported->hashes), info);
+      Status st = hashes.add_iocs(std::move(imported->hashes), info, &notes);
       if (!st) return st;
     }
     if (!imported->filenames.empty()) {
       Status st = names.add_iocs(std::move(imported->filenames), info);
       if (!st) return st;
     }
+    warnings.insert(warnings.end(), notes.begin(), notes.end());
     if (imported->unsupported > 0) {
       std::string note = path + ": " + std::to_string(imported->unsupported) + " indicator(s) not imported";
       if (!imported->unsupported_examples.empty()) note += ", e.g. " + imported->unsupported_examples.front();
       warnings.push_back(std::move(note));
+      why_none = "none of the " + what + "'s indicators can be swept for (see above)";
+    } else if (!notes.empty()) {
+      why_none = "every indicator in it was skipped (see above)";
+    } else if (imported->ignored_objects > 0) {
+      why_none = "the " + what + " holds no indicator objects, only " + std::to_string(imported->ignored_objects) +
+                 " other object(s) (observables such as file or observed-data are not indicators)";
+    } else {
+      why_none = "the " + what + " holds no indicators";
     }
     for (const std::string& note : imported->notes) warnings.push_back(path + ": " + note);
     return Ok{};
   }
 
-  // signature-base / Loki iocs/ layout, told apart by file name.
-  Status load_directory(const std::string& dir, std::set<std::pair<dev_t, ino_t>>& seen) {
+  // signature-base / Loki iocs/ layout, told apart by file name (kind_by_name).
+  // Files in `named` are loaded by the option that names them, as the kind
+  // it says, and skipped here.
+  Status load_directory(const std::string& dir, FileIds& seen, const FileIds& named) {
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) return Error{dir + ": " + std::strerror(errno)};
     std::vector<std::string> files;
@@ -145,25 +240,33 @@ struct IocLoader {
     }
     ::closedir(d);
     std::sort(files.begin(), files.end());
+    std::size_t loaded = 0;
+    std::size_t lists = 0;
     for (const std::string& file : files) {
-      if (!loaded_once(file, seen)) continue;
-      const std::string name = lower_ascii(base_name_of(file));
-      IocKind kind;
-      if (name.find("falsepositive") != std::string::npos) {
-        kind = IocKind::kAllow;
-      } else if (name.find("filename") != std::string::npos) {
-        kind = IocKind::kFilename;
-      } else if (name.find("hash") != std::string::npos) {
-        kind = IocKind::kHash;
-      } else if (name.ends_with(".json")) {
-        kind = IocKind::kDetect;
-      } else {
-        warnings.push_back(file + ": ignored (not a hash, file-name or false-positive list)");
+      if (is_one_of(file, named)) {
+        ++lists;
         continue;
       }
-      Status st = load_file(file, kind, /*lenient=*/true);
+      if (!kind_by_name(file)) {
+        warnings.push_back(file + ": ignored (not a hash, file-name or false-positive list, nor .json)");
+        continue;
+      }
+      ++lists;
+      if (!loaded_once(file, seen)) continue;
+      auto n = load_file(file, IocKind::kByName, /*lenient=*/true);
       // In a community folder one broken file does not stop the sweep.
-      if (!st) warnings.push_back(st.error().message + " (file skipped)");
+      if (!n) {
+        warnings.push_back(n.error().message + " (file skipped)");
+      } else {
+        loaded += *n;
+      }
+    }
+    if (files.empty()) {
+      warnings.push_back(dir + ": no indicators loaded: the directory holds no files");
+    } else if (lists == 0) {
+      warnings.push_back(dir +
+                         ": no indicators loaded: no file name in it says hash, filename or falsepositive, "
+                         "or ends in .json");
     }
     return Ok{};
   }
@@ -210,25 +313,35 @@ Result<Pack> load_pack(const PackRequest& request) {
       if (!st) return Error{"built-in pack is broken: " + st.error().message};
     }
   }
+  // A file named by --filename-iocs or --allow-hashes is read as that
+  // option says, also when it lies in an --iocs directory or is named by
+  // --iocs too.
+  FileIds named;
+  for (const auto* paths : {&request.filename_ioc_paths, &request.allow_hash_paths}) {
+    for (const std::string& path : *paths) {
+      std::pair<dev_t, ino_t> id;
+      if (file_id_of(path, id)) named.insert(id);
+    }
+  }
   for (const std::string& path : request.ioc_paths) {
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      Status loaded = loader.load_directory(path, seen);
+      Status loaded = loader.load_directory(path, seen, named);
       if (!loaded) return loaded.error();
       continue;
     }
-    if (!loaded_once(path, seen)) continue;
-    Status loaded = loader.load_file(path, IocKind::kDetect, /*lenient=*/false);
+    if (is_one_of(path, named) || !loaded_once(path, seen)) continue;
+    auto loaded = loader.load_file(path, IocKind::kByName, /*lenient=*/false);
     if (!loaded) return loaded.error();
   }
   for (const std::string& path : request.filename_ioc_paths) {
     if (!loaded_once(path, seen)) continue;
-    Status loaded = loader.load_file(path, IocKind::kFilename, false);
+    auto loaded = loader.load_file(path, IocKind::kFilename, false);
     if (!loaded) return loaded.error();
   }
   for (const std::string& path : request.allow_hash_paths) {
     if (!loaded_once(path, seen)) continue;
-    Status loaded = loader.load_file(path, IocKind::kAllow, false);
+    auto loaded = loader.load_file(path, IocKind::kAllow, false);
     if (!loaded) return loaded.error();
   }
   Status compiled = names->compile();
