@@ -156,6 +156,16 @@ class MispImporter {
     if (type == nullptr) return fail("no \"type\" string");
     const std::string* value = string_member(attribute, "value");
     if (value == nullptr) return fail("no \"value\" string");
+    // An attribute marked deleted: counted, not imported. A "deleted" that
+    // is not a boolean is an error (nothing when it is absent).
+    const auto deleted = [&]() -> Result<bool> {
+      const Json* flag_json = member(attribute, "deleted");
+      if (flag_json == nullptr) return false;
+      const auto flag = flag_value(*flag_json);
+      if (!flag) return fail("\"deleted\" is not a boolean");
+      if (*flag) add_unsupported(out_, label + ": deleted, not imported");
+      return *flag;
+    };
 
     if (context != nullptr && context->deleted) {
       add_unsupported(out_, label + ": in a deleted object, not imported");
@@ -163,13 +173,10 @@ class MispImporter {
     }
     if (context != nullptr && context->is_file && *type == "size-in-bytes") {
       if (&attribute == context->size_attribute) return Ok{};  // given to the object's hashes
-      if (const Json* deleted = member(attribute, "deleted")) {
-        const auto flag = flag_value(*deleted);
-        if (!flag) return fail("\"deleted\" is not a boolean");
-        if (*flag) {
-          add_unsupported(out_, label + ": deleted, not imported");
-          return Ok{};
-        }
+      {
+        Result<bool> gone = deleted();
+        if (!gone) return gone.error();
+        if (*gone) return Ok{};
       }
       add_unsupported(out_,
                       label + ": size-in-bytes " + quoted(*value, 40) + " not used (" + context->no_size_why + ")");
@@ -182,13 +189,10 @@ class MispImporter {
       add_unsupported(out_, label + ": type " + quoted(*type, 40) + " not supported");
       return Ok{};
     }
-    if (const Json* deleted = member(attribute, "deleted")) {
-      const auto flag = flag_value(*deleted);
-      if (!flag) return fail("\"deleted\" is not a boolean");
-      if (*flag) {
-        add_unsupported(out_, label + ": deleted, not imported");
-        return Ok{};
-      }
+    {
+      Result<bool> gone = deleted();
+      if (!gone) return gone.error();
+      if (*gone) return Ok{};
     }
     if (const Json* to_ids = member(attribute, "to_ids")) {
       const auto flag = flag_value(*to_ids);
