@@ -1,6 +1,8 @@
 // Integration tests: run the built iocsweep binary on trees made here.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -201,6 +203,48 @@ TEST(Cli, SameRootTwiceOrARootInsideAnotherIsScannedOnce) {
   ASSERT_EQ(rev.exit_code, 1) << rev.err;
   EXPECT_EQ(parse_report(rev)["stats"]["files_scanned"], 2);
   EXPECT_TRUE(rev.err.empty()) << rev.err;
+}
+
+// A root is dropped only for lying inside a root that is kept. Here the
+// outer root (absolute) spells the innermost one ".../tree/a/b", which the
+// glob excludes; the middle and innermost roots are spelt relative, so the
+// glob matches neither there. The middle root lies inside the outer one
+// and is dropped; the innermost must still be swept, not dropped for lying
+// inside the middle one.
+TEST(Cli, RootIsNotDroppedForLyingInsideARootThatIsItselfDropped) {
+  TempDir t;
+  std::filesystem::create_directories(t / "tree/a/b");
+  write_file(t / "tree/a/b/evtdiag.exe", test::synth_swift_engine());
+  RunResult r = run({kBin, "scan", "--exclude", "*/tree/a/b", t / "tree", "tree/a", "tree/a/b"}, "/dev/null", t.path());
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  const json doc = parse_report(r);
+  EXPECT_EQ(doc["findings"].size(), 1u) << r.out;
+  EXPECT_EQ(doc["scan"]["roots"], (json{t / "tree", "tree/a/b"}));
+  EXPECT_NE(r.err.find("note: PATH tree/a lies inside PATH " + (t / "tree")), std::string::npos) << r.err;
+}
+
+// An output on another filesystem that --one-file-system keeps the walk out
+// of is not "inside what is scanned" (the usual `scan -x / -o /mnt/usb/...`).
+TEST(Cli, OutputOnAFilesystemTheWalkDoesNotEnterIsAllowed) {
+  struct stat dev {
+  }, shm{};
+  if (::stat("/dev", &dev) != 0 || ::stat("/dev/shm", &shm) != 0 || dev.st_dev == shm.st_dev ||
+      ::access("/dev/shm", W_OK) != 0) {
+    GTEST_SKIP() << "needs a writable /dev/shm on its own filesystem";
+  }
+  const std::string out = "/dev/shm/iocsweep-cli-test-" + std::to_string(::getpid()) + ".json";
+  // /dev is devtmpfs, skipped by default: --include-fs makes it walked.
+  RunResult r = run({kBin, "scan", "--no-builtin", "-q", "--include-fs", "devtmpfs", "-x", "-o", out, "/dev"});
+  const bool written = ::access(out.c_str(), F_OK) == 0;
+  ::unlink(out.c_str());
+  EXPECT_NE(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err.find("lies inside the scanned path"), std::string::npos) << r.err;
+  EXPECT_TRUE(written);
+  // Without -x the walk would enter /dev/shm: refused, naming the fix.
+  RunResult refused = run({kBin, "scan", "--no-builtin", "-q", "--include-fs", "devtmpfs", "-o", out, "/dev"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("lies inside the scanned path /dev"), std::string::npos) << refused.err;
+  EXPECT_NE(::access(out.c_str(), F_OK), 0);
 }
 
 TEST(Cli, UnwritableOutputIsFatalBeforeScanning) {

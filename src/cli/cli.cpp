@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -209,6 +210,28 @@ std::string walked_spelling(const std::string& real, const std::string& root) {
   return walked + rest;
 }
 
+// Whether the walk of `root` can enter the filesystem holding `real` (a
+// canonical path below it, or the nearest existing directory above a file
+// not yet created): not with --one-file-system when that is another
+// device, nor when it is a filesystem skipped by default (nfs, proc, ...)
+// and not named by --include-fs. As the walker decides (walker.cpp, enter).
+bool walk_reaches_device(const std::string& real, const std::string& root, const RawScanOptions& raw) {
+  struct stat root_st {};
+  if (::stat(root.c_str(), &root_st) != 0) return true;
+  struct stat st {};
+  std::string p = real;
+  while (::stat(p.c_str(), &st) != 0) {
+    const std::size_t slash = p.find_last_of('/');
+    if (slash == std::string::npos || p == "/") return true;
+    p = slash == 0 ? "/" : p.substr(0, slash);
+  }
+  if (st.st_dev == root_st.st_dev) return true;
+  if (raw.one_file_system) return false;
+  const std::string type = MountTable::current().type_of(st.st_dev);
+  return !skip_by_default_fs(type) ||
+         std::find(raw.include_fs.begin(), raw.include_fs.end(), type) != raw.include_fs.end();
+}
+
 // Forensic rule: the sweep never writes inside what it scans. A file it
 // writes, `file` with each of `suffixes` appended (SQLite's companions, the
 // temporary file a report is written to first), must lie outside every
@@ -220,6 +243,7 @@ std::string placement_error(const std::string& option, const std::string& file,
   const std::string real = canonical_or_ancestor(file);
   for (const std::string& root : raw.paths) {
     if (!is_inside(real, canonical_or_ancestor(root))) continue;
+    if (!walk_reaches_device(real, root, raw)) continue;
     const std::string walked = walked_spelling(real, root);
     const ExcludeMatcher matcher(raw.excludes, root);
     for (const char* suffix : suffixes) {
@@ -285,26 +309,38 @@ std::vector<std::string> distinct_roots(const RawScanOptions& raw) {
     std::free(resolved);
     if (::stat(real[i]->c_str(), &st) == 0) dev[i] = st.st_dev;
   }
-  std::vector<std::string> roots;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string why;
-    for (std::size_t j = 0; j < n && why.empty() && real[i]; ++j) {
-      if (j == i || !real[j]) continue;
+  // Outer roots first (shorter canonical paths; the user's order among
+  // equals), each compared only with roots already kept: a root is never
+  // dropped for lying inside one that is dropped itself.
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return (real[a] ? real[a]->size() : 0) < (real[b] ? real[b]->size() : 0);
+  });
+  std::vector<bool> kept(n, false);
+  std::vector<std::string> why(n);
+  for (const std::size_t i : order) {
+    for (std::size_t j = 0; j < n && why[i].empty() && real[i]; ++j) {
+      if (j == i || !kept[j] || !real[j]) continue;
       const std::string& inner = raw.paths[i];
       const std::string& outer = raw.paths[j];
       if (*real[i] == *real[j]) {
-        if (j < i) why = "PATH " + inner + " is the same as PATH " + outer + " and is scanned once";
+        why[i] = "PATH " + inner + " is the same as PATH " + outer + " and is scanned once";
         continue;
       }
       if (!is_inside(*real[i], *real[j])) continue;
       if (raw.one_file_system && dev[i] != dev[j]) continue;
       if (ExcludeMatcher(raw.excludes, outer).excludes_on_the_way(walked_spelling(*real[i], outer))) continue;
-      why = "PATH " + inner + " lies inside PATH " + outer + " and is scanned as part of it";
+      why[i] = "PATH " + inner + " lies inside PATH " + outer + " and is scanned as part of it";
     }
-    if (why.empty()) {
+    kept[i] = why[i].empty();
+  }
+  std::vector<std::string> roots;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (kept[i]) {
       roots.push_back(raw.paths[i]);
     } else if (!raw.quiet) {
-      std::cerr << "iocsweep: note: " << escape_for_terminal(why) << "\n";
+      std::cerr << "iocsweep: note: " << escape_for_terminal(why[i]) << "\n";
     }
   }
   return roots;
