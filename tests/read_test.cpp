@@ -110,6 +110,23 @@ TEST(FileReader, ProcFileLongerThanTheLimitIsSkippedAsTooLarge) {
   EXPECT_FALSE(small.info.pseudo_fs);
 }
 
+// Memory stays bounded on an endless generated file (/proc/PID/pagemap is
+// hundreds of GB): the pseudo-filesystem cap applies below --max-filesize.
+TEST(FileReader, ProcFileLongerThanThePseudoFileCapIsSkippedWhateverMaxFilesize) {
+  FileReader reader({.max_filesize = 1ull << 40, .max_pseudo_file_bytes = 100});
+  ReadOutcome out = reader.read(root_entry("/proc/self/status"));
+  EXPECT_EQ(out.kind, ReadOutcome::Kind::kSkipped);
+  EXPECT_EQ(out.reason, "too_large");
+  EXPECT_TRUE(out.info.pseudo_fs);
+  EXPECT_LE(out.info.size, 101u);
+  // A file on disk is not capped by it.
+  TempDir t;
+  write_file(t / "big", std::string(1000, 'x'));
+  ReadOutcome big = reader.read(entry_in(open_dir(t.path()), "big"));
+  ASSERT_EQ(big.kind, ReadOutcome::Kind::kRead) << big.reason;
+  EXPECT_EQ(big.bytes.size(), 1000u);
+}
+
 TEST(FileReader, SysfsFileShorterThanItsSizeIsReadNotAnError) {
   // sysfs gives every attribute st_size 4096 and a few bytes of content.
   std::string path;

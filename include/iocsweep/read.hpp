@@ -54,6 +54,11 @@ struct ReadOptions {
   /// Skip ("atime_not_preservable") rather than read a file that cannot be
   /// opened with O_NOATIME, so no access time changes at all.
   bool strict_atime = false;
+  /// A file on a kernel pseudo filesystem (--include-fs proc, sysfs) is
+  /// generated as it is read and can be endless (/proc/PID/pagemap): at
+  /// most this much of it is read, whatever max_filesize says; a longer
+  /// one is skipped as too_large.
+  std::uint64_t max_pseudo_file_bytes = 16ull << 20;
 };
 
 /// Files larger than this are mapped instead of read into the buffer, so a

@@ -280,10 +280,12 @@ bool FileReader::on_pseudo_fs(std::uint64_t device, int fd) {
 }
 
 ReadOutcome FileReader::read_until_eof(int fd, ReadOutcome out) {
+  // A generated file (/proc/PID/pagemap) can be endless or huge: at most
+  // max_pseudo_file_bytes of it is read, whatever --max-filesize says.
+  const std::uint64_t max_bytes =
+      out.info.pseudo_fs ? std::min(options_.max_filesize, options_.max_pseudo_file_bytes) : options_.max_filesize;
   // One byte more than the limit tells a file that exceeds it.
-  const std::uint64_t limit = options_.max_filesize == std::numeric_limits<std::uint64_t>::max()
-                                  ? options_.max_filesize
-                                  : options_.max_filesize + 1;
+  const std::uint64_t limit = max_bytes == std::numeric_limits<std::uint64_t>::max() ? max_bytes : max_bytes + 1;
   constexpr std::size_t kFirstBuffer = 64u << 10;
   if (buffer_.capacity() > kKeepBufferBytes) std::vector<std::uint8_t>().swap(buffer_);
   std::size_t got = 0;
@@ -304,7 +306,7 @@ ReadOutcome FileReader::read_until_eof(int fd, ReadOutcome out) {
     got += static_cast<std::size_t>(n);
   }
   out.info.size = got;
-  if (got > options_.max_filesize) {
+  if (got > max_bytes) {
     out.kind = ReadOutcome::Kind::kSkipped;
     out.reason = "too_large";
     return out;
