@@ -103,6 +103,7 @@ class HashIocDb {
  private:
   std::vector<IocSetInfo> sets_;
   std::vector<HashIoc> entries_;
+  std::vector<std::size_t> entry_set_;  // index into sets_ of each entry
   DigestSet kinds_;
   DigestSet unsized_kinds_;
   std::unordered_map<std::uint64_t, DigestSet> sized_kinds_;

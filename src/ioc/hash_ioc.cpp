@@ -222,6 +222,7 @@ Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info, std::vect
     }
     slots.push_back(entries_.size());
     entries_.push_back(std::move(ioc));
+    entry_set_.push_back(sets_.size());
   }
   sets_.push_back(std::move(info));
   return Ok{};
@@ -234,8 +235,21 @@ std::vector<const HashIoc*> HashIocDb::lookup(const Digests& digests, std::uint6
     if (!digests.present.has(kind)) continue;
     const auto it = index_.find(index_key(kind, digests.get(kind)));
     if (it == index_.end()) continue;
+    // One match per set: a set may hold the hash sized and unsized (a MISP
+    // file object and a loose attribute), which is one indicator twice, not
+    // corroboration; the higher score counts.
+    const std::size_t first_hit = hits.size();
+    std::vector<std::size_t> hit_sets;
     for (const std::size_t i : it->second) {
-      if (!entries_[i].size || *entries_[i].size == size) hits.push_back(&entries_[i]);
+      if (entries_[i].size && *entries_[i].size != size) continue;
+      const auto same = std::find(hit_sets.begin(), hit_sets.end(), entry_set_[i]);
+      if (same == hit_sets.end()) {
+        hit_sets.push_back(entry_set_[i]);
+        hits.push_back(&entries_[i]);
+      } else if (const HashIoc*& kept = hits[first_hit + static_cast<std::size_t>(same - hit_sets.begin())];
+                 entries_[i].score > kept->score) {
+        kept = &entries_[i];
+      }
     }
   }
   return hits;

@@ -253,7 +253,10 @@ std::string rules_fingerprint(const Pack& pack) {
 // Everything an archive's members are matched with: a clean archive stays
 // clean while this holds.
 std::string members_fingerprint(const ScanConfig& config, const std::string& rules_fp) {
-  std::string text = "iocsweep members fingerprint 1\nrules " + rules_fp + "\n";
+  // Bumped when the same indicator files can load differently (2: sized
+  // hashes, STIX AND patterns, lists classified by name, REGEX;DESCRIPTION
+  // lines), so an archive found clean before is looked at again.
+  std::string text = "iocsweep members fingerprint 2\nrules " + rules_fp + "\n";
   const auto sets = [&](const char* kind, const std::vector<IocSetInfo>& infos) {
     for (const IocSetInfo& s : infos) text += std::string(kind) + " " + s.name + '\0' + s.sha256 + "\n";
   };
