@@ -247,6 +247,24 @@ TEST(Cli, OutputOnAFilesystemTheWalkDoesNotEnterIsAllowed) {
   EXPECT_NE(::access(out.c_str(), F_OK), 0);
 }
 
+// A --quiet run (cron) prints no warnings; the report keeps them.
+TEST(Cli, LoadWarningsAreInTheReportEvenWhenQuiet) {
+  TempDir t, cfg;
+  write_file(t / "a.txt", "alpha");
+  std::filesystem::create_directories(cfg / "iocs");
+  write_file(cfg / "iocs/hash-iocs.txt", "not-a-hash;bad line\n" + sha256_hex("alpha") + ";80;good line\n");
+  RunResult r = run({kBin, "scan", "--quiet", "--no-builtin", "--iocs", cfg / "iocs", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  const json doc = parse_report(r);
+  ASSERT_EQ(doc["scan"]["load_warnings"].size(), 1u) << doc["scan"].dump();
+  EXPECT_NE(doc["scan"]["load_warnings"][0].get<std::string>().find("hash-iocs.txt:1"), std::string::npos)
+      << doc["scan"]["load_warnings"].dump();
+  // Without --quiet the same line is on stderr.
+  RunResult loud = run({kBin, "scan", "--no-builtin", "--iocs", cfg / "iocs", t.path()});
+  EXPECT_NE(loud.err.find("hash-iocs.txt:1"), std::string::npos) << loud.err;
+}
+
 TEST(Cli, UnwritableOutputIsFatalBeforeScanning) {
   TempDir t, out;
   write_file(t / "a", "x");

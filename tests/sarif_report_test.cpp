@@ -35,6 +35,7 @@ struct Fixture {
                 {"/root"},
                 {{"builtin:x.yar", std::string(64, 'b'), 1}},
                 {{"iocs.txt", std::string(64, 'c'), 1, 0, 0, 1}},
+                {},
                 {}};
 
   Finding abc_finding(std::string path, std::vector<MatchRecord> matches) const {

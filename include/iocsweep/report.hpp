@@ -103,6 +103,10 @@ struct ScanInfo {
   std::vector<IocSetInfo> ioc_sets;
   /// Known-good hash lists (allow-lists).
   std::vector<IocSetInfo> allow_sets;
+  /// What loading the rules and indicator sets warned about (skipped lines,
+  /// indicators not imported, rule files that did not compile), as on
+  /// stderr, so that a --quiet run keeps them in its report.
+  std::vector<std::string> load_warnings;
 };
 
 /// Counters of a scan. files_scanned + files_skipped + errors (on files)

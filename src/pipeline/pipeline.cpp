@@ -857,6 +857,8 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
                          config.pack.filename_iocs->sets().end());
   }
   if (config.pack.allow_hashes) info.allow_sets = config.pack.allow_hashes->sets();
+  if (config.pack.rules) info.load_warnings = config.pack.rules->warnings();
+  info.load_warnings.insert(info.load_warnings.end(), config.pack.warnings.begin(), config.pack.warnings.end());
   sink.begin(info);
 
   // Counters live here even when nobody watches, so the hot path is the

@@ -132,6 +132,9 @@ json scan_json(const ScanInfo& info, const ScanEnd* end) {
   json scan = {{"host", to_valid_utf8(info.host)}, {"started_at", info.started_at},
                {"roots", std::move(roots)},        {"rulesets", std::move(rulesets)},
                {"ioc_sets", std::move(ioc_sets)},  {"allow_sets", std::move(allow_sets)}};
+  json warnings = json::array();
+  for (const std::string& w : info.load_warnings) warnings.push_back(to_valid_utf8(w));
+  scan["load_warnings"] = std::move(warnings);
   // As "path_hex" for a path: the exact bytes, when the text cannot give
   // them. One entry per root, in the order of "roots".
   if (any_not_utf8) scan["roots_hex"] = std::move(roots_hex);
