@@ -34,6 +34,14 @@ TEST(EscapeForTerminal, NeutralisesControlCharacters) {
   EXPECT_EQ(escape_for_terminal("esc\x1b[31m"), "esc\\x1b[31m");
   EXPECT_EQ(escape_for_terminal("back\\slash"), "back\\\\slash");
   EXPECT_EQ(escape_for_terminal("\xFF"), "\\xff");
+  // U+202E RIGHT-TO-LEFT OVERRIDE would show "invoice\u202Efdp.exe" as
+  // "invoiceexe.pdf"; LRM, the isolates and ALM are escaped too. Other
+  // three-byte characters are left alone.
+  EXPECT_EQ(escape_for_terminal("invoice\xE2\x80\xAE"
+                                "fdp.exe"),
+            "invoice\\xe2\\x80\\xaefdp.exe");
+  EXPECT_EQ(escape_for_terminal("\xE2\x80\x8E\xE2\x81\xA6\xD8\x9C"), "\\xe2\\x80\\x8e\\xe2\\x81\\xa6\\xd8\\x9c");
+  EXPECT_EQ(escape_for_terminal("\xE2\x80\x94 dash \xE2\x82\xAC"), "\xE2\x80\x94 dash \xE2\x82\xAC");
   EXPECT_EQ(escape_for_terminal("\xC2\x9B"), "\\xc2\\x9b");  // C1 CSI
   EXPECT_EQ(escape_for_terminal("caf\xC3\xA9"), "caf\xC3\xA9");
 }

@@ -57,8 +57,9 @@ std::string to_valid_utf8(std::string_view s);
 std::string to_hex(std::string_view s);
 std::string to_hex(ByteView bytes);
 
-/// `s` with control characters, backslash and invalid UTF-8 escaped as \xNN
-/// (and \n, \t, \r), so a file name cannot forge lines in text output.
+/// `s` with control characters (C0, C1 and the Unicode bidi controls),
+/// backslash and invalid UTF-8 escaped as \xNN per byte (and \n, \t, \r),
+/// so a file name cannot forge lines in text output or display reversed.
 std::string escape_for_terminal(std::string_view s);
 
 /// Parses a size such as "4096", "64K", "64M", "1G" (binary multiples,

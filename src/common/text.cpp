@@ -92,6 +92,18 @@ std::string to_hex(std::string_view s) {
   return to_hex(ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
 }
 
+namespace {
+
+bool is_bidi_control(std::string_view seq) {
+  const auto at = [&](std::size_t k) { return static_cast<unsigned char>(seq[k]); };
+  if (seq.size() == 2) return at(0) == 0xD8 && at(1) == 0x9C;  // U+061C
+  if (seq.size() != 3 || at(0) != 0xE2) return false;
+  if (at(1) == 0x80) return at(2) == 0x8E || at(2) == 0x8F || (at(2) >= 0xAA && at(2) <= 0xAE);
+  return at(1) == 0x81 && at(2) >= 0xA6 && at(2) <= 0xA9;
+}
+
+}  // namespace
+
 std::string escape_for_terminal(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -99,8 +111,10 @@ std::string escape_for_terminal(std::string_view s) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     const std::size_t len = utf8_sequence_length(s, i);
     if (len > 1) {
-      // U+0080..U+009F (C1 controls) are encoded as C2 80..C2 9F.
-      if (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+      // U+0080..U+009F (C1 controls) are encoded as C2 80..C2 9F; bidi
+      // controls (U+061C, U+200E/F, U+202A-E, U+2066-9) would let a name
+      // display reversed ("exe.txt" shown for "txt.exe").
+      if ((c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) || is_bidi_control(s.substr(i, len))) {
         for (std::size_t k = 0; k < len; ++k) {
           const unsigned char b = static_cast<unsigned char>(s[i + k]);
           out += "\\x";
