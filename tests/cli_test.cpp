@@ -462,6 +462,22 @@ TEST(Cli, IocsListShowsEverySetWithCounts) {
   EXPECT_EQ(sets[2]["counts"]["filename"], 1);
 }
 
+// iocs list shows what scan --signature-base would load from DIR/iocs.
+TEST(Cli, IocsListTakesASignatureBaseCheckout) {
+  TempDir sb;
+  std::filesystem::create_directories(sb / "iocs");
+  write_file(sb / "iocs/hash-iocs.txt", sha256_hex("alpha") + ";80;x\n");
+  write_file(sb / "iocs/filename-iocs.txt", "\\\\evil\\.exe;70\n");
+  RunResult r = run({kBin, "iocs", "list", "--json", "--no-builtin", "--signature-base", sb.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json sets = json::parse(r.out);
+  ASSERT_EQ(sets.size(), 2u) << r.out;
+  EXPECT_EQ(sets[0]["kind"], "hash");
+  EXPECT_EQ(sets[0]["counts"]["sha256"], 1);
+  EXPECT_EQ(sets[1]["kind"], "filename");
+  EXPECT_EQ(sets[1]["counts"]["filename"], 1);
+}
+
 TEST(Cli, NdjsonStreamsOneRecordPerLine) {
   TempDir t;
   write_file(t / "evtdiag.exe", test::synth_swift_engine());

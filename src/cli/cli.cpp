@@ -683,6 +683,7 @@ int run_rules_list(const RawRulesOptions& raw) {
 
 struct RawIocsOptions {
   std::vector<std::string> iocs;
+  std::vector<std::string> signature_base;
   std::vector<std::string> filename_iocs;
   std::vector<std::string> allow_hashes;
   bool no_builtin = false;
@@ -696,6 +697,8 @@ int run_iocs_list(const RawIocsOptions& raw) {
   request.ioc_paths = raw.iocs;
   request.filename_ioc_paths = raw.filename_iocs;
   request.allow_hash_paths = raw.allow_hashes;
+  // As scan loads a signature-base checkout's indicator lists.
+  for (const std::string& dir : raw.signature_base) request.ioc_paths.push_back(dir + "/iocs");
   std::optional<Pack> pack = load_pack_or_report(request, false);
   if (!pack) return kExitFatal;
   struct Row {
@@ -997,6 +1000,9 @@ int run(int argc, char** argv) {
   CLI::App* iocs_list =
       iocs->add_subcommand("list", "List the loaded indicator sets: kind, counts per type, SHA-256 of each set");
   iocs_list->add_option("--iocs", iocs_opts.iocs, "As for scan")->type_name("PATH")->allow_extra_args(false);
+  iocs_list->add_option("--signature-base", iocs_opts.signature_base, "As for scan: the lists in DIR/iocs")
+      ->type_name("DIR")
+      ->allow_extra_args(false);
   iocs_list->add_option("--filename-iocs", iocs_opts.filename_iocs, "As for scan")
       ->type_name("PATH")
       ->allow_extra_args(false);
