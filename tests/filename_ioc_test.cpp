@@ -106,6 +106,31 @@ TEST(FilenameIocDb, WindowsStylePatternMatchesBothSeparators) {
   EXPECT_TRUE(scores(db, "/mnt/img/WindowsXmsdtc.exe").empty());
 }
 
+// Loki expands %TEMP%, %APPDATA%, ... with the sweeping host's values,
+// which say nothing of a mounted image or another user's profile: they
+// stand for the usual locations instead, any user, either separator.
+TEST(FilenameIocDb, WindowsEnvironmentVariablesStandForTheirUsualLocations) {
+  const FilenameIocDb db = compiled(
+      "%APPDATA%\\\\evil\\.exe;80\n"
+      "%temp%\\\\drop\\.dll;81\n"
+      "%SystemRoot%\\\\System32\\\\bad\\.sys;82\n"
+      "%ProgramFiles%\\\\Foo\\\\x\\.exe;83\n"
+      "%NOTAVAR%\\\\y\\.exe;84\n");
+  EXPECT_EQ(scores(db, "/mnt/img/Users/alice/AppData/Roaming/evil.exe"), std::vector<int>{80});
+  EXPECT_EQ(scores(db, "C:\\Documents and Settings\\bob\\Application Data\\evil.exe"), std::vector<int>{80});
+  EXPECT_TRUE(scores(db, "/mnt/img/Users/alice/Desktop/evil.exe").empty());
+  EXPECT_EQ(scores(db, "/mnt/img/Users/alice/AppData/Local/Temp/drop.dll"), std::vector<int>{81});
+  EXPECT_EQ(scores(db, "C:\\Windows\\Temp\\drop.dll"), std::vector<int>{81});
+  // [^\\]+ is one path component: the user name, not a deeper path.
+  EXPECT_TRUE(scores(db, "/mnt/img/Users/a/b/AppData/Local/Temp/drop.dll").empty());
+  EXPECT_EQ(scores(db, "/mnt/img/Windows/System32/bad.sys"), std::vector<int>{82});
+  EXPECT_EQ(scores(db, "/mnt/img/Program Files (x86)/Foo/x.exe"), std::vector<int>{83});
+  EXPECT_EQ(scores(db, "/mnt/img/Program Files/Foo/x.exe"), std::vector<int>{83});
+  // An unknown name stays literal text.
+  EXPECT_EQ(scores(db, "/x/%NOTAVAR%/y.exe"), std::vector<int>{84});
+  EXPECT_TRUE(scores(db, "/x/NOTAVAR/y.exe").empty());
+}
+
 TEST(FilenameIocDb, SlashPatternMatchesBothSeparators) {
   const FilenameIocDb db = compiled(
       "/tmp/\\.gdm-socket;70\n"

@@ -26,6 +26,16 @@
 // meaning: `{,n}` (RE2 reads it literally) becomes `{0,n}`, and `\Z` becomes
 // `\z`. Anything else RE2 does not support (backreferences, lookaround) is an
 // error naming the file and line.
+//
+// Windows environment variables. Loki expands `%TEMP%`, `%APPDATA%`, ...
+// with the sweeping host's own values, which say nothing of a mounted image
+// or of another user. Here a known one (SYSTEMROOT, WINDIR, SYSTEMDRIVE,
+// TEMP, TMP, APPDATA, LOCALAPPDATA, USERPROFILE, HOMEPATH, PUBLIC,
+// PROGRAMDATA, ALLUSERSPROFILE, PROGRAMFILES, PROGRAMFILES(X86),
+// COMMONPROGRAMFILES; any case) outside a character class stands for its
+// usual locations, for any user: `%APPDATA%` matches
+// `\Users\NAME\AppData\Roaming` and the XP-era `\Documents and
+// Settings\NAME\Application Data`. An unknown `%NAME%` stays literal.
 
 #include <cstddef>
 #include <cstdint>

@@ -62,9 +62,53 @@ std::size_t copy_class(std::string_view p, std::size_t i, std::string& out) {
   return i;
 }
 
-// The separator rewrite described in filename_ioc.hpp, plus the two Python
-// spellings ({,n} and \Z). Malformed input is copied as is, for RE2 to
-// report.
+// What a Windows environment variable in a pattern stands for on any
+// machine (Loki expands it with the sweeping host's own values, which say
+// nothing of a mounted image or another user): the usual locations, as RE2
+// with `\\` separators. Names compare case-insensitively.
+struct EnvVar {
+  std::string_view name;
+  std::string_view regex;
+};
+constexpr EnvVar kEnvVars[] = {
+    {"SYSTEMROOT", R"(\\Windows)"},
+    {"WINDIR", R"(\\Windows)"},
+    {"SYSTEMDRIVE", ""},
+    {"TEMP",
+     R"((?:\\Users\\[^\\]+\\AppData\\Local\\Temp|\\Windows\\Temp|\\Documents and Settings\\[^\\]+\\Local Settings\\Temp))"},
+    {"TMP",
+     R"((?:\\Users\\[^\\]+\\AppData\\Local\\Temp|\\Windows\\Temp|\\Documents and Settings\\[^\\]+\\Local Settings\\Temp))"},
+    {"APPDATA", R"((?:\\Users\\[^\\]+\\AppData\\Roaming|\\Documents and Settings\\[^\\]+\\Application Data))"},
+    {"LOCALAPPDATA", R"((?:\\Users\\[^\\]+\\AppData\\Local|\\Documents and Settings\\[^\\]+\\Local Settings))"},
+    {"USERPROFILE", R"((?:\\Users|\\Documents and Settings)\\[^\\]+)"},
+    {"HOMEPATH", R"((?:\\Users|\\Documents and Settings)\\[^\\]+)"},
+    {"PUBLIC", R"(\\Users\\Public)"},
+    {"PROGRAMDATA", R"((?:\\ProgramData|\\Documents and Settings\\All Users))"},
+    {"ALLUSERSPROFILE", R"((?:\\ProgramData|\\Documents and Settings\\All Users))"},
+    {"PROGRAMFILES", R"(\\Program Files(?: \(x86\))?)"},
+    {"PROGRAMFILES(X86)", R"(\\Program Files \(x86\))"},
+    {"COMMONPROGRAMFILES", R"(\\Program Files(?: \(x86\))?\\Common Files)"},
+};
+
+// The expansion of the environment variable written `%NAME%` at `p[i]`,
+// with the length written, or nothing for text that is not a known one.
+std::optional<std::pair<std::string_view, std::size_t>> env_var_at(std::string_view p, std::size_t i) {
+  const std::size_t end = p.find('%', i + 1);
+  if (end == std::string_view::npos || end - i > 24) return std::nullopt;
+  const std::string_view name = p.substr(i + 1, end - i - 1);
+  for (const EnvVar& v : kEnvVars) {
+    if (v.name.size() == name.size() && std::equal(name.begin(), name.end(), v.name.begin(), [](char a, char b) {
+          return (a >= 'a' && a <= 'z' ? static_cast<char>(a - 'a' + 'A') : a) == b;
+        })) {
+      return std::pair{v.regex, end - i + 1};
+    }
+  }
+  return std::nullopt;
+}
+
+// The separator rewrite described in filename_ioc.hpp, the environment
+// variables above, and the two Python spellings ({,n} and \Z). Malformed
+// input is copied as is, for RE2 to report.
 std::string rewrite_pattern(std::string_view p) {
   std::string out;
   out.reserve(p.size() + 8);
@@ -93,6 +137,9 @@ std::string rewrite_pattern(std::string_view p) {
     } else if (c == '/') {
       out += "\\\\";
       ++i;
+    } else if (const auto var = c == '%' ? env_var_at(p, i) : std::nullopt) {
+      out += var->first;
+      i += var->second;
     } else if (c == '[') {
       i = copy_class(p, i, out);
     } else if (c == '{' && i + 1 < p.size() && p[i + 1] == ',') {
