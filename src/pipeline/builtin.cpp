@@ -47,11 +47,18 @@ Result<RuleFiles> rule_files_of(const std::string& path) {
   return RuleFiles{std::move(files), true};
 }
 
+bool file_id_of(const std::string& path, std::pair<dev_t, ino_t>& id) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  id = {st.st_dev, st.st_ino};
+  return true;
+}
+
 // True the first time a file (by device and inode) is seen.
 bool loaded_once(const std::string& path, std::set<std::pair<dev_t, ino_t>>& seen) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return true;  // the read reports the error
-  return seen.emplace(st.st_dev, st.st_ino).second;
+  std::pair<dev_t, ino_t> id;
+  if (!file_id_of(path, id)) return true;  // the read reports the error
+  return seen.insert(id).second;
 }
 
 // How an indicator file is read. kByName: as the signature-base / Loki
@@ -59,13 +66,6 @@ bool loaded_once(const std::string& path, std::set<std::pair<dev_t, ino_t>>& see
 enum class IocKind { kByName, kDetect, kHash, kFilename, kAllow };
 
 using FileIds = std::set<std::pair<dev_t, ino_t>>;
-
-std::string lower_ascii(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
 
 std::string base_name_of(const std::string& path) {
   const std::size_t slash = path.rfind('/');
@@ -76,7 +76,7 @@ std::string base_name_of(const std::string& path) {
 // says, or nothing. *.json first: misp-hashes.json is an export, not a
 // hash list.
 std::optional<IocKind> kind_by_name(const std::string& path) {
-  const std::string name = lower_ascii(base_name_of(path));
+  const std::string name = ascii_lower(base_name_of(path));
   if (name.ends_with(".json")) return IocKind::kDetect;
   if (name.find("falsepositive") != std::string::npos) return IocKind::kAllow;
   if (name.find("filename") != std::string::npos) return IocKind::kFilename;
@@ -94,13 +94,6 @@ bool looks_like_json(std::string_view text) {
   if (at == std::string_view::npos) return false;
   if (text[at] == '[') at = text.find_first_not_of(kBlanks, at + 1);
   return at != std::string_view::npos && text[at] == '{';
-}
-
-bool file_id_of(const std::string& path, std::pair<dev_t, ino_t>& id) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;
-  id = {st.st_dev, st.st_ino};
-  return true;
 }
 
 // True when `path` is one of `ids` (by device and inode).
@@ -123,9 +116,9 @@ struct IocLoader {
   HashAllowList& allow;
   std::vector<std::string>& warnings;
 
-  // Loads one file; returns how many indicators it gave. A file that gives
-  // none is loaded (its set may be listed) with a warning saying why.
-  Result<std::size_t> load_file(const std::string& path, IocKind kind, bool lenient) {
+  // Loads one file. A file that gives no indicator is loaded (its set may
+  // be listed) with a warning saying why.
+  Status load_file(const std::string& path, IocKind kind, bool lenient) {
     auto text = read_input_file(path);
     if (!text) return text.error();
     if (kind == IocKind::kByName) {
@@ -181,7 +174,7 @@ struct IocLoader {
       }
       warnings.push_back(path + ": no indicators loaded: " + why_none);
     }
-    return loaded;
+    return Ok{};
   }
 
   // Adds what a STIX bundle or MISP export gave, both kinds or neither.
@@ -240,7 +233,6 @@ struct IocLoader {
     }
     ::closedir(d);
     std::sort(files.begin(), files.end());
-    std::size_t loaded = 0;
     std::size_t lists = 0;
     for (const std::string& file : files) {
       if (is_one_of(file, named)) {
@@ -253,13 +245,9 @@ struct IocLoader {
       }
       ++lists;
       if (!loaded_once(file, seen)) continue;
-      auto n = load_file(file, IocKind::kByName, /*lenient=*/true);
+      Status st = load_file(file, IocKind::kByName, /*lenient=*/true);
       // In a community folder one broken file does not stop the sweep.
-      if (!n) {
-        warnings.push_back(n.error().message + " (file skipped)");
-      } else {
-        loaded += *n;
-      }
+      if (!st) warnings.push_back(st.error().message + " (file skipped)");
     }
     if (files.empty()) {
       warnings.push_back(dir + ": no indicators loaded: the directory holds no files");
@@ -331,17 +319,17 @@ Result<Pack> load_pack(const PackRequest& request) {
       continue;
     }
     if (is_one_of(path, named) || !loaded_once(path, seen)) continue;
-    auto loaded = loader.load_file(path, IocKind::kByName, /*lenient=*/false);
+    Status loaded = loader.load_file(path, IocKind::kByName, /*lenient=*/false);
     if (!loaded) return loaded.error();
   }
   for (const std::string& path : request.filename_ioc_paths) {
     if (!loaded_once(path, seen)) continue;
-    auto loaded = loader.load_file(path, IocKind::kFilename, false);
+    Status loaded = loader.load_file(path, IocKind::kFilename, false);
     if (!loaded) return loaded.error();
   }
   for (const std::string& path : request.allow_hash_paths) {
     if (!loaded_once(path, seen)) continue;
-    auto loaded = loader.load_file(path, IocKind::kAllow, false);
+    Status loaded = loader.load_file(path, IocKind::kAllow, false);
     if (!loaded) return loaded.error();
   }
   Status compiled = names->compile();
