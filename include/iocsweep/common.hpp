@@ -62,6 +62,9 @@ std::string to_hex(ByteView bytes);
 /// so a file name cannot forge lines in text output or display reversed.
 std::string escape_for_terminal(std::string_view s);
 
+/// `s` with the ASCII letters A-Z lower-cased; other bytes unchanged.
+std::string ascii_lower(std::string_view s);
+
 /// Parses a size such as "4096", "64K", "64M", "1G" (binary multiples,
 /// optional trailing "B" or "iB"). Fails on garbage, negatives and overflow.
 Result<std::uint64_t> parse_size(std::string_view text);

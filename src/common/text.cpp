@@ -92,6 +92,14 @@ std::string to_hex(std::string_view s) {
   return to_hex(ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
 }
 
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 namespace {
 
 bool is_bidi_control(std::string_view seq) {

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "ioc/import_common.hpp"
 #include "ioc/indicator_lines.hpp"
 #include "iocsweep/ioc.hpp"
 
@@ -27,14 +28,6 @@ bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
 
 bool is_all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 std::string index_key(DigestKind kind, std::string_view raw) {
@@ -110,16 +103,11 @@ Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::s
           const std::string_view attribute = ioc_lines::trim(hash.substr(blank));
           hash = hash.substr(0, blank);
           constexpr std::string_view kSize = "size=";
-          const std::string_view digits =
-              attribute.starts_with(kSize) ? attribute.substr(kSize.size()) : std::string_view{};
-          std::uint64_t value = 0;
-          const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-          if (!attribute.starts_with(kSize) || !is_all_digits(digits) || ec != std::errc() ||
-              ptr != digits.data() + digits.size()) {
+          if (attribute.starts_with(kSize)) size = ioc_import::parse_byte_count(attribute.substr(kSize.size()));
+          if (!size) {
             return "after the hash, expected ';' or 'size=BYTES' (a whole number of bytes), found '" +
                    std::string(attribute.substr(0, 40)) + "'";
           }
-          size = value;
         }
         const auto bad_char = std::find_if_not(hash.begin(), hash.end(), is_hex);
         if (bad_char != hash.end()) {
@@ -141,7 +129,7 @@ Result<std::vector<HashIoc>> parse_hash_iocs(std::string_view text, const std::s
             return "hash has " + std::to_string(hash.size()) +
                    " hex digits; expected 32 (MD5), 40 (SHA-1) or 64 (SHA-256)";
         }
-        ioc.value = lower(hash);
+        ioc.value = ascii_lower(hash);
         // HASH;SCORE;DESCRIPTION when the second field is a number and a
         // third field follows; otherwise everything after the hash is
         // description.
@@ -189,7 +177,7 @@ Status HashIocDb::add_iocs(std::vector<HashIoc> iocs, IocSetInfo info, std::vect
   // position, so two sets with one name stay two sets.
   const std::size_t first_of_set = entries_.size();
   for (HashIoc& ioc : iocs) {
-    ioc.value = lower(ioc.value);
+    ioc.value = ascii_lower(ioc.value);
     if (ioc.source.empty()) ioc.source = info.name;
     const std::string key = index_key(ioc.kind, std::string_view(hex_to_raw(ioc.value)));
     if (empty_content_keys().contains(key)) {

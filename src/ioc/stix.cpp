@@ -373,14 +373,6 @@ bool implied_by_content(std::string_view property) {
          property == "x_misp_entropy" || property.starts_with("extensions.windows-pebinary-ext.");
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // A lone comparison: a file hash or a file name.
 Sweep sweep_for_one(const Comparison& c) {
   Sweep s;
@@ -444,7 +436,7 @@ Sweep sweep_for_all(const Conjunction& all) {
       if (!c.string_value) {
         problem("value is not a string");
       } else {
-        const std::string value = lower(*c.string_value);
+        const std::string value = ascii_lower(*c.string_value);
         const auto same_kind =
             std::find_if(s.hashes.begin(), s.hashes.end(), [&](const auto& h) { return h.first == *digest; });
         if (same_kind == s.hashes.end()) {
