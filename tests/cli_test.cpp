@@ -525,6 +525,50 @@ TEST(Cli, RulesCheckReportsEachFile) {
   EXPECT_NE(r.out.find("2 files, 1 with errors"), std::string::npos) << r.out;
   RunResult ok = run({kBin, "rules", "check", rules / "good.yar"});
   EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  // `condition: true` leaves the prefilter nothing to check: said, with
+  // the rule at fault.
+  EXPECT_NE(ok.out.find("note: no prefilter, every file is YARA-scanned while this file is loaded: " +
+                        rules / "good.yar:1: rule good_rule: condition checks neither the file size nor its header"),
+            std::string::npos)
+      << ok.out;
+  write_file(rules / "gated.yar", "rule pe { strings: $a = \"x\" condition: uint16(0) == 0x5A4D and $a }");
+  RunResult gated = run({kBin, "rules", "check", rules / "gated.yar"});
+  EXPECT_EQ(gated.exit_code, 0) << gated.out;
+  EXPECT_EQ(gated.out.find("prefilter"), std::string::npos) << gated.out;
+}
+
+TEST(Cli, PrefilterKeepsEveryFinding) {
+  // Files on both sides of each check: the same findings with and without
+  // the prefilter, and a large (mapped) file's header is read for it.
+  TempDir t, rules;
+  write_file(rules / "r.yar",
+             "rule pe_needle { strings: $a = \"GATENEEDLE\" condition: uint16(0) == 0x5A4D and filesize < 40MB "
+             "and $a }\n"
+             "rule small_needle { strings: $a = \"GATENEEDLE\" condition: filesize < 100 and $a }\n");
+  write_file(t / "pe_small", "MZ GATENEEDLE");
+  write_file(t / "text_small", "xx GATENEEDLE");
+  write_file(t / "pe_big", "MZ" + std::string(200, ' ') + "GATENEEDLE");
+  write_file(t / "text_big", "ZM" + std::string(200, ' ') + "GATENEEDLE");
+  write_file(t / "pe_mapped", "MZ" + std::string(33u << 20, ' ') + "GATENEEDLE");
+  write_file(t / "text_mapped", "ZM" + std::string(33u << 20, ' ') + "GATENEEDLE");
+  const auto findings = [&](bool prefilter) {
+    std::vector<std::string> args = {kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", rules / "r.yar"};
+    if (!prefilter) args.push_back("--no-prefilter");
+    args.push_back(t.path());
+    RunResult r = run(args);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    std::set<std::string> out;
+    const json doc = parse_report(r);
+    for (const json& f : doc["findings"]) {
+      for (const json& m : f["matches"]) out.insert(f["path"].get<std::string>() + " " + m.value("rule", ""));
+    }
+    return out;
+  };
+  const std::set<std::string> expected = {t / "pe_small" + " pe_needle", t / "pe_small" + " small_needle",
+                                          t / "text_small" + " small_needle", t / "pe_big" + " pe_needle",
+                                          t / "pe_mapped" + " pe_needle"};
+  EXPECT_EQ(findings(true), expected);
+  EXPECT_EQ(findings(false), expected);
 }
 
 TEST(Cli, MinScoreFiltersWeakFindings) {

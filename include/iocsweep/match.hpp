@@ -87,6 +87,51 @@ struct ScanExternals {
   std::string md5;
 };
 
+/// A cheap check before a scan, read from the rules' own conditions: the
+/// file size and header tests (`filesize < 3MB`, `uint16(0) == 0x5A4D`,
+/// ...) and external-variable comparisons (`filename == "x.exe"`) that a
+/// rule requires whatever its strings match. A file that fails every
+/// rule's check cannot match any rule, so scanning it can be skipped.
+///
+/// Conservative by construction: only `and`, `or`, parentheses and the
+/// shapes listed in docs/rules.md are read; anything else in a condition
+/// (strings, `not`, modules, loops, other rules) counts as "may be true".
+/// One rule whose condition leaves nothing to check (e.g. `any of them`),
+/// or an `include`, makes the gate admit every file.
+class RuleGate {
+ public:
+  /// Admits every file.
+  RuleGate();
+  ~RuleGate();
+  RuleGate(const RuleGate&);
+  RuleGate& operator=(const RuleGate&);
+  RuleGate(RuleGate&&) noexcept;
+  RuleGate& operator=(RuleGate&&) noexcept;
+
+  /// Reads the conditions of every rule in `sources` (YARA source text
+  /// that compiles).
+  static RuleGate analyse(const std::vector<RuleSource>& sources);
+
+  /// True when the gate admits every file.
+  bool admits_all() const;
+  /// Why every file is admitted, e.g. "rules.yar:12: rule X: condition
+  /// checks neither the file size nor its header"; empty when not.
+  const std::string& reason() const;
+  /// Number of distinct checks (rules with equal checks share one).
+  std::size_t checks() const;
+
+  /// Whether a rule could match a file of `size` bytes whose first bytes
+  /// are `head` (the whole file, or a prefix: a test beyond the prefix
+  /// counts as passed) and whose externals are `externals` (compared the
+  /// way libyara sees them: each value up to its first NUL).
+  bool admits(std::uint64_t size, ByteView head, const ScanExternals& externals) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+  static RuleGate everything(std::string reason);
+};
+
 /// Rules compiled once, shared read-only by every scanner.
 class CompiledRules {
  public:
@@ -112,6 +157,8 @@ class CompiledRules {
   /// False when no rule source mentions any of the external variables, so
   /// scanners need not compute or set them per file.
   bool uses_externals() const { return uses_externals_; }
+  /// The check that tells files no rule can match (see RuleGate).
+  const RuleGate& gate() const { return gate_; }
 
  private:
   CompiledRules() = default;
@@ -122,6 +169,7 @@ class CompiledRules {
   std::vector<std::string> warnings_;
   bool from_cache_ = false;
   bool uses_externals_ = true;
+  RuleGate gate_;
   // Fills rules_ and the rule counts of rulesets_ from rules_handle_.
   void describe();
 };
@@ -133,14 +181,18 @@ struct YaraScanResult {
   /// Empty on success; otherwise why the scan did not finish (e.g.
   /// "scan timed out"). Matches found before the problem are kept.
   std::string error;
+  /// The rules' gate ruled the file out: libyara did not scan it.
+  bool gated = false;
 };
 
 /// One worker's scanner: a YR_SCANNER kept for the life of the worker.
 /// Not thread-safe; one per thread.
 class YaraScanner {
  public:
-  /// `timeout_s` of 0 means no per-file timeout.
-  explicit YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s = 0);
+  /// `timeout_s` of 0 means no per-file timeout. With `use_gate`, files
+  /// the rules' gate rules out are not scanned (the verdict is the same:
+  /// no rule matches them).
+  explicit YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s = 0, bool use_gate = true);
   ~YaraScanner();
   YaraScanner(const YaraScanner&) = delete;
   YaraScanner& operator=(const YaraScanner&) = delete;
@@ -148,7 +200,9 @@ class YaraScanner {
   /// Sets the externals and scans `bytes`. `mapped` says the bytes are a
   /// file mapping: libyara then guards the scan against SIGBUS from a file
   /// truncated meanwhile (heap buffers skip that guard, which costs time).
-  YaraScanResult scan(ByteView bytes, const ScanExternals& externals, bool mapped = false);
+  /// `head`: for a mapped file, its first bytes read safely (the gate does
+  /// not touch a mapping); ignored otherwise.
+  YaraScanResult scan(ByteView bytes, const ScanExternals& externals, bool mapped = false, ByteView head = {});
 
  private:
   struct Impl;

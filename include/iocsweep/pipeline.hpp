@@ -114,6 +114,9 @@ struct ScanConfig {
   unsigned threads = 1;
   /// Per-file YARA timeout in seconds, 0 for none.
   int yara_timeout_s = 60;
+  /// Skip the YARA scan of files the rules' own size, header and name
+  /// checks rule out (RuleGate); false (--no-prefilter) scans every file.
+  bool rule_gate = true;
   /// Findings scoring below this are left out of the report (counted in
   /// stats.findings_below_min_score).
   int min_score = 0;
@@ -174,6 +177,10 @@ struct RuleFileCheck {
   std::size_t rules = 0;
   /// "FILE:LINE: message" lines; errors when !ok, else warnings.
   std::vector<std::string> messages;
+  /// When ok: why the file's rules leave the prefilter nothing to check
+  /// (RuleGate::reason), so that every file is YARA-scanned while it is
+  /// loaded; empty when they do not.
+  std::string prefilter_off;
 };
 
 /// Compiles every rule file `paths` name (files, or the .yar/.yara files

@@ -69,6 +69,7 @@ struct RawScanOptions {
   unsigned archive_depth = 3;
   std::string rule_cache;
   bool no_rule_cache = false;
+  bool no_prefilter = false;
   std::string cache;
   bool no_cache = false;
   bool verify_cache = false;
@@ -501,6 +502,7 @@ int run_scan_command(RawScanOptions raw) {
   config.read.max_filesize = *max_size;
   config.threads = raw.threads == 0 ? default_thread_count() : raw.threads;
   config.yara_timeout_s = raw.timeout_s;
+  config.rule_gate = !raw.no_prefilter;
   config.min_score = raw.min_score;
   config.baseline = baseline;
   config.max_bytes_per_s = raw.max_rate_mb * 1e6;
@@ -746,6 +748,10 @@ int run_rules_check(const std::vector<std::string>& paths) {
     if (c.ok) {
       std::cout << "OK     " << escape_for_terminal(c.path) << " (" << c.rules << " rules)\n";
       for (const std::string& m : c.messages) std::cout << "  warning: " << escape_for_terminal(m) << "\n";
+      if (!c.prefilter_off.empty()) {
+        std::cout << "  note: no prefilter, every file is YARA-scanned while this file is loaded: "
+                  << escape_for_terminal(c.prefilter_off) << "\n";
+      }
     } else {
       ++failed;
       std::cout << "ERROR  " << escape_for_terminal(c.path) << "\n";
@@ -919,6 +925,11 @@ int run(int argc, char** argv) {
                    "PATH and is not --exclude'd: the sweep writes nothing in what it scans")
       ->type_name("DIR");
   scan->add_flag("--no-rule-cache", scan_opts.no_rule_cache, "Compile the rules afresh; read and write no cache");
+  scan->add_flag("--no-prefilter", scan_opts.no_prefilter,
+                 "YARA-scan every file. By default a file is not scanned when every rule's own condition "
+                 "rules it out by its size, first bytes or name (e.g. `uint16(0) == 0x5A4D and filesize < "
+                 "2MB`): the verdict is the same, no rule could match it. `iocsweep rules check` says "
+                 "which rule, if any, keeps this from working (docs/rules.md)");
   CLI::Option* cache_opt =
       scan->add_option("--cache", scan_opts.cache,
                        "Incremental sweeps: keep in FILE (SQLite, created mode 0600) each file's stat key (device, "

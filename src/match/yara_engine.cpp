@@ -230,6 +230,7 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
         compiled->rulesets_.push_back(RulesetInfo{source.name, sha256_hex(source.text), 0});
       }
       compiled->describe();
+      compiled->gate_ = RuleGate::analyse(sources);
       return std::shared_ptr<const CompiledRules>(std::move(compiled));
     }
   }
@@ -250,9 +251,13 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
     }
     return Error{join_lines(attempt.errors)};
   }
+  std::vector<RuleSource> kept;
   for (std::size_t i = 0; i < sources.size(); ++i) {
-    if (!skipped[i]) compiled->rulesets_.push_back(RulesetInfo{sources[i].name, sha256_hex(sources[i].text), 0});
+    if (skipped[i]) continue;
+    compiled->rulesets_.push_back(RulesetInfo{sources[i].name, sha256_hex(sources[i].text), 0});
+    kept.push_back(sources[i]);
   }
+  compiled->gate_ = RuleGate::analyse(kept);
   compiled->warnings_ = std::move(attempt.warnings);
   compiled->warnings_.insert(compiled->warnings_.end(), skip_warnings.begin(), skip_warnings.end());
   compiled->rules_handle_ = attempt.rules.release();
@@ -272,12 +277,15 @@ struct YaraScanner::Impl {
   ScannerPtr scanner;
   YaraScanResult* current = nullptr;
   int timeout_s = 0;
+  bool use_gate = true;
 };
 
-YaraScanner::YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s) : impl_(std::make_unique<Impl>()) {
+YaraScanner::YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s, bool use_gate)
+    : impl_(std::make_unique<Impl>()) {
   impl_->rules = std::move(rules);
   impl_->yr_rules = static_cast<YR_RULES*>(impl_->rules->rules_handle_);
   impl_->timeout_s = timeout_s;
+  impl_->use_gate = use_gate;
   YR_SCANNER* raw = nullptr;
   if (yr_scanner_create(impl_->yr_rules, &raw) != ERROR_SUCCESS) {
     throw std::runtime_error("libyara: cannot create a scanner");
@@ -306,8 +314,12 @@ YaraScanner::YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout
 
 YaraScanner::~YaraScanner() = default;
 
-YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals, bool mapped) {
+YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals, bool mapped, ByteView head) {
   YaraScanResult result;
+  if (impl_->use_gate && !impl_->rules->gate().admits(bytes.size(), mapped ? head : bytes, externals)) {
+    result.gated = true;
+    return result;
+  }
   YR_SCANNER* s = impl_->scanner.get();
   if (impl_->rules->uses_externals()) {
     const std::string* values[] = {&externals.filename, &externals.filepath, &externals.extension,

@@ -366,6 +366,7 @@ Result<std::vector<RuleFileCheck>> check_rule_files(const std::vector<std::strin
         check.ok = true;
         check.rules = (*compiled)->rules().size();
         check.messages = (*compiled)->warnings();
+        if ((*compiled)->gate().admits_all()) check.prefilter_off = (*compiled)->gate().reason();
       } else {
         const std::string& msg = compiled.error().message;
         for (std::size_t start = 0; start <= msg.size();) {

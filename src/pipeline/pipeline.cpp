@@ -330,7 +330,7 @@ class Worker {
         reader_(config.read),
         needed_always_(digests_needed_by_every_file(config.pack)),
         archives_(config.archive) {
-    if (config.pack.rules) scanner_.emplace(config.pack.rules, config.yara_timeout_s);
+    if (config.pack.rules) scanner_.emplace(config.pack.rules, config.yara_timeout_s, config.rule_gate);
     // Without its own connection a worker just reads every file.
     if (cache.cache != nullptr) {
       if (auto r = cache.cache->reader()) cache_reader_ = std::move(*r);
@@ -372,6 +372,9 @@ class Worker {
     ByteView bytes;
     /// `bytes` is a file mapping: only libyara's guarded scan may read it.
     bool mapped = false;
+    /// The first bytes (up to kHeadBytes), safe to read: `bytes` itself,
+    /// or for a mapped file a copy read with pread.
+    ByteView head;
     const Feed* feed = nullptr;
     /// Path for the filepath/filename externals.
     std::string_view path;
@@ -388,19 +391,9 @@ class Worker {
     // Hash first, through the feed: for a mapped file this reads with
     // pread (safe against truncation) and leaves the pages in the page
     // cache for the YARA scan of the mapping.
-    // The first bytes, kept for the file type: a mapped file's bytes must
-    // not be touched outside libyara's guarded scan.
-    std::array<std::uint8_t, 8> head{};
-    std::size_t head_size = 0;
     if (!kinds.empty()) {
       hasher_.begin(kinds);
-      Status streamed = (*s.feed)([&](ByteView chunk) {
-        if (head_size == 0) {
-          head_size = std::min(head.size(), chunk.size());
-          std::copy_n(chunk.begin(), head_size, head.begin());
-        }
-        hasher_.update(chunk);
-      });
+      Status streamed = (*s.feed)([&](ByteView chunk) { hasher_.update(chunk); });
       if (!streamed) {
         error = streamed.error().message;
         return Matched::kError;
@@ -420,18 +413,14 @@ class Worker {
     if (scanner_) {
       ScanExternals ext;
       if (config_.pack.rules->uses_externals()) {
-        if (!s.mapped && head_size == 0) {
-          head_size = std::min(head.size(), s.bytes.size());
-          std::copy_n(s.bytes.begin(), head_size, head.begin());
-        }
         ext.filename = std::string(base_name(s.path));
         ext.filepath = std::string(s.path);
         ext.extension = extension_of(ext.filename);
-        ext.filetype = file_type_of(ByteView(head.data(), head_size));
+        ext.filetype = file_type_of(s.head);
         ext.owner = owner_name(s.uid);
         ext.md5 = finding.digests.hex(DigestKind::kMd5);
       }
-      yara = scanner_->scan(s.bytes, ext, s.mapped);
+      yara = scanner_->scan(s.bytes, ext, s.mapped, s.head);
       for (const std::size_t index : yara.matched) {
         finding.matches.emplace_back(YaraMatchRecord{&config_.pack.rules->rules()[index]});
       }
@@ -503,7 +492,7 @@ class Worker {
     // ends it at once (the file is then left out, as the scan is partial).
     if (throttles_.rate != nullptr && !throttles_.rate->acquire(read.bytes.size(), *stop_)) return;
     const Feed feed = [this](const std::function<void(ByteView)>& sink) { return reader_.stream(sink); };
-    const Subject subject{read.bytes, read.mapped, &feed, entry.path, read.info.uid};
+    const Subject subject{read.bytes, read.mapped, head_of(read), &feed, entry.path, read.info.uid};
     // --verify-cache also computes every kind the entry holds, to compare.
     const DigestSet needed = needed_for(read.bytes.size());
     const DigestSet kinds = cached && cache_.verify ? needed | cached->digests.present : needed;
@@ -546,6 +535,16 @@ class Worker {
     const bool members_clean = layout ? scan_oci_layout(entry, subject.uid) : scan_members(entry, read, subject);
     const bool finished = stop_ == nullptr || !stop_->stop_requested();
     if (members_clean && finished) remember(entry, key, digests, &yara, false, cache_.members);
+  }
+
+  // The first bytes of a file read, safe to touch: the buffer itself, or
+  // for a mapped file (whose pages only libyara's guarded scan may read)
+  // up to kHeadBytes read with pread. A failed pread leaves it empty: the
+  // file type is then unknown and the gate's header tests pass.
+  ByteView head_of(const ReadOutcome& read) {
+    if (!read.mapped) return read.bytes;
+    Result<std::size_t> got = reader_.read_at(0, std::span<std::uint8_t>(head_));
+    return got ? ByteView(head_.data(), *got) : ByteView();
   }
 
   // Whether the file will be opened as an archive. Plain files stop at a
@@ -607,7 +606,7 @@ class Worker {
         sink(bytes);
         return Ok{};
       };
-      const Subject subject{bytes, false, &feed, chain.back(), uid_};
+      const Subject subject{bytes, false, bytes, &feed, chain.back(), uid_};
       std::string error;
       YaraScanResult yara;
       const Matched matched = w_.match_bytes(subject, w_.needed_for(bytes.size()), finding, error, yara);
@@ -807,6 +806,11 @@ class Worker {
   DigestSet needed_always_;
   Hasher hasher_;
   std::optional<YaraScanner> scanner_;
+  // A mapped file's first bytes (head_of): enough for the file type and
+  // the header tests rules make in practice (the PE header offset at 0x3C,
+  // magic numbers).
+  static constexpr std::size_t kHeadBytes = 4096;
+  std::array<std::uint8_t, kHeadBytes> head_{};
   ArchiveScanner archives_;
   const std::stop_token* stop_ = nullptr;
   std::unordered_map<std::uint32_t, std::string> owners_;

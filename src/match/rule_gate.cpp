@@ -1,0 +1,638 @@
+// RuleGate: the size, header and external-variable checks a rule set's
+// conditions make whatever the strings match, read from the source text.
+//
+// Soundness rests on three facts about YARA conditions:
+//  - `or` binds looser than `and`, and `not` tighter than `and` (so a
+//    top-level `and` chain really is a conjunction);
+//  - `/` always starts a regular expression (division is `\`), so the
+//    tokenizer never mistakes one for the other;
+//  - without `not`, the checks kept form a monotone formula: replacing any
+//    sub-condition that is not understood by "true" can only admit more.
+// A check that libyara would find undefined (a header read past the end of
+// the file) is false, as libyara treats it in `and` and `or`.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "iocsweep/match.hpp"
+
+namespace iocsweep {
+namespace {
+
+enum class Tok { kIdent, kNumber, kString, kRegex, kPunct, kEnd };
+
+struct Token {
+  Tok kind = Tok::kEnd;
+  std::string text;  // raw text; a string literal without its quotes
+  int line = 0;
+};
+
+bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
+
+// Splits YARA source into tokens. Comments are dropped; string and regex
+// literals are single tokens, so nothing inside them is read as syntax.
+// Returns nullopt for text it cannot follow (an unterminated literal).
+std::optional<std::vector<Token>> tokenize(std::string_view src) {
+  std::vector<Token> out;
+  int line = 1;
+  std::size_t i = 0;
+  const std::size_t n = src.size();
+  while (i < n) {
+    const char c = src[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+      ++i;
+      continue;
+    }
+    if (c == '/' && i + 1 < n && src[i + 1] == '/') {
+      while (i < n && src[i] != '\n') ++i;
+      continue;
+    }
+    if (c == '/' && i + 1 < n && src[i + 1] == '*') {
+      const std::size_t end = src.find("*/", i + 2);
+      if (end == std::string_view::npos) return std::nullopt;
+      line += static_cast<int>(std::count(src.begin() + static_cast<std::ptrdiff_t>(i),
+                                          src.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
+      i = end + 2;
+      continue;
+    }
+    Token t;
+    t.line = line;
+    if (c == '"' || c == '/') {
+      // A text string or a regular expression, up to the unescaped close.
+      const char close = c;
+      std::size_t j = i + 1;
+      for (; j < n && src[j] != close; ++j) {
+        if (src[j] == '\n') return std::nullopt;
+        if (src[j] == '\\') ++j;
+      }
+      if (j >= n) return std::nullopt;
+      t.kind = close == '"' ? Tok::kString : Tok::kRegex;
+      t.text = std::string(src.substr(i + 1, j - i - 1));
+      i = j + 1;
+      if (close == '/') {
+        // Flags, as YARA's lexer reads them: an optional i, then an
+        // optional s. `/a/or` is a regex followed by `or`.
+        if (i < n && src[i] == 'i') ++i;
+        if (i < n && src[i] == 's') ++i;
+      }
+      out.push_back(std::move(t));
+      continue;
+    }
+    const bool string_ref =
+        (c == '$' || c == '#' || c == '@' || c == '!') && i + 1 < n && (ident_char(src[i + 1]) || src[i + 1] == '*');
+    if (ident_start(c) || string_ref) {
+      // $a, $a*, #a, @a, !a and plain identifiers.
+      std::size_t j = i + 1;
+      while (j < n && (ident_char(src[j]) || (string_ref && src[j] == '*'))) ++j;
+      t.kind = Tok::kIdent;
+      t.text = std::string(src.substr(i, j - i));
+      i = j;
+      out.push_back(std::move(t));
+      continue;
+    }
+    if (c >= '0' && c <= '9') {
+      // A number exactly as YARA's lexer reads one (the longest of 0xHEX,
+      // 0oOCTAL, DIGITS with an optional KB or MB, DIGITS.DIGITS): what
+      // follows is the next token, so `10or` is `10` and `or`. The
+      // digit-led words of hex strings ("4D5A") are split too, harmlessly.
+      const auto run = [&](std::size_t from, auto accepts) {
+        while (from < n && accepts(src[from])) ++from;
+        return from;
+      };
+      const auto is_digit = [](char d) { return d >= '0' && d <= '9'; };
+      const auto is_hex = [](char d) {
+        return (d >= '0' && d <= '9') || (d >= 'a' && d <= 'f') || (d >= 'A' && d <= 'F');
+      };
+      const auto is_oct = [](char d) { return d >= '0' && d <= '7'; };
+      std::size_t j = run(i, is_digit);
+      if (src.substr(j, 2) == "KB" || src.substr(j, 2) == "MB") {
+        j += 2;
+      } else if (j < n && src[j] == '.' && j + 1 < n && is_digit(src[j + 1])) {
+        j = run(j + 1, is_digit);
+      }
+      if (c == '0' && i + 2 < n && src[i + 1] == 'x' && is_hex(src[i + 2])) j = std::max(j, run(i + 2, is_hex));
+      if (c == '0' && i + 2 < n && src[i + 1] == 'o' && is_oct(src[i + 2])) j = std::max(j, run(i + 2, is_oct));
+      t.kind = Tok::kNumber;
+      t.text = std::string(src.substr(i, j - i));
+      i = j;
+      out.push_back(std::move(t));
+      continue;
+    }
+    static constexpr std::string_view kTwo[] = {"==", "!=", "<=", ">=", "<<", ">>", ".."};
+    t.kind = Tok::kPunct;
+    t.text = std::string(1, c);
+    for (std::string_view two : kTwo) {
+      if (src.substr(i, 2) == two) t.text = std::string(two);
+    }
+    i += t.text.size();
+    out.push_back(std::move(t));
+  }
+  Token end;
+  end.line = line;
+  out.push_back(end);
+  return out;
+}
+
+// A YARA integer literal: decimal (with an optional KB or MB), 0x hex or
+// 0o octal. nullopt for anything else or on overflow.
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  int base = 10;
+  std::int64_t scale = 1;
+  if (s.starts_with("0x")) {
+    base = 16;
+    s.remove_prefix(2);
+  } else if (s.starts_with("0o")) {
+    base = 8;
+    s.remove_prefix(2);
+  } else if (s.ends_with("KB")) {
+    scale = 1024;
+    s.remove_suffix(2);
+  } else if (s.ends_with("MB")) {
+    scale = 1024 * 1024;
+    s.remove_suffix(2);
+  }
+  if (s.empty()) return std::nullopt;
+  std::int64_t v = 0;
+  for (char c : s) {
+    int d = 0;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (base == 16 && c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else if (base == 16 && c >= 'A' && c <= 'F') {
+      d = c - 'A' + 10;
+    } else {
+      return std::nullopt;
+    }
+    if (d >= base) return std::nullopt;
+    if (v > (std::numeric_limits<std::int64_t>::max() - d) / base) return std::nullopt;
+    v = v * base + d;
+  }
+  if (v > std::numeric_limits<std::int64_t>::max() / scale) return std::nullopt;
+  return v * scale;
+}
+
+// The bytes a text string literal stands for; nullopt for an escape this
+// reader does not know (the check is then not used).
+std::optional<std::string> decode_string(std::string_view raw) {
+  // libyara's lexer drops the rest of a run of plain characters at a raw
+  // NUL; not worth imitating.
+  if (raw.find('\0') != std::string_view::npos) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '\\') {
+      out += raw[i];
+      continue;
+    }
+    if (++i >= raw.size()) return std::nullopt;
+    switch (raw[i]) {
+      case '\\':
+        out += '\\';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'x': {
+        if (i + 2 >= raw.size()) return std::nullopt;
+        const auto byte = parse_int("0x" + std::string(raw.substr(i + 1, 2)));
+        if (!byte) return std::nullopt;
+        out += static_cast<char>(*byte);
+        i += 2;
+        break;
+      }
+      default:
+        return std::nullopt;
+    }
+  }
+  return out;
+}
+
+constexpr std::string_view kExternals[] = {"filename", "filepath", "extension", "filetype", "owner", "md5"};
+
+// One node of a rule's check: a formula of and/or over simple tests.
+struct Node {
+  enum class Kind { kTrue, kFalse, kAnd, kOr, kSize, kInt, kExternal };
+  enum class Cmp { kLt, kLe, kGt, kGe, kEq };
+  enum class Mask { kNone, kOr, kAnd };
+  Kind kind = Kind::kTrue;
+  Cmp cmp = Cmp::kEq;
+  std::int64_t value = 0;  // kSize, kInt: the constant compared with
+  // kInt: the integer read at `offset`.
+  std::uint64_t offset = 0;
+  int width = 1;
+  bool big_endian = false;
+  bool is_signed = false;
+  Mask mask = Mask::kNone;
+  std::int64_t mask_value = 0;
+  // kExternal: externals[which] == text, or contains it.
+  std::size_t which = 0;
+  bool contains = false;
+  std::string text;
+  std::vector<Node> children;  // kAnd, kOr
+
+  static Node truth(bool v) {
+    Node n;
+    n.kind = v ? Kind::kTrue : Kind::kFalse;
+    return n;
+  }
+};
+
+// Canonical text of a node: equal checks of different rules are kept once.
+std::string key_of(const Node& n) {
+  switch (n.kind) {
+    case Node::Kind::kTrue:
+      return "T";
+    case Node::Kind::kFalse:
+      return "F";
+    case Node::Kind::kSize:
+      return "S" + std::to_string(static_cast<int>(n.cmp)) + ":" + std::to_string(n.value);
+    case Node::Kind::kInt:
+      return "I" + std::to_string(n.offset) + ":" + std::to_string(n.width) + (n.big_endian ? "b" : "l") +
+             (n.is_signed ? "s" : "u") + std::to_string(static_cast<int>(n.mask)) + ":" + std::to_string(n.mask_value) +
+             ":" + std::to_string(n.value);
+    case Node::Kind::kExternal:
+      return "E" + std::to_string(n.which) + (n.contains ? "c" : "e") + std::to_string(n.text.size()) + ":" + n.text;
+    case Node::Kind::kAnd:
+    case Node::Kind::kOr: {
+      std::string out = n.kind == Node::Kind::kAnd ? "&(" : "|(";
+      for (const Node& c : n.children) out += key_of(c) + ",";
+      return out + ")";
+    }
+  }
+  return "T";
+}
+
+// Folds constants: an `and` without its "true" parts, an `or` that any
+// "true" part makes true.
+Node combine(Node::Kind kind, std::vector<Node> parts) {
+  const bool is_and = kind == Node::Kind::kAnd;
+  std::vector<Node> kept;
+  for (Node& p : parts) {
+    if (p.kind == (is_and ? Node::Kind::kFalse : Node::Kind::kTrue)) return Node::truth(!is_and);
+    if (p.kind == (is_and ? Node::Kind::kTrue : Node::Kind::kFalse)) continue;
+    kept.push_back(std::move(p));
+  }
+  if (kept.empty()) return Node::truth(is_and);
+  if (kept.size() == 1) return std::move(kept.front());
+  Node n;
+  n.kind = kind;
+  n.children = std::move(kept);
+  return n;
+}
+
+using Span = std::vector<Token>::const_iterator;
+
+bool is_punct(const Token& t, std::string_view p) { return t.kind == Tok::kPunct && t.text == p; }
+bool is_word(const Token& t, std::string_view w) { return t.kind == Tok::kIdent && t.text == w; }
+
+// Splits [b, e) at the top-level (unparenthesised) keyword `word`.
+std::vector<std::pair<Span, Span>> split_at(Span b, Span e, std::string_view word) {
+  std::vector<std::pair<Span, Span>> parts;
+  int depth = 0;
+  Span start = b;
+  for (Span it = b; it != e; ++it) {
+    if (is_punct(*it, "(") || is_punct(*it, "[")) ++depth;
+    if (is_punct(*it, ")") || is_punct(*it, "]")) --depth;
+    if (depth == 0 && is_word(*it, word)) {
+      parts.emplace_back(start, it);
+      start = it + 1;
+    }
+  }
+  parts.emplace_back(start, e);
+  return parts;
+}
+
+// Whether [b, e) is one parenthesised group: "( ... )".
+bool wrapped(Span b, Span e) {
+  if (e - b < 2 || !is_punct(*b, "(") || !is_punct(*(e - 1), ")")) return false;
+  int depth = 0;
+  for (Span it = b; it != e; ++it) {
+    if (is_punct(*it, "(")) ++depth;
+    if (is_punct(*it, ")")) --depth;
+    if (depth == 0 && it != e - 1) return false;
+  }
+  return true;
+}
+
+std::optional<Node::Cmp> comparison(const Token& t) {
+  if (t.kind != Tok::kPunct) return std::nullopt;
+  if (t.text == "<") return Node::Cmp::kLt;
+  if (t.text == "<=") return Node::Cmp::kLe;
+  if (t.text == ">") return Node::Cmp::kGt;
+  if (t.text == ">=") return Node::Cmp::kGe;
+  if (t.text == "==") return Node::Cmp::kEq;
+  return std::nullopt;
+}
+
+// A possibly negative integer literal taking the whole of [b, e).
+std::optional<std::int64_t> literal(Span b, Span e) {
+  bool negative = false;
+  if (b != e && is_punct(*b, "-")) {
+    negative = true;
+    ++b;
+  }
+  if (e - b != 1 || b->kind != Tok::kNumber) return std::nullopt;
+  const auto v = parse_int(b->text);
+  if (!v) return std::nullopt;
+  return negative ? -*v : *v;
+}
+
+// `uint16(0)`, `int32be(0x3C)`, ... taking the whole of [b, e).
+std::optional<Node> int_read(Span b, Span e) {
+  if (e - b != 4 || b->kind != Tok::kIdent || !is_punct(b[1], "(") || b[2].kind != Tok::kNumber ||
+      !is_punct(b[3], ")")) {
+    return std::nullopt;
+  }
+  std::string_view name = b->text;
+  Node n;
+  n.kind = Node::Kind::kInt;
+  if (name.ends_with("be")) {
+    n.big_endian = true;
+    name.remove_suffix(2);
+  }
+  if (name.starts_with("u")) {
+    name.remove_prefix(1);
+  } else {
+    n.is_signed = true;
+  }
+  if (name == "int8") {
+    n.width = 1;
+  } else if (name == "int16") {
+    n.width = 2;
+  } else if (name == "int32") {
+    n.width = 4;
+  } else {
+    return std::nullopt;
+  }
+  const auto offset = parse_int(b[2].text);
+  if (!offset) return std::nullopt;
+  n.offset = static_cast<std::uint64_t>(*offset);
+  return n;
+}
+
+// One and-term that is not a group: a test this reader knows, else true.
+Node term(Span b, Span e) {
+  // Find the comparison operator at depth 0.
+  int depth = 0;
+  Span op = e;
+  for (Span it = b; it != e; ++it) {
+    if (is_punct(*it, "(")) ++depth;
+    if (is_punct(*it, ")")) --depth;
+    if (depth == 0 && (comparison(*it) || is_word(*it, "contains"))) {
+      if (op != e) return Node::truth(true);  // two operators: not a shape we know
+      op = it;
+    }
+  }
+  if (op == e || op == b) {
+    if (e - b == 1 && is_word(*b, "false")) return Node::truth(false);
+    return Node::truth(true);
+  }
+  const Span lhs_b = b, lhs_e = op, rhs_b = op + 1, rhs_e = e;
+  // filesize CMP N
+  if (lhs_e - lhs_b == 1 && is_word(*lhs_b, "filesize") && comparison(*op)) {
+    const auto v = literal(rhs_b, rhs_e);
+    if (!v) return Node::truth(true);
+    Node n;
+    n.kind = Node::Kind::kSize;
+    n.cmp = *comparison(*op);
+    n.value = *v;
+    return n;
+  }
+  // external == "text", external contains "text"
+  if (lhs_e - lhs_b == 1 && lhs_b->kind == Tok::kIdent && rhs_e - rhs_b == 1 && rhs_b->kind == Tok::kString &&
+      (is_punct(*op, "==") || is_word(*op, "contains"))) {
+    for (std::size_t i = 0; i < std::size(kExternals); ++i) {
+      if (lhs_b->text != kExternals[i]) continue;
+      auto text = decode_string(rhs_b->text);
+      if (!text) return Node::truth(true);
+      Node n;
+      n.kind = Node::Kind::kExternal;
+      n.which = i;
+      n.contains = is_word(*op, "contains");
+      n.text = std::move(*text);
+      return n;
+    }
+    return Node::truth(true);
+  }
+  // intN(K) == V, (intN(K) | M) == V, (intN(K) & M) == V
+  if (!is_punct(*op, "==")) return Node::truth(true);
+  const auto v = literal(rhs_b, rhs_e);
+  if (!v) return Node::truth(true);
+  std::optional<Node> read = int_read(lhs_b, lhs_e);
+  if (!read && wrapped(lhs_b, lhs_e) && lhs_e - lhs_b == 8) {
+    // ( f ( K ) | M )
+    const Span in = lhs_b + 1;
+    read = int_read(in, in + 4);
+    const auto m = parse_int(in[5].kind == Tok::kNumber ? in[5].text : std::string());
+    if (!read || !m || !(is_punct(in[4], "|") || is_punct(in[4], "&"))) return Node::truth(true);
+    read->mask = is_punct(in[4], "|") ? Node::Mask::kOr : Node::Mask::kAnd;
+    read->mask_value = *m;
+  }
+  if (!read) return Node::truth(true);
+  read->value = *v;
+  return *read;
+}
+
+Node condition(Span b, Span e, int nesting);
+
+Node and_chain(Span b, Span e, int nesting) {
+  std::vector<Node> parts;
+  for (const auto& [pb, pe] : split_at(b, e, "and")) {
+    if (wrapped(pb, pe)) {
+      parts.push_back(condition(pb + 1, pe - 1, nesting + 1));
+    } else {
+      parts.push_back(term(pb, pe));
+    }
+  }
+  return combine(Node::Kind::kAnd, std::move(parts));
+}
+
+Node condition(Span b, Span e, int nesting) {
+  // Deeply nested conditions are taken as true rather than recursed into.
+  if (nesting > 64 || b == e) return Node::truth(true);
+  std::vector<Node> parts;
+  for (const auto& [pb, pe] : split_at(b, e, "or")) parts.push_back(and_chain(pb, pe, nesting));
+  return combine(Node::Kind::kOr, std::move(parts));
+}
+
+// The test on the integer libyara would read at `offset`: false when the
+// file is too short (libyara: undefined, a false test), true when only
+// the head is too short (unknown: the test passes).
+bool eval_int(const Node& n, std::uint64_t size, ByteView head) {
+  if (n.offset > size || size - n.offset < static_cast<std::uint64_t>(n.width)) return false;
+  if (n.offset > head.size() || head.size() - n.offset < static_cast<std::uint64_t>(n.width)) return true;
+  std::uint64_t raw = 0;
+  for (int i = 0; i < n.width; ++i) {
+    const std::uint64_t byte = head[static_cast<std::size_t>(n.offset) + static_cast<std::size_t>(i)];
+    raw |= byte << (8 * (n.big_endian ? n.width - 1 - i : i));
+  }
+  std::int64_t v = static_cast<std::int64_t>(raw);
+  if (n.is_signed) {
+    const int bits = 8 * n.width;
+    if (raw & (std::uint64_t{1} << (bits - 1))) v = static_cast<std::int64_t>(raw | (~std::uint64_t{0} << bits));
+  }
+  if (n.mask == Node::Mask::kOr) v |= n.mask_value;
+  if (n.mask == Node::Mask::kAnd) v &= n.mask_value;
+  return v == n.value;
+}
+
+bool eval(const Node& n, std::uint64_t size, ByteView head, const std::string_view* externals) {
+  switch (n.kind) {
+    case Node::Kind::kTrue:
+      return true;
+    case Node::Kind::kFalse:
+      return false;
+    case Node::Kind::kAnd:
+      return std::all_of(n.children.begin(), n.children.end(),
+                         [&](const Node& c) { return eval(c, size, head, externals); });
+    case Node::Kind::kOr:
+      return std::any_of(n.children.begin(), n.children.end(),
+                         [&](const Node& c) { return eval(c, size, head, externals); });
+    case Node::Kind::kSize: {
+      if (size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return true;
+      const auto s = static_cast<std::int64_t>(size);
+      switch (n.cmp) {
+        case Node::Cmp::kLt:
+          return s < n.value;
+        case Node::Cmp::kLe:
+          return s <= n.value;
+        case Node::Cmp::kGt:
+          return s > n.value;
+        case Node::Cmp::kGe:
+          return s >= n.value;
+        case Node::Cmp::kEq:
+          return s == n.value;
+      }
+      return true;
+    }
+    case Node::Kind::kInt:
+      return eval_int(n, size, head);
+    case Node::Kind::kExternal: {
+      const std::string_view value = externals[n.which];
+      return n.contains ? value.find(n.text) != std::string_view::npos : value == n.text;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+struct RuleGate::Impl {
+  bool admits_all = true;
+  std::string reason;
+  std::vector<Node> checks;  // any one passing admits the file
+};
+
+RuleGate::RuleGate() : impl_(std::make_shared<Impl>()) {}
+
+RuleGate RuleGate::everything(std::string reason) {
+  RuleGate gate;
+  auto impl = std::make_shared<Impl>();
+  impl->reason = std::move(reason);
+  gate.impl_ = std::move(impl);
+  return gate;
+}
+RuleGate::~RuleGate() = default;
+RuleGate::RuleGate(const RuleGate&) = default;
+RuleGate& RuleGate::operator=(const RuleGate&) = default;
+RuleGate::RuleGate(RuleGate&&) noexcept = default;
+RuleGate& RuleGate::operator=(RuleGate&&) noexcept = default;
+
+RuleGate RuleGate::analyse(const std::vector<RuleSource>& sources) {
+  RuleGate gate;
+  auto impl = std::make_shared<Impl>();
+  impl->admits_all = false;
+  std::set<std::string> seen;
+  for (const RuleSource& source : sources) {
+    const auto tokens = tokenize(source.text);
+    if (!tokens) {
+      return everything(source.name + ": not read for the gate (unterminated string or comment)");
+    }
+    const std::vector<Token>& t = *tokens;
+    std::size_t i = 0;
+    while (t[i].kind != Tok::kEnd) {
+      if (is_word(t[i], "include")) {
+        return everything(source.name + ":" + std::to_string(t[i].line) +
+                          ": include: the included rules are not read for the gate");
+      }
+      if (is_word(t[i], "import") && t[i + 1].kind == Tok::kString) {
+        i += 2;
+        continue;
+      }
+      if (is_word(t[i], "private") || is_word(t[i], "global")) {
+        ++i;
+        continue;
+      }
+      if (!is_word(t[i], "rule") || t[i + 1].kind != Tok::kIdent) {
+        return everything(source.name + ":" + std::to_string(t[i].line) + ": not read for the gate");
+      }
+      const std::string name = t[i + 1].text;
+      const int line = t[i].line;
+      // Tags, then the body: "{" ... "}" with hex strings nested inside.
+      std::size_t j = i + 2;
+      while (t[j].kind != Tok::kEnd && !is_punct(t[j], "{")) ++j;
+      if (t[j].kind == Tok::kEnd) {
+        return everything(source.name + ":" + std::to_string(line) + ": rule " + name + ": not read");
+      }
+      int depth = 0;
+      std::size_t cond_begin = 0;
+      std::size_t k = j;
+      for (; t[k].kind != Tok::kEnd; ++k) {
+        if (is_punct(t[k], "{")) ++depth;
+        if (is_punct(t[k], "}") && --depth == 0) break;
+        if (depth == 1 && is_word(t[k], "condition") && is_punct(t[k + 1], ":")) cond_begin = k + 2;
+      }
+      if (t[k].kind == Tok::kEnd || cond_begin == 0) {
+        return everything(source.name + ":" + std::to_string(line) + ": rule " + name + ": not read");
+      }
+      Node check =
+          condition(t.begin() + static_cast<std::ptrdiff_t>(cond_begin), t.begin() + static_cast<std::ptrdiff_t>(k), 0);
+      if (check.kind == Node::Kind::kTrue) {
+        return everything(source.name + ":" + std::to_string(line) + ": rule " + name +
+                          ": condition checks neither the file size nor its header");
+      }
+      if (check.kind != Node::Kind::kFalse && seen.insert(key_of(check)).second) {
+        impl->checks.push_back(std::move(check));
+      }
+      i = k + 1;
+    }
+  }
+  gate.impl_ = std::move(impl);
+  return gate;
+}
+
+bool RuleGate::admits_all() const { return impl_->admits_all; }
+const std::string& RuleGate::reason() const { return impl_->reason; }
+std::size_t RuleGate::checks() const { return impl_->checks.size(); }
+
+bool RuleGate::admits(std::uint64_t size, ByteView head, const ScanExternals& externals) const {
+  if (impl_->admits_all) return true;
+  // As libyara sees them: C strings, cut at the first NUL.
+  const std::string_view values[] = {externals.filename.c_str(),  externals.filepath.c_str(),
+                                     externals.extension.c_str(), externals.filetype.c_str(),
+                                     externals.owner.c_str(),     externals.md5.c_str()};
+  return std::any_of(impl_->checks.begin(), impl_->checks.end(),
+                     [&](const Node& n) { return eval(n, size, head, values); });
+}
+
+}  // namespace iocsweep
