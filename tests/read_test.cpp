@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <utime.h>
 
+#include <cstring>
+
 #include "test_support.hpp"
 
 namespace iocsweep {
@@ -67,6 +69,41 @@ TEST(FileReader, SmallAfterLargeGivesOnlySmallBytes) {
   auto dir = open_dir(t.path());
   ASSERT_EQ(reader.read(entry_in(dir, "big")).bytes.size(), 20u << 20);
   EXPECT_EQ(as_string(reader.read(entry_in(dir, "small")).bytes), "s");
+}
+
+TEST(FileReader, GrowingFilesGiveTheirOwnBytes) {
+  // The buffer grows without clearing or copying: each file must still
+  // read as exactly its own bytes, also after a larger one.
+  TempDir t;
+  const std::size_t sizes[] = {1, 100, 70000, 5, 3u << 20, 200000, static_cast<std::size_t>(kMapThreshold)};
+  FileReader reader({});
+  auto dir = open_dir(t.path());
+  for (std::size_t i = 0; i < std::size(sizes); ++i) {
+    const std::string name = "f" + std::to_string(i);
+    const std::string data(sizes[i], static_cast<char>('a' + i));
+    write_file(t / name, data);
+    ReadOutcome out = reader.read(entry_in(dir, name));
+    ASSERT_EQ(out.kind, ReadOutcome::Kind::kRead) << out.reason;
+    EXPECT_FALSE(out.mapped) << sizes[i];
+    EXPECT_TRUE(as_string(out.bytes) == data) << sizes[i];
+  }
+}
+
+TEST(ReadBuffer, GrowsKeepingOnlyWhatIsAskedFor) {
+  ReadBuffer b;
+  b.make_room(0);
+  ASSERT_NE(b.data(), nullptr);
+  b.make_room(10);
+  ASSERT_GE(b.capacity(), 10u);
+  std::memcpy(b.data(), "0123456789", 10);
+  b.grow_keeping(1000, 10);
+  ASSERT_GE(b.capacity(), 1000u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), 10), "0123456789");
+  const std::size_t cap = b.capacity();
+  b.make_room(5);
+  EXPECT_EQ(b.capacity(), cap);  // never shrinks by itself
+  b.release();
+  EXPECT_EQ(b.capacity(), 0u);
 }
 
 // A root as the walk hands it over: a path, no directory descriptor.

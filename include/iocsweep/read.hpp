@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -62,8 +63,28 @@ struct ReadOptions {
 };
 
 /// Files larger than this are mapped instead of read into the buffer, so a
-/// 10 GB file does not need 10 GB of memory.
-inline constexpr std::uint64_t kMapThreshold = 32ull << 20;
+/// 10 GB file does not need 10 GB of memory. Equal to the largest buffer a
+/// reader keeps between files, so reading never grows a buffer it must
+/// give back (and fault in again) a few files later.
+inline constexpr std::uint64_t kMapThreshold = 16ull << 20;
+
+/// A reusable byte buffer whose growth neither zero-fills nor, unless
+/// asked, copies: read() overwrites it anyway, and touching pages only to
+/// clear or copy them costs a page fault each.
+class ReadBuffer {
+ public:
+  std::uint8_t* data() { return data_.get(); }
+  std::size_t capacity() const { return capacity_; }
+  /// Room for at least `n` bytes; the contents are lost when it grows.
+  void make_room(std::size_t n);
+  /// Room for at least `n` bytes, keeping the first `keep`.
+  void grow_keeping(std::size_t n, std::size_t keep);
+  void release();
+
+ private:
+  std::unique_ptr<std::uint8_t[]> data_;
+  std::size_t capacity_ = 0;
+};
 
 /// Opens the regular file `relative` ("a/b/c") below the directory
 /// descriptor `dir_fd` for reading, one component at a time with
@@ -105,7 +126,7 @@ class FileReader {
   bool on_pseudo_fs(std::uint64_t device, int fd);
   ReadOutcome read_until_eof(int fd, ReadOutcome out);
   ReadOptions options_;
-  std::vector<std::uint8_t> buffer_;
+  ReadBuffer buffer_;
   std::vector<std::uint8_t> chunk_;
   ReadOutcome last_;
   int mapped_fd_ = -1;

@@ -113,6 +113,31 @@ Result<int> open_below(int dir_fd, const std::string& relative) {
   }
 }
 
+void ReadBuffer::make_room(std::size_t n) {
+  n = std::max<std::size_t>(n, 1);  // a valid pointer even for no bytes
+  if (n <= capacity_) return;
+  // Doubling up to the size kept between files, so a run of growing files
+  // costs a few allocations; the old block goes first, not after.
+  const std::size_t grown = std::max(n, std::min(capacity_ * 2, kKeepBufferBytes));
+  data_.reset();
+  capacity_ = 0;
+  data_ = std::make_unique_for_overwrite<std::uint8_t[]>(grown);
+  capacity_ = grown;
+}
+
+void ReadBuffer::grow_keeping(std::size_t n, std::size_t keep) {
+  if (n <= capacity_) return;
+  auto grown = std::make_unique_for_overwrite<std::uint8_t[]>(n);
+  if (keep > 0) std::memcpy(grown.get(), data_.get(), std::min(keep, capacity_));
+  data_ = std::move(grown);
+  capacity_ = n;
+}
+
+void ReadBuffer::release() {
+  data_.reset();
+  capacity_ = 0;
+}
+
 FileReader::FileReader(ReadOptions options) : options_(options) {}
 
 FileReader::~FileReader() { release(); }
@@ -241,15 +266,14 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
     return out;
   }
 
-  if (buffer_.capacity() > kKeepBufferBytes && out.info.size <= kKeepBufferBytes) {
-    std::vector<std::uint8_t>().swap(buffer_);
-  }
+  // Only a generated file read to its end grows the buffer past what is
+  // kept (read_until_eof); the next ordinary file gives that back.
+  if (buffer_.capacity() > kKeepBufferBytes) buffer_.release();
   // Exactly the size fstat gave: a file that grows meanwhile is scanned as
   // it was when opened, a consistent prefix (log files grow all the time),
   // and a small file costs one read() call.
   const std::size_t want = static_cast<std::size_t>(out.info.size);
-  // Never empty, so even an empty file's view has a valid pointer.
-  if (buffer_.size() < std::max<std::size_t>(want, 1)) buffer_.resize(std::max<std::size_t>(want, 1));
+  buffer_.make_room(want);
   std::size_t got = 0;
   while (got < want) {
     const ssize_t n = ::read(fd.get(), buffer_.data() + got, want - got);
@@ -287,15 +311,15 @@ ReadOutcome FileReader::read_until_eof(int fd, ReadOutcome out) {
   // One byte more than the limit tells a file that exceeds it.
   const std::uint64_t limit = max_bytes == std::numeric_limits<std::uint64_t>::max() ? max_bytes : max_bytes + 1;
   constexpr std::size_t kFirstBuffer = 64u << 10;
-  if (buffer_.capacity() > kKeepBufferBytes) std::vector<std::uint8_t>().swap(buffer_);
+  if (buffer_.capacity() > kKeepBufferBytes) buffer_.release();
   std::size_t got = 0;
   for (;;) {
-    if (got == buffer_.size()) {
+    if (got == buffer_.capacity()) {
       const std::uint64_t grown = std::min<std::uint64_t>(limit, std::max<std::size_t>(kFirstBuffer, got * 2));
       if (grown <= got) break;  // the limit is reached
-      buffer_.resize(static_cast<std::size_t>(grown));
+      buffer_.grow_keeping(static_cast<std::size_t>(grown), got);
     }
-    const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size() - got, limit - got));
+    const std::size_t room = static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.capacity() - got, limit - got));
     if (room == 0) break;
     const ssize_t n = ::read(fd, buffer_.data() + got, room);
     if (n < 0) {
@@ -311,7 +335,7 @@ ReadOutcome FileReader::read_until_eof(int fd, ReadOutcome out) {
     out.reason = "too_large";
     return out;
   }
-  if (buffer_.empty()) buffer_.resize(1);  // a valid pointer even for no bytes
+  buffer_.make_room(1);  // a valid pointer even for no bytes
   out.kind = ReadOutcome::Kind::kRead;
   out.bytes = ByteView(buffer_.data(), got);
   return out;
