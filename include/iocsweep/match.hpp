@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -132,6 +133,16 @@ class RuleGate {
   static RuleGate everything(std::string reason);
 };
 
+/// The rule sources a file that does not begin with "MZ" needs: `sources`
+/// without the rules whose condition requires `uint16(0) == 0x5A4D` (as
+/// RuleGate reads conditions), and without the imports no rule left uses
+/// (libyara builds every imported module's objects for each file). Most
+/// rules of signature-base's shape are such Windows-executable rules.
+/// nullopt when no rule can be left out, or when the set cannot be split
+/// safely: a global rule, a rule that names another rule, an `include`, or
+/// text RuleGate does not read.
+std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources);
+
 /// Rules compiled once, shared read-only by every scanner.
 class CompiledRules {
  public:
@@ -159,6 +170,10 @@ class CompiledRules {
   bool uses_externals() const { return uses_externals_; }
   /// The check that tells files no rule can match (see RuleGate).
   const RuleGate& gate() const { return gate_; }
+  /// Rules in the set compiled for files that do not begin with "MZ"
+  /// (sources_for_non_mz_files), or -1 when there is no such set and every
+  /// file is scanned with all of them.
+  long non_mz_rules() const { return non_mz_handle_ == nullptr ? -1 : static_cast<long>(non_mz_index_.size()); }
 
  private:
   CompiledRules() = default;
@@ -170,6 +185,11 @@ class CompiledRules {
   bool from_cache_ = false;
   bool uses_externals_ = true;
   RuleGate gate_;
+  // The set for non-MZ files (YR_RULES*) and, for each of its rules, the
+  // index of the same rule in rules_.
+  void* non_mz_handle_ = nullptr;
+  std::vector<std::size_t> non_mz_index_;
+  void prepare_non_mz(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache);
   // Fills rules_ and the rule counts of rulesets_ from rules_handle_.
   void describe();
 };

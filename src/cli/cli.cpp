@@ -928,8 +928,9 @@ int run(int argc, char** argv) {
   scan->add_flag("--no-prefilter", scan_opts.no_prefilter,
                  "YARA-scan every file. By default a file is not scanned when every rule's own condition "
                  "rules it out by its size, first bytes or name (e.g. `uint16(0) == 0x5A4D and filesize < "
-                 "2MB`): the verdict is the same, no rule could match it. `iocsweep rules check` says "
-                 "which rule, if any, keeps this from working (docs/rules.md)");
+                 "2MB`): the verdict is the same, no rule could match it. Likewise a file not beginning "
+                 "with MZ is scanned without the rules that require it. `iocsweep rules check` says "
+                 "which rule, if any, keeps the first from working (docs/rules.md)");
   CLI::Option* cache_opt =
       scan->add_option("--cache", scan_opts.cache,
                        "Incremental sweeps: keep in FILE (SQLite, created mode 0600) each file's stat key (device, "

@@ -30,6 +30,8 @@ struct Token {
   Tok kind = Tok::kEnd;
   std::string text;  // raw text; a string literal without its quotes
   int line = 0;
+  std::size_t begin = 0;  // byte offsets in the source: [begin, end)
+  std::size_t end = 0;
 };
 
 bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
@@ -68,6 +70,7 @@ std::optional<std::vector<Token>> tokenize(std::string_view src) {
     }
     Token t;
     t.line = line;
+    t.begin = i;
     if (c == '"' || c == '/') {
       // A text string or a regular expression, up to the unescaped close.
       const char close = c;
@@ -86,6 +89,7 @@ std::optional<std::vector<Token>> tokenize(std::string_view src) {
         if (i < n && src[i] == 'i') ++i;
         if (i < n && src[i] == 's') ++i;
       }
+      t.end = i;
       out.push_back(std::move(t));
       continue;
     }
@@ -98,6 +102,7 @@ std::optional<std::vector<Token>> tokenize(std::string_view src) {
       t.kind = Tok::kIdent;
       t.text = std::string(src.substr(i, j - i));
       i = j;
+      t.end = i;
       out.push_back(std::move(t));
       continue;
     }
@@ -126,6 +131,7 @@ std::optional<std::vector<Token>> tokenize(std::string_view src) {
       t.kind = Tok::kNumber;
       t.text = std::string(src.substr(i, j - i));
       i = j;
+      t.end = i;
       out.push_back(std::move(t));
       continue;
     }
@@ -136,10 +142,12 @@ std::optional<std::vector<Token>> tokenize(std::string_view src) {
       if (src.substr(i, 2) == two) t.text = std::string(two);
     }
     i += t.text.size();
+    t.end = i;
     out.push_back(std::move(t));
   }
   Token end;
   end.line = line;
+  end.begin = end.end = n;
   out.push_back(end);
   return out;
 }
@@ -558,67 +566,176 @@ RuleGate& RuleGate::operator=(const RuleGate&) = default;
 RuleGate::RuleGate(RuleGate&&) noexcept = default;
 RuleGate& RuleGate::operator=(RuleGate&&) noexcept = default;
 
+namespace {
+
+// One rule as read from its source.
+struct ParsedRule {
+  std::string name;
+  int line = 0;
+  bool global = false;
+  std::size_t begin = 0;  // byte span of the whole rule, modifiers included
+  std::size_t end = 0;
+  Node check;
+  // Identifiers in its body (a module's name, another rule's name).
+  std::set<std::string> identifiers;
+};
+
+struct ParsedSource {
+  std::vector<ParsedRule> rules;
+  std::vector<std::string> imports;
+};
+
+// Reads the rules of one source, or says why it cannot.
+std::optional<ParsedSource> parse_source(const RuleSource& source, std::string& why) {
+  const auto tokens = tokenize(source.text);
+  if (!tokens) {
+    why = source.name + ": not read (unterminated string or comment)";
+    return std::nullopt;
+  }
+  const std::vector<Token>& t = *tokens;
+  ParsedSource out;
+  std::size_t i = 0;
+  while (t[i].kind != Tok::kEnd) {
+    if (is_word(t[i], "include")) {
+      why = source.name + ":" + std::to_string(t[i].line) + ": include: the included rules are not read";
+      return std::nullopt;
+    }
+    if (is_word(t[i], "import") && t[i + 1].kind == Tok::kString) {
+      out.imports.push_back(t[i + 1].text);
+      i += 2;
+      continue;
+    }
+    ParsedRule rule;
+    rule.begin = t[i].begin;
+    while (is_word(t[i], "private") || is_word(t[i], "global")) {
+      rule.global = rule.global || is_word(t[i], "global");
+      ++i;
+    }
+    if (!is_word(t[i], "rule") || t[i + 1].kind != Tok::kIdent) {
+      why = source.name + ":" + std::to_string(t[i].line) + ": not read";
+      return std::nullopt;
+    }
+    rule.name = t[i + 1].text;
+    rule.line = t[i].line;
+    const std::string where = source.name + ":" + std::to_string(rule.line) + ": rule " + rule.name;
+    // Tags, then the body: "{" ... "}" with hex strings nested inside.
+    std::size_t j = i + 2;
+    while (t[j].kind != Tok::kEnd && !is_punct(t[j], "{")) ++j;
+    if (t[j].kind == Tok::kEnd) {
+      why = where + ": not read";
+      return std::nullopt;
+    }
+    int depth = 0;
+    std::size_t cond_begin = 0;
+    std::size_t k = j;
+    for (; t[k].kind != Tok::kEnd; ++k) {
+      if (is_punct(t[k], "{")) ++depth;
+      if (is_punct(t[k], "}") && --depth == 0) break;
+      if (depth == 1 && is_word(t[k], "condition") && is_punct(t[k + 1], ":")) cond_begin = k + 2;
+      if (t[k].kind == Tok::kIdent) rule.identifiers.insert(t[k].text);
+    }
+    if (t[k].kind == Tok::kEnd || cond_begin == 0) {
+      why = where + ": not read";
+      return std::nullopt;
+    }
+    rule.check =
+        condition(t.begin() + static_cast<std::ptrdiff_t>(cond_begin), t.begin() + static_cast<std::ptrdiff_t>(k), 0);
+    rule.end = t[k].end;
+    out.rules.push_back(std::move(rule));
+    i = k + 1;
+  }
+  return out;
+}
+
+// Whether a check can only pass for a file that begins with "MZ": it
+// requires uint16(0) == 0x5A4D in every way it can be true.
+bool requires_mz(const Node& n) {
+  switch (n.kind) {
+    case Node::Kind::kFalse:
+      return true;
+    case Node::Kind::kInt:
+      return n.offset == 0 && n.width == 2 && !n.big_endian && n.mask == Node::Mask::kNone && n.value == 0x5A4D;
+    case Node::Kind::kAnd:
+      return std::any_of(n.children.begin(), n.children.end(), requires_mz);
+    case Node::Kind::kOr:
+      return std::all_of(n.children.begin(), n.children.end(), requires_mz);
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 RuleGate RuleGate::analyse(const std::vector<RuleSource>& sources) {
   RuleGate gate;
   auto impl = std::make_shared<Impl>();
   impl->admits_all = false;
   std::set<std::string> seen;
   for (const RuleSource& source : sources) {
-    const auto tokens = tokenize(source.text);
-    if (!tokens) {
-      return everything(source.name + ": not read for the gate (unterminated string or comment)");
-    }
-    const std::vector<Token>& t = *tokens;
-    std::size_t i = 0;
-    while (t[i].kind != Tok::kEnd) {
-      if (is_word(t[i], "include")) {
-        return everything(source.name + ":" + std::to_string(t[i].line) +
-                          ": include: the included rules are not read for the gate");
-      }
-      if (is_word(t[i], "import") && t[i + 1].kind == Tok::kString) {
-        i += 2;
-        continue;
-      }
-      if (is_word(t[i], "private") || is_word(t[i], "global")) {
-        ++i;
-        continue;
-      }
-      if (!is_word(t[i], "rule") || t[i + 1].kind != Tok::kIdent) {
-        return everything(source.name + ":" + std::to_string(t[i].line) + ": not read for the gate");
-      }
-      const std::string name = t[i + 1].text;
-      const int line = t[i].line;
-      // Tags, then the body: "{" ... "}" with hex strings nested inside.
-      std::size_t j = i + 2;
-      while (t[j].kind != Tok::kEnd && !is_punct(t[j], "{")) ++j;
-      if (t[j].kind == Tok::kEnd) {
-        return everything(source.name + ":" + std::to_string(line) + ": rule " + name + ": not read");
-      }
-      int depth = 0;
-      std::size_t cond_begin = 0;
-      std::size_t k = j;
-      for (; t[k].kind != Tok::kEnd; ++k) {
-        if (is_punct(t[k], "{")) ++depth;
-        if (is_punct(t[k], "}") && --depth == 0) break;
-        if (depth == 1 && is_word(t[k], "condition") && is_punct(t[k + 1], ":")) cond_begin = k + 2;
-      }
-      if (t[k].kind == Tok::kEnd || cond_begin == 0) {
-        return everything(source.name + ":" + std::to_string(line) + ": rule " + name + ": not read");
-      }
-      Node check =
-          condition(t.begin() + static_cast<std::ptrdiff_t>(cond_begin), t.begin() + static_cast<std::ptrdiff_t>(k), 0);
-      if (check.kind == Node::Kind::kTrue) {
-        return everything(source.name + ":" + std::to_string(line) + ": rule " + name +
+    std::string why;
+    const std::optional<ParsedSource> parsed = parse_source(source, why);
+    if (!parsed) return everything(why);
+    for (const ParsedRule& rule : parsed->rules) {
+      if (rule.check.kind == Node::Kind::kTrue) {
+        return everything(source.name + ":" + std::to_string(rule.line) + ": rule " + rule.name +
                           ": condition checks neither the file size nor its header");
       }
-      if (check.kind != Node::Kind::kFalse && seen.insert(key_of(check)).second) {
-        impl->checks.push_back(std::move(check));
+      if (rule.check.kind != Node::Kind::kFalse && seen.insert(key_of(rule.check)).second) {
+        impl->checks.push_back(rule.check);
       }
-      i = k + 1;
     }
   }
   gate.impl_ = std::move(impl);
   return gate;
+}
+
+std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources) {
+  std::vector<ParsedSource> parsed;
+  std::set<std::string> names;
+  std::size_t dropped = 0;
+  for (const RuleSource& source : sources) {
+    std::string why;
+    auto p = parse_source(source, why);
+    if (!p) return std::nullopt;
+    for (const ParsedRule& rule : p->rules) {
+      // A global rule constrains every rule of its namespace: left whole.
+      if (rule.global) return std::nullopt;
+      names.insert(rule.name);
+      if (requires_mz(rule.check)) ++dropped;
+    }
+    parsed.push_back(std::move(*p));
+  }
+  if (dropped == 0) return std::nullopt;
+  // A rule that names another rule (in any source: namespaces aside) would
+  // need that rule kept with it: such sets are left whole.
+  for (const ParsedSource& p : parsed) {
+    for (const ParsedRule& rule : p.rules) {
+      for (const std::string& id : rule.identifiers) {
+        if (id != rule.name && names.count(id) != 0) return std::nullopt;
+      }
+    }
+  }
+  std::vector<RuleSource> out;
+  for (std::size_t s = 0; s < sources.size(); ++s) {
+    std::string kept_rules;
+    std::set<std::string> used;
+    for (const ParsedRule& rule : parsed[s].rules) {
+      if (requires_mz(rule.check)) continue;
+      kept_rules += sources[s].text.substr(rule.begin, rule.end - rule.begin) + "\n";
+      used.insert(rule.identifiers.begin(), rule.identifiers.end());
+    }
+    // Only the modules the kept rules use: libyara builds each imported
+    // module's objects for every file it scans.
+    std::string text;
+    for (const std::string& module : parsed[s].imports) {
+      if (used.count(module) != 0) text += "import \"" + module + "\"\n";
+    }
+    RuleSource subset = sources[s];
+    subset.text = text + kept_rules;
+    subset.skip_if_broken = false;
+    out.push_back(std::move(subset));
+  }
+  return out;
 }
 
 bool RuleGate::admits_all() const { return impl_->admits_all; }

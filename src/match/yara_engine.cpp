@@ -118,8 +118,11 @@ Attempt try_compile(const std::vector<RuleSource>& sources, const std::vector<bo
     diag.current_source = source.name;
     // fmemopen + add_file (rather than add_string) so diagnostics name the
     // file and `include` resolves relative to it.
+    // fmemopen refuses a size of 0: an empty source is read as one newline
+    // (not from /dev/null, which need not be what it should).
+    static char kEmpty[] = "\n";
     std::unique_ptr<FILE, FileClose> stream(
-        source.text.empty() ? std::fopen("/dev/null", "r")
+        source.text.empty() ? fmemopen(kEmpty, 1, "r")
                             : fmemopen(const_cast<char*>(source.text.data()), source.text.size(), "r"));
     if (!stream) {
       attempt.failed = i;
@@ -231,6 +234,7 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
       }
       compiled->describe();
       compiled->gate_ = RuleGate::analyse(sources);
+      compiled->prepare_non_mz(sources, cache);
       return std::shared_ptr<const CompiledRules>(std::move(compiled));
     }
   }
@@ -264,18 +268,90 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
   compiled->describe();
   // A set with skipped sources is not cached: its warnings would be lost.
   if (cacheable && skip_warnings.empty()) rule_cache::save(cache.dir, key, compiled->rules_handle_);
+  compiled->prepare_non_mz(kept, cacheable ? cache : RuleCacheOptions{});
   return std::shared_ptr<const CompiledRules>(std::move(compiled));
+}
+
+void CompiledRules::prepare_non_mz(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache) {
+  const std::optional<std::vector<RuleSource>> subset = sources_for_non_mz_files(sources);
+  if (!subset) return;
+  const bool cacheable = !cache.dir.empty();
+  const std::string key = cacheable ? cache_key(*subset) : std::string();
+  RulesPtr rules(cacheable ? static_cast<YR_RULES*>(rule_cache::load(cache.dir, key)) : nullptr);
+  if (!rules) {
+    Attempt attempt = try_compile(*subset, std::vector<bool>(subset->size(), false));
+    // Not expected (the rules compiled as part of the whole set); every
+    // file is then scanned with the whole set.
+    if (!attempt.rules) return;
+    rules = std::move(attempt.rules);
+    if (cacheable) rule_cache::save(cache.dir, key, rules.get());
+  }
+  std::map<std::pair<std::string, std::string>, std::size_t> index;
+  for (std::size_t i = 0; i < rules_.size(); ++i) index.emplace(std::pair{rules_[i].ns, rules_[i].name}, i);
+  std::vector<std::size_t> mapping;
+  const YR_RULE* rule = nullptr;
+  yr_rules_foreach(rules.get(), rule) {
+    const auto it = index.find({rule->ns->name, rule->identifier});
+    if (it == index.end()) return;
+    mapping.push_back(it->second);
+  }
+  non_mz_handle_ = rules.release();
+  non_mz_index_ = std::move(mapping);
 }
 
 CompiledRules::~CompiledRules() {
   if (rules_handle_ != nullptr) yr_rules_destroy(static_cast<YR_RULES*>(rules_handle_));
+  if (non_mz_handle_ != nullptr) yr_rules_destroy(static_cast<YR_RULES*>(non_mz_handle_));
 }
+
+namespace {
+
+// One YR_SCANNER over one compiled set; matched rules are reported as
+// indexes into CompiledRules::rules() (through `index` for the non-MZ set).
+struct ScannerSlot {
+  YR_RULES* rules = nullptr;
+  const std::vector<std::size_t>* index = nullptr;
+  ScannerPtr scanner;
+  YaraScanResult* current = nullptr;
+};
+
+void open_slot(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t>* index, int timeout_s) {
+  slot.rules = rules;
+  slot.index = index;
+  YR_SCANNER* raw = nullptr;
+  if (yr_scanner_create(rules, &raw) != ERROR_SUCCESS) throw std::runtime_error("libyara: cannot create a scanner");
+  slot.scanner.reset(raw);
+  yr_scanner_set_callback(
+      raw,
+      [](YR_SCAN_CONTEXT* /*context*/, int message, void* message_data, void* user_data) -> int {
+        auto* s = static_cast<ScannerSlot*>(user_data);
+        if (message == CALLBACK_MSG_RULE_MATCHING) {
+          const auto* rule = static_cast<const YR_RULE*>(message_data);
+          // Rules live in one array in compile order, so the offset is the
+          // index into the set's rules.
+          const auto i = static_cast<std::size_t>(rule - s->rules->rules_table);
+          s->current->matched.push_back(s->index != nullptr ? (*s->index)[i] : i);
+        }
+        // CALLBACK_MSG_TOO_MANY_MATCHES: keep scanning; that string is merely
+        // capped, and other rules can still match.
+        return CALLBACK_CONTINUE;
+      },
+      &slot);
+  // Only matching rules are reported. Flags are set again per scan: the
+  // SIGBUS guard is only needed for mapped files.
+  yr_scanner_set_flags(raw, SCAN_FLAGS_REPORT_RULES_MATCHING | SCAN_FLAGS_NO_TRYCATCH);
+  yr_scanner_set_timeout(raw, timeout_s);
+}
+
+bool begins_with_mz(ByteView head) { return head.size() >= 2 && head[0] == 'M' && head[1] == 'Z'; }
+
+}  // namespace
 
 struct YaraScanner::Impl {
   std::shared_ptr<const CompiledRules> rules;
-  YR_RULES* yr_rules = nullptr;
-  ScannerPtr scanner;
-  YaraScanResult* current = nullptr;
+  ScannerSlot all;
+  // For files not beginning with "MZ", when the set was split.
+  std::optional<ScannerSlot> non_mz;
   int timeout_s = 0;
   bool use_gate = true;
 };
@@ -283,44 +359,34 @@ struct YaraScanner::Impl {
 YaraScanner::YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s, bool use_gate)
     : impl_(std::make_unique<Impl>()) {
   impl_->rules = std::move(rules);
-  impl_->yr_rules = static_cast<YR_RULES*>(impl_->rules->rules_handle_);
   impl_->timeout_s = timeout_s;
   impl_->use_gate = use_gate;
-  YR_SCANNER* raw = nullptr;
-  if (yr_scanner_create(impl_->yr_rules, &raw) != ERROR_SUCCESS) {
-    throw std::runtime_error("libyara: cannot create a scanner");
+  open_slot(impl_->all, static_cast<YR_RULES*>(impl_->rules->rules_handle_), nullptr, timeout_s);
+  if (use_gate && impl_->rules->non_mz_handle_ != nullptr) {
+    impl_->non_mz.emplace();
+    open_slot(*impl_->non_mz, static_cast<YR_RULES*>(impl_->rules->non_mz_handle_), &impl_->rules->non_mz_index_,
+              timeout_s);
   }
-  impl_->scanner.reset(raw);
-  yr_scanner_set_callback(
-      raw,
-      [](YR_SCAN_CONTEXT* /*context*/, int message, void* message_data, void* user_data) -> int {
-        auto* impl = static_cast<Impl*>(user_data);
-        if (message == CALLBACK_MSG_RULE_MATCHING) {
-          const auto* rule = static_cast<const YR_RULE*>(message_data);
-          // Rules live in one array in compile order, so the offset is the
-          // index into CompiledRules::rules().
-          impl->current->matched.push_back(static_cast<std::size_t>(rule - impl->yr_rules->rules_table));
-        }
-        // CALLBACK_MSG_TOO_MANY_MATCHES: keep scanning; that string is merely
-        // capped, and other rules can still match.
-        return CALLBACK_CONTINUE;
-      },
-      impl_.get());
-  // Only matching rules are reported. Flags are set again per scan: the
-  // SIGBUS guard is only needed for mapped files.
-  yr_scanner_set_flags(raw, SCAN_FLAGS_REPORT_RULES_MATCHING | SCAN_FLAGS_NO_TRYCATCH);
-  yr_scanner_set_timeout(raw, timeout_s);
 }
 
 YaraScanner::~YaraScanner() = default;
 
 YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals, bool mapped, ByteView head) {
   YaraScanResult result;
-  if (impl_->use_gate && !impl_->rules->gate().admits(bytes.size(), mapped ? head : bytes, externals)) {
+  const ByteView header = mapped ? head : bytes;
+  if (impl_->use_gate && !impl_->rules->gate().admits(bytes.size(), header, externals)) {
     result.gated = true;
     return result;
   }
-  YR_SCANNER* s = impl_->scanner.get();
+  // A file that does not begin with "MZ" (known from its bytes or its
+  // head) needs only the rules that do not require it.
+  const bool not_mz = header.size() >= 2 ? !begins_with_mz(header) : bytes.size() < 2;
+  ScannerSlot& slot = impl_->non_mz && not_mz ? *impl_->non_mz : impl_->all;
+  if (&slot != &impl_->all && impl_->rules->non_mz_index_.empty()) {
+    result.gated = true;
+    return result;
+  }
+  YR_SCANNER* s = slot.scanner.get();
   if (impl_->rules->uses_externals()) {
     const std::string* values[] = {&externals.filename, &externals.filepath, &externals.extension,
                                    &externals.filetype, &externals.owner,    &externals.md5};
@@ -330,9 +396,9 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
     }
   }
   yr_scanner_set_flags(s, SCAN_FLAGS_REPORT_RULES_MATCHING | (mapped ? 0 : SCAN_FLAGS_NO_TRYCATCH));
-  impl_->current = &result;
+  slot.current = &result;
   const int rc = yr_scanner_scan_mem(s, bytes.data(), bytes.size());
-  impl_->current = nullptr;
+  slot.current = nullptr;
   switch (rc) {
     case ERROR_SUCCESS:
       break;
