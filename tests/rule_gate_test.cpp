@@ -248,6 +248,17 @@ TEST(NonMzSources, SetsThatCannotBeSplitSafelyAreLeftWhole) {
       "global rule g { condition: filesize < 10 }\nrule a { condition: uint16(0) == 0x5A4D }",
       // A rule naming another: it would need it kept.
       "rule exe { condition: uint16(0) == 0x5A4D }\nrule a { condition: exe or filesize < 10 }",
+      // A wildcard counts the rules left out too (found in review: `all of
+      // (Foo*)` was true on a non-MZ file in the set without Foo1).
+      "rule Foo1 { condition: uint16(0) == 0x5A4D }\nrule Foo2 { condition: filesize > 0 }\n"
+      "rule X { condition: all of (Foo*) }",
+      // Too few rules to leave out for a second set's memory.
+      "rule exe { condition: uint16(0) == 0x5A4D }\nrule a1 { condition: filesize < 1 }\n"
+      "rule a2 { condition: filesize < 2 }\nrule a3 { condition: filesize < 3 }\n"
+      "rule a4 { condition: filesize < 4 }\nrule a5 { condition: filesize < 5 }\n"
+      "rule a6 { condition: filesize < 6 }\nrule a7 { condition: filesize < 7 }\n"
+      "rule a8 { condition: filesize < 8 }\nrule a9 { condition: filesize < 9 }\n"
+      "rule a10 { condition: filesize < 10 }",
       "include \"x.yar\"\nrule exe { condition: uint16(0) == 0x5A4D }",
   };
   for (const char* text : cases) EXPECT_FALSE(sources_for_non_mz_files({RuleSource{"t.yar", text, ""}})) << text;
@@ -258,12 +269,26 @@ TEST(NonMzSources, SetsThatCannotBeSplitSafelyAreLeftWhole) {
 
 class RuleGateWithYara : public WithYaraLibrary {};
 
-TEST_F(RuleGateWithYara, BuiltInPackSplitsOffItsWindowsExecutableRules) {
-  auto rules = CompiledRules::compile(builtin_rule_sources());
-  ASSERT_TRUE(rules) << rules.error().message;
-  // The batch-script and document rules apply to non-MZ files; the five
-  // PE rules do not.
-  EXPECT_EQ((*rules)->non_mz_rules(), 2);
+TEST_F(RuleGateWithYara, SecondSetOnlyWhenEnoughRulesRequireMz) {
+  // The built-in pack's five PE rules do not repay a second compiled set.
+  auto builtin = CompiledRules::compile(builtin_rule_sources());
+  ASSERT_TRUE(builtin) << builtin.error().message;
+  EXPECT_EQ((*builtin)->non_mz_rules(), -1);
+  // Asked for: the batch-script and document rules apply to other files.
+  auto split = CompiledRules::compile(builtin_rule_sources(), {}, 1);
+  ASSERT_TRUE(split);
+  EXPECT_EQ((*split)->non_mz_rules(), 2);
+  // kNonMzMinRules rules requiring MZ: the second set is made by default.
+  std::string text = "rule text { strings: $a = \"t\" condition: $a }\n";
+  for (std::size_t i = 0; i < kNonMzMinRules; ++i) {
+    text += "rule pe" + std::to_string(i) + " { strings: $a = \"p\" condition: uint16(0) == 0x5A4D and $a }\n";
+  }
+  auto many = CompiledRules::compile({RuleSource{"t.yar", text, ""}});
+  ASSERT_TRUE(many);
+  EXPECT_EQ((*many)->non_mz_rules(), 1);
+  auto none = CompiledRules::compile({RuleSource{"t.yar", text, ""}}, {}, std::nullopt);
+  ASSERT_TRUE(none);
+  EXPECT_EQ((*none)->non_mz_rules(), -1);
 }
 
 TEST_F(RuleGateWithYara, BuiltInPackRulesOutOrdinaryFiles) {
@@ -427,7 +452,8 @@ TEST_F(RuleGateWithYara, NeverRulesOutAFileLibyaraWouldMatch) {
       text +=
           "rule r" + std::to_string(i) + " { strings: $a = \"aa\" condition: (" + gen.condition() + ") and #a >= 0 }\n";
     }
-    auto rules = CompiledRules::compile({RuleSource{"gen.yar", text, ""}});
+    // A second set for any rule requiring MZ, however few.
+    auto rules = CompiledRules::compile({RuleSource{"gen.yar", text, ""}}, {}, 1);
     if (!rules) {
       // A glued join YARA reads otherwise (`$aor`, `0xFFand`).
       ++refused;

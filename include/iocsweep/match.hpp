@@ -141,7 +141,15 @@ class RuleGate {
 /// nullopt when no rule can be left out, or when the set cannot be split
 /// safely: a global rule, a rule that names another rule, an `include`, or
 /// text RuleGate does not read.
-std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources);
+/// Also nullopt when fewer than `min_left_out` rules (or a tenth of the
+/// set) would be left out.
+std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources,
+                                                                std::size_t min_left_out = 1);
+
+/// How many rules requiring "MZ" a set needs before CompiledRules compiles
+/// the second set without them: each compiled set costs libyara about
+/// 10 MB, whatever its size, which a handful of rules does not repay.
+inline constexpr std::size_t kNonMzMinRules = 50;
 
 /// Rules compiled once, shared read-only by every scanner.
 class CompiledRules {
@@ -152,8 +160,13 @@ class CompiledRules {
   /// compiled before from the same sources (same names and bytes, same
   /// libyara) is loaded instead of compiled; sets using `include` are never
   /// cached (the included files are not part of the key).
-  static Result<std::shared_ptr<const CompiledRules>> compile(const std::vector<RuleSource>& sources,
-                                                              const RuleCacheOptions& cache = {});
+  /// `non_mz_min_rules`: also compile the set for files not beginning
+  /// with "MZ" (sources_for_non_mz_files), which YaraScanner uses when its
+  /// gate is on, if at least that many rules can be left out of it;
+  /// nullopt never does (nothing would use it).
+  static Result<std::shared_ptr<const CompiledRules>> compile(
+      const std::vector<RuleSource>& sources, const RuleCacheOptions& cache = {},
+      std::optional<std::size_t> non_mz_min_rules = kNonMzMinRules);
   ~CompiledRules();
   CompiledRules(const CompiledRules&) = delete;
   CompiledRules& operator=(const CompiledRules&) = delete;
@@ -189,7 +202,7 @@ class CompiledRules {
   // index of the same rule in rules_.
   void* non_mz_handle_ = nullptr;
   std::vector<std::size_t> non_mz_index_;
-  void prepare_non_mz(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache);
+  void prepare_non_mz(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache, std::size_t min_rules);
   // Fills rules_ and the rule counts of rulesets_ from rules_handle_.
   void describe();
 };

@@ -51,6 +51,9 @@ struct PackRequest {
   std::vector<std::string> allow_hash_paths;
   /// Cache of compiled rule sets; empty dir disables it.
   RuleCacheOptions rule_cache;
+  /// Also compile the rule set for files not beginning with "MZ" (false
+  /// with --no-prefilter, which would not use it).
+  bool prefilter = true;
 };
 
 /// Compiled rules and indexed indicators, ready to be shared by workers.

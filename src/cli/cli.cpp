@@ -487,6 +487,7 @@ int run_scan_command(RawScanOptions raw) {
     request.ioc_paths.push_back(dir + "/iocs");
   }
   request.rule_cache.dir = rule_cache_dir(raw);
+  request.prefilter = !raw.no_prefilter;
   std::optional<Pack> pack = load_pack_or_report(request, raw.quiet);
   if (!pack) return kExitFatal;
 
@@ -645,6 +646,7 @@ int run_rules_list(const RawRulesOptions& raw) {
   PackRequest request;
   request.builtin = !raw.no_builtin;
   request.rule_paths = raw.rules;
+  request.prefilter = false;  // listing scans nothing
   std::optional<Pack> pack = load_pack_or_report(request, false);
   if (!pack) return kExitFatal;
   const std::vector<RuleInfo> none;

@@ -578,6 +578,9 @@ struct ParsedRule {
   Node check;
   // Identifiers in its body (a module's name, another rule's name).
   std::set<std::string> identifiers;
+  // Identifiers followed by `*` in its body: rule-set wildcards such as
+  // `all of (Foo*)` name every rule whose name starts with one.
+  std::set<std::string> prefixes;
 };
 
 struct ParsedSource {
@@ -632,7 +635,10 @@ std::optional<ParsedSource> parse_source(const RuleSource& source, std::string& 
       if (is_punct(t[k], "{")) ++depth;
       if (is_punct(t[k], "}") && --depth == 0) break;
       if (depth == 1 && is_word(t[k], "condition") && is_punct(t[k + 1], ":")) cond_begin = k + 2;
-      if (t[k].kind == Tok::kIdent) rule.identifiers.insert(t[k].text);
+      if (t[k].kind == Tok::kIdent) {
+        rule.identifiers.insert(t[k].text);
+        if (is_punct(t[k + 1], "*")) rule.prefixes.insert(t[k].text);
+      }
     }
     if (t[k].kind == Tok::kEnd || cond_begin == 0) {
       why = where + ": not read";
@@ -689,7 +695,8 @@ RuleGate RuleGate::analyse(const std::vector<RuleSource>& sources) {
   return gate;
 }
 
-std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources) {
+std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources,
+                                                                std::size_t min_left_out) {
   std::vector<ParsedSource> parsed;
   std::set<std::string> names;
   std::size_t dropped = 0;
@@ -705,13 +712,20 @@ std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vecto
     }
     parsed.push_back(std::move(*p));
   }
-  if (dropped == 0) return std::nullopt;
-  // A rule that names another rule (in any source: namespaces aside) would
-  // need that rule kept with it: such sets are left whole.
+  // A second compiled set for a few rules' sake is not worth its memory.
+  if (dropped == 0 || dropped < min_left_out || dropped * 10 < names.size()) return std::nullopt;
+  // A rule that names another rule (in any source: namespaces aside),
+  // directly or through a wildcard (`all of (Foo*)` counts the rules
+  // left out too), would need them kept with it: such sets are left
+  // whole.
   for (const ParsedSource& p : parsed) {
     for (const ParsedRule& rule : p.rules) {
       for (const std::string& id : rule.identifiers) {
         if (id != rule.name && names.count(id) != 0) return std::nullopt;
+      }
+      for (const std::string& prefix : rule.prefixes) {
+        const auto first = names.lower_bound(prefix);
+        if (first != names.end() && first->starts_with(prefix)) return std::nullopt;
       }
     }
   }

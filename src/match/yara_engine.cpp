@@ -219,7 +219,8 @@ void CompiledRules::describe() {
 }
 
 Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::vector<RuleSource>& sources,
-                                                                    const RuleCacheOptions& cache) {
+                                                                    const RuleCacheOptions& cache,
+                                                                    std::optional<std::size_t> non_mz_min_rules) {
   std::shared_ptr<CompiledRules> compiled(new CompiledRules());
   compiled->uses_externals_ =
       std::any_of(sources.begin(), sources.end(), [](const RuleSource& s) { return mentions_externals(s.text); });
@@ -234,7 +235,7 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
       }
       compiled->describe();
       compiled->gate_ = RuleGate::analyse(sources);
-      compiled->prepare_non_mz(sources, cache);
+      if (non_mz_min_rules) compiled->prepare_non_mz(sources, cache, *non_mz_min_rules);
       return std::shared_ptr<const CompiledRules>(std::move(compiled));
     }
   }
@@ -268,12 +269,13 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
   compiled->describe();
   // A set with skipped sources is not cached: its warnings would be lost.
   if (cacheable && skip_warnings.empty()) rule_cache::save(cache.dir, key, compiled->rules_handle_);
-  compiled->prepare_non_mz(kept, cacheable ? cache : RuleCacheOptions{});
+  if (non_mz_min_rules) compiled->prepare_non_mz(kept, cacheable ? cache : RuleCacheOptions{}, *non_mz_min_rules);
   return std::shared_ptr<const CompiledRules>(std::move(compiled));
 }
 
-void CompiledRules::prepare_non_mz(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache) {
-  const std::optional<std::vector<RuleSource>> subset = sources_for_non_mz_files(sources);
+void CompiledRules::prepare_non_mz(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
+                                   std::size_t min_rules) {
+  const std::optional<std::vector<RuleSource>> subset = sources_for_non_mz_files(sources, min_rules);
   if (!subset) return;
   const bool cacheable = !cache.dir.empty();
   const std::string key = cacheable ? cache_key(*subset) : std::string();

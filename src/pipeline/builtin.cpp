@@ -337,7 +337,8 @@ Result<Pack> load_pack(const PackRequest& request) {
   if (!sources.empty()) {
     // The built-in pack compiles in milliseconds: a sweep with it alone
     // writes nothing to disk at all, not even a cache.
-    auto rules = CompiledRules::compile(sources, request.rule_paths.empty() ? RuleCacheOptions{} : request.rule_cache);
+    auto rules = CompiledRules::compile(sources, request.rule_paths.empty() ? RuleCacheOptions{} : request.rule_cache,
+                                        request.prefilter ? std::optional(kNonMzMinRules) : std::nullopt);
     if (!rules) return rules.error();
     pack.rules = std::move(*rules);
   }
@@ -361,7 +362,7 @@ Result<std::vector<RuleFileCheck>> check_rule_files(const std::vector<std::strin
         out.push_back(std::move(check));
         continue;
       }
-      auto compiled = CompiledRules::compile({RuleSource{file, std::move(*text), file}});
+      auto compiled = CompiledRules::compile({RuleSource{file, std::move(*text), file}}, {}, std::nullopt);
       if (compiled) {
         check.ok = true;
         check.rules = (*compiled)->rules().size();

@@ -133,7 +133,8 @@ int fuzz_rules(const std::uint8_t* data, std::size_t size) {
   static YaraLibrary library;
   const std::string_view text = as_text(data, size);
   if (text.find("include") != std::string_view::npos) return 0;
-  auto rules = CompiledRules::compile({RuleSource{"fuzz.yar", std::string(text), ""}});
+  // Any rule requiring MZ gets the second set, so the fuzzer reaches it.
+  auto rules = CompiledRules::compile({RuleSource{"fuzz.yar", std::string(text), ""}}, {}, 1);
   if (!rules) {
     check(!rules.error().message.empty(), "rule errors say something");
     return 0;
