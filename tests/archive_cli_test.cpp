@@ -346,7 +346,7 @@ TEST(ArchiveCli, CacheFromAnArchivesOffSweepDoesNotHideMembers) {
 // elapsed time only: a throttle that leaks makes the sweep too fast.
 TEST(ArchiveCli, MaxRateAlsoPaysForReadingALargeArchivesMembers) {
   TempDir t;
-  constexpr std::size_t kBig = 34'000'000;  // above the 32 MiB mapping threshold
+  constexpr std::size_t kBig = 34'000'000;  // above the 16 MiB mapping threshold
   write_file(t / "big.tar",
              make_archive("ustar", {{"evtdiag.exe", kPositive}, {"zeros.bin", std::string(kBig, '\0')}}));
   const auto t0 = std::chrono::steady_clock::now();

@@ -187,7 +187,7 @@ TEST(RuleGate, WhatItDoesNotReadAdmitsEverything) {
     const char* reason;
   };
   const Case cases[] = {
-      {"rule a { strings: $a = \"x\" condition: $a }", "t.yar:1: rule a: condition checks neither"},
+      {"rule a { strings: $a = \"x\" condition: $a }", "t.yar:1: rule a: condition can be true without"},
       {"rule a { condition: filesize < 10 }\nrule b { strings: $a = \"x\" condition: filesize < 10 or $a }",
        "t.yar:2: rule b:"},
       {"rule a { condition: not filesize > 10 }", "rule a:"},

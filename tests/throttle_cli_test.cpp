@@ -172,7 +172,7 @@ TEST(Throttle, MaxRateHoldsTheReadRateEndToEnd) {
 }
 
 TEST(Throttle, MaxRateCountsMappedFiles) {
-  // A file above the mapping threshold (32 MiB) is mapped, not read into a
+  // A file above the mapping threshold (16 MiB) is mapped, not read into a
   // buffer; its bytes are paid for all the same. Sparse: cheap to make.
   TempDir t;
   const std::string big = t / "big.img";

@@ -116,7 +116,7 @@ class RuleGate {
   /// True when the gate admits every file.
   bool admits_all() const;
   /// Why every file is admitted, e.g. "rules.yar:12: rule X: condition
-  /// checks neither the file size nor its header"; empty when not.
+  /// can be true without a file size, header or name test"; empty when not.
   const std::string& reason() const;
   /// Number of distinct checks (rules with equal checks share one).
   std::size_t checks() const;
@@ -147,8 +147,8 @@ std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vecto
                                                                 std::size_t min_left_out = 1);
 
 /// How many rules requiring "MZ" a set needs before CompiledRules compiles
-/// the second set without them: each compiled set costs libyara about
-/// 10 MB, whatever its size, which a handful of rules does not repay.
+/// the second set without them: each compiled set costs libyara at least
+/// 10 MB, even a small one, which a handful of rules does not repay.
 inline constexpr std::size_t kNonMzMinRules = 50;
 
 /// Rules compiled once, shared read-only by every scanner.

@@ -129,6 +129,9 @@ struct ScanStats {
   /// Files answered from the scan cache without being read (also counted
   /// in files_scanned; their bytes are not in bytes_scanned).
   std::uint64_t files_cached = 0;
+  /// Files and archive members the prefilter kept from libyara: no rule
+  /// could match them (docs/rules.md). Also counted in files_scanned.
+  std::uint64_t yara_prefiltered = 0;
   double elapsed_s = 0;
 };
 

@@ -930,8 +930,9 @@ int run(int argc, char** argv) {
   scan->add_flag("--no-prefilter", scan_opts.no_prefilter,
                  "YARA-scan every file. By default a file is not scanned when every rule's own condition "
                  "rules it out by its size, first bytes or name (e.g. `uint16(0) == 0x5A4D and filesize < "
-                 "2MB`): the verdict is the same, no rule could match it. Likewise a file not beginning "
-                 "with MZ is scanned without the rules that require it. `iocsweep rules check` says "
+                 "2MB`): the verdict is the same, no rule could match it. Likewise, in a set with 50 or "
+                 "more rules that require MZ, a file not beginning with MZ is scanned without them. With "
+                 "--cache, cached files are not scanned again either way. `iocsweep rules check` says "
                  "which rule, if any, keeps the first from working (docs/rules.md)");
   CLI::Option* cache_opt =
       scan->add_option("--cache", scan_opts.cache,

@@ -684,7 +684,7 @@ RuleGate RuleGate::analyse(const std::vector<RuleSource>& sources) {
     for (const ParsedRule& rule : parsed->rules) {
       if (rule.check.kind == Node::Kind::kTrue) {
         return everything(source.name + ":" + std::to_string(rule.line) + ": rule " + rule.name +
-                          ": condition checks neither the file size nor its header");
+                          ": condition can be true without a file size, header or name test");
       }
       if (rule.check.kind != Node::Kind::kFalse && seen.insert(key_of(rule.check)).second) {
         impl->checks.push_back(rule.check);

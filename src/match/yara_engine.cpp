@@ -384,6 +384,8 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
   // head) needs only the rules that do not require it.
   const bool not_mz = header.size() >= 2 ? !begins_with_mz(header) : bytes.size() < 2;
   ScannerSlot& slot = impl_->non_mz && not_mz ? *impl_->non_mz : impl_->all;
+  // No rule left for such files. (The gate has normally ruled them out
+  // already: every rule requires MZ.)
   if (&slot != &impl_->all && impl_->rules->non_mz_index_.empty()) {
     result.gated = true;
     return result;

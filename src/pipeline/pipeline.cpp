@@ -137,6 +137,7 @@ class SharedSink {
   void below_min_score() { below_min_.fetch_add(1, std::memory_order_relaxed); }
   void allowlisted() { allowlisted_.fetch_add(1, std::memory_order_relaxed); }
   void suppressed() { suppressed_.fetch_add(1, std::memory_order_relaxed); }
+  void prefiltered() { prefiltered_.fetch_add(1, std::memory_order_relaxed); }
   int max_score() {
     std::lock_guard lock(mu_);
     return max_score_;
@@ -152,6 +153,7 @@ class SharedSink {
     s.files_allowlisted = allowlisted_.load();
     s.findings_suppressed = suppressed_.load();
     s.files_cached = cached_.load();
+    s.yara_prefiltered = prefiltered_.load();
     return s;
   }
 
@@ -162,7 +164,7 @@ class SharedSink {
   ScanStats stats_;  // findings, errors, files_skipped: changed under mu_
   int max_score_ = -1;
   std::atomic<std::uint64_t> without_noatime_{0}, symlinks_{0}, below_min_{0}, allowlisted_{0}, suppressed_{0},
-      cached_{0};
+      cached_{0}, prefiltered_{0};
 };
 
 /// What a scan shares besides the sink: the optional throttles and the
@@ -372,8 +374,9 @@ class Worker {
     ByteView bytes;
     /// `bytes` is a file mapping: only libyara's guarded scan may read it.
     bool mapped = false;
-    /// The first bytes (up to kHeadBytes), safe to read: `bytes` itself,
-    /// or for a mapped file a copy read with pread.
+    /// The first bytes, safe to read: `bytes` itself (the whole file or
+    /// member), or for a mapped file a copy of up to kHeadBytes read with
+    /// pread.
     ByteView head;
     const Feed* feed = nullptr;
     /// Path for the filepath/filename externals.
@@ -421,6 +424,7 @@ class Worker {
         ext.md5 = finding.digests.hex(DigestKind::kMd5);
       }
       yara = scanner_->scan(s.bytes, ext, s.mapped, s.head);
+      if (yara.gated) sink_.prefiltered();
       for (const std::size_t index : yara.matched) {
         finding.matches.emplace_back(YaraMatchRecord{&config_.pack.rules->rules()[index]});
       }
@@ -509,7 +513,7 @@ class Worker {
     if (cached && cache_.verify && key) verify_against_cache(entry, *cached, finding.digests);
     // An archive is cached only when its members turn out clean (below); an
     // image layout never.
-    const bool archive = config_.archives && (layout || opens_as_archive(entry, read));
+    const bool archive = config_.archives && (layout || opens_as_archive(entry, subject.head));
     if (layout) key.reset();
     if (matched == Matched::kAllowListed) {
       // Known good: its members are not looked at either.
@@ -547,18 +551,16 @@ class Worker {
     return got ? ByteView(head_.data(), *got) : ByteView();
   }
 
-  // Whether the file will be opened as an archive. Plain files stop at a
-  // few byte compares on what is already in memory; a mapped file (large)
-  // costs one pread of its head. A blob of an OCI layout directory is read
+  // Whether the file will be opened as an archive: a few byte compares on
+  // its head (Subject::head). A blob of an OCI layout directory is read
   // as part of the image, when the walk meets the layout's oci-layout
   // file; its bytes are still matched as a file, but it is not also opened
   // as a plain archive.
-  bool opens_as_archive(const WalkEntry& entry, const ReadOutcome& read) {
+  bool opens_as_archive(const WalkEntry& entry, ByteView head) {
     if (is_oci_blob_path(entry.path) && in_oci_layout(entry)) return false;
-    if (!read.mapped) return looks_like_archive(read.bytes.first(std::min(read.bytes.size(), kArchiveSniffBytes)));
-    std::vector<std::uint8_t> head(kArchiveSniffBytes);
-    Result<std::size_t> got = reader_.read_at(0, std::span<std::uint8_t>(head));
-    return got && looks_like_archive(ByteView(head.data(), *got));
+    // The head read for the subject: the buffer, or for a mapped file the
+    // pread copy head_of made.
+    return looks_like_archive(head.first(std::min(head.size(), kArchiveSniffBytes)));
   }
 
   static bool in_oci_layout(const WalkEntry& entry) {
@@ -806,10 +808,10 @@ class Worker {
   DigestSet needed_always_;
   Hasher hasher_;
   std::optional<YaraScanner> scanner_;
-  // A mapped file's first bytes (head_of): enough for the file type and
-  // the header tests rules make in practice (the PE header offset at 0x3C,
-  // magic numbers).
-  static constexpr std::size_t kHeadBytes = 4096;
+  // A mapped file's first bytes (head_of): what opens_as_archive looks at,
+  // and plenty for the file type and the header tests rules make in
+  // practice (magic numbers, the PE header offset at 0x3C).
+  static constexpr std::size_t kHeadBytes = kArchiveSniffBytes;
   std::array<std::uint8_t, kHeadBytes> head_{};
   ArchiveScanner archives_;
   const std::stop_token* stop_ = nullptr;

@@ -18,6 +18,9 @@ namespace {
 // Buffers above this are released after use, so one large file does not pin
 // its size in memory for the rest of the scan.
 constexpr std::size_t kKeepBufferBytes = 16u << 20;
+// Files above kMapThreshold are mapped: reading one never grows the buffer
+// past what is kept.
+static_assert(kKeepBufferBytes == kMapThreshold);
 
 class Fd {
  public:
@@ -128,7 +131,7 @@ void ReadBuffer::make_room(std::size_t n) {
 void ReadBuffer::grow_keeping(std::size_t n, std::size_t keep) {
   if (n <= capacity_) return;
   auto grown = std::make_unique_for_overwrite<std::uint8_t[]>(n);
-  if (keep > 0) std::memcpy(grown.get(), data_.get(), std::min(keep, capacity_));
+  if (keep > 0 && capacity_ > 0) std::memcpy(grown.get(), data_.get(), std::min(keep, capacity_));
   data_ = std::move(grown);
   capacity_ = n;
 }
@@ -266,8 +269,9 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
     return out;
   }
 
-  // Only a generated file read to its end grows the buffer past what is
-  // kept (read_until_eof); the next ordinary file gives that back.
+  // Only a file read to its end (generated, or of size 0 by fstat) grows
+  // the buffer past what is kept (read_until_eof); the next file whose
+  // size is known gives that back.
   if (buffer_.capacity() > kKeepBufferBytes) buffer_.release();
   // Exactly the size fstat gave: a file that grows meanwhile is scanned as
   // it was when opened, a consistent prefix (log files grow all the time),

@@ -157,6 +157,7 @@ json stats_json(const ScanStats& s) {
           {"symlinks_not_followed", s.symlinks_not_followed},
           {"files_read_without_noatime", s.files_read_without_noatime},
           {"files_cached", s.files_cached},
+          {"yara_prefiltered", s.yara_prefiltered},
           {"elapsed_s", s.elapsed_s}};
 }
 
