@@ -134,6 +134,39 @@ std::vector<RuleSource> two_sources() {
           {"b.yar", "rule b : t { meta: score = 55 condition: filesize == 3 }", ""}};
 }
 
+TEST_F(RuleCacheTest, TheSetForNonMzFilesIsCachedAndMapsBackAfterLoading) {
+  // Two sources: PE rules in one, a text rule between PE rules in the
+  // other, so the non-MZ set's rule index differs from the whole set's.
+  std::string pe;
+  for (std::size_t i = 0; i < kNonMzMinRules; ++i) {
+    pe += "rule pe" + std::to_string(i) + " { strings: $a = \"p\" condition: uint16(0) == 0x5A4D and $a }\n";
+  }
+  const std::vector<RuleSource> sources = {{"pe.yar", pe, ""},
+                                           {"mixed.yar",
+                                            "rule exe { strings: $a = \"q\" condition: uint16(0) == 0x5A4D and $a }\n"
+                                            "rule text { strings: $a = \"needle\" condition: $a }\n",
+                                            ""}};
+  test::TempDir t;
+  const RuleCacheOptions cache{t / "cache"};
+  auto first = CompiledRules::compile(sources, cache);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ((*first)->non_mz_rules(), 1);
+  auto second = CompiledRules::compile(sources, cache);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE((*second)->from_cache());
+  EXPECT_EQ((*second)->non_mz_rules(), 1);
+  // Both sets were cached: the directory holds two compiled files.
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(t / "cache")) files += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(files, 2u);
+  const std::string text = "a needle";
+  YaraScanner scanner(*second);
+  const YaraScanResult r = scanner.scan(ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), {});
+  ASSERT_EQ(r.matched.size(), 1u);
+  EXPECT_EQ((*second)->rules()[r.matched[0]].name, "text");
+  EXPECT_EQ((*second)->rules()[r.matched[0]].ns, "mixed.yar");
+}
+
 TEST_F(RuleCacheTest, SecondCompileLoadsTheSameRulesFromTheCache) {
   test::TempDir t;
   const RuleCacheOptions cache{t / "cache"};
