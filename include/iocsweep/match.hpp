@@ -4,8 +4,10 @@
 // once into one shared read-only CompiledRules, and each worker owns one
 // long-lived YaraScanner with its per-file external variables.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,8 +79,11 @@ struct RulesetInfo {
   std::size_t rules = 0;
 };
 
-/// Per-file values of the Loki / THOR external variables that every rule
-/// may use: filename, filepath, extension, filetype, owner, md5.
+/// The Loki / THOR external variables every compile defines (signature-base
+/// rules use them), in the order of ScanExternals::values().
+inline constexpr const char* kExternalNames[] = {"filename", "filepath", "extension", "filetype", "owner", "md5"};
+
+/// Per-file values of the external variables that every rule may use.
 struct ScanExternals {
   std::string filename;
   std::string filepath;
@@ -86,6 +91,11 @@ struct ScanExternals {
   std::string filetype;
   std::string owner;
   std::string md5;
+
+  /// The values in kExternalNames' order.
+  std::array<const std::string*, std::size(kExternalNames)> values() const {
+    return {&filename, &filepath, &extension, &filetype, &owner, &md5};
+  }
 };
 
 /// A cheap check before a scan, read from the rules' own conditions: the

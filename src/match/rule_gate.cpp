@@ -235,8 +235,6 @@ std::optional<std::string> decode_string(std::string_view raw) {
   return out;
 }
 
-constexpr std::string_view kExternals[] = {"filename", "filepath", "extension", "filetype", "owner", "md5"};
-
 // One node of a rule's check: a formula of and/or over simple tests.
 struct Node {
   enum class Kind { kTrue, kFalse, kAnd, kOr, kSize, kInt, kExternal };
@@ -429,8 +427,8 @@ Node term(Span b, Span e) {
   // external == "text", external contains "text"
   if (lhs_e - lhs_b == 1 && lhs_b->kind == Tok::kIdent && rhs_e - rhs_b == 1 && rhs_b->kind == Tok::kString &&
       (is_punct(*op, "==") || is_word(*op, "contains"))) {
-    for (std::size_t i = 0; i < std::size(kExternals); ++i) {
-      if (lhs_b->text != kExternals[i]) continue;
+    for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
+      if (lhs_b->text != kExternalNames[i]) continue;
       auto text = decode_string(rhs_b->text);
       if (!text) return Node::truth(true);
       Node n;
@@ -759,11 +757,11 @@ std::size_t RuleGate::checks() const { return impl_->checks.size(); }
 bool RuleGate::admits(std::uint64_t size, ByteView head, const ScanExternals& externals) const {
   if (impl_->admits_all) return true;
   // As libyara sees them: C strings, cut at the first NUL.
-  const std::string_view values[] = {externals.filename.c_str(),  externals.filepath.c_str(),
-                                     externals.extension.c_str(), externals.filetype.c_str(),
-                                     externals.owner.c_str(),     externals.md5.c_str()};
+  std::array<std::string_view, std::size(kExternalNames)> values;
+  const auto strings = externals.values();
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = strings[i]->c_str();
   return std::any_of(impl_->checks.begin(), impl_->checks.end(),
-                     [&](const Node& n) { return eval(n, size, head, values); });
+                     [&](const Node& n) { return eval(n, size, head, values.data()); });
 }
 
 }  // namespace iocsweep

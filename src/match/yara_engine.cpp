@@ -28,10 +28,6 @@ using CompilerPtr = std::unique_ptr<YR_COMPILER, CompilerFree>;
 using RulesPtr = std::unique_ptr<YR_RULES, RulesFree>;
 using ScannerPtr = std::unique_ptr<YR_SCANNER, ScannerFree>;
 
-// The external variables of Loki / THOR rules (signature-base uses them);
-// defined for every compile so such rules work unchanged.
-constexpr const char* kExternalNames[] = {"filename", "filepath", "extension", "filetype", "owner", "md5"};
-
 // Only the fact that a string matched is needed, never the matched bytes:
 // keep libyara from copying more than a few of them per match.
 constexpr std::uint32_t kMaxMatchData = 16;
@@ -392,8 +388,7 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
   }
   YR_SCANNER* s = slot.scanner.get();
   if (impl_->rules->uses_externals()) {
-    const std::string* values[] = {&externals.filename, &externals.filepath, &externals.extension,
-                                   &externals.filetype, &externals.owner,    &externals.md5};
+    const auto values = externals.values();
     for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
       // A name with an embedded NUL is cut there for YARA's C strings.
       yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
