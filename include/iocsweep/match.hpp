@@ -109,6 +109,8 @@ struct ScanExternals {
 /// (strings, `not`, modules, loops, other rules) counts as "may be true".
 /// One rule whose condition leaves nothing to check (e.g. `any of them`),
 /// or an `include`, makes the gate admit every file.
+struct RulePrefilter;
+
 class RuleGate {
  public:
   /// Admits every file.
@@ -141,6 +143,7 @@ class RuleGate {
   struct Impl;
   std::shared_ptr<const Impl> impl_;
   static RuleGate everything(std::string reason);
+  friend RulePrefilter read_prefilter(const std::vector<RuleSource>&, std::optional<std::size_t>);
 };
 
 /// The rule sources a file that does not begin with "MZ" needs: `sources`
@@ -155,6 +158,18 @@ class RuleGate {
 /// set) would be left out.
 std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources,
                                                                 std::size_t min_left_out = 1);
+
+/// What the prefilter reads from a rule set: its gate, and the sources for
+/// files not beginning with "MZ" (nullopt as sources_for_non_mz_files
+/// says, or when not asked for).
+struct RulePrefilter {
+  RuleGate gate;
+  std::optional<std::vector<RuleSource>> non_mz_sources;
+};
+
+/// RuleGate::analyse and, with `non_mz_min_left_out`,
+/// sources_for_non_mz_files, reading each source once.
+RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::optional<std::size_t> non_mz_min_left_out);
 
 /// How many rules requiring "MZ" a set needs before CompiledRules compiles
 /// the second set without them: each compiled set costs libyara at least
@@ -212,7 +227,9 @@ class CompiledRules {
   // index of the same rule in rules_.
   void* non_mz_handle_ = nullptr;
   std::vector<std::size_t> non_mz_index_;
-  void prepare_non_mz(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache, std::size_t min_rules);
+  // Reads the sources for the gate and compiles the non-MZ set.
+  void prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
+                         std::optional<std::size_t> non_mz_min_rules);
   // Fills rules_ and the rule counts of rulesets_ from rules_handle_.
   void describe();
 };

@@ -670,45 +670,33 @@ bool requires_mz(const Node& n) {
 
 }  // namespace
 
-RuleGate RuleGate::analyse(const std::vector<RuleSource>& sources) {
-  RuleGate gate;
-  auto impl = std::make_shared<Impl>();
-  impl->admits_all = false;
-  std::set<std::string> seen;
-  for (const RuleSource& source : sources) {
-    std::string why;
-    const std::optional<ParsedSource> parsed = parse_source(source, why);
-    if (!parsed) return everything(why);
-    for (const ParsedRule& rule : parsed->rules) {
-      if (rule.check.kind == Node::Kind::kTrue) {
-        return everything(source.name + ":" + std::to_string(rule.line) + ": rule " + rule.name +
-                          ": condition can be true without a file size, header or name test");
-      }
-      if (rule.check.kind != Node::Kind::kFalse && seen.insert(key_of(rule.check)).second) {
-        impl->checks.push_back(rule.check);
-      }
-    }
-  }
-  gate.impl_ = std::move(impl);
-  return gate;
-}
+namespace {
 
-std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources,
-                                                                std::size_t min_left_out) {
+// Every source read, or why one cannot be.
+std::optional<std::vector<ParsedSource>> parse_sources(const std::vector<RuleSource>& sources, std::string& why) {
   std::vector<ParsedSource> parsed;
-  std::set<std::string> names;
-  std::size_t dropped = 0;
   for (const RuleSource& source : sources) {
-    std::string why;
     auto p = parse_source(source, why);
     if (!p) return std::nullopt;
-    for (const ParsedRule& rule : p->rules) {
+    parsed.push_back(std::move(*p));
+  }
+  return parsed;
+}
+
+// The sources for non-MZ files (see sources_for_non_mz_files), from the
+// sources as read.
+std::optional<std::vector<RuleSource>> split_for_non_mz(const std::vector<RuleSource>& sources,
+                                                        const std::vector<ParsedSource>& parsed,
+                                                        std::size_t min_left_out) {
+  std::set<std::string> names;
+  std::size_t dropped = 0;
+  for (const ParsedSource& p : parsed) {
+    for (const ParsedRule& rule : p.rules) {
       // A global rule constrains every rule of its namespace: left whole.
       if (rule.global) return std::nullopt;
       names.insert(rule.name);
       if (requires_mz(rule.check)) ++dropped;
     }
-    parsed.push_back(std::move(*p));
   }
   // A second compiled set for a few rules' sake is not worth its memory.
   if (dropped == 0 || dropped < min_left_out || dropped * 10 < names.size()) return std::nullopt;
@@ -748,6 +736,45 @@ std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vecto
     out.push_back(std::move(subset));
   }
   return out;
+}
+
+}  // namespace
+
+RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::optional<std::size_t> non_mz_min_left_out) {
+  RulePrefilter out;
+  std::string why;
+  const std::optional<std::vector<ParsedSource>> parsed = parse_sources(sources, why);
+  if (!parsed) {
+    out.gate = RuleGate::everything(why);
+    return out;
+  }
+  if (non_mz_min_left_out) out.non_mz_sources = split_for_non_mz(sources, *parsed, *non_mz_min_left_out);
+  auto impl = std::make_shared<RuleGate::Impl>();
+  impl->admits_all = false;
+  std::set<std::string> seen;
+  for (std::size_t s = 0; s < sources.size(); ++s) {
+    for (const ParsedRule& rule : (*parsed)[s].rules) {
+      if (rule.check.kind == Node::Kind::kTrue) {
+        out.gate = RuleGate::everything(sources[s].name + ":" + std::to_string(rule.line) + ": rule " + rule.name +
+                                        ": condition can be true without a file size, header or name test");
+        return out;
+      }
+      if (rule.check.kind != Node::Kind::kFalse && seen.insert(key_of(rule.check)).second) {
+        impl->checks.push_back(rule.check);
+      }
+    }
+  }
+  out.gate.impl_ = std::move(impl);
+  return out;
+}
+
+RuleGate RuleGate::analyse(const std::vector<RuleSource>& sources) {
+  return read_prefilter(sources, std::nullopt).gate;
+}
+
+std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources,
+                                                                std::size_t min_left_out) {
+  return read_prefilter(sources, min_left_out).non_mz_sources;
 }
 
 bool RuleGate::admits_all() const { return impl_->admits_all; }

@@ -230,8 +230,7 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
         compiled->rulesets_.push_back(RulesetInfo{source.name, sha256_hex(source.text), 0});
       }
       compiled->describe();
-      compiled->gate_ = RuleGate::analyse(sources);
-      if (non_mz_min_rules) compiled->prepare_non_mz(sources, cache, *non_mz_min_rules);
+      compiled->prepare_prefilter(sources, cache, non_mz_min_rules);
       return std::shared_ptr<const CompiledRules>(std::move(compiled));
     }
   }
@@ -258,20 +257,21 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
     compiled->rulesets_.push_back(RulesetInfo{sources[i].name, sha256_hex(sources[i].text), 0});
     kept.push_back(sources[i]);
   }
-  compiled->gate_ = RuleGate::analyse(kept);
   compiled->warnings_ = std::move(attempt.warnings);
   compiled->warnings_.insert(compiled->warnings_.end(), skip_warnings.begin(), skip_warnings.end());
   compiled->rules_handle_ = attempt.rules.release();
   compiled->describe();
   // A set with skipped sources is not cached: its warnings would be lost.
   if (cacheable && skip_warnings.empty()) rule_cache::save(cache.dir, key, compiled->rules_handle_);
-  if (non_mz_min_rules) compiled->prepare_non_mz(kept, cacheable ? cache : RuleCacheOptions{}, *non_mz_min_rules);
+  compiled->prepare_prefilter(kept, cacheable ? cache : RuleCacheOptions{}, non_mz_min_rules);
   return std::shared_ptr<const CompiledRules>(std::move(compiled));
 }
 
-void CompiledRules::prepare_non_mz(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
-                                   std::size_t min_rules) {
-  const std::optional<std::vector<RuleSource>> subset = sources_for_non_mz_files(sources, min_rules);
+void CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
+                                      std::optional<std::size_t> non_mz_min_rules) {
+  RulePrefilter prefilter = read_prefilter(sources, non_mz_min_rules);
+  gate_ = std::move(prefilter.gate);
+  const std::optional<std::vector<RuleSource>>& subset = prefilter.non_mz_sources;
   if (!subset) return;
   const bool cacheable = !cache.dir.empty();
   const std::string key = cacheable ? cache_key(*subset) : std::string();
