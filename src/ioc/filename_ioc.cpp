@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "ioc/indicator_lines.hpp"
+#include "iocsweep/common.hpp"
 #include "iocsweep/hash.hpp"
 
 namespace iocsweep {
@@ -95,13 +96,9 @@ constexpr EnvVar kEnvVars[] = {
 std::optional<std::pair<std::string_view, std::size_t>> env_var_at(std::string_view p, std::size_t i) {
   const std::size_t end = p.find('%', i + 1);
   if (end == std::string_view::npos || end - i > 24) return std::nullopt;
-  const std::string_view name = p.substr(i + 1, end - i - 1);
+  const std::string name = ascii_lower(p.substr(i + 1, end - i - 1));
   for (const EnvVar& v : kEnvVars) {
-    if (v.name.size() == name.size() && std::equal(name.begin(), name.end(), v.name.begin(), [](char a, char b) {
-          return (a >= 'a' && a <= 'z' ? static_cast<char>(a - 'a' + 'A') : a) == b;
-        })) {
-      return std::pair{v.regex, end - i + 1};
-    }
+    if (ascii_lower(v.name) == name) return std::pair{v.regex, end - i + 1};
   }
   return std::nullopt;
 }
