@@ -121,8 +121,10 @@ TEST(ArchiveCli, EncryptedMembersAreSkippedNotIgnored) {
   write_file(t / "locked.zip",
              make_archive({"zip", {}, "zip:encryption=zipcrypt", "infected"}, {{"evtdiag.exe", kPositive}}));
   RunResult r = run({kBin, "scan", t.path()});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // The member was never matched: not clean, exit 3.
+  EXPECT_EQ(r.exit_code, 3) << r.err;
   json doc = parse_report(r);
+  EXPECT_EQ(doc["stats"]["skipped_unscanned"], 1);
   const auto enc = skipped_for(doc, t / "locked.zip", "encrypted");
   ASSERT_EQ(enc.size(), 1u) << r.out;
   EXPECT_NE((*enc[0])["detail"].get<std::string>().find("evtdiag.exe"), std::string::npos);

@@ -300,11 +300,37 @@ TEST(Cli, MaxFilesizeSkipsAndReports) {
   TempDir t;
   write_file(t / "big", std::string(5000, 'x'));
   RunResult r = run({kBin, "scan", "--max-filesize", "4K", t.path()});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Its bytes were never matched: the sweep is not clean (exit 3).
+  EXPECT_EQ(r.exit_code, 3) << r.err;
   json doc = parse_report(r);
   ASSERT_EQ(doc["skipped"].size(), 1u);
   EXPECT_EQ(doc["skipped"][0]["reason"], "too_large");
   EXPECT_EQ(doc["stats"]["files_skipped"], 1);
+  EXPECT_EQ(doc["stats"]["skipped_unscanned"], 1);
+}
+
+TEST(Cli, SkippedByDesignLeavesTheSweepClean) {
+  // A FIFO is never opened and an --exclude'd file is left out as asked:
+  // listed in skipped[], but nothing the user asked to sweep was hidden.
+  TempDir t;
+  ASSERT_EQ(::mkfifo((t / "pipe").c_str(), 0600), 0);
+  write_file(t / "left-out", "x");
+  RunResult r = run({kBin, "scan", "--exclude", "*/left-out", t.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json doc = parse_report(r);
+  EXPECT_EQ(doc["stats"]["files_skipped"], 2);
+  EXPECT_EQ(doc["stats"]["skipped_unscanned"], 0);
+}
+
+TEST(Cli, SkippedContentFailsTheGateWithFindingsToo) {
+  // A finding still exits 1; the text report says the sweep is incomplete.
+  TempDir t;
+  write_file(t / "evtdiag.exe", test::synth_swift_engine());
+  write_file(t / "big", std::string(5u << 20, 'x'));
+  RunResult r = run({kBin, "scan", "--max-filesize", "4M", "--format", "text", t.path()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.out.find("1 with content not scanned"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("INCOMPLETE"), std::string::npos) << r.out;
 }
 
 TEST(Cli, NoBuiltinDropsThePack) {

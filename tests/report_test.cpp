@@ -294,5 +294,31 @@ TEST(JsonSink, WriteFailureIsReported) {
   EXPECT_FALSE(sink->end(ScanEnd{}));
 }
 
+TEST(SkipReasons, OnlyWhatIsSkippedByDesignKeepsTheScanClean) {
+  for (const char* harmless :
+       {"special", "excluded", "other_filesystem", "filesystem", "symlink_loop", "already_visited"}) {
+    EXPECT_FALSE(skip_hides_content(harmless)) << harmless;
+  }
+  // Content that was there and was not matched, and any reason this
+  // table does not know yet.
+  for (const char* hides : {"too_large", "archive_limit", "archive_depth", "encrypted", "changed_during_walk",
+                            "atime_not_preservable", "timeout", "a-reason-added-later", ""}) {
+    EXPECT_TRUE(skip_hides_content(hides)) << hides;
+  }
+}
+
+TEST(SkipReasons, ASkippedMemberMakesTheScanIncomplete) {
+  ScanEnd end;
+  EXPECT_TRUE(scan_saw_everything(end));
+  end.stats.skipped_unscanned = 1;
+  EXPECT_FALSE(scan_saw_everything(end));
+  end.stats.skipped_unscanned = 0;
+  end.stats.errors = 1;
+  EXPECT_FALSE(scan_saw_everything(end));
+  end.stats.errors = 0;
+  end.complete = false;
+  EXPECT_FALSE(scan_saw_everything(end));
+}
+
 }  // namespace
 }  // namespace iocsweep

@@ -94,6 +94,16 @@ struct SkippedFile {
   std::string detail;  ///< e.g. the filesystem type or exclude glob; may be empty
 };
 
+/// True when a skipped[] entry with this reason leaves content that the
+/// rules and indicators never saw (too_large, archive_limit, encrypted, a
+/// directory changed during the walk, ...): the scan is then incomplete
+/// (exit code 3, or 1 with findings). False only for what is skipped by
+/// design and hides nothing the user asked to sweep: FIFOs and devices,
+/// --exclude, --one-file-system, pseudo and network filesystems, symlink
+/// loops and directories already walked under another path. A reason not
+/// known here counts as hiding content. docs/report-format.md has the table.
+bool skip_hides_content(std::string_view reason);
+
 /// What is known when a scan starts.
 struct ScanInfo {
   std::string host;
@@ -115,6 +125,9 @@ struct ScanStats {
   std::uint64_t files_scanned = 0;
   std::uint64_t bytes_scanned = 0;
   std::uint64_t files_skipped = 0;
+  /// The skipped[] entries for which skip_hides_content() holds: content
+  /// the rules never saw. Non-zero makes the scan incomplete (exit 3).
+  std::uint64_t skipped_unscanned = 0;
   std::uint64_t errors = 0;
   std::uint64_t findings = 0;
   /// Files that matched but scored below --min-score (not in findings).
@@ -142,6 +155,12 @@ struct ScanEnd {
   bool complete = true;
   ScanStats stats;
 };
+
+/// True when the scan looked at everything it was asked to: not
+/// interrupted, no errors[] entry, and no skipped[] entry that hid content
+/// (ScanStats::skipped_unscanned). What exit code 3 and every output's
+/// "clean" or "incomplete" rest on.
+bool scan_saw_everything(const ScanEnd& end);
 
 /// Receives the results of one scan. The pipeline calls it from one thread
 /// at a time (it serialises calls), begin() first and end() last.

@@ -39,7 +39,9 @@ constexpr const char* kExitCodesHelp =
     "  2  fatal: bad arguments, rule compile error, bad or unreadable IOC file,\n"
     "     bad baseline, output cannot be written; nothing was scanned or no report was written\n"
     "  3  no findings, but the scan is not clean: some files could not be read\n"
-    "     or scanned (see errors[] in the report), or it was interrupted\n"
+    "     or scanned (errors[] in the report), content was skipped unscanned\n"
+    "     (too large, archive limits, encrypted: stats.skipped_unscanned), or it\n"
+    "     was interrupted\n"
     "  130  a second SIGINT/SIGTERM ended the scan at once: no report is written\n"
     "  With --fail-on, only findings of at least that severity count for 1 (and\n"
     "  against 3); findings accepted by --baseline never count.";
@@ -606,12 +608,13 @@ int run_scan_command(RawScanOptions raw) {
       return kExitFatal;
     }
   }
-  if (baseline_file && (!outcome.complete || outcome.stats.errors > 0)) {
+  const bool saw_everything = scan_saw_everything(ScanEnd{"", outcome.complete, outcome.stats});
+  if (baseline_file && !saw_everything) {
     // A baseline is a complete replacement: from a partial scan it would
     // drop accepted findings in files that were not looked at.
     std::cerr << "iocsweep: --write-baseline: not written, the scan "
-              << (outcome.complete ? "could not read every file" : "was interrupted") << "; "
-              << escape_for_terminal(raw.write_baseline) << " is left as it was\n";
+              << (outcome.complete ? "did not match every file (see errors[] and skipped[])" : "was interrupted")
+              << "; " << escape_for_terminal(raw.write_baseline) << " is left as it was\n";
     baseline_file.reset();
   }
   if (baseline_file) {
@@ -628,7 +631,7 @@ int run_scan_command(RawScanOptions raw) {
   }
   if (!outcome.complete && !raw.quiet) std::cerr << "iocsweep: interrupted; the report covers what was done\n";
   if (outcome.stats.findings > 0 && outcome.max_finding_score >= fail_score) return kExitFindings;
-  if (outcome.stats.errors > 0 || !outcome.complete) return kExitIncomplete;
+  if (!saw_everything) return kExitIncomplete;
   return kExitClean;
 }
 

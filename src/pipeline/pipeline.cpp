@@ -115,6 +115,7 @@ class SharedSink {
   void skipped(std::string path, std::string reason, std::string detail = {}) {
     std::lock_guard lock(mu_);
     ++stats_.files_skipped;
+    if (skip_hides_content(reason)) ++stats_.skipped_unscanned;
     progress_.files_skipped.fetch_add(1, std::memory_order_relaxed);
     sink_.skipped(SkippedFile{std::move(path), std::move(reason), std::move(detail)});
   }

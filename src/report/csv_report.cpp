@@ -83,7 +83,8 @@ class CsvSink final : public ReportSink {
     line("scan_finished,,,,,,,,,,,,," +
          field("complete=" + std::string(end.complete ? "true" : "false") + " files_scanned=" +
                std::to_string(s.files_scanned) + " bytes_scanned=" + std::to_string(s.bytes_scanned) +
-               " files_skipped=" + std::to_string(s.files_skipped) + " errors=" + std::to_string(s.errors) +
+               " files_skipped=" + std::to_string(s.files_skipped) +
+               " skipped_unscanned=" + std::to_string(s.skipped_unscanned) + " errors=" + std::to_string(s.errors) +
                " findings=" + std::to_string(s.findings) + " finished_at=" + end.finished_at) +
          ",,");
     if (!out_) return Error{"cannot write the report"};

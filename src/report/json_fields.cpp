@@ -149,6 +149,7 @@ json stats_json(const ScanStats& s) {
   return {{"files_scanned", s.files_scanned},
           {"bytes_scanned", s.bytes_scanned},
           {"files_skipped", s.files_skipped},
+          {"skipped_unscanned", s.skipped_unscanned},
           {"errors", s.errors},
           {"findings", s.findings},
           {"findings_below_min_score", s.findings_below_min_score},

@@ -25,6 +25,24 @@ std::string_view severity_for(int score) {
   return "info";
 }
 
+bool skip_hides_content(std::string_view reason) {
+  // Skipped by design, hiding nothing the user asked to sweep. Anything
+  // else (and any reason added later and not listed here) did hide content.
+  static constexpr std::string_view kByDesign[] = {
+      "special",           // FIFO, socket, device: never opened
+      "excluded",          // --exclude
+      "other_filesystem",  // --one-file-system
+      "filesystem",        // pseudo and network filesystems (--include-fs)
+      "symlink_loop",      // a link to a directory above it, or to itself
+      "already_visited",   // walked under another path
+  };
+  return std::find(std::begin(kByDesign), std::end(kByDesign), reason) == std::end(kByDesign);
+}
+
+bool scan_saw_everything(const ScanEnd& end) {
+  return end.complete && end.stats.errors == 0 && end.stats.skipped_unscanned == 0;
+}
+
 std::string member_chain(const Finding& f) {
   std::string chain;
   for (const std::string& m : f.member) chain += (chain.empty() ? "" : "!/") + m;

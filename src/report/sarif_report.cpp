@@ -351,7 +351,7 @@ class SarifSink final : public report_detail::CollectingSink {
                                {"descriptor", {{"id", "file-error"}}},
                                {"locations", json::array({std::move(loc)})}});
     }
-    json inv = {{"executionSuccessful", end.complete && errors_.empty()},
+    json inv = {{"executionSuccessful", scan_saw_everything(end) && errors_.empty()},
                 {"startTimeUtc", info_.started_at},
                 {"endTimeUtc", end.finished_at},
                 {"machine", to_valid_utf8(info_.host)},

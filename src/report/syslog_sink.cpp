@@ -197,9 +197,10 @@ class UnixSyslogSink final : public SyslogSink {
     const std::string sd = std::string("[") + kSdId + " event=\"scan_finished\" complete=\"" +
                            (end.complete ? "true" : "false") + "\" files_scanned=\"" + std::to_string(s.files_scanned) +
                            "\" bytes_scanned=\"" + std::to_string(s.bytes_scanned) + "\" files_skipped=\"" +
-                           std::to_string(s.files_skipped) + "\" errors=\"" + std::to_string(s.errors) +
+                           std::to_string(s.files_skipped) + "\" skipped_unscanned=\"" +
+                           std::to_string(s.skipped_unscanned) + "\" errors=\"" + std::to_string(s.errors) +
                            "\" findings=\"" + std::to_string(s.findings) + "\"]";
-    const bool clean = end.complete && s.errors == 0;
+    const bool clean = scan_saw_everything(end);
     send(s.findings > 0 ? kWarning
          : clean        ? kInformational
                         : kNotice,

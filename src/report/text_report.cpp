@@ -90,8 +90,12 @@ class TextSink final : public report_detail::CollectingSink {
     out_ << (end.complete ? "Scan complete: " : "Scan INTERRUPTED: ") << st.files_scanned << " files ("
          << human_bytes(st.bytes_scanned) << ") scanned";
     if (st.files_cached > 0) out_ << " (" << st.files_cached << " answered from the cache)";
-    out_ << ", " << st.findings << " with findings, " << st.files_skipped << " skipped, " << st.errors << " errors, in "
-         << elapsed << " s\n";
+    out_ << ", " << st.findings << " with findings, " << st.files_skipped << " skipped";
+    if (st.skipped_unscanned > 0) out_ << " (" << st.skipped_unscanned << " with content not scanned)";
+    out_ << ", " << st.errors << " errors, in " << elapsed << " s\n";
+    if (end.complete && !scan_saw_everything(end)) {
+      out_ << "INCOMPLETE: not every file could be read and scanned (see ERROR and SKIPPED above)\n";
+    }
     if (st.findings_suppressed > 0) out_ << st.findings_suppressed << " findings left out: accepted by --baseline\n";
     out_.flush();
     if (!out_) return Error{"cannot write the report"};
