@@ -329,6 +329,37 @@ TEST(CacheCli, CorruptCacheFileIsFatalAndUntouched) {
   EXPECT_EQ(test::read_file(t.cache()), "this is not a database, but somebody's notes\n");
 }
 
+TEST(CacheCli, CacheOthersCouldEditIsFatal) {
+  Tree t;
+  ASSERT_EQ(t.scan().exit_code, 1);
+  ASSERT_EQ(::chmod(t.cache().c_str(), 0666), 0);
+  RunResult r = t.scan();
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(t.cache() + ": scan cache is writable by group or others (mode 0666)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "");
+  ASSERT_EQ(::chmod(t.cache().c_str(), 0600), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(t.cache().c_str(), 65534, 65534), 0);
+    RunResult other = t.scan();
+    EXPECT_EQ(other.exit_code, 2);
+    EXPECT_NE(other.err.find(t.cache() + ": scan cache belongs to uid 65534"), std::string::npos) << other.err;
+  }
+}
+
+// The schema cannot be written (here a file size limit; a full disk or a
+// quota alike): exit 2, and the cache file and its -wal are gone again.
+TEST(CacheCli, CacheThatCannotBeCreatedIsRemovedAgain) {
+  Tree t;
+  const std::string command = "trap '' XFSZ; ulimit -f 1; exec \"$0\" \"$@\"";
+  RunResult r = run({"/bin/sh", "-c", command, kBin, "scan", "--no-rule-cache", "--cache", t.cache(), t.dir.path()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(t.cache()), std::string::npos) << r.err;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    EXPECT_NE(::access((t.cache() + suffix).c_str(), F_OK), 0) << t.cache() + suffix << " left behind";
+  }
+}
+
 // Runs iocsweep in the background; SIGKILLs it once its cache has a
 // committed batch; the cache must stay sound and usable.
 TEST(CacheCli, KilledRunLeavesSoundCache) {

@@ -91,9 +91,17 @@ class ScanCache {
   static constexpr std::size_t kBatchRows = 1024;
 
   /// Opens `path`, creating it (mode 0600, schema written) when it does not
-  /// exist. Fails with a message naming the file when it is not an iocsweep
-  /// cache (another SQLite database, or any other bytes), has another schema
-  /// version, is a symlink, or cannot be opened or written.
+  /// exist. Fails with a message naming the file and the reason when it is
+  /// not an iocsweep cache (another SQLite database, or any other bytes),
+  /// has another schema version, is a symlink, or cannot be opened or
+  /// written; and when another user could edit its verdicts: the file (or an
+  /// existing -wal, -shm or -journal file of it) is not owned by the
+  /// effective user or is writable by group or others, its directory is
+  /// writable by anyone but its owner, or a directory above it lets others
+  /// rename entries (writable by group or others without the sticky bit), or
+  /// one of them belongs to another user than root or the effective user.
+  /// When it fails on a file it created, it removes that file and the -wal,
+  /// -shm and -journal files it made; it never removes what existed before.
   static Result<std::unique_ptr<ScanCache>> open(const std::string& path);
   /// Commits what is pending.
   ~ScanCache();
@@ -120,9 +128,11 @@ class ScanCache {
  private:
   struct Impl;
   struct Row;
-  explicit ScanCache(std::string path);
+  ScanCache(std::string path, std::string db_path);
   Status commit(std::vector<Row>& rows);
   std::string path_;
+  // The file as opened: its directory resolved once, when it was checked.
+  std::string db_path_;
   std::unique_ptr<Impl> impl_;
 };
 
