@@ -3,6 +3,7 @@
 #include "iocsweep/cache.hpp"
 
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -190,6 +191,31 @@ TEST(ScanCache, DatabaseIsInWalMode) {
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+TEST(CacheTrust, OnlyDiskFilesystemsThatStampMappedWritesAreTrusted) {
+  EXPECT_TRUE(cache_trusts_filesystem(EXT4_SUPER_MAGIC));
+  EXPECT_TRUE(cache_trusts_filesystem(XFS_SUPER_MAGIC));
+  EXPECT_TRUE(cache_trusts_filesystem(BTRFS_SUPER_MAGIC));
+  EXPECT_TRUE(cache_trusts_filesystem(F2FS_SUPER_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(TMPFS_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(RAMFS_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(OVERLAYFS_SUPER_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(FUSE_SUPER_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(NFS_SUPER_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(MSDOS_SUPER_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(0));
+}
+
+TEST(CacheTrust, SettleDelayIsTwiceTheWritebackDelay) {
+  EXPECT_EQ(writeback_settle_ns("3000\n", "500\n"), 70'000'000'000);
+  EXPECT_EQ(writeback_settle_ns("1", "1"), 40'000'000);
+  // Periodic writeback off: a dirty page has no deadline.
+  EXPECT_EQ(writeback_settle_ns("3000\n", "0\n"), std::nullopt);
+  EXPECT_EQ(writeback_settle_ns("", "500"), std::nullopt);
+  EXPECT_EQ(writeback_settle_ns("30s", "500"), std::nullopt);
+  EXPECT_EQ(writeback_settle_ns("-1", "500"), std::nullopt);
+  EXPECT_EQ(writeback_settle_ns("99999999999999999999", "500"), std::nullopt);
 }
 
 constexpr uid_t kNobody = 65534;

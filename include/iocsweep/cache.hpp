@@ -33,6 +33,31 @@ struct FileKey {
   bool operator==(const FileKey&) const = default;
 };
 
+/// Whether the scan cache may answer for, and store, files on a filesystem
+/// of statfs(2) type `f_type`: only disk filesystems known to update a
+/// file's mtime and ctime on the first write through a shared mapping after
+/// each writeback (ext2/3/4, xfs, btrfs, f2fs). tmpfs and ramfs never do
+/// (their pages are never written back), so a write through a mapping
+/// changes the bytes under an unchanged key; anything not known to update
+/// them (overlayfs, FUSE, network filesystems, vfat, ...) is not trusted.
+bool cache_trusts_filesystem(std::uint64_t f_type);
+
+/// How long after its last change a file on a trusted filesystem must be
+/// before its verdict is stored, from the values of
+/// /proc/sys/vm/dirty_expire_centisecs and dirty_writeback_centisecs:
+/// twice their sum (70 s with the kernel's defaults), the delay within
+/// which a dirty page is written back, with as much again as margin. A page
+/// dirtied through a shared mapping can be rewritten without any time
+/// update until it is written back; one dirtied that long ago is clean
+/// again, and writing it moves the times. Nothing when a value is not a
+/// number or periodic writeback is off (no such delay exists).
+std::optional<std::int64_t> writeback_settle_ns(std::string_view dirty_expire_centisecs,
+                                                std::string_view dirty_writeback_centisecs);
+
+/// writeback_settle_ns() for this kernel's settings; nothing when they
+/// cannot be read.
+std::optional<std::int64_t> current_writeback_settle_ns();
+
 /// A YARA rule by identity, stable across runs: namespace (rule source
 /// name) and rule name.
 struct RuleId {

@@ -3,11 +3,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "iocsweep/cache.hpp"
 
@@ -238,6 +242,51 @@ std::string_view column_blob(sqlite3_stmt* stmt, int col) {
 }
 
 }  // namespace
+
+bool cache_trusts_filesystem(std::uint64_t f_type) {
+  // From linux/magic.h, spelled out so the build does not depend on the
+  // kernel headers' version. Each calls file_update_time() from its
+  // page_mkwrite handler, which runs on the first write to a clean page.
+  static constexpr std::uint64_t kTrusted[] = {
+      0xEF53,      // ext2, ext3, ext4
+      0x58465342,  // xfs
+      0x9123683E,  // btrfs
+      0xF2F52010,  // f2fs
+  };
+  return std::find(std::begin(kTrusted), std::end(kTrusted), f_type) != std::end(kTrusted);
+}
+
+std::optional<std::int64_t> writeback_settle_ns(std::string_view dirty_expire_centisecs,
+                                                std::string_view dirty_writeback_centisecs) {
+  const auto parse = [](std::string_view text) -> std::optional<std::int64_t> {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    // Above a year is as good as never.
+    if (ec != std::errc() || end != text.data() + text.size() || v < 0 || v > 3'153'600'000) return std::nullopt;
+    return v;
+  };
+  const auto expire = parse(dirty_expire_centisecs);
+  const auto interval = parse(dirty_writeback_centisecs);
+  // An interval of 0 turns periodic writeback off: a dirty page may stay
+  // dirty for as long as memory allows.
+  if (!expire || !interval || *interval == 0) return std::nullopt;
+  return 2 * (*expire + *interval) * 10'000'000;
+}
+
+std::optional<std::int64_t> current_writeback_settle_ns() {
+  const auto slurp = [](const char* path) -> std::optional<std::string> {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const auto expire = slurp("/proc/sys/vm/dirty_expire_centisecs");
+  const auto interval = slurp("/proc/sys/vm/dirty_writeback_centisecs");
+  if (!expire || !interval) return std::nullopt;
+  return writeback_settle_ns(*expire, *interval);
+}
 
 struct ScanCacheReader::Impl {
   DbHandle db;
