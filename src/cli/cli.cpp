@@ -939,8 +939,9 @@ int run(int argc, char** argv) {
   CLI::Option* cache_opt =
       scan->add_option("--cache", scan_opts.cache,
                        "Incremental sweeps: keep in FILE (SQLite, created mode 0600) each file's stat key (device, "
-                       "inode, size, mtime, ctime), digests and YARA verdict. A file whose key is unchanged and whose "
-                       "rules are the same is not read again: its cached result is matched against the current "
+                       "inode, size, mtime, ctime), digests and YARA verdict. A file on ext2/3/4, xfs, btrfs or f2fs "
+                       "whose key is unchanged and whose rules are the same is not read again (files elsewhere, "
+                       "as on tmpfs, are read every time): its cached result is matched against the current "
                        "indicators and reported with \"cached\": true. A rule change re-reads everything. Default: "
                        "no cache. FILE must not lie inside a scanned PATH unless --exclude'd (fatal otherwise). "
                        "See README, Incremental sweeps, for the trust model")
