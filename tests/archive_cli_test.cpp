@@ -316,7 +316,7 @@ TEST(ArchiveCli, ArchiveWithAMemberFindingIsNotAnsweredFromTheScanCache) {
   ::usleep(250'000);  // files changed in the last 100 ms are not cached
   const std::string db = cfg / "scan.db";
   for (int pass = 0; pass < 2; ++pass) {
-    RunResult r = run({kBin, "scan", "--format", "json", "--cache", db, t.path()});
+    RunResult r = run({kBin, "scan", "--format", "json", "--cache", db, "--cache-min-age", "0", t.path()});
     ASSERT_EQ(r.exit_code, 1) << "pass " << pass << ": " << r.err;
     json doc = parse_report(r);
     const json* f = finding_for(doc, t / "pkg.zip", {"bin/evtdiag.exe"});
@@ -334,9 +334,10 @@ TEST(ArchiveCli, CacheFromAnArchivesOffSweepDoesNotHideMembers) {
   write_file(t / "pkg.zip", make_archive("zip", {{"bin/evtdiag.exe", kPositive}}));
   ::usleep(250'000);  // files changed in the last 100 ms are not cached
   const std::string db = cfg / "scan.db";
-  RunResult off = run({kBin, "scan", "--format", "json", "--archives", "off", "--cache", db, t.path()});
+  RunResult off =
+      run({kBin, "scan", "--format", "json", "--archives", "off", "--cache", db, "--cache-min-age", "0", t.path()});
   ASSERT_EQ(off.exit_code, 0) << off.err;
-  RunResult on = run({kBin, "scan", "--format", "json", "--cache", db, t.path()});
+  RunResult on = run({kBin, "scan", "--format", "json", "--cache", db, "--cache-min-age", "0", t.path()});
   ASSERT_EQ(on.exit_code, 1) << on.err;
   json doc = parse_report(on);
   EXPECT_NE(finding_for(doc, t / "pkg.zip", {"bin/evtdiag.exe"}), nullptr) << doc["findings"].dump(2);
@@ -368,13 +369,14 @@ TEST(ArchiveCli, CleanArchiveIsCachedUntilTheIndicatorsChange) {
   write_file(t / "docs.zip", make_archive("zip", {{"doc/readme.txt", member}}));
   ::usleep(250'000);  // files changed in the last 100 ms are not cached
   const std::string db = cfg / "scan.db";
-  RunResult first = run({kBin, "scan", "--format", "json", "--cache", db, t.path()});
+  RunResult first = run({kBin, "scan", "--format", "json", "--cache", db, "--cache-min-age", "0", t.path()});
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  RunResult second = run({kBin, "scan", "--format", "json", "--cache", db, t.path()});
+  RunResult second = run({kBin, "scan", "--format", "json", "--cache", db, "--cache-min-age", "0", t.path()});
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_EQ(parse_report(second)["stats"]["files_cached"], 1);
   write_file(cfg / "iocs.txt", sha256_hex(member) + ";90;the member\n");
-  RunResult third = run({kBin, "scan", "--format", "json", "--cache", db, "--iocs", cfg / "iocs.txt", t.path()});
+  RunResult third = run(
+      {kBin, "scan", "--format", "json", "--cache", db, "--cache-min-age", "0", "--iocs", cfg / "iocs.txt", t.path()});
   ASSERT_EQ(third.exit_code, 1) << third.err;
   json doc = parse_report(third);
   EXPECT_EQ(doc["stats"]["files_cached"], 0);

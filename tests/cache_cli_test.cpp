@@ -2,11 +2,15 @@
 // made here.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <chrono>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -36,9 +40,12 @@ bool has_yara(const json& finding, const std::string& rule) {
   return false;
 }
 
-// iocsweep does not cache a file changed within 100 ms of its read (its
-// ctime could still equal a following change's); wait that out.
+// iocsweep does not cache a file changed within 100 ms of its stat (its
+// ctime could still equal a following change's); wait that out. The
+// writeback delay it also waits for by default (70 s) is turned off with
+// kNoWritebackDelay where a test does not need it.
 void let_ctime_settle() { std::this_thread::sleep_for(std::chrono::milliseconds(250)); }
+const std::vector<std::string> kNoWritebackDelay{"--cache-min-age", "0"};
 
 struct Tree {
   TempDir dir, cfg;
@@ -54,6 +61,7 @@ struct Tree {
   std::string cache() const { return cfg / "scan.db"; }
   RunResult scan(std::vector<std::string> extra = {}) const {
     std::vector<std::string> args{kBin, "scan", "--format", "json", "--cache", cache()};
+    args.insert(args.end(), kNoWritebackDelay.begin(), kNoWritebackDelay.end());
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back(dir.path());
     return run(args);
@@ -329,6 +337,128 @@ TEST(CacheCli, CorruptCacheFileIsFatalAndUntouched) {
   EXPECT_EQ(test::read_file(t.cache()), "this is not a database, but somebody's notes\n");
 }
 
+std::int64_t ctime_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+}
+
+// A file mapped MAP_SHARED and writable, as an attacker holds it: writes
+// through it go to the page cache without a write() call.
+class SharedMapping {
+ public:
+  explicit SharedMapping(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    struct stat st {};
+    if (fd_ < 0 || ::fstat(fd_, &st) != 0) throw std::runtime_error("cannot open " + path);
+    size_ = static_cast<std::size_t>(st.st_size);
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("cannot map " + path);
+    map_ = static_cast<char*>(p);
+  }
+  ~SharedMapping() {
+    ::munmap(map_, size_);
+    ::close(fd_);
+  }
+  SharedMapping(const SharedMapping&) = delete;
+  SharedMapping& operator=(const SharedMapping&) = delete;
+  // Replaces the whole content (same size) through the mapping.
+  void overwrite(const std::string& bytes) {
+    if (bytes.size() != size_) throw std::runtime_error("overwrite: size differs");
+    std::memcpy(map_, bytes.data(), size_);
+  }
+
+ private:
+  int fd_ = -1;
+  std::size_t size_ = 0;
+  char* map_ = nullptr;
+};
+
+// The attack: DIR/report.bin, benign, is mapped and written once (the write
+// fault moves its times and dirties the page), swept into the cache after
+// the racy window, then rewritten with the engine through the same mapping
+// (no fault: the page is still dirty). The next sweep must read it and find
+// the engine. Skips when this kernel moved the key after all.
+void expect_rewrite_through_mapping_found(const std::string& dir, const std::vector<std::string>& options) {
+  TempDir cfg;
+  const std::string positive = test::synth_swift_engine();
+  const std::string target = dir + "/report.bin";
+  write_file(target, std::string(positive.size(), 'A'));
+  SharedMapping mapping(target);
+  mapping.overwrite(std::string(positive.size(), 'B'));
+  let_ctime_settle();
+  std::vector<std::string> args{kBin, "scan", "--format", "json", "--cache", cfg / "scan.db"};
+  args.insert(args.end(), options.begin(), options.end());
+  args.push_back(dir);
+  ASSERT_EQ(run(args).exit_code, 0);
+
+  const std::int64_t ctime = ctime_of(target), mtime = mtime_of(target);
+  mapping.overwrite(positive);
+  ASSERT_EQ(test::read_file(target), positive);
+  if (ctime_of(target) != ctime || mtime_of(target) != mtime) GTEST_SKIP() << "the write moved the file's times";
+  RunResult r = run(args);
+  ASSERT_EQ(r.exit_code, 1) << r.err << r.out;
+  json d = parse_report(r);
+  EXPECT_EQ(d["stats"]["files_cached"], 0);
+  const json* f = finding_for(d, target);
+  ASSERT_NE(f, nullptr) << r.out;
+  EXPECT_TRUE(has_yara(*f, kEngineRule));
+}
+
+// tmpfs pages are never written back, so never write-protected again:
+// after the first write through a mapping no later one moves the times.
+// Without the writeback delay, the filesystem type alone must keep the
+// file out of the cache.
+TEST(CacheCli, FileOnTmpfsRewrittenThroughASharedMappingIsFound) {
+  struct statfs fs {};
+  if (::statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC) GTEST_SKIP() << "/dev/shm is not a tmpfs";
+  TempDir shm("/dev/shm");
+  expect_rewrite_through_mapping_found(shm.path(), kNoWritebackDelay);
+}
+
+// On a disk filesystem a write fault updates the times only when the page
+// is clean (written back): a page dirtied through a mapping before the
+// sweep read the file can be rewritten without a trace until writeback.
+TEST(CacheCli, FileRewrittenThroughAStillDirtyMappingIsFound) {
+  TempDir tree;
+  struct statfs fs {};
+  if (::statfs(tree.path().c_str(), &fs) != 0 || fs.f_type != EXT4_SUPER_MAGIC) {
+    GTEST_SKIP() << "needs the test directory on ext4";
+  }
+  expect_rewrite_through_mapping_found(tree.path(), {});
+}
+
+TEST(CacheCli, CacheOthersCouldEditIsFatal) {
+  Tree t;
+  ASSERT_EQ(t.scan().exit_code, 1);
+  ASSERT_EQ(::chmod(t.cache().c_str(), 0666), 0);
+  RunResult r = t.scan();
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(t.cache() + ": scan cache is writable by group or others (mode 0666)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "");
+  ASSERT_EQ(::chmod(t.cache().c_str(), 0600), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(t.cache().c_str(), 65534, 65534), 0);
+    RunResult other = t.scan();
+    EXPECT_EQ(other.exit_code, 2);
+    EXPECT_NE(other.err.find(t.cache() + ": scan cache belongs to uid 65534"), std::string::npos) << other.err;
+  }
+}
+
+// The schema cannot be written (here a file size limit; a full disk or a
+// quota alike): exit 2, and the cache file and its -wal are gone again.
+TEST(CacheCli, CacheThatCannotBeCreatedIsRemovedAgain) {
+  Tree t;
+  const std::string command = "trap '' XFSZ; ulimit -f 1; exec \"$0\" \"$@\"";
+  RunResult r = run({"/bin/sh", "-c", command, kBin, "scan", "--no-rule-cache", "--cache", t.cache(), t.dir.path()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(t.cache()), std::string::npos) << r.err;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    EXPECT_NE(::access((t.cache() + suffix).c_str(), F_OK), 0) << t.cache() + suffix << " left behind";
+  }
+}
+
 // Runs iocsweep in the background; SIGKILLs it once its cache has a
 // committed batch; the cache must stay sound and usable.
 TEST(CacheCli, KilledRunLeavesSoundCache) {
@@ -341,8 +471,8 @@ TEST(CacheCli, KilledRunLeavesSoundCache) {
   }
   let_ctime_settle();
   const std::string cache = cfg / "scan.db";
-  const std::vector<std::string> args{kBin,  "scan", "--threads",    "2",        "--cache",
-                                      cache, "-o",   cfg / "r.json", tree.path()};
+  const std::vector<std::string> args{kBin, "scan", "--threads",    "2",        "--cache", cache, "--cache-min-age",
+                                      "0",  "-o",   cfg / "r.json", tree.path()};
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -397,12 +527,14 @@ TEST(CacheCli, KilledRunLeavesSoundCache) {
   EXPECT_LT(rows, kDirs * kPerDir);
 
   // The next run works and re-uses what the killed one committed.
-  RunResult r = run({kBin, "scan", "--cache", cache, tree.path()});
+  RunResult r = run({kBin, "scan", "--cache", cache, "--cache-min-age", "0", tree.path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json d = parse_report(r);
   EXPECT_EQ(d["stats"]["files_scanned"], kDirs * kPerDir);
   EXPECT_EQ(d["stats"]["files_cached"], rows);
-  EXPECT_EQ(parse_report(run({kBin, "scan", "--cache", cache, tree.path()}))["stats"]["files_cached"], kDirs * kPerDir);
+  EXPECT_EQ(
+      parse_report(run({kBin, "scan", "--cache", cache, "--cache-min-age", "0", tree.path()}))["stats"]["files_cached"],
+      kDirs * kPerDir);
 }
 
 }  // namespace

@@ -3,8 +3,12 @@
 #include "iocsweep/cache.hpp"
 
 #include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "test_support.hpp"
 
@@ -187,6 +191,174 @@ TEST(ScanCache, DatabaseIsInWalMode) {
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+TEST(CacheTrust, OnlyDiskFilesystemsThatStampMappedWritesAreTrusted) {
+  EXPECT_TRUE(cache_trusts_filesystem(EXT4_SUPER_MAGIC));
+  EXPECT_TRUE(cache_trusts_filesystem(XFS_SUPER_MAGIC));
+  EXPECT_TRUE(cache_trusts_filesystem(BTRFS_SUPER_MAGIC));
+  EXPECT_TRUE(cache_trusts_filesystem(F2FS_SUPER_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(TMPFS_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(RAMFS_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(OVERLAYFS_SUPER_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(FUSE_SUPER_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(NFS_SUPER_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(MSDOS_SUPER_MAGIC));
+  EXPECT_FALSE(cache_trusts_filesystem(0));
+}
+
+TEST(CacheTrust, SettleDelayIsTwiceTheWritebackDelay) {
+  EXPECT_EQ(writeback_settle_ns("3000\n", "500\n"), 70'000'000'000);
+  EXPECT_EQ(writeback_settle_ns("1", "1"), 40'000'000);
+  // Periodic writeback off: a dirty page has no deadline.
+  EXPECT_EQ(writeback_settle_ns("3000\n", "0\n"), std::nullopt);
+  EXPECT_EQ(writeback_settle_ns("", "500"), std::nullopt);
+  EXPECT_EQ(writeback_settle_ns("30s", "500"), std::nullopt);
+  EXPECT_EQ(writeback_settle_ns("-1", "500"), std::nullopt);
+  EXPECT_EQ(writeback_settle_ns("99999999999999999999", "500"), std::nullopt);
+}
+
+constexpr uid_t kNobody = 65534;
+
+// Tests run as root (CI too); handing a file to another user needs it.
+#define NEED_ROOT() \
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown files to another user"
+
+TEST(ScanCache, CacheOwnedByAnotherUserIsRefused) {
+  NEED_ROOT();
+  TempDir t;
+  const std::string path = t / "c.db";
+  ASSERT_TRUE(ScanCache::open(path));
+  ASSERT_EQ(::chown(path.c_str(), kNobody, kNobody), 0);
+  auto cache = ScanCache::open(path);
+  ASSERT_FALSE(cache);
+  EXPECT_NE(cache.error().message.find(path + ": scan cache belongs to uid 65534"), std::string::npos)
+      << cache.error().message;
+  EXPECT_EQ(::access(path.c_str(), F_OK), 0) << "a refused cache is left alone";
+}
+
+TEST(ScanCache, CacheWritableByOthersIsRefused) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  ASSERT_TRUE(ScanCache::open(path));
+  for (const mode_t mode : {0666, 0620}) {
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    auto cache = ScanCache::open(path);
+    ASSERT_FALSE(cache) << std::oct << mode;
+    EXPECT_NE(cache.error().message.find(path + ": scan cache is writable by group or others"), std::string::npos)
+        << cache.error().message;
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  EXPECT_TRUE(ScanCache::open(path));
+}
+
+// SQLite opens the -wal and -shm files by name: one planted by another
+// user would let them feed verdicts in.
+TEST(ScanCache, WalOrShmFileOfAnotherUserIsRefused) {
+  NEED_ROOT();
+  TempDir t;
+  const std::string path = t / "c.db";
+  ASSERT_TRUE(ScanCache::open(path));
+  for (const char* suffix : {"-wal", "-shm"}) {
+    const std::string side = path + suffix;
+    test::write_file(side, "");
+    ASSERT_EQ(::chown(side.c_str(), kNobody, kNobody), 0);
+    auto cache = ScanCache::open(path);
+    ASSERT_FALSE(cache) << suffix;
+    EXPECT_NE(cache.error().message.find(side + ": scan cache belongs to uid 65534"), std::string::npos)
+        << cache.error().message;
+    ASSERT_EQ(::unlink(side.c_str()), 0);
+  }
+  ASSERT_EQ(::symlink((t / "elsewhere").c_str(), (path + "-wal").c_str()), 0);
+  auto cache = ScanCache::open(path);
+  ASSERT_FALSE(cache);
+  EXPECT_NE(cache.error().message.find(path + "-wal: scan cache is a symbolic link"), std::string::npos)
+      << cache.error().message;
+}
+
+// Another user who may write the cache's directory can swap the cache or
+// create its -wal file before SQLite does; a sticky bit stops the first
+// only. Above it, a sticky directory (/tmp) is fine: no one else can
+// rename our directory out of it.
+TEST(ScanCache, DirectoryOthersCanWriteIsRefused) {
+  TempDir t;
+  const std::string dir = t / "shared";
+  test::make_dir(dir);
+  for (const mode_t mode : {0777, 01777, 0770}) {
+    ASSERT_EQ(::chmod(dir.c_str(), mode), 0);
+    auto cache = ScanCache::open(dir + "/c.db");
+    ASSERT_FALSE(cache) << std::oct << mode;
+    EXPECT_NE(cache.error().message.find("directory " + dir + " is writable by group or others"), std::string::npos)
+        << cache.error().message;
+    EXPECT_NE(::access((dir + "/c.db").c_str(), F_OK), 0) << "nothing is created in it";
+  }
+  // Below a sticky shared directory, in one of our own, it is fine.
+  ASSERT_EQ(::chmod(dir.c_str(), 01777), 0);
+  test::make_dir(dir + "/mine");
+  EXPECT_TRUE(ScanCache::open(dir + "/mine/c.db"));
+  // Below a non-sticky one, it is not: the inner directory can be renamed away.
+  ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
+  auto cache = ScanCache::open(dir + "/mine/c.db");
+  ASSERT_FALSE(cache);
+  EXPECT_NE(cache.error().message.find("directory " + dir + " is writable"), std::string::npos)
+      << cache.error().message;
+}
+
+TEST(ScanCache, DirectoryOfAnotherUserIsRefused) {
+  NEED_ROOT();
+  TempDir t;
+  const std::string dir = t / "theirs";
+  test::make_dir(dir);
+  ASSERT_EQ(::chown(dir.c_str(), kNobody, kNobody), 0);
+  auto cache = ScanCache::open(dir + "/c.db");
+  ASSERT_FALSE(cache);
+  EXPECT_NE(cache.error().message.find("directory " + dir + " belongs to uid 65534"), std::string::npos)
+      << cache.error().message;
+}
+
+// A file size limit (a full disk or a quota behaves alike): the schema
+// cannot be written, so the open fails after creating the cache file.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);  // writes fail with EFBIG instead
+    const rlimit lim{bytes, old_.rlim_max};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    ::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit old_{};
+  sighandler_t old_handler_ = SIG_DFL;
+};
+
+TEST(ScanCache, FailedCreationRemovesWhatItCreated) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  {
+    FileSizeLimit limit(512);
+    auto cache = ScanCache::open(path);
+    ASSERT_FALSE(cache);
+    EXPECT_NE(cache.error().message.find(path), std::string::npos) << cache.error().message;
+  }
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    EXPECT_NE(::access((path + suffix).c_str(), F_OK), 0) << path + suffix << " left behind";
+  }
+}
+
+TEST(ScanCache, FailedOpenNeverRemovesAFileItDidNotCreate) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  test::write_file(path, "");  // someone's empty file: taken as a new cache
+  {
+    FileSizeLimit limit(512);
+    ASSERT_FALSE(ScanCache::open(path));
+  }
+  EXPECT_EQ(::access(path.c_str(), F_OK), 0);
 }
 
 }  // namespace

@@ -24,9 +24,10 @@ namespace iocsweep::test {
 /// A fresh directory under $TMPDIR, removed with everything in it.
 class TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/iocsweep-test-XXXXXX";
+  TempDir() : TempDir(default_base()) {}
+  /// A fresh directory under `base` (a filesystem a test needs, /dev/shm).
+  explicit TempDir(const std::string& base) {
+    std::string tmpl = base + "/iocsweep-test-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (::mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -52,6 +53,10 @@ class TempDir {
   std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
 
  private:
+  static std::string default_base() {
+    const char* base = std::getenv("TMPDIR");
+    return base && *base ? base : "/tmp";
+  }
   std::string path_;
 };
 

@@ -33,6 +33,31 @@ struct FileKey {
   bool operator==(const FileKey&) const = default;
 };
 
+/// Whether the scan cache may answer for, and store, files on a filesystem
+/// of statfs(2) type `f_type`: only disk filesystems known to update a
+/// file's mtime and ctime on the first write through a shared mapping after
+/// each writeback (ext2/3/4, xfs, btrfs, f2fs). tmpfs and ramfs never do
+/// (their pages are never written back), so a write through a mapping
+/// changes the bytes under an unchanged key; anything not known to update
+/// them (overlayfs, FUSE, network filesystems, vfat, ...) is not trusted.
+bool cache_trusts_filesystem(std::uint64_t f_type);
+
+/// How long after its last change a file on a trusted filesystem must be
+/// before its verdict is stored, from the values of
+/// /proc/sys/vm/dirty_expire_centisecs and dirty_writeback_centisecs:
+/// twice their sum (70 s with the kernel's defaults), the delay within
+/// which a dirty page is written back, with as much again as margin. A page
+/// dirtied through a shared mapping can be rewritten without any time
+/// update until it is written back; one dirtied that long ago is clean
+/// again, and writing it moves the times. Nothing when a value is not a
+/// number or periodic writeback is off (no such delay exists).
+std::optional<std::int64_t> writeback_settle_ns(std::string_view dirty_expire_centisecs,
+                                                std::string_view dirty_writeback_centisecs);
+
+/// writeback_settle_ns() for this kernel's settings; nothing when they
+/// cannot be read.
+std::optional<std::int64_t> current_writeback_settle_ns();
+
 /// A YARA rule by identity, stable across runs: namespace (rule source
 /// name) and rule name.
 struct RuleId {
@@ -91,9 +116,17 @@ class ScanCache {
   static constexpr std::size_t kBatchRows = 1024;
 
   /// Opens `path`, creating it (mode 0600, schema written) when it does not
-  /// exist. Fails with a message naming the file when it is not an iocsweep
-  /// cache (another SQLite database, or any other bytes), has another schema
-  /// version, is a symlink, or cannot be opened or written.
+  /// exist. Fails with a message naming the file and the reason when it is
+  /// not an iocsweep cache (another SQLite database, or any other bytes),
+  /// has another schema version, is a symlink, or cannot be opened or
+  /// written; and when another user could edit its verdicts: the file (or an
+  /// existing -wal, -shm or -journal file of it) is not owned by the
+  /// effective user or is writable by group or others, its directory is
+  /// writable by anyone but its owner, or a directory above it lets others
+  /// rename entries (writable by group or others without the sticky bit), or
+  /// one of them belongs to another user than root or the effective user.
+  /// When it fails on a file it created, it removes that file and the -wal,
+  /// -shm and -journal files it made; it never removes what existed before.
   static Result<std::unique_ptr<ScanCache>> open(const std::string& path);
   /// Commits what is pending.
   ~ScanCache();
@@ -120,9 +153,11 @@ class ScanCache {
  private:
   struct Impl;
   struct Row;
-  explicit ScanCache(std::string path);
+  ScanCache(std::string path, std::string db_path);
   Status commit(std::vector<Row>& rows);
   std::string path_;
+  // The file as opened: its directory resolved once, when it was checked.
+  std::string db_path_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -142,10 +143,16 @@ struct ScanConfig {
   /// Optional: where run_scan publishes its progress. Costs nothing per
   /// file beyond the counters the scan keeps anyway.
   std::shared_ptr<ScanProgress> progress;
-  /// Scan cache, or null. A file whose stat key and rule fingerprint match
-  /// its entry is answered from it without being read; every file read
-  /// without error is stored into it.
+  /// Scan cache, or null. A file on a filesystem the cache trusts
+  /// (cache_trusts_filesystem) whose stat key and rule fingerprint match its
+  /// entry is answered from it without being read; a file read there without
+  /// error is stored into it once its last change is cache_min_age_ns old.
   std::shared_ptr<ScanCache> cache;
+  /// How long before its stat a file must have last changed (ctime and
+  /// mtime) to be stored; never less than 0.1 s. Unset: the kernel's
+  /// writeback delay (current_writeback_settle_ns), and nothing is stored
+  /// when that is unknown.
+  std::optional<std::int64_t> cache_min_age_ns;
   /// With a cache: read every file anyway, report as an error a file whose
   /// digests differ from its cache entry although its stat key does not,
   /// and refresh the entries.

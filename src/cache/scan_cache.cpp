@@ -3,9 +3,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "iocsweep/cache.hpp"
 
@@ -50,10 +56,11 @@ std::string db_error(const std::string& path, sqlite3* db) {
   return path + ": scan cache: " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory");
 }
 
-Result<DbHandle> open_connection(const std::string& path) {
+// Opens `db_path`; messages name the file as the user spelt it (`path`).
+Result<DbHandle> open_connection(const std::string& db_path, const std::string& path) {
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr);
+  const int rc = sqlite3_open_v2(db_path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr);
   DbHandle db(raw);
   if (rc != SQLITE_OK) return Error{db_error(path, db.get())};
   sqlite3_extended_result_codes(db.get(), 1);
@@ -127,6 +134,69 @@ Status check_or_create_schema(const std::string& path, sqlite3* db) {
   return exec(path, db, "PRAGMA journal_mode=WAL");
 }
 
+std::string octal_mode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+// Why `file` (an existing cache file or one of its -wal, -shm, -journal
+// files, by lstat) could carry verdicts another user wrote, or "".
+std::string file_hazard(const std::string& file, const struct stat& st, uid_t euid) {
+  if (S_ISLNK(st.st_mode)) return file + ": scan cache is a symbolic link; name the file itself";
+  if (!S_ISREG(st.st_mode)) return file + ": scan cache is not a regular file";
+  if (st.st_uid != euid) {
+    return file + ": scan cache belongs to uid " + std::to_string(st.st_uid) + ", not to the sweeping user (uid " +
+           std::to_string(euid) + "), who could not trust its verdicts; remove it or name another file";
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return file + ": scan cache is writable by group or others (mode " + octal_mode(st.st_mode) +
+           "), who could edit its verdicts; remove it or name another file";
+  }
+  return "";
+}
+
+// Why another user could replace the cache in `dir` (absolute, resolved)
+// or plant its -wal or -shm file there, or "". The cache's own directory
+// must be writable by its owner only: a sticky bit stops others renaming
+// the cache, not creating the -wal file SQLite will open. Above it, a
+// directory writable by others must be sticky (as /tmp), so that no one
+// renames the directory below away; and every one must belong to root or
+// the sweeping user, whom nothing here protects against anyway.
+std::string directory_hazard(const std::string& dir, uid_t euid) {
+  std::string current = dir;
+  for (bool own = true;; own = false) {
+    struct stat st {};
+    if (::lstat(current.c_str(), &st) != 0) return "cannot check directory " + current + ": " + std::strerror(errno);
+    if (st.st_uid != euid && st.st_uid != 0) {
+      return "directory " + current + " belongs to uid " + std::to_string(st.st_uid) +
+             ", who could replace the scan cache; keep it where only you (or root) can write";
+    }
+    const bool shared = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+    if (shared && (own || (st.st_mode & S_ISVTX) == 0)) {
+      return "directory " + current + " is writable by group or others (mode " + octal_mode(st.st_mode) +
+             "), who could replace the scan cache or plant its -wal file; keep it where only you (or root) can "
+             "write";
+    }
+    if (current == "/") return "";
+    const std::size_t slash = current.find_last_of('/');
+    current = slash == 0 ? "/" : current.substr(0, slash);
+  }
+}
+
+// The files one open created, removed again unless the open succeeds:
+// the cache itself (made with O_EXCL) and those of its -wal, -shm and
+// -journal files that did not exist before. Declared before the
+// connection, so SQLite has closed them by the time they are removed.
+struct CreatedFiles {
+  std::vector<std::string> paths;
+  bool keep = false;
+  ~CreatedFiles() {
+    if (keep) return;
+    for (const std::string& p : paths) ::unlink(p.c_str());
+  }
+};
+
 std::int64_t as_db_int(std::uint64_t v) {
   std::int64_t out;
   std::memcpy(&out, &v, sizeof out);
@@ -172,6 +242,51 @@ std::string_view column_blob(sqlite3_stmt* stmt, int col) {
 }
 
 }  // namespace
+
+bool cache_trusts_filesystem(std::uint64_t f_type) {
+  // From linux/magic.h, spelled out so the build does not depend on the
+  // kernel headers' version. Each calls file_update_time() from its
+  // page_mkwrite handler, which runs on the first write to a clean page.
+  static constexpr std::uint64_t kTrusted[] = {
+      0xEF53,      // ext2, ext3, ext4
+      0x58465342,  // xfs
+      0x9123683E,  // btrfs
+      0xF2F52010,  // f2fs
+  };
+  return std::find(std::begin(kTrusted), std::end(kTrusted), f_type) != std::end(kTrusted);
+}
+
+std::optional<std::int64_t> writeback_settle_ns(std::string_view dirty_expire_centisecs,
+                                                std::string_view dirty_writeback_centisecs) {
+  const auto parse = [](std::string_view text) -> std::optional<std::int64_t> {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    // Above a year is as good as never.
+    if (ec != std::errc() || end != text.data() + text.size() || v < 0 || v > 3'153'600'000) return std::nullopt;
+    return v;
+  };
+  const auto expire = parse(dirty_expire_centisecs);
+  const auto interval = parse(dirty_writeback_centisecs);
+  // An interval of 0 turns periodic writeback off: a dirty page may stay
+  // dirty for as long as memory allows.
+  if (!expire || !interval || *interval == 0) return std::nullopt;
+  return 2 * (*expire + *interval) * 10'000'000;
+}
+
+std::optional<std::int64_t> current_writeback_settle_ns() {
+  const auto slurp = [](const char* path) -> std::optional<std::string> {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const auto expire = slurp("/proc/sys/vm/dirty_expire_centisecs");
+  const auto interval = slurp("/proc/sys/vm/dirty_writeback_centisecs");
+  if (!expire || !interval) return std::nullopt;
+  return writeback_settle_ns(*expire, *interval);
+}
 
 struct ScanCacheReader::Impl {
   DbHandle db;
@@ -235,27 +350,66 @@ struct ScanCache::Impl {
   StmtHandle insert;
 };
 
-ScanCache::ScanCache(std::string path) : path_(std::move(path)), impl_(std::make_unique<Impl>()) {}
+ScanCache::ScanCache(std::string path, std::string db_path)
+    : path_(std::move(path)), db_path_(std::move(db_path)), impl_(std::make_unique<Impl>()) {}
 
 ScanCache::~ScanCache() { (void)flush(); }
 
 Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
   if (path.empty()) return Error{"scan cache: empty file name"};
+  const std::size_t slash = path.find_last_of('/');
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (name.empty()) return Error{path + ": scan cache: not a file name"};
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  // The directory is resolved and checked once, and the cache opened below
+  // the resolved path: a symlink on the way, retargeted after the check,
+  // cannot send the open elsewhere.
+  char* resolved = ::realpath(dir.c_str(), nullptr);
+  if (resolved == nullptr) return Error{path + ": scan cache: " + dir + ": " + std::strerror(errno)};
+  const std::string real_dir = resolved;
+  std::free(resolved);
+  const uid_t euid = ::geteuid();
+  if (std::string hazard = directory_hazard(real_dir, euid); !hazard.empty()) {
+    return Error{path + ": scan cache refused: " + hazard};
+  }
+  const std::string db_path = (real_dir == "/" ? "" : real_dir) + "/" + name;
+
+  CreatedFiles created;
   struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (S_ISLNK(st.st_mode)) return Error{path + ": scan cache is a symbolic link; name the file itself"};
-    if (!S_ISREG(st.st_mode)) return Error{path + ": scan cache is not a regular file"};
+  if (::lstat(db_path.c_str(), &st) == 0) {
+    if (std::string hazard = file_hazard(path, st, euid); !hazard.empty()) return Error{hazard};
   } else if (errno == ENOENT) {
     // Created here, not by SQLite, so that it is private from the start;
     // SQLite gives the -wal and -shm files the same mode.
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    const int fd = ::open(db_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST) return Error{path + ": cannot create the scan cache: " + std::strerror(errno)};
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0) {
+      ::close(fd);
+      created.paths.push_back(db_path);
+    } else if (::lstat(db_path.c_str(), &st) != 0) {
+      return Error{path + ": " + std::strerror(errno)};
+    } else if (std::string hazard = file_hazard(path, st, euid); !hazard.empty()) {
+      return Error{hazard};  // made meanwhile by another sweep of ours, or refused as any
+    }
   } else {
     return Error{path + ": " + std::strerror(errno)};
   }
-  std::unique_ptr<ScanCache> cache(new ScanCache(path));
-  auto db = open_connection(path);
+  // SQLite opens these by name (O_CREAT, without O_NOFOLLOW): one left by
+  // someone else would hand them the verdicts. Only we can create them now
+  // that the directory is ours.
+  const bool made_db = !created.paths.empty();
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    const std::string side = db_path + suffix;
+    if (::lstat(side.c_str(), &st) == 0) {
+      if (std::string hazard = file_hazard(path + suffix, st, euid); !hazard.empty()) return Error{hazard};
+    } else if (errno != ENOENT) {
+      return Error{path + suffix + ": " + std::strerror(errno)};
+    } else if (made_db) {
+      created.paths.push_back(side);
+    }
+  }
+  std::unique_ptr<ScanCache> cache(new ScanCache(path, db_path));
+  auto db = open_connection(db_path, path);
   if (!db) return db.error();
   if (Status s = check_or_create_schema(path, db->get()); !s) return s.error();
   if (Status s = exec(path, db->get(), "PRAGMA synchronous=NORMAL"); !s) return s.error();
@@ -263,11 +417,12 @@ Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
   if (!insert) return insert.error();
   cache->impl_->db = std::move(*db);
   cache->impl_->insert = std::move(*insert);
+  created.keep = true;
   return cache;
 }
 
 Result<std::unique_ptr<ScanCacheReader>> ScanCache::reader() const {
-  auto db = open_connection(path_);
+  auto db = open_connection(db_path_, path_);
   if (!db) return db.error();
   auto select = prepare(path_, db->get(), kSelect);
   if (!select) return select.error();

@@ -75,6 +75,7 @@ struct RawScanOptions {
   std::string cache;
   bool no_cache = false;
   bool verify_cache = false;
+  double cache_min_age_s = -1;  // < 0: the kernel's writeback delay
   bool quiet = false;
   bool syslog = false;
   std::string syslog_socket = "/dev/log";
@@ -558,6 +559,7 @@ int run_scan_command(RawScanOptions raw) {
     }
     config.cache = std::move(*cache);
     config.verify_cache = raw.verify_cache;
+    if (raw.cache_min_age_s >= 0) config.cache_min_age_ns = static_cast<std::int64_t>(raw.cache_min_age_s * 1e9);
   }
   std::ostream& out = out_file ? out_file->stream() : std::cout;
   std::unique_ptr<ReportSink> report;
@@ -940,8 +942,9 @@ int run(int argc, char** argv) {
   CLI::Option* cache_opt =
       scan->add_option("--cache", scan_opts.cache,
                        "Incremental sweeps: keep in FILE (SQLite, created mode 0600) each file's stat key (device, "
-                       "inode, size, mtime, ctime), digests and YARA verdict. A file whose key is unchanged and whose "
-                       "rules are the same is not read again: its cached result is matched against the current "
+                       "inode, size, mtime, ctime), digests and YARA verdict. A file on ext2/3/4, xfs, btrfs or f2fs "
+                       "whose key is unchanged and whose rules are the same is not read again (files elsewhere, "
+                       "as on tmpfs, are read every time): its cached result is matched against the current "
                        "indicators and reported with \"cached\": true. A rule change re-reads everything. Default: "
                        "no cache. FILE must not lie inside a scanned PATH unless --exclude'd (fatal otherwise). "
                        "See README, Incremental sweeps, for the trust model")
@@ -950,6 +953,15 @@ int run(int argc, char** argv) {
   scan->add_flag("--verify-cache", scan_opts.verify_cache,
                  "With --cache: read every file anyway, report (in errors[]) each file whose digests differ from "
                  "its cache entry although its stat key is unchanged, and refresh the cache")
+      ->needs(cache_opt);
+  scan->add_option("--cache-min-age", scan_opts.cache_min_age_s,
+                   "With --cache: store a file only when its last change (ctime, mtime) is at least SECONDS "
+                   "old (at least 0.1). Default: twice the kernel's writeback delay (vm.dirty_expire_centisecs "
+                   "+ vm.dirty_writeback_centisecs; 70 s by default), within which a write through a shared "
+                   "mapping can leave a file's times unchanged; below it such a write may go unseen. Files on "
+                   "tmpfs and other filesystems the cache does not trust are never cached")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.0, 3.2e9))
       ->needs(cache_opt);
   scan->add_flag("--syslog", scan_opts.syslog,
                  "Also send each finding, and the scan's start and end, as an RFC 5424 message with structured "

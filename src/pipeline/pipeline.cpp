@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <array>
@@ -29,9 +30,10 @@ namespace {
 // descriptor.
 constexpr std::size_t kQueueCapacityPerThread = 64;
 
-// A file whose ctime or mtime is less than this before the moment its read
-// ended is not cached: far above the kernel's timestamp granularity (one
-// jiffy, at most 10 ms).
+// A file whose ctime or mtime is less than this before the moment it was
+// stat'ed is never cached: far above the kernel's timestamp granularity
+// (one jiffy, at most 10 ms). The writeback delay (CacheContext) is
+// usually far longer.
 constexpr std::int64_t kRacyWindowNs = 100'000'000;
 
 /// Blocking FIFO with a fixed capacity. close() wakes everyone: push()
@@ -283,11 +285,19 @@ struct CacheContext {
   std::unordered_map<std::string, std::size_t> rule_index;
   /// members_fingerprint(); "" when archives are off.
   std::string members;
+  /// How old a file's last change must be, at its stat, for it to be
+  /// stored; nothing: store nothing (the writeback delay is unknown).
+  std::optional<std::int64_t> min_age_ns;
 
   static CacheContext make(const ScanConfig& config) {
     CacheContext ctx;
     ctx.cache = config.cache.get();
     ctx.verify = config.verify_cache;
+    // Read once per scan: the kernel's settings, unless the user chose.
+    if (ctx.cache != nullptr) {
+      ctx.min_age_ns = config.cache_min_age_ns ? config.cache_min_age_ns : current_writeback_settle_ns();
+      if (ctx.min_age_ns) ctx.min_age_ns = std::max(*ctx.min_age_ns, kRacyWindowNs);
+    }
     if (ctx.cache != nullptr && config.pack.rules) {
       ctx.fingerprint = rules_fingerprint(config.pack);
       const auto& rules = config.pack.rules->rules();
@@ -297,6 +307,12 @@ struct CacheContext {
     return ctx;
   }
 };
+
+std::int64_t realtime_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
 
 // The stat identity of `entry`, without opening it (so a cache hit costs
 // no open, no read and no atime change); nothing when it is not a
@@ -467,8 +483,13 @@ class Worker {
     const bool layout = config_.archives && entry.parent && base_name(entry.path) == "oci-layout";
     std::optional<FileKey> key;
     std::optional<CachedFile> cached;
+    std::int64_t stat_ns = 0;
     if (cache_reader_ && !layout) {
+      stat_ns = realtime_ns();
       key = stat_key(entry);
+      // On a filesystem whose times a write through a mapping may leave
+      // alone, the key proves nothing: neither answered nor stored.
+      if (key && !cache_trusts_device(entry, *key)) key.reset();
       if (key) cached = cache_reader_->find(entry.path, *key);
       // A file now above --max-filesize is skipped by the reader, as any.
       if (key && key->size > config_.read.max_filesize) cached.reset();
@@ -518,7 +539,7 @@ class Worker {
     if (layout) key.reset();
     if (matched == Matched::kAllowListed) {
       // Known good: its members are not looked at either.
-      remember(entry, key, finding.digests, nullptr, config_.archives && !archive, "");
+      remember(entry, key, stat_ns, finding.digests, nullptr, config_.archives && !archive, "");
       return;
     }
     if (!error.empty()) {
@@ -534,12 +555,12 @@ class Worker {
       }
     }
     const Digests digests = finding.digests;
-    if (!archive) remember(entry, key, digests, &yara, config_.archives, "");
+    if (!archive) remember(entry, key, stat_ns, digests, &yara, config_.archives, "");
     if (!finding.matches.empty()) report(entry.path, read.bytes.size(), std::move(finding));
     if (!archive) return;
     const bool members_clean = layout ? scan_oci_layout(entry, subject.uid) : scan_members(entry, read, subject);
     const bool finished = stop_ == nullptr || !stop_->stop_requested();
-    if (members_clean && finished) remember(entry, key, digests, &yara, false, cache_.members);
+    if (members_clean && finished) remember(entry, key, stat_ns, digests, &yara, false, cache_.members);
   }
 
   // The first bytes of a file read, safe to touch: the buffer itself, or
@@ -727,19 +748,44 @@ class Worker {
     return true;
   }
 
+  // Whether the cache may answer for and store `entry`, by the type of the
+  // filesystem on its device: one O_PATH open and fstatfs per device and
+  // worker (no read, no atime change), remembered only when the descriptor
+  // is the file that was stat'ed.
+  bool cache_trusts_device(const WalkEntry& entry, const FileKey& key) {
+    if (const auto it = trusted_devices_.find(key.device); it != trusted_devices_.end()) return it->second;
+    const int dir = entry.parent ? entry.parent->fd() : AT_FDCWD;
+    const int fd = ::openat(dir, entry.name.c_str(), O_PATH | O_CLOEXEC | (entry.follow ? 0 : O_NOFOLLOW));
+    if (fd < 0) return false;
+    struct stat st {};
+    struct statfs fs {};
+    const bool known = ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == key.device &&
+                       static_cast<std::uint64_t>(st.st_ino) == key.inode && ::fstatfs(fd, &fs) == 0;
+    ::close(fd);
+    if (!known) return false;
+    const bool trusted = cache_trusts_filesystem(static_cast<std::uint64_t>(fs.f_type));
+    trusted_devices_.emplace(key.device, trusted);
+    return trusted;
+  }
+
   // Stores what was learnt about a file read without error. `yara` is null
   // when no YARA verdict was made (allow-listed); `checked_not_archive`
-  // when archives were looked for and the file is none.
-  void remember(const WalkEntry& entry, const std::optional<FileKey>& key, const Digests& digests,
+  // when archives were looked for and the file is none. `stat_ns`: when
+  // `key` was taken.
+  void remember(const WalkEntry& entry, const std::optional<FileKey>& key, std::int64_t stat_ns, const Digests& digests,
                 const YaraScanResult* yara, bool checked_not_archive, const std::string& clean_members) {
-    if (!key || cache_.cache == nullptr) return;
-    // Racy-clean guard (as git's index): the kernel stamps ctime from a
-    // coarse clock, so a write just after our read could leave ctime, and
-    // the key, unchanged. A file changed that recently is not cached.
-    timespec now{};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
-    if (key->ctime_ns > now_ns - kRacyWindowNs || key->mtime_ns > now_ns - kRacyWindowNs) return;
+    if (!key || cache_.cache == nullptr || !cache_.min_age_ns) return;
+    // A file changed less than min_age_ns before its stat is not stored.
+    // Racy clean (as git's index): the kernel stamps ctime from a coarse
+    // clock, so a write just after the stat could leave the key unchanged.
+    // Writeback: a page dirtied through a shared mapping is rewritten
+    // without a fault, so without a time update, until it is written back;
+    // the fault that dirtied it moved ctime, so a file whose ctime is older
+    // than the writeback delay has no such page, and any later write
+    // through a mapping faults and moves ctime. An entry stored so stays
+    // true for as long as its key does: lookups need no such check.
+    const std::int64_t settled_before = stat_ns - *cache_.min_age_ns;
+    if (key->ctime_ns > settled_before || key->mtime_ns > settled_before) return;
     CachedFile file;
     file.digests = digests;
     file.not_archive = checked_not_archive;
@@ -817,6 +863,8 @@ class Worker {
   ArchiveScanner archives_;
   const std::stop_token* stop_ = nullptr;
   std::unordered_map<std::uint32_t, std::string> owners_;
+  /// Device -> the cache trusts its filesystem (cache_trusts_device).
+  std::unordered_map<std::uint64_t, bool> trusted_devices_;
 };
 
 std::string host_name() {
