@@ -408,6 +408,34 @@ TEST(Cli, BrokenRuleInADirectoryIsSkippedWithAWarning) {
   EXPECT_EQ(named.exit_code, 2);
 }
 
+// A rule file's name (or text quoted by libyara) is outside text: a name
+// carrying an ANSI sequence must not reach the terminal as one, neither in
+// a load warning, nor in a fatal load error, nor in `rules check`.
+TEST(Cli, RuleLoadMessagesCarryNoRawEscapeBytes) {
+  TempDir t, rules;
+  const std::string evil = "bad\x1b]0;owned\x07\x1b[2J.yar";
+  write_file(rules / "good.yar", "rule good_rule { strings: $a = \"GOODNEEDLE\" condition: $a }");
+  write_file(rules / evil, "rule bad_rule { condition: $missing }");
+  write_file(t / "f", "xx GOODNEEDLE xx");
+  const auto expect_clean = [](const std::string& text) {
+    EXPECT_EQ(text.find('\x1b'), std::string::npos) << escape_for_terminal(text);
+    EXPECT_EQ(text.find('\x07'), std::string::npos) << escape_for_terminal(text);
+    EXPECT_NE(text.find("bad\\x1b]0;owned\\x07\\x1b[2J.yar"), std::string::npos) << escape_for_terminal(text);
+  };
+  RunResult warned = run({kBin, "scan", "--no-rule-cache", "--rules", rules.path(), t.path()});
+  EXPECT_EQ(warned.exit_code, 1) << warned.err;
+  expect_clean(warned.err);
+  RunResult fatal = run({kBin, "scan", "--no-rule-cache", "--rules", rules / evil, t.path()});
+  EXPECT_EQ(fatal.exit_code, 2);
+  expect_clean(fatal.err);
+  RunResult missing = run({kBin, "rules", "check", rules / ("none-" + evil)});
+  EXPECT_EQ(missing.exit_code, 2);
+  expect_clean(missing.err);
+  RunResult checked = run({kBin, "rules", "check", rules.path()});
+  EXPECT_EQ(checked.exit_code, 2);
+  expect_clean(checked.out);
+}
+
 TEST(Cli, RepeatableOptionsTakeOneValueEachAndFilesLoadOnce) {
   TempDir t, rules;
   write_file(rules / "r.yar", "rule only_once { condition: false }");
