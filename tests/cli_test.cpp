@@ -296,6 +296,29 @@ TEST(Cli, TextFormatIsReadable) {
   EXPECT_NE(r.out.find(kEngineRule), std::string::npos) << r.out;
 }
 
+// --follow-symlinks: a link planted in the tree does not lead the sweep onto
+// /proc, which the walk skips; --include-fs proc lets it.
+TEST(Cli, FollowedLinkToProcIsSkippedUnlessIncluded) {
+  if (::access("/proc/version", R_OK) != 0) GTEST_SKIP() << "no /proc/version here";
+  TempDir t, cfg;
+  ASSERT_EQ(::symlink("/proc/version", (t / "version").c_str()), 0);
+  write_file(cfg / "r.yar", "rule proc_version { strings: $a = \"Linux version\" condition: $a }");
+  RunResult r =
+      run({kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", cfg / "r.yar", "--follow-symlinks", t.path()});
+  ASSERT_NE(r.exit_code, 2) << r.err;
+  json doc = parse_report(r);
+  EXPECT_TRUE(doc["findings"].empty()) << doc["findings"].dump();
+  ASSERT_EQ(doc["skipped"].size(), 1u) << doc["skipped"].dump();
+  EXPECT_EQ(doc["skipped"][0]["path"], t / "version");
+  EXPECT_EQ(doc["skipped"][0]["reason"], "filesystem");
+  EXPECT_EQ(doc["skipped"][0]["detail"], "proc");
+  RunResult included = run({kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", cfg / "r.yar",
+                            "--follow-symlinks", "--include-fs", "proc", t.path()});
+  EXPECT_EQ(included.exit_code, 1) << included.err;
+  const json read = parse_report(included);
+  EXPECT_NE(finding_for(read, t / "version"), nullptr) << included.out;
+}
+
 TEST(Cli, MaxFilesizeSkipsAndReports) {
   TempDir t;
   write_file(t / "big", std::string(5000, 'x'));
