@@ -296,6 +296,29 @@ TEST(Cli, TextFormatIsReadable) {
   EXPECT_NE(r.out.find(kEngineRule), std::string::npos) << r.out;
 }
 
+// --follow-symlinks: a link planted in the tree does not lead the sweep onto
+// /proc, which the walk skips; --include-fs proc lets it.
+TEST(Cli, FollowedLinkToProcIsSkippedUnlessIncluded) {
+  if (::access("/proc/version", R_OK) != 0) GTEST_SKIP() << "no /proc/version here";
+  TempDir t, cfg;
+  ASSERT_EQ(::symlink("/proc/version", (t / "version").c_str()), 0);
+  write_file(cfg / "r.yar", "rule proc_version { strings: $a = \"Linux version\" condition: $a }");
+  RunResult r =
+      run({kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", cfg / "r.yar", "--follow-symlinks", t.path()});
+  ASSERT_NE(r.exit_code, 2) << r.err;
+  json doc = parse_report(r);
+  EXPECT_TRUE(doc["findings"].empty()) << doc["findings"].dump();
+  ASSERT_EQ(doc["skipped"].size(), 1u) << doc["skipped"].dump();
+  EXPECT_EQ(doc["skipped"][0]["path"], t / "version");
+  EXPECT_EQ(doc["skipped"][0]["reason"], "filesystem");
+  EXPECT_EQ(doc["skipped"][0]["detail"], "proc");
+  RunResult included = run({kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", cfg / "r.yar",
+                            "--follow-symlinks", "--include-fs", "proc", t.path()});
+  EXPECT_EQ(included.exit_code, 1) << included.err;
+  const json read = parse_report(included);
+  EXPECT_NE(finding_for(read, t / "version"), nullptr) << included.out;
+}
+
 TEST(Cli, MaxFilesizeSkipsAndReports) {
   TempDir t;
   write_file(t / "big", std::string(5000, 'x'));
@@ -432,6 +455,34 @@ TEST(Cli, BrokenRuleInADirectoryIsSkippedWithAWarning) {
       << r.err;
   RunResult named = run({kBin, "scan", "--no-rule-cache", "--rules", rules / "bad.yar", t.path()});
   EXPECT_EQ(named.exit_code, 2);
+}
+
+// A rule file's name (or text quoted by libyara) is outside text: a name
+// carrying an ANSI sequence must not reach the terminal as one, neither in
+// a load warning, nor in a fatal load error, nor in `rules check`.
+TEST(Cli, RuleLoadMessagesCarryNoRawEscapeBytes) {
+  TempDir t, rules;
+  const std::string evil = "bad\x1b]0;owned\x07\x1b[2J.yar";
+  write_file(rules / "good.yar", "rule good_rule { strings: $a = \"GOODNEEDLE\" condition: $a }");
+  write_file(rules / evil, "rule bad_rule { condition: $missing }");
+  write_file(t / "f", "xx GOODNEEDLE xx");
+  const auto expect_clean = [](const std::string& text) {
+    EXPECT_EQ(text.find('\x1b'), std::string::npos) << escape_for_terminal(text);
+    EXPECT_EQ(text.find('\x07'), std::string::npos) << escape_for_terminal(text);
+    EXPECT_NE(text.find("bad\\x1b]0;owned\\x07\\x1b[2J.yar"), std::string::npos) << escape_for_terminal(text);
+  };
+  RunResult warned = run({kBin, "scan", "--no-rule-cache", "--rules", rules.path(), t.path()});
+  EXPECT_EQ(warned.exit_code, 1) << warned.err;
+  expect_clean(warned.err);
+  RunResult fatal = run({kBin, "scan", "--no-rule-cache", "--rules", rules / evil, t.path()});
+  EXPECT_EQ(fatal.exit_code, 2);
+  expect_clean(fatal.err);
+  RunResult missing = run({kBin, "rules", "check", rules / ("none-" + evil)});
+  EXPECT_EQ(missing.exit_code, 2);
+  expect_clean(missing.err);
+  RunResult checked = run({kBin, "rules", "check", rules.path()});
+  EXPECT_EQ(checked.exit_code, 2);
+  expect_clean(checked.out);
 }
 
 TEST(Cli, RepeatableOptionsTakeOneValueEachAndFilesLoadOnce) {

@@ -29,6 +29,17 @@ TEST(Hex, EncodesBytes) {
   EXPECT_EQ(to_hex(std::string_view("")), "");
 }
 
+TEST(EscapeControls, EscapesControlsButNotBackslash) {
+  // For CSV cells: every control character as \xNN, a backslash as it is.
+  EXPECT_EQ(escape_controls("a\nb\r\tc\x1b[31m\x07\x7f"), "a\\x0ab\\x0d\\x09c\\x1b[31m\\x07\\x7f");
+  EXPECT_EQ(escape_controls("C:\\Windows\\evil\\.exe"), "C:\\Windows\\evil\\.exe");
+  EXPECT_EQ(escape_controls("invoice\xE2\x80\xAE"
+                            "fdp.exe"),
+            "invoice\\xe2\\x80\\xaefdp.exe");
+  EXPECT_EQ(escape_controls("\xC2\x9B \xE2\x80\x94"), "\\xc2\\x9b \xE2\x80\x94");
+  EXPECT_EQ(escape_controls("\xFF"), "\\xff");
+}
+
 TEST(EscapeForTerminal, NeutralisesControlCharacters) {
   EXPECT_EQ(escape_for_terminal("a\nFAKE LINE"), "a\\nFAKE LINE");
   EXPECT_EQ(escape_for_terminal("esc\x1b[31m"), "esc\\x1b[31m");

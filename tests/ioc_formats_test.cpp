@@ -601,14 +601,81 @@ TEST(ImportedIocs, LoadIntoTheDatabases) {
 namespace iocsweep {
 namespace {
 
-TEST(ParseStixBundle, AFileNameRe2CannotTakeFailsNamingTheIndicator) {
-  // RE2 refuses the pattern for so long a name (over its memory budget):
-  // the bundle fails naming the indicator, before any of it is added.
+TEST(ParseStixBundle, AFileNameLongerThanAnyPathFailsNamingTheIndicator) {
+  // Refused before a regex is built for it (RE2 spent seconds and most of
+  // a GiB on a name of megabytes), naming the indicator.
   const std::string error =
       stix_error(bundle({indicator("indicator--h", "[file:hashes.MD5 = '" + kMd5 + "']"),
                          indicator("indicator--long", "[file:name = '" + std::string(300000, 'k') + "']")}));
   EXPECT_EQ(error.rfind("feed.json: indicator--long: file name 'kkk", 0), 0u) << error.substr(0, 200);
-  EXPECT_NE(error.find("pattern rejected by RE2"), std::string::npos) << error.substr(0, 200);
+  EXPECT_NE(error.find("is 300000 bytes, longer than 4096"), std::string::npos) << error.substr(0, 200);
+  // A name as long as a path may be is still an indicator.
+  const std::string longest(kMaxImportedFileNameBytes, 'k');
+  EXPECT_EQ(stix_ok(bundle({indicator("indicator--max", "[file:name = '" + longest + "']")})).filenames.size(), 1u);
+}
+
+// A 50 MB "file name" once cost 40 s and 890 MB before it was refused: a
+// string that long is refused while the JSON is parsed, with its line,
+// before the document holds a copy of it.
+TEST(ParseStixBundle, AHugeStringIsRefusedWhileParsing) {
+  const std::string text = "{\"type\": \"bundle\",\n \"objects\": [\n" +
+                           indicator("indicator--huge", "[file:name = '" + std::string(50u << 20, 'k') + "']") + "]}";
+  const std::string error = stix_error(text);
+  EXPECT_EQ(error.rfind("feed.json:3: JSON string of ", 0), 0u) << error.substr(0, 300);
+  EXPECT_NE(error.find("more than the limit of 16 MiB for one string"), std::string::npos) << error.substr(0, 300);
+  // Keys count too.
+  const std::string key = "{\"type\": \"bundle\", " + json_string(std::string(kMaxJsonStringBytes + 1, 'x')) + ": 1}";
+  EXPECT_EQ(stix_error(key).rfind(
+                "feed.json:1: JSON string of " + std::to_string(kMaxJsonStringBytes + 1) + " bytes at byte 20,", 0),
+            0u)
+      << stix_error(key).substr(0, 300);
+}
+
+TEST(ParseStixBundle, APatternLongerThanTheLimitIsUnsupportedNotParsed) {
+  std::string pattern = "[file:hashes.MD5 = '" + kMd5 + "'";
+  while (pattern.size() <= kMaxStixPatternBytes) pattern += " OR file:hashes.MD5 = '" + kMd5 + "'";
+  pattern += "]";
+  const ImportedIocs r = stix_ok(
+      bundle({indicator("indicator--big", pattern), indicator("indicator--ok", "[file:hashes.MD5 = '" + kMd5 + "']")}));
+  EXPECT_EQ(r.hashes.size(), 1u);
+  EXPECT_EQ(r.unsupported, 1u);
+  ASSERT_EQ(r.unsupported_examples.size(), 1u);
+  EXPECT_EQ(r.unsupported_examples[0].rfind("indicator--big: pattern of ", 0), 0u) << r.unsupported_examples[0];
+  EXPECT_NE(r.unsupported_examples[0].find("not parsed (longer than 1 MiB)"), std::string::npos);
+}
+
+TEST(ParseMispEvent, HugeValuesAreRefusedAndLongTextsClipped) {
+  const std::string huge = misp_error(misp_event({misp_attribute("filename", std::string(20u << 20, 'k'), "a-1")}));
+  EXPECT_EQ(huge.rfind("event.json:1: JSON string of ", 0), 0u) << huge.substr(0, 300);
+  const std::string longer = misp_error(misp_event({misp_attribute("filename", std::string(5000, 'k'), "a-2")}));
+  EXPECT_EQ(longer.rfind("event.json: attribute a-2: file name 'kkk", 0), 0u) << longer.substr(0, 300);
+  EXPECT_NE(longer.find("is 5000 bytes, longer than 4096"), std::string::npos) << longer.substr(0, 300);
+  // Every indicator's description repeats the event's info: a long info
+  // (or comment) is clipped, so it cannot multiply into gigabytes.
+  std::string text =
+      misp_event({misp_attribute("md5", kMd5, "a-3", R"(, "comment": ")" + std::string(100000, 'c') + "\""),
+                  misp_attribute("sha1", kSha1, "a-4")});
+  const std::string info = R"("info": "Lazarus SWIFT")";
+  text.replace(text.find(info), info.size(), "\"info\": \"" + std::string(100000, 'i') + "\"");
+  const ImportedIocs r = misp_ok(text);
+  ASSERT_EQ(r.hashes.size(), 2u);
+  for (const HashIoc& h : r.hashes) {
+    EXPECT_LT(h.description.size(), 500u);
+    EXPECT_EQ(h.description.rfind("iii", 0), 0u) << h.description;
+  }
+}
+
+// Loki-format file-name lists: a regex RE2 would need too much memory or
+// time for fails fast, with its file and line.
+TEST(FilenameIocs, PathologicalRegexesFailWithFileAndLine) {
+  std::string too_big;  // each repetition is accepted; together, over RE2's memory budget
+  for (int i = 0; i < 20; ++i) too_big += "\\pL{1000}";
+  for (const std::string& regex : {std::string("((a{100}){100}){100}"), std::string("(\\w{1000}){1000}"), too_big}) {
+    FilenameIocDb db;
+    const Status st = db.add_set("\\\\ok\\.exe;50\n" + regex + ";50\n", "names.txt");
+    ASSERT_FALSE(st) << regex;
+    EXPECT_EQ(st.error().message.rfind("names.txt:2: pattern ", 0), 0u) << st.error().message;
+  }
 }
 
 }  // namespace

@@ -104,15 +104,49 @@ TEST(Csv, OneRowPerMatchQuotedPerRfc4180WithExactPaths) {
     if (row[1].find("bad") != std::string::npos) {
       EXPECT_EQ(row[2], to_hex(not_utf8)) << "path_hex keeps the exact bytes";
     } else {
-      EXPECT_EQ(row[2], "");
+      EXPECT_EQ(row[2], to_hex(odd)) << "the newline is escaped in the path, so path_hex has the bytes";
     }
   }
-  ASSERT_EQ(types_by_path.count(odd), 1u) << "comma, quote and newline survive quoting";
-  EXPECT_TRUE(types_by_path[odd].count("yara"));
-  EXPECT_TRUE(types_by_path[odd].count("hash:sha256"));
+  const std::string odd_cell = t / "a,b \"quoted\"\\x0aline.exe";
+  ASSERT_EQ(types_by_path.count(odd_cell), 1u) << "comma and quote survive quoting, the newline is escaped";
+  EXPECT_TRUE(types_by_path[odd_cell].count("yara"));
+  EXPECT_TRUE(types_by_path[odd_cell].count("hash:sha256"));
   EXPECT_EQ(types_by_path.size(), 2u);
   EXPECT_EQ(rows.back()[0], "scan_finished");
   EXPECT_NE(rows.back()[13].find("findings=2"), std::string::npos) << rows.back()[13];
+}
+
+// Cells are text a swept file chooses: no control character reaches a
+// terminal or a line-based reader raw, and no cell starts a spreadsheet
+// formula; path_hex keeps the bytes of any path whose cell differs.
+TEST(Csv, ControlCharactersAreEscapedAndFormulasNeutralised) {
+  TempDir t, cwd;
+  const std::string esc = t / "esc\x1b[31m\r\x07\t.txt";
+  write_file(esc, std::string(2048, 'x'));
+  write_file(t / "plain", std::string(2048, 'x'));
+  // A relative root, so that the path cell starts with '='.
+  test::make_dir(cwd / "=HYPERLINK(1)");
+  write_file(cwd / "=HYPERLINK(1)/big", std::string(2048, 'x'));
+  const RunResult r = run({kBin, "scan", "--format", "csv", "--max-filesize", "1K", t.path(), "=HYPERLINK(1)"},
+                          "/dev/null", cwd.path());
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  EXPECT_EQ(r.out.find('\x07'), std::string::npos);
+  EXPECT_EQ(r.out.find('\t'), std::string::npos);
+  bool crlf_only = false;
+  const auto rows = parse_csv(r.out, &crlf_only);
+  EXPECT_TRUE(crlf_only) << r.out;
+  std::map<std::string, std::string> hex_by_path;
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), 16u) << row[0];
+    if (row[0] == "skipped") hex_by_path[row[1]] = row[2];
+  }
+  const std::string esc_cell = t / "esc\\x1b[31m\\x0d\\x07\\x09.txt";
+  ASSERT_EQ(hex_by_path.count(esc_cell), 1u) << r.out;
+  EXPECT_EQ(hex_by_path[esc_cell], to_hex(esc));
+  ASSERT_EQ(hex_by_path.count("'=HYPERLINK(1)/big"), 1u) << r.out;
+  EXPECT_EQ(hex_by_path["'=HYPERLINK(1)/big"], to_hex(std::string("=HYPERLINK(1)/big")));
+  ASSERT_EQ(hex_by_path.count(t / "plain"), 1u) << r.out;
+  EXPECT_EQ(hex_by_path[t / "plain"], "") << "a path shown as it is has no path_hex";
 }
 
 TEST(Csv, ErrorsAndSkippedEntriesAreRowsToo) {

@@ -106,6 +106,26 @@ TEST(ReadBuffer, GrowsKeepingOnlyWhatIsAskedFor) {
   EXPECT_EQ(b.capacity(), 0u);
 }
 
+// A followed link the walk admitted on one device and that leads elsewhere
+// when read (swapped for a link to /proc meanwhile) is an error, not read.
+TEST(FileReader, FollowedLinkNowOnAnotherDeviceIsRefused) {
+  TempDir t;
+  write_file(t / "f", "content");
+  ASSERT_EQ(::symlink("/proc/self/status", (t / "l").c_str()), 0);
+  struct stat st {};
+  ASSERT_EQ(::stat((t / "f").c_str(), &st), 0);
+  const auto dir = open_dir(t.path());
+  FileReader reader({});
+  const ReadOutcome swapped = reader.read(WalkEntry{dir, "l", t / "l", true, st.st_dev});
+  EXPECT_EQ(swapped.kind, ReadOutcome::Kind::kFailed);
+  EXPECT_NE(swapped.reason.find("replaced during the scan"), std::string::npos) << swapped.reason;
+  ASSERT_EQ(::unlink((t / "l").c_str()), 0);
+  ASSERT_EQ(::symlink("f", (t / "l").c_str()), 0);
+  const ReadOutcome same = reader.read(WalkEntry{dir, "l", t / "l", true, st.st_dev});
+  ASSERT_EQ(same.kind, ReadOutcome::Kind::kRead) << same.reason;
+  EXPECT_EQ(as_string(same.bytes), "content");
+}
+
 // A root as the walk hands it over: a path, no directory descriptor.
 WalkEntry root_entry(const std::string& path) { return WalkEntry{nullptr, path, path, true}; }
 

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "test_support.hpp"
@@ -280,6 +281,60 @@ TEST_P(FollowSymlinks, DagOfLinksIsWalkedOncePerDirectoryNotOncePerWay) {
     // The detail names where the directory was walked.
     if (r.skipped[i].second == "already_visited") {
       EXPECT_FALSE(r.details[i].empty());
+    }
+  }
+}
+
+// A followed link to a file is held to the filesystem rules a directory
+// entered is: a link planted in the tree must not lead the sweep onto
+// /proc (or a network mount) that the walk itself skips.
+TEST_P(FollowSymlinks, LinkToAFileOnASkippedFilesystemIsSkipped) {
+  struct stat st {};
+  if (::stat("/proc/version", &st) != 0) GTEST_SKIP() << "no /proc here";
+  const MountTable mounts = MountTable::current();
+  if (mounts.type_of(st.st_dev) != "proc") GTEST_SKIP() << "/proc is not procfs here";
+  TempDir t;
+  write_file(t / "f", "x");
+  ASSERT_EQ(::symlink("/proc/version", (t / "version").c_str()), 0);
+  Recorder skipped;
+  FileWalker(options(), mounts).walk({t.path()}, skipped, {});
+  EXPECT_EQ(skipped.paths(), (std::set<std::string>{t / "f"}));
+  ASSERT_EQ(skipped.skipped.size(), 1u);
+  EXPECT_EQ(skipped.skipped[0], (std::pair<std::string, std::string>{t / "version", "filesystem"}));
+  EXPECT_EQ(skipped.details[0], "proc");
+
+  WalkOptions included = options();
+  included.include_fs = {"proc"};
+  Recorder read;
+  FileWalker(included, mounts).walk({t.path()}, read, {});
+  EXPECT_EQ(read.paths(), (std::set<std::string>{t / "f", t / "version"}));
+  EXPECT_TRUE(read.skipped.empty());
+
+  // --one-file-system: the link leaves the root's filesystem.
+  included.one_file_system = true;
+  Recorder other;
+  FileWalker(included, mounts).walk({t.path()}, other, {});
+  EXPECT_EQ(other.paths(), (std::set<std::string>{t / "f"}));
+  ASSERT_EQ(other.skipped.size(), 1u);
+  EXPECT_EQ(other.skipped[0], (std::pair<std::string, std::string>{t / "version", "other_filesystem"}));
+  EXPECT_EQ(other.details[0], "proc");
+}
+
+TEST_P(FollowSymlinks, LinkToAFileOnTheSameFilesystemIsReadWithItsDevice) {
+  TempDir t;
+  write_file(t / "f", "x");
+  ASSERT_EQ(::symlink("f", (t / "l").c_str()), 0);
+  Recorder r;
+  FileWalker(options()).walk({t.path()}, r, {});
+  EXPECT_EQ(r.paths(), (std::set<std::string>{t / "f", t / "l"}));
+  struct stat st {};
+  ASSERT_EQ(::stat((t / "f").c_str(), &st), 0);
+  for (const WalkEntry& e : r.files) {
+    // The reader refuses a followed link whose target is then elsewhere.
+    if (e.path == t / "l") {
+      EXPECT_EQ(e.device, std::optional<dev_t>(st.st_dev));
+    } else {
+      EXPECT_EQ(e.device, std::nullopt);
     }
   }
 }

@@ -62,6 +62,12 @@ std::string to_hex(ByteView bytes);
 /// so a file name cannot forge lines in text output or display reversed.
 std::string escape_for_terminal(std::string_view s);
 
+/// `s` with control characters (C0 including tab, CR and LF, DEL, C1, the
+/// Unicode bidi controls) and invalid UTF-8 escaped as \xNN per byte, and
+/// everything else, backslash included, as is: for formats such as CSV where
+/// a backslash is an ordinary character (Windows paths, regex patterns).
+std::string escape_controls(std::string_view s);
+
 /// `s` with the ASCII letters A-Z lower-cased; other bytes unchanged.
 std::string ascii_lower(std::string_view s);
 

@@ -21,6 +21,22 @@ namespace iocsweep {
 /// `[[[[...` must not exhaust the stack of anything that walks it).
 inline constexpr std::size_t kMaxJsonDepth = 512;
 
+/// A JSON string (key or value) longer than this fails the document while
+/// it is parsed, before the string is copied into it: no field iocsweep
+/// reads is near this long, and a hostile one must not cost memory and
+/// time before it is refused. Generous, so that an embedded artifact (STIX
+/// payload_bin, a MISP attachment) iocsweep does not read still loads.
+inline constexpr std::size_t kMaxJsonStringBytes = std::size_t{16} << 20;
+
+/// A file name (STIX file:name, MISP filename) longer than this fails the
+/// document before any regex is built for it; PATH_MAX, so no name a file
+/// can have is refused.
+inline constexpr std::size_t kMaxImportedFileNameBytes = 4096;
+
+/// A STIX pattern longer than this is not parsed: the indicator is counted
+/// as unsupported. About 20,000 hash comparisons ORed together.
+inline constexpr std::size_t kMaxStixPatternBytes = std::size_t{1} << 20;
+
 /// How many ImportedIocs::unsupported_examples are kept.
 inline constexpr std::size_t kMaxUnsupportedExamples = 10;
 
@@ -78,10 +94,12 @@ struct ImportedIocs {
 /// from `name`, else `description`); scores are `confidence` when present
 /// (0-100), else 100 for hashes and kDefaultFilenameScore for names. Every
 /// hash (hex, length of its algorithm) and name (non-empty UTF-8 without
-/// NUL) is checked; a bad one, invalid JSON, JSON deeper than kMaxJsonDepth
-/// or a malformed indicator (also a `modified` that is not a timestamp)
-/// fails the whole bundle with "NAME: ..." naming the indicator id (or
-/// "NAME:LINE: ..." for JSON syntax errors).
+/// NUL, at most kMaxImportedFileNameBytes) is checked; a bad one, invalid
+/// JSON, JSON deeper than kMaxJsonDepth, a string longer than
+/// kMaxJsonStringBytes or a malformed indicator (also a `modified` that is
+/// not a timestamp) fails the whole bundle with "NAME: ..." naming the
+/// indicator id (or "NAME:LINE: ..." for JSON syntax errors and strings too
+/// long). A pattern longer than kMaxStixPatternBytes is unsupported.
 Result<ImportedIocs> parse_stix_bundle(std::string_view json_text, const std::string& name);
 
 /// Parses a MISP event export: `{"Event": {...}}`, a restSearch answer
@@ -97,7 +115,9 @@ Result<ImportedIocs> parse_stix_bundle(std::string_view json_text, const std::st
 /// number of bytes sizes the Object's hash indicators (HashIoc::size); two
 /// or more, or one that is not a whole number, size nothing and are counted
 /// as unsupported.
-/// Descriptions are "EVENT_INFO: COMMENT (attribute UUID)"; scores 100 for
+/// Descriptions are "EVENT_INFO: COMMENT (attribute UUID)", EVENT_INFO and
+/// COMMENT clipped to 200 bytes each (every indicator repeats the info);
+/// scores 100 for
 /// hashes and kDefaultFilenameScore for names. Bad values fail the whole
 /// export like parse_stix_bundle, naming the attribute uuid (or its JSON
 /// path when it has none).

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -44,8 +45,14 @@ struct WalkEntry {
   std::string name;
   /// Full path for reporting, raw bytes (may be any byte sequence).
   std::string path;
-  /// True for a root the user named: a symlink there is followed.
+  /// True for a root the user named, or a symlink below a root that
+  /// WalkOptions::follow_symlinks followed: a symlink there is followed.
   bool follow = false;
+  /// For a followed symlink below a root: the device of the file it led to
+  /// when the walk admitted it (filesystem type, --one-file-system). The
+  /// reader refuses the file if the link leads to another device by then,
+  /// so swapping the link after the walk cannot take the read to /proc.
+  std::optional<dev_t> device{};
 };
 
 /// Receives what the walker finds, in walk order, on the walker's thread.

@@ -370,10 +370,26 @@ std::string output_clash(const RawScanOptions& raw, bool use_cache) {
   return "";
 }
 
+// `text` (paths, rule names, libyara's messages: outside text) escaped for
+// the terminal line by line: the lines of a multi-error compile message stay
+// lines, and no byte of it is a terminal escape.
+std::string escape_lines(std::string_view text) {
+  std::string out;
+  for (std::size_t start = 0;;) {
+    const std::size_t nl = text.find('\n', start);
+    out += escape_for_terminal(text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
+    if (nl == std::string_view::npos) return out;
+    out += '\n';
+    start = nl + 1;
+  }
+}
+
 void print_warnings(const Pack& pack, bool quiet) {
   if (quiet) return;
   if (pack.rules) {
-    for (const std::string& w : pack.rules->warnings()) std::cerr << "iocsweep: warning: " << w << "\n";
+    for (const std::string& w : pack.rules->warnings()) {
+      std::cerr << "iocsweep: warning: " << escape_lines(w) << "\n";
+    }
   }
   for (const std::string& w : pack.warnings) std::cerr << "iocsweep: warning: " << escape_for_terminal(w) << "\n";
 }
@@ -383,7 +399,7 @@ void print_warnings(const Pack& pack, bool quiet) {
 std::optional<Pack> load_pack_or_report(const PackRequest& request, bool quiet) {
   auto pack = load_pack(request);
   if (!pack) {
-    std::cerr << "iocsweep: " << pack.error().message << "\n";
+    std::cerr << "iocsweep: " << escape_lines(pack.error().message) << "\n";
     return std::nullopt;
   }
   print_warnings(*pack, quiet);
@@ -747,7 +763,7 @@ int run_rules_check(const std::vector<std::string>& paths) {
   YaraLibrary yara;
   auto checks = check_rule_files(paths);
   if (!checks) {
-    std::cerr << "iocsweep: " << checks.error().message << "\n";
+    std::cerr << "iocsweep: " << escape_for_terminal(checks.error().message) << "\n";
     return kExitFatal;
   }
   std::size_t failed = 0;

@@ -110,9 +110,8 @@ bool is_bidi_control(std::string_view seq) {
   return at(1) == 0x81 && at(2) >= 0xA6 && at(2) <= 0xA9;
 }
 
-}  // namespace
-
-std::string escape_for_terminal(std::string_view s) {
+// The escaping of escape_for_terminal() (`terminal`) and escape_controls().
+std::string escape(std::string_view s, bool terminal) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
@@ -135,7 +134,7 @@ std::string escape_for_terminal(std::string_view s) {
       i += len;
       continue;
     }
-    switch (c) {
+    switch (terminal ? c : 0) {
       case '\n':
         out += "\\n";
         break;
@@ -161,6 +160,12 @@ std::string escape_for_terminal(std::string_view s) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string escape_for_terminal(std::string_view s) { return escape(s, /*terminal=*/true); }
+
+std::string escape_controls(std::string_view s) { return escape(s, /*terminal=*/false); }
 
 Result<std::uint64_t> parse_size(std::string_view text) {
   const std::string original(text);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <utility>
 
 #include "iocsweep/input_file.hpp"
 
@@ -30,6 +31,49 @@ std::string strip_json_prefix(std::string message) {
   return to_valid_utf8(message);
 }
 
+// Offset of the opening quote of string number `index` (keys and values,
+// from 0, in document order) in JSON `text`, or text.size(). Only asked
+// after a string was refused, so it need not be fast.
+std::size_t string_offset(std::string_view text, std::size_t index) {
+  std::size_t seen = 0;
+  for (std::size_t open = text.find('"'); open != std::string_view::npos;) {
+    if (seen++ == index) return open;
+    // The closing quote is the first one not escaped by a backslash.
+    std::size_t close = text.find_first_of("\"\\", open + 1);
+    while (close != std::string_view::npos && text[close] == '\\') close = text.find_first_of("\"\\", close + 2);
+    if (close == std::string_view::npos) break;
+    open = text.find('"', close + 1);
+  }
+  return text.size();
+}
+
+// nlohmann's DOM builder, refusing a string (key or value) longer than
+// `max_bytes` the moment the lexer hands it over: before it is copied into
+// the document, and before an importer spends time on it (a 50 MB "file
+// name" once cost seconds of RE2 and most of a GiB).
+class BoundedDomBuilder : public nlohmann::detail::json_sax_dom_parser<Json> {
+ public:
+  BoundedDomBuilder(Json& root, std::size_t max_bytes) : json_sax_dom_parser(root), max_bytes_(max_bytes) {}
+  // Hide the base's: sax_parse() calls them through this type.
+  bool key(std::string& value) { return admit(value) && json_sax_dom_parser::key(value); }
+  bool string(std::string& value) { return admit(value) && json_sax_dom_parser::string(value); }
+  /// Index (as string_offset() counts) and size of the string refused.
+  std::optional<std::pair<std::size_t, std::size_t>> refused() const { return refused_; }
+
+ private:
+  bool admit(const std::string& value) {
+    if (value.size() > max_bytes_) {
+      refused_.emplace(strings_, value.size());
+      return false;
+    }
+    ++strings_;
+    return true;
+  }
+  std::size_t max_bytes_;
+  std::size_t strings_ = 0;
+  std::optional<std::pair<std::size_t, std::size_t>> refused_;
+};
+
 }  // namespace
 
 Result<Json> parse_json_document(std::string_view text, const std::string& name) {
@@ -38,7 +82,17 @@ Result<Json> parse_json_document(std::string_view text, const std::string& name)
                  std::to_string(kMaxJsonDepth) + " levels (byte " + std::to_string(*at + 1) + ")"};
   }
   try {
-    return Json::parse(text.begin(), text.end());
+    Json root;
+    BoundedDomBuilder builder(root, kMaxJsonStringBytes);
+    if (!Json::sax_parse(text.begin(), text.end(), &builder)) {
+      const auto refused = builder.refused();
+      if (!refused) return Error{name + ": invalid JSON"};  // not reached: errors throw
+      const std::size_t at = string_offset(text, refused->first);
+      return Error{name + ":" + std::to_string(line_at(text, at)) + ": JSON string of " +
+                   std::to_string(refused->second) + " bytes at byte " + std::to_string(at + 1) +
+                   ", more than the limit of " + std::to_string(kMaxJsonStringBytes >> 20) + " MiB for one string"};
+    }
+    return root;
   } catch (const Json::parse_error& e) {
     const std::size_t byte = e.byte > 0 ? e.byte - 1 : 0;
     return Error{name + ":" + std::to_string(line_at(text, byte)) + ": invalid JSON at byte " + std::to_string(e.byte) +
@@ -60,7 +114,8 @@ const std::string* string_member(const Json& object, const char* key) {
 }
 
 std::string quoted(std::string_view s, std::size_t max) {
-  const std::string valid = to_valid_utf8(s);
+  // Only what is shown is copied: `s` may be megabytes.
+  const std::string valid = to_valid_utf8(s.substr(0, max + 4));
   std::string_view view = valid;
   bool clipped = false;
   if (view.size() > max) {
@@ -82,6 +137,20 @@ std::string quoted(std::string_view s, std::size_t max) {
     }
   }
   out += clipped ? "...'" : "'";
+  return out;
+}
+
+std::string one_line(std::string_view s, std::size_t max) {
+  std::string out = to_valid_utf8(s.substr(0, max + 4));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+  }
+  if (out.size() > max) {
+    std::size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+    out.resize(cut);
+    out += "...";
+  }
   return out;
 }
 
@@ -111,6 +180,11 @@ std::optional<std::uint64_t> parse_byte_count(std::string_view text) {
 
 std::optional<std::string> file_name_problem(std::string_view value) {
   if (value.empty()) return std::string("file name is empty");
+  // Before anything copies it or builds a regex from it.
+  if (value.size() > kMaxImportedFileNameBytes) {
+    return "file name " + quoted(value) + " is " + std::to_string(value.size()) + " bytes, longer than " +
+           std::to_string(kMaxImportedFileNameBytes);
+  }
   if (!is_valid_utf8(value)) return "file name " + quoted(value) + " is not valid UTF-8";
   if (value.find('\0') != std::string_view::npos) return "file name " + quoted(value) + " contains a NUL character";
   // Checked here, where the indicator is known, rather than when the set is

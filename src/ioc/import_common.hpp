@@ -34,6 +34,11 @@ const std::string* string_member(const Json& object, const char* key);
 /// boundary) and with control characters escaped.
 std::string quoted(std::string_view s, std::size_t max = 100);
 
+/// `s` on one line for a message or an indicator's description: valid
+/// UTF-8, control characters as spaces, clipped to `max` bytes (on a UTF-8
+/// boundary, marked "..."). Only the part shown is copied.
+std::string one_line(std::string_view s, std::size_t max = 200);
+
 /// Counts one unsupported item and keeps its text as an example while
 /// there is room.
 void add_unsupported(ImportedIocs& out, std::string what);

@@ -41,14 +41,6 @@ std::string_view trim_blanks(std::string_view s) {
   return s;
 }
 
-std::string single_line(std::string_view s) {
-  std::string out = to_valid_utf8(s);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
-  }
-  return out;
-}
-
 class MispImporter {
  public:
   MispImporter(const std::string& name, ImportedIocs& out) : name_(name), out_(out) {}
@@ -56,7 +48,7 @@ class MispImporter {
   Status event(const Json& event, const std::string& path) {
     if (!event.is_object()) return Error{name_ + ": " + path + " is not a JSON object"};
     const std::string* info = ioc_import::string_member(event, "info");
-    const std::string event_info = info != nullptr ? single_line(*info) : std::string();
+    const std::string event_info = info != nullptr ? ioc_import::one_line(*info) : std::string();
     if (const Json* attributes = ioc_import::member(event, "Attribute")) {
       if (auto s = attribute_list(*attributes, event_info, path + ".Attribute"); !s) return s;
     }
@@ -92,7 +84,7 @@ class MispImporter {
     using namespace ioc_import;
     ObjectContext context;
     const std::string* uuid = string_member(object, "uuid");
-    const std::string label = uuid != nullptr ? "object " + single_line(*uuid) : path;
+    const std::string label = uuid != nullptr ? "object " + ioc_import::one_line(*uuid) : path;
     if (const Json* deleted = member(object, "deleted")) {
       const auto flag = flag_value(*deleted);
       if (!flag) return Error{name_ + ": " + label + ": \"deleted\" is not a boolean"};
@@ -114,7 +106,7 @@ class MispImporter {
         if (!flag) {
           const std::string* attribute_uuid = string_member(attribute, "uuid");
           return Error{name_ + ": " +
-                       (attribute_uuid != nullptr ? "attribute " + single_line(*attribute_uuid)
+                       (attribute_uuid != nullptr ? "attribute " + ioc_import::one_line(*attribute_uuid)
                                                   : path + ".Attribute[" + std::to_string(i) + "]") +
                        ": \"deleted\" is not a boolean"};
         }
@@ -150,7 +142,7 @@ class MispImporter {
     using namespace ioc_import;
     if (!attribute.is_object()) return Error{name_ + ": " + path + " is not a JSON object"};
     const std::string* uuid = string_member(attribute, "uuid");
-    const std::string label = uuid != nullptr ? "attribute " + single_line(*uuid) : path;
+    const std::string label = uuid != nullptr ? "attribute " + ioc_import::one_line(*uuid) : path;
     const auto fail = [&](const std::string& why) { return Error{name_ + ": " + label + ": " + why}; };
     const std::string* type = string_member(attribute, "type");
     if (type == nullptr) return fail("no \"type\" string");
@@ -205,7 +197,7 @@ class MispImporter {
 
     std::string description = event_info;
     if (const std::string* comment = string_member(attribute, "comment"); comment != nullptr && !comment->empty()) {
-      description += (description.empty() ? "" : ": ") + single_line(*comment);
+      description += (description.empty() ? "" : ": ") + ioc_import::one_line(*comment);
     }
     description += (description.empty() ? "" : " ") + std::string("(") + label + ")";
 

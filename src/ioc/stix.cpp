@@ -17,6 +17,7 @@ namespace iocsweep {
 namespace {
 
 using ioc_import::Json;
+using ioc_import::one_line;
 
 // Parentheses nest at most this deep in a pattern we try to understand;
 // the parser below is recursive.
@@ -35,21 +36,6 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' |
 bool is_word_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
          c == ':' || c == '.' || c == '+';
-}
-
-// One-line, clipped rendering of pattern text or descriptions for messages.
-std::string one_line(std::string_view s, std::size_t max = 200) {
-  std::string out = to_valid_utf8(s);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
-  }
-  if (out.size() > max) {
-    std::size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
-    out += "...";
-  }
-  return out;
 }
 
 enum class TokenKind { kLBracket, kRBracket, kLParen, kRParen, kComma, kOperator, kWord, kString, kEnd };
@@ -585,6 +571,12 @@ Result<ImportedIocs> parse_stix_bundle(std::string_view json_text, const std::st
     }
     const std::string* pattern = string_member(object, "pattern");
     if (pattern == nullptr) return fail("indicator has no \"pattern\" string");
+    if (pattern->size() > kMaxStixPatternBytes) {
+      add_unsupported(out, label + ": pattern of " + std::to_string(pattern->size()) +
+                               " bytes not parsed (longer than " + std::to_string(kMaxStixPatternBytes >> 20) +
+                               " MiB)");
+      continue;
+    }
 
     std::optional<int> confidence;
     if (const Json* value = member(object, "confidence")) {

@@ -230,6 +230,9 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
 
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return failed(std::strerror(errno));
+  if (entry.device && *entry.device != st.st_dev) {
+    return failed("the followed symbolic link leads to another filesystem now (replaced during the scan)");
+  }
   ReadOutcome out;
   out.info.size = static_cast<std::uint64_t>(st.st_size);
   out.info.device = static_cast<std::uint64_t>(st.st_dev);

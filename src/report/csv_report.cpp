@@ -9,18 +9,27 @@ namespace {
 // One header row, then one row per match of each finding, one per error,
 // skipped entry and file read without O_NOATIME, and a closing
 // scan_finished row: written and flushed as results come, like ndjson.
-// RFC 4180: CRLF line ends; a field holding a comma, quote, CR or LF is
-// quoted, with quotes doubled. Text is valid UTF-8 (invalid bytes replaced;
-// path_hex keeps a path's exact bytes). Values are written as they are, so
-// a field may start with '=' or '+': import as text, never with formula
-// evaluation.
+// RFC 4180: CRLF line ends; a field holding a comma or quote is quoted,
+// with quotes doubled. Every cell is text a swept file can choose (its
+// name, an archive member's), and a CSV file is read by spreadsheets and
+// viewed in terminals, so a cell holds valid UTF-8 (invalid bytes
+// replaced), control characters as \xNN (escape_controls: no terminal
+// escapes, no CR or LF that a line-based reader would split a row at), and
+// a ' before a leading =, +, - or @, which a spreadsheet would otherwise
+// evaluate as a formula (CSV injection). path_hex keeps the exact bytes of
+// any path whose cell is not them.
 constexpr std::string_view kHeader =
     "record,path,path_hex,size,score,severity,md5,sha1,sha256,match_type,match,match_source,match_score,detail,"
     "member,cached";
 
-std::string field(std::string_view raw) {
-  const std::string text = to_valid_utf8(raw);
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+std::string cell_text(std::string_view raw) {
+  std::string text = escape_controls(to_valid_utf8(raw));
+  if (!text.empty() && std::string_view("=+-@").find(text.front()) != std::string_view::npos) text.insert(0, 1, '\'');
+  return text;
+}
+
+std::string quoted_cell(std::string text) {
+  if (text.find_first_of(",\"") == std::string::npos) return text;
   std::string out = "\"";
   for (const char c : text) {
     if (c == '"') out += '"';
@@ -29,6 +38,8 @@ std::string field(std::string_view raw) {
   out += '"';
   return out;
 }
+
+std::string field(std::string_view raw) { return quoted_cell(cell_text(raw)); }
 
 struct MatchColumns {
   std::string type, match, source, score, detail;
@@ -93,7 +104,9 @@ class CsvSink final : public ReportSink {
 
  private:
   static std::string path_fields(const std::string& path) {
-    return field(path) + "," + (is_valid_utf8(path) ? "" : to_hex(path));
+    std::string text = cell_text(path);
+    const bool exact = text == path;
+    return quoted_cell(std::move(text)) + "," + (exact ? "" : to_hex(path));
   }
   static std::string digest(const Finding& f, DigestKind kind) {
     return f.digests.present.has(kind) ? f.digests.hex(kind) : "";

@@ -243,6 +243,25 @@ class Walk {
     }
   }
 
+  // Applies --one-file-system and the filesystem types skipped by default
+  // to what is on `device`: a directory entered, or a file a followed link
+  // leads to (a link planted in the tree must not take the sweep where the
+  // walk itself does not go). Reports it skipped and says so.
+  bool skipped_for_filesystem(dev_t device, const std::string& path) {
+    // The root's own device is root_dev_, so this never refuses a root.
+    if (options_.one_file_system && device != root_dev_) {
+      visitor_.on_skipped(path, "other_filesystem", mounts_.type_of(device));
+      return true;
+    }
+    const std::string type = mounts_.type_of(device);
+    if (skip_by_default_fs(type) &&
+        std::find(options_.include_fs.begin(), options_.include_fs.end(), type) == options_.include_fs.end()) {
+      visitor_.on_skipped(path, "filesystem", type);
+      return true;
+    }
+    return false;
+  }
+
   // Takes ownership of `fd`, an open directory, applies the filesystem and
   // loop policies, and pushes a frame to list it. False when skipped.
   // `via_link`: reached through a followed symbolic link. `noatime`: opened
@@ -255,19 +274,9 @@ class Walk {
       return false;
     }
     const bool new_device = stack.empty() || st.st_dev != stack.back().dev;
-    if (new_device) {
-      if (!stack.empty() && options_.one_file_system && st.st_dev != root_dev_) {
-        visitor_.on_skipped(path, "other_filesystem", mounts_.type_of(st.st_dev));
-        ::close(fd);
-        return false;
-      }
-      const std::string type = mounts_.type_of(st.st_dev);
-      if (skip_by_default_fs(type) &&
-          std::find(options_.include_fs.begin(), options_.include_fs.end(), type) == options_.include_fs.end()) {
-        visitor_.on_skipped(path, "filesystem", type);
-        ::close(fd);
-        return false;
-      }
+    if (new_device && skipped_for_filesystem(st.st_dev, path)) {
+      ::close(fd);
+      return false;
     }
     if (options_.follow_symlinks) {
       // Only a followed link can lead back to a directory above.
@@ -348,7 +357,10 @@ class Walk {
         }
         kind = kind_from_mode(st.st_mode);
         if (kind == Kind::kFile) {
-          visitor_.on_file(WalkEntry{top.dir, name, std::move(path), true});
+          // Only a followed link pays this: a plain entry is on its
+          // directory's device, short of a bind-mounted file.
+          if (st.st_dev != top.dev && skipped_for_filesystem(st.st_dev, path)) continue;
+          visitor_.on_file(WalkEntry{top.dir, name, std::move(path), true, st.st_dev});
           continue;
         }
         if (kind == Kind::kDir) {
