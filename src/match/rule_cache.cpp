@@ -26,8 +26,10 @@ bool trusted(const struct stat& st, bool directory) {
 // every entry is then created, read, renamed and removed relative to it. A
 // check of the path followed by uses of the path would let another user
 // who can rename entries beside it swap in a link (renameat2 exchange)
-// between the two; O_NOFOLLOW refuses a link in the last component.
-UniqueFd open_trusted_dir(const std::string& dir) {
+// between the two; O_NOFOLLOW refuses a link in the last component (which
+// a trailing slash would follow all the same: it is dropped).
+UniqueFd open_trusted_dir(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   struct stat st {};
   if (!fd || ::fstat(fd.get(), &st) != 0 || !trusted(st, true)) return UniqueFd();
