@@ -612,8 +612,10 @@ int run_scan_command(RawScanOptions raw) {
               << "); the report has every finding\n";
   }
   if (!outcome.write_error.empty()) {
-    // A reader that went away (`| head`) is not worth a message.
-    if (!(errno == EPIPE && !out_file)) std::cerr << "iocsweep: " << outcome.write_error << "\n";
+    // A reader that went away (`| head`, also through -o /dev/stdout or a
+    // FIFO) is not worth a message.
+    const bool reader_gone = errno == EPIPE && (!out_file || out_file->in_place());
+    if (!reader_gone) std::cerr << "iocsweep: " << outcome.write_error << "\n";
     return kExitFatal;
   }
   if (out_file) {
