@@ -644,6 +644,27 @@ TEST(OutputTargets, SymlinkOwnedByAnotherUserIsRefused) {
   EXPECT_EQ(names_in(victims.path()), (std::vector<std::string>{"disk", "shadow"}));
 }
 
+// The same for a link on the way to the output's directory: root does not
+// create its report in a directory another user's link leads to, and a
+// link of its own on the way is followed.
+TEST(OutputTargets, DirectoryLinkOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (lchown to another user)";
+  TempDir t, out, victims;
+  write_file(t / "a.txt", "x");
+  ASSERT_EQ(::symlink(victims.path().c_str(), (out / "theirs").c_str()), 0);
+  ASSERT_EQ(::lchown((out / "theirs").c_str(), 65534, 65534), 0);
+  for (const char* option : {"-o", "--write-baseline"}) {
+    const RunResult r = run({kBin, "scan", "--no-builtin", option, out / "theirs/report.json", t.path()});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("symbolic link owned by uid 65534"), std::string::npos) << r.err;
+  }
+  EXPECT_TRUE(names_in(victims.path()).empty()) << "written into the directory the link leads to";
+  ASSERT_EQ(::symlink(victims.path().c_str(), (out / "mine").c_str()), 0);
+  const RunResult mine = run({kBin, "scan", "--no-builtin", "-o", out / "mine/report.json", t.path()});
+  EXPECT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_EQ(names_in(victims.path()), std::vector<std::string>{"report.json"});
+}
+
 // The user's own link (or root's) is followed: its target is replaced
 // whole, and the link stays.
 TEST(OutputTargets, OwnSymlinkIsFollowedAndKept) {

@@ -7,14 +7,14 @@
 // collector) is written in place, and /dev/stdout, /dev/stderr, /dev/fd/N
 // and /proc/self/fd/N mean the descriptor already open. Anything else is
 // refused before anything is created:
-//  - a symbolic link is followed only when root or this user owns it (and
-//    so every link on the way); one another user planted is refused, never
-//    written through nor replaced;
+//  - a symbolic link, as the destination or on the way to its directory,
+//    is followed only when root or this user owns it; one another user
+//    planted is refused, never written through nor replaced;
 //  - a device or FIFO another user owns is refused (it is theirs to read);
 //  - block devices, sockets and directories are never written.
-// The directory holding the destination is resolved once, as named
-// (symbolic links on the way are the user's to name), and used through its
-// descriptor from then on.
+// The path is walked one component at a time through descriptors (links
+// followed by hand), and the destination's directory is used through its
+// descriptor from then on, so a name swapped meanwhile redirects nothing.
 
 #include <iosfwd>
 #include <memory>

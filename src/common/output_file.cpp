@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <ostream>
 #include <streambuf>
@@ -65,8 +67,10 @@ enum class Kind {
 
 struct Target {
   Kind kind = Kind::kReplace;
-  std::string path;     // after following the links that may be followed
-  struct stat st {};    // kInPlace: what lstat found there
+  std::string path;  // as spelt after following the links that may be followed
+  UniqueFd dir;      // kReplace, kInPlace: the directory holding `name`
+  std::string name;
+  struct stat st {};    // kInPlace: what was found there
   int descriptor = -1;  // kDescriptor
 };
 
@@ -104,54 +108,133 @@ std::string kind_name(mode_t mode) {
   return "not a regular file";
 }
 
+std::deque<std::string> components(const std::string& path) {
+  std::deque<std::string> parts;
+  for (std::size_t begin = 0; begin <= path.size();) {
+    const std::size_t slash = std::min(path.find('/', begin), path.size());
+    if (slash > begin) parts.emplace_back(path.substr(begin, slash - begin));
+    begin = slash + 1;
+  }
+  return parts;
+}
+
+constexpr int kMaxLinks = 40;
+
+// The target of the link pinned as `link` (O_PATH | O_NOFOLLOW), so that
+// its owner and its text come from the same inode.
+Result<std::string> read_pinned_link(int link) {
+  std::string target(PATH_MAX, '\0');
+  const ssize_t n = ::readlinkat(link, "", target.data(), target.size());
+  if (n < 0) return Error{std::strerror(errno)};
+  target.resize(static_cast<std::size_t>(n));
+  return target;
+}
+
+std::string untrusted_link(const std::string& where, uid_t owner) {
+  return where + ": is a symbolic link owned by uid " + std::to_string(owner) +
+         " (neither root nor this user); it is not followed: remove it or name the file";
+}
+
+// Opens the directory `dir` one component at a time, each relative to the
+// last one opened and without following links: a link is followed by
+// hand, only when root or this user owns it. Another user who can rename
+// entries along the way can neither redirect a component once it is open
+// nor make root follow a link of theirs.
+Result<UniqueFd> open_directory(const std::string& dir, int& links) {
+  const bool absolute = !dir.empty() && dir[0] == '/';
+  UniqueFd current(::open(absolute ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  std::string walked = absolute ? "" : ".";
+  std::deque<std::string> parts = components(dir);
+  while (current && !parts.empty()) {
+    const std::string part = std::move(parts.front());
+    parts.pop_front();
+    if (part == ".") continue;
+    const std::string where = walked + "/" + part;
+    UniqueFd next(::openat(current.get(), part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!next || ::fstat(next.get(), &st) != 0) return Error{where + ": " + std::strerror(errno)};
+    if (S_ISLNK(st.st_mode)) {
+      if (!trusted_owner(st.st_uid)) return Error{untrusted_link(where, st.st_uid)};
+      if (++links > kMaxLinks) return Error{where + ": " + std::strerror(ELOOP)};
+      auto target = read_pinned_link(next.get());
+      if (!target) return Error{where + ": " + target.error().message};
+      std::deque<std::string> more = components(*target);
+      parts.insert(parts.begin(), more.begin(), more.end());
+      if (!target->empty() && (*target)[0] == '/') {
+        current = UniqueFd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        walked = "";
+      }
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode)) return Error{where + ": " + std::strerror(ENOTDIR)};
+    current = std::move(next);
+    walked += "/" + part;
+  }
+  if (!current) return Error{(walked.empty() ? "/" : walked) + ": " + std::strerror(errno)};
+  return current;
+}
+
 // How `path` is to be written, following only trusted links; a refusal
 // says why.
 Result<Target> resolve(const std::string& path) {
   std::string current = path;
-  for (int hops = 0; hops <= 40; ++hops) {
+  int links = 0;
+  for (;;) {
     if (const std::optional<int> fd = descriptor_alias(current)) {
-      return Target{Kind::kDescriptor, current, {}, *fd};
+      Target target;
+      target.kind = Kind::kDescriptor;
+      target.path = current;
+      target.descriptor = *fd;
+      return target;
     }
-    struct stat st {};
-    if (::lstat(current.c_str(), &st) != 0) {
-      if (errno == ENOENT) return Target{Kind::kReplace, current, {}, -1};
+    Target target;
+    target.path = current;
+    target.name = base_of(current);
+    if (target.name.empty()) return Error{named(path, current) + ": names a directory"};
+    auto dir = open_directory(dir_of(current), links);
+    if (!dir) {
+      return Error{named(path, current) + ": cannot create the output file in " + dir_of(current) + ": " +
+                   dir.error().message};
+    }
+    target.dir = std::move(*dir);
+    const UniqueFd pinned(::openat(target.dir.get(), target.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!pinned) {
+      if (errno == ENOENT) return target;  // a new name
       return Error{named(path, current) + ": " + std::strerror(errno)};
     }
+    struct stat& st = target.st;
+    if (::fstat(pinned.get(), &st) != 0) return Error{named(path, current) + ": " + std::strerror(errno)};
     if (S_ISLNK(st.st_mode)) {
-      if (!trusted_owner(st.st_uid)) {
-        return Error{named(path, current) + ": is a symbolic link owned by uid " + std::to_string(st.st_uid) +
-                     " (neither root nor this user); it is not written through: remove it or name the file"};
-      }
-      std::string target(PATH_MAX, '\0');
-      const ssize_t n = ::readlink(current.c_str(), target.data(), target.size());
-      if (n < 0) return Error{named(path, current) + ": " + std::strerror(errno)};
-      target.resize(static_cast<std::size_t>(n));
-      current = !target.empty() && target[0] == '/' ? target : dir_of(current) + "/" + target;
+      if (!trusted_owner(st.st_uid)) return Error{untrusted_link(named(path, current), st.st_uid)};
+      if (++links > kMaxLinks) return Error{named(path, current) + ": " + std::strerror(ELOOP)};
+      auto link = read_pinned_link(pinned.get());
+      if (!link) return Error{named(path, current) + ": " + link.error().message};
+      current = !link->empty() && (*link)[0] == '/' ? *link : dir_of(current) + "/" + *link;
       continue;
     }
-    if (S_ISREG(st.st_mode)) return Target{Kind::kReplace, current, st, -1};
+    if (S_ISREG(st.st_mode)) return target;
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
       if (!trusted_owner(st.st_uid)) {
         return Error{named(path, current) + ": is " + kind_name(st.st_mode) + " owned by uid " +
                      std::to_string(st.st_uid) + " (neither root nor this user); the report is not written to it"};
       }
-      return Target{Kind::kInPlace, current, st, -1};
+      target.kind = Kind::kInPlace;
+      return target;
     }
     return Error{named(path, current) + ": is " + kind_name(st.st_mode) +
                  "; a report goes to a regular file, a character device or a FIFO"};
   }
-  return Error{path + ": " + std::strerror(ELOOP)};
 }
 
 bool same_inode(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
-// Opens the device or FIFO lstat found, not whatever has its name by
+// Opens the device or FIFO that was found, not whatever has its name by
 // now: the name is pinned with O_PATH (no open side effects, no link
 // followed), checked, and that inode reopened for writing through /proc.
 // Without O_TRUNC: a device is written as it is.
 Result<UniqueFd> open_in_place(const Target& target, const std::string& path) {
   const std::string where = named(path, target.path);
-  const UniqueFd pinned(::open(target.path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  const UniqueFd pinned(::openat(target.dir.get(), target.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   struct stat st {};
   if (!pinned || ::fstat(pinned.get(), &st) != 0) return Error{where + ": " + std::strerror(errno)};
   if (!same_inode(st, target.st)) return Error{where + ": was replaced while it was being opened"};
@@ -159,7 +242,7 @@ Result<UniqueFd> open_in_place(const Target& target, const std::string& path) {
   UniqueFd fd(::open(reopen.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC));
   if (!fd && errno == ENOENT) {
     // No /proc: by name, refusing a link, and checked below before any write.
-    fd = UniqueFd(::open(target.path.c_str(), O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
+    fd = UniqueFd(::openat(target.dir.get(), target.name.c_str(), O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
   }
   if (!fd) return Error{where + ": cannot open it for writing: " + std::strerror(errno)};
   if (::fstat(fd.get(), &st) != 0 || !same_inode(st, target.st)) {
@@ -204,20 +287,16 @@ Result<std::unique_ptr<OutputFile>> OutputFile::create(const std::string& path) 
     if (!fd) return fd.error();
     return std::unique_ptr<OutputFile>(new OutputFile(std::make_unique<State>(path, std::move(*fd))));
   }
-  // The directory as named (links on the way are the user's to name),
-  // opened once: the temporary file is made, checked, renamed and removed
-  // relative to it.
+  // The directory, opened once, holds the temporary file: it is made,
+  // checked, renamed and removed relative to that descriptor.
   const std::string dir_path = dir_of(target->path);
-  UniqueFd dir(::open(dir_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return Error{path + ": cannot create the output file in " + dir_path + ": " + std::strerror(errno)};
-  const std::string name = base_of(target->path);
-  auto temp = create_file_at(dir.get(), name + ".tmp-", 0666);
+  auto temp = create_file_at(target->dir.get(), target->name + ".tmp-", 0666);
   if (!temp) return Error{path + ": cannot create the output file in " + dir_path + ": " + temp.error().message};
   auto state = std::make_unique<State>(path, std::move(temp->fd));
   state->in_place = false;
-  state->dir = std::move(dir);
+  state->dir = std::move(target->dir);
   state->dir_path = dir_path;
-  state->name = name;
+  state->name = target->name;
   state->temp_name = std::move(temp->name);
   return std::unique_ptr<OutputFile>(new OutputFile(std::move(state)));
 }
