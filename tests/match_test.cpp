@@ -293,6 +293,27 @@ TEST_F(RuleCacheTest, DirectorySwappedForASymlinkIsNeitherWrittenNorRead) {
   EXPECT_EQ(in_victim, std::vector<std::string>{"rules-planted.yarc"}) << "written into the swapped-in directory";
 }
 
+// A link another user planted on the way to the cache directory is not
+// followed: not even the missing directory is created where it leads.
+TEST_F(RuleCacheTest, LinkOfAnotherUserOnTheWayIsNotFollowed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (lchown to another user)";
+  test::TempDir t;
+  const std::string victim = t / "victim";
+  ASSERT_EQ(::mkdir(victim.c_str(), 0700), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), (t / "theirs").c_str()), 0);
+  ASSERT_EQ(::lchown((t / "theirs").c_str(), 65534, 65534), 0);
+  auto rules = CompiledRules::compile(two_sources(), RuleCacheOptions{t / "theirs/cache"});
+  ASSERT_TRUE(rules) << rules.error().message;
+  EXPECT_TRUE(std::filesystem::is_empty(victim)) << "created in the directory the link leads to";
+  // The same link made by this user is followed.
+  ASSERT_EQ(::lchown((t / "theirs").c_str(), ::geteuid(), ::getegid()), 0);
+  ASSERT_TRUE(CompiledRules::compile(two_sources(), RuleCacheOptions{t / "theirs/cache"}));
+  auto again = CompiledRules::compile(two_sources(), RuleCacheOptions{t / "theirs/cache"});
+  ASSERT_TRUE(again);
+  EXPECT_TRUE((*again)->from_cache());
+  EXPECT_TRUE(std::filesystem::is_directory(victim + "/cache"));
+}
+
 TEST_F(RuleCacheTest, BrokenSourceFromADirectoryIsSkippedWithAWarning) {
   std::vector<RuleSource> sources{{"good.yar", "rule good { condition: true }", "", true},
                                   {"bad.yar", "rule bad { condition: $nope }", "", true},

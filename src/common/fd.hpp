@@ -47,6 +47,29 @@ Result<CreatedFile> create_file_at(int dirfd, const std::string& prefix, mode_t 
 /// open as `fd`: same device and inode.
 bool same_file_at(int dirfd, const std::string& name, int fd);
 
+/// Symbolic links followed at most on the way to one file, as the kernel.
+inline constexpr int kMaxSymlinks = 40;
+
+/// The kernel's protected_symlinks rule, everywhere rather than only in
+/// sticky directories: root follows a link only when root or the
+/// effective user made it.
+bool trusted_link_owner(uid_t uid);
+
+/// "WHERE: is a symbolic link owned by uid N ...; it is not followed".
+std::string untrusted_link_message(const std::string& where, uid_t owner);
+
+/// The target of the link pinned as `link` (O_PATH | O_NOFOLLOW), so that
+/// its owner and its text come from the same inode.
+Result<std::string> read_pinned_link(int link);
+
+/// Opens the directory `dir` (O_PATH, for *at calls) one component at a
+/// time, each relative to the last one opened and with O_NOFOLLOW; a link
+/// is followed by hand when trusted_link_owner says so, and refused
+/// otherwise. `links` counts the links followed (kMaxSymlinks at most,
+/// shared with the caller's own following). With `create`, a missing
+/// component is made (mode 0700 minus umask). Errors name the component.
+Result<UniqueFd> open_directory_path(const std::string& dir, int& links, bool create = false);
+
 /// The directory part of `path` ("." for a bare name, "/" for "/x").
 std::string dir_of(const std::string& path);
 

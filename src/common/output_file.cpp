@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <deque>
 #include <optional>
 #include <ostream>
 #include <streambuf>
@@ -91,10 +90,6 @@ std::optional<int> descriptor_alias(std::string_view path) {
   return std::nullopt;
 }
 
-// The kernel's protected_symlinks rule, everywhere rather than only in
-// sticky directories: a link is followed when root or this user made it.
-bool trusted_owner(uid_t uid) { return uid == 0 || uid == ::geteuid(); }
-
 std::string named(const std::string& path, const std::string& current) {
   return current == path ? path : path + " (through links: " + current + ")";
 }
@@ -106,72 +101,6 @@ std::string kind_name(mode_t mode) {
   if (S_ISCHR(mode)) return "a character device";
   if (S_ISFIFO(mode)) return "a FIFO";
   return "not a regular file";
-}
-
-std::deque<std::string> components(const std::string& path) {
-  std::deque<std::string> parts;
-  for (std::size_t begin = 0; begin <= path.size();) {
-    const std::size_t slash = std::min(path.find('/', begin), path.size());
-    if (slash > begin) parts.emplace_back(path.substr(begin, slash - begin));
-    begin = slash + 1;
-  }
-  return parts;
-}
-
-constexpr int kMaxLinks = 40;
-
-// The target of the link pinned as `link` (O_PATH | O_NOFOLLOW), so that
-// its owner and its text come from the same inode.
-Result<std::string> read_pinned_link(int link) {
-  std::string target(PATH_MAX, '\0');
-  const ssize_t n = ::readlinkat(link, "", target.data(), target.size());
-  if (n < 0) return Error{std::strerror(errno)};
-  target.resize(static_cast<std::size_t>(n));
-  return target;
-}
-
-std::string untrusted_link(const std::string& where, uid_t owner) {
-  return where + ": is a symbolic link owned by uid " + std::to_string(owner) +
-         " (neither root nor this user); it is not followed: remove it or name the file";
-}
-
-// Opens the directory `dir` one component at a time, each relative to the
-// last one opened and without following links: a link is followed by
-// hand, only when root or this user owns it. Another user who can rename
-// entries along the way can neither redirect a component once it is open
-// nor make root follow a link of theirs.
-Result<UniqueFd> open_directory(const std::string& dir, int& links) {
-  const bool absolute = !dir.empty() && dir[0] == '/';
-  UniqueFd current(::open(absolute ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  std::string walked = absolute ? "" : ".";
-  std::deque<std::string> parts = components(dir);
-  while (current && !parts.empty()) {
-    const std::string part = std::move(parts.front());
-    parts.pop_front();
-    if (part == ".") continue;
-    const std::string where = walked + "/" + part;
-    UniqueFd next(::openat(current.get(), part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    struct stat st {};
-    if (!next || ::fstat(next.get(), &st) != 0) return Error{where + ": " + std::strerror(errno)};
-    if (S_ISLNK(st.st_mode)) {
-      if (!trusted_owner(st.st_uid)) return Error{untrusted_link(where, st.st_uid)};
-      if (++links > kMaxLinks) return Error{where + ": " + std::strerror(ELOOP)};
-      auto target = read_pinned_link(next.get());
-      if (!target) return Error{where + ": " + target.error().message};
-      std::deque<std::string> more = components(*target);
-      parts.insert(parts.begin(), more.begin(), more.end());
-      if (!target->empty() && (*target)[0] == '/') {
-        current = UniqueFd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-        walked = "";
-      }
-      continue;
-    }
-    if (!S_ISDIR(st.st_mode)) return Error{where + ": " + std::strerror(ENOTDIR)};
-    current = std::move(next);
-    walked += "/" + part;
-  }
-  if (!current) return Error{(walked.empty() ? "/" : walked) + ": " + std::strerror(errno)};
-  return current;
 }
 
 // How `path` is to be written, following only trusted links; a refusal
@@ -191,7 +120,7 @@ Result<Target> resolve(const std::string& path) {
     target.path = current;
     target.name = base_of(current);
     if (target.name.empty()) return Error{named(path, current) + ": names a directory"};
-    auto dir = open_directory(dir_of(current), links);
+    auto dir = open_directory_path(dir_of(current), links);
     if (!dir) {
       return Error{named(path, current) + ": cannot create the output file in " + dir_of(current) + ": " +
                    dir.error().message};
@@ -205,8 +134,8 @@ Result<Target> resolve(const std::string& path) {
     struct stat& st = target.st;
     if (::fstat(pinned.get(), &st) != 0) return Error{named(path, current) + ": " + std::strerror(errno)};
     if (S_ISLNK(st.st_mode)) {
-      if (!trusted_owner(st.st_uid)) return Error{untrusted_link(named(path, current), st.st_uid)};
-      if (++links > kMaxLinks) return Error{named(path, current) + ": " + std::strerror(ELOOP)};
+      if (!trusted_link_owner(st.st_uid)) return Error{untrusted_link_message(named(path, current), st.st_uid)};
+      if (++links > kMaxSymlinks) return Error{named(path, current) + ": " + std::strerror(ELOOP)};
       auto link = read_pinned_link(pinned.get());
       if (!link) return Error{named(path, current) + ": " + link.error().message};
       current = !link->empty() && (*link)[0] == '/' ? *link : dir_of(current) + "/" + *link;
@@ -214,7 +143,7 @@ Result<Target> resolve(const std::string& path) {
     }
     if (S_ISREG(st.st_mode)) return target;
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
-      if (!trusted_owner(st.st_uid)) {
+      if (!trusted_link_owner(st.st_uid)) {
         return Error{named(path, current) + ": is " + kind_name(st.st_mode) + " owned by uid " +
                      std::to_string(st.st_uid) + " (neither root nor this user); the report is not written to it"};
       }

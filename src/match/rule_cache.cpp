@@ -26,11 +26,21 @@ bool trusted(const struct stat& st, bool directory) {
 // every entry is then created, read, renamed and removed relative to it. A
 // check of the path followed by uses of the path would let another user
 // who can rename entries beside it swap in a link (renameat2 exchange)
-// between the two; O_NOFOLLOW refuses a link in the last component (which
-// a trailing slash would follow all the same: it is dropped).
-UniqueFd open_trusted_dir(std::string dir) {
+// between the two. The way there is walked through descriptors too
+// (links on it followed only when root or this user made them), so a
+// swapped parent cannot send even the creation of missing directories
+// elsewhere; the directory itself is never a link (O_NOFOLLOW, with any
+// trailing slash dropped: it would make the kernel follow one).
+UniqueFd open_trusted_dir(std::string dir, bool create) {
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  int links = 0;
+  auto parent = open_directory_path(dir_of(dir), links, create);
+  const std::string name = base_of(dir);
+  if (!parent || name.empty()) return UniqueFd();
+  // Missing parents too (~/.cache may not exist yet), private like the
+  // XDG base directory specification asks.
+  if (create && ::mkdirat(parent->get(), name.c_str(), 0700) != 0 && errno != EEXIST) return UniqueFd();
+  UniqueFd fd(::openat(parent->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   struct stat st {};
   if (!fd || ::fstat(fd.get(), &st) != 0 || !trusted(st, true)) return UniqueFd();
   return fd;
@@ -52,7 +62,7 @@ size_t stream_write(const void* ptr, size_t size, size_t count, void* user_data)
 }  // namespace
 
 void* load(const std::string& dir, const std::string& key) {
-  const UniqueFd dirfd = open_trusted_dir(dir);
+  const UniqueFd dirfd = open_trusted_dir(dir, false);
   if (!dirfd) return nullptr;
   const int fd = ::openat(dirfd.get(), entry_name(key).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
   if (fd < 0) return nullptr;
@@ -73,13 +83,7 @@ void* load(const std::string& dir, const std::string& key) {
 }
 
 void save(const std::string& dir, const std::string& key, void* rules) {
-  // Missing parents too (~/.cache may not exist yet), private like the
-  // XDG base directory specification asks.
-  for (std::size_t slash = dir.find('/', 1); slash != std::string::npos; slash = dir.find('/', slash + 1)) {
-    ::mkdir(dir.substr(0, slash).c_str(), 0700);
-  }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return;
-  const UniqueFd dirfd = open_trusted_dir(dir);
+  const UniqueFd dirfd = open_trusted_dir(dir, true);
   if (!dirfd) return;
   auto temp = create_file_at(dirfd.get(), ".rules-" + key + ".", 0600);
   if (!temp) return;
