@@ -563,6 +563,22 @@ TEST(OutputTargets, CharacterDeviceIsWrittenInPlaceNotReplaced) {
   EXPECT_EQ(names_in(out.path()), std::vector<std::string>{"null"});
 }
 
+// A device written in place changes no file: it may lie inside the
+// scanned tree (which skips it as a device), unlike a report file.
+TEST(OutputTargets, DeviceInsideTheScannedTreeIsNoPlacementError) {
+  TempDir t;
+  write_file(t / "a.txt", "x");
+  const std::string dev = t / "null";
+  MAKE_NULL_DEVICE_OR_SKIP(dev);
+  const RunResult r = run({kBin, "scan", "--no-builtin", "-o", dev, t.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(is_char_device(dev));
+  EXPECT_EQ(names_in(t.path()), (std::vector<std::string>{"a.txt", "null"}));
+  const RunResult file = run({kBin, "scan", "--no-builtin", "-o", t / "report.json", t.path()});
+  EXPECT_EQ(file.exit_code, 2) << file.err;
+  EXPECT_NE(file.err.find("lies inside the scanned path"), std::string::npos) << file.err;
+}
+
 TEST(OutputTargets, FifoGetsTheReportAndStaysAFifo) {
   TempDir t, out;
   write_file(t / "a.txt", "x");

@@ -143,6 +143,7 @@ Result<Target> resolve(const std::string& path) {
     }
     if (S_ISREG(st.st_mode)) return target;
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+      // The links' rule: a FIFO (or a tty) another user made is theirs to read.
       if (!trusted_link_owner(st.st_uid)) {
         return Error{named(path, current) + ": is " + kind_name(st.st_mode) + " owned by uid " +
                      std::to_string(st.st_uid) + " (neither root nor this user); the report is not written to it"};
