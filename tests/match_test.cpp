@@ -1,10 +1,17 @@
 #include "iocsweep/match.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <yara.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "iocsweep/pipeline.hpp"
+#include "match/rule_cache.hpp"
 #include "test_support.hpp"
 #include "yara_fixture.hpp"
 
@@ -236,6 +243,75 @@ TEST_F(RuleCacheTest, SourcesWithIncludeAreNotCached) {
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_FALSE((*second)->from_cache());
   EXPECT_EQ((*second)->rules().size(), 2u);
+}
+
+// libyara's bytecode is trusted: the cache directory is checked and used
+// through one descriptor. Another user who can rename entries beside it
+// swaps it with a link to a directory of theirs (renameat2 exchange,
+// over and over); nothing is ever saved there and nothing planted there
+// is ever loaded.
+TEST_F(RuleCacheTest, DirectorySwappedForASymlinkIsNeitherWrittenNorRead) {
+  YR_COMPILER* compiler = nullptr;
+  ASSERT_EQ(yr_compiler_create(&compiler), ERROR_SUCCESS);
+  ASSERT_EQ(yr_compiler_add_string(compiler, "rule planted { condition: true }", nullptr), 0);
+  YR_RULES* rules = nullptr;
+  ASSERT_EQ(yr_compiler_get_rules(compiler, &rules), ERROR_SUCCESS);
+  yr_compiler_destroy(compiler);
+
+  test::TempDir t;
+  const std::string cache = t / "cache", victim = t / "victim", swap = t / "swap";
+  ASSERT_EQ(::mkdir(cache.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(victim.c_str(), 0700), 0);
+  rule_cache::save(victim, "planted", rules);
+  ASSERT_EQ(std::distance(std::filesystem::directory_iterator(victim), std::filesystem::directory_iterator{}), 1);
+  ASSERT_EQ(::symlink(victim.c_str(), swap.c_str()), 0);
+
+  std::atomic<bool> stop = false;
+  std::atomic<long> exchanges = 0;
+  std::thread attacker([&] {
+    while (!stop) {
+      if (::renameat2(AT_FDCWD, cache.c_str(), AT_FDCWD, swap.c_str(), RENAME_EXCHANGE) == 0) ++exchanges;
+    }
+  });
+  int loaded = 0;
+  for (int i = 0; i < 400; ++i) {
+    // Also spelt with a trailing slash, which would follow a link.
+    const std::string dir = i % 2 == 0 ? cache : cache + "/";
+    rule_cache::save(dir, "k" + std::to_string(i), rules);
+    if (void* got = rule_cache::load(dir, "planted")) {
+      ++loaded;
+      yr_rules_destroy(static_cast<YR_RULES*>(got));
+    }
+  }
+  stop = true;
+  attacker.join();
+  yr_rules_destroy(rules);
+  EXPECT_GT(exchanges, 0);
+  EXPECT_EQ(loaded, 0) << "bytecode loaded from the directory swapped in";
+  std::vector<std::string> in_victim;
+  for (const auto& e : std::filesystem::directory_iterator(victim)) in_victim.push_back(e.path().filename());
+  EXPECT_EQ(in_victim, std::vector<std::string>{"rules-planted.yarc"}) << "written into the swapped-in directory";
+}
+
+// A link another user planted on the way to the cache directory is not
+// followed: not even the missing directory is created where it leads.
+TEST_F(RuleCacheTest, LinkOfAnotherUserOnTheWayIsNotFollowed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (lchown to another user)";
+  test::TempDir t;
+  const std::string victim = t / "victim";
+  ASSERT_EQ(::mkdir(victim.c_str(), 0700), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), (t / "theirs").c_str()), 0);
+  ASSERT_EQ(::lchown((t / "theirs").c_str(), 65534, 65534), 0);
+  auto rules = CompiledRules::compile(two_sources(), RuleCacheOptions{t / "theirs/cache"});
+  ASSERT_TRUE(rules) << rules.error().message;
+  EXPECT_TRUE(std::filesystem::is_empty(victim)) << "created in the directory the link leads to";
+  // The same link made by this user is followed.
+  ASSERT_EQ(::lchown((t / "theirs").c_str(), ::geteuid(), ::getegid()), 0);
+  ASSERT_TRUE(CompiledRules::compile(two_sources(), RuleCacheOptions{t / "theirs/cache"}));
+  auto again = CompiledRules::compile(two_sources(), RuleCacheOptions{t / "theirs/cache"});
+  ASSERT_TRUE(again);
+  EXPECT_TRUE((*again)->from_cache());
+  EXPECT_TRUE(std::filesystem::is_directory(victim + "/cache"));
 }
 
 TEST_F(RuleCacheTest, BrokenSourceFromADirectoryIsSkippedWithAWarning) {

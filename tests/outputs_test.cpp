@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #include <thread>
 
 #include "iocsweep/hash.hpp"
+#include "iocsweep/output_file.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {
@@ -30,6 +33,14 @@ using test::TempDir;
 using test::write_file;
 
 const std::string kBin = IOCSWEEP_BINARY;
+
+// The address of the Unix socket at `path`.
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), std::min(path.size(), sizeof addr.sun_path - 1));
+  return addr;
+}
 
 // RFC 4180 reader: rows of fields; a row ends with CRLF outside quotes.
 std::vector<std::vector<std::string>> parse_csv(const std::string& text, bool* crlf_only) {
@@ -234,9 +245,7 @@ class SyslogListener {
  public:
   explicit SyslogListener(const std::string& path) : path_(path) {
     fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.data(), path.size());
+    const sockaddr_un addr = unix_address(path);
     if (::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind");
   }
   ~SyslogListener() { ::close(fd_); }
@@ -292,9 +301,7 @@ TEST(Syslog, StreamSocketGetsOctetCountedFrames) {
   write_file(t / "evtdiag.exe", test::synth_swift_engine());
   const std::string path = sock / "log";
   const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
+  const sockaddr_un addr = unix_address(path);
   ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(::listen(listener, 1), 0);
   std::string received;
@@ -431,6 +438,11 @@ TEST(ExcludeFrom, UnreadableFileIsFatal) {
 namespace iocsweep {
 namespace {
 
+bool is_char_device(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
+}
+
 // Nothing is created before every option has been checked, and no two
 // outputs may be the same file.
 TEST(OutputFiles, ReportBaselineAndCacheMayNotNameTheSameFile) {
@@ -459,19 +471,20 @@ TEST(OutputFiles, NoCacheOrReportIsCreatedWhenSyslogCannotBeReached) {
 }
 
 // A second SIGINT/SIGTERM ends the process at once (exit 130), and removes
-// the unfinished report and baseline. The scan is held where it cannot
-// finish by itself: its first syslog message waits for room in a datagram
-// socket whose queue the test has filled and never reads.
+// the unfinished report, but never a device written in place (here the
+// baseline). The scan is held where it cannot finish by itself: its first
+// syslog message waits for room in a datagram socket whose queue the test
+// has filled and never reads.
 TEST(OutputFiles, SecondSignalExits130AndLeavesNoTemporaryFiles) {
-  TempDir t, sock, out;
+  TempDir t, sock, out, dev;
   write_file(t / "a.txt", "x");
+  const std::string null_device = dev / "null";
+  const bool have_device = ::mknod(null_device.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0;
   SyslogListener listener(sock / "log");
   const int filler = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(filler, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
   const std::string log_path = sock / "log";
-  std::memcpy(addr.sun_path, log_path.data(), log_path.size());
+  const sockaddr_un addr = unix_address(log_path);
   bool full = false;
   for (int i = 0; i < 100000 && !full; ++i) {
     full = ::sendto(filler, "x", 1, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0 &&
@@ -480,9 +493,10 @@ TEST(OutputFiles, SecondSignalExits130AndLeavesNoTemporaryFiles) {
   ::close(filler);
   ASSERT_TRUE(full) << "the listener's queue never filled";
 
-  const std::vector<std::string> args{kBin,     "scan", "--no-builtin",      "--syslog",         "--syslog-socket",
-                                      log_path, "-o",   out / "report.json", "--write-baseline", out / "base.json",
-                                      t.path()};
+  const std::vector<std::string> args{
+      kBin,     "scan", "--no-builtin",      "--syslog",         "--syslog-socket",
+      log_path, "-o",   out / "report.json", "--write-baseline", have_device ? null_device : out / "base.json",
+      t.path()};
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -526,6 +540,7 @@ TEST(OutputFiles, SecondSignalExits130AndLeavesNoTemporaryFiles) {
   std::vector<std::string> left;
   for (const auto& e : std::filesystem::directory_iterator(out.path())) left.push_back(e.path().filename());
   EXPECT_TRUE(left.empty()) << "left behind: " << left.front();
+  EXPECT_TRUE(!have_device || is_char_device(null_device)) << "the device written in place was removed";
 }
 
 // A baseline replaces the old one: from a scan that did not look at
@@ -546,6 +561,232 @@ TEST(OutputFiles, BaselineIsNotReplacedByAnIncompleteScan) {
   for (const auto& e : std::filesystem::directory_iterator(out.path())) names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"base.json", "r.json"})) << "no temporary file left";
+}
+
+// Outputs as root among hostile local users: what -o and --write-baseline
+// name is written, and nothing else. Device nodes are made in a temporary
+// directory (/dev/null's numbers), so a failing test cannot break the host.
+
+std::vector<std::string> names_in(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Makes a null device at `path` (as /dev/null: char 1,3), or skips the test.
+#define MAKE_NULL_DEVICE_OR_SKIP(path)                                                  \
+  if (::mknod((path).c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) {                    \
+    GTEST_SKIP() << "cannot make a device node (needs root): " << std::strerror(errno); \
+  }
+
+TEST(OutputTargets, CharacterDeviceIsWrittenInPlaceNotReplaced) {
+  TempDir t, out;
+  write_file(t / "a.txt", "x");
+  const std::string dev = out / "null";
+  MAKE_NULL_DEVICE_OR_SKIP(dev);
+  const RunResult r = run({kBin, "scan", "--no-builtin", "-o", dev, t.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(is_char_device(dev)) << "the device node was replaced";
+  EXPECT_EQ(names_in(out.path()), std::vector<std::string>{"null"}) << "a temporary file was left";
+  // A report and a baseline may both go to the null device; a clean scan
+  // writes both.
+  const RunResult both = run({kBin, "scan", "--no-builtin", "-o", dev, "--write-baseline", dev, t.path()});
+  EXPECT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_TRUE(is_char_device(dev));
+  EXPECT_EQ(names_in(out.path()), std::vector<std::string>{"null"});
+}
+
+// A device written in place changes no file: it may lie inside the
+// scanned tree (which skips it as a device), unlike a report file.
+TEST(OutputTargets, DeviceInsideTheScannedTreeIsNoPlacementError) {
+  TempDir t;
+  write_file(t / "a.txt", "x");
+  const std::string dev = t / "null";
+  MAKE_NULL_DEVICE_OR_SKIP(dev);
+  const RunResult r = run({kBin, "scan", "--no-builtin", "-o", dev, t.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(is_char_device(dev));
+  EXPECT_EQ(names_in(t.path()), (std::vector<std::string>{"a.txt", "null"}));
+  const RunResult file = run({kBin, "scan", "--no-builtin", "-o", t / "report.json", t.path()});
+  EXPECT_EQ(file.exit_code, 2) << file.err;
+  EXPECT_NE(file.err.find("lies inside the scanned path"), std::string::npos) << file.err;
+}
+
+TEST(OutputTargets, FifoGetsTheReportAndStaysAFifo) {
+  TempDir t, out;
+  write_file(t / "a.txt", "x");
+  const std::string fifo = out / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // The test holds a write end too, so the reader sees the end of the data
+  // only after the test lets go of it (never before iocsweep has written).
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+  const int holder = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(holder, 0);
+  ASSERT_EQ(::fcntl(reader, F_SETFL, 0), 0);
+  std::string received;
+  std::thread drain([&] {
+    char buf[4096];
+    for (ssize_t n; (n = ::read(reader, buf, sizeof buf)) != 0;) {
+      if (n > 0) received.append(buf, static_cast<std::size_t>(n));
+      if (n < 0 && errno != EINTR) break;
+    }
+  });
+  const RunResult r = run({kBin, "scan", "--no-builtin", "-o", fifo, t.path()});
+  ::close(holder);
+  drain.join();
+  ::close(reader);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  struct stat st {};
+  ASSERT_EQ(::lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode)) << "the FIFO was replaced";
+  EXPECT_EQ(names_in(out.path()), std::vector<std::string>{"pipe"});
+  ASSERT_FALSE(received.empty()) << "nothing came through the FIFO";
+  const json doc = json::parse(received);
+  EXPECT_EQ(doc["stats"]["files_scanned"], 1) << received;
+}
+
+TEST(OutputTargets, StandardOutputSpellingsWriteToTheOpenDescriptor) {
+  TempDir t;
+  write_file(t / "a.txt", "x");
+  for (const char* spelling : {"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"}) {
+    const RunResult r = run({kBin, "scan", "--no-builtin", "-o", spelling, t.path()});
+    EXPECT_EQ(r.exit_code, 0) << spelling << ": " << r.err;
+    ASSERT_FALSE(r.out.empty()) << spelling;
+    EXPECT_EQ(json::parse(r.out)["stats"]["files_scanned"], 1) << spelling;
+  }
+  struct stat st {};
+  ASSERT_EQ(::lstat("/dev/stdout", &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "/dev/stdout was replaced";
+  // The report and the baseline in one stream could not be told apart.
+  const RunResult both =
+      run({kBin, "scan", "--no-builtin", "-o", "/dev/stdout", "--write-baseline", "/dev/fd/1", t.path()});
+  EXPECT_EQ(both.exit_code, 2) << both.err;
+  EXPECT_TRUE(both.out.empty()) << both.out;
+}
+
+// A link another user planted where root writes its report is never
+// written through, whatever it points at; it is refused and left alone.
+TEST(OutputTargets, SymlinkOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (lchown to another user)";
+  TempDir t, out, victims;
+  write_file(t / "a.txt", "x");
+  write_file(victims / "shadow", "precious");
+  ASSERT_EQ(::mknod((victims / "disk").c_str(), S_IFBLK | 0600, makedev(7, 250)), 0) << std::strerror(errno);
+  for (const std::string& target : {victims / "shadow", victims / "disk"}) {
+    const std::string link = out / "report.json";
+    ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+    ASSERT_EQ(::lchown(link.c_str(), 65534, 65534), 0);
+    const RunResult r = run({kBin, "scan", "--no-builtin", "-o", link, t.path()});
+    EXPECT_EQ(r.exit_code, 2) << target << ": " << r.err;
+    EXPECT_NE(r.err.find("symbolic link owned by uid 65534"), std::string::npos) << r.err;
+    struct stat st {};
+    ASSERT_EQ(::lstat(link.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode)) << "the planted link was replaced";
+    EXPECT_EQ(names_in(out.path()), std::vector<std::string>{"report.json"});
+    ASSERT_EQ(::unlink(link.c_str()), 0);
+  }
+  EXPECT_EQ(test::read_file(victims / "shadow"), "precious");
+  struct stat disk {};
+  ASSERT_EQ(::lstat((victims / "disk").c_str(), &disk), 0);
+  EXPECT_TRUE(S_ISBLK(disk.st_mode));
+  EXPECT_EQ(names_in(victims.path()), (std::vector<std::string>{"disk", "shadow"}));
+}
+
+// The same for a link on the way to the output's directory: root does not
+// create its report in a directory another user's link leads to, and a
+// link of its own on the way is followed.
+TEST(OutputTargets, DirectoryLinkOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (lchown to another user)";
+  TempDir t, out, victims;
+  write_file(t / "a.txt", "x");
+  ASSERT_EQ(::symlink(victims.path().c_str(), (out / "theirs").c_str()), 0);
+  ASSERT_EQ(::lchown((out / "theirs").c_str(), 65534, 65534), 0);
+  for (const char* option : {"-o", "--write-baseline"}) {
+    const RunResult r = run({kBin, "scan", "--no-builtin", option, out / "theirs/report.json", t.path()});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("symbolic link owned by uid 65534"), std::string::npos) << r.err;
+  }
+  EXPECT_TRUE(names_in(victims.path()).empty()) << "written into the directory the link leads to";
+  ASSERT_EQ(::symlink(victims.path().c_str(), (out / "mine").c_str()), 0);
+  const RunResult mine = run({kBin, "scan", "--no-builtin", "-o", out / "mine/report.json", t.path()});
+  EXPECT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_EQ(names_in(victims.path()), std::vector<std::string>{"report.json"});
+}
+
+// The user's own link (or root's) is followed: its target is replaced
+// whole, and the link stays.
+TEST(OutputTargets, OwnSymlinkIsFollowedAndKept) {
+  TempDir t, out;
+  write_file(t / "a.txt", "x");
+  write_file(out / "dated.json", "old report");
+  ASSERT_EQ(::symlink("dated.json", (out / "latest.json").c_str()), 0);
+  const RunResult r = run({kBin, "scan", "--no-builtin", "-o", out / "latest.json", t.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  struct stat st {};
+  ASSERT_EQ(::lstat((out / "latest.json").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode)) << "the link was replaced";
+  EXPECT_EQ(json::parse(test::read_file(out / "dated.json"))["stats"]["files_scanned"], 1);
+  EXPECT_EQ(names_in(out.path()), (std::vector<std::string>{"dated.json", "latest.json"}));
+}
+
+// A FIFO or device another user made where root will write is theirs to
+// read: refused. Block devices, sockets and directories are never targets.
+TEST(OutputTargets, ForeignOrUnwritableKindsAreRefusedAndNothingIsCreated) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown, mknod)";
+  TempDir t, out;
+  write_file(t / "a.txt", "x");
+  ASSERT_EQ(::mkfifo((out / "fifo").c_str(), 0666), 0);
+  ASSERT_EQ(::chown((out / "fifo").c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::mknod((out / "blk").c_str(), S_IFBLK | 0600, makedev(7, 250)), 0);
+  const int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  const sockaddr_un addr = unix_address(out / "sock");
+  ASSERT_EQ(::bind(sock, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  test::make_dir(out / "dir");
+  const std::vector<std::string> before = names_in(out.path());
+  for (const auto& [name, why] : std::vector<std::pair<std::string, std::string>>{
+           {"fifo", "owned by uid 65534"}, {"blk", "block device"}, {"sock", "socket"}, {"dir", "directory"}}) {
+    for (const char* option : {"-o", "--write-baseline"}) {
+      const RunResult r = run({kBin, "scan", "--no-builtin", option, out / name, t.path()});
+      EXPECT_EQ(r.exit_code, 2) << option << " " << name << ": " << r.err;
+      EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+      EXPECT_EQ(names_in(out.path()), before) << option << " " << name;
+    }
+  }
+  ::close(sock);
+  struct stat st {};
+  ASSERT_EQ(::lstat((out / "blk").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISBLK(st.st_mode));
+  ASSERT_EQ(::lstat((out / "fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
+// The temporary file is written through the descriptor that created it: a
+// name swapped for a link to a victim (possible in a directory others can
+// write) is never opened, and the swap is not renamed into place.
+TEST(OutputTargets, TemporaryFileSwappedForASymlinkIsNeverWrittenThroughNorRenamed) {
+  TempDir out, victims;
+  write_file(victims / "shadow", "precious");
+  auto file = OutputFile::create(out / "report.json");
+  ASSERT_TRUE(file) << file.error().message;
+  std::vector<std::string> names = names_in(out.path());
+  ASSERT_EQ(names.size(), 1u);
+  const std::string temp = out / names[0];
+  ASSERT_EQ(::unlink(temp.c_str()), 0);
+  ASSERT_EQ(::symlink((victims / "shadow").c_str(), temp.c_str()), 0);
+  (*file)->stream() << "report";
+  const Status committed = (*file)->commit();
+  EXPECT_FALSE(committed) << "renamed someone else's file into place";
+  if (!committed) {
+    EXPECT_NE(committed.error().message.find("replaced"), std::string::npos) << committed.error().message;
+  }
+  EXPECT_EQ(test::read_file(victims / "shadow"), "precious");
+  struct stat st {};
+  EXPECT_NE(::lstat((out / "report.json").c_str(), &st), 0) << "the destination was created";
+  file->reset();
+  EXPECT_EQ(test::read_file(victims / "shadow"), "precious");
 }
 
 }  // namespace

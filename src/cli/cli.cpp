@@ -122,12 +122,13 @@ void add_pack_options(CLI::App& cmd, std::vector<std::string>& rules, bool& no_b
 
 /// Blocks SIGINT/SIGTERM in every thread and turns them into a stop request
 /// from one dedicated thread (no work in a signal handler). A second signal
-/// ends the process at once (exit 130), removing the unfinished output files
-/// `remove_on_exit` names first: their paths are fixed before any signal,
-/// so that takes only unlink() and _exit().
+/// ends the process at once (exit 130), removing the unfinished temporary
+/// files of the outputs in `remove_on_exit` first (never a device or FIFO
+/// written in place): they exist before any signal and outlive this object,
+/// so that takes only unlinkat() and _exit().
 class SignalStopper {
  public:
-  explicit SignalStopper(std::vector<std::string> remove_on_exit) : remove_on_exit_(std::move(remove_on_exit)) {
+  explicit SignalStopper(std::vector<const OutputFile*> remove_on_exit) : remove_on_exit_(std::move(remove_on_exit)) {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
@@ -140,7 +141,7 @@ class SignalStopper {
         if (sigwait(&set_, &sig) != 0) continue;
         if (sig == SIGUSR1) return;
         if (stopping) {
-          for (const std::string& path : remove_on_exit_) ::unlink(path.c_str());
+          for (const OutputFile* file : remove_on_exit_) file->remove_unfinished();
           _exit(kExitForced);
         }
         stopping = true;
@@ -157,7 +158,7 @@ class SignalStopper {
   std::stop_token token() const { return source_.get_token(); }
 
  private:
-  const std::vector<std::string> remove_on_exit_;
+  const std::vector<const OutputFile*> remove_on_exit_;
   sigset_t set_;
   std::stop_source source_;
   std::thread thread_;
@@ -283,11 +284,12 @@ std::string rule_cache_dir(const RawScanOptions& raw) {
 // -o or --write-baseline file, each with what is written beside it, must
 // be --exclude'd (or elsewhere). The first violation, or "".
 std::string written_files_placement_error(const RawScanOptions& raw, bool use_cache) {
-  // AtomicOutputFile writes FILE.tmp-XXXXXX first, then renames it.
-  if (!raw.output.empty()) {
+  // OutputFile writes FILE.tmp-XXXXXX first, then renames it; a device or
+  // FIFO it writes in place changes no file.
+  if (!raw.output.empty() && !output_written_in_place(raw.output)) {
     if (std::string e = placement_error("-o", raw.output, {"", ".tmp-XXXXXX"}, raw); !e.empty()) return e;
   }
-  if (!raw.write_baseline.empty()) {
+  if (!raw.write_baseline.empty() && !output_written_in_place(raw.write_baseline)) {
     if (std::string e = placement_error("--write-baseline", raw.write_baseline, {"", ".tmp-XXXXXX"}, raw); !e.empty()) {
       return e;
     }
@@ -350,8 +352,19 @@ std::vector<std::string> distinct_roots(const RawScanOptions& raw) {
   return roots;
 }
 
+// Whether `a` and `b` lead to one character device (/dev/null twice):
+// both may write there, nothing is replaced. A FIFO or a descriptor is
+// not: two documents in one stream could not be told apart.
+bool same_character_device(const std::string& a, const std::string& b) {
+  struct stat sa {};
+  struct stat sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && S_ISCHR(sa.st_mode) && S_ISCHR(sb.st_mode) &&
+         sa.st_rdev == sb.st_rdev;
+}
+
 // Two of -o, --write-baseline and --cache (with its -wal, -shm and
-// -journal files) naming the same file, or "".
+// -journal files) naming the same file, or "". -o and --write-baseline may
+// both name one character device.
 std::string output_clash(const RawScanOptions& raw, bool use_cache) {
   std::vector<std::pair<std::string, std::string>> files;  // canonical path, option
   if (!raw.output.empty()) files.emplace_back(canonical_or_ancestor(raw.output), "-o");
@@ -362,6 +375,10 @@ std::string output_clash(const RawScanOptions& raw, bool use_cache) {
   }
   for (std::size_t i = 0; i < files.size(); ++i) {
     for (std::size_t j = i + 1; j < files.size(); ++j) {
+      if (files[i].second == "-o" && files[j].second == "--write-baseline" &&
+          same_character_device(raw.output, raw.write_baseline)) {
+        continue;
+      }
       if (files[i].first == files[j].first && files[i].second != files[j].second) {
         return files[i].second + " and " + files[j].second + " name the same file: " + files[i].first;
       }
@@ -548,20 +565,20 @@ int run_scan_command(RawScanOptions raw) {
     }
     syslog = std::move(*opened);
   }
-  std::unique_ptr<AtomicOutputFile> out_file;
+  std::unique_ptr<OutputFile> out_file;
   if (!raw.output.empty()) {
-    auto created = AtomicOutputFile::create(raw.output);
+    auto created = OutputFile::create(raw.output);
     if (!created) {
-      std::cerr << "iocsweep: " << created.error().message << "\n";
+      std::cerr << "iocsweep: -o: " << escape_for_terminal(created.error().message) << "\n";
       return kExitFatal;
     }
     out_file = std::move(*created);
   }
-  std::unique_ptr<AtomicOutputFile> baseline_file;
+  std::unique_ptr<OutputFile> baseline_file;
   if (!raw.write_baseline.empty()) {
-    auto created = AtomicOutputFile::create(raw.write_baseline);
+    auto created = OutputFile::create(raw.write_baseline);
     if (!created) {
-      std::cerr << "iocsweep: --write-baseline: " << created.error().message << "\n";
+      std::cerr << "iocsweep: --write-baseline: " << escape_for_terminal(created.error().message) << "\n";
       return kExitFatal;
     }
     baseline_file = std::move(*created);
@@ -595,9 +612,9 @@ int run_scan_command(RawScanOptions raw) {
   raise_fd_limit();
   ScanOutcome outcome;
   {
-    std::vector<std::string> unfinished;
-    if (out_file) unfinished.push_back(out_file->temp_path());
-    if (baseline_file) unfinished.push_back(baseline_file->temp_path());
+    std::vector<const OutputFile*> unfinished;
+    if (out_file) unfinished.push_back(out_file.get());
+    if (baseline_file) unfinished.push_back(baseline_file.get());
     SignalStopper stopper(std::move(unfinished));
     if (config.progress) {
       // After the stopper: the drawing thread inherits the blocked signals.
@@ -615,14 +632,16 @@ int run_scan_command(RawScanOptions raw) {
               << "); the report has every finding\n";
   }
   if (!outcome.write_error.empty()) {
-    // A reader that went away (`| head`) is not worth a message.
-    if (!(errno == EPIPE && !out_file)) std::cerr << "iocsweep: " << outcome.write_error << "\n";
+    // A reader that went away (`| head`, also through -o /dev/stdout or a
+    // FIFO) is not worth a message.
+    const bool reader_gone = errno == EPIPE && (!out_file || out_file->in_place());
+    if (!reader_gone) std::cerr << "iocsweep: " << outcome.write_error << "\n";
     return kExitFatal;
   }
   if (out_file) {
     Status committed = out_file->commit();
     if (!committed) {
-      std::cerr << "iocsweep: " << committed.error().message << "\n";
+      std::cerr << "iocsweep: -o: " << escape_for_terminal(committed.error().message) << "\n";
       return kExitFatal;
     }
   }
@@ -639,7 +658,7 @@ int run_scan_command(RawScanOptions raw) {
     Status written = config.baseline_writer->write(baseline_file->stream());
     if (written) written = baseline_file->commit();
     if (!written) {
-      std::cerr << "iocsweep: --write-baseline: " << written.error().message << "\n";
+      std::cerr << "iocsweep: --write-baseline: " << escape_for_terminal(written.error().message) << "\n";
       return kExitFatal;
     }
   }

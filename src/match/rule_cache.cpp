@@ -8,7 +8,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <memory>
-#include <vector>
+
+#include "common/fd.hpp"
 
 namespace iocsweep::rule_cache {
 namespace {
@@ -21,12 +22,31 @@ bool trusted(const struct stat& st, bool directory) {
   return directory ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
 }
 
-bool trusted_dir(const std::string& dir) {
+// The cache directory opened once and checked through its descriptor;
+// every entry is then created, read, renamed and removed relative to it. A
+// check of the path followed by uses of the path would let another user
+// who can rename entries beside it swap in a link (renameat2 exchange)
+// between the two. The way there is walked through descriptors too
+// (links on it followed only when root or this user made them), so a
+// swapped parent cannot send even the creation of missing directories
+// elsewhere; the directory itself is never a link (O_NOFOLLOW, with any
+// trailing slash dropped: it would make the kernel follow one).
+UniqueFd open_trusted_dir(std::string dir, bool create) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  int links = 0;
+  auto parent = open_directory_path(dir_of(dir), links, create);
+  const std::string name = base_of(dir);
+  if (!parent || name.empty()) return UniqueFd();
+  // Missing parents too (~/.cache may not exist yet), private like the
+  // XDG base directory specification asks.
+  if (create && ::mkdirat(parent->get(), name.c_str(), 0700) != 0 && errno != EEXIST) return UniqueFd();
+  UniqueFd fd(::openat(parent->get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   struct stat st {};
-  return ::lstat(dir.c_str(), &st) == 0 && trusted(st, true);
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !trusted(st, true)) return UniqueFd();
+  return fd;
 }
 
-std::string entry_path(const std::string& dir, const std::string& key) { return dir + "/rules-" + key + ".yarc"; }
+std::string entry_name(const std::string& key) { return "rules-" + key + ".yarc"; }
 
 struct FileClose {
   void operator()(FILE* f) const { std::fclose(f); }
@@ -42,8 +62,9 @@ size_t stream_write(const void* ptr, size_t size, size_t count, void* user_data)
 }  // namespace
 
 void* load(const std::string& dir, const std::string& key) {
-  if (!trusted_dir(dir)) return nullptr;
-  const int fd = ::open(entry_path(dir, key).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+  const UniqueFd dirfd = open_trusted_dir(dir, false);
+  if (!dirfd) return nullptr;
+  const int fd = ::openat(dirfd.get(), entry_name(key).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
   if (fd < 0) return nullptr;
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !trusted(st, false)) {
@@ -62,30 +83,24 @@ void* load(const std::string& dir, const std::string& key) {
 }
 
 void save(const std::string& dir, const std::string& key, void* rules) {
-  // Missing parents too (~/.cache may not exist yet), private like the
-  // XDG base directory specification asks.
-  for (std::size_t slash = dir.find('/', 1); slash != std::string::npos; slash = dir.find('/', slash + 1)) {
-    ::mkdir(dir.substr(0, slash).c_str(), 0700);
-  }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return;
-  if (!trusted_dir(dir)) return;
-  std::string tmpl = dir + "/.rules-" + key + ".XXXXXX";
-  std::vector<char> name(tmpl.begin(), tmpl.end());
-  name.push_back('\0');
-  const int fd = ::mkostemp(name.data(), O_CLOEXEC);
-  if (fd < 0) return;
-  const std::string temp(name.data());
-  std::unique_ptr<FILE, FileClose> file(::fdopen(fd, "wb"));
+  const UniqueFd dirfd = open_trusted_dir(dir, true);
+  if (!dirfd) return;
+  auto temp = create_file_at(dirfd.get(), ".rules-" + key + ".", 0600);
+  if (!temp) return;
+  const int fd = ::fcntl(temp->fd.get(), F_DUPFD_CLOEXEC, 0);
+  std::unique_ptr<FILE, FileClose> file(fd < 0 ? nullptr : ::fdopen(fd, "wb"));
   if (!file) {
-    ::close(fd);
-    ::unlink(temp.c_str());
+    if (fd >= 0) ::close(fd);
+    ::unlinkat(dirfd.get(), temp->name.c_str(), 0);
     return;
   }
   YR_STREAM stream{file.get(), nullptr, stream_write};
   const bool ok = yr_rules_save_stream(static_cast<YR_RULES*>(rules), &stream) == ERROR_SUCCESS &&
                   std::fflush(file.get()) == 0 && ::fsync(fd) == 0;
   file.reset();
-  if (!ok || ::rename(temp.c_str(), entry_path(dir, key).c_str()) != 0) ::unlink(temp.c_str());
+  if (!ok || ::renameat(dirfd.get(), temp->name.c_str(), dirfd.get(), entry_name(key).c_str()) != 0) {
+    ::unlinkat(dirfd.get(), temp->name.c_str(), 0);
+  }
 }
 
 }  // namespace iocsweep::rule_cache
