@@ -86,8 +86,8 @@ def main() -> int:
             (["scan", tree], {"member", "member_hex", "image"}, {"archive_limit"}),
             (["scan", "--archive-depth", "1", tree], {"member", "member_hex", "image"}, {"archive_depth"}),
             # Twice with a scan cache: the second report has cached findings.
-            (["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), tree], set(), set()),
-            (["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), tree], set(), set()),
+            (["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), "--cache-min-age", "0.1", tree], set(), set()),
+            (["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), "--cache-min-age", "0.1", tree], set(), set()),
         ]
         for args, want, want_reasons in cases:
             proc = subprocess.run([binary] + args, capture_output=True, check=False)
