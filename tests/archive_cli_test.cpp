@@ -276,6 +276,101 @@ TEST(ArchiveCli, OciLayoutDirectoryIsScannedOnceAsAnImage) {
   EXPECT_EQ(off.exit_code, 0) << off.out;
 }
 
+// A tar with a docker-save manifest.json is an image only when the
+// manifest describes it; either way a planted member (a rule positive, a
+// listed hash) is found.
+TEST(ArchiveCli, ImageManifestNeverHidesTheOtherMembers) {
+  TempDir t, cfg;
+  const std::string payload = "bytes an indicator list names, planted next to the layers";
+  write_file(cfg / "iocs.txt", sha256_hex(payload) + ";90;planted member\n");
+  const std::string layer = make_archive("ustar", {{"etc/hostname", "x"}});
+  const std::vector<std::pair<std::string, std::string>> manifests = {
+      {"empty.tar", R"([{"Config":"c.json","RepoTags":["a:1"],"Layers":[]}])"},
+      {"missing.tar", R"([{"Config":"c.json","Layers":["gone/layer.tar","l0/layer.tar"]}])"},
+      {"real.tar", R"([{"Config":"c.json","RepoTags":["a:1"],"Layers":["l0/layer.tar"]}])"},
+  };
+  for (const auto& [file, manifest] : manifests) {
+    write_file(t / file, make_archive("ustar", {{"l0/layer.tar", layer},
+                                                {"c.json", "{}"},
+                                                {"manifest.json", manifest},
+                                                {"evil.exe", kPositive},
+                                                {"tool.bin", payload}}));
+  }
+  RunResult r = run({kBin, "scan", "--iocs", cfg / "iocs.txt", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_TRUE(doc["errors"].empty()) << doc["errors"].dump(2);
+  for (const auto& [file, manifest] : manifests) {
+    SCOPED_TRACE(file);
+    const json* exe = finding_for(doc, t / file, {"evil.exe"});
+    ASSERT_NE(exe, nullptr) << doc["findings"].dump(1);
+    EXPECT_TRUE(has_rule(*exe, kEngineRule));
+    EXPECT_FALSE(exe->contains("image"));
+    const json* listed = finding_for(doc, t / file, {"tool.bin"});
+    ASSERT_NE(listed, nullptr) << doc["findings"].dump(1);
+    EXPECT_EQ((*listed)["matches"][0]["type"], "hash");
+  }
+  EXPECT_EQ(doc["findings"].size(), 2 * manifests.size());
+}
+
+// A manifest naming one layer 10,000 times: the layer is read once, so its
+// file is one finding (and the sweep stays linear in the input).
+TEST(ArchiveCli, LayerListedTenThousandTimesIsReadOnce) {
+  TempDir t;
+  std::string layers;
+  for (int i = 0; i < 10000; ++i) layers += std::string(i == 0 ? "" : ",") + "\"l/layer.tar\"";
+  write_file(t / "image.tar",
+             make_archive("ustar", {{"l/layer.tar", make_archive("ustar", {{"evtdiag.exe", kPositive}})},
+                                    {"c.json", "{}"},
+                                    {"manifest.json", R"([{"Config":"c.json","Layers":[)" + layers + "]}]"}}));
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["findings"].size(), 1u) << doc["findings"].dump(1);
+  const json& f = doc["findings"][0];
+  EXPECT_EQ(f["member"], json::array({"l/layer.tar", "evtdiag.exe"}));
+  EXPECT_EQ(f["image"]["layer_index"], 0);
+  EXPECT_EQ(f["image"]["in_final_image"], true);
+}
+
+// A directory that only looks like an OCI layout (oci-layout, an index.json
+// that names nothing) has its blobs opened as archives; so does a blob of
+// a real layout that no manifest names as a layer.
+TEST(ArchiveCli, OciLookingDirectoryStillOpensItsBlobsAsArchives) {
+  TempDir t;
+  const std::string zip = make_archive("zip", {{"evtdiag.exe", kPositive}});
+  const std::string zip_hex = sha256_hex(zip);
+  const auto layout = [&](const std::string& dir, const std::string& index) {
+    test::make_dir(dir);
+    test::make_dir(dir + "/blobs");
+    test::make_dir(dir + "/blobs/sha256");
+    write_file(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+    write_file(dir + "/index.json", index);
+    write_file(dir + "/blobs/sha256/" + zip_hex, zip);
+  };
+  layout(t / "junk", "not json at all");
+  layout(t / "empty", R"({"schemaVersion":2,"manifests":[]})");
+  // A real layout whose one layer is another blob.
+  const std::string base = make_archive({"ustar", {"gzip"}}, {{"etc/a", "a"}});
+  const std::string d0 = sha256_hex(base);
+  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":"sha256:)" + d0 + R"("}]})";
+  const std::string md = sha256_hex(manifest);
+  layout(t / "real", R"({"schemaVersion":2,"manifests":[{"digest":"sha256:)" + md + R"("}]})");
+  write_file(t / "real/blobs/sha256/" + md, manifest);
+  write_file(t / "real/blobs/sha256/" + d0, base);
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_TRUE(doc["errors"].empty()) << doc["errors"].dump(2);
+  for (const std::string dir : {"junk", "empty", "real"}) {
+    SCOPED_TRACE(dir);
+    const json* f = finding_for(doc, t / dir + "/blobs/sha256/" + zip_hex, {"evtdiag.exe"});
+    ASSERT_NE(f, nullptr) << doc["findings"].dump(1);
+    EXPECT_TRUE(has_rule(*f, kEngineRule));
+  }
+  EXPECT_EQ(doc["findings"].size(), 3u) << doc["findings"].dump(1);
+}
+
 TEST(ArchiveCli, CorruptArchiveIsAnErrorButTheOuterFileStillMatches) {
   TempDir t, cfg;
   const std::string z = make_archive({"zip", {}, "zip:compression=store"},
