@@ -42,6 +42,22 @@ std::vector<const json*> skipped_for(const json& doc, const std::string& path, c
   return out;
 }
 
+// Writes an OCI image layout directory: oci-layout, `index` as index.json,
+// and each of `blobs` as blobs/sha256/<its sha256>.
+void write_layout(const std::string& dir, const std::string& index, const std::vector<std::string>& blobs) {
+  test::make_dir(dir);
+  test::make_dir(dir + "/blobs");
+  test::make_dir(dir + "/blobs/sha256");
+  write_file(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  write_file(dir + "/index.json", index);
+  for (const std::string& blob : blobs) write_file(dir + "/blobs/sha256/" + sha256_hex(blob), blob);
+}
+
+// index.json naming the manifest `manifest`.
+std::string index_of(const std::string& manifest) {
+  return R"({"schemaVersion":2,"manifests":[{"digest":"sha256:)" + sha256_hex(manifest) + R"("}]})";
+}
+
 TEST(ArchiveCli, PositivesFoundInEveryFormatWithMemberChainAndDigests) {
   TempDir t;
   const std::string inner = make_archive("zip", {{"deep/evtdiag.exe", kPositive}});
@@ -340,24 +356,12 @@ TEST(ArchiveCli, OciLookingDirectoryStillOpensItsBlobsAsArchives) {
   TempDir t;
   const std::string zip = make_archive("zip", {{"evtdiag.exe", kPositive}});
   const std::string zip_hex = sha256_hex(zip);
-  const auto layout = [&](const std::string& dir, const std::string& index) {
-    test::make_dir(dir);
-    test::make_dir(dir + "/blobs");
-    test::make_dir(dir + "/blobs/sha256");
-    write_file(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
-    write_file(dir + "/index.json", index);
-    write_file(dir + "/blobs/sha256/" + zip_hex, zip);
-  };
-  layout(t / "junk", "not json at all");
-  layout(t / "empty", R"({"schemaVersion":2,"manifests":[]})");
+  write_layout(t / "junk", "not json at all", {zip});
+  write_layout(t / "empty", R"({"schemaVersion":2,"manifests":[]})", {zip});
   // A real layout whose one layer is another blob.
   const std::string base = make_archive({"ustar", {"gzip"}}, {{"etc/a", "a"}});
-  const std::string d0 = sha256_hex(base);
-  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":"sha256:)" + d0 + R"("}]})";
-  const std::string md = sha256_hex(manifest);
-  layout(t / "real", R"({"schemaVersion":2,"manifests":[{"digest":"sha256:)" + md + R"("}]})");
-  write_file(t / "real/blobs/sha256/" + md, manifest);
-  write_file(t / "real/blobs/sha256/" + d0, base);
+  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":"sha256:)" + sha256_hex(base) + R"("}]})";
+  write_layout(t / "real", index_of(manifest), {zip, manifest, base});
   RunResult r = run({kBin, "scan", t.path()});
   ASSERT_EQ(r.exit_code, 1) << r.err;
   json doc = parse_report(r);
@@ -369,6 +373,57 @@ TEST(ArchiveCli, OciLookingDirectoryStillOpensItsBlobsAsArchives) {
     EXPECT_TRUE(has_rule(*f, kEngineRule));
   }
   EXPECT_EQ(doc["findings"].size(), 3u) << doc["findings"].dump(1);
+}
+
+// A layout whose image reads its blobs as layers: the image is read once,
+// by whichever of its files the sweep meets first, so excluding the
+// oci-layout file does not leave the layers unread; a layer listed many
+// times is read once.
+TEST(ArchiveCli, OciLayoutImageIsReadEvenWhenTheWalkSkipsItsOciLayoutFile) {
+  TempDir t;
+  const std::string base = make_archive({"ustar", {"gzip"}}, {{"usr/bin/evtdiag.exe", kPositive}});
+  const std::string d0 = sha256_hex(base);
+  std::string layers;
+  for (int i = 0; i < 1000; ++i) layers += std::string(i == 0 ? "" : ",") + R"({"digest":"sha256:)" + d0 + R"("})";
+  const std::string manifest = R"({"schemaVersion":2,"layers":[)" + layers + "]}";
+  const std::string dir = t / "layout";
+  write_layout(dir, index_of(manifest), {manifest, base});
+  for (const bool exclude : {false, true}) {
+    SCOPED_TRACE(exclude ? "oci-layout excluded" : "whole tree");
+    std::vector<std::string> args = {kBin, "scan"};
+    if (exclude) args.insert(args.end(), {"--exclude", "*/oci-layout"});
+    args.push_back(t.path());
+    RunResult r = run(args);
+    ASSERT_EQ(r.exit_code, 1) << r.err;
+    json doc = parse_report(r);
+    EXPECT_TRUE(doc["errors"].empty()) << doc["errors"].dump(2);
+    ASSERT_EQ(doc["findings"].size(), 1u) << doc["findings"].dump(1);
+    const json* f = finding_for(doc, dir, {"blobs/sha256/" + d0, "usr/bin/evtdiag.exe"});
+    ASSERT_NE(f, nullptr) << doc["findings"].dump(1);
+    EXPECT_EQ((*f)["image"]["layer_index"], 0);
+    EXPECT_EQ((*f)["image"]["in_final_image"], true);
+  }
+}
+
+// A layer blob read with its layout's image is not cached as "not an
+// archive": once the layout stops naming it, a cached sweep opens it.
+TEST(ArchiveCli, LayerBlobIsOpenedOnceItsLayoutStopsNamingIt) {
+  TempDir t, cfg;
+  const std::string base = make_archive({"ustar", {"gzip"}}, {{"usr/bin/evtdiag.exe", kPositive}});
+  const std::string d0 = sha256_hex(base);
+  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":"sha256:)" + d0 + R"("}]})";
+  const std::string dir = t / "layout";
+  write_layout(dir, index_of(manifest), {manifest, base});
+  ::usleep(250'000);  // files changed in the last 100 ms are not cached
+  const std::string db = cfg / "scan.db";
+  RunResult first = run({kBin, "scan", "--cache", db, t.path()});
+  ASSERT_EQ(first.exit_code, 1) << first.err;
+  EXPECT_NE(finding_for(parse_report(first), dir, {"blobs/sha256/" + d0, "usr/bin/evtdiag.exe"}), nullptr) << first.out;
+  write_file(dir + "/index.json", "{}");
+  RunResult second = run({kBin, "scan", "--cache", db, t.path()});
+  ASSERT_EQ(second.exit_code, 1) << second.err;
+  json doc = parse_report(second);
+  EXPECT_NE(finding_for(doc, dir + "/blobs/sha256/" + d0, {"usr/bin/evtdiag.exe"}), nullptr) << doc["findings"].dump(1);
 }
 
 TEST(ArchiveCli, CorruptArchiveIsAnErrorButTheOuterFileStillMatches) {
