@@ -622,6 +622,28 @@ TEST(ArchiveScan, TimeLimitSkipsTheRestOfTheFile) {
   ArchiveScanner({}).scan(test::bytes_of(make_archive({"zip"}, items)), "a", all);
   EXPECT_EQ(all.seen.size(), 5u);
   EXPECT_TRUE(all.skipped.empty());
+  // Time the caller says it spent idle (a --max-rate throttle asleep) does
+  // not count: here it claims more than the visitor sleeps.
+  std::chrono::nanoseconds idle{0};
+  ArchiveOptions throttled = o;
+  throttled.idle_time = [&] { return idle; };
+  class Idle final : public ArchiveVisitor {
+   public:
+    explicit Idle(std::chrono::nanoseconds& idle) : idle_(idle) {}
+    void on_member(const std::vector<std::string>&, ByteView, const ImageLocation*) override {
+      ++seen;
+      ::usleep(20'000);
+      idle_ += std::chrono::milliseconds(40);
+    }
+    void on_skipped(const std::vector<std::string>&, std::string_view, std::string) override { ++skipped; }
+    void on_error(const std::vector<std::string>&, std::string) override {}
+    int seen = 0;
+    int skipped = 0;
+    std::chrono::nanoseconds& idle_;
+  } paced(idle);
+  ArchiveScanner(throttled).scan(test::bytes_of(make_archive({"zip"}, items)), "a", paced);
+  EXPECT_EQ(paced.seen, 5);
+  EXPECT_EQ(paced.skipped, 0);
 }
 
 }  // namespace

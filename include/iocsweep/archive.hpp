@@ -42,6 +42,10 @@ struct ArchiveOptions {
   /// members and between chunks of one, and once it is spent the rest of
   /// the file is skipped ("archive_limit"). Zero: no limit.
   std::chrono::milliseconds time_limit{0};
+  /// When set, the caller's time spent waiting rather than working so far
+  /// (a --max-rate throttle sleeping in a read), which time_limit does not
+  /// count; called on the scanning thread.
+  std::function<std::chrono::nanoseconds()> idle_time;
 };
 
 /// Bytes of the start of a file that looks_like_archive() can use (the

@@ -246,9 +246,7 @@ std::string strip_dot_slash(std::string_view p) {
 class Walk {
  public:
   Walk(const ArchiveOptions& options, ArchiveVisitor& visitor)
-      : o_(options),
-        v_(visitor),
-        deadline_(options.time_limit.count() > 0 ? Clock::now() + options.time_limit : Clock::time_point::max()) {}
+      : o_(options), v_(visitor), start_(Clock::now()), idle_at_start_(idle()) {}
 
   // Iterates the members of the open archive `a` at nesting `depth` (1 =
   // the file itself). `input_bytes` gives the archive bytes consumed so
@@ -493,11 +491,16 @@ class Walk {
     return true;
   }
 
+  std::chrono::nanoseconds idle() const { return o_.idle_time ? o_.idle_time() : std::chrono::nanoseconds(0); }
+
   // --timeout bounds the whole file's archive work: once it is spent the
-  // rest of the file is skipped, said once, and the walk unwinds.
+  // rest of the file is skipped, said once, and the walk unwinds. Time the
+  // caller spent throttled is not work: a rate-limited sweep must not lose
+  // the members of a large archive to its own throttle.
   bool out_of_time() {
     if (aborted_) return true;
-    if (deadline_ == Clock::time_point::max() || Clock::now() < deadline_) return false;
+    if (o_.time_limit.count() <= 0) return false;
+    if (Clock::now() - start_ - (idle() - idle_at_start_) < o_.time_limit) return false;
     v_.on_skipped(chain_, "archive_limit",
                   "archive work on the file took longer than " + std::to_string(o_.time_limit.count()) +
                       " ms (--timeout); the rest of the file not read");
@@ -508,7 +511,8 @@ class Walk {
   using Clock = std::chrono::steady_clock;
   const ArchiveOptions& o_;
   ArchiveVisitor& v_;
-  Clock::time_point deadline_;
+  Clock::time_point start_;
+  std::chrono::nanoseconds idle_at_start_;
   std::vector<std::string> chain_;
   std::uint64_t total_ = 0;
   std::uint64_t members_ = 0;

@@ -376,11 +376,23 @@ class Worker {
   }
 
   // --timeout bounds a file's archive work (its members' matching
-  // included) as it bounds one YARA scan.
-  static ArchiveOptions archive_options(const ScanConfig& config) {
+  // included) as it bounds one YARA scan; time asleep in --max-rate is not
+  // work.
+  ArchiveOptions archive_options(const ScanConfig& config) {
     ArchiveOptions options = config.archive;
     if (config.yara_timeout_s > 0) options.time_limit = std::chrono::seconds(config.yara_timeout_s);
+    options.idle_time = [this] { return throttled_; };
     return options;
+  }
+
+  // Pays for `bytes` read to --max-rate, counting the time it sleeps;
+  // false when a stop was requested meanwhile.
+  bool pay_rate(std::uint64_t bytes) {
+    if (throttles_.rate == nullptr) return true;
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool paid = throttles_.rate->acquire(bytes, *stop_);
+    throttled_ += std::chrono::steady_clock::now() - t0;
+    return paid;
   }
 
   // Digests every file needs before matching whatever its size: the kinds
@@ -538,7 +550,7 @@ class Worker {
     // Paid for here, once the bytes are ours (read, or mapped and about to
     // be touched): the sleep keeps the long-run rate, and a stop request
     // ends it at once (the file is then left out, as the scan is partial).
-    if (throttles_.rate != nullptr && !throttles_.rate->acquire(read.bytes.size(), *stop_)) return;
+    if (!pay_rate(read.bytes.size())) return;
     const Feed feed = [this](const std::function<void(ByteView)>& sink) { return reader_.stream(sink); };
     const Subject subject{read.bytes, read.mapped, head_of(read), &feed, entry.path, read.info.uid};
     // --verify-cache also computes every kind the entry holds, to compare.
@@ -626,7 +638,7 @@ class Worker {
       Result<int> fd = open_below(dir, relative);
       struct stat st {};
       if (fd && throttles_.rate != nullptr && ::fstat(*fd, &st) == 0 &&
-          !throttles_.rate->acquire(static_cast<std::uint64_t>(st.st_size), *stop_)) {
+          !pay_rate(static_cast<std::uint64_t>(st.st_size))) {
         ::close(*fd);
         return Error{"interrupted"};
       }
@@ -756,7 +768,7 @@ class Worker {
     // those reads are paid for to --max-rate too.
     const ReadAtFn read_at = [this](std::uint64_t offset, std::span<std::uint8_t> out) -> Result<std::size_t> {
       Result<std::size_t> got = reader_.read_at(offset, out);
-      if (got && throttles_.rate != nullptr && !throttles_.rate->acquire(*got, *stop_)) {
+      if (got && !pay_rate(*got)) {
         return Error{"interrupted"};
       }
       return got;
@@ -900,6 +912,8 @@ class Worker {
   std::array<std::uint8_t, kHeadBytes> head_{};
   ArchiveScanner archives_;
   const std::stop_token* stop_ = nullptr;
+  // Time asleep in --max-rate so far (ArchiveOptions::idle_time).
+  std::chrono::nanoseconds throttled_{0};
   std::unordered_map<std::uint32_t, std::string> owners_;
 };
 
