@@ -532,6 +532,37 @@ TEST(ArchiveImage, LayersStoredOutOfManifestOrder) {
             (std::map<std::string, bool>{{"/bin/tool@0", false}, {"/etc/conf@0", false}, {"/etc/conf@1", true}}));
 }
 
+// The legacy docker save format links a layer whose content an earlier one
+// already holds: the link stands for its target, which is read once, at
+// the link's (later) place; a link out of the tar makes no image.
+TEST(ArchiveImage, SymlinkedLegacyLayerStandsForItsTarget) {
+  const std::string base = make_archive({"ustar"}, {{"bin/tool", kPositive}});
+  const std::string mid = make_archive({"ustar"}, {{"bin/.wh.tool", ""}});
+  const auto image = [&](const std::string& target) {
+    return make_archive(
+        {"ustar"},
+        {{"a/layer.tar", base},
+         {"b/layer.tar", mid},
+         {"c/layer.tar", "", false, target},
+         {"cfg.json", "{}"},
+         {"manifest.json", R"([{"Config":"cfg.json","Layers":["a/layer.tar","b/layer.tar","c/layer.tar"]}])"}});
+  };
+  Recorder r = scan(image("../a/layer.tar"), "image.tar");
+  EXPECT_EQ(r.images, 1);
+  EXPECT_TRUE(r.errors.empty());
+  const Seen* tool = r.find({"a/layer.tar", "bin/tool"});
+  ASSERT_TRUE(tool != nullptr && tool->image);
+  // Base, whiteout, then the base again on top: the file is back.
+  EXPECT_EQ(tool->image->layer_index, 1u);
+  EXPECT_EQ(r.final_state.at("/bin/tool@1"), true);
+  for (const char* outside : {"../../a/layer.tar", "/a/layer.tar", "../nowhere"}) {
+    SCOPED_TRACE(outside);
+    Recorder plain = scan(image(outside), "image.tar");
+    EXPECT_EQ(plain.images, 0);
+    ASSERT_NE(plain.find({"a/layer.tar", "bin/tool"}), nullptr);
+  }
+}
+
 // A manifest naming one layer 10,000 times: the layer is read once, and
 // the bytes read from the file stay a small multiple of its size.
 TEST(ArchiveImage, RepeatedLayerIsReadOnceAndWorkStaysLinear) {

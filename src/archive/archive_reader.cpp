@@ -569,10 +569,14 @@ std::optional<ImagePlan> oci_plan(const std::string& index, const ReadNamed& rea
 
 // docker save: [{"Config": "...", "RepoTags": [...], "Layers": [...]}]: the
 // first image, with a config and at least one layer. `is_member` says
-// whether a path names exactly one regular member of the tar.
+// whether a path names exactly one regular member of the tar; `layer_of`
+// gives the regular member a listed layer stands for (itself, or the
+// target of a symlink: the legacy format links a layer whose content an
+// earlier one already holds), nullopt when there is none.
 std::optional<ImagePlan> docker_plan(const std::string& manifest,
                                      const std::function<bool(const std::string&)>& is_member,
-                                     const ReadNamed& read_named) {
+                                     const ReadNamed& read_named,
+                                     const std::function<std::optional<std::string>(const std::string&)>& layer_of) {
   using nlohmann::json;
   try {
     const json doc = json::parse(manifest);
@@ -598,8 +602,10 @@ std::optional<ImagePlan> docker_plan(const std::string& manifest,
     }
     for (std::size_t i = 0; i < m["Layers"].size(); ++i) {
       if (!m["Layers"][i].is_string()) return std::nullopt;
+      const std::optional<std::string> member = layer_of(strip_dot_slash(m["Layers"][i].get<std::string>()));
+      if (!member) return std::nullopt;
       ImagePlan::Layer layer;
-      layer.member = strip_dot_slash(m["Layers"][i].get<std::string>());
+      layer.member = *member;
       layer.digest = blob_digest(layer.member);
       if (layer.digest.empty() && i < diff_ids.size()) layer.digest = diff_ids[i];
       plan.layers.push_back(std::move(layer));
@@ -609,6 +615,34 @@ std::optional<ImagePlan> docker_plan(const std::string& manifest,
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
+}
+
+// The path a symlink member `name` pointing at `target` names inside the
+// tar; "" when it leaves the tar's tree or is absolute.
+std::string link_target(const std::string& name, std::string_view target) {
+  if (target.empty() || target.front() == '/') return "";
+  std::vector<std::string_view> parts;
+  const std::size_t slash = name.rfind('/');
+  std::string joined = (slash == std::string::npos ? std::string() : name.substr(0, slash + 1)) + std::string(target);
+  std::string_view rest(joined);
+  while (!rest.empty()) {
+    const std::size_t next = rest.find('/');
+    const std::string_view part = rest.substr(0, next);
+    rest = next == std::string_view::npos ? std::string_view() : rest.substr(next + 1);
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (parts.empty()) return "";
+      parts.pop_back();
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out;
+  for (const std::string_view part : parts) {
+    if (!out.empty()) out += '/';
+    out += part;
+  }
+  return out;
 }
 
 // Reads the whole current member when it is small (image JSON).
@@ -634,8 +668,9 @@ std::optional<std::string> read_small(struct archive* a, struct archive_entry* e
 // most two more for the config or manifest blob the plan needs. An image
 // is only an image when its manifest describes the tar: the manifest (or
 // index), the config (docker) or manifest blob (OCI) and every listed
-// layer are each exactly one regular member, and there is at least one
-// layer; a name held by two members does not say which one is meant.
+// layer are each exactly one regular member (a docker layer may be a
+// symlink to one), and there is at least one layer; a name held by two
+// members does not say which one is meant.
 // Returns nullopt for anything else, which is then read as an ordinary
 // tar (every member scanned, layers as nested archives).
 std::optional<ImagePlan> find_image(const std::function<ArchivePtr()>& reopen, std::uint64_t max_members) {
@@ -648,7 +683,8 @@ std::optional<ImagePlan> find_image(const std::function<ArchivePtr()>& reopen, s
   if (format != ARCHIVE_FORMAT_TAR) return std::nullopt;
   std::optional<std::string> manifest, index;
   bool oci_layout = false;
-  std::unordered_map<std::string, unsigned> regular;  // name -> members of that name
+  std::unordered_map<std::string, unsigned> regular;   // name -> members of that name
+  std::unordered_map<std::string, std::string> links;  // symlink -> target, "" when unusable
   std::uint64_t members = 0;
   int r = ARCHIVE_OK;
   do {
@@ -661,6 +697,10 @@ std::optional<ImagePlan> find_image(const std::function<ArchivePtr()>& reopen, s
       if (name == "manifest.json") manifest = read_small(a.get(), entry);
       if (name == "index.json") index = read_small(a.get(), entry);
       if (name == "oci-layout") oci_layout = true;
+    } else if (archive_entry_filetype(entry) == AE_IFLNK) {
+      const char* target = archive_entry_symlink(entry);
+      const auto [it, added] = links.emplace(name, link_target(name, target != nullptr ? target : ""));
+      if (!added) it->second.clear();  // two links of one name: neither is meant
     }
     r = archive_read_next_header(a.get(), &entry);
   } while (r >= ARCHIVE_WARN && r != ARCHIVE_EOF);
@@ -682,12 +722,18 @@ std::optional<ImagePlan> find_image(const std::function<ArchivePtr()>& reopen, s
     }
     return std::nullopt;
   };
+  const auto layer_of = [&](const std::string& name) -> std::optional<std::string> {
+    const auto link = links.find(name);
+    if (link == links.end()) return is_member(name) ? std::optional<std::string>(name) : std::nullopt;
+    if (regular.contains(name) || !is_member(link->second)) return std::nullopt;
+    return link->second;
+  };
   const auto all_layers_present = [&](const ImagePlan& plan) {
     return std::all_of(plan.layers.begin(), plan.layers.end(),
                        [&](const ImagePlan::Layer& l) { return is_member(l.member); });
   };
   if (manifest && is_member("manifest.json")) {
-    std::optional<ImagePlan> plan = docker_plan(*manifest, is_member, read_named);
+    std::optional<ImagePlan> plan = docker_plan(*manifest, is_member, read_named, layer_of);
     if (plan && all_layers_present(*plan)) return plan;
   }
   if (oci_layout && index && is_member("index.json")) {
