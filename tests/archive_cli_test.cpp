@@ -426,6 +426,26 @@ TEST(ArchiveCli, LayerBlobIsOpenedOnceItsLayoutStopsNamingIt) {
   EXPECT_NE(finding_for(doc, dir + "/blobs/sha256/" + d0, {"usr/bin/evtdiag.exe"}), nullptr) << doc["findings"].dump(1);
 }
 
+// A blob a layout names as a layer whose bytes are not the blob its name
+// promises is opened as a plain archive too, and the image says so.
+TEST(ArchiveCli, LayerBlobNotMatchingItsNameIsOpenedAsAnArchive) {
+  TempDir t;
+  const std::string genuine = make_archive({"ustar", {"gzip"}}, {{"etc/a", "a"}});
+  const std::string d0 = sha256_hex(genuine);
+  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":"sha256:)" + d0 + R"("}]})";
+  const std::string dir = t / "layout";
+  write_layout(dir, index_of(manifest), {manifest});
+  write_file(dir + "/blobs/sha256/" + d0, make_archive("zip", {{"evtdiag.exe", kPositive}}));
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_NE(finding_for(doc, dir + "/blobs/sha256/" + d0, {"evtdiag.exe"}), nullptr) << doc["findings"].dump(1);
+  ASSERT_EQ(doc["errors"].size(), 1u) << doc["errors"].dump(2);
+  EXPECT_EQ(doc["errors"][0]["path"], dir);
+  EXPECT_NE(doc["errors"][0]["error"].get<std::string>().find("not the one its name promises"), std::string::npos)
+      << doc["errors"][0];
+}
+
 TEST(ArchiveCli, CorruptArchiveIsAnErrorButTheOuterFileStillMatches) {
   TempDir t, cfg;
   const std::string z = make_archive({"zip", {}, "zip:compression=store"},

@@ -145,6 +145,19 @@ using OpenBelowFn = std::function<Result<int>(const std::string& relative)>;
 /// OCI image layout. A string test only.
 bool is_oci_blob_path(std::string_view path);
 
+/// Sees the bytes of each layer blob scan_oci_layout() reads, exactly as
+/// read, so a layer read from a layout directory is known to be the blob
+/// its name promises. Called on the scanning thread.
+class BlobDigest {
+ public:
+  virtual ~BlobDigest() = default;
+  /// A blob starts.
+  virtual void begin() = 0;
+  virtual void update(ByteView bytes) = 0;
+  /// Every byte of the blob has been seen: its digest, "sha256:HEX".
+  virtual std::string finish() = 0;
+};
+
 /// Walks the members of archives and images. Holds no state between
 /// scans; not thread-safe (one per worker).
 class ArchiveScanner {
@@ -172,8 +185,10 @@ class ArchiveScanner {
   /// Reads the layers of `plan` (from oci_layout_plan) in order, each blob
   /// opened through `open`, as scan() reads an image tar. Member chains
   /// start with the layer blob's relative path; a layer that cannot be
-  /// opened or read is an error.
-  void scan_oci_layout(const ImagePlan& plan, const OpenBelowFn& open, ArchiveVisitor& visitor) const;
+  /// opened or read is an error, and so, with `digest`, is a blob whose
+  /// bytes (read to its end) are not those its digest names.
+  void scan_oci_layout(const ImagePlan& plan, const OpenBelowFn& open, ArchiveVisitor& visitor,
+                       BlobDigest* digest = nullptr) const;
 
  private:
   ArchiveOptions options_;

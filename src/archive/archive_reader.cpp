@@ -194,12 +194,40 @@ bool is_content(struct archive_entry* entry) {
   return archive_entry_hardlink(entry) == nullptr || archive_entry_size(entry) > 0;
 }
 
-/// A layer blob of a layout directory opened for reading (members are
-/// destroyed in reverse order: the layer reader before its descriptor).
-struct OpenedLayer {
+// Client data for a layer blob of a layout directory read with plain
+// read() (a blob truncated meanwhile ends the read, never SIGBUS), its
+// bytes shown to a BlobDigest as they are read.
+struct FdSource {
   OwnedFd fd;
+  BlobDigest* digest = nullptr;
+  std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(256 * 1024);
+};
+
+la_ssize_t fd_read(struct archive* a, void* data, const void** out) {
+  auto* src = static_cast<FdSource*>(data);
+  for (;;) {
+    const ssize_t n = ::read(src->fd.get(), src->buf.data(), src->buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      if (a != nullptr) archive_set_error(a, err, "%s", std::strerror(err));
+      return -1;
+    }
+    if (src->digest != nullptr) src->digest->update(ByteView(src->buf.data(), static_cast<std::size_t>(n)));
+    *out = src->buf.data();
+    return n;
+  }
+}
+
+/// A layer blob of a layout directory opened for reading (members are
+/// destroyed in reverse order: the layer reader before its source).
+struct OpenedLayer {
+  std::unique_ptr<FdSource> source;
   ArchivePtr layer;  // null when the layer could not be opened
   std::string error;
+  /// Once the layer has been read: an error when its blob is not the one
+  /// its name promises; null when nothing is checked.
+  std::function<std::optional<std::string>()> check;
 };
 using LayerOpener = std::function<OpenedLayer(const ImagePlan::Layer&)>;
 
@@ -330,6 +358,9 @@ class Walk {
         continue;
       }
       scan_layer(opened.layer.get(), i, layer, plan.reference, layers);
+      if (opened.check && !aborted_ && !v_.stop_requested()) {
+        if (std::optional<std::string> wrong = opened.check()) v_.on_error(chain_, "image layer: " + *wrong);
+      }
     }
     v_.on_image_end(layers);
   }
@@ -851,7 +882,8 @@ std::optional<ImagePlan> ArchiveScanner::oci_layout_plan(const OpenBelowFn& open
   return oci_plan(*index, read_named);
 }
 
-void ArchiveScanner::scan_oci_layout(const ImagePlan& plan, const OpenBelowFn& open, ArchiveVisitor& visitor) const {
+void ArchiveScanner::scan_oci_layout(const ImagePlan& plan, const OpenBelowFn& open, ArchiveVisitor& visitor,
+                                     BlobDigest* digest) const {
   const Utf8Ctype utf8;
   Walk walk(options_, visitor);
   walk.image(plan, [&](const ImagePlan::Layer& layer) {
@@ -861,13 +893,31 @@ void ArchiveScanner::scan_oci_layout(const ImagePlan& plan, const OpenBelowFn& o
       out.error = fd.error().message;
       return out;
     }
-    out.fd = OwnedFd(*fd);
+    out.source = std::make_unique<FdSource>();
+    out.source->fd = OwnedFd(*fd);
+    out.source->digest = digest;
+    if (digest != nullptr) digest->begin();
     out.layer = new_reader();
-    // Plain read(): a blob truncated meanwhile ends the read, never SIGBUS.
-    if (!out.layer || archive_read_open_fd(out.layer.get(), out.fd.get(), 256 * 1024) != ARCHIVE_OK) {
+    if (!out.layer ||
+        archive_read_open2(out.layer.get(), out.source.get(), nullptr, fd_read, nullptr, nullptr) != ARCHIVE_OK) {
       out.error = out.layer ? error_of(out.layer.get()) : "out of memory";
       out.layer.reset();
+      return out;
     }
+    if (digest == nullptr) return out;
+    // The digest covers the whole blob: what the layer's reader left
+    // unread (padding after the end of the tar) is read here.
+    out.check = [source = out.source.get(), digest, &layer]() -> std::optional<std::string> {
+      const void* chunk = nullptr;
+      for (;;) {
+        const la_ssize_t n = fd_read(nullptr, source, &chunk);
+        if (n < 0) return "cannot read the rest of the blob to check its digest: " + std::string(std::strerror(errno));
+        if (n == 0) break;
+      }
+      const std::string got = digest->finish();
+      if (got == layer.digest) return std::nullopt;
+      return "the blob's content is not the one its name promises (" + got + "): read as the layer all the same";
+    };
     return out;
   });
 }

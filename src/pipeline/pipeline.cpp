@@ -579,7 +579,7 @@ class Worker {
       layout_dir = entry.parent;
       image = layout_at(entry.parent->fd());
     } else if (sniffed) {
-      image = layout_reading_as_layer(entry, layout_dir);
+      image = layout_reading_as_layer(entry, feed, finding.digests, layout_dir);
     }
     const bool archive = sniffed && (layout || !image);
     const bool not_archive = config_.archives && !sniffed;
@@ -663,8 +663,12 @@ class Worker {
   // For a file that looks like an archive, at .../blobs/sha256/HEX: the
   // layout (two directories up) whose image reads it as a layer, with that
   // directory in `dir`; null when it is to be opened as a plain archive (no
-  // valid layout there, or one that does not name it as a layer).
-  std::shared_ptr<OciLayouts::Layout> layout_reading_as_layer(const WalkEntry& entry,
+  // valid layout there, one that does not name it as a layer, or bytes
+  // that are not the blob its name promises). The image checks the bytes
+  // it reads against the same name, so a blob changed between the two
+  // reads is an error, never a layer read by neither.
+  std::shared_ptr<OciLayouts::Layout> layout_reading_as_layer(const WalkEntry& entry, const Feed& feed,
+                                                              const Digests& digests,
                                                               std::shared_ptr<const DirHandle>& dir) {
     if (!entry.parent || !is_oci_blob_path(entry.path)) return nullptr;
     // ".." is the directory's real parent, whatever its path says.
@@ -674,16 +678,39 @@ class Worker {
     auto handle = std::make_shared<const DirHandle>(fd, entry.path.substr(0, entry.path.size() - kBlobTail));
     std::shared_ptr<OciLayouts::Layout> layout = layout_at(fd);
     if (!layout || !layout->layers.contains(entry.path.substr(entry.path.size() - kBlobTail + 1))) return nullptr;
+    if (sha256_of(feed, digests) != entry.path.substr(entry.path.size() - 64)) return nullptr;
     dir = std::move(handle);
     return layout;
   }
+
+  // SHA-256 (hex) of the bytes being matched: from `digests`, or hashed
+  // from `feed`; "" when they cannot be read.
+  std::string sha256_of(const Feed& feed, const Digests& digests) {
+    if (digests.present.has(DigestKind::kSha256)) return digests.hex(DigestKind::kSha256);
+    hasher_.begin(DigestSet().with(DigestKind::kSha256));
+    if (!feed([&](ByteView chunk) { hasher_.update(chunk); })) return "";
+    return hasher_.finish().hex(DigestKind::kSha256);
+  }
+
+  // The digest of each layer blob a layout's image reads, from the bytes
+  // read. Its own hasher: the members' matching uses the worker's.
+  class LayerSha256 final : public BlobDigest {
+   public:
+    void begin() override { hasher_.begin(DigestSet().with(DigestKind::kSha256)); }
+    void update(ByteView bytes) override { hasher_.update(bytes); }
+    std::string finish() override { return "sha256:" + hasher_.finish().hex(DigestKind::kSha256); }
+
+   private:
+    Hasher hasher_;
+  };
 
   /// Reads the image of `layout` (directory `dir`) unless another file of
   /// it already did. True when no member matched, was skipped or failed.
   bool read_layout_image(const DirHandle& dir, OciLayouts::Layout& layout, std::uint32_t uid) {
     if (!layout.plan || layout.claimed.exchange(true)) return true;
     MemberVisitor visitor(*this, dir.path(), uid);
-    archives_.scan_oci_layout(*layout.plan, layout_opener(dir.fd()), visitor);
+    LayerSha256 digest;
+    archives_.scan_oci_layout(*layout.plan, layout_opener(dir.fd()), visitor, &digest);
     return visitor.clean();
   }
 
