@@ -563,6 +563,25 @@ TEST(ArchiveImage, SymlinkedLegacyLayerStandsForItsTarget) {
   }
 }
 
+// A whiteout is an empty marker: one with bytes still counts as a deletion
+// but its bytes are scanned.
+TEST(ArchiveImage, WhiteoutWithContentIsScanned) {
+  const std::string layer0 = make_archive({"ustar"}, {{"bin/tool", "old"}});
+  const std::string layer1 = make_archive({"ustar"}, {{"bin/.wh.tool", kPositive}, {"bin/.wh.gone", ""}});
+  const std::string tar =
+      make_archive({"ustar"}, {{"a/layer.tar", layer0},
+                               {"b/layer.tar", layer1},
+                               {"c.json", "{}"},
+                               {"manifest.json", R"([{"Config":"c.json","Layers":["a/layer.tar","b/layer.tar"]}])"}});
+  Recorder r = scan(tar, "image.tar");
+  EXPECT_EQ(r.images, 1);
+  const Seen* marker = r.find({"b/layer.tar", "bin/.wh.tool"});
+  ASSERT_NE(marker, nullptr);
+  EXPECT_EQ(marker->bytes, kPositive);
+  EXPECT_EQ(r.find({"b/layer.tar", "bin/.wh.gone"}), nullptr);
+  EXPECT_EQ(r.final_state.at("/bin/tool@0"), false);
+}
+
 // A manifest naming one layer 10,000 times: the layer is read once, and
 // the bytes read from the file stay a small multiple of its size.
 TEST(ArchiveImage, RepeatedLayerIsReadOnceAndWorkStaysLinear) {

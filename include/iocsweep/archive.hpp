@@ -80,7 +80,8 @@ class ImageLayers {
   /// False when a later layer replaced, deleted (".wh.NAME") or hid
   /// (".wh..wh..opq" in a parent) `path` of layer `index`.
   bool in_final_image(std::size_t index, std::string_view path) const;
-  /// True for whiteout entries (".wh.*" names), which are never scanned.
+  /// True for whiteout entries (".wh.*" names), which are not scanned when
+  /// empty (the marker they should be).
   static bool is_whiteout(std::string_view path_in_layer);
   /// "/a/b" for "./a/b", "a/b/", "/a//b".
   static std::string normalise(std::string_view path_in_layer);

@@ -442,7 +442,12 @@ class Walk {
       const char* p = entry_name(entry);
       const std::string path = p != nullptr ? p : "";
       layers.add_entry(index, path);
-      if (ImageLayers::is_whiteout(path) || !is_content(entry)) continue;
+      if (!is_content(entry)) continue;
+      // A whiteout is an empty marker; one with bytes is recorded as a
+      // deletion all the same but scanned, or it would hide them.
+      if (ImageLayers::is_whiteout(path) && archive_entry_size_is_set(entry) && archive_entry_size(entry) == 0) {
+        continue;
+      }
       Pushed pushed(chain_, path);
       std::vector<std::uint8_t> data;
       if (!read_member(a, entry, data, level_out, input)) {
