@@ -511,16 +511,23 @@ TEST(ArchiveImage, RealImageStillScansEveryOtherMember) {
   EXPECT_NE(r.find({"drop/payload.gz", "payload"}), nullptr);
 }
 
+// A docker-save tar of `members`, then a config c.json and a manifest.json
+// listing `layers` in that order.
+std::string image_tar(std::vector<ArchiveItem> members, const std::vector<std::string>& layers) {
+  std::string list;
+  for (const std::string& l : layers) list += (list.empty() ? "\"" : ",\"") + l + "\"";
+  members.push_back({"c.json", "{}"});
+  members.push_back({"manifest.json", R"([{"Config":"c.json","Layers":[)" + list + "]}]"});
+  return make_archive({"ustar"}, members);
+}
+
 // Layers are streamed in the tar's order; which file survives in the final
 // image still follows the manifest's order.
 TEST(ArchiveImage, LayersStoredOutOfManifestOrder) {
   const std::string base = make_archive({"ustar"}, {{"etc/conf", "old"}, {"bin/tool", kPositive}});
   const std::string top = make_archive({"ustar"}, {{"etc/conf", "new"}, {"bin/.wh.tool", ""}});
-  const std::string tar = make_archive(
-      {"ustar"}, {{"top/layer.tar", top},
-                  {"base/layer.tar", base},
-                  {"c.json", "{}"},
-                  {"manifest.json", R"([{"Config":"c.json","Layers":["base/layer.tar","top/layer.tar"]}])"}});
+  const std::string tar =
+      image_tar({{"top/layer.tar", top}, {"base/layer.tar", base}}, {"base/layer.tar", "top/layer.tar"});
   Recorder r = scan(tar, "image.tar");
   EXPECT_EQ(r.images, 1);
   const Seen* tool = r.find({"base/layer.tar", "bin/tool"});
@@ -539,13 +546,8 @@ TEST(ArchiveImage, SymlinkedLegacyLayerStandsForItsTarget) {
   const std::string base = make_archive({"ustar"}, {{"bin/tool", kPositive}});
   const std::string mid = make_archive({"ustar"}, {{"bin/.wh.tool", ""}});
   const auto image = [&](const std::string& target) {
-    return make_archive(
-        {"ustar"},
-        {{"a/layer.tar", base},
-         {"b/layer.tar", mid},
-         {"c/layer.tar", "", false, target},
-         {"cfg.json", "{}"},
-         {"manifest.json", R"([{"Config":"cfg.json","Layers":["a/layer.tar","b/layer.tar","c/layer.tar"]}])"}});
+    return image_tar({{"a/layer.tar", base}, {"b/layer.tar", mid}, {"c/layer.tar", "", false, target}},
+                     {"a/layer.tar", "b/layer.tar", "c/layer.tar"});
   };
   Recorder r = scan(image("../a/layer.tar"), "image.tar");
   EXPECT_EQ(r.images, 1);
@@ -568,11 +570,7 @@ TEST(ArchiveImage, SymlinkedLegacyLayerStandsForItsTarget) {
 TEST(ArchiveImage, WhiteoutWithContentIsScanned) {
   const std::string layer0 = make_archive({"ustar"}, {{"bin/tool", "old"}});
   const std::string layer1 = make_archive({"ustar"}, {{"bin/.wh.tool", kPositive}, {"bin/.wh.gone", ""}});
-  const std::string tar =
-      make_archive({"ustar"}, {{"a/layer.tar", layer0},
-                               {"b/layer.tar", layer1},
-                               {"c.json", "{}"},
-                               {"manifest.json", R"([{"Config":"c.json","Layers":["a/layer.tar","b/layer.tar"]}])"}});
+  const std::string tar = image_tar({{"a/layer.tar", layer0}, {"b/layer.tar", layer1}}, {"a/layer.tar", "b/layer.tar"});
   Recorder r = scan(tar, "image.tar");
   EXPECT_EQ(r.images, 1);
   const Seen* marker = r.find({"b/layer.tar", "bin/.wh.tool"});
@@ -588,11 +586,7 @@ TEST(ArchiveImage, RepeatedLayerIsReadOnceAndWorkStaysLinear) {
   std::vector<ArchiveItem> items;
   for (int i = 0; i < 200; ++i) items.push_back({"pad/" + std::to_string(i), std::string(1000, 'p')});
   items.push_back({"l/layer.tar", make_archive({"ustar"}, {{"bin/evtdiag.exe", kPositive}})});
-  items.push_back({"c.json", "{}"});
-  std::string layers;
-  for (int i = 0; i < 10000; ++i) layers += std::string(i == 0 ? "" : ",") + "\"l/layer.tar\"";
-  items.push_back({"manifest.json", R"([{"Config":"c.json","Layers":[)" + layers + "]}]"});
-  const std::string tar = make_archive({"ustar"}, items);
+  const std::string tar = image_tar(items, std::vector<std::string>(10000, "l/layer.tar"));
   std::uint64_t bytes_read = 0;
   const ReadAtFn read_at = [&](std::uint64_t offset, std::span<std::uint8_t> out) -> Result<std::size_t> {
     if (offset >= tar.size()) return std::size_t{0};
