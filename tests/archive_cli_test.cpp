@@ -446,6 +446,22 @@ TEST(ArchiveCli, LayerBlobNotMatchingItsNameIsOpenedAsAnArchive) {
       << doc["errors"][0];
 }
 
+// A sweep of a layout's blobs/sha256 directory alone does not read the
+// layout above it: its layer blobs are opened as the archives they are.
+TEST(ArchiveCli, LayerBlobsSweptWithoutTheirLayoutAreOpenedAsArchives) {
+  TempDir t;
+  const std::string base = make_archive({"ustar", {"gzip"}}, {{"usr/bin/evtdiag.exe", kPositive}});
+  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":"sha256:)" + sha256_hex(base) + R"("}]})";
+  const std::string dir = t / "layout";
+  write_layout(dir, index_of(manifest), {manifest, base});
+  RunResult r = run({kBin, "scan", dir + "/blobs/sha256"});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["findings"].size(), 1u) << doc["findings"].dump(1);
+  EXPECT_NE(finding_for(doc, dir + "/blobs/sha256/" + sha256_hex(base), {"usr/bin/evtdiag.exe"}), nullptr)
+      << doc["findings"].dump(1);
+}
+
 TEST(ArchiveCli, CorruptArchiveIsAnErrorButTheOuterFileStillMatches) {
   TempDir t, cfg;
   const std::string z = make_archive({"zip", {}, "zip:compression=store"},

@@ -671,16 +671,29 @@ class Worker {
                                                               const Digests& digests,
                                                               std::shared_ptr<const DirHandle>& dir) {
     if (!entry.parent || !is_oci_blob_path(entry.path)) return nullptr;
+    constexpr std::size_t kBlobTail = std::string_view("/blobs/sha256/").size() + 64;
+    std::string layout_path = entry.path.substr(0, entry.path.size() - kBlobTail);
+    if (!under_a_root(layout_path)) return nullptr;
     // ".." is the directory's real parent, whatever its path says.
     const int fd = ::openat(entry.parent->fd(), "../..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return nullptr;
-    constexpr std::size_t kBlobTail = std::string_view("/blobs/sha256/").size() + 64;
-    auto handle = std::make_shared<const DirHandle>(fd, entry.path.substr(0, entry.path.size() - kBlobTail));
+    auto handle = std::make_shared<const DirHandle>(fd, std::move(layout_path));
     std::shared_ptr<OciLayouts::Layout> layout = layout_at(fd);
     if (!layout || !layout->layers.contains(entry.path.substr(entry.path.size() - kBlobTail + 1))) return nullptr;
     if (sha256_of(feed, digests) != entry.path.substr(entry.path.size() - 64)) return nullptr;
     dir = std::move(handle);
     return layout;
+  }
+
+  // Whether `path` (spelt as the walk spells paths) is a scan root or lies
+  // below one. A layout above the roots was not named: it is not read, and
+  // its blobs are plain files.
+  bool under_a_root(std::string_view path) const {
+    for (std::string_view root : config_.roots) {
+      while (root.size() > 1 && root.back() == '/') root.remove_suffix(1);
+      if (path == root || (path.starts_with(root) && (root == "/" || path[root.size()] == '/'))) return true;
+    }
+    return false;
   }
 
   // SHA-256 (hex) of the bytes being matched: from `digests`, or hashed
