@@ -393,11 +393,12 @@ class Walk {
       return true;
     };
     iterate(a, 1, "", input_bytes, &claim);
-    // The tar changed since it was indexed: said, never silently passed.
+    // The tar changed since it was indexed, or broke off before the layer:
+    // said, never silently passed.
     for (std::size_t i = 0; i < read.size() && !aborted_ && !v_.stop_requested(); ++i) {
       if (read[i]) continue;
       Pushed pushed(chain_, plan.layers[i].member);
-      v_.on_error(chain_, "image layer: named in the manifest but no longer in the image");
+      v_.on_error(chain_, "image layer: named in the manifest but not met in the image");
     }
     v_.on_image_end(layers);
   }
