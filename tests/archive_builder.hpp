@@ -13,13 +13,15 @@
 
 namespace iocsweep::test {
 
-/// One member to write: a regular file, or a directory when `dir`.
+/// One member to write: a regular file, a directory when `dir`, or a
+/// symbolic link to `link` when that is not empty.
 struct ArchiveItem {
-  ArchiveItem(std::string n, std::string d, bool is_dir = false)
-      : name(std::move(n)), data(std::move(d)), dir(is_dir) {}
+  ArchiveItem(std::string n, std::string d, bool is_dir = false, std::string to = {})
+      : name(std::move(n)), data(std::move(d)), dir(is_dir), link(std::move(to)) {}
   std::string name;
   std::string data;
   bool dir = false;
+  std::string link;
 };
 
 /// What to build: a libarchive format name ("zip", "ustar", "gnutar",
@@ -66,14 +68,16 @@ inline std::string make_archive(const ArchiveSpec& spec, const std::vector<Archi
   for (const ArchiveItem& item : items) {
     struct archive_entry* e = archive_entry_new();
     archive_entry_copy_pathname(e, item.name.c_str());
-    archive_entry_set_filetype(e, item.dir ? AE_IFDIR : AE_IFREG);
+    const bool sized = !item.dir && item.link.empty();
+    archive_entry_set_filetype(e, item.dir ? AE_IFDIR : !item.link.empty() ? AE_IFLNK : AE_IFREG);
+    if (!item.link.empty()) archive_entry_copy_symlink(e, item.link.c_str());
     archive_entry_set_perm(e, item.dir ? 0755 : 0644);
-    archive_entry_set_size(e, item.dir ? 0 : static_cast<la_int64_t>(item.data.size()));
+    archive_entry_set_size(e, sized ? static_cast<la_int64_t>(item.data.size()) : 0);
     archive_entry_set_mtime(e, 1700000000, 0);
     const int r = archive_write_header(a.get(), e);
     archive_entry_free(e);
     check(r, "header");
-    if (!item.dir && !item.data.empty()) {
+    if (sized && !item.data.empty()) {
       const la_ssize_t n = archive_write_data(a.get(), item.data.data(), item.data.size());
       if (n < 0 || static_cast<std::size_t>(n) != item.data.size()) check(ARCHIVE_FATAL, "data");
     }

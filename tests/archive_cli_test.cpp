@@ -42,6 +42,22 @@ std::vector<const json*> skipped_for(const json& doc, const std::string& path, c
   return out;
 }
 
+// Writes an OCI image layout directory: oci-layout, `index` as index.json,
+// and each of `blobs` as blobs/sha256/<its sha256>.
+void write_layout(const std::string& dir, const std::string& index, const std::vector<std::string>& blobs) {
+  test::make_dir(dir);
+  test::make_dir(dir + "/blobs");
+  test::make_dir(dir + "/blobs/sha256");
+  write_file(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  write_file(dir + "/index.json", index);
+  for (const std::string& blob : blobs) write_file(dir + "/blobs/sha256/" + sha256_hex(blob), blob);
+}
+
+// index.json naming the manifest `manifest`.
+std::string index_of(const std::string& manifest) {
+  return R"({"schemaVersion":2,"manifests":[{"digest":"sha256:)" + sha256_hex(manifest) + R"("}]})";
+}
+
 TEST(ArchiveCli, PositivesFoundInEveryFormatWithMemberChainAndDigests) {
   TempDir t;
   const std::string inner = make_archive("zip", {{"deep/evtdiag.exe", kPositive}});
@@ -276,6 +292,176 @@ TEST(ArchiveCli, OciLayoutDirectoryIsScannedOnceAsAnImage) {
   // --archives off: neither.
   RunResult off = run({kBin, "scan", "--archives", "off", t.path()});
   EXPECT_EQ(off.exit_code, 0) << off.out;
+}
+
+// A tar with a docker-save manifest.json is an image only when the
+// manifest describes it; either way a planted member (a rule positive, a
+// listed hash) is found.
+TEST(ArchiveCli, ImageManifestNeverHidesTheOtherMembers) {
+  TempDir t, cfg;
+  const std::string payload = "bytes an indicator list names, planted next to the layers";
+  write_file(cfg / "iocs.txt", sha256_hex(payload) + ";90;planted member\n");
+  const std::string layer = make_archive("ustar", {{"etc/hostname", "x"}});
+  const std::vector<std::pair<std::string, std::string>> manifests = {
+      {"empty.tar", R"([{"Config":"c.json","RepoTags":["a:1"],"Layers":[]}])"},
+      {"missing.tar", R"([{"Config":"c.json","Layers":["gone/layer.tar","l0/layer.tar"]}])"},
+      {"real.tar", R"([{"Config":"c.json","RepoTags":["a:1"],"Layers":["l0/layer.tar"]}])"},
+  };
+  for (const auto& [file, manifest] : manifests) {
+    write_file(t / file, make_archive("ustar", {{"l0/layer.tar", layer},
+                                                {"c.json", "{}"},
+                                                {"manifest.json", manifest},
+                                                {"evil.exe", kPositive},
+                                                {"tool.bin", payload}}));
+  }
+  RunResult r = run({kBin, "scan", "--iocs", cfg / "iocs.txt", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_TRUE(doc["errors"].empty()) << doc["errors"].dump(2);
+  for (const auto& [file, manifest] : manifests) {
+    SCOPED_TRACE(file);
+    const json* exe = finding_for(doc, t / file, {"evil.exe"});
+    ASSERT_NE(exe, nullptr) << doc["findings"].dump(1);
+    EXPECT_TRUE(has_rule(*exe, kEngineRule));
+    EXPECT_FALSE(exe->contains("image"));
+    const json* listed = finding_for(doc, t / file, {"tool.bin"});
+    ASSERT_NE(listed, nullptr) << doc["findings"].dump(1);
+    EXPECT_EQ((*listed)["matches"][0]["type"], "hash");
+  }
+  EXPECT_EQ(doc["findings"].size(), 2 * manifests.size());
+}
+
+// A manifest naming one layer 10,000 times: the layer is read once, so its
+// file is one finding (and the sweep stays linear in the input).
+TEST(ArchiveCli, LayerListedTenThousandTimesIsReadOnce) {
+  TempDir t;
+  std::string layers;
+  for (int i = 0; i < 10000; ++i) layers += std::string(i == 0 ? "" : ",") + "\"l/layer.tar\"";
+  write_file(t / "image.tar",
+             make_archive("ustar", {{"l/layer.tar", make_archive("ustar", {{"evtdiag.exe", kPositive}})},
+                                    {"c.json", "{}"},
+                                    {"manifest.json", R"([{"Config":"c.json","Layers":[)" + layers + "]}]"}}));
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["findings"].size(), 1u) << doc["findings"].dump(1);
+  const json& f = doc["findings"][0];
+  EXPECT_EQ(f["member"], json::array({"l/layer.tar", "evtdiag.exe"}));
+  EXPECT_EQ(f["image"]["layer_index"], 0);
+  EXPECT_EQ(f["image"]["in_final_image"], true);
+}
+
+// A directory that only looks like an OCI layout (oci-layout, an index.json
+// that names nothing) has its blobs opened as archives; so does a blob of
+// a real layout that no manifest names as a layer.
+TEST(ArchiveCli, OciLookingDirectoryStillOpensItsBlobsAsArchives) {
+  TempDir t;
+  const std::string zip = make_archive("zip", {{"evtdiag.exe", kPositive}});
+  const std::string zip_hex = sha256_hex(zip);
+  write_layout(t / "junk", "not json at all", {zip});
+  write_layout(t / "empty", R"({"schemaVersion":2,"manifests":[]})", {zip});
+  // A real layout whose one layer is another blob.
+  const std::string base = make_archive({"ustar", {"gzip"}}, {{"etc/a", "a"}});
+  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":"sha256:)" + sha256_hex(base) + R"("}]})";
+  write_layout(t / "real", index_of(manifest), {zip, manifest, base});
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_TRUE(doc["errors"].empty()) << doc["errors"].dump(2);
+  for (const std::string dir : {"junk", "empty", "real"}) {
+    SCOPED_TRACE(dir);
+    const json* f = finding_for(doc, t / dir + "/blobs/sha256/" + zip_hex, {"evtdiag.exe"});
+    ASSERT_NE(f, nullptr) << doc["findings"].dump(1);
+    EXPECT_TRUE(has_rule(*f, kEngineRule));
+  }
+  EXPECT_EQ(doc["findings"].size(), 3u) << doc["findings"].dump(1);
+}
+
+// A layout whose image reads its blobs as layers: the image is read once,
+// by whichever of its files the sweep meets first, so excluding the
+// oci-layout file does not leave the layers unread; a layer listed many
+// times is read once.
+TEST(ArchiveCli, OciLayoutImageIsReadEvenWhenTheWalkSkipsItsOciLayoutFile) {
+  TempDir t;
+  const std::string base = make_archive({"ustar", {"gzip"}}, {{"usr/bin/evtdiag.exe", kPositive}});
+  const std::string d0 = sha256_hex(base);
+  std::string layers;
+  for (int i = 0; i < 1000; ++i) layers += std::string(i == 0 ? "" : ",") + R"({"digest":"sha256:)" + d0 + R"("})";
+  const std::string manifest = R"({"schemaVersion":2,"layers":[)" + layers + "]}";
+  const std::string dir = t / "layout";
+  write_layout(dir, index_of(manifest), {manifest, base});
+  for (const bool exclude : {false, true}) {
+    SCOPED_TRACE(exclude ? "oci-layout excluded" : "whole tree");
+    std::vector<std::string> args = {kBin, "scan"};
+    if (exclude) args.insert(args.end(), {"--exclude", "*/oci-layout"});
+    args.push_back(t.path());
+    RunResult r = run(args);
+    ASSERT_EQ(r.exit_code, 1) << r.err;
+    json doc = parse_report(r);
+    EXPECT_TRUE(doc["errors"].empty()) << doc["errors"].dump(2);
+    ASSERT_EQ(doc["findings"].size(), 1u) << doc["findings"].dump(1);
+    const json* f = finding_for(doc, dir, {"blobs/sha256/" + d0, "usr/bin/evtdiag.exe"});
+    ASSERT_NE(f, nullptr) << doc["findings"].dump(1);
+    EXPECT_EQ((*f)["image"]["layer_index"], 0);
+    EXPECT_EQ((*f)["image"]["in_final_image"], true);
+  }
+}
+
+// A layer blob read with its layout's image is not cached as "not an
+// archive": once the layout stops naming it, a cached sweep opens it.
+TEST(ArchiveCli, LayerBlobIsOpenedOnceItsLayoutStopsNamingIt) {
+  TempDir t, cfg;
+  const std::string base = make_archive({"ustar", {"gzip"}}, {{"usr/bin/evtdiag.exe", kPositive}});
+  const std::string d0 = sha256_hex(base);
+  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":"sha256:)" + d0 + R"("}]})";
+  const std::string dir = t / "layout";
+  write_layout(dir, index_of(manifest), {manifest, base});
+  ::usleep(250'000);  // files changed in the last 100 ms are not cached
+  const std::string db = cfg / "scan.db";
+  RunResult first = run({kBin, "scan", "--cache", db, t.path()});
+  ASSERT_EQ(first.exit_code, 1) << first.err;
+  EXPECT_NE(finding_for(parse_report(first), dir, {"blobs/sha256/" + d0, "usr/bin/evtdiag.exe"}), nullptr) << first.out;
+  write_file(dir + "/index.json", "{}");
+  RunResult second = run({kBin, "scan", "--cache", db, t.path()});
+  ASSERT_EQ(second.exit_code, 1) << second.err;
+  json doc = parse_report(second);
+  EXPECT_NE(finding_for(doc, dir + "/blobs/sha256/" + d0, {"usr/bin/evtdiag.exe"}), nullptr) << doc["findings"].dump(1);
+}
+
+// A blob a layout names as a layer whose bytes are not the blob its name
+// promises is opened as a plain archive too, and the image says so.
+TEST(ArchiveCli, LayerBlobNotMatchingItsNameIsOpenedAsAnArchive) {
+  TempDir t;
+  const std::string genuine = make_archive({"ustar", {"gzip"}}, {{"etc/a", "a"}});
+  const std::string d0 = sha256_hex(genuine);
+  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":"sha256:)" + d0 + R"("}]})";
+  const std::string dir = t / "layout";
+  write_layout(dir, index_of(manifest), {manifest});
+  write_file(dir + "/blobs/sha256/" + d0, make_archive("zip", {{"evtdiag.exe", kPositive}}));
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_NE(finding_for(doc, dir + "/blobs/sha256/" + d0, {"evtdiag.exe"}), nullptr) << doc["findings"].dump(1);
+  ASSERT_EQ(doc["errors"].size(), 1u) << doc["errors"].dump(2);
+  EXPECT_EQ(doc["errors"][0]["path"], dir);
+  EXPECT_NE(doc["errors"][0]["error"].get<std::string>().find("not the one its name promises"), std::string::npos)
+      << doc["errors"][0];
+}
+
+// A sweep of a layout's blobs/sha256 directory alone does not read the
+// layout above it: its layer blobs are opened as the archives they are.
+TEST(ArchiveCli, LayerBlobsSweptWithoutTheirLayoutAreOpenedAsArchives) {
+  TempDir t;
+  const std::string base = make_archive({"ustar", {"gzip"}}, {{"usr/bin/evtdiag.exe", kPositive}});
+  const std::string manifest = R"({"schemaVersion":2,"layers":[{"digest":"sha256:)" + sha256_hex(base) + R"("}]})";
+  const std::string dir = t / "layout";
+  write_layout(dir, index_of(manifest), {manifest, base});
+  RunResult r = run({kBin, "scan", dir + "/blobs/sha256"});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["findings"].size(), 1u) << doc["findings"].dump(1);
+  EXPECT_NE(finding_for(doc, dir + "/blobs/sha256/" + sha256_hex(base), {"usr/bin/evtdiag.exe"}), nullptr)
+      << doc["findings"].dump(1);
 }
 
 TEST(ArchiveCli, CorruptArchiveIsAnErrorButTheOuterFileStillMatches) {

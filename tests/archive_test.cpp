@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 
@@ -360,7 +362,7 @@ TEST(ImageLayers, WhiteoutsOpaqueDirectoriesAndReplacement) {
   EXPECT_EQ(ImageLayers::normalise("./a//b/"), "/a/b");
 }
 
-std::string docker_save(bool gzip_layers) {
+std::string docker_save(bool gzip_layers, std::vector<ArchiveItem> extra = {}) {
   const std::string layer0 =
       make_archive({"ustar", gzip_layers ? std::vector<std::string>{"gzip"} : std::vector<std::string>{}},
                    {{"usr", "", true}, {"usr/bin/evtdiag.exe", kPositive}, {"etc/os", "x"}});
@@ -371,9 +373,10 @@ std::string docker_save(bool gzip_layers) {
   const std::string config = R"({"rootfs":{"type":"layers","diff_ids":[")" + d0 + R"(",")" + d1 + R"("]}})";
   const std::string manifest =
       R"([{"Config":"cfg.json","RepoTags":["evil/app:1.0"],"Layers":["aaa/layer.tar","bbb/layer.tar"]}])";
-  return make_archive(
-      {"ustar"},
-      {{"aaa/layer.tar", layer0}, {"bbb/layer.tar", layer1}, {"cfg.json", config}, {"manifest.json", manifest}});
+  std::vector<ArchiveItem> items = {
+      {"aaa/layer.tar", layer0}, {"bbb/layer.tar", layer1}, {"cfg.json", config}, {"manifest.json", manifest}};
+  items.insert(items.end(), extra.begin(), extra.end());
+  return make_archive({"ustar"}, items);
 }
 
 TEST(ArchiveImage, DockerSaveLayersInOrderWithWhiteouts) {
@@ -395,9 +398,13 @@ TEST(ArchiveImage, DockerSaveLayersInOrderWithWhiteouts) {
     ASSERT_NE(second, nullptr);
     EXPECT_EQ(second->image->layer_index, 1u);
     EXPECT_NE(second->image->layer, first->image->layer);
-    // The whiteout is not a member; the layer blobs and JSON are not either.
+    // The whiteout is not a member, nor are the layer blobs read as
+    // layers; the image's JSON documents are ordinary members.
     EXPECT_EQ(r.find({"bbb/layer.tar", "usr/bin/.wh.evtdiag.exe"}), nullptr);
-    EXPECT_EQ(r.find({"manifest.json"}), nullptr);
+    EXPECT_EQ(r.find({"aaa/layer.tar"}), nullptr);
+    EXPECT_NE(r.find({"cfg.json"}), nullptr);
+    ASSERT_NE(r.find({"manifest.json"}), nullptr);
+    EXPECT_FALSE(r.find({"manifest.json"})->image);
     EXPECT_EQ(r.final_state.at("/usr/bin/evtdiag.exe@0"), false);
     EXPECT_EQ(r.final_state.at("/opt/evtdiag2.exe@1"), true);
   }
@@ -418,13 +425,18 @@ TEST(ArchiveImage, OciLayoutInATar) {
                                                    {"blobs/sha256/" + layer_digest.substr(7), layer}});
   Recorder r = scan(tar, "oci.tar");
   EXPECT_EQ(r.images, 1);
-  ASSERT_EQ(r.members.size(), 1u);
-  ASSERT_TRUE(r.members[0].image);
-  EXPECT_EQ(r.members[0].image->layer, layer_digest);
-  EXPECT_EQ(r.members[0].image->reference, "v2");
-  EXPECT_EQ(r.members[0].chain,
-            (std::vector<std::string>{"blobs/sha256/" + layer_digest.substr(7), "bin/evtdiag.exe"}));
+  const Seen* s = r.find({"blobs/sha256/" + layer_digest.substr(7), "bin/evtdiag.exe"});
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->image);
+  EXPECT_EQ(s->image->layer, layer_digest);
+  EXPECT_EQ(s->image->reference, "v2");
   EXPECT_EQ(r.final_state.at("/bin/evtdiag.exe@0"), true);
+  // Everything but the layer read as a layer is an ordinary member.
+  EXPECT_NE(r.find({"oci-layout"}), nullptr);
+  EXPECT_NE(r.find({"index.json"}), nullptr);
+  EXPECT_NE(r.find({"blobs/sha256/" + manifest_digest.substr(7)}), nullptr);
+  EXPECT_EQ(r.find({"blobs/sha256/" + layer_digest.substr(7)}), nullptr);
+  EXPECT_EQ(r.members.size(), 4u);
 }
 
 TEST(ArchiveImage, OrdinaryTarWithAManifestLookalikeIsAPlainTar) {
@@ -433,6 +445,249 @@ TEST(ArchiveImage, OrdinaryTarWithAManifestLookalikeIsAPlainTar) {
   EXPECT_EQ(r.images, 0);
   EXPECT_NE(r.find({"x.exe"}), nullptr);
   EXPECT_NE(r.find({"manifest.json"}), nullptr);
+}
+
+// A plain tar whose manifest.json names layers it does not hold, or none,
+// is no image: every member is scanned, nested archives opened.
+TEST(ArchiveImage, ManifestThatDoesNotDescribeTheTarHidesNothing) {
+  const std::string gz = make_archive({"raw", {"gzip"}}, {{"x", kPositive}});
+  const std::string layer = make_archive({"ustar"}, {{"usr/bin/evtdiag.exe", kPositive}});
+  const std::vector<std::string> manifests = {
+      R"([{"Config":"cfg.json","RepoTags":["x:1"],"Layers":[]}])",
+      R"([{"Config":"cfg.json","Layers":["missing/layer.tar","aaa/layer.tar"]}])",
+      R"([{"Config":"missing.json","Layers":["aaa/layer.tar"]}])",
+      R"([{"Layers":["aaa/layer.tar"]}])",
+      R"([{"Config":"cfg.json","Layers":["aaa/layer.tar", 7]}])",
+  };
+  for (const std::string& manifest : manifests) {
+    SCOPED_TRACE(manifest);
+    const std::string tar = make_archive({"ustar"}, {{"manifest.json", manifest},
+                                                     {"cfg.json", "{}"},
+                                                     {"aaa/layer.tar", layer},
+                                                     {"evil.exe", kPositive},
+                                                     {"drop/payload.gz", gz}});
+    Recorder r = scan(tar, "image.tar");
+    EXPECT_EQ(r.images, 0);
+    EXPECT_TRUE(r.errors.empty()) << r.errors[0].second;
+    EXPECT_TRUE(r.skipped.empty());
+    ASSERT_NE(r.find({"evil.exe"}), nullptr);
+    EXPECT_EQ(r.find({"evil.exe"})->bytes, kPositive);
+    EXPECT_NE(r.find({"drop/payload.gz", "payload"}), nullptr);
+    EXPECT_NE(r.find({"manifest.json"}), nullptr);
+    EXPECT_NE(r.find({"aaa/layer.tar"}), nullptr);
+    ASSERT_NE(r.find({"aaa/layer.tar", "usr/bin/evtdiag.exe"}), nullptr);
+    EXPECT_FALSE(r.find({"aaa/layer.tar", "usr/bin/evtdiag.exe"})->image);
+  }
+}
+
+// A layer name that is two members of the tar does not say which one is
+// the layer: no image, both read.
+TEST(ArchiveImage, LayerNamedByTwoMembersIsAPlainTar) {
+  const std::string layer = make_archive({"ustar"}, {{"a", "a"}});
+  const std::string tar = make_archive({"ustar"}, {{"manifest.json", R"([{"Config":"c.json","Layers":["l.tar"]}])"},
+                                                   {"c.json", "{}"},
+                                                   {"l.tar", layer},
+                                                   {"l.tar", kPositive}});
+  Recorder r = scan(tar, "image.tar");
+  EXPECT_EQ(r.images, 0);
+  int positives = 0;
+  for (const Seen& s : r.members) positives += s.chain == std::vector<std::string>{"l.tar"} && s.bytes == kPositive;
+  EXPECT_EQ(positives, 1);
+  EXPECT_NE(r.find({"l.tar", "a"}), nullptr);
+}
+
+// A real image: its layers are read as layers, and every other member (a
+// planted executable, a compressed file, the JSON) is still scanned.
+TEST(ArchiveImage, RealImageStillScansEveryOtherMember) {
+  const std::string gz = make_archive({"raw", {"gzip"}}, {{"x", kPositive}});
+  const std::string image = docker_save(false, {{"evil.exe", kPositive}, {"drop/payload.gz", gz}});
+  Recorder r = scan(image, "image.tar");
+  EXPECT_EQ(r.images, 1);
+  EXPECT_TRUE(r.errors.empty());
+  ASSERT_NE(r.find({"aaa/layer.tar", "usr/bin/evtdiag.exe"}), nullptr);
+  EXPECT_TRUE(r.find({"aaa/layer.tar", "usr/bin/evtdiag.exe"})->image);
+  ASSERT_NE(r.find({"evil.exe"}), nullptr) << r.members.size();
+  EXPECT_FALSE(r.find({"evil.exe"})->image);
+  EXPECT_NE(r.find({"drop/payload.gz", "payload"}), nullptr);
+}
+
+// A docker-save tar of `members`, then a config c.json and a manifest.json
+// listing `layers` in that order.
+std::string image_tar(std::vector<ArchiveItem> members, const std::vector<std::string>& layers) {
+  std::string list;
+  for (const std::string& l : layers) list += (list.empty() ? "\"" : ",\"") + l + "\"";
+  members.push_back({"c.json", "{}"});
+  members.push_back({"manifest.json", R"([{"Config":"c.json","Layers":[)" + list + "]}]"});
+  return make_archive({"ustar"}, members);
+}
+
+// Layers are streamed in the tar's order; which file survives in the final
+// image still follows the manifest's order.
+TEST(ArchiveImage, LayersStoredOutOfManifestOrder) {
+  const std::string base = make_archive({"ustar"}, {{"etc/conf", "old"}, {"bin/tool", kPositive}});
+  const std::string top = make_archive({"ustar"}, {{"etc/conf", "new"}, {"bin/.wh.tool", ""}});
+  const std::string tar =
+      image_tar({{"top/layer.tar", top}, {"base/layer.tar", base}}, {"base/layer.tar", "top/layer.tar"});
+  Recorder r = scan(tar, "image.tar");
+  EXPECT_EQ(r.images, 1);
+  const Seen* tool = r.find({"base/layer.tar", "bin/tool"});
+  const Seen* conf = r.find({"top/layer.tar", "etc/conf"});
+  ASSERT_TRUE(tool != nullptr && tool->image && conf != nullptr && conf->image);
+  EXPECT_EQ(tool->image->layer_index, 0u);
+  EXPECT_EQ(conf->image->layer_index, 1u);
+  EXPECT_EQ(r.final_state,
+            (std::map<std::string, bool>{{"/bin/tool@0", false}, {"/etc/conf@0", false}, {"/etc/conf@1", true}}));
+}
+
+// The legacy docker save format links a layer whose content an earlier one
+// already holds: the link stands for its target, which is read once, at
+// the link's (later) place; a link out of the tar makes no image.
+TEST(ArchiveImage, SymlinkedLegacyLayerStandsForItsTarget) {
+  const std::string base = make_archive({"ustar"}, {{"bin/tool", kPositive}});
+  const std::string mid = make_archive({"ustar"}, {{"bin/.wh.tool", ""}});
+  const auto image = [&](const std::string& target) {
+    return image_tar({{"a/layer.tar", base}, {"b/layer.tar", mid}, {"c/layer.tar", "", false, target}},
+                     {"a/layer.tar", "b/layer.tar", "c/layer.tar"});
+  };
+  Recorder r = scan(image("../a/layer.tar"), "image.tar");
+  EXPECT_EQ(r.images, 1);
+  EXPECT_TRUE(r.errors.empty());
+  const Seen* tool = r.find({"a/layer.tar", "bin/tool"});
+  ASSERT_TRUE(tool != nullptr && tool->image);
+  // Base, whiteout, then the base again on top: the file is back.
+  EXPECT_EQ(tool->image->layer_index, 1u);
+  EXPECT_EQ(r.final_state.at("/bin/tool@1"), true);
+  for (const char* outside : {"../../a/layer.tar", "/a/layer.tar", "../nowhere"}) {
+    SCOPED_TRACE(outside);
+    Recorder plain = scan(image(outside), "image.tar");
+    EXPECT_EQ(plain.images, 0);
+    ASSERT_NE(plain.find({"a/layer.tar", "bin/tool"}), nullptr);
+  }
+}
+
+// A whiteout is an empty marker: one with bytes still counts as a deletion
+// but its bytes are scanned.
+TEST(ArchiveImage, WhiteoutWithContentIsScanned) {
+  const std::string layer0 = make_archive({"ustar"}, {{"bin/tool", "old"}});
+  const std::string layer1 = make_archive({"ustar"}, {{"bin/.wh.tool", kPositive}, {"bin/.wh.gone", ""}});
+  const std::string tar = image_tar({{"a/layer.tar", layer0}, {"b/layer.tar", layer1}}, {"a/layer.tar", "b/layer.tar"});
+  Recorder r = scan(tar, "image.tar");
+  EXPECT_EQ(r.images, 1);
+  const Seen* marker = r.find({"b/layer.tar", "bin/.wh.tool"});
+  ASSERT_NE(marker, nullptr);
+  EXPECT_EQ(marker->bytes, kPositive);
+  EXPECT_EQ(r.find({"b/layer.tar", "bin/.wh.gone"}), nullptr);
+  EXPECT_EQ(r.final_state.at("/bin/tool@0"), false);
+}
+
+// A manifest naming one layer 10,000 times: the layer is read once, and
+// the bytes read from the file stay a small multiple of its size.
+TEST(ArchiveImage, RepeatedLayerIsReadOnceAndWorkStaysLinear) {
+  std::vector<ArchiveItem> items;
+  for (int i = 0; i < 200; ++i) items.push_back({"pad/" + std::to_string(i), std::string(1000, 'p')});
+  items.push_back({"l/layer.tar", make_archive({"ustar"}, {{"bin/evtdiag.exe", kPositive}})});
+  const std::string tar = image_tar(items, std::vector<std::string>(10000, "l/layer.tar"));
+  std::uint64_t bytes_read = 0;
+  const ReadAtFn read_at = [&](std::uint64_t offset, std::span<std::uint8_t> out) -> Result<std::size_t> {
+    if (offset >= tar.size()) return std::size_t{0};
+    const std::size_t n = std::min<std::size_t>(out.size(), tar.size() - offset);
+    std::memcpy(out.data(), tar.data() + offset, n);
+    bytes_read += n;
+    return n;
+  };
+  Recorder r;
+  ArchiveScanner({}).scan(tar.size(), read_at, "image.tar", r);
+  EXPECT_EQ(r.images, 1);
+  int layer_files = 0;
+  for (const Seen& s : r.members) layer_files += s.image.has_value();
+  EXPECT_EQ(layer_files, 1);
+  const Seen* exe = r.find({"l/layer.tar", "bin/evtdiag.exe"});
+  ASSERT_TRUE(exe != nullptr && exe->image);
+  EXPECT_EQ(exe->image->layer_index, 0u);
+  EXPECT_EQ(r.final_state, (std::map<std::string, bool>{{"/bin/evtdiag.exe@0", true}}));
+  EXPECT_NE(r.find({"pad/199"}), nullptr);
+  EXPECT_LE(bytes_read, 8 * tar.size());
+  // The same from memory: one member per file of the layer.
+  Recorder mem = scan(tar, "image.tar");
+  layer_files = 0;
+  for (const Seen& s : mem.members) layer_files += s.image.has_value();
+  EXPECT_EQ(layer_files, 1);
+}
+
+// An OCI layout in a tar whose index names nothing real is no image.
+TEST(ArchiveImage, OciLookalikeTarIsAPlainTar) {
+  const std::string hex(64, 'b');
+  const std::string zip = make_archive({"zip"}, {{"evtdiag.exe", kPositive}});
+  for (const std::string& index : {std::string("junk"), std::string(R"({"manifests":[]})"),
+                                   R"({"manifests":[{"digest":"sha256:)" + std::string(64, 'c') + R"("}]})"}) {
+    SCOPED_TRACE(index);
+    const std::string tar = make_archive({"ustar"}, {{"oci-layout", R"({"imageLayoutVersion":"1.0.0"})"},
+                                                     {"index.json", index},
+                                                     {"blobs/sha256/" + hex, zip},
+                                                     {"evil.exe", kPositive}});
+    Recorder r = scan(tar, "oci.tar");
+    EXPECT_EQ(r.images, 0);
+    EXPECT_NE(r.find({"evil.exe"}), nullptr);
+    EXPECT_NE(r.find({"blobs/sha256/" + hex, "evtdiag.exe"}), nullptr);
+  }
+}
+
+// --timeout bounds a file's archive work (member matching included): past
+// the deadline the rest of the file is a skipped entry, never silently
+// left out.
+TEST(ArchiveScan, TimeLimitSkipsTheRestOfTheFile) {
+  class Slow final : public ArchiveVisitor {
+   public:
+    void on_member(const std::vector<std::string>& chain, ByteView, const ImageLocation*) override {
+      seen.push_back(chain);
+      ::usleep(20'000);
+    }
+    void on_skipped(const std::vector<std::string>& chain, std::string_view reason, std::string detail) override {
+      skipped.push_back({chain, std::string(reason), std::move(detail)});
+    }
+    void on_error(const std::vector<std::string>&, std::string) override {}
+    std::vector<std::vector<std::string>> seen;
+    std::vector<Skip> skipped;
+  };
+  std::vector<ArchiveItem> items;
+  for (int i = 0; i < 5; ++i) items.push_back({"f" + std::to_string(i), "x"});
+  ArchiveOptions o;
+  o.time_limit = std::chrono::milliseconds(1);
+  for (const std::string& a : {make_archive({"zip"}, items), docker_save(false, items)}) {
+    Slow v;
+    ArchiveScanner(o).scan(test::bytes_of(a), "a", v);
+    EXPECT_LE(v.seen.size(), 1u);
+    ASSERT_EQ(v.skipped.size(), 1u);
+    EXPECT_EQ(v.skipped[0].reason, "archive_limit");
+    EXPECT_NE(v.skipped[0].detail.find("--timeout"), std::string::npos) << v.skipped[0].detail;
+  }
+  // No limit: everything.
+  Slow all;
+  ArchiveScanner({}).scan(test::bytes_of(make_archive({"zip"}, items)), "a", all);
+  EXPECT_EQ(all.seen.size(), 5u);
+  EXPECT_TRUE(all.skipped.empty());
+  // Time the caller says it spent idle (a --max-rate throttle asleep) does
+  // not count: here it claims more than the visitor sleeps.
+  std::chrono::nanoseconds idle{0};
+  ArchiveOptions throttled = o;
+  throttled.idle_time = [&] { return idle; };
+  class Idle final : public ArchiveVisitor {
+   public:
+    explicit Idle(std::chrono::nanoseconds& idle) : idle_(idle) {}
+    void on_member(const std::vector<std::string>&, ByteView, const ImageLocation*) override {
+      ++seen;
+      ::usleep(20'000);
+      idle_ += std::chrono::milliseconds(40);
+    }
+    void on_skipped(const std::vector<std::string>&, std::string_view, std::string) override { ++skipped; }
+    void on_error(const std::vector<std::string>&, std::string) override {}
+    int seen = 0;
+    int skipped = 0;
+    std::chrono::nanoseconds& idle_;
+  } paced(idle);
+  ArchiveScanner(throttled).scan(test::bytes_of(make_archive({"zip"}, items)), "a", paced);
+  EXPECT_EQ(paced.seen, 5);
+  EXPECT_EQ(paced.skipped, 0);
 }
 
 }  // namespace

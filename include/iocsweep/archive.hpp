@@ -5,9 +5,11 @@
 // member counts and nesting are bounded, member names are data that is
 // reported as it is and never used to open anything.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,6 +37,15 @@ struct ArchiveOptions {
   /// output is past ratio_floor_bytes, is abandoned as a decompression bomb.
   std::uint64_t max_ratio = 100;
   std::uint64_t ratio_floor_bytes = 8ull << 20;
+  /// Wall-clock budget for the members of one file on disk, their matching
+  /// by the visitor included (the scan's --timeout); checked between
+  /// members and between chunks of one, and once it is spent the rest of
+  /// the file is skipped ("archive_limit"). Zero: no limit.
+  std::chrono::milliseconds time_limit{0};
+  /// When set, the caller's time spent waiting rather than working so far
+  /// (a --max-rate throttle sleeping in a read), which time_limit does not
+  /// count; called on the scanning thread.
+  std::function<std::chrono::nanoseconds()> idle_time;
 };
 
 /// Bytes of the start of a file that looks_like_archive() can use (the
@@ -63,13 +74,14 @@ struct ImageLocation {
 /// seen in one layer is still there in the final image.
 class ImageLayers {
  public:
-  /// Records the entries of layer `index` (layers are added in order).
+  /// Records the entries of layer `index` (layers may come in any order).
   /// Whiteout names are recorded as deletions, not as entries.
   void add_entry(std::size_t index, std::string_view path_in_layer);
   /// False when a later layer replaced, deleted (".wh.NAME") or hid
   /// (".wh..wh..opq" in a parent) `path` of layer `index`.
   bool in_final_image(std::size_t index, std::string_view path) const;
-  /// True for whiteout entries (".wh.*" names), which are never scanned.
+  /// True for whiteout entries (".wh.*" names), which are not scanned when
+  /// empty (the marker they should be).
   static bool is_whiteout(std::string_view path_in_layer);
   /// "/a/b" for "./a/b", "a/b/", "/a//b".
   static std::string normalise(std::string_view path_in_layer);
@@ -104,6 +116,22 @@ class ArchiveVisitor {
   virtual bool stop_requested() { return false; }
 };
 
+/// A container image: the layers a scan reads, each once, in the order
+/// they are applied (a layer listed more than once is read once, at its
+/// last place in the list: where it is applied last, which decides what the
+/// final image holds).
+struct ImagePlan {
+  /// The first repo tag (docker) or ref.name annotation (OCI); "" if none.
+  std::string reference;
+  struct Layer {
+    /// Path of the layer blob inside the tar or layout directory.
+    std::string member;
+    /// "sha256:HEX", or "" when unknown.
+    std::string digest;
+  };
+  std::vector<Layer> layers;
+};
+
 /// Reads up to `out.size()` bytes at `offset` of a file; returns the count
 /// (0 at the end) or an error. Used for files that must not be touched
 /// through a mapping.
@@ -118,6 +146,19 @@ using OpenBelowFn = std::function<Result<int>(const std::string& relative)>;
 /// OCI image layout. A string test only.
 bool is_oci_blob_path(std::string_view path);
 
+/// Sees the bytes of each layer blob scan_oci_layout() reads, exactly as
+/// read, so a layer read from a layout directory is known to be the blob
+/// its name promises. Called on the scanning thread.
+class BlobDigest {
+ public:
+  virtual ~BlobDigest() = default;
+  /// A blob starts.
+  virtual void begin() = 0;
+  virtual void update(ByteView bytes) = 0;
+  /// Every byte of the blob has been seen: its digest, "sha256:HEX".
+  virtual std::string finish() = 0;
+};
+
 /// Walks the members of archives and images. Holds no state between
 /// scans; not thread-safe (one per worker).
 class ArchiveScanner {
@@ -127,19 +168,28 @@ class ArchiveScanner {
   /// Reads the archive in `bytes` (the whole file, in memory). `name` (the
   /// file's base name) names the member of a single compressed stream
   /// ("x.gz" -> "x"). A file that turns out not to be an archive gives no
-  /// callback. An uncompressed tar holding a `docker save` manifest.json or
-  /// an OCI layout (oci-layout, index.json, blobs/) is read as an image: its
-  /// layers in order, whiteouts honoured, members reported with an
-  /// ImageLocation and on_image_end() called last.
+  /// callback. An uncompressed tar whose `docker save` manifest.json or OCI
+  /// layout (oci-layout, index.json, blobs/) describes it (every listed
+  /// layer, and the config or manifest blob, is exactly one regular member;
+  /// at least one layer) is read as an image, in one pass: each layer blob
+  /// as a layer (its files reported with an ImageLocation, whiteouts
+  /// honoured), every other member as an ordinary one, on_image_end() last.
   void scan(ByteView bytes, std::string_view name, ArchiveVisitor& visitor) const;
   /// Same, for a file of `size` bytes read through `read_at` (pread).
   void scan(std::uint64_t size, const ReadAtFn& read_at, std::string_view name, ArchiveVisitor& visitor) const;
-  /// Reads an OCI image layout directory (oci-layout, index.json,
-  /// blobs/sha256/...) as an image, its files opened through `open`: the
-  /// first manifest's layers in order, as scan() reads an image tar. Member
-  /// chains start with the layer blob's relative path. A directory that is
-  /// not a valid layout gives no callback.
-  void scan_oci_layout(const OpenBelowFn& open, ArchiveVisitor& visitor) const;
+  /// The image an OCI image layout directory describes, its files opened
+  /// through `open`: an `oci-layout` file, an `index.json` whose first
+  /// manifest names a manifest blob (blobs/sha256/HEX) that lists at least
+  /// one layer, every digest well-formed. nullopt for anything else (the
+  /// directory is then no image and its blobs are ordinary files).
+  std::optional<ImagePlan> oci_layout_plan(const OpenBelowFn& open) const;
+  /// Reads the layers of `plan` (from oci_layout_plan) in order, each blob
+  /// opened through `open`, as scan() reads an image tar. Member chains
+  /// start with the layer blob's relative path; a layer that cannot be
+  /// opened or read is an error, and so, with `digest`, is a blob whose
+  /// bytes (read to its end) are not those its digest names.
+  void scan_oci_layout(const ImagePlan& plan, const OpenBelowFn& open, ArchiveVisitor& visitor,
+                       BlobDigest* digest = nullptr) const;
 
  private:
   ArchiveOptions options_;

@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "iocsweep/archive.hpp"
@@ -191,26 +194,62 @@ bool is_content(struct archive_entry* entry) {
   return archive_entry_hardlink(entry) == nullptr || archive_entry_size(entry) > 0;
 }
 
-/// A docker-save or OCI image found in a tar: its layers, in order.
-struct ImagePlan {
-  std::string reference;
-  struct Layer {
-    std::string member;  // path of the layer blob inside the tar
-    std::string digest;  // "sha256:HEX", or "" when unknown
-  };
-  std::vector<Layer> layers;
+// Client data for a layer blob of a layout directory read with plain
+// read() (a blob truncated meanwhile ends the read, never SIGBUS), its
+// bytes shown to a BlobDigest as they are read.
+struct FdSource {
+  OwnedFd fd;
+  BlobDigest* digest = nullptr;
+  std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(256 * 1024);
 };
 
-/// A layer opened for reading, with whatever must outlive its reader
-/// (members are destroyed in reverse order: the layer reader first).
+la_ssize_t fd_read(struct archive* a, void* data, const void** out) {
+  auto* src = static_cast<FdSource*>(data);
+  for (;;) {
+    const ssize_t n = ::read(src->fd.get(), src->buf.data(), src->buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      if (a != nullptr) archive_set_error(a, err, "%s", std::strerror(err));
+      return -1;
+    }
+    if (src->digest != nullptr) src->digest->update(ByteView(src->buf.data(), static_cast<std::size_t>(n)));
+    *out = src->buf.data();
+    return n;
+  }
+}
+
+/// A layer blob of a layout directory opened for reading (members are
+/// destroyed in reverse order: the layer reader before its source).
 struct OpenedLayer {
-  ArchivePtr outer;                      // the image tar, positioned at the layer blob
-  std::unique_ptr<NestedSource> nested;  // reads the blob out of `outer`
-  OwnedFd fd;                            // the blob file of a layout directory
-  ArchivePtr layer;                      // null when the layer could not be opened
+  std::unique_ptr<FdSource> source;
+  ArchivePtr layer;  // null when the layer could not be opened
   std::string error;
+  /// Once the layer has been read: an error when its blob is not the one
+  /// its name promises; null when nothing is checked.
+  std::function<std::optional<std::string>()> check;
 };
 using LayerOpener = std::function<OpenedLayer(const ImagePlan::Layer&)>;
+
+/// Claims a member of the image tar for the image (a layer blob, read as a
+/// layer) before iterate() reads it as an ordinary member: true when it was
+/// claimed and read.
+using MemberClaim = std::function<bool(struct archive_entry*)>;
+
+// A layer listed more than once is read once, at its last place in the
+// list: there it is applied last, which decides what the final image holds
+// (its files at an earlier place are the same files, replaced by itself).
+// Without this a manifest naming one layer 10,000 times reads it 10,000
+// times.
+void keep_last_of_each(std::vector<ImagePlan::Layer>& layers) {
+  std::unordered_set<std::string> seen;
+  std::vector<ImagePlan::Layer> out;
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+    if (seen.insert(it->member).second) out.push_back(std::move(*it));
+  }
+  std::reverse(out.begin(), out.end());
+  layers = std::move(out);
+}
 
 // Small JSON documents of an image (manifest, index, config) are read whole
 // only up to this size.
@@ -234,17 +273,19 @@ std::string strip_dot_slash(std::string_view p) {
 /// One scan of one file on disk: the shared budgets and the member chain.
 class Walk {
  public:
-  Walk(const ArchiveOptions& options, ArchiveVisitor& visitor) : o_(options), v_(visitor) {}
+  Walk(const ArchiveOptions& options, ArchiveVisitor& visitor)
+      : o_(options), v_(visitor), start_(Clock::now()), idle_at_start_(idle()) {}
 
   // Iterates the members of the open archive `a` at nesting `depth` (1 =
   // the file itself). `input_bytes` gives the archive bytes consumed so
-  // far, for the compression ratio.
+  // far, for the compression ratio. `claim`, for an image tar, reads the
+  // members that are its layers.
   void iterate(struct archive* a, unsigned depth, std::string_view raw_name,
-               const std::function<std::uint64_t()>& input_bytes) {
+               const std::function<std::uint64_t()>& input_bytes, const MemberClaim* claim = nullptr) {
     std::uint64_t level_out = 0;
     bool first = true;
     for (;;) {
-      if (aborted_ || v_.stop_requested()) return;
+      if (aborted_ || v_.stop_requested() || out_of_time()) return;
       struct archive_entry* entry = nullptr;
       const int r = archive_read_next_header(a, &entry);
       if (r == ARCHIVE_EOF) return;
@@ -272,6 +313,7 @@ class Walk {
         return;
       }
       if (!is_content(entry)) continue;
+      if (claim != nullptr && (*claim)(entry)) continue;
       const char* path = entry_name(entry);
       std::string name = archive_format(a) == ARCHIVE_FORMAT_RAW ? raw_member_name(raw_name)
                                                                  : std::string(path != nullptr ? path : "");
@@ -307,7 +349,7 @@ class Walk {
   // tells the visitor the image is complete.
   void image(const ImagePlan& plan, const LayerOpener& open) {
     ImageLayers layers;
-    for (std::size_t i = 0; i < plan.layers.size() && !aborted_ && !v_.stop_requested(); ++i) {
+    for (std::size_t i = 0; i < plan.layers.size() && !aborted_ && !v_.stop_requested() && !out_of_time(); ++i) {
       const ImagePlan::Layer& layer = plan.layers[i];
       Pushed pushed(chain_, layer.member);
       OpenedLayer opened = open(layer);
@@ -316,6 +358,47 @@ class Walk {
         continue;
       }
       scan_layer(opened.layer.get(), i, layer, plan.reference, layers);
+      if (opened.check && !aborted_ && !v_.stop_requested()) {
+        if (std::optional<std::string> wrong = opened.check()) v_.on_error(chain_, "image layer: " + *wrong);
+      }
+    }
+    v_.on_image_end(layers);
+  }
+
+  // Reads an image tar in one pass, in the tar's order: each layer blob of
+  // `plan` as a layer, streamed out of `a` without buffering it, every
+  // other member (the JSON documents, anything planted beside the layers)
+  // as an ordinary member. The manifest's order is kept by the layer index
+  // each layer's entries are recorded under.
+  void image_tar(struct archive* a, const ImagePlan& plan, const std::function<std::uint64_t()>& input_bytes) {
+    std::unordered_map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < plan.layers.size(); ++i) index.emplace(plan.layers[i].member, i);
+    std::vector<bool> read(plan.layers.size(), false);
+    ImageLayers layers;
+    const MemberClaim claim = [&](struct archive_entry* entry) {
+      const char* p = entry_name(entry);
+      const auto it = index.find(strip_dot_slash(p != nullptr ? p : ""));
+      if (it == index.end() || read[it->second]) return false;
+      read[it->second] = true;
+      const ImagePlan::Layer& layer = plan.layers[it->second];
+      Pushed pushed(chain_, layer.member);
+      NestedSource nested;
+      nested.parent = a;
+      ArchivePtr reader = new_reader();
+      if (!reader || archive_read_open2(reader.get(), &nested, nullptr, nested_read, nullptr, nullptr) != ARCHIVE_OK) {
+        v_.on_error(chain_, "image layer: " + (reader ? error_of(reader.get()) : std::string("out of memory")));
+        return true;
+      }
+      scan_layer(reader.get(), it->second, layer, plan.reference, layers);
+      return true;
+    };
+    iterate(a, 1, "", input_bytes, &claim);
+    // The tar changed since it was indexed, or broke off before the layer:
+    // said, never silently passed.
+    for (std::size_t i = 0; i < read.size() && !aborted_ && !v_.stop_requested(); ++i) {
+      if (read[i]) continue;
+      Pushed pushed(chain_, plan.layers[i].member);
+      v_.on_error(chain_, "image layer: named in the manifest but not met in the image");
     }
     v_.on_image_end(layers);
   }
@@ -344,7 +427,7 @@ class Walk {
       return static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_filter_bytes(a, -1)));
     };
     for (;;) {
-      if (aborted_ || v_.stop_requested()) return;
+      if (aborted_ || v_.stop_requested() || out_of_time()) return;
       struct archive_entry* entry = nullptr;
       const int r = archive_read_next_header(a, &entry);
       if (r == ARCHIVE_EOF) return;
@@ -360,7 +443,12 @@ class Walk {
       const char* p = entry_name(entry);
       const std::string path = p != nullptr ? p : "";
       layers.add_entry(index, path);
-      if (ImageLayers::is_whiteout(path) || !is_content(entry)) continue;
+      if (!is_content(entry)) continue;
+      // A whiteout is an empty marker; one with bytes is recorded as a
+      // deletion all the same but scanned, or it would hide them.
+      if (ImageLayers::is_whiteout(path) && archive_entry_size_is_set(entry) && archive_entry_size(entry) == 0) {
+        continue;
+      }
       Pushed pushed(chain_, path);
       std::vector<std::uint8_t> data;
       if (!read_member(a, entry, data, level_out, input)) {
@@ -398,6 +486,7 @@ class Walk {
     }
     std::size_t got = 0;
     for (;;) {
+      if (out_of_time()) return false;
       if (data.size() < got + kStep) data.resize(got + kStep);
       const la_ssize_t n = archive_read_data(a, data.data() + got, kStep);
       if (n == 0) break;
@@ -439,8 +528,28 @@ class Walk {
     return true;
   }
 
+  std::chrono::nanoseconds idle() const { return o_.idle_time ? o_.idle_time() : std::chrono::nanoseconds(0); }
+
+  // --timeout bounds the whole file's archive work: once it is spent the
+  // rest of the file is skipped, said once, and the walk unwinds. Time the
+  // caller spent throttled is not work: a rate-limited sweep must not lose
+  // the members of a large archive to its own throttle.
+  bool out_of_time() {
+    if (aborted_) return true;
+    if (o_.time_limit.count() <= 0) return false;
+    if (Clock::now() - start_ - (idle() - idle_at_start_) < o_.time_limit) return false;
+    v_.on_skipped(chain_, "archive_limit",
+                  "archive work on the file took longer than " + std::to_string(o_.time_limit.count()) +
+                      " ms (--timeout); the rest of the file not read");
+    aborted_ = true;
+    return true;
+  }
+
+  using Clock = std::chrono::steady_clock;
   const ArchiveOptions& o_;
   ArchiveVisitor& v_;
+  Clock::time_point start_;
+  std::chrono::nanoseconds idle_at_start_;
   std::vector<std::string> chain_;
   std::uint64_t total_ = 0;
   std::uint64_t members_ = 0;
@@ -453,10 +562,12 @@ bool is_sha256_digest(std::string_view d) {
          std::all_of(d.begin() + 7, d.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-// OCI image layout: index.json -> (first) manifest blob -> layer blobs.
-// `read_named` reads a small file of the layout by its relative path.
-std::optional<ImagePlan> oci_plan(const std::string& index,
-                                  const std::function<std::optional<std::string>(const std::string&)>& read_named) {
+using ReadNamed = std::function<std::optional<std::string>(const std::string&)>;
+
+// OCI image layout: index.json -> (first) manifest blob -> layer blobs, at
+// least one. `read_named` reads a small file of the layout by its relative
+// path.
+std::optional<ImagePlan> oci_plan(const std::string& index, const ReadNamed& read_named) {
   using nlohmann::json;
   try {
     ImagePlan plan;
@@ -477,17 +588,98 @@ std::optional<ImagePlan> oci_plan(const std::string& index,
     auto m_text = read_named("blobs/sha256/" + mdigest.substr(7));
     if (!m_text) return std::nullopt;
     const json m = json::parse(*m_text);
-    if (!m.is_object() || !m.contains("layers") || !m["layers"].is_array()) return std::nullopt;
+    if (!m.is_object() || !m.contains("layers") || !m["layers"].is_array() || m["layers"].empty()) {
+      return std::nullopt;
+    }
     for (const json& l : m["layers"]) {
       if (!l.is_object() || !l.contains("digest") || !l["digest"].is_string()) return std::nullopt;
       const std::string digest = l["digest"].get<std::string>();
       if (!is_sha256_digest(digest)) return std::nullopt;
       plan.layers.push_back({"blobs/sha256/" + digest.substr(7), digest});
     }
+    keep_last_of_each(plan.layers);
     return plan;
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
+}
+
+// docker save: [{"Config": "...", "RepoTags": [...], "Layers": [...]}]: the
+// first image, with a config and at least one layer. `is_member` says
+// whether a path names exactly one regular member of the tar; `layer_of`
+// gives the regular member a listed layer stands for (itself, or the
+// target of a symlink: the legacy format links a layer whose content an
+// earlier one already holds), nullopt when there is none.
+std::optional<ImagePlan> docker_plan(const std::string& manifest,
+                                     const std::function<bool(const std::string&)>& is_member,
+                                     const ReadNamed& read_named,
+                                     const std::function<std::optional<std::string>(const std::string&)>& layer_of) {
+  using nlohmann::json;
+  try {
+    const json doc = json::parse(manifest);
+    if (!doc.is_array() || doc.empty() || !doc[0].is_object()) return std::nullopt;
+    const json& m = doc[0];
+    if (!m.contains("Config") || !m["Config"].is_string() || !m.contains("Layers") || !m["Layers"].is_array() ||
+        m["Layers"].empty()) {
+      return std::nullopt;
+    }
+    const std::string config_name = strip_dot_slash(m["Config"].get<std::string>());
+    if (!is_member(config_name)) return std::nullopt;
+    ImagePlan plan;
+    if (m.contains("RepoTags") && m["RepoTags"].is_array() && !m["RepoTags"].empty() && m["RepoTags"][0].is_string()) {
+      plan.reference = m["RepoTags"][0].get<std::string>();
+    }
+    std::vector<std::string> diff_ids;
+    if (auto config = read_named(config_name)) {
+      const json c = json::parse(*config, nullptr, false);
+      if (c.is_object() && c.contains("rootfs") && c["rootfs"].is_object() && c["rootfs"].contains("diff_ids") &&
+          c["rootfs"]["diff_ids"].is_array()) {
+        for (const json& d : c["rootfs"]["diff_ids"]) diff_ids.push_back(d.is_string() ? d.get<std::string>() : "");
+      }
+    }
+    for (std::size_t i = 0; i < m["Layers"].size(); ++i) {
+      if (!m["Layers"][i].is_string()) return std::nullopt;
+      const std::optional<std::string> member = layer_of(strip_dot_slash(m["Layers"][i].get<std::string>()));
+      if (!member) return std::nullopt;
+      ImagePlan::Layer layer;
+      layer.member = *member;
+      layer.digest = blob_digest(layer.member);
+      if (layer.digest.empty() && i < diff_ids.size()) layer.digest = diff_ids[i];
+      plan.layers.push_back(std::move(layer));
+    }
+    keep_last_of_each(plan.layers);
+    return plan;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+// The path a symlink member `name` pointing at `target` names inside the
+// tar; "" when it leaves the tar's tree or is absolute.
+std::string link_target(const std::string& name, std::string_view target) {
+  if (target.empty() || target.front() == '/') return "";
+  std::vector<std::string_view> parts;
+  const std::size_t slash = name.rfind('/');
+  std::string joined = (slash == std::string::npos ? std::string() : name.substr(0, slash + 1)) + std::string(target);
+  std::string_view rest(joined);
+  while (!rest.empty()) {
+    const std::size_t next = rest.find('/');
+    const std::string_view part = rest.substr(0, next);
+    rest = next == std::string_view::npos ? std::string_view() : rest.substr(next + 1);
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (parts.empty()) return "";
+      parts.pop_back();
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out;
+  for (const std::string_view part : parts) {
+    if (!out.empty()) out += '/';
+    out += part;
+  }
+  return out;
 }
 
 // Reads the whole current member when it is small (image JSON).
@@ -508,9 +700,17 @@ std::optional<std::string> read_small(struct archive* a, struct archive_entry* e
 }
 
 // Looks for an image in an uncompressed tar: one walk over the headers
-// (data is skipped, which for a seekable tar is a seek), reading only the
-// small JSON documents. Returns nullopt for an ordinary tar.
-std::optional<ImagePlan> find_image(const std::function<ArchivePtr()>& reopen) {
+// (data is skipped, which for a seekable tar is a seek) that indexes the
+// regular members by name and reads manifest.json / index.json, then at
+// most two more for the config or manifest blob the plan needs. An image
+// is only an image when its manifest describes the tar: the manifest (or
+// index), the config (docker) or manifest blob (OCI) and every listed
+// layer are each exactly one regular member (a docker layer may be a
+// symlink to one), and there is at least one layer; a name held by two
+// members does not say which one is meant.
+// Returns nullopt for anything else, which is then read as an ordinary
+// tar (every member scanned, layers as nested archives).
+std::optional<ImagePlan> find_image(const std::function<ArchivePtr()>& reopen, std::uint64_t max_members) {
   ArchivePtr a = reopen();
   if (!a) return std::nullopt;
   struct archive_entry* entry = nullptr;
@@ -520,112 +720,77 @@ std::optional<ImagePlan> find_image(const std::function<ArchivePtr()>& reopen) {
   if (format != ARCHIVE_FORMAT_TAR) return std::nullopt;
   std::optional<std::string> manifest, index;
   bool oci_layout = false;
-  std::unordered_set<std::string> names;
+  std::unordered_map<std::string, unsigned> regular;   // name -> members of that name
+  std::unordered_map<std::string, std::string> links;  // symlink -> target, "" when unusable
+  std::uint64_t members = 0;
   int r = ARCHIVE_OK;
   do {
+    // More than the walk will read: no image, the walk says where it stops.
+    if (++members > max_members) return std::nullopt;
     const char* p = entry_name(entry);
     const std::string name = strip_dot_slash(p != nullptr ? p : "");
-    names.insert(name);
-    if (name == "manifest.json") manifest = read_small(a.get(), entry);
-    if (name == "index.json") index = read_small(a.get(), entry);
-    if (name == "oci-layout") oci_layout = true;
+    if (is_content(entry)) {
+      ++regular[name];
+      if (name == "manifest.json") manifest = read_small(a.get(), entry);
+      if (name == "index.json") index = read_small(a.get(), entry);
+      if (name == "oci-layout") oci_layout = true;
+    } else if (archive_entry_filetype(entry) == AE_IFLNK) {
+      const char* target = archive_entry_symlink(entry);
+      const auto [it, added] = links.emplace(name, link_target(name, target != nullptr ? target : ""));
+      if (!added) it->second.clear();  // two links of one name: neither is meant
+    }
     r = archive_read_next_header(a.get(), &entry);
   } while (r >= ARCHIVE_WARN && r != ARCHIVE_EOF);
-  if (!manifest && !(oci_layout && index)) return std::nullopt;
-
+  // A damaged tar is read as an ordinary one, which reports the damage.
+  if (r != ARCHIVE_EOF) return std::nullopt;
+  const auto is_member = [&](const std::string& name) {
+    const auto it = regular.find(name);
+    return it != regular.end() && it->second == 1;
+  };
   // Small JSON blobs needed by name (config for diff_ids, OCI manifests).
   const auto read_named = [&](const std::string& want) -> std::optional<std::string> {
-    if (!names.contains(want)) return std::nullopt;
+    if (!is_member(want)) return std::nullopt;
     ArchivePtr b = reopen();
     if (!b) return std::nullopt;
     struct archive_entry* e = nullptr;
     while (archive_read_next_header(b.get(), &e) >= ARCHIVE_WARN) {
       const char* p = entry_name(e);
-      if (p != nullptr && strip_dot_slash(p) == want) return read_small(b.get(), e);
+      if (p != nullptr && is_content(e) && strip_dot_slash(p) == want) return read_small(b.get(), e);
     }
     return std::nullopt;
   };
-  using nlohmann::json;
-  ImagePlan plan;
-  try {
-    if (manifest) {
-      // docker save: [{"Config": "...", "RepoTags": [...], "Layers": [...]}]
-      const json doc = json::parse(*manifest);
-      if (!doc.is_array() || doc.empty() || !doc[0].is_object() || !doc[0].contains("Layers")) return std::nullopt;
-      const json& m = doc[0];
-      if (m.contains("RepoTags") && m["RepoTags"].is_array() && !m["RepoTags"].empty() &&
-          m["RepoTags"][0].is_string()) {
-        plan.reference = m["RepoTags"][0].get<std::string>();
-      }
-      std::vector<std::string> diff_ids;
-      if (m.contains("Config") && m["Config"].is_string()) {
-        if (auto config = read_named(strip_dot_slash(m["Config"].get<std::string>()))) {
-          const json c = json::parse(*config, nullptr, false);
-          if (c.is_object() && c.contains("rootfs") && c["rootfs"].is_object() && c["rootfs"].contains("diff_ids") &&
-              c["rootfs"]["diff_ids"].is_array()) {
-            for (const json& d : c["rootfs"]["diff_ids"]) diff_ids.push_back(d.is_string() ? d.get<std::string>() : "");
-          }
-        }
-      }
-      if (!m["Layers"].is_array()) return std::nullopt;
-      for (std::size_t i = 0; i < m["Layers"].size(); ++i) {
-        if (!m["Layers"][i].is_string()) return std::nullopt;
-        ImagePlan::Layer layer;
-        layer.member = strip_dot_slash(m["Layers"][i].get<std::string>());
-        layer.digest = blob_digest(layer.member);
-        if (layer.digest.empty() && i < diff_ids.size()) layer.digest = diff_ids[i];
-        plan.layers.push_back(std::move(layer));
-      }
-      return plan;
-    }
-    return oci_plan(*index, read_named);
-  } catch (const nlohmann::json::exception&) {
-    return std::nullopt;
+  const auto layer_of = [&](const std::string& name) -> std::optional<std::string> {
+    const auto link = links.find(name);
+    if (link == links.end()) return is_member(name) ? std::optional<std::string>(name) : std::nullopt;
+    if (regular.contains(name) || !is_member(link->second)) return std::nullopt;
+    return link->second;
+  };
+  const auto all_layers_present = [&](const ImagePlan& plan) {
+    return std::all_of(plan.layers.begin(), plan.layers.end(),
+                       [&](const ImagePlan::Layer& l) { return is_member(l.member); });
+  };
+  if (manifest && is_member("manifest.json")) {
+    std::optional<ImagePlan> plan = docker_plan(*manifest, is_member, read_named, layer_of);
+    if (plan && all_layers_present(*plan)) return plan;
   }
+  if (oci_layout && index && is_member("index.json")) {
+    std::optional<ImagePlan> plan = oci_plan(*index, read_named);
+    if (plan && all_layers_present(*plan)) return plan;
+  }
+  return std::nullopt;
 }
 
 void scan_with(const ArchiveOptions& options, ArchiveVisitor& visitor, std::string_view name,
                const std::function<ArchivePtr()>& reopen, const std::function<std::uint64_t()>& input_bytes) {
   Walk walk(options, visitor);
-  if (std::optional<ImagePlan> plan = find_image(reopen)) {
-    // Each layer is streamed out of the image tar, found by a walk over
-    // the headers of a fresh reader.
-    walk.image(*plan, [&](const ImagePlan::Layer& layer) {
-      OpenedLayer out;
-      out.outer = reopen();
-      if (!out.outer) {
-        out.error = "cannot reopen the image";
-        return out;
-      }
-      for (;;) {
-        struct archive_entry* entry = nullptr;
-        const int r = archive_read_next_header(out.outer.get(), &entry);
-        if (r == ARCHIVE_EOF) {
-          out.error = "named in the manifest but missing from the image";
-          return out;
-        }
-        if (r < ARCHIVE_WARN) {
-          out.error = error_of(out.outer.get());
-          return out;
-        }
-        const char* p = entry_name(entry);
-        if (p != nullptr && strip_dot_slash(p) == layer.member) break;
-      }
-      out.nested = std::make_unique<NestedSource>();
-      out.nested->parent = out.outer.get();
-      out.layer = new_reader();
-      if (!out.layer ||
-          archive_read_open2(out.layer.get(), out.nested.get(), nullptr, nested_read, nullptr, nullptr) != ARCHIVE_OK) {
-        out.error = out.layer ? error_of(out.layer.get()) : "out of memory";
-        out.layer.reset();
-      }
-      return out;
-    });
-    return;
-  }
+  const std::optional<ImagePlan> plan = find_image(reopen, options.max_members);
   ArchivePtr a = reopen();
   if (!a) return;
-  walk.iterate(a.get(), 1, name, input_bytes);
+  if (plan) {
+    walk.image_tar(a.get(), *plan, input_bytes);
+  } else {
+    walk.iterate(a.get(), 1, name, input_bytes);
+  }
 }
 
 }  // namespace
@@ -700,8 +865,7 @@ bool is_oci_blob_path(std::string_view path) {
   return std::all_of(hex.begin(), hex.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-void ArchiveScanner::scan_oci_layout(const OpenBelowFn& open, ArchiveVisitor& visitor) const {
-  const Utf8Ctype utf8;
+std::optional<ImagePlan> ArchiveScanner::oci_layout_plan(const OpenBelowFn& open) const {
   const auto read_named = [&](const std::string& relative) -> std::optional<std::string> {
     Result<int> fd = open(relative);
     if (!fd) return std::nullopt;
@@ -718,25 +882,48 @@ void ArchiveScanner::scan_oci_layout(const OpenBelowFn& open, ArchiveVisitor& vi
     }
     return out;
   };
+  if (!read_named("oci-layout")) return std::nullopt;
   const std::optional<std::string> index = read_named("index.json");
-  if (!index) return;
-  const std::optional<ImagePlan> plan = oci_plan(*index, read_named);
-  if (!plan) return;
+  if (!index) return std::nullopt;
+  return oci_plan(*index, read_named);
+}
+
+void ArchiveScanner::scan_oci_layout(const ImagePlan& plan, const OpenBelowFn& open, ArchiveVisitor& visitor,
+                                     BlobDigest* digest) const {
+  const Utf8Ctype utf8;
   Walk walk(options_, visitor);
-  walk.image(*plan, [&](const ImagePlan::Layer& layer) {
+  walk.image(plan, [&](const ImagePlan::Layer& layer) {
     OpenedLayer out;
     Result<int> fd = open(layer.member);
     if (!fd) {
       out.error = fd.error().message;
       return out;
     }
-    out.fd = OwnedFd(*fd);
+    out.source = std::make_unique<FdSource>();
+    out.source->fd = OwnedFd(*fd);
+    out.source->digest = digest;
+    if (digest != nullptr) digest->begin();
     out.layer = new_reader();
-    // Plain read(): a blob truncated meanwhile ends the read, never SIGBUS.
-    if (!out.layer || archive_read_open_fd(out.layer.get(), out.fd.get(), 256 * 1024) != ARCHIVE_OK) {
+    if (!out.layer ||
+        archive_read_open2(out.layer.get(), out.source.get(), nullptr, fd_read, nullptr, nullptr) != ARCHIVE_OK) {
       out.error = out.layer ? error_of(out.layer.get()) : "out of memory";
       out.layer.reset();
+      return out;
     }
+    if (digest == nullptr) return out;
+    // The digest covers the whole blob: what the layer's reader left
+    // unread (padding after the end of the tar) is read here.
+    out.check = [source = out.source.get(), digest, &layer]() -> std::optional<std::string> {
+      const void* chunk = nullptr;
+      for (;;) {
+        const la_ssize_t n = fd_read(nullptr, source, &chunk);
+        if (n < 0) return "cannot read the rest of the blob to check its digest: " + std::string(std::strerror(errno));
+        if (n == 0) break;
+      }
+      const std::string got = digest->finish();
+      if (got == layer.digest) return std::nullopt;
+      return "the blob's content is not the one its name promises (" + got + "): read as the layer all the same";
+    };
     return out;
   });
 }

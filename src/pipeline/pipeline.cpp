@@ -13,10 +13,12 @@
 #include <ctime>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "iocsweep/archive.hpp"
 #include "iocsweep/hash.hpp"
@@ -338,22 +340,76 @@ std::string join_chain(const std::vector<std::string>& chain) {
   return out;
 }
 
+/// The OCI image layout directories the sweep met, shared by the workers
+/// (thread-safe). A layout's plan (index.json -> manifest -> layers) is
+/// read once, and its image read once, by the first worker that needs it:
+/// at its oci-layout file or at one of its layer blobs. A blob is not also
+/// opened as a plain archive only when that same plan reads it as a layer,
+/// so the two can never disagree, whatever index.json does meanwhile, and
+/// the image is read even when the walk never reaches the oci-layout file.
+class OciLayouts {
+ public:
+  struct Layout {
+    std::once_flag parsed;
+    /// Set once, under `parsed`; nullopt when the directory is no image.
+    std::optional<ImagePlan> plan;
+    /// The plan's layer blob paths ("blobs/sha256/HEX").
+    std::unordered_set<std::string> layers;
+    /// Its image is being, or has been, read.
+    std::atomic<bool> claimed{false};
+  };
+
+  /// The layout of the directory (device, inode), made on first use.
+  std::shared_ptr<Layout> at(dev_t device, ino_t inode) {
+    std::lock_guard lock(mu_);
+    std::shared_ptr<Layout>& layout = layouts_[{static_cast<std::uint64_t>(device), static_cast<std::uint64_t>(inode)}];
+    if (!layout) layout = std::make_shared<Layout>();
+    return layout;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::shared_ptr<Layout>> layouts_;
+};
+
 /// One worker's long-lived state: reader buffer, hash contexts, scanner.
 class Worker {
  public:
-  Worker(const ScanConfig& config, const CacheContext& cache, SharedSink& sink, const Throttles& throttles)
+  Worker(const ScanConfig& config, const CacheContext& cache, SharedSink& sink, const Throttles& throttles,
+         OciLayouts& layouts)
       : config_(config),
         cache_(cache),
         sink_(sink),
         throttles_(throttles),
+        layouts_(layouts),
         reader_(config.read),
         needed_always_(digests_needed_by_every_file(config.pack)),
-        archives_(config.archive) {
+        archives_(archive_options(config)) {
     if (config.pack.rules) scanner_.emplace(config.pack.rules, config.yara_timeout_s, config.rule_gate);
     // Without its own connection a worker just reads every file.
     if (cache.cache != nullptr) {
       if (auto r = cache.cache->reader()) cache_reader_ = std::move(*r);
     }
+  }
+
+  // --timeout bounds a file's archive work (its members' matching
+  // included) as it bounds one YARA scan; time asleep in --max-rate is not
+  // work.
+  ArchiveOptions archive_options(const ScanConfig& config) {
+    ArchiveOptions options = config.archive;
+    if (config.yara_timeout_s > 0) options.time_limit = std::chrono::seconds(config.yara_timeout_s);
+    options.idle_time = [this] { return throttled_; };
+    return options;
+  }
+
+  // Pays for `bytes` read to --max-rate, counting the time it sleeps;
+  // false when a stop was requested meanwhile.
+  bool pay_rate(std::uint64_t bytes) {
+    if (throttles_.rate == nullptr) return true;
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool paid = throttles_.rate->acquire(bytes, *stop_);
+    throttled_ += std::chrono::steady_clock::now() - t0;
+    return paid;
   }
 
   // Digests every file needs before matching whatever its size: the kinds
@@ -516,7 +572,7 @@ class Worker {
     // Paid for here, once the bytes are ours (read, or mapped and about to
     // be touched): the sleep keeps the long-run rate, and a stop request
     // ends it at once (the file is then left out, as the scan is partial).
-    if (throttles_.rate != nullptr && !throttles_.rate->acquire(read.bytes.size(), *stop_)) return;
+    if (!pay_rate(read.bytes.size())) return;
     const Feed feed = [this](const std::function<void(ByteView)>& sink) { return reader_.stream(sink); };
     const Subject subject{read.bytes, read.mapped, head_of(read), &feed, entry.path, read.info.uid};
     // --verify-cache also computes every kind the entry holds, to compare.
@@ -534,12 +590,25 @@ class Worker {
     sink_.scanned(entry.path, read.bytes.size(), read.info.noatime);
     if (cached && cache_.verify && key) verify_against_cache(entry, *cached, finding.digests);
     // An archive is cached only when its members turn out clean (below); an
-    // image layout never.
-    const bool archive = config_.archives && (layout || opens_as_archive(entry, subject.head));
+    // image layout never. A layer blob of a layout is read with the layout's
+    // image instead of as a plain archive, and is not cached as "no archive"
+    // either: the layout may stop naming it. `image` is the layout whose
+    // image this file leads to (its oci-layout file, or a layer of it).
+    const bool sniffed = config_.archives && opens_as_archive(subject.head);
+    std::shared_ptr<const DirHandle> layout_dir;
+    std::shared_ptr<OciLayouts::Layout> image;
+    if (layout) {
+      layout_dir = entry.parent;
+      image = layout_at(entry.parent->fd());
+    } else if (sniffed) {
+      image = layout_reading_as_layer(entry, feed, finding.digests, layout_dir);
+    }
+    const bool archive = sniffed && (layout || !image);
+    const bool not_archive = config_.archives && !sniffed;
     if (layout) key.reset();
     if (matched == Matched::kAllowListed) {
       // Known good: its members are not looked at either.
-      remember(entry, key, stat_ns, finding.digests, nullptr, config_.archives && !archive, "");
+      remember(entry, key, stat_ns, finding.digests, nullptr, not_archive, "");
       return;
     }
     if (!error.empty()) {
@@ -555,10 +624,11 @@ class Worker {
       }
     }
     const Digests digests = finding.digests;
-    if (!archive) remember(entry, key, stat_ns, digests, &yara, config_.archives, "");
+    if (!archive) remember(entry, key, stat_ns, digests, &yara, not_archive, "");
     if (!finding.matches.empty()) report(entry.path, read.bytes.size(), std::move(finding));
+    const bool image_clean = image ? read_layout_image(*layout_dir, *image, subject.uid) : true;
     if (!archive) return;
-    const bool members_clean = layout ? scan_oci_layout(entry, subject.uid) : scan_members(entry, read, subject);
+    const bool members_clean = scan_members(entry, read, subject) && image_clean;
     const bool finished = stop_ == nullptr || !stop_->stop_requested();
     if (members_clean && finished) remember(entry, key, stat_ns, digests, &yara, false, cache_.members);
   }
@@ -573,43 +643,109 @@ class Worker {
     return got ? ByteView(head_.data(), *got) : ByteView();
   }
 
-  // Whether the file will be opened as an archive: a few byte compares on
-  // its head (Subject::head). A blob of an OCI layout directory is read
-  // as part of the image, when the walk meets the layout's oci-layout
-  // file; its bytes are still matched as a file, but it is not also opened
-  // as a plain archive.
-  bool opens_as_archive(const WalkEntry& entry, ByteView head) {
-    if (is_oci_blob_path(entry.path) && in_oci_layout(entry)) return false;
+  // Whether the file is an archive to open: a few byte compares on its
+  // head (Subject::head). A blob of an OCI layout directory that the
+  // layout's image reads as a layer is not also opened as a plain archive
+  // (layout_reading_as_layer).
+  static bool opens_as_archive(ByteView head) {
     // The head read for the subject: the buffer, or for a mapped file the
     // pread copy head_of made.
     return looks_like_archive(head.first(std::min(head.size(), kArchiveSniffBytes)));
   }
 
-  static bool in_oci_layout(const WalkEntry& entry) {
-    if (!entry.parent) return false;
-    const int dir = entry.parent->fd();
-    return ::faccessat(dir, "../../oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
-           ::faccessat(dir, "../../index.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+  // Opens the files of the layout directory `dir`, each paid for to
+  // --max-rate when opened (blobs are read from disk again for the image).
+  OpenBelowFn layout_opener(int dir) {
+    return [this, dir](const std::string& relative) -> Result<int> {
+      Result<int> fd = open_below(dir, relative);
+      struct stat st {};
+      if (fd && throttles_.rate != nullptr && ::fstat(*fd, &st) == 0 &&
+          !pay_rate(static_cast<std::uint64_t>(st.st_size))) {
+        ::close(*fd);
+        return Error{"interrupted"};
+      }
+      return fd;
+    };
   }
 
-  /// True when no member matched, was skipped or failed.
-  bool scan_oci_layout(const WalkEntry& entry, std::uint32_t uid) {
-    const int dir = entry.parent->fd();
-    MemberVisitor visitor(*this, entry.parent->path(), uid);
-    // Blobs are read from disk again here: each is paid for to --max-rate
-    // when opened.
-    archives_.scan_oci_layout(
-        [this, dir](const std::string& relative) -> Result<int> {
-          Result<int> fd = open_below(dir, relative);
-          struct stat st {};
-          if (fd && throttles_.rate != nullptr && ::fstat(*fd, &st) == 0 &&
-              !throttles_.rate->acquire(static_cast<std::uint64_t>(st.st_size), *stop_)) {
-            ::close(*fd);
-            return Error{"interrupted"};
-          }
-          return fd;
-        },
-        visitor);
+  // The layout of the open directory `dir`, its plan read on first use
+  // (once per sweep, whichever worker asks first).
+  std::shared_ptr<OciLayouts::Layout> layout_at(int dir) {
+    struct stat st {};
+    if (::fstat(dir, &st) != 0) return nullptr;
+    std::shared_ptr<OciLayouts::Layout> layout = layouts_.at(st.st_dev, st.st_ino);
+    std::call_once(layout->parsed, [&] {
+      layout->plan = archives_.oci_layout_plan(layout_opener(dir));
+      if (!layout->plan) return;
+      for (const ImagePlan::Layer& l : layout->plan->layers) layout->layers.insert(l.member);
+    });
+    return layout;
+  }
+
+  // For a file that looks like an archive, at .../blobs/sha256/HEX: the
+  // layout (two directories up) whose image reads it as a layer, with that
+  // directory in `dir`; null when it is to be opened as a plain archive (no
+  // valid layout there, one that does not name it as a layer, or bytes
+  // that are not the blob its name promises). The image checks the bytes
+  // it reads against the same name, so a blob changed between the two
+  // reads is an error, never a layer read by neither.
+  std::shared_ptr<OciLayouts::Layout> layout_reading_as_layer(const WalkEntry& entry, const Feed& feed,
+                                                              const Digests& digests,
+                                                              std::shared_ptr<const DirHandle>& dir) {
+    if (!entry.parent || !is_oci_blob_path(entry.path)) return nullptr;
+    constexpr std::size_t kBlobTail = std::string_view("/blobs/sha256/").size() + 64;
+    std::string layout_path = entry.path.substr(0, entry.path.size() - kBlobTail);
+    if (!under_a_root(layout_path)) return nullptr;
+    // ".." is the directory's real parent, whatever its path says.
+    const int fd = ::openat(entry.parent->fd(), "../..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    auto handle = std::make_shared<const DirHandle>(fd, std::move(layout_path));
+    std::shared_ptr<OciLayouts::Layout> layout = layout_at(fd);
+    if (!layout || !layout->layers.contains(entry.path.substr(entry.path.size() - kBlobTail + 1))) return nullptr;
+    if (sha256_of(feed, digests) != entry.path.substr(entry.path.size() - 64)) return nullptr;
+    dir = std::move(handle);
+    return layout;
+  }
+
+  // Whether `path` (spelt as the walk spells paths) is a scan root or lies
+  // below one. A layout above the roots was not named: it is not read, and
+  // its blobs are plain files.
+  bool under_a_root(std::string_view path) const {
+    for (std::string_view root : config_.roots) {
+      while (root.size() > 1 && root.back() == '/') root.remove_suffix(1);
+      if (path == root || (path.starts_with(root) && (root == "/" || path[root.size()] == '/'))) return true;
+    }
+    return false;
+  }
+
+  // SHA-256 (hex) of the bytes being matched: from `digests`, or hashed
+  // from `feed`; "" when they cannot be read.
+  std::string sha256_of(const Feed& feed, const Digests& digests) {
+    if (digests.present.has(DigestKind::kSha256)) return digests.hex(DigestKind::kSha256);
+    hasher_.begin(DigestSet().with(DigestKind::kSha256));
+    if (!feed([&](ByteView chunk) { hasher_.update(chunk); })) return "";
+    return hasher_.finish().hex(DigestKind::kSha256);
+  }
+
+  // The digest of each layer blob a layout's image reads, from the bytes
+  // read. Its own hasher: the members' matching uses the worker's.
+  class LayerSha256 final : public BlobDigest {
+   public:
+    void begin() override { hasher_.begin(DigestSet().with(DigestKind::kSha256)); }
+    void update(ByteView bytes) override { hasher_.update(bytes); }
+    std::string finish() override { return "sha256:" + hasher_.finish().hex(DigestKind::kSha256); }
+
+   private:
+    Hasher hasher_;
+  };
+
+  /// Reads the image of `layout` (directory `dir`) unless another file of
+  /// it already did. True when no member matched, was skipped or failed.
+  bool read_layout_image(const DirHandle& dir, OciLayouts::Layout& layout, std::uint32_t uid) {
+    if (!layout.plan || layout.claimed.exchange(true)) return true;
+    MemberVisitor visitor(*this, dir.path(), uid);
+    LayerSha256 digest;
+    archives_.scan_oci_layout(*layout.plan, layout_opener(dir.fd()), visitor, &digest);
     return visitor.clean();
   }
 
@@ -694,7 +830,7 @@ class Worker {
     // those reads are paid for to --max-rate too.
     const ReadAtFn read_at = [this](std::uint64_t offset, std::span<std::uint8_t> out) -> Result<std::size_t> {
       Result<std::size_t> got = reader_.read_at(offset, out);
-      if (got && throttles_.rate != nullptr && !throttles_.rate->acquire(*got, *stop_)) {
+      if (got && !pay_rate(*got)) {
         return Error{"interrupted"};
       }
       return got;
@@ -850,6 +986,7 @@ class Worker {
   const CacheContext& cache_;
   SharedSink& sink_;
   const Throttles& throttles_;
+  OciLayouts& layouts_;
   std::unique_ptr<ScanCacheReader> cache_reader_;
   FileReader reader_;
   DigestSet needed_always_;
@@ -862,6 +999,8 @@ class Worker {
   std::array<std::uint8_t, kHeadBytes> head_{};
   ArchiveScanner archives_;
   const std::stop_token* stop_ = nullptr;
+  // Time asleep in --max-rate so far (ArchiveOptions::idle_time).
+  std::chrono::nanoseconds throttled_{0};
   std::unordered_map<std::uint32_t, std::string> owners_;
   /// Device -> the cache trusts its filesystem (cache_trusts_device).
   std::unordered_map<std::uint64_t, bool> trusted_devices_;
@@ -934,6 +1073,7 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
   const Throttles throttles{rate ? &*rate : nullptr, load ? &*load : nullptr,
                             config.progress ? config.progress.get() : nullptr};
   const CacheContext cache_context = CacheContext::make(config);
+  OciLayouts layouts;
   const unsigned threads = std::max(1u, config.threads);
   BoundedQueue<WalkEntry> queue(kQueueCapacityPerThread * threads);
   // Cancellation empties the queue so workers stop after their current
@@ -946,7 +1086,7 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
     // worker's own thread, so a slow start-up overlaps with the walk.
     for (unsigned i = 0; i < threads; ++i) {
       workers.emplace_back([&] {
-        Worker worker(config, cache_context, shared, throttles);
+        Worker worker(config, cache_context, shared, throttles, layouts);
         worker.run(queue, stop);
       });
     }
