@@ -513,7 +513,7 @@ class Worker {
     if (cached && cache_.verify && key) verify_against_cache(entry, *cached, finding.digests);
     // An archive is cached only when its members turn out clean (below); an
     // image layout never.
-    const bool archive = config_.archives && (layout || opens_as_archive(entry, subject.head));
+    const bool archive = config_.archives && (layout || opens_as_archive(entry, read, subject.head));
     if (layout) key.reset();
     if (matched == Matched::kAllowListed) {
       // Known good: its members are not looked at either.
@@ -551,16 +551,28 @@ class Worker {
     return got ? ByteView(head_.data(), *got) : ByteView();
   }
 
-  // Whether the file will be opened as an archive: a few byte compares on
-  // its head (Subject::head). A blob of an OCI layout directory is read
-  // as part of the image, when the walk meets the layout's oci-layout
-  // file; its bytes are still matched as a file, but it is not also opened
-  // as a plain archive.
-  bool opens_as_archive(const WalkEntry& entry, ByteView head) {
+  // Whether the file will be opened as an archive: what libarchive would
+  // bid on, tested on its head (Subject::head) and its last bytes, where a
+  // zip behind a prefix keeps its directory. A blob of an OCI layout
+  // directory is read as part of the image, when the walk meets the
+  // layout's oci-layout file; its bytes are still matched as a file, but it
+  // is not also opened as a plain archive.
+  bool opens_as_archive(const WalkEntry& entry, const ReadOutcome& read, ByteView head) {
     if (is_oci_blob_path(entry.path) && in_oci_layout(entry)) return false;
     // The head read for the subject: the buffer, or for a mapped file the
-    // pread copy head_of made.
-    return looks_like_archive(head.first(std::min(head.size(), kArchiveSniffBytes)));
+    // pread copy head_of made; the tail likewise.
+    return looks_like_archive(head.first(std::min(head.size(), kArchiveSniffBytes)), tail_of(read), read.bytes.size());
+  }
+
+  // The last kArchiveTailBytes of a file read (fewer when it is smaller): a
+  // slice of the buffer, or for a mapped file a pread copy. A failed or
+  // short pread (the file shrank) gives none: the bytes would not end
+  // where the record's offsets are counted from.
+  ByteView tail_of(const ReadOutcome& read) {
+    const std::size_t n = std::min(read.bytes.size(), kArchiveTailBytes);
+    if (!read.mapped) return read.bytes.last(n);
+    Result<std::size_t> got = reader_.read_at(read.bytes.size() - n, std::span<std::uint8_t>(tail_.data(), n));
+    return got && *got == n ? ByteView(tail_.data(), n) : ByteView();
   }
 
   static bool in_oci_layout(const WalkEntry& entry) {
@@ -813,6 +825,7 @@ class Worker {
   // practice (magic numbers, the PE header offset at 0x3C).
   static constexpr std::size_t kHeadBytes = kArchiveSniffBytes;
   std::array<std::uint8_t, kHeadBytes> head_{};
+  std::array<std::uint8_t, kArchiveTailBytes> tail_{};  // tail_of, for a mapped file
   ArchiveScanner archives_;
   const std::stop_token* stop_ = nullptr;
   std::unordered_map<std::uint32_t, std::string> owners_;
