@@ -257,8 +257,10 @@ std::string rules_fingerprint(const Pack& pack) {
 std::string members_fingerprint(const ScanConfig& config, const std::string& rules_fp) {
   // Bumped when the same indicator files can load differently (2: sized
   // hashes, STIX AND patterns, lists classified by name, REGEX;DESCRIPTION
-  // lines), so an archive found clean before is looked at again.
-  std::string text = "iocsweep members fingerprint 2\nrules " + rules_fp + "\n";
+  // lines) or archives are read differently (3: members once hidden by a
+  // ratio skip, a NUL-led stream or a dropped name are read), so an archive
+  // found clean before is looked at again.
+  std::string text = "iocsweep members fingerprint 3\nrules " + rules_fp + "\n";
   const auto sets = [&](const char* kind, const std::vector<IocSetInfo>& infos) {
     for (const IocSetInfo& s : infos) text += std::string(kind) + " " + s.name + '\0' + s.sha256 + "\n";
   };
@@ -517,7 +519,7 @@ class Worker {
     if (layout) key.reset();
     if (matched == Matched::kAllowListed) {
       // Known good: its members are not looked at either.
-      remember(entry, key, finding.digests, nullptr, config_.archives && !archive, "");
+      remember(entry, key, finding.digests, nullptr, config_.archives && !archive, not_archive_mark(archive));
       return;
     }
     if (!error.empty()) {
@@ -533,7 +535,7 @@ class Worker {
       }
     }
     const Digests digests = finding.digests;
-    if (!archive) remember(entry, key, digests, &yara, config_.archives, "");
+    if (!archive) remember(entry, key, digests, &yara, config_.archives, not_archive_mark(archive));
     if (!finding.matches.empty()) report(entry.path, read.bytes.size(), std::move(finding));
     if (!archive) return;
     const bool members_clean = layout ? scan_oci_layout(entry, subject.uid) : scan_members(entry, read, subject);
@@ -693,6 +695,11 @@ class Worker {
     return visitor.clean();
   }
 
+  // Stored with a file found not to be an archive, in place of a members
+  // fingerprint: which recognition decided it (bumped when it changes).
+  static constexpr const char* kNotArchiveMark = "not-archive recognition 2";
+  std::string not_archive_mark(bool archive) const { return config_.archives && !archive ? kNotArchiveMark : ""; }
+
   // Answers `entry` from its cache entry when that holds everything this
   // run needs: the digest kinds the indicator sets use, and a YARA verdict
   // from the same rules. Indicators are matched afresh (cheap, and the sets
@@ -711,7 +718,11 @@ class Worker {
     // Stored by a sweep that did not look for members, it may be an
     // archive; an archive answers only when its members were clean under
     // the same rules, indicators and limits.
-    if (config_.archives && !c.not_archive &&
+    // "Not an archive" holds only as far as the recognition that said so:
+    // one stored before looks_like_archive() followed libarchive's bidders
+    // (a zip behind a prefix, a v7 tar) does not answer.
+    const bool not_archive = c.not_archive && c.clean_members_fingerprint == kNotArchiveMark;
+    if (config_.archives && !not_archive &&
         (c.clean_members_fingerprint.empty() || c.clean_members_fingerprint != cache_.members)) {
       return false;
     }
