@@ -31,8 +31,9 @@ struct ArchiveOptions {
   std::uint64_t max_total_bytes = 1ull << 30;
   /// Members (all levels) of one file on disk.
   std::uint64_t max_members = 100000;
-  /// An archive whose output exceeds max_ratio times its input, once the
-  /// output is past ratio_floor_bytes, is abandoned as a decompression bomb.
+  /// A member whose output exceeds max_ratio times the archive bytes its
+  /// reading consumed, once past ratio_floor_bytes, is skipped as a
+  /// decompression bomb; the members after it are still read.
   std::uint64_t max_ratio = 100;
   std::uint64_t ratio_floor_bytes = 8ull << 20;
 };
