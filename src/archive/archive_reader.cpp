@@ -538,12 +538,16 @@ class Walk {
       const la_ssize_t n = archive_read_data(a, data.data() + got, kStep);
       if (n == 0) break;
       if (n < 0) {
+        // After a fatal error libarchive reads nothing more of this archive:
+        // that is said, or the members after this one would go unreported.
+        const bool fatal = n == ARCHIVE_FATAL;
         if (archive_entry_is_encrypted(entry) || archive_read_has_encrypted_entries(a) > 0) {
           v_.on_skipped(chain_, "encrypted", "encrypted archive member not read: " + error_of(a));
+          if (fatal) v_.on_error(chain_, "the rest of the archive is not read after this member");
         } else {
-          v_.on_error(chain_, error_of(a));
+          v_.on_error(chain_, error_of(a) + (fatal ? " (the rest of the archive is not read)" : ""));
         }
-        if (n == ARCHIVE_FATAL) level_aborted_ = true;
+        if (fatal) level_aborted_ = true;
         return false;
       }
       got += static_cast<std::size_t>(n);
@@ -580,13 +584,14 @@ class Walk {
     return false;
   }
 
-  // Whether libarchive reaches the next header without decompressing the
-  // rest of the current member: formats whose members are stored apart and
-  // whose data it can seek or consume past, with no filter over them.
+  // Whether libarchive's own skip of the rest of a member lands where
+  // reading it would: formats that store members uncompressed, one after
+  // the other, with no filter over them. Not zip: a streamed zip whose
+  // local header lies about the compressed size is skipped by that size
+  // but read to its real end, and the skip can jump over the next member.
   static bool skips_cheaply(struct archive* a) {
     if (compressed(a)) return false;
     switch (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) {
-      case ARCHIVE_FORMAT_ZIP:
       case ARCHIVE_FORMAT_TAR:
       case ARCHIVE_FORMAT_CPIO:
       case ARCHIVE_FORMAT_ISO9660:
@@ -598,13 +603,14 @@ class Walk {
   }
 
   static std::string pass_over_cost(struct archive* a) {
-    return skips_cheaply(a) ? "" : "; the rest of it is decompressed to reach the next member (counted in the total)";
+    return skips_cheaply(a) ? "" : "; the rest of it is read to reach the next member (counted in the total)";
   }
 
   // Leaves the current member for the next header. In a solid stream
-  // (tar.gz, 7z, rar...) that means decompressing the rest of it: done here
-  // rather than inside libarchive's skip, so those bytes count against the
-  // total limit like any others.
+  // (tar.gz, 7z, rar...) that means decompressing the rest of it, and in a
+  // zip it is where an extractor would go: done here rather than inside
+  // libarchive's skip, so the next member is the one an extractor sees and
+  // those bytes count against the total limit like any others.
   void pass_over(struct archive* a) {
     if (skips_cheaply(a)) return;
     std::vector<std::uint8_t> scratch(64 * 1024);
