@@ -1,6 +1,7 @@
 // End to end: the built binary on trees holding archives and container
 // images made here with libarchive's writer.
 #include <gtest/gtest.h>
+#include <locale.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -484,6 +485,84 @@ TEST(ArchiveCli, CorruptArchiveIsAnErrorButTheOuterFileStillMatches) {
   ASSERT_EQ(doc["errors"].size(), 1u) << r.out;
   EXPECT_EQ(doc["errors"][0]["path"], t / "cut.zip");
   EXPECT_NE(doc["errors"][0]["error"].get<std::string>().find("archive member second: "), std::string::npos);
+}
+
+// ---- Members an attacker could hide (issue 13) ----------------------------
+
+TEST(ArchiveCli, RatioLimitSkipsTheBombMemberAndFindsItsSibling) {
+  TempDir t;
+  write_file(t / "bomb.zip",
+             make_archive("zip", {{"zeros.bin", std::string(9u << 20, '\0')}, {"bin/evtdiag.exe", kPositive}}));
+  RunResult r = run({kBin, "scan", "--format", "json", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  EXPECT_NE(finding_for(doc, t / "bomb.zip", {"bin/evtdiag.exe"}), nullptr) << doc["findings"].dump(1);
+  const auto skipped = skipped_for(doc, t / "bomb.zip", "archive_limit");
+  ASSERT_EQ(skipped.size(), 1u) << doc["skipped"].dump(2);
+  EXPECT_NE((*skipped[0])["detail"].get<std::string>().find("member zeros.bin: compression ratio"), std::string::npos)
+      << (*skipped[0])["detail"];
+}
+
+TEST(ArchiveCli, CompressedFileStartingWithNulBlocksIsScanned) {
+  TempDir t, cfg;
+  // Read as an empty tar by libarchive: the content an indicator names.
+  const std::string content = std::string(1024, '\0') + "bytes that an indicator list names";
+  write_file(t / "payload.bin.gz", make_archive({"raw", {"gzip"}}, {{"x", content}}));
+  write_file(t / "payload.bin.xz", make_archive({"raw", {"xz"}}, {{"x", content}}));
+  write_file(cfg / "iocs.txt", sha256_hex(content) + ";90;listed content\n");
+  RunResult r = run({kBin, "scan", "--format", "json", "--iocs", cfg / "iocs.txt", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  for (const char* file : {"payload.bin.gz", "payload.bin.xz"}) {
+    const json* f = finding_for(doc, t / file, {"payload.bin"});
+    ASSERT_NE(f, nullptr) << file << doc["findings"].dump(1);
+    EXPECT_EQ((*f)["size"], content.size());
+  }
+}
+
+TEST(ArchiveCli, ZipBehindAPrefixAndOldTarAreOpened) {
+  TempDir t;
+  const std::string zip = make_archive("zip", {{"bin/evtdiag.exe", kPositive}});
+  write_file(t / "sfx.exe", test::synth_pe("self-extractor stub") + zip);
+  write_file(t / "junk.zip", "J" + zip);
+  write_file(t / "old.tar", make_archive("v7tar", {{"bin/evtdiag.exe", kPositive}}));
+  // Mapped (over 16 MiB): the end-of-central-directory record is found
+  // with a read of the file's tail.
+  write_file(t / "big_sfx.bin", std::string(17u << 20, 'x') + zip);
+  RunResult r = run({kBin, "scan", "--format", "json", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  for (const char* file : {"sfx.exe", "junk.zip", "old.tar", "big_sfx.bin"}) {
+    const json* f = finding_for(doc, t / file, {"bin/evtdiag.exe"});
+    ASSERT_NE(f, nullptr) << file << doc["findings"].dump(1);
+    EXPECT_TRUE(has_rule(*f, kEngineRule));
+  }
+}
+
+TEST(ArchiveCli, InvalidUtf8ZipNameKeepsItsBytesForNameIndicators) {
+  TempDir t, cfg;
+  std::string zip;
+  {
+    locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+    ASSERT_NE(utf8, static_cast<locale_t>(nullptr));
+    locale_t old = ::uselocale(utf8);
+    zip = make_archive({"zip", {}, "zip:hdrcharset=UTF-8"}, {{"dropper\xc3\xa9.exe", "harmless bytes"}});
+    ::uselocale(old);
+    ::freelocale(utf8);
+  }
+  for (std::size_t i = zip.find("dropper\xc3\xa9"); i != std::string::npos; i = zip.find("dropper\xc3\xa9", i)) {
+    zip.replace(i + 7, 2, "\xff\xfe");
+  }
+  write_file(t / "names.zip", zip);
+  write_file(cfg / "names.txt", "^dropper..\\.exe$;70;odd member\n");
+  RunResult r = run({kBin, "scan", "--format", "json", "--filename-iocs", cfg / "names.txt", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err << r.out;
+  json doc = parse_report(r);
+  const std::string raw = "dropper\xff\xfe.exe";
+  const json* f = finding_for(doc, t / "names.zip", {to_valid_utf8(raw)});
+  ASSERT_NE(f, nullptr) << doc["findings"].dump(1);
+  EXPECT_EQ((*f)["member_hex"], json::array({to_hex(raw)}));
+  EXPECT_TRUE(doc["errors"].empty()) << doc["errors"].dump(1);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "archive_builder.hpp"
 #include "iocsweep/hash.hpp"
 #include "report_support.hpp"
 #include "test_support.hpp"
@@ -535,6 +536,33 @@ TEST(CacheCli, KilledRunLeavesSoundCache) {
   EXPECT_EQ(
       parse_report(run({kBin, "scan", "--cache", cache, "--cache-min-age", "0", tree.path()}))["stats"]["files_cached"],
       kDirs * kPerDir);
+}
+
+TEST(CacheCli, NotAnArchiveVerdictOfAnOlderRecognitionDoesNotAnswer) {
+  // A zip behind one junk byte, which recognition by magic at offset 0 took
+  // for a plain file: the row such a sweep stored ("checked, not an
+  // archive", no recognition mark) must not hide its members now.
+  Tree t;
+  const std::string zip = test::make_archive("zip", {{"bin/evtdiag.exe", t.positive}});
+  write_file(t.dir / "junk.zip", "J" + zip);
+  let_ctime_settle();
+  ASSERT_EQ(t.scan({"--archives", "off"}).exit_code, 1);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(t.cache().c_str(), &db), SQLITE_OK);
+  const std::string path = t.dir / "junk.zip";
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "UPDATE files SET not_archive = 1, members_fp = '' WHERE path = ?1", -1, &st, nullptr),
+      SQLITE_OK);
+  sqlite3_bind_blob(st, 1, path.data(), static_cast<int>(path.size()), SQLITE_STATIC);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+
+  RunResult r = t.scan();
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(test::finding_for(parse_report(r), path, {"bin/evtdiag.exe"}), nullptr) << r.out;
 }
 
 }  // namespace

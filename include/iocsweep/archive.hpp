@@ -33,8 +33,9 @@ struct ArchiveOptions {
   std::uint64_t max_total_bytes = 1ull << 30;
   /// Members (all levels) of one file on disk.
   std::uint64_t max_members = 100000;
-  /// An archive whose output exceeds max_ratio times its input, once the
-  /// output is past ratio_floor_bytes, is abandoned as a decompression bomb.
+  /// A member whose output exceeds max_ratio times the archive bytes its
+  /// reading consumed, once past ratio_floor_bytes, is skipped as a
+  /// decompression bomb; the members after it are still read.
   std::uint64_t max_ratio = 100;
   std::uint64_t ratio_floor_bytes = 8ull << 20;
   /// Wall-clock budget for the members of one file on disk, their matching
@@ -52,11 +53,25 @@ struct ArchiveOptions {
 /// iso9660 signature sits at 0x8001).
 inline constexpr std::size_t kArchiveSniffBytes = 0x8006;
 
-/// True when `head` (the first bytes of a file, up to kArchiveSniffBytes)
-/// starts with the magic of a format read here: zip, gzip, bzip2, xz, zstd,
-/// 7z, cab, cpio, tar ("ustar" at 257), iso9660 ("CD001" at 0x8001). Cheap:
-/// a few byte compares, no allocation.
-bool looks_like_archive(ByteView head);
+/// Bytes of the end of a file that looks_like_archive() can use: where
+/// libarchive's zip reader looks for the end-of-central-directory record
+/// (it searches the last 16 KiB, no further).
+inline constexpr std::size_t kArchiveTailBytes = 16 * 1024;
+
+/// True when libarchive, as ArchiveScanner sets it up, would open the file
+/// as an archive or a compressed stream: the tests its format and filter
+/// bidders make, on the first bytes (`head`, up to kArchiveSniffBytes: zip,
+/// gzip, bzip2, xz, lzma, zstd, 7z, cab, rar, rar5, cpio, ar, lha, xar, tar
+/// of any vintage by its header checksum, iso9660) and on the last
+/// (`tail`: the final tail.size() bytes, up to kArchiveTailBytes, of a file
+/// of `size` bytes: a zip's end-of-central-directory record, which finds a
+/// zip after any prefix such as a self-extractor's stub). An empty tail
+/// leaves that test out. Cheap enough for every file of a sweep: a few
+/// compares, a 512-byte checksum when the tar fields fit, a backwards scan
+/// of the tail; no allocation.
+bool looks_like_archive(ByteView head, ByteView tail, std::uint64_t size);
+/// Same for bytes wholly in memory (a buffered file, a member).
+bool looks_like_archive(ByteView whole);
 
 /// Where a member of a container image sits.
 struct ImageLocation {

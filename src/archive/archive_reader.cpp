@@ -32,15 +32,21 @@ bool bytes_at(ByteView head, std::size_t offset, std::string_view magic) {
 
 // Only formats and filters implemented inside libarchive: filters that run
 // an external program (lrzip, lzop, grzip, uu...) must never be started by
-// hostile input, so archive_read_support_filter_all is not used.
+// hostile input, so archive_read_support_filter_all is not used. Formats
+// are those responders meet (RAR is what intruders often ship), all parsed
+// in-process; looks_like_archive() mirrors their bidders.
+void add_filters(struct archive* a) {
+  archive_read_support_filter_gzip(a);
+  archive_read_support_filter_bzip2(a);
+  archive_read_support_filter_xz(a);
+  archive_read_support_filter_lzma(a);
+  archive_read_support_filter_zstd(a);
+}
+
 ArchivePtr new_reader() {
   ArchivePtr a(archive_read_new());
   if (!a) return a;
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_filter_bzip2(a.get());
-  archive_read_support_filter_xz(a.get());
-  archive_read_support_filter_lzma(a.get());
-  archive_read_support_filter_zstd(a.get());
+  add_filters(a.get());
   archive_read_support_format_zip(a.get());
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
@@ -48,8 +54,32 @@ ArchivePtr new_reader() {
   archive_read_support_format_cpio(a.get());
   archive_read_support_format_iso9660(a.get());
   archive_read_support_format_cab(a.get());
+  archive_read_support_format_rar(a.get());
+  archive_read_support_format_rar5(a.get());
+  archive_read_support_format_ar(a.get());
+  archive_read_support_format_lha(a.get());
+  archive_read_support_format_xar(a.get());
   archive_read_support_format_raw(a.get());
   return a;
+}
+
+// The same filters and only the raw format: a compressed stream read as
+// the bytes it decompresses to, whatever they look like.
+ArchivePtr new_stream_reader() {
+  ArchivePtr a(archive_read_new());
+  if (!a) return a;
+  add_filters(a.get());
+  archive_read_support_format_raw(a.get());
+  return a;
+}
+
+// True when a compression filter sits between the bytes and the format
+// (the bottom filter, "none", is the client's own bytes).
+bool compressed(struct archive* a) { return archive_filter_count(a) > 1; }
+
+// Bytes of the archive itself consumed so far.
+std::uint64_t consumed(struct archive* a) {
+  return static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_filter_bytes(a, -1)));
 }
 
 std::string error_of(struct archive* a) {
@@ -194,6 +224,95 @@ bool is_content(struct archive_entry* entry) {
   return archive_entry_hardlink(entry) == nullptr || archive_entry_size(entry) > 0;
 }
 
+std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+std::uint32_t le32(const std::uint8_t* p) {
+  return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
+         (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
+}
+
+// The bytes of one archive level (the file, or a member read into memory),
+// for what libarchive's entry API does not give: the raw bytes of a name
+// it could not convert, and a second reading of a compressed stream.
+struct LevelBytes {
+  ByteView memory;                    // the whole level, when in memory
+  const ReadAtFn* read_at = nullptr;  // else the file, through pread
+  std::uint64_t size = 0;
+
+  static LevelBytes of(ByteView bytes) { return {bytes, nullptr, bytes.size()}; }
+
+  // Up to out.size() bytes at `offset`; 0 when none can be had.
+  std::size_t read(std::uint64_t offset, std::span<std::uint8_t> out) const {
+    if (offset >= size) return 0;
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size - offset));
+    if (read_at == nullptr) {
+      std::memcpy(out.data(), memory.data() + offset, n);
+      return n;
+    }
+    Result<std::size_t> got = (*read_at)(offset, out.first(n));
+    return got ? *got : 0;
+  }
+};
+
+// A reader over a LevelBytes, with the source it reads from.
+struct LevelReader {
+  std::unique_ptr<ReadAtSource> source;  // null for memory
+  ArchivePtr a;                          // destroyed first
+};
+
+LevelReader open_stream_reader(const LevelBytes& bytes) {
+  LevelReader out;
+  out.a = new_stream_reader();
+  if (!out.a) return out;
+  if (bytes.read_at == nullptr) {
+    if (archive_read_open_memory(out.a.get(), bytes.memory.data(), bytes.memory.size()) != ARCHIVE_OK) out.a.reset();
+    return out;
+  }
+  out.source = std::make_unique<ReadAtSource>();
+  out.source->read_at = bytes.read_at;
+  out.source->size = bytes.size;
+  if (archive_read_open2(out.a.get(), out.source.get(), nullptr, read_at_read, read_at_skip, nullptr) != ARCHIVE_OK) {
+    out.a.reset();
+  }
+  return out;
+}
+
+// The name of a zip member read back from its local header, when
+// libarchive dropped it (a name flagged as UTF-8 that is not: the
+// conversion fails and the entry keeps no name). libarchive's reader stops
+// right after the header, its name and its extra field, at `data_pos`; the
+// header is the "PK\3\4" record whose two lengths end exactly there.
+std::optional<std::string> zip_local_name(const LevelBytes& bytes, std::uint64_t data_pos) {
+  constexpr std::uint64_t kMaxHeader = 30 + 2 * 0xffffull;
+  const std::uint64_t from = data_pos > kMaxHeader ? data_pos - kMaxHeader : 0;
+  std::vector<std::uint8_t> buf(static_cast<std::size_t>(data_pos - from));
+  buf.resize(bytes.read(from, std::span<std::uint8_t>(buf)));
+  if (buf.size() < 30) return std::nullopt;
+  for (std::size_t i = buf.size() - 30;; --i) {
+    const std::uint8_t* h = buf.data() + i;
+    if (h[0] == 'P' && h[1] == 'K' && h[2] == 3 && h[3] == 4) {
+      const std::size_t name_len = le16(h + 26);
+      const std::size_t extra_len = le16(h + 28);
+      if (from + i + 30 + name_len + extra_len == data_pos && name_len > 0) {
+        return std::string(reinterpret_cast<const char*>(h + 30), name_len);
+      }
+    }
+    if (i == 0) break;
+  }
+  return std::nullopt;
+}
+
+// A member's name: as stored (entry_name), else for zip the raw bytes of
+// its header, else a stand-in that says so and where, never an empty name
+// (a file-name indicator must have something to test, and the report
+// something to show).
+std::string member_name(struct archive* a, struct archive_entry* entry, const LevelBytes* bytes, std::uint64_t index) {
+  if (const char* p = entry_name(entry); p != nullptr && *p != '\0') return p;
+  if (bytes != nullptr && (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP && !compressed(a)) {
+    if (std::optional<std::string> raw = zip_local_name(*bytes, consumed(a))) return *raw;
+  }
+  return "(member " + std::to_string(index) + ": name not readable)";
+}
+
 // Client data for a layer blob of a layout directory read with plain
 // read() (a blob truncated meanwhile ends the read, never SIGBUS), its
 // bytes shown to a BlobDigest as they are read.
@@ -277,18 +396,19 @@ class Walk {
       : o_(options), v_(visitor), start_(Clock::now()), idle_at_start_(idle()) {}
 
   // Iterates the members of the open archive `a` at nesting `depth` (1 =
-  // the file itself). `input_bytes` gives the archive bytes consumed so
-  // far, for the compression ratio. `claim`, for an image tar, reads the
-  // members that are its layers.
-  void iterate(struct archive* a, unsigned depth, std::string_view raw_name,
-               const std::function<std::uint64_t()>& input_bytes, const MemberClaim* claim = nullptr) {
-    std::uint64_t level_out = 0;
+  // the file itself); `bytes` are that archive's own (compressed) bytes.
+  // `claim`, for an image tar, reads the members that are its layers.
+  void iterate(struct archive* a, unsigned depth, std::string_view raw_name, const LevelBytes& bytes,
+               const MemberClaim* claim = nullptr) {
     bool first = true;
     for (;;) {
       if (aborted_ || v_.stop_requested() || out_of_time()) return;
       struct archive_entry* entry = nullptr;
       const int r = archive_read_next_header(a, &entry);
-      if (r == ARCHIVE_EOF) return;
+      if (r == ARCHIVE_EOF) {
+        if (first) read_as_stream(a, depth, raw_name, bytes);
+        return;
+      }
       if (r < ARCHIVE_WARN) {
         // A file no format recognised is not an archive (its magic bytes
         // were a coincidence); a failure after that is a corrupt one. The
@@ -296,6 +416,8 @@ class Walk {
         // An archive whose headers are encrypted (7z) is reported as such.
         if (archive_read_has_encrypted_entries(a) > 0) {
           v_.on_skipped(chain_, "encrypted", "encrypted archive not read: " + error_of(a));
+        } else if (first && archive_format(a) != 0 && read_as_stream(a, depth, raw_name, bytes)) {
+          // Decompressed, the bytes were no archive after all: read as such.
         } else if (!first || archive_format(a) != 0) {
           v_.on_error(chain_, error_of(a));
         }
@@ -305,7 +427,7 @@ class Walk {
         first = false;
         // A stream with no compression filter that no archive format
         // claimed is just a file, already scanned as one.
-        if (archive_format(a) == ARCHIVE_FORMAT_RAW && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE) return;
+        if (archive_format(a) == ARCHIVE_FORMAT_RAW && !compressed(a)) return;
       }
       if (++members_ > o_.max_members) {
         v_.on_skipped(chain_, "archive_limit", "more than " + std::to_string(o_.max_members) + " members");
@@ -314,12 +436,11 @@ class Walk {
       }
       if (!is_content(entry)) continue;
       if (claim != nullptr && (*claim)(entry)) continue;
-      const char* path = entry_name(entry);
-      std::string name = archive_format(a) == ARCHIVE_FORMAT_RAW ? raw_member_name(raw_name)
-                                                                 : std::string(path != nullptr ? path : "");
+      std::string name =
+          archive_format(a) == ARCHIVE_FORMAT_RAW ? raw_member_name(raw_name) : member_name(a, entry, &bytes, members_);
       Pushed pushed(chain_, std::move(name));
       std::vector<std::uint8_t> data;
-      if (!read_member(a, entry, data, level_out, input_bytes)) {
+      if (!read_member(a, entry, data)) {
         if (aborted_ || level_aborted_) {
           level_aborted_ = false;
           return;
@@ -331,9 +452,24 @@ class Walk {
     }
   }
 
+  // A compressed stream whose content a format claimed but that held no
+  // member (content starting with NUL blocks is an empty tar to libarchive,
+  // and a damaged first header is no archive either) is a single
+  // compressed file: read again, with only the raw format, so its
+  // decompressed bytes are the member. False when there is nothing to
+  // re-read (not compressed, already raw, or the bytes are not at hand).
+  bool read_as_stream(struct archive* a, unsigned depth, std::string_view raw_name, const LevelBytes& bytes) {
+    if (!compressed(a) || archive_format(a) == ARCHIVE_FORMAT_RAW) return false;
+    if (bytes.read_at == nullptr && bytes.memory.empty()) return false;
+    LevelReader stream = open_stream_reader(bytes);
+    if (!stream.a) return false;
+    iterate(stream.a.get(), depth, raw_name, bytes);
+    return true;
+  }
+
   // Recurses into a member that looks like an archive.
   void nested(ByteView data, unsigned depth) {
-    if (!looks_like_archive(data.first(std::min(data.size(), kArchiveSniffBytes)))) return;
+    if (!looks_like_archive(data)) return;
     if (depth >= o_.max_depth) {
       v_.on_skipped(chain_, "archive_depth",
                     "archive nested deeper than --archive-depth " + std::to_string(o_.max_depth) + " not opened");
@@ -342,8 +478,9 @@ class Walk {
     ArchivePtr inner = new_reader();
     if (!inner || archive_read_open_memory(inner.get(), data.data(), data.size()) != ARCHIVE_OK) return;
     const std::string base = std::string(chain_.empty() ? "" : basename(chain_.back()));
-    iterate(inner.get(), depth + 1, base, [&] { return static_cast<std::uint64_t>(data.size()); });
+    iterate(inner.get(), depth + 1, base, LevelBytes::of(data));
   }
+
 
   // Reads the layers of an image in order, each opened by `open`, then
   // tells the visitor the image is complete.
@@ -370,7 +507,7 @@ class Walk {
   // other member (the JSON documents, anything planted beside the layers)
   // as an ordinary member. The manifest's order is kept by the layer index
   // each layer's entries are recorded under.
-  void image_tar(struct archive* a, const ImagePlan& plan, const std::function<std::uint64_t()>& input_bytes) {
+  void image_tar(struct archive* a, const ImagePlan& plan, const LevelBytes& bytes) {
     std::unordered_map<std::string, std::size_t> index;
     for (std::size_t i = 0; i < plan.layers.size(); ++i) index.emplace(plan.layers[i].member, i);
     std::vector<bool> read(plan.layers.size(), false);
@@ -392,7 +529,7 @@ class Walk {
       scan_layer(reader.get(), it->second, layer, plan.reference, layers);
       return true;
     };
-    iterate(a, 1, "", input_bytes, &claim);
+    iterate(a, 1, "", bytes, &claim);
     // The tar changed since it was indexed, or broke off before the layer:
     // said, never silently passed.
     for (std::size_t i = 0; i < read.size() && !aborted_ && !v_.stop_requested(); ++i) {
@@ -422,10 +559,6 @@ class Walk {
 
   void scan_layer(struct archive* a, std::size_t index, const ImagePlan::Layer& layer, const std::string& reference,
                   ImageLayers& layers) {
-    std::uint64_t level_out = 0;
-    const std::function<std::uint64_t()> input = [a] {
-      return static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_filter_bytes(a, -1)));
-    };
     for (;;) {
       if (aborted_ || v_.stop_requested() || out_of_time()) return;
       struct archive_entry* entry = nullptr;
@@ -440,8 +573,7 @@ class Walk {
         aborted_ = true;
         return;
       }
-      const char* p = entry_name(entry);
-      const std::string path = p != nullptr ? p : "";
+      const std::string path = member_name(a, entry, nullptr, members_);
       layers.add_entry(index, path);
       if (!is_content(entry)) continue;
       // A whiteout is an empty marker; one with bytes is recorded as a
@@ -451,7 +583,7 @@ class Walk {
       }
       Pushed pushed(chain_, path);
       std::vector<std::uint8_t> data;
-      if (!read_member(a, entry, data, level_out, input)) {
+      if (!read_member(a, entry, data)) {
         if (aborted_ || level_aborted_) {
           level_aborted_ = false;
           return;
@@ -466,9 +598,9 @@ class Walk {
 
   // Reads the current member whole into `data`, enforcing every limit.
   // False when it was not read (reported; aborted_ / level_aborted_ say
-  // whether to stop the whole file or this archive).
-  bool read_member(struct archive* a, struct archive_entry* entry, std::vector<std::uint8_t>& data,
-                   std::uint64_t& level_out, const std::function<std::uint64_t()>& input_bytes) {
+  // whether to stop the whole file or this archive). A limit that stops a
+  // member stops that member only: the next header is read as usual.
+  bool read_member(struct archive* a, struct archive_entry* entry, std::vector<std::uint8_t>& data) {
     if (archive_entry_is_encrypted(entry)) {
       v_.on_skipped(chain_, "encrypted", "encrypted archive member not read");
       return false;
@@ -478,12 +610,17 @@ class Walk {
       v_.on_skipped(chain_, "archive_limit",
                     "member of " + std::to_string(archive_entry_size(entry)) + " bytes is larger than " +
                         std::to_string(o_.max_member_bytes) + " (--max-filesize)");
+      pass_over(a);
       return false;
     }
     constexpr std::size_t kStep = 64 * 1024;
     if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
-      data.reserve(static_cast<std::size_t>(archive_entry_size(entry)));
+      data.reserve(static_cast<std::size_t>(
+          std::min<std::uint64_t>(static_cast<std::uint64_t>(archive_entry_size(entry)), o_.max_member_bytes)));
     }
+    // The ratio is this member's output over the archive bytes its reading
+    // consumed: a bomb member is skipped, its siblings are still read.
+    const std::uint64_t in_before = consumed(a);
     std::size_t got = 0;
     for (;;) {
       if (out_of_time()) return false;
@@ -491,41 +628,90 @@ class Walk {
       const la_ssize_t n = archive_read_data(a, data.data() + got, kStep);
       if (n == 0) break;
       if (n < 0) {
+        // After a fatal error libarchive reads nothing more of this archive:
+        // that is said, or the members after this one would go unreported.
+        const bool fatal = n == ARCHIVE_FATAL;
         if (archive_entry_is_encrypted(entry) || archive_read_has_encrypted_entries(a) > 0) {
           v_.on_skipped(chain_, "encrypted", "encrypted archive member not read: " + error_of(a));
+          if (fatal) v_.on_error(chain_, "the rest of the archive is not read after this member");
         } else {
-          v_.on_error(chain_, error_of(a));
+          v_.on_error(chain_, error_of(a) + (fatal ? " (the rest of the archive is not read)" : ""));
         }
-        if (n == ARCHIVE_FATAL) level_aborted_ = true;
+        if (fatal) level_aborted_ = true;
         return false;
       }
       got += static_cast<std::size_t>(n);
-      level_out += static_cast<std::uint64_t>(n);
-      total_ += static_cast<std::uint64_t>(n);
+      if (!count_output(static_cast<std::uint64_t>(n))) return false;
       if (got > o_.max_member_bytes) {
         v_.on_skipped(chain_, "archive_limit",
                       "member larger than " + std::to_string(o_.max_member_bytes) + " bytes (--max-filesize)");
+        pass_over(a);
         return false;
       }
-      if (total_ > o_.max_total_bytes) {
-        v_.on_skipped(chain_, "archive_limit",
-                      "more than " + std::to_string(o_.max_total_bytes) + " uncompressed bytes in one archive");
-        aborted_ = true;
-        return false;
-      }
-      if (level_out > o_.ratio_floor_bytes) {
-        const std::uint64_t in = std::max<std::uint64_t>(1, input_bytes());
-        if (level_out / in > o_.max_ratio) {
+      if (got > o_.ratio_floor_bytes) {
+        const std::uint64_t in = std::max<std::uint64_t>(1, consumed(a) - std::min(consumed(a), in_before));
+        if (got / in > o_.max_ratio) {
           v_.on_skipped(chain_, "archive_limit",
-                        "compression ratio above " + std::to_string(o_.max_ratio) + ":1 (" + std::to_string(level_out) +
-                            " bytes out of " + std::to_string(in) + ")");
-          level_aborted_ = true;
+                        "compression ratio above " + std::to_string(o_.max_ratio) + ":1 (" + std::to_string(got) +
+                            " bytes out of " + std::to_string(in) + ")" + pass_over_cost(a));
+          pass_over(a);
           return false;
         }
       }
     }
     data.resize(got);
     return true;
+  }
+
+  // Counts `n` uncompressed bytes against the file's total; false (and the
+  // rest of the file abandoned, as documented) past it.
+  bool count_output(std::uint64_t n) {
+    total_ += n;
+    if (total_ <= o_.max_total_bytes) return true;
+    v_.on_skipped(chain_, "archive_limit",
+                  "more than " + std::to_string(o_.max_total_bytes) + " uncompressed bytes in one archive");
+    aborted_ = true;
+    return false;
+  }
+
+  // Whether libarchive's own skip of the rest of a member lands where
+  // reading it would: formats that store members uncompressed, one after
+  // the other, with no filter over them. Not zip: a streamed zip whose
+  // local header lies about the compressed size is skipped by that size
+  // but read to its real end, and the skip can jump over the next member.
+  static bool skips_cheaply(struct archive* a) {
+    if (compressed(a)) return false;
+    switch (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) {
+      case ARCHIVE_FORMAT_TAR:
+      case ARCHIVE_FORMAT_CPIO:
+      case ARCHIVE_FORMAT_ISO9660:
+      case ARCHIVE_FORMAT_AR:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  static std::string pass_over_cost(struct archive* a) {
+    return skips_cheaply(a) ? "" : "; the rest of it is read to reach the next member (counted in the total)";
+  }
+
+  // Leaves the current member for the next header. In a solid stream
+  // (tar.gz, 7z, rar...) that means decompressing the rest of it, and in a
+  // zip it is where an extractor would go: done here rather than inside
+  // libarchive's skip, so the next member is the one an extractor sees and
+  // those bytes count against the total limit like any others.
+  void pass_over(struct archive* a) {
+    if (skips_cheaply(a)) return;
+    std::vector<std::uint8_t> scratch(64 * 1024);
+    for (;;) {
+      const la_ssize_t n = archive_read_data(a, scratch.data(), scratch.size());
+      if (n <= 0) {
+        // A failure here is the next header's to report.
+        return;
+      }
+      if (!count_output(static_cast<std::uint64_t>(n))) return;
+    }
   }
 
   std::chrono::nanoseconds idle() const { return o_.idle_time ? o_.idle_time() : std::chrono::nanoseconds(0); }
@@ -780,50 +966,159 @@ std::optional<ImagePlan> find_image(const std::function<ArchivePtr()>& reopen, s
   return std::nullopt;
 }
 
+// ---- Recognition: libarchive 3.6's bidders, as byte tests ---------------
+
+// The tar bidder: not a magic (a v7 tar has none) but a header whose
+// checksum holds (unsigned or, for old tars, signed bytes), with a type
+// flag and a mode that could be real. An all-NUL block, which the bidder
+// also takes, is an empty archive: nothing in it to read.
+bool tar_header_bids(ByteView h) {
+  if (h.size() < 512) return false;
+  const std::uint8_t* b = h.data();
+  for (std::size_t i = 148; i < 156; ++i) {
+    if (b[i] != ' ' && b[i] != 0 && (b[i] < '0' || b[i] > '7')) return false;
+  }
+  const std::uint8_t type = b[156];
+  if (type != 0 && !(type >= '0' && type <= '9') && !(type >= 'A' && type <= 'Z') && !(type >= 'a' && type <= 'z')) {
+    return false;
+  }
+  if (!(b[100] == 0 || b[100] == 255 || b[100] == ' ' || (b[100] >= '0' && b[100] <= '7'))) return false;
+  std::size_t i = 148;
+  while (i < 156 && b[i] == ' ') ++i;
+  long stored = 0;
+  for (; i < 156 && b[i] >= '0' && b[i] <= '7'; ++i) stored = stored * 8 + (b[i] - '0');
+  long unsigned_sum = 8 * ' ';
+  long signed_sum = 8 * ' ';
+  for (std::size_t j = 0; j < 512; ++j) {
+    if (j >= 148 && j < 156) continue;
+    unsigned_sum += b[j];
+    signed_sum += static_cast<signed char>(b[j]);
+  }
+  return stored == unsigned_sum || stored == signed_sum;
+}
+
+// The lha bidder's header test: "-lh?-" or "-lz?-" at offset 2 with a
+// level and attribute it accepts (self-extracting lha is not looked for).
+bool lha_header_bids(ByteView h) {
+  if (h.size() < 22 || h[0] == 0 || h[2] != '-' || h[3] != 'l' || h[6] != '-') return false;
+  const std::uint8_t m = h[5];
+  if (h[4] == 'h') {
+    if (!((m >= '0' && m <= '7') || m == 'd')) return false;
+    return h[20] == 0 || (h[20] <= 3 && h[19] == 0x20);
+  }
+  if (h[4] == 'z') return h[20] == 0 && (m == 's' || m == '4' || m == '5');
+  return false;
+}
+
+// The lzma_alone bidder: a properties byte and a dictionary size it
+// accepts (the format has no magic).
+bool lzma_bids(ByteView h) {
+  if (h.size() < 14 || h[0] > (4 * 5 + 4) * 9 + 8) return false;
+  const std::uint32_t dict = le32(h.data() + 1);
+  if (dict >= 0x1000 && dict <= 0x20000000 && (dict & (dict - 1)) == 0) return true;
+  std::uint64_t unpacked = 0;
+  for (int i = 7; i >= 0; --i) unpacked = (unpacked << 8) | h[5 + i];
+  return (h[0] == 0x5d || h[0] == 0x5e) && unpacked == ~0ull && dict >= 0x00300000 && dict <= 0x03F00000 &&
+         (dict & 0xfffff) == 0;
+}
+
+// The seekable zip bidder: the last "PK\5\6" in the final 16 KiB (never at
+// the window's first byte, as there), for one volume whose central
+// directory ends before it, or a Zip64 locator right before it. This is
+// what opens a zip behind a prefix (a self-extractor's stub).
+bool zip_eocd_bids(ByteView tail, std::uint64_t size) {
+  const std::size_t window = static_cast<std::size_t>(std::min<std::uint64_t>({tail.size(), kArchiveTailBytes, size}));
+  if (window < 22) return false;
+  const ByteView t = tail.last(window);
+  const std::uint64_t base = size - window;  // file offset of t[0]
+  for (std::size_t i = window - 22; i > 0; --i) {
+    if (t[i] != 'P' || t[i + 1] != 'K' || t[i + 2] != 5 || t[i + 3] != 6) continue;
+    const std::uint8_t* p = t.data() + i;
+    if (i >= 20 && t[i - 20] == 'P' && t[i - 19] == 'K' && t[i - 18] == 6 && t[i - 17] == 7) return true;
+    const std::uint32_t cd_end = le32(p + 16) + le32(p + 12);  // wraps as libarchive's sum does
+    return le16(p + 4) == 0 && le16(p + 6) == 0 && le16(p + 10) == le16(p + 8) && cd_end <= base + i;
+  }
+  return false;
+}
+
 void scan_with(const ArchiveOptions& options, ArchiveVisitor& visitor, std::string_view name,
-               const std::function<ArchivePtr()>& reopen, const std::function<std::uint64_t()>& input_bytes) {
+               const std::function<ArchivePtr()>& reopen, const LevelBytes& bytes) {
   Walk walk(options, visitor);
   const std::optional<ImagePlan> plan = find_image(reopen, options.max_members);
   ArchivePtr a = reopen();
   if (!a) return;
   if (plan) {
-    walk.image_tar(a.get(), *plan, input_bytes);
+    walk.image_tar(a.get(), *plan, bytes);
   } else {
-    walk.iterate(a.get(), 1, name, input_bytes);
+    walk.iterate(a.get(), 1, name, bytes);
   }
 }
 
 }  // namespace
 
-bool looks_like_archive(ByteView h) {
-  if (h.size() < 4) return false;
-  switch (h[0]) {
-    case 'P':
-      return bytes_at(h, 0, "PK\x03\x04");
-    case 0x1f:
-      return h[1] == 0x8b;
-    case 'B':
-      return bytes_at(h, 0, "BZh");
-    case 0xfd:
-      return bytes_at(h, 0,
-                      "\xfd"
-                      "7zXZ");
-    case 0x28:
-      return bytes_at(h, 0, "\x28\xb5\x2f\xfd");
-    case '7':
-      return bytes_at(h, 0, "7z\xbc\xaf\x27\x1c");
-    case 'M':
-      return bytes_at(h, 0, "MSCF");
-    case '0':
-      return bytes_at(h, 0, "07070");
-    case 0xc7:
-      return h[1] == 0x71;
-    case 0x71:
-      return h[1] == 0xc7;
-    default:
-      break;
+bool looks_like_archive(ByteView h, ByteView tail, std::uint64_t size) {
+  if (h.size() >= 4) {
+    switch (h[0]) {
+      case 'P':
+        // Local header, empty archive, spanned and split markers: what
+        // libarchive's streaming zip bidder takes.
+        if (h[1] == 'K' && ((h[2] == 3 && h[3] == 4) || (h[2] == 5 && h[3] == 6) || (h[2] == 6 && h[3] == 6) ||
+                            (h[2] == 7 && h[3] == 8) || (h[2] == '0' && h[3] == '0'))) {
+          return true;
+        }
+        break;
+      case 0x1f:
+        if (h[1] == 0x8b) return true;
+        break;
+      case 'B':
+        if (bytes_at(h, 0, "BZh")) return true;
+        break;
+      case 0xfd:
+        if (bytes_at(h, 0,
+                     "\xfd"
+                     "7zXZ"))
+          return true;
+        break;
+      case 0x28:
+        if (bytes_at(h, 0, "\x28\xb5\x2f\xfd")) return true;
+        break;
+      case '7':
+        if (bytes_at(h, 0, "7z\xbc\xaf\x27\x1c")) return true;
+        break;
+      case 'M':
+        if (bytes_at(h, 0, "MSCF")) return true;
+        break;
+      case 'R':
+        if (bytes_at(h, 0, "Rar!\x1a\x07")) return true;  // rar (then 0x00) and rar5 (0x01 0x00)
+        break;
+      case '!':
+        if (bytes_at(h, 0, "!<arch>\n")) return true;
+        break;
+      case 'x':
+        if (bytes_at(h, 0, "xar!")) return true;
+        break;
+      case '0':
+        if (bytes_at(h, 0, "07070") || bytes_at(h, 0, "070727")) return true;
+        break;
+      case 0xc7:
+        if (h[1] == 0x71) return true;
+        break;
+      case 0x71:
+        if (h[1] == 0xc7) return true;
+        break;
+      default:
+        break;
+    }
+    // zstd skippable frame (0x184D2A50-5F, little-endian) before the data.
+    if ((h[0] & 0xf0) == 0x50 && h[1] == 0x2a && h[2] == 0x4d && h[3] == 0x18) return true;
   }
-  return bytes_at(h, 257, "ustar") || bytes_at(h, 0x8001, "CD001");
+  return lha_header_bids(h) || lzma_bids(h) || tar_header_bids(h) || bytes_at(h, 0x8001, "CD001") ||
+         zip_eocd_bids(tail, size);
+}
+
+bool looks_like_archive(ByteView whole) {
+  return looks_like_archive(whole.first(std::min(whole.size(), kArchiveSniffBytes)),
+                            whole.last(std::min(whole.size(), kArchiveTailBytes)), whole.size());
 }
 
 void ArchiveScanner::scan(ByteView bytes, std::string_view name, ArchiveVisitor& visitor) const {
@@ -833,7 +1128,7 @@ void ArchiveScanner::scan(ByteView bytes, std::string_view name, ArchiveVisitor&
     if (a && archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) a.reset();
     return a;
   };
-  scan_with(options_, visitor, name, reopen, [&] { return static_cast<std::uint64_t>(bytes.size()); });
+  scan_with(options_, visitor, name, reopen, LevelBytes::of(bytes));
 }
 
 void ArchiveScanner::scan(std::uint64_t size, const ReadAtFn& read_at, std::string_view name,
@@ -854,7 +1149,7 @@ void ArchiveScanner::scan(std::uint64_t size, const ReadAtFn& read_at, std::stri
     sources.push_back(std::move(src));
     return a;
   };
-  scan_with(options_, visitor, name, reopen, [&] { return sources.empty() ? size : sources.back()->pos; });
+  scan_with(options_, visitor, name, reopen, LevelBytes{{}, &read_at, size});
 }
 
 bool is_oci_blob_path(std::string_view path) {

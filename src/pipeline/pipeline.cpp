@@ -262,8 +262,10 @@ std::string rules_fingerprint(const Pack& pack) {
 std::string members_fingerprint(const ScanConfig& config, const std::string& rules_fp) {
   // Bumped when the same indicator files can load differently (2: sized
   // hashes, STIX AND patterns, lists classified by name, REGEX;DESCRIPTION
-  // lines), so an archive found clean before is looked at again.
-  std::string text = "iocsweep members fingerprint 2\nrules " + rules_fp + "\n";
+  // lines) or archives are read differently (3: members once hidden by a
+  // ratio skip, a NUL-led stream or a dropped name are read), so an archive
+  // found clean before is looked at again.
+  std::string text = "iocsweep members fingerprint 3\nrules " + rules_fp + "\n";
   const auto sets = [&](const char* kind, const std::vector<IocSetInfo>& infos) {
     for (const IocSetInfo& s : infos) text += std::string(kind) + " " + s.name + '\0' + s.sha256 + "\n";
   };
@@ -594,7 +596,7 @@ class Worker {
     // image instead of as a plain archive, and is not cached as "no archive"
     // either: the layout may stop naming it. `image` is the layout whose
     // image this file leads to (its oci-layout file, or a layer of it).
-    const bool sniffed = config_.archives && opens_as_archive(subject.head);
+    const bool sniffed = config_.archives && opens_as_archive(read, subject.head);
     std::shared_ptr<const DirHandle> layout_dir;
     std::shared_ptr<OciLayouts::Layout> image;
     if (layout) {
@@ -608,7 +610,7 @@ class Worker {
     if (layout) key.reset();
     if (matched == Matched::kAllowListed) {
       // Known good: its members are not looked at either.
-      remember(entry, key, stat_ns, finding.digests, nullptr, not_archive, "");
+      remember(entry, key, stat_ns, finding.digests, nullptr, not_archive, not_archive_mark(not_archive));
       return;
     }
     if (!error.empty()) {
@@ -624,7 +626,7 @@ class Worker {
       }
     }
     const Digests digests = finding.digests;
-    if (!archive) remember(entry, key, stat_ns, digests, &yara, not_archive, "");
+    if (!archive) remember(entry, key, stat_ns, digests, &yara, not_archive, not_archive_mark(not_archive));
     if (!finding.matches.empty()) report(entry.path, read.bytes.size(), std::move(finding));
     const bool image_clean = image ? read_layout_image(*layout_dir, *image, subject.uid) : true;
     if (!archive) return;
@@ -643,14 +645,26 @@ class Worker {
     return got ? ByteView(head_.data(), *got) : ByteView();
   }
 
-  // Whether the file is an archive to open: a few byte compares on its
-  // head (Subject::head). A blob of an OCI layout directory that the
-  // layout's image reads as a layer is not also opened as a plain archive
-  // (layout_reading_as_layer).
-  static bool opens_as_archive(ByteView head) {
+  // Whether the file is an archive to open: what libarchive would bid on,
+  // tested on its head (Subject::head) and its last bytes, where a zip
+  // behind a prefix keeps its directory. A blob of an OCI layout directory
+  // that the layout's image reads as a layer is not also opened as a plain
+  // archive (layout_reading_as_layer).
+  bool opens_as_archive(const ReadOutcome& read, ByteView head) {
     // The head read for the subject: the buffer, or for a mapped file the
-    // pread copy head_of made.
-    return looks_like_archive(head.first(std::min(head.size(), kArchiveSniffBytes)));
+    // pread copy head_of made; the tail likewise.
+    return looks_like_archive(head.first(std::min(head.size(), kArchiveSniffBytes)), tail_of(read), read.bytes.size());
+  }
+
+  // The last kArchiveTailBytes of a file read (fewer when it is smaller): a
+  // slice of the buffer, or for a mapped file a pread copy. A failed or
+  // short pread (the file shrank) gives none: the bytes would not end
+  // where the record's offsets are counted from.
+  ByteView tail_of(const ReadOutcome& read) {
+    const std::size_t n = std::min(read.bytes.size(), kArchiveTailBytes);
+    if (!read.mapped) return read.bytes.last(n);
+    Result<std::size_t> got = reader_.read_at(read.bytes.size() - n, std::span<std::uint8_t>(tail_.data(), n));
+    return got && *got == n ? ByteView(tail_.data(), n) : ByteView();
   }
 
   // Opens the files of the layout directory `dir`, each paid for to
@@ -839,6 +853,11 @@ class Worker {
     return visitor.clean();
   }
 
+  // Stored with a file found not to be an archive, in place of a members
+  // fingerprint: which recognition decided it (bumped when it changes).
+  static constexpr const char* kNotArchiveMark = "not-archive recognition 2";
+  static std::string not_archive_mark(bool not_archive) { return not_archive ? kNotArchiveMark : ""; }
+
   // Answers `entry` from its cache entry when that holds everything this
   // run needs: the digest kinds the indicator sets use, and a YARA verdict
   // from the same rules. Indicators are matched afresh (cheap, and the sets
@@ -857,7 +876,11 @@ class Worker {
     // Stored by a sweep that did not look for members, it may be an
     // archive; an archive answers only when its members were clean under
     // the same rules, indicators and limits.
-    if (config_.archives && !c.not_archive &&
+    // "Not an archive" holds only as far as the recognition that said so:
+    // one stored before looks_like_archive() followed libarchive's bidders
+    // (a zip behind a prefix, a v7 tar) does not answer.
+    const bool not_archive = c.not_archive && c.clean_members_fingerprint == kNotArchiveMark;
+    if (config_.archives && !not_archive &&
         (c.clean_members_fingerprint.empty() || c.clean_members_fingerprint != cache_.members)) {
       return false;
     }
@@ -997,6 +1020,7 @@ class Worker {
   // practice (magic numbers, the PE header offset at 0x3C).
   static constexpr std::size_t kHeadBytes = kArchiveSniffBytes;
   std::array<std::uint8_t, kHeadBytes> head_{};
+  std::array<std::uint8_t, kArchiveTailBytes> tail_{};  // tail_of, for a mapped file
   ArchiveScanner archives_;
   const std::stop_token* stop_ = nullptr;
   // Time asleep in --max-rate so far (ArchiveOptions::idle_time).

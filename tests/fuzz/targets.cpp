@@ -1,8 +1,13 @@
 #include "targets.hpp"
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <locale.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 
 #include "iocsweep/archive.hpp"
@@ -231,12 +236,22 @@ class CheckingVisitor final : public ArchiveVisitor {
 
 }  // namespace
 
-int fuzz_archive(const std::uint8_t* data, std::size_t size) {
+namespace {
+
+// Small limits, so that one input costs little; every limit still applies.
+ArchiveOptions fuzz_limits() {
   ArchiveOptions o;
   o.max_member_bytes = 1u << 20;
   o.max_total_bytes = 4u << 20;
   o.max_members = 2000;
   o.ratio_floor_bytes = 256u << 10;
+  return o;
+}
+
+}  // namespace
+
+int fuzz_archive(const std::uint8_t* data, std::size_t size) {
+  const ArchiveOptions o = fuzz_limits();
   const ByteView bytes(data, size);
   (void)looks_like_archive(bytes.first(std::min(size, kArchiveSniffBytes)));
   {
@@ -255,8 +270,146 @@ int fuzz_archive(const std::uint8_t* data, std::size_t size) {
   return 0;
 }
 
+namespace {
+
+// What ArchiveScanner reported about the members of the file itself.
+class ListingVisitor final : public ArchiveVisitor {
+ public:
+  void on_member(const std::vector<std::string>& chain, ByteView, const ImageLocation*) override {
+    if (!chain.empty()) seen.insert(chain.front());
+  }
+  void on_skipped(const std::vector<std::string>& chain, std::string_view, std::string detail) override {
+    // A skip without a member, or past a total or count limit, covers the
+    // rest of the file.
+    if (chain.empty() || detail.find("uncompressed bytes") != std::string::npos ||
+        detail.find(" members") != std::string::npos) {
+      rest_covered = true;
+    }
+    if (!chain.empty()) seen.insert(chain.front());
+  }
+  void on_error(const std::vector<std::string>&, std::string) override { rest_covered = true; }
+  void on_image_end(const ImageLayers&) override { image = true; }
+  std::set<std::string> seen;
+  bool rest_covered = false;
+  bool image = false;
+};
+
+struct ReaderFree {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+using Reader = std::unique_ptr<struct archive, ReaderFree>;
+
+// An independent reader: every format and filter iocsweep enables, none
+// that runs a program. A copy of new_reader()'s list on purpose: a format
+// dropped there, or read differently, then shows as a listed member that
+// was not scanned.
+Reader independent_reader(bool raw_only) {
+  Reader a(archive_read_new());
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_bzip2(a.get());
+  archive_read_support_filter_xz(a.get());
+  archive_read_support_filter_lzma(a.get());
+  archive_read_support_filter_zstd(a.get());
+  if (!raw_only) {
+    archive_read_support_format_zip(a.get());
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_gnutar(a.get());
+    archive_read_support_format_7zip(a.get());
+    archive_read_support_format_cpio(a.get());
+    archive_read_support_format_iso9660(a.get());
+    archive_read_support_format_cab(a.get());
+    archive_read_support_format_rar(a.get());
+    archive_read_support_format_rar5(a.get());
+    archive_read_support_format_ar(a.get());
+    archive_read_support_format_lha(a.get());
+    archive_read_support_format_xar(a.get());
+  }
+  archive_read_support_format_raw(a.get());
+  return a;
+}
+
+// A regular member (with bytes of its own) as libarchive lists it: its name
+// ("" when it gives none) and whether its bytes are themselves an archive.
+struct Listed {
+  std::string name;
+  bool archive = false;
+};
+
+// The members libarchive lists in `bytes`; a single compressed stream is
+// one member, "data". Bounded: a listing that costs more stops early.
+std::vector<Listed> list_members(ByteView bytes, bool raw_only) {
+  std::vector<Listed> out;
+  Reader a = independent_reader(raw_only);
+  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) return out;
+  bool any_header = false;
+  for (int i = 0; i < 500; ++i) {
+    struct archive_entry* e = nullptr;
+    const int r = archive_read_next_header(a.get(), &e);
+    if (r == ARCHIVE_EOF || r < ARCHIVE_WARN) break;
+    any_header = true;
+    const bool filtered = archive_filter_count(a.get()) > 1;
+    if (archive_format(a.get()) == ARCHIVE_FORMAT_RAW) {
+      if (filtered) out.push_back({"data", false});
+      break;
+    }
+    if (archive_entry_filetype(e) == AE_IFREG && (archive_entry_hardlink(e) == nullptr || archive_entry_size(e) > 0)) {
+      const char* p = archive_entry_pathname(e);
+      // Read whole, as an extractor would: where libarchive goes next can
+      // depend on it.
+      std::vector<std::uint8_t> head(kArchiveSniffBytes);
+      const la_ssize_t n = archive_read_data(a.get(), head.data(), head.size());
+      const bool archive = n > 0 && looks_like_archive(ByteView(head.data(), static_cast<std::size_t>(n)));
+      out.push_back({p != nullptr ? p : "", archive});
+      for (la_ssize_t more = n; more > 0 && archive_filter_bytes(a.get(), 0) <= (16 << 20);) {
+        more = archive_read_data(a.get(), head.data(), head.size());
+      }
+    }
+    if (archive_filter_bytes(a.get(), 0) > (16 << 20)) break;
+  }
+  // A compressed stream whose content holds no member is its bytes.
+  if (!raw_only && !any_header && archive_filter_count(a.get()) > 1) return list_members(bytes, true);
+  return out;
+}
+
+}  // namespace
+
+int fuzz_archive_recognition(const std::uint8_t* data, std::size_t size) {
+  const ArchiveOptions o = fuzz_limits();
+  const ByteView bytes(data, size);
+  locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+  locale_t previous = utf8 != static_cast<locale_t>(nullptr) ? ::uselocale(utf8) : LC_GLOBAL_LOCALE;
+  const std::vector<Listed> listed = list_members(bytes, false);
+  if (utf8 != static_cast<locale_t>(nullptr)) {
+    ::uselocale(previous);
+    ::freelocale(utf8);
+  }
+  const bool recognised = looks_like_archive(bytes);
+  // The pipeline's form (head, and a tail read apart) decides the same.
+  check(recognised == looks_like_archive(bytes.first(std::min(size, kArchiveSniffBytes)),
+                                         bytes.last(std::min(size, kArchiveTailBytes)), size),
+        "recognition is the same from the whole bytes and from head and tail");
+  if (listed.empty()) return 0;
+  check(recognised, "libarchive lists a member of a file iocsweep does not open as an archive");
+  ListingVisitor v;
+  ArchiveScanner(o).scan(bytes, "input", v);
+  if (v.rest_covered) return 0;
+  for (const Listed& m : listed) {
+    if (m.name.empty()) continue;  // named by iocsweep's own stand-in
+    // An image's layers are read as layers, not matched as files: one
+    // that holds no file leaves no trace (which layers the image has is
+    // the image reader's to check).
+    if (v.image && m.archive) continue;
+    if (!v.seen.contains(m.name)) {
+      std::fprintf(stderr, "member not scanned nor listed: %s\n", m.name.c_str());
+      check(false, "libarchive lists a member iocsweep neither scanned nor listed in skipped[]/errors[]");
+    }
+  }
+  return 0;
+}
+
 Target target_by_name(std::string_view name) {
   if (name == "fuzz_archive") return fuzz_archive;
+  if (name == "fuzz_archive_recognition") return fuzz_archive_recognition;
   if (name == "fuzz_hash_iocs") return fuzz_hash_iocs;
   if (name == "fuzz_filename_iocs") return fuzz_filename_iocs;
   if (name == "fuzz_stix") return fuzz_stix;

@@ -31,6 +31,12 @@ int fuzz_baseline(const std::uint8_t* data, std::size_t size);
 /// ArchiveScanner on the input as an archive (memory and pread sources),
 /// with small limits; checks the limits hold for every callback.
 int fuzz_archive(const std::uint8_t* data, std::size_t size);
+/// Recognition and reading against an independent libarchive listing of
+/// the input (every format and filter iocsweep enables): aborts when
+/// libarchive lists a regular member of the file itself that iocsweep did
+/// not open as an archive, or neither scanned nor listed in a skipped or
+/// error entry.
+int fuzz_archive_recognition(const std::uint8_t* data, std::size_t size);
 
 /// A target by name ("fuzz_hash_iocs", ...), for the replay test; null if
 /// unknown.
