@@ -23,8 +23,12 @@ namespace iocsweep {
 std::string_view yara_version();
 
 /// Keeps libyara initialised for its lifetime. Create exactly one, on the
-/// main thread, before compiling rules; destroy it after every scanner and
-/// rule set is gone.
+/// main thread, before compiling rules and before any other thread starts;
+/// destroy it after every scanner and rule set is gone. The first one also
+/// installs, for the rest of the process, the SIGBUS handler that guards
+/// YaraScanner's scans of mapped files (libyara's own guard is not
+/// thread-safe); a SIGBUS it does not own goes to the handler it replaced,
+/// or kills the process as before.
 class YaraLibrary {
  public:
   YaraLibrary();
@@ -258,8 +262,10 @@ class YaraScanner {
   YaraScanner& operator=(const YaraScanner&) = delete;
 
   /// Sets the externals and scans `bytes`. `mapped` says the bytes are a
-  /// file mapping: libyara then guards the scan against SIGBUS from a file
-  /// truncated meanwhile (heap buffers skip that guard, which costs time).
+  /// file mapping: the scan is then guarded against the SIGBUS of a file
+  /// truncated meanwhile, and ends with the error "file shrank while being
+  /// scanned" instead (heap buffers skip that guard, which costs a
+  /// system call).
   /// `head`: for a mapped file, its first bytes read safely (the gate does
   /// not touch a mapping); ignored otherwise.
   YaraScanResult scan(ByteView bytes, const ScanExternals& externals, bool mapped = false, ByteView head = {});

@@ -1,8 +1,13 @@
+#include <signal.h>
+#include <unistd.h>
 #include <yara.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csetjmp>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "iocsweep/hash.hpp"
@@ -71,12 +76,104 @@ int score_from_meta(const std::vector<std::pair<std::string, MetaValue>>& meta) 
   return kDefaultYaraScore;
 }
 
+// The SIGBUS guard for scans of mapped files.
+//
+// A mapped file that another process truncates raises SIGBUS when a scan
+// touches a page past its new end. libyara 4.2 has a guard for this
+// (scans without SCAN_FLAGS_NO_TRYCATCH), but it is not safe with more
+// than one scanning thread: each guarded scan installs its handler with
+// sigaction(), keeping the previous action in a local, and puts that
+// action back when it ends. With two threads, the first to finish puts
+// back SIG_DFL while the other is still scanning, whose next SIGBUS then
+// kills the process (and the other order leaves libyara's handler behind
+// for good; outside a scan it returns, so a later fault would repeat
+// forever). So libyara's guard is never used, and this one is installed
+// once, before any worker exists, and never changed again: the handler
+// jumps back into the scan of the faulting thread when the fault lies in
+// the mapping that thread is scanning, and otherwise does what would have
+// happened without it.
+struct FaultGuard {
+  const std::uint8_t* begin;
+  const std::uint8_t* end;
+  sigjmp_buf* jump;
+};
+// Set only around yr_scanner_scan_mem of a mapping, and first written by
+// the thread itself (so its TLS block exists before the handler reads it).
+thread_local FaultGuard* t_fault_guard = nullptr;
+struct sigaction g_previous_sigbus {};
+std::once_flag g_fault_guard_installed;
+
+void on_sigbus(int sig, siginfo_t* info, void* context) {
+  // si_code > 0: raised by the kernel for a memory access, not sent.
+  const FaultGuard* guard = t_fault_guard;
+  if (guard != nullptr && info != nullptr && info->si_code > 0) {
+    const auto* addr = static_cast<const std::uint8_t*>(info->si_addr);
+    if (addr >= guard->begin && addr < guard->end) siglongjmp(*guard->jump, 1);
+  }
+  // Not ours: the previous handler, or the default action (the process
+  // dies of SIGBUS, as it would have).
+  if ((g_previous_sigbus.sa_flags & SA_SIGINFO) != 0 && g_previous_sigbus.sa_sigaction != nullptr) {
+    g_previous_sigbus.sa_sigaction(sig, info, context);
+    return;
+  }
+  if (g_previous_sigbus.sa_handler != SIG_DFL && g_previous_sigbus.sa_handler != SIG_IGN) {
+    g_previous_sigbus.sa_handler(sig);
+    return;
+  }
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  ::sigaction(sig, &dfl, nullptr);
+  // Pending until the handler returns (SIGBUS is blocked in it); a fault
+  // would also recur when the access is retried.
+  ::raise(sig);
+}
+
+void install_fault_guard() {
+  std::call_once(g_fault_guard_installed, [] {
+    struct sigaction action {};
+    action.sa_sigaction = on_sigbus;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    if (::sigaction(SIGBUS, &action, &g_previous_sigbus) != 0) {
+      throw std::runtime_error("cannot install the SIGBUS handler for mapped files");
+    }
+  });
+}
+
+// Scans a mapping under the guard: false when the mapping faulted (the file
+// shrank), and libyara's scan was abandoned where it stood. Nothing in this
+// frame has a destructor, and the frames the jump skips are libyara's (C),
+// entered from here: the fault only counts when it is an access to the
+// mapping, which only libyara's scan code makes.
+bool scan_mapping(YR_SCANNER* scanner, ByteView bytes, int& rc) {
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  sigjmp_buf jump;
+  // A fault is reported for the page, so the range is the whole pages the
+  // mapping covers. savemask: the jump leaves the handler with SIGBUS
+  // blocked; sigsetjmp's saved mask unblocks it again.
+  FaultGuard guard{bytes.data(), bytes.data() + (bytes.size() + page - 1) / page * page, &jump};
+  if (sigsetjmp(jump, 1) != 0) {
+    t_fault_guard = nullptr;
+    return false;
+  }
+  t_fault_guard = &guard;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  rc = yr_scanner_scan_mem(scanner, bytes.data(), bytes.size());
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_fault_guard = nullptr;
+  return true;
+}
+
 }  // namespace
 
 std::string_view yara_version() { return YR_VERSION; }
 
 YaraLibrary::YaraLibrary() {
   if (yr_initialize() != ERROR_SUCCESS) throw std::runtime_error("libyara failed to initialise");
+  // Here, on the main thread before any worker: the handler is in place
+  // before the first scan and never changes while scans run.
+  install_fault_guard();
   yr_set_configuration_uint32(YR_CONFIG_MAX_MATCH_DATA, kMaxMatchData);
 }
 
@@ -313,11 +410,14 @@ struct ScannerSlot {
   YaraScanResult* current = nullptr;
 };
 
-void open_slot(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t>* index, int timeout_s) {
+// False when libyara cannot create the scanner (out of memory); the slot
+// then has none.
+bool open_slot(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t>* index, int timeout_s) {
   slot.rules = rules;
   slot.index = index;
+  slot.scanner.reset();
   YR_SCANNER* raw = nullptr;
-  if (yr_scanner_create(rules, &raw) != ERROR_SUCCESS) throw std::runtime_error("libyara: cannot create a scanner");
+  if (yr_scanner_create(rules, &raw) != ERROR_SUCCESS) return false;
   slot.scanner.reset(raw);
   yr_scanner_set_callback(
       raw,
@@ -335,10 +435,16 @@ void open_slot(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t
         return CALLBACK_CONTINUE;
       },
       &slot);
-  // Only matching rules are reported. Flags are set again per scan: the
-  // SIGBUS guard is only needed for mapped files.
+  // Only matching rules are reported. libyara's own SIGBUS guard is never
+  // used: it is not thread-safe (see FaultGuard); scan_mapping guards
+  // mapped files instead.
   yr_scanner_set_flags(raw, SCAN_FLAGS_REPORT_RULES_MATCHING | SCAN_FLAGS_NO_TRYCATCH);
   yr_scanner_set_timeout(raw, timeout_s);
+  return true;
+}
+
+void open_slot_or_throw(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t>* index, int timeout_s) {
+  if (!open_slot(slot, rules, index, timeout_s)) throw std::runtime_error("libyara: cannot create a scanner");
 }
 
 bool begins_with_mz(ByteView head) { return head.size() >= 2 && head[0] == 'M' && head[1] == 'Z'; }
@@ -359,11 +465,11 @@ YaraScanner::YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout
   impl_->rules = std::move(rules);
   impl_->timeout_s = timeout_s;
   impl_->use_gate = use_gate;
-  open_slot(impl_->all, static_cast<YR_RULES*>(impl_->rules->rules_handle_), nullptr, timeout_s);
+  open_slot_or_throw(impl_->all, static_cast<YR_RULES*>(impl_->rules->rules_handle_), nullptr, timeout_s);
   if (use_gate && impl_->rules->non_mz_handle_ != nullptr) {
     impl_->non_mz.emplace();
-    open_slot(*impl_->non_mz, static_cast<YR_RULES*>(impl_->rules->non_mz_handle_), &impl_->rules->non_mz_index_,
-              timeout_s);
+    open_slot_or_throw(*impl_->non_mz, static_cast<YR_RULES*>(impl_->rules->non_mz_handle_),
+                       &impl_->rules->non_mz_index_, timeout_s);
   }
 }
 
@@ -387,6 +493,11 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
     return result;
   }
   YR_SCANNER* s = slot.scanner.get();
+  if (s == nullptr) {
+    // Not recreated after an abandoned scan (below).
+    result.error = "YARA scanner unavailable (libyara could not create one)";
+    return result;
+  }
   if (impl_->rules->uses_externals()) {
     const auto values = externals.values();
     for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
@@ -394,10 +505,26 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
       yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
     }
   }
-  yr_scanner_set_flags(s, SCAN_FLAGS_REPORT_RULES_MATCHING | (mapped ? 0 : SCAN_FLAGS_NO_TRYCATCH));
   slot.current = &result;
-  const int rc = yr_scanner_scan_mem(s, bytes.data(), bytes.size());
+  int rc = ERROR_SUCCESS;
+  bool finished = true;
+  if (mapped) {
+    finished = scan_mapping(s, bytes, rc);
+  } else {
+    rc = yr_scanner_scan_mem(s, bytes.data(), bytes.size());
+  }
   slot.current = nullptr;
+  if (!finished) {
+    // The scan was left in the middle, without libyara's clean-up of the
+    // scanner's matches and flags: it starts over with a new scanner
+    // (module data loaded for this file, if any, is not freed).
+    result.matched.clear();
+    // (A page the kernel cannot read, an I/O error, faults the same way;
+    // truncation is what another local user can cause at will.)
+    result.error = "file shrank while being scanned";
+    open_slot(slot, slot.rules, slot.index, impl_->timeout_s);
+    return result;
+  }
   switch (rc) {
     case ERROR_SUCCESS:
       break;
@@ -406,10 +533,6 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
       break;
     case ERROR_INSUFFICIENT_MEMORY:
       result.error = "YARA ran out of memory";
-      break;
-    case ERROR_COULD_NOT_MAP_FILE:
-      // libyara caught SIGBUS: the mapped file was truncated under the scan.
-      result.error = "file shrank while being scanned";
       break;
     default:
       result.error = "YARA scan failed (libyara error " + std::to_string(rc) + ")";
