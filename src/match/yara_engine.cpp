@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csetjmp>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -163,6 +164,35 @@ bool scan_mapping(YR_SCANNER* scanner, ByteView bytes, int& rc) {
   std::atomic_signal_fence(std::memory_order_seq_cst);
   t_fault_guard = nullptr;
   return true;
+}
+
+// What libyara's own clean-up of a scan would have freed and the jump
+// skipped: the scan's match notebook (yr_scanner_scan_mem_blocks creates
+// it at the start of every scan and destroys it at the end; 72 KiB each,
+// so a file truncated under every scan would leak without bound). libyara
+// does not export yr_notebook_destroy, so its pages are freed here by the
+// layout of libyara 4.2's notebook.c, pinned by the check below.
+#if YR_MAJOR_VERSION != 4 || YR_MINOR_VERSION != 2
+#error "free_abandoned_scan() knows libyara 4.2's notebook layout only: check it against this libyara"
+#endif
+struct NotebookPage42 {
+  std::size_t used;
+  NotebookPage42* next;
+};
+struct Notebook42 {
+  std::size_t page_size;
+  NotebookPage42* page_list_head;
+};
+void free_abandoned_scan(YR_SCANNER* scanner) {
+  auto* notebook = reinterpret_cast<Notebook42*>(scanner->matches_notebook);
+  if (notebook == nullptr) return;
+  for (NotebookPage42* page = notebook->page_list_head; page != nullptr;) {
+    NotebookPage42* next = page->next;
+    std::free(page);
+    page = next;
+  }
+  std::free(notebook);
+  scanner->matches_notebook = nullptr;
 }
 
 }  // namespace
@@ -522,6 +552,7 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
     // (A page the kernel cannot read, an I/O error, faults the same way;
     // truncation is what another local user can cause at will.)
     result.error = "file shrank while being scanned";
+    free_abandoned_scan(s);
     open_slot(slot, slot.rules, slot.index, impl_->timeout_s);
     return result;
   }
