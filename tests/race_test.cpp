@@ -191,6 +191,11 @@ bool died_of_sigbus(int status) {
 // The handler only takes faults in the mapping its thread is scanning:
 // any other SIGBUS still ends the process as SIGBUS does.
 TEST_F(RaceScanner, SigbusOutsideAScanStillKills) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan's own SIGBUS handler takes a fault that is not ours and aborts in
+  // its own way; the plain and ASan runs check the death.
+  GTEST_SKIP() << "TSan handles a stray SIGBUS itself";
+#endif
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   TempDir dir;
   EXPECT_EXIT(
