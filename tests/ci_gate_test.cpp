@@ -17,7 +17,7 @@ using test::RunResult;
 using test::TempDir;
 using test::write_file;
 
-const std::string kBin = IOCSWEEP_BINARY;
+const std::string kBin = iocsweep::test::binary_under_test();
 constexpr const char* kEngineRule = "IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine";
 
 json parse_json(const std::string& text, const RunResult& r) {

@@ -26,7 +26,7 @@ using test::RunResult;
 using test::TempDir;
 using test::write_file;
 
-const std::string kBin = IOCSWEEP_BINARY;
+const std::string kBin = iocsweep::test::binary_under_test();
 constexpr const char* kEngineRule = "IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine";
 
 std::string sha256_of(const std::string& data) { return sha256_hex(data); }

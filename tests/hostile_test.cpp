@@ -28,7 +28,7 @@ using nlohmann::json;
 using test::TempDir;
 using test::write_file;
 
-const std::string kBin = IOCSWEEP_BINARY;
+const std::string kBin = iocsweep::test::binary_under_test();
 constexpr const char* kEngineRule = "IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine";
 
 struct Proc {

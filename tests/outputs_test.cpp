@@ -32,7 +32,7 @@ using test::RunResult;
 using test::TempDir;
 using test::write_file;
 
-const std::string kBin = IOCSWEEP_BINARY;
+const std::string kBin = iocsweep::test::binary_under_test();
 
 // The address of the Unix socket at `path`.
 sockaddr_un unix_address(const std::string& path) {

@@ -29,7 +29,7 @@ namespace {
 using nlohmann::json;
 using test::TempDir;
 
-const std::string kBin = IOCSWEEP_BINARY;
+const std::string kBin = iocsweep::test::binary_under_test();
 
 // Above the 16 MiB from which the reader maps files (kMapThreshold).
 constexpr off_t kBigFile = 40 << 20;

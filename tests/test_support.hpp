@@ -80,6 +80,21 @@ inline std::span<const std::uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
+/// The iocsweep binary the integration tests run: the one this build made,
+/// or IOCSWEEP_TEST_BINARY when set, so the same tests check another build
+/// of the same source (the static binary, a cross-built one).
+inline std::string binary_under_test() {
+  const char* other = std::getenv("IOCSWEEP_TEST_BINARY");
+  return other != nullptr && *other != '\0' ? other : IOCSWEEP_BINARY;
+}
+
+/// The command that runs a binary of another architecture here
+/// (IOCSWEEP_TEST_EMULATOR, e.g. qemu-aarch64-static), empty when native.
+inline std::string test_emulator() {
+  const char* emu = std::getenv("IOCSWEEP_TEST_EMULATOR");
+  return emu != nullptr ? emu : "";
+}
+
 struct RunResult {
   int exit_code = -1;
   std::string out;
@@ -88,8 +103,12 @@ struct RunResult {
 
 /// Runs `args[0]` with `args`, capturing stdout and stderr (through files,
 /// so large output cannot deadlock), in the directory `cwd` if not empty.
-inline RunResult run(const std::vector<std::string>& args, const std::string& stdin_path = "/dev/null",
+/// The binary under test runs through test_emulator() when one is set.
+inline RunResult run(std::vector<std::string> args, const std::string& stdin_path = "/dev/null",
                      const std::string& cwd = "") {
+  if (!args.empty() && args[0] == binary_under_test() && !test_emulator().empty()) {
+    args.insert(args.begin(), test_emulator());
+  }
   TempDir io;
   const std::string out_path = io / "out", err_path = io / "err";
   posix_spawn_file_actions_t fa;
@@ -102,7 +121,7 @@ inline RunResult run(const std::vector<std::string>& args, const std::string& st
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  const int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("posix_spawn " + args[0] + " failed");
   int status = 0;

@@ -23,7 +23,7 @@ using nlohmann::json;
 using test::TempDir;
 using test::write_file;
 
-const std::string kBin = IOCSWEEP_BINARY;
+const std::string kBin = iocsweep::test::binary_under_test();
 
 /// The binary started in the background, stdout and stderr to files.
 class Child {
