@@ -286,6 +286,28 @@ TEST(Cli, NonUtf8NameKeepsItsBytes) {
   EXPECT_EQ(doc["findings"][0]["path_hex"], to_hex(std::string_view(t / name)));
 }
 
+// `owner` comes from /etc/passwd, read by iocsweep itself (no NSS): an id
+// with an entry is its name, one without stays numeric.
+TEST(Cli, OwnerExternalIsTheAccountNameFromEtcPasswd) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file an owner with no account";
+  TempDir t, rules;
+  write_file(t / "by-root.bin", "owned by root");
+  write_file(t / "by-nobody-known.bin", "owned by an id with no account");
+  ASSERT_EQ(::chown((t / "by-nobody-known.bin").c_str(), 4242424, 0), 0);
+  write_file(rules / "r.yar",
+             "rule owner_root { condition: owner == \"root\" }\n"
+             "rule owner_numeric { condition: owner == \"4242424\" }\n");
+  RunResult r = run({kBin, "scan", "--no-builtin", "--no-rule-cache", "--rules", rules / "r.yar", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  const json* root = finding_for(doc, t / "by-root.bin");
+  const json* numeric = finding_for(doc, t / "by-nobody-known.bin");
+  ASSERT_NE(root, nullptr) << r.out;
+  ASSERT_NE(numeric, nullptr) << r.out;
+  EXPECT_EQ((*root)["matches"][0]["rule"], "owner_root");
+  EXPECT_EQ((*numeric)["matches"][0]["rule"], "owner_numeric");
+}
+
 TEST(Cli, TextFormatIsReadable) {
   TempDir t;
   write_file(t / "evt\ndiag.exe", test::synth_swift_engine());

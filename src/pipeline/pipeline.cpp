@@ -1,7 +1,6 @@
 #include "iocsweep/pipeline.hpp"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "iocsweep/accounts.hpp"
 #include "iocsweep/archive.hpp"
 #include "iocsweep/hash.hpp"
 #include "iocsweep/throttle.hpp"
@@ -242,9 +242,10 @@ std::string file_type_of(ByteView bytes) {
 
 // Fingerprint of everything that decides a YARA verdict besides the
 // file: the rule sources and the libyara that runs them. The externals
-// come from the path (part of the cache key) and from the owner and the
-// bytes (a change of either changes ctime).
-std::string rules_fingerprint(const Pack& pack) {
+// come from the path (part of the cache key), from the owner and the
+// bytes (a change of either changes ctime) and from the account names
+// (`accounts`: the text they were read from, when rules use them).
+std::string rules_fingerprint(const Pack& pack, const AccountNames& accounts) {
   std::string text = "iocsweep rules fingerprint 1\nlibyara ";
   text += yara_version();
   text += '\n';
@@ -254,6 +255,7 @@ std::string rules_fingerprint(const Pack& pack) {
     text += r.sha256;
     text += '\n';
   }
+  if (pack.rules->uses_externals()) text += "accounts " + accounts.source_sha256() + "\n";
   return sha256_hex(text);
 }
 
@@ -292,9 +294,14 @@ struct CacheContext {
   /// How old a file's last change must be, at its stat, for it to be
   /// stored; nothing: store nothing (the writeback delay is unknown).
   std::optional<std::int64_t> min_age_ns;
+  /// Names for the `owner` external, read once per scan from /etc/passwd
+  /// when the rules use externals. They are part of the fingerprint: a
+  /// renamed account changes an owner rule's verdict, not the file's ctime.
+  AccountNames accounts;
 
   static CacheContext make(const ScanConfig& config) {
     CacheContext ctx;
+    if (config.pack.rules && config.pack.rules->uses_externals()) ctx.accounts = AccountNames::load("/etc/passwd");
     ctx.cache = config.cache.get();
     ctx.verify = config.verify_cache;
     // Read once per scan: the kernel's settings, unless the user chose.
@@ -303,7 +310,7 @@ struct CacheContext {
       if (ctx.min_age_ns) ctx.min_age_ns = std::max(*ctx.min_age_ns, kRacyWindowNs);
     }
     if (ctx.cache != nullptr && config.pack.rules) {
-      ctx.fingerprint = rules_fingerprint(config.pack);
+      ctx.fingerprint = rules_fingerprint(config.pack, ctx.accounts);
       const auto& rules = config.pack.rules->rules();
       for (std::size_t i = 0; i < rules.size(); ++i) ctx.rule_index.emplace(rules[i].ns + '\0' + rules[i].name, i);
     }
@@ -495,7 +502,7 @@ class Worker {
         ext.filepath = std::string(s.path);
         ext.extension = extension_of(ext.filename);
         ext.filetype = file_type_of(s.head);
-        ext.owner = owner_name(s.uid);
+        ext.owner = cache_.accounts.name_of(s.uid);
         ext.md5 = finding.digests.hex(DigestKind::kMd5);
       }
       yara = scanner_->scan(s.bytes, ext, s.mapped, s.head);
@@ -994,17 +1001,6 @@ class Worker {
     sink_.finding(std::move(finding));
   }
 
-  const std::string& owner_name(std::uint32_t uid) {
-    auto it = owners_.find(uid);
-    if (it != owners_.end()) return it->second;
-    std::string name = std::to_string(uid);
-    struct passwd pw {};
-    struct passwd* found = nullptr;
-    char buf[1024];
-    if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) name = found->pw_name;
-    return owners_.emplace(uid, std::move(name)).first->second;
-  }
-
   const ScanConfig& config_;
   const CacheContext& cache_;
   SharedSink& sink_;
@@ -1025,7 +1021,6 @@ class Worker {
   const std::stop_token* stop_ = nullptr;
   // Time asleep in --max-rate so far (ArchiveOptions::idle_time).
   std::chrono::nanoseconds throttled_{0};
-  std::unordered_map<std::uint32_t, std::string> owners_;
   /// Device -> the cache trusts its filesystem (cache_trusts_device).
   std::unordered_map<std::uint64_t, bool> trusted_devices_;
 };
