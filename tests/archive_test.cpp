@@ -291,6 +291,37 @@ TEST(ArchiveScan, Utf8ZipNamesSurviveTheCLocale) {
   EXPECT_EQ(::nl_langinfo(CODESET), codeset_before);
 }
 
+// Every writable format that stores names as text of a known charset
+// (UTF-16 in 7z and Joliet, UTF-8 in pax, xar and flagged zip): the names
+// come out as the same UTF-8 in any locale, with no locale data or gconv
+// module on the host (the static binary may run where there is none).
+TEST(ArchiveScan, NonAsciiNamesOfEveryFormatComeOutAsUtf8WithoutLocaleData) {
+  const std::string name = "d\xc3\xa9p\xc3\xb4t-\xe2\x82\xac.exe";
+  const std::vector<ArchiveSpec> specs = {{"7zip"},          {"iso9660", {}, "iso9660:joliet"}, {"pax"},
+                                          {"cpio"},          {"xar"},                              {"gnutar"},
+                                          {"zip", {}, "zip:hdrcharset=UTF-8"}};
+  for (const ArchiveSpec& spec : specs) {
+    SCOPED_TRACE(spec.format);
+    std::string bytes;
+    {
+      locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+      ASSERT_NE(utf8, static_cast<locale_t>(nullptr));
+      locale_t old = ::uselocale(utf8);
+      bytes = make_archive(spec, {{name, kPositive}});
+      ::uselocale(old);
+      ::freelocale(utf8);
+    }
+    Recorder r = scan(bytes);
+    EXPECT_TRUE(r.errors.empty());
+    const Seen* s = r.find({name});
+    if (s == nullptr) {
+      ADD_FAILURE() << (r.members.empty() ? std::string("no member") : r.members[0].chain.back());
+      continue;
+    }
+    EXPECT_EQ(s->bytes, kPositive);
+  }
+}
+
 TEST(ArchiveScan, TruncatedArchiveIsAnErrorAfterWhatWasRead) {
   // Incompressible content, so the cut falls inside the second member.
   std::string noisy;
