@@ -308,6 +308,25 @@ TEST(Cli, OwnerExternalIsTheAccountNameFromEtcPasswd) {
   EXPECT_EQ((*numeric)["matches"][0]["rule"], "owner_numeric");
 }
 
+// openssl.cnf can load providers and engines from the host: iocsweep
+// never reads it (OPENSSL_CONF or the default), so one that would break
+// every digest changes nothing.
+TEST(Cli, OpensslConfigurationIsNeverRead) {
+  TempDir t, cfg;
+  write_file(t / "evtdiag.exe", test::synth_swift_engine());
+  write_file(cfg / "openssl.cnf",
+             "config_diagnostics = 1\nopenssl_conf = conf\n[conf]\nproviders = prov\n"
+             "[prov]\nbroken = broken_sect\n[broken_sect]\nmodule = /nonexistent.so\nactivate = 1\n");
+  ::setenv("OPENSSL_CONF", (cfg / "openssl.cnf").c_str(), 1);
+  RunResult r = run({kBin, "scan", "--no-rule-cache", t.path()});
+  ::unsetenv("OPENSSL_CONF");
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  const json* f = finding_for(doc, t / "evtdiag.exe");
+  ASSERT_NE(f, nullptr) << r.out;
+  EXPECT_EQ((*f)["sha256"], sha256_of(test::synth_swift_engine()));
+}
+
 TEST(Cli, TextFormatIsReadable) {
   TempDir t;
   write_file(t / "evt\ndiag.exe", test::synth_swift_engine());
