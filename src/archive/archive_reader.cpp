@@ -201,8 +201,15 @@ class Utf8Ctype {
 
  private:
   static locale_t shared() {
+#if IOCSWEEP_STATIC_BUILD
+    // A static glibc would read the host's locale files (of another glibc,
+    // or none): the static executable answers CODESET itself instead
+    // (src/cli/static_runtime.cpp).
+    return static_cast<locale_t>(nullptr);
+#else
     static const locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
     return utf8;
+#endif
   }
   locale_t locale_;
   locale_t previous_ = LC_GLOBAL_LOCALE;
