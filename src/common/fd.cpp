@@ -17,14 +17,33 @@ UniqueFd::~UniqueFd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+namespace {
+
+// Random bytes for a temporary name. getrandom(2) came with Linux 3.17;
+// the static binary also runs on older kernels (RHEL 7's 3.10, see
+// docs/install.md), where /dev/urandom serves the same purpose.
+bool random_bytes(unsigned char* out, std::size_t n) {
+  const ssize_t got = ::getrandom(out, n, 0);
+  if (got == static_cast<ssize_t>(n)) return true;
+  if (got >= 0 || errno != ENOSYS) return false;
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return false;
+  const ssize_t read_n = ::read(fd, out, n);
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return read_n == static_cast<ssize_t>(n);
+}
+
+}  // namespace
+
 Result<CreatedFile> create_file_at(int dirfd, const std::string& prefix, mode_t mode) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   int last_errno = EEXIST;
   // As mkstemp: another name on a collision, a bounded number of times.
   for (int attempt = 0; attempt < 100 && last_errno == EEXIST; ++attempt) {
     unsigned char random[6];
-    const ssize_t got = ::getrandom(random, sizeof random, 0);
-    if (got != static_cast<ssize_t>(sizeof random)) return Error{std::strerror(errno)};
+    if (!random_bytes(random, sizeof random)) return Error{std::strerror(errno)};
     std::string name = prefix;
     for (unsigned char r : random) name += kAlphabet[r % (sizeof kAlphabet - 1)];
     const int fd = ::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
