@@ -4,13 +4,14 @@
 For every subcommand, each option `iocsweep SUB --help` lists must be in the
 man page's section for SUB (`.SS "iocsweep SUB"`, options as `.TP` heads) and
 each option that section documents must be in --help; GLOBAL OPTIONS must be
-`iocsweep --help`'s. The completion script must pass `bash -n`, and completing
+`iocsweep --help`'s; groff must render it without warnings. The completion script must pass `bash -n`, and completing
 `iocsweep SUB -` must offer exactly the options SUB's --help lists; an option
 taking a path must complete file names.
 
 Usage: manpage_completion_test.py IOCSWEEP MANPAGE COMPLETION"""
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,13 @@ def man_sections():
                 sections[current].add(name.replace("\\-", "-"))
     return sections
 
+
+# The page must render without groff warnings (what `man -l` shows).
+if shutil.which("groff"):
+    p = subprocess.run(["groff", "-man", "-ww", "-z", MAN], capture_output=True, text=True)
+    check(p.returncode == 0 and not p.stderr, "groff renders %s without warnings: %s" % (MAN, p.stderr))
+else:
+    print("SKIP: no groff, the man page's rendering is not checked")
 
 man = man_sections()
 for sub in SUBCOMMANDS:
