@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "iocsweep/build_info.hpp"
 #include "iocsweep/version.hpp"
 #include "test_support.hpp"
 
@@ -86,6 +87,10 @@ TEST(JsonSink, DocumentShape) {
   EXPECT_EQ(doc["schema_version"], kReportSchemaVersion);
   EXPECT_EQ(doc["tool"]["name"], "iocsweep");
   EXPECT_EQ(doc["tool"]["version"], std::string(version()));
+  // The build facts come from build_info, the one place `iocsweep version` reads too.
+  EXPECT_EQ(doc["tool"], tool_info_json());
+  EXPECT_EQ(doc["tool"]["pack_fingerprint"].get<std::string>().size(), 64u);
+  EXPECT_EQ(doc["tool"]["libraries"].size(), 5u);
   EXPECT_EQ(doc["scan"]["roots"][0], "/root");
   EXPECT_EQ(doc["scan"]["complete"], true);
   EXPECT_EQ(doc["scan"]["rulesets"][0]["rules"], 1);

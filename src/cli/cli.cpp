@@ -22,6 +22,7 @@
 #include "cli/config_file.hpp"
 #include "cli/progress.hpp"
 #include "iocsweep/baseline.hpp"
+#include "iocsweep/build_info.hpp"
 #include "iocsweep/output_file.hpp"
 #include "iocsweep/pipeline.hpp"
 #include "iocsweep/throttle.hpp"
@@ -1077,7 +1078,13 @@ int run(int argc, char** argv) {
   iocs_list->add_flag("--no-builtin", iocs_opts.no_builtin, "Do not load the built-in indicator lists");
   iocs_list->add_flag("--json", iocs_opts.json, "Print a JSON array instead of text");
 
-  CLI::App* version_cmd = app.add_subcommand("version", "Print the version of iocsweep, libyara and OpenSSL");
+  CLI::App* version_cmd = app.add_subcommand(
+      "version",
+      "Print the version of iocsweep, the libyara, OpenSSL, RE2, libarchive and SQLite versions it was built "
+      "with, its architecture, static or dynamic link, and the built-in pack's fingerprint");
+  bool version_json = false;
+  version_cmd->add_flag("--json", version_json,
+                        "Print the same facts as a JSON object, the report's `tool` object (docs/report-format.md)");
 
   // CLI11 reads config files at the top level (settings under [scan]):
   // `scan --config FILE` is moved there before parsing, and the file is
@@ -1136,10 +1143,9 @@ int run(int argc, char** argv) {
   if (rules_check->parsed()) return run_rules_check(check_paths);
   if (iocs_list->parsed()) return run_iocs_list(iocs_opts);
   if (version_cmd->parsed()) {
-    std::cout << kToolName << " " << version() << "\n"
-              << "libyara " << yara_version() << "\n"
-              << openssl_version() << "\n";
-    return kExitClean;
+    std::cout << (version_json ? tool_info_json().dump(2) + "\n" : tool_info_text());
+    std::cout.flush();
+    return std::cout ? kExitClean : kExitFatal;
   }
   return kExitFatal;
 }

@@ -15,5 +15,9 @@ struct EmbeddedFile {
 
 std::vector<EmbeddedFile> rule_files();
 std::vector<EmbeddedFile> ioc_files();
+/// SHA-256 (hex) of the pack's manifest: "SHA256  rules/NAME" lines, then
+/// "SHA256  iocs/NAME" lines, each in byte order of NAME, as `sha256sum`
+/// prints them (cmake/embed_pack.cmake).
+std::string_view pack_fingerprint();
 
 }  // namespace iocsweep::builtin_data

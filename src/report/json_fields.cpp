@@ -1,5 +1,6 @@
 #include "report/json_fields.hpp"
 
+#include "iocsweep/build_info.hpp"
 #include "iocsweep/version.hpp"
 
 namespace iocsweep::report_detail {
@@ -162,7 +163,7 @@ json stats_json(const ScanStats& s) {
           {"elapsed_s", s.elapsed_s}};
 }
 
-json tool_json() { return {{"name", kToolName}, {"version", version()}}; }
+json tool_json() { return tool_info_json(); }
 
 std::string dump(const json& j, int indent) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }
 

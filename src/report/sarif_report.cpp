@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "iocsweep/baseline.hpp"
+#include "iocsweep/build_info.hpp"
 #include "iocsweep/report.hpp"
 #include "iocsweep/version.hpp"
 #include "report/collecting_sink.hpp"
@@ -95,6 +96,12 @@ class SarifSink final : public report_detail::CollectingSink {
                    {"semanticVersion", version()},
                    {"informationUri", kInformationUri},
                    {"rules", rules_}};
+    // The build facts of the JSON report's `tool` object, in the driver's
+    // property bag (SARIF 2.1.0 section 3.8).
+    json build = tool_info_json();
+    build.erase("name");
+    build.erase("version");
+    driver["properties"] = std::move(build);
     run["tool"] = {{"driver", std::move(driver)}};
     run["invocations"] = json::array({invocation_json(end)});
     json bases = json::object();
