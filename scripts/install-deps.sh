@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libyara-dev libssl-dev nlohmann-json3-dev libcli11-dev libre2-dev libarchive-dev
   libsqlite3-dev libgtest-dev python3 python3-jsonschema python3-yaml
+  git  # scripts/release.sh dates a release by its commit (SOURCE_DATE_EPOCH)
 )
 if [[ "${1:-}" == "--test" ]]; then
   # Sanitizer runtimes and the fuzzing toolchain for the full test suite.

@@ -2,7 +2,9 @@
 # The whole test suite, as CI runs it: installs what is missing, then builds
 # and tests the dev preset (warnings as errors), then the same suite under
 # AddressSanitizer + UBSan and under ThreadSanitizer, then builds the
-# libFuzzer targets (clang, ASan + UBSan) and fuzzes each parser briefly.
+# libFuzzer targets (clang, ASan + UBSan) and fuzzes each parser briefly,
+# then makes the release artefacts and checks them and that a second build of
+# the static binary elsewhere is byte-identical.
 # Usage: scripts/run-tests.sh [--quick]   (--quick: dev preset only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +28,13 @@ if [[ "${1:-}" != "--quick" ]]; then
   cmake --preset fuzz
   cmake --build --preset fuzz --target "${fuzzers[@]}"
   ctest --preset fuzz -R '^fuzz_(hash_iocs|filename_iocs|stix|misp|rules|baseline|archive|archive_recognition)_'
+fi
+
+if [[ "${1:-}" != "--quick" ]]; then
+  # Two static builds from scratch (about 5 minutes each on 2 cores): the
+  # release's and the independent one the reproducibility check compares it with.
+  echo "=== release: artefacts, their checks, a reproducible rebuild ===" >&2
+  scripts/release.sh
+  python3 tests/release_artefacts_test.py
+  scripts/check-reproducible.sh
 fi
