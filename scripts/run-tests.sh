@@ -2,12 +2,18 @@
 # The whole test suite, as CI runs it: installs what is missing, then builds
 # and tests the dev preset (warnings as errors), then the same suite under
 # AddressSanitizer + UBSan and under ThreadSanitizer, then builds the
-# libFuzzer targets (clang, ASan + UBSan) and fuzzes each parser briefly.
+# libFuzzer targets (clang, ASan + UBSan) and fuzzes each parser briefly,
+# then builds the static binaries (x86_64, and aarch64 cross-built) and runs
+# the integration tests against each (aarch64 under qemu-user).
 # Usage: scripts/run-tests.sh [--quick]   (--quick: dev preset only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh --test
+if [[ "${1:-}" == "--quick" ]]; then
+  scripts/install-deps.sh --test
+else
+  scripts/install-deps.sh --test --cross arm64
+fi
 
 presets=(dev asan-ubsan tsan)
 if [[ "${1:-}" == "--quick" ]]; then presets=(dev); fi
@@ -26,4 +32,17 @@ if [[ "${1:-}" != "--quick" ]]; then
   cmake --preset fuzz
   cmake --build --preset fuzz --target "${fuzzers[@]}"
   ctest --preset fuzz -R '^fuzz_(hash_iocs|filename_iocs|stix|misp|rules|baseline|archive|archive_recognition)_'
+fi
+
+if [[ "${1:-}" != "--quick" ]]; then
+  # The binaries that ship: the dev preset's integration tests run against
+  # each (scripts/test-build.sh), the aarch64 one under qemu-user.
+  echo "=== static: build, integration tests against build/static/iocsweep ===" >&2
+  cmake --preset static
+  cmake --build --preset static
+  scripts/test-build.sh build/static/iocsweep
+  echo "=== static-aarch64: cross-build, integration tests under qemu-aarch64-static ===" >&2
+  cmake --preset static-aarch64
+  cmake --build --preset static-aarch64
+  scripts/test-build.sh build/static-aarch64/iocsweep qemu-aarch64-static
 fi
