@@ -14,7 +14,11 @@ while (($# > 0)); do
   case "$1" in
     --test) test=1 ;;
     --cross)
-      cross="${2:-}"
+      if (($# < 2)); then
+        echo "$0: --cross needs an architecture (arm64)" >&2
+        exit 2
+      fi
+      cross="$2"
       shift
       ;;
     *)
