@@ -1,7 +1,37 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages iocsweep needs to build and test, only
 # those that are missing. Runs as root, or through sudo when not root.
+# Usage: scripts/install-deps.sh [--test] [--cross arm64]
+#   --test         also the sanitizer runtimes and the fuzzing toolchain
+#   --cross arm64  also the aarch64 cross toolchain, qemu-user and the
+#                  :arm64 -dev packages the static-aarch64 preset links
+#                  (enables the arm64 architecture in dpkg if it is not)
 set -euo pipefail
+
+test=0
+cross=""
+while (($# > 0)); do
+  case "$1" in
+    --test) test=1 ;;
+    --cross)
+      if (($# < 2)); then
+        echo "$0: --cross needs an architecture (arm64)" >&2
+        exit 2
+      fi
+      cross="$2"
+      shift
+      ;;
+    *)
+      echo "usage: $0 [--test] [--cross arm64]" >&2
+      exit 2
+      ;;
+  esac
+  shift
+done
+if [[ -n "$cross" && "$cross" != "arm64" ]]; then
+  echo "$0: only --cross arm64 is supported" >&2
+  exit 2
+fi
 
 packages=(
   cmake ninja-build g++ pkg-config
@@ -9,9 +39,27 @@ packages=(
   libsqlite3-dev libgtest-dev python3 python3-jsonschema python3-yaml
   git  # scripts/release.sh dates a release by its commit (SOURCE_DATE_EPOCH)
 )
-if [[ "${1:-}" == "--test" ]]; then
+if ((test)); then
   # Sanitizer runtimes and the fuzzing toolchain for the full test suite.
   packages+=(clang libclang-rt-14-dev)
+fi
+if [[ "$cross" == "arm64" ]]; then
+  # The libraries the static link takes (CMakeLists.txt, iocsweep_deps):
+  # each direct dependency's .a and what its pkg-config --static list names.
+  # The header-only ones (nlohmann-json3-dev, libcli11-dev) are
+  # architecture-independent: the host's copy serves the cross build.
+  packages+=(crossbuild-essential-arm64 qemu-user-static)
+  for p in libyara-dev libssl-dev libre2-dev libarchive-dev libsqlite3-dev \
+    libmagic-dev libjansson-dev libxml2-dev libicu-dev nettle-dev libacl1-dev \
+    liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev; do
+    packages+=("$p:arm64")
+  done
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+if [[ "$cross" == "arm64" ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  "${sudo[@]}" dpkg --add-architecture arm64
 fi
 
 missing=()
@@ -23,8 +71,6 @@ done
 if ((${#missing[@]} == 0)); then
   exit 0
 fi
-sudo=()
-if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
 echo "Installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -q

@@ -452,7 +452,12 @@ TEST(CacheCli, CacheOthersCouldEditIsFatal) {
 TEST(CacheCli, CacheThatCannotBeCreatedIsRemovedAgain) {
   Tree t;
   const std::string command = "trap '' XFSZ; ulimit -f 1; exec \"$0\" \"$@\"";
-  RunResult r = run({"/bin/sh", "-c", command, kBin, "scan", "--no-rule-cache", "--cache", t.cache(), t.dir.path()});
+  // The words after the script are $0 and $@: the binary, or the emulator and the binary.
+  std::vector<std::string> args{"/bin/sh", "-c", command};
+  for (std::string& w : test::command_line({kBin, "scan", "--no-rule-cache", "--cache", t.cache(), t.dir.path()})) {
+    args.push_back(std::move(w));
+  }
+  RunResult r = run(std::move(args));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(t.cache()), std::string::npos) << r.err;
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
@@ -472,13 +477,11 @@ TEST(CacheCli, KilledRunLeavesSoundCache) {
   }
   let_ctime_settle();
   const std::string cache = cfg / "scan.db";
-  const std::vector<std::string> args{kBin, "scan", "--threads",    "2",        "--cache", cache, "--cache-min-age",
-                                      "0",  "-o",   cfg / "r.json", tree.path()};
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
+  std::vector<std::string> args = test::command_line(
+      {kBin, "scan", "--threads", "2", "--cache", cache, "--cache-min-age", "0", "-o", cfg / "r.json", tree.path()});
+  std::vector<char*> argv = test::exec_argv(args);
   pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+  ASSERT_EQ(posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
   // The first batch is committed after ScanCache::kBatchRows files or a
   // second: wait (reading beside the writer, as WAL allows) until one is.
   sqlite3* watcher = nullptr;

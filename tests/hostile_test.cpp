@@ -45,6 +45,10 @@ Proc run_bin(const std::vector<std::string>& args, std::chrono::seconds timeout 
   TempDir io;
   ::chmod(io.path().c_str(), 0777);
   const std::string out_path = io / "out", err_path = io / "err";
+  std::vector<std::string> command{kBin};
+  command.insert(command.end(), args.begin(), args.end());
+  command = test::command_line(std::move(command));
+  std::vector<char*> argv = test::exec_argv(command);
   const auto start = std::chrono::steady_clock::now();
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -58,10 +62,7 @@ Proc run_bin(const std::vector<std::string>& args, std::chrono::seconds timeout 
       ::setgroups(0, nullptr);
       if (::setgid(uid) != 0 || ::setuid(uid) != 0) ::_exit(99);
     }
-    std::vector<char*> argv{const_cast<char*>(kBin.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(kBin.c_str(), argv.data());
+    ::execvp(argv[0], argv.data());
     ::_exit(98);
   }
   Proc p;
@@ -381,12 +382,14 @@ TEST(Hostile, ClosedStdoutEndsQuietly) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   ::close(fds[0]);  // nobody will ever read
+  std::vector<std::string> command = test::command_line({kBin, "scan", t.path()});
+  std::vector<char*> argv = test::exec_argv(command);
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(fds[1], 1);
     const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(err, 2);
-    ::execl(kBin.c_str(), kBin.c_str(), "scan", t.path().c_str(), static_cast<char*>(nullptr));
+    ::execvp(argv[0], argv.data());
     ::_exit(98);
   }
   ::close(fds[1]);

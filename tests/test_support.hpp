@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -95,6 +96,32 @@ inline std::string test_emulator() {
   return emu != nullptr ? emu : "";
 }
 
+/// `args` as the argv to exec: when args[0] is the binary under test and an
+/// emulator is set, the emulator's words (split at spaces) go first. Every
+/// test that starts the binary goes through this; exec the result with a
+/// PATH search (posix_spawnp, execvp): the emulator may be a bare name.
+inline std::vector<std::string> command_line(std::vector<std::string> args) {
+  if (args.empty() || args[0] != binary_under_test()) return args;
+  std::vector<std::string> prefix;
+  std::istringstream words(test_emulator());
+  for (std::string w; words >> w;) prefix.push_back(w);
+  args.insert(args.begin(), prefix.begin(), prefix.end());
+  return args;
+}
+
+/// A NULL-terminated argv pointing into `args`, which must outlive it.
+/// Built before a fork, so the child only execs.
+inline std::vector<char*> exec_argv(std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+/// True when the binary under test runs under an emulator; the few tests
+/// that watch the process itself (its threads, its scheduling) skip then.
+inline bool under_emulator() { return !test_emulator().empty(); }
+
 struct RunResult {
   int exit_code = -1;
   std::string out;
@@ -106,9 +133,7 @@ struct RunResult {
 /// The binary under test runs through test_emulator() when one is set.
 inline RunResult run(std::vector<std::string> args, const std::string& stdin_path = "/dev/null",
                      const std::string& cwd = "") {
-  if (!args.empty() && args[0] == binary_under_test() && !test_emulator().empty()) {
-    args.insert(args.begin(), test_emulator());
-  }
+  args = command_line(std::move(args));
   TempDir io;
   const std::string out_path = io / "out", err_path = io / "err";
   posix_spawn_file_actions_t fa;
@@ -117,9 +142,7 @@ inline RunResult run(std::vector<std::string> args, const std::string& stdin_pat
   posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
+  std::vector<char*> argv = exec_argv(args);
   pid_t pid = 0;
   const int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
