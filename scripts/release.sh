@@ -81,6 +81,24 @@ for arch in "${arches[@]}"; do
     mkdir -p "$stage/contrib/bash-completion"
     cp contrib/bash-completion/iocsweep "$stage/contrib/bash-completion/"
   fi
+  # The bill of materials, from the linker's map of this very link; its hash
+  # is the shipped (stripped) binary's.
+  python3 scripts/sbom.py --binary "$stage/iocsweep" --map "$bdir/iocsweep.map" --build-dir "$bdir" \
+    --source-dir "$root" --version "$version" --arch "$arch" --deb-arch "$debarch" \
+    --output "dist/$name.cdx.json"
+  artefacts+=("$name.cdx.json")
+
+  # A static binary carries the code of every library linked in, so the
+  # tarball carries their licences: each package's copyright file, for every
+  # component the SBOM names (the licences/ directory).
+  mkdir -p "$stage/licences"
+  mapfile -t packages < <(python3 -c 'import json, sys
+for c in json.load(open(sys.argv[1]))["components"]: print(c["name"])' "dist/$name.cdx.json")
+  for pkg in "${packages[@]}"; do
+    copyright=/usr/share/doc/$pkg/copyright
+    [[ -f $copyright ]] || { echo "release.sh: $pkg has no $copyright" >&2; exit 1; }
+    cp "$copyright" "$stage/licences/$pkg"
+  done
   tar -C "$work" --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
     --mode='u+rwX,go=rX' --format=gnu -cf - "$name" | gzip -n -9 >"dist/$name.tar.gz"
   artefacts+=("$name.tar.gz")
@@ -93,12 +111,6 @@ for arch in "${arches[@]}"; do
   mv "$deb" dist/
   artefacts+=("$(basename "$deb")")
 
-  # The bill of materials, from the linker's map of this very link; its hash
-  # is the shipped (stripped) binary's.
-  python3 scripts/sbom.py --binary "$stage/iocsweep" --map "$bdir/iocsweep.map" --build-dir "$bdir" \
-    --source-dir "$root" --version "$version" --arch "$arch" --deb-arch "$debarch" \
-    --output "dist/$name.cdx.json"
-  artefacts+=("$name.cdx.json")
 done
 
 (cd dist && sha256sum "${artefacts[@]}" >SHA256SUMS)

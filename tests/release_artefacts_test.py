@@ -65,6 +65,9 @@ def check_tarball(path, name, src, epoch):
         for licence in ("LICENSE", "LICENSE.md", "LICENSE.txt", "COPYING"):
             if os.path.isfile(os.path.join(src, licence)):
                 expected.append(f"{name}/{licence}")
+        # Every library linked in brings its licence (its package's copyright file).
+        with open(path[: -len(".tar.gz")] + ".cdx.json", encoding="utf-8") as f:
+            expected += [f"{name}/licences/{c['name']}" for c in json.load(f)["components"]]
         if os.path.isfile(os.path.join(src, "contrib/bash-completion/iocsweep")):
             expected.append(f"{name}/contrib/bash-completion/iocsweep")
         for e in expected:
