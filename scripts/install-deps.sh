@@ -33,10 +33,19 @@ if [[ -n "$cross" && "$cross" != "arm64" ]]; then
   exit 2
 fi
 
+# The libraries the static link takes (CMakeLists.txt, iocsweep_deps): each
+# direct dependency's .a and what its pkg-config --static list names. The
+# -dev packages of the direct dependencies do not all pull these in (Debian's
+# libarchive-dev needs only libarchive13), so they are named here.
+static_libs=(
+  libyara-dev libssl-dev libre2-dev libarchive-dev libsqlite3-dev
+  libmagic-dev libjansson-dev libxml2-dev libicu-dev nettle-dev libacl1-dev
+  liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev
+)
 packages=(
   cmake ninja-build g++ pkg-config
-  libyara-dev libssl-dev nlohmann-json3-dev libcli11-dev libre2-dev libarchive-dev
-  libsqlite3-dev libgtest-dev python3 python3-jsonschema python3-yaml
+  nlohmann-json3-dev libcli11-dev "${static_libs[@]}"
+  libgtest-dev python3 python3-jsonschema python3-yaml
   git  # scripts/release.sh dates a release by its commit (SOURCE_DATE_EPOCH)
 )
 if ((test)); then
@@ -44,14 +53,11 @@ if ((test)); then
   packages+=(clang libclang-rt-14-dev)
 fi
 if [[ "$cross" == "arm64" ]]; then
-  # The libraries the static link takes (CMakeLists.txt, iocsweep_deps):
-  # each direct dependency's .a and what its pkg-config --static list names.
-  # The header-only ones (nlohmann-json3-dev, libcli11-dev) are
-  # architecture-independent: the host's copy serves the cross build.
+  # The same static libraries in their arm64 builds. The header-only ones
+  # (nlohmann-json3-dev, libcli11-dev) are architecture-independent: the
+  # host's copy serves the cross build.
   packages+=(crossbuild-essential-arm64 qemu-user-static)
-  for p in libyara-dev libssl-dev libre2-dev libarchive-dev libsqlite3-dev \
-    libmagic-dev libjansson-dev libxml2-dev libicu-dev nettle-dev libacl1-dev \
-    liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev; do
+  for p in "${static_libs[@]}"; do
     packages+=("$p:arm64")
   done
 fi
