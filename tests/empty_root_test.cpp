@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive_builder.hpp"
+#include "iocsweep/common.hpp"
 #include "iocsweep/hash.hpp"
 #include "report_support.hpp"
 #include "test_support.hpp"
@@ -153,6 +154,9 @@ TEST(EmptyRoot, StaticBinarySweepsASynthesisedPositiveWithNothingElseThere) {
   const std::string name = "d\xc3\xa9p\xc3\xb4t-\xe2\x82\xac.exe";
   write_file(root.path() + "/tree/names.7z", utf8_named_archive({"7zip"}, {{name, positive}}));
   write_file(root.path() + "/tree/names.xar", utf8_named_archive({"xar"}, {{name, positive}}));
+  // A name in no charset at all (Latin-1 bytes in a tar): kept as its bytes.
+  const std::string raw = "caf\xe9-\xff.exe";
+  write_file(root.path() + "/tree/raw.tar", test::make_archive({"gnutar"}, {{raw, positive}}));
   // The owner's name comes from this root's /etc/passwd, without NSS.
   test::make_dir(root.path() + "/etc");
   write_file(root.path() + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nswiftop:x:4242:4242::/:/bin/sh\n");
@@ -179,6 +183,9 @@ TEST(EmptyRoot, StaticBinarySweepsASynthesisedPositiveWithNothingElseThere) {
   EXPECT_EQ((*engine)["sha256"], sha256_hex(positive));
   EXPECT_NE(finding_for(doc, "/tree/names.7z", {name}), nullptr) << r.out;
   EXPECT_NE(finding_for(doc, "/tree/names.xar", {name}), nullptr) << r.out;
+  const json* raw_member = finding_for(doc, "/tree/raw.tar", {to_valid_utf8(raw)});
+  ASSERT_NE(raw_member, nullptr) << r.out;
+  EXPECT_EQ((*raw_member)["member_hex"], json::array({to_hex(std::string_view(raw))}));
   const json* owned = finding_for(doc, "/tree/owned.bin");
   ASSERT_NE(owned, nullptr) << r.out;
   EXPECT_EQ((*owned)["matches"][0]["rule"], "owned_by_swiftop");
