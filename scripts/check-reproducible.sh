@@ -24,7 +24,7 @@ trap 'rm -rf "$work"' EXIT
 # uncommitted change is in both builds.
 mkdir "$work/other-source"
 git ls-files -z --cached --others --exclude-standard |
-  while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
+  while IFS= read -r -d '' f; do if [[ -e $f ]]; then printf '%s\0' "$f"; fi; done |
   tar --null -T - -cf - | tar -C "$work/other-source" -xf -
 
 debarch=$(dpkg --print-architecture)

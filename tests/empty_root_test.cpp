@@ -91,7 +91,7 @@ class EmptyRoot {
       ::_exit(123);
     }
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     RunResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -113,7 +113,7 @@ bool can_chroot() {
   const pid_t pid = ::fork();
   if (pid == 0) ::_exit(::chroot(d.path().c_str()) == 0 ? 0 : 1);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

@@ -10,23 +10,21 @@
 // cannot be converted and are lost. Answering "UTF-8" for CODESET makes
 // libarchive use its own UTF-16/UTF-8 converters, as under C.UTF-8.
 //
-// iconv_open() of a charset glibc does not build in (CP932, ISO-8859-x)
-// dlopens a gconv module from the host; in a static binary that loads a
-// foreign glibc's code into the process. Such a conversion is refused
-// (EINVAL), as if the charset were unknown: libarchive then keeps what it
-// can of the name and the member is scanned all the same.
+// iconv_open() is refused (EINVAL), whatever the charsets: even for the
+// conversions glibc builds in, a static glibc first reads the host's
+// gconv-modules configuration (and GCONV_PATH), which can name a module it
+// would then dlopen: a foreign glibc's code in this process. With CODESET
+// answered as UTF-8, libarchive needs no iconv for UTF-8 and UTF-16 names;
+// for a legacy code page (an LHA header's CP932) it keeps what it can of
+// the name, and the member is scanned all the same.
 
 #include <iconv.h>
 #include <langinfo.h>
 
-#include <cctype>
 #include <cerrno>
-#include <cstring>
-#include <string>
 
 extern "C" {
 char* __real_nl_langinfo(nl_item item);
-iconv_t __real_iconv_open(const char* to, const char* from);
 
 char* __wrap_nl_langinfo(nl_item item) {
   static char utf8[] = "UTF-8";
@@ -35,32 +33,7 @@ char* __wrap_nl_langinfo(nl_item item) {
 }
 }
 
-namespace {
-
-// The conversions glibc has built in (gconv_builtin.h), by the names
-// libarchive and libxml2 ask for: upper case, without '-', '_' and any
-// "//" suffix.
-bool builtin_charset(const char* name) {
-  std::string key;
-  for (const char* p = name; *p != '\0' && !(p[0] == '/' && p[1] == '/'); ++p) {
-    if (*p == '-' || *p == '_') continue;
-    key += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
-  }
-  static const char* const kBuiltin[] = {"UTF8",    "UTF16",   "UTF16LE",      "UTF16BE", "UTF32",
-                                         "UTF32LE", "UTF32BE", "UCS2",         "UCS4",    "UCS4LE",
-                                         "ASCII",   "USASCII", "ANSIX3.41968", "WCHART",  "INTERNAL"};
-  for (const char* b : kBuiltin) {
-    if (key == b) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-extern "C" iconv_t __wrap_iconv_open(const char* to, const char* from) {
-  if (to == nullptr || from == nullptr || !builtin_charset(to) || !builtin_charset(from)) {
-    errno = EINVAL;
-    return reinterpret_cast<iconv_t>(-1);
-  }
-  return __real_iconv_open(to, from);
+extern "C" iconv_t __wrap_iconv_open(const char*, const char*) {
+  errno = EINVAL;
+  return reinterpret_cast<iconv_t>(-1);
 }

@@ -23,9 +23,16 @@ namespace {
 // the static binary also runs on older kernels (RHEL 7's 3.10, see
 // docs/install.md), where /dev/urandom serves the same purpose.
 bool random_bytes(unsigned char* out, std::size_t n) {
-  const ssize_t got = ::getrandom(out, n, 0);
+  ssize_t got = -1;
+  do {
+    got = ::getrandom(out, n, 0);
+  } while (got < 0 && errno == EINTR);
   if (got == static_cast<ssize_t>(n)) return true;
-  if (got >= 0 || errno != ENOSYS) return false;
+  if (got >= 0) {
+    errno = EIO;  // a short read of a few bytes: never expected
+    return false;
+  }
+  if (errno != ENOSYS) return false;
   const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return false;
   const ssize_t read_n = ::read(fd, out, n);
