@@ -18,9 +18,6 @@ enum class DigestKind { kMd5, kSha1, kSha256 };
 /// Lower-case name used in reports and IOC files: "md5", "sha1", "sha256".
 std::string_view digest_name(DigestKind kind);
 
-/// Version of the OpenSSL library in use, e.g. "OpenSSL 3.0.19 27 Jan 2026".
-std::string_view openssl_version();
-
 /// Length of a digest of `kind` in hex digits: 32, 40 or 64.
 std::size_t digest_hex_length(DigestKind kind);
 

@@ -1,14 +1,15 @@
 #include "iocsweep/build_info.hpp"
 
 // Only the version macros and version queries of each library are used here.
-// The style keeps <yara.h> and <openssl/*.h> inside their own components;
-// this file is the one exception, so the versions come from one place.
+// The style keeps <openssl/*.h> inside its own component; this file is the
+// one exception, so the versions come from one place. libyara's comes from
+// the match component (yara_version()).
 #include <archive.h>
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 #include <sqlite3.h>
-#include <yara/libyara.h>
 
+#include "iocsweep/match.hpp"
 #include "iocsweep/version.hpp"
 #include "pipeline/builtin_data.hpp"
 
@@ -55,7 +56,7 @@ BuildInfo make_build_info() {
 #endif
   info.pack_fingerprint = std::string(builtin_data::pack_fingerprint());
   // libyara has no run-time version query; in a static build the two are one.
-  info.libraries.push_back({"libyara", "libyara", YR_VERSION, "", "yara.h YR_VERSION"});
+  info.libraries.push_back({"libyara", "libyara", std::string(yara_version()), "", "yara.h YR_VERSION"});
   info.libraries.push_back({"openssl", "OpenSSL", OPENSSL_VERSION_STR, OpenSSL_version(OPENSSL_VERSION_STRING),
                             "openssl/opensslv.h OPENSSL_VERSION_STR"});
   // RE2 has no version macro or query: CMake passes what the build machine

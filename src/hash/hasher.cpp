@@ -1,4 +1,3 @@
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <stdexcept>
@@ -73,8 +72,6 @@ void Digests::merge(const Digests& other) {
     present = present.with(kind);
   }
 }
-
-std::string_view openssl_version() { return OpenSSL_version(OPENSSL_VERSION); }
 
 std::size_t digest_hex_length(DigestKind kind) {
   switch (kind) {
