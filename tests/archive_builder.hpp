@@ -4,6 +4,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <locale.h>
 
 #include <memory>
 #include <stdexcept>
@@ -84,6 +85,24 @@ inline std::string make_archive(const ArchiveSpec& spec, const std::vector<Archi
   }
   check(archive_write_close(a.get()), "close");
   return out;
+}
+
+/// make_archive() with the names of `items` taken as UTF-8: written under
+/// the C.UTF-8 locale (this thread only), as libarchive's writers convert
+/// names from the locale's charset (7z to UTF-16, a flagged zip to UTF-8).
+/// Throws when the machine has no C.UTF-8.
+inline std::string make_archive_utf8_names(const ArchiveSpec& spec, const std::vector<ArchiveItem>& items) {
+  const locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+  if (utf8 == static_cast<locale_t>(nullptr)) throw std::runtime_error("no C.UTF-8 locale to write names with");
+  const locale_t old = ::uselocale(utf8);
+  struct Restore {
+    locale_t old, utf8;
+    ~Restore() {
+      ::uselocale(old);
+      ::freelocale(utf8);
+    }
+  } restore{old, utf8};
+  return make_archive(spec, items);
 }
 
 }  // namespace iocsweep::test

@@ -18,6 +18,7 @@ namespace {
 using nlohmann::json;
 using test::finding_for;
 using test::make_archive;
+using test::make_archive_utf8_names;
 using test::parse_report;
 using test::run;
 using test::RunResult;
@@ -541,15 +542,8 @@ TEST(ArchiveCli, ZipBehindAPrefixAndOldTarAreOpened) {
 
 TEST(ArchiveCli, InvalidUtf8ZipNameKeepsItsBytesForNameIndicators) {
   TempDir t, cfg;
-  std::string zip;
-  {
-    locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
-    ASSERT_NE(utf8, static_cast<locale_t>(nullptr));
-    locale_t old = ::uselocale(utf8);
-    zip = make_archive({"zip", {}, "zip:hdrcharset=UTF-8"}, {{"dropper\xc3\xa9.exe", "harmless bytes"}});
-    ::uselocale(old);
-    ::freelocale(utf8);
-  }
+  std::string zip =
+      make_archive_utf8_names({"zip", {}, "zip:hdrcharset=UTF-8"}, {{"dropper\xc3\xa9.exe", "harmless bytes"}});
   for (std::size_t i = zip.find("dropper\xc3\xa9"); i != std::string::npos; i = zip.find("dropper\xc3\xa9", i)) {
     zip.replace(i + 7, 2, "\xff\xfe");
   }

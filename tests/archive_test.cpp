@@ -21,6 +21,7 @@ namespace {
 using test::ArchiveItem;
 using test::ArchiveSpec;
 using test::make_archive;
+using test::make_archive_utf8_names;
 
 struct Seen {
   std::vector<std::string> chain;
@@ -273,15 +274,7 @@ TEST(ArchiveScan, Utf8ZipNamesSurviveTheCLocale) {
   // Written with UTF-8 names flagged as such (the writer needs a UTF-8
   // locale for that), read back in this thread's own (C) locale.
   const std::string name = "r\xc3\xa9pertoire/\xc3\xa9vt.exe";
-  std::string zip;
-  {
-    locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
-    ASSERT_NE(utf8, static_cast<locale_t>(nullptr));
-    locale_t old = ::uselocale(utf8);
-    zip = make_archive({"zip", {}, "zip:hdrcharset=UTF-8"}, {{name, kPositive}});
-    ::uselocale(old);
-    ::freelocale(utf8);
-  }
+  const std::string zip = make_archive_utf8_names({"zip", {}, "zip:hdrcharset=UTF-8"}, {{name, kPositive}});
   const std::string codeset_before = ::nl_langinfo(CODESET);
   Recorder r = scan(zip);
   EXPECT_TRUE(r.errors.empty());
@@ -297,21 +290,11 @@ TEST(ArchiveScan, Utf8ZipNamesSurviveTheCLocale) {
 // module on the host (the static binary may run where there is none).
 TEST(ArchiveScan, NonAsciiNamesOfEveryFormatComeOutAsUtf8WithoutLocaleData) {
   const std::string name = "d\xc3\xa9p\xc3\xb4t-\xe2\x82\xac.exe";
-  const std::vector<ArchiveSpec> specs = {{"7zip"},          {"iso9660", {}, "iso9660:joliet"}, {"pax"},
-                                          {"cpio"},          {"xar"},                              {"gnutar"},
-                                          {"zip", {}, "zip:hdrcharset=UTF-8"}};
+  const std::vector<ArchiveSpec> specs = {{"7zip"},   {"iso9660", {}, "iso9660:joliet"},  {"pax"}, {"cpio"}, {"xar"},
+                                          {"gnutar"}, {"zip", {}, "zip:hdrcharset=UTF-8"}};
   for (const ArchiveSpec& spec : specs) {
     SCOPED_TRACE(spec.format);
-    std::string bytes;
-    {
-      locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
-      ASSERT_NE(utf8, static_cast<locale_t>(nullptr));
-      locale_t old = ::uselocale(utf8);
-      bytes = make_archive(spec, {{name, kPositive}});
-      ::uselocale(old);
-      ::freelocale(utf8);
-    }
-    Recorder r = scan(bytes);
+    Recorder r = scan(make_archive_utf8_names(spec, {{name, kPositive}}));
     EXPECT_TRUE(r.errors.empty());
     const Seen* s = r.find({name});
     if (s == nullptr) {
@@ -363,12 +346,7 @@ TEST(ArchiveScan, ReadAtSourceGivesTheSameMembers) {
 // A zip whose names are flagged as UTF-8 (written under a UTF-8 locale),
 // then with `from` replaced by `to` in its headers.
 std::string utf8_zip(const std::vector<ArchiveItem>& items, const std::string& from = "", const std::string& to = "") {
-  locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
-  if (utf8 == static_cast<locale_t>(nullptr)) throw std::runtime_error("no C.UTF-8 locale");
-  locale_t old = ::uselocale(utf8);
-  std::string zip = make_archive({"zip", {}, "zip:hdrcharset=UTF-8"}, items);
-  ::uselocale(old);
-  ::freelocale(utf8);
+  std::string zip = make_archive_utf8_names({"zip", {}, "zip:hdrcharset=UTF-8"}, items);
   if (!from.empty()) {
     for (std::size_t i = zip.find(from); i != std::string::npos; i = zip.find(from, i + to.size())) {
       zip.replace(i, from.size(), to);

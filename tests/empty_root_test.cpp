@@ -66,15 +66,17 @@ class EmptyRoot {
  public:
   explicit EmptyRoot(const TempDir& dir) : root_(dir.path()) {
     copy_executable(test::binary_under_test(), root_ + "/iocsweep");
-    if (!test::test_emulator().empty()) copy_executable(test::test_emulator(), root_ + "/emulator");
+    if (test::under_emulator()) copy_executable(test::test_emulator(), root_ + "/emulator");
     test::make_dir(root_ + "/tree");
   }
   const std::string& path() const { return root_; }
 
-  RunResult run(std::vector<std::string> args, const std::vector<std::string>& env = {}) const {
+  RunResult run(std::vector<std::string> args, std::vector<std::string> env = {}) const {
     args.insert(args.begin(), "/iocsweep");
-    if (!test::test_emulator().empty()) args.insert(args.begin(), "/emulator");
+    if (test::under_emulator()) args.insert(args.begin(), "/emulator");
     const std::string out = root_ + "/.out", err = root_ + "/.err";
+    std::vector<char*> argv = test::exec_argv(args);
+    std::vector<char*> envp = test::exec_argv(env);
     const pid_t pid = ::fork();
     if (pid == 0) {
       const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -82,11 +84,6 @@ class EmptyRoot {
       if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(120);
       if (::chroot(root_.c_str()) != 0) ::_exit(errno == EPERM ? 121 : 122);
       if (::chdir("/") != 0) ::_exit(122);
-      std::vector<char*> argv, envp;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      for (const auto& v : env) envp.push_back(const_cast<char*>(v.c_str()));
-      envp.push_back(nullptr);
       ::execve(argv[0], argv.data(), envp.data());
       ::_exit(123);
     }
@@ -132,17 +129,6 @@ bool can_chroot() {
     }                                                                                                  \
   } while (0)
 
-// Writes an archive of `spec` whose member names are written as UTF-8.
-std::string utf8_named_archive(const test::ArchiveSpec& spec, const std::vector<test::ArchiveItem>& items) {
-  locale_t utf8 = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
-  if (utf8 == static_cast<locale_t>(nullptr)) throw std::runtime_error("no C.UTF-8 locale to write names with");
-  locale_t old = ::uselocale(utf8);
-  std::string bytes = test::make_archive(spec, items);
-  ::uselocale(old);
-  ::freelocale(utf8);
-  return bytes;
-}
-
 TEST(EmptyRoot, StaticBinarySweepsASynthesisedPositiveWithNothingElseThere) {
   REQUIRE_STATIC_BINARY_AND_CHROOT();
   TempDir dir;
@@ -152,8 +138,8 @@ TEST(EmptyRoot, StaticBinarySweepsASynthesisedPositiveWithNothingElseThere) {
   write_file(root.path() + "/tree/readme.txt", "an ordinary text file");
   // Names that need a charset conversion: UTF-16 in 7z, UTF-8 in xar.
   const std::string name = "d\xc3\xa9p\xc3\xb4t-\xe2\x82\xac.exe";
-  write_file(root.path() + "/tree/names.7z", utf8_named_archive({"7zip"}, {{name, positive}}));
-  write_file(root.path() + "/tree/names.xar", utf8_named_archive({"xar"}, {{name, positive}}));
+  write_file(root.path() + "/tree/names.7z", test::make_archive_utf8_names({"7zip"}, {{name, positive}}));
+  write_file(root.path() + "/tree/names.xar", test::make_archive_utf8_names({"xar"}, {{name, positive}}));
   // A name in no charset at all (Latin-1 bytes in a tar): kept as its bytes.
   const std::string raw = "caf\xe9-\xff.exe";
   write_file(root.path() + "/tree/raw.tar", test::make_archive({"gnutar"}, {{raw, positive}}));
