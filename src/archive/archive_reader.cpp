@@ -488,7 +488,6 @@ class Walk {
     iterate(inner.get(), depth + 1, base, LevelBytes::of(data));
   }
 
-
   // Reads the layers of an image in order, each opened by `open`, then
   // tells the visitor the image is complete.
   void image(const ImagePlan& plan, const LayerOpener& open) {
