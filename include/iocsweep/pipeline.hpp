@@ -16,6 +16,7 @@
 #include "iocsweep/baseline.hpp"
 #include "iocsweep/cache.hpp"
 #include "iocsweep/common.hpp"
+#include "iocsweep/disk_image.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/match.hpp"
@@ -111,6 +112,11 @@ class ScanProgress {
 /// Everything a scan needs, validated. Immutable once built.
 struct ScanConfig {
   std::vector<std::string> roots;
+  /// Disk images to sweep (--image), after the roots: their files are
+  /// matched as files are (docs/disk-images.md).
+  std::vector<std::string> images;
+  /// Bounds on what one disk image may cost.
+  DiskImageOptions disk;
   Pack pack;
   WalkOptions walk;
   ReadOptions read;

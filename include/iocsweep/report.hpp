@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "iocsweep/common.hpp"
+#include "iocsweep/disk_image.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/hash.hpp"
 #include "iocsweep/ioc.hpp"
@@ -68,6 +69,9 @@ struct Finding {
   bool cached = false;
   /// Set for a file found inside a container image.
   std::optional<FindingImage> image;
+  /// Set for a file found in a disk image (--image); `path` is then
+  /// disk_path(*disk).
+  std::optional<DiskLocation> disk{};
 };
 
 /// Finding score: the highest match score, plus 5 for each further match,
@@ -85,6 +89,8 @@ std::string member_chain(const Finding& f);
 struct FileError {
   std::string path;
   std::string error;
+  /// Set for something in a disk image.
+  std::optional<DiskLocation> disk{};
 };
 
 /// A file deliberately not read, with a short reason.
@@ -92,6 +98,8 @@ struct SkippedFile {
   std::string path;
   std::string reason;  ///< see docs/report-format.md for the list
   std::string detail;  ///< e.g. the filesystem type or exclude glob; may be empty
+  /// Set for something in a disk image.
+  std::optional<DiskLocation> disk{};
 };
 
 /// True when a skipped[] entry with this reason leaves content that the
