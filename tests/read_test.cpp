@@ -145,10 +145,10 @@ TEST(FileReader, ProcFileWithSizeZeroIsReadUntilEof) {
   EXPECT_TRUE(out.info.pseudo_fs);
   // What stream() and read_at() serve is what was read.
   std::string streamed;
-  ASSERT_TRUE(reader.stream([&](ByteView b) { streamed += as_string(b); }));
+  ASSERT_TRUE(out.content->stream([&](ByteView b) { streamed += as_string(b); }));
   EXPECT_EQ(streamed, text);
   std::vector<std::uint8_t> tail(16);
-  auto got = reader.read_at(out.info.size - 4, tail);
+  auto got = out.content->read_at(out.info.size - 4, tail);
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(*got, 4u);
 }
@@ -217,7 +217,7 @@ TEST(FileReader, LargeFileIsMappedAndStreamedInOrder) {
   EXPECT_EQ(out.bytes.size(), data.size());
   std::string streamed;
   std::size_t chunks = 0;
-  ASSERT_TRUE(reader.stream([&](ByteView b) {
+  ASSERT_TRUE(out.content->stream([&](ByteView b) {
     streamed.append(reinterpret_cast<const char*>(b.data()), b.size());
     ++chunks;
   }));
@@ -232,7 +232,7 @@ TEST(FileReader, MappedFileTruncatedBeforeStreamingIsAnErrorNotACrash) {
   ReadOutcome out = reader.read(entry_in(open_dir(t.path()), "big"));
   ASSERT_TRUE(out.mapped);
   ASSERT_EQ(::truncate((t / "big").c_str(), 1000), 0);
-  Status st = reader.stream([](ByteView) {});
+  Status st = out.content->stream([](ByteView) {});
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().message.rfind("file shrank while being read", 0), 0u) << st.error().message;
 }
@@ -241,10 +241,31 @@ TEST(FileReader, SmallFileStreamsInOnePiece) {
   TempDir t;
   write_file(t / "s", "small");
   FileReader reader({});
-  ASSERT_FALSE(reader.read(entry_in(open_dir(t.path()), "s")).mapped);
+  ReadOutcome out = reader.read(entry_in(open_dir(t.path()), "s"));
+  ASSERT_FALSE(out.mapped);
   std::vector<std::string> pieces;
-  ASSERT_TRUE(reader.stream([&](ByteView b) { pieces.push_back(as_string(b)); }));
+  ASSERT_TRUE(out.content->stream([&](ByteView b) { pieces.push_back(as_string(b)); }));
   EXPECT_EQ(pieces, std::vector<std::string>{"small"});
+}
+
+TEST(FileReader, AMappedFileStaysReadableAfterTheNextRead) {
+  // The content owns its mapping and descriptor: reading another file does
+  // not take it away (nor does the reader hold "the last file" for it).
+  TempDir t;
+  write_file(t / "big", std::string(static_cast<std::size_t>(kMapThreshold) + 1, 'b'));
+  write_file(t / "s", "small");
+  FileReader reader({});
+  const auto dir = open_dir(t.path());
+  ReadOutcome big = reader.read(entry_in(dir, "big"));
+  ASSERT_TRUE(big.mapped);
+  ReadOutcome small = reader.read(entry_in(dir, "s"));
+  ASSERT_EQ(small.kind, ReadOutcome::Kind::kRead);
+  std::uint8_t last = 0;
+  auto got = big.content->read_at(kMapThreshold, std::span<std::uint8_t>(&last, 1));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, 1u);
+  EXPECT_EQ(last, 'b');
+  EXPECT_EQ(as_string(small.bytes), "small");
 }
 
 TEST(FileReader, VanishedFileIsAnError) {

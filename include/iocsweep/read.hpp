@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "iocsweep/common.hpp"
+#include "iocsweep/source.hpp"
 #include "iocsweep/walk.hpp"
 
 namespace iocsweep {
@@ -31,18 +32,51 @@ struct FileInfo {
   bool pseudo_fs = false;
 };
 
+/// The bytes of one file a FileReader read: a slice of the reader's buffer
+/// (borrowed: valid until that reader's next read()), or a read-only mapping
+/// of the file, which it owns with the file's descriptor and releases when
+/// destroyed. Not thread-safe.
+class FileContent final : public ByteSource {
+ public:
+  ~FileContent() override;
+
+  /// The file's size when it was read.
+  std::uint64_t size() const override { return bytes_.size(); }
+
+  /// Copies up to `out.size()` bytes at `offset`: from the buffer, or with
+  /// pread() for a mapped file (never through the mapping). Fails when the
+  /// file shrank meanwhile.
+  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::uint8_t> out) override;
+
+  /// Passes the bytes, in order, to `sink`: the buffer in one piece, or a
+  /// mapped file with pread() in 1 MiB chunks (the pages the scan faulted in
+  /// are served from the page cache, and a truncated file gives an error
+  /// here instead of SIGBUS). Fails when the file shrank meanwhile.
+  Status stream(const std::function<void(ByteView)>& sink);
+
+ private:
+  friend class FileReader;
+  FileContent(ByteView bytes, int mapped_fd, void* map) : bytes_(bytes), mapped_fd_(mapped_fd), map_(map) {}
+  ByteView bytes_;
+  int mapped_fd_ = -1;
+  void* map_ = nullptr;
+  std::vector<std::uint8_t> chunk_;  // stream()'s pread buffer, for a mapped file
+};
+
 /// What happened to one file.
 struct ReadOutcome {
   enum class Kind { kRead, kSkipped, kFailed };
   Kind kind = Kind::kFailed;
   FileInfo info;
-  /// The file's bytes; valid until the next read() on the same reader.
+  /// The file's bytes (kRead only); a view of `content`.
   ByteView bytes;
   /// True when `bytes` is a read-only mapping of the file (files above
   /// kMapThreshold): a concurrent truncation makes touching it raise
   /// SIGBUS, so only guarded code (libyara's scans) may read it directly;
-  /// everything else goes through FileReader::stream().
+  /// everything else goes through `content`'s stream() and read_at().
   bool mapped = false;
+  /// Owns the mapping (kRead only; null otherwise).
+  std::unique_ptr<FileContent> content;
   /// For kSkipped a short reason ("too_large", "not_regular"); for kFailed
   /// the error ("Permission denied", "file shrank while being read").
   std::string reason;
@@ -98,40 +132,20 @@ Result<int> open_below(int dir_fd, const std::string& relative);
 class FileReader {
  public:
   explicit FileReader(ReadOptions options);
-  ~FileReader();
   FileReader(const FileReader&) = delete;
   FileReader& operator=(const FileReader&) = delete;
 
   /// Opens `entry` (O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOATIME where allowed),
-  /// fstats it and reads it whole, or maps it when it is large. Whatever
-  /// the previous read() held is released first.
+  /// fstats it and reads it whole into the buffer, or maps it when it is
+  /// large. A read reuses the buffer: the content of the previous read()
+  /// that was not mapped is no longer valid.
   ReadOutcome read(const WalkEntry& entry);
 
-  /// Passes the bytes of the last file read() returned, in order, to
-  /// `sink`: the buffer in one piece, or a mapped file with pread() in 1 MiB
-  /// chunks (the pages the scan faulted in are served from the page cache,
-  /// and a truncated file gives an error here instead of SIGBUS). Fails
-  /// when the file shrank meanwhile.
-  Status stream(const std::function<void(ByteView)>& sink);
-
-  /// Copies up to `out.size()` bytes at `offset` of the last file read()
-  /// returned: from the buffer, or with pread() for a mapped file (never
-  /// through the mapping). Returns the count, 0 at the end of the file;
-  /// fails when the file shrank meanwhile.
-  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::uint8_t> out);
-
  private:
-  void release();
-  ReadOutcome read_entry(const WalkEntry& entry);
   bool on_pseudo_fs(std::uint64_t device, int fd);
   ReadOutcome read_until_eof(int fd, ReadOutcome out);
   ReadOptions options_;
   ReadBuffer buffer_;
-  std::vector<std::uint8_t> chunk_;
-  ReadOutcome last_;
-  int mapped_fd_ = -1;
-  void* map_ = nullptr;
-  std::size_t map_size_ = 0;
   /// Device -> on a pseudo filesystem, so fstatfs runs once per device.
   std::unordered_map<std::uint64_t, bool> pseudo_devices_;
 };

@@ -261,7 +261,8 @@ class Worker final : public ArchiveHost {
     // be touched): the sleep keeps the long-run rate, and a stop request
     // ends it at once (the file is then left out, as the scan is partial).
     if (!pay_rate(read.bytes.size())) return;
-    const Feed feed = [this](const std::function<void(ByteView)>& sink) { return reader_.stream(sink); };
+    FileContent& content = *read.content;
+    const Feed feed = [&content](const std::function<void(ByteView)>& sink) { return content.stream(sink); };
     const Subject subject{read.bytes, read.mapped, head_of(read), &feed, entry.path, read.info.uid};
     // --verify-cache also computes every kind the entry holds, to compare.
     const DigestSet needed = matcher_.needed_for(read.bytes.size());
@@ -331,8 +332,10 @@ class Worker final : public ArchiveHost {
     if (!read.mapped) return archives_.scan_members(origin, read.bytes, base_name(entry.path));
     // A mapped archive is read from disk a second time for its members:
     // those reads are paid for to --max-rate too.
-    const ReadAtFn read_at = [this](std::uint64_t offset, std::span<std::uint8_t> out) -> Result<std::size_t> {
-      Result<std::size_t> got = reader_.read_at(offset, out);
+    FileContent& content = *read.content;
+    const ReadAtFn read_at = [this, &content](std::uint64_t offset,
+                                              std::span<std::uint8_t> out) -> Result<std::size_t> {
+      Result<std::size_t> got = content.read_at(offset, out);
       if (got && !pay_rate(*got)) return Error{"interrupted"};
       return got;
     };
@@ -417,7 +420,7 @@ class Worker final : public ArchiveHost {
   // file type is then unknown and the gate's header tests pass.
   ByteView head_of(const ReadOutcome& read) {
     if (!read.mapped) return read.bytes;
-    Result<std::size_t> got = reader_.read_at(0, std::span<std::uint8_t>(head_));
+    Result<std::size_t> got = read.content->read_at(0, std::span<std::uint8_t>(head_));
     return got ? ByteView(head_.data(), *got) : ByteView();
   }
 
@@ -439,7 +442,7 @@ class Worker final : public ArchiveHost {
   ByteView tail_of(const ReadOutcome& read) {
     const std::size_t n = std::min(read.bytes.size(), kArchiveTailBytes);
     if (!read.mapped) return read.bytes.last(n);
-    Result<std::size_t> got = reader_.read_at(read.bytes.size() - n, std::span<std::uint8_t>(tail_.data(), n));
+    Result<std::size_t> got = read.content->read_at(read.bytes.size() - n, std::span<std::uint8_t>(tail_.data(), n));
     return got && *got == n ? ByteView(tail_.data(), n) : ByteView();
   }
 

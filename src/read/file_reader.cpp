@@ -141,69 +141,50 @@ void ReadBuffer::release() {
   capacity_ = 0;
 }
 
-FileReader::FileReader(ReadOptions options) : options_(options) {}
-
-FileReader::~FileReader() { release(); }
-
-void FileReader::release() {
-  if (map_ != nullptr) ::munmap(map_, map_size_);
+FileContent::~FileContent() {
+  if (map_ != nullptr) ::munmap(map_, bytes_.size());
   if (mapped_fd_ >= 0) ::close(mapped_fd_);
-  map_ = nullptr;
-  map_size_ = 0;
-  mapped_fd_ = -1;
-  last_ = ReadOutcome{};
 }
 
-Status FileReader::stream(const std::function<void(ByteView)>& sink) {
-  if (last_.kind != ReadOutcome::Kind::kRead) return Error{"no file has been read"};
-  if (!last_.mapped) {
-    sink(last_.bytes);
+Status FileContent::stream(const std::function<void(ByteView)>& sink) {
+  if (map_ == nullptr) {
+    sink(bytes_);
     return Ok{};
   }
   constexpr std::size_t kChunk = 1u << 20;
   if (chunk_.size() < kChunk) chunk_.resize(kChunk);
   std::uint64_t offset = 0;
-  while (offset < last_.info.size) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, last_.info.size - offset));
-    const ssize_t n = ::pread(mapped_fd_, chunk_.data(), want, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error{std::strerror(errno)};
-    }
-    if (n == 0) {
-      return Error{"file shrank while being read (" + std::to_string(last_.info.size) + " bytes at open, " +
-                   std::to_string(offset) + " read)"};
-    }
-    sink(ByteView(chunk_.data(), static_cast<std::size_t>(n)));
-    offset += static_cast<std::uint64_t>(n);
+  while (offset < bytes_.size()) {
+    Result<std::size_t> n = read_at(offset, std::span<std::uint8_t>(chunk_.data(), chunk_.size()));
+    if (!n) return n.error();
+    sink(ByteView(chunk_.data(), *n));
+    offset += *n;
   }
   return Ok{};
 }
 
-Result<std::size_t> FileReader::read_at(std::uint64_t offset, std::span<std::uint8_t> out) {
-  if (last_.kind != ReadOutcome::Kind::kRead) return Error{"no file has been read"};
-  if (offset >= last_.info.size || out.empty()) return std::size_t{0};
-  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), last_.info.size - offset));
-  if (!last_.mapped) {
-    std::copy_n(last_.bytes.begin() + static_cast<std::ptrdiff_t>(offset), want, out.begin());
+Result<std::size_t> FileContent::read_at(std::uint64_t offset, std::span<std::uint8_t> out) {
+  if (offset >= bytes_.size() || out.empty()) return std::size_t{0};
+  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), bytes_.size() - offset));
+  if (map_ == nullptr) {
+    std::copy_n(bytes_.begin() + static_cast<std::ptrdiff_t>(offset), want, out.begin());
     return want;
   }
   for (;;) {
     const ssize_t n = ::pread(mapped_fd_, out.data(), want, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Error{std::strerror(errno)};
-    if (n == 0) return Error{"file shrank while being read (" + std::to_string(last_.info.size) + " bytes at open)"};
+    if (n == 0) {
+      return Error{"file shrank while being read (" + std::to_string(bytes_.size()) + " bytes at open, " +
+                   std::to_string(offset) + " read)"};
+    }
     return static_cast<std::size_t>(n);
   }
 }
 
-ReadOutcome FileReader::read(const WalkEntry& entry) {
-  release();
-  last_ = read_entry(entry);
-  return last_;
-}
+FileReader::FileReader(ReadOptions options) : options_(options) {}
 
-ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
+ReadOutcome FileReader::read(const WalkEntry& entry) {
   // O_NONBLOCK: should the entry have been swapped for a FIFO after the
   // walk saw a regular file, open() must not wait for a writer. The fstat
   // below then refuses it before any read.
@@ -263,12 +244,10 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
     if (map == MAP_FAILED) return failed(std::string("cannot map the file: ") + std::strerror(errno));
     ::madvise(map, static_cast<std::size_t>(out.info.size), MADV_SEQUENTIAL);
     ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-    map_ = map;
-    map_size_ = static_cast<std::size_t>(out.info.size);
-    mapped_fd_ = fd.release();
     out.kind = ReadOutcome::Kind::kRead;
     out.mapped = true;
-    out.bytes = ByteView(static_cast<const std::uint8_t*>(map), map_size_);
+    out.bytes = ByteView(static_cast<const std::uint8_t*>(map), static_cast<std::size_t>(out.info.size));
+    out.content.reset(new FileContent(out.bytes, fd.release(), map));
     return out;
   }
 
@@ -297,6 +276,7 @@ ReadOutcome FileReader::read_entry(const WalkEntry& entry) {
   }
   out.kind = ReadOutcome::Kind::kRead;
   out.bytes = ByteView(buffer_.data(), static_cast<std::size_t>(out.info.size));
+  out.content.reset(new FileContent(out.bytes, -1, nullptr));
   return out;
 }
 
@@ -345,6 +325,7 @@ ReadOutcome FileReader::read_until_eof(int fd, ReadOutcome out) {
   buffer_.make_room(1);  // a valid pointer even for no bytes
   out.kind = ReadOutcome::Kind::kRead;
   out.bytes = ByteView(buffer_.data(), got);
+  out.content.reset(new FileContent(out.bytes, -1, nullptr));
   return out;
 }
 
