@@ -336,6 +336,35 @@ TEST(SarifSink, DiskImageFilesAreNestedArtifactsWithLogicalLocations) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+// An --image FILE need not be a scan root: each image no root holds gets a
+// base of its own, so its URIs are relative as well.
+TEST(SarifSink, DiskImagesOutsideTheRootsGetBasesOfTheirOwn) {
+  Fixture fx;
+  Finding in_image = fx.abc_finding("/cases/disk.E01#p2/x.dll", {YaraMatchRecord{&fx.rule}});
+  in_image.disk = test::disk_location("/x.dll", 64);
+  in_image.disk->image = "/cases/disk.E01";
+  FileError broken{"rel/b.img#/DIR", "cannot read directory", test::disk_location("/DIR", 9, false, "", -1)};
+  broken.disk->image = "rel/b.img";
+  const json doc = render_sarif(fx.info, {in_image, fx.abc_finding("/root/plain", {YaraMatchRecord{&fx.rule}})},
+                                {broken}, "/home/u");
+  const json& run = only_run(doc);
+  const json& bases = run["originalUriBaseIds"];
+  EXPECT_EQ(bases["SCANROOT"]["uri"], "file:///root/");
+  EXPECT_EQ(bases["DISKIMAGE1"]["uri"], "file:///cases/");
+  EXPECT_EQ(bases["DISKIMAGE1"]["description"]["text"], "disk image as given: /cases/disk.E01");
+  EXPECT_EQ(bases["DISKIMAGE2"]["uri"], "file:///home/u/rel/");
+  std::map<std::string, std::string> got;
+  for (const json& r : run["results"]) {
+    const json& a = r["locations"][0]["physicalLocation"]["artifactLocation"];
+    got[a["uri"]] = a["uriBaseId"];
+  }
+  EXPECT_EQ(got["disk.E01"], "DISKIMAGE1");
+  EXPECT_EQ(got["plain"], "SCANROOT");
+  const json& where =
+      run["invocations"][0]["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+  EXPECT_EQ(where, json({{"uri", "b.img"}, {"uriBaseId", "DISKIMAGE2"}}));
+}
+
 TEST(SarifSink, UrisAreRelativeToTheirRoot) {
   Fixture fx;
   ScanInfo info = fx.info;

@@ -107,7 +107,7 @@ class SarifSink final : public report_detail::CollectingSink {
     json bases = json::object();
     for (const Root& r : roots_) {
       json base = {{"uri", r.base_uri}};
-      base["description"] = {{"text", "scan root as given: " + to_valid_utf8(r.given)}};
+      base["description"] = {{"text", r.description}};
       bases[r.id] = std::move(base);
     }
     if (!bases.empty()) run["originalUriBaseIds"] = std::move(bases);
@@ -131,6 +131,7 @@ class SarifSink final : public report_detail::CollectingSink {
     std::string prefix;    // paths below it start with this (ends in '/')
     std::string id;        // uriBaseId
     std::string base_uri;  // absolute file URI of the directory, ends in '/'
+    std::string description;
   };
 
   // A root that names a file is based at its directory, so every artifact
@@ -138,23 +139,43 @@ class SarifSink final : public report_detail::CollectingSink {
   void prepare_roots() {
     const std::size_t n = info_.roots.size();
     for (std::size_t i = 0; i < n; ++i) {
-      Root r;
-      r.given = info_.roots[i];
-      r.id = n == 1 ? "SCANROOT" : "SCANROOT" + std::to_string(i + 1);
-      std::string dir = r.given;
-      if (!is_directory_root(i)) {
-        const std::size_t slash = dir.rfind('/');
-        dir = slash == std::string::npos ? "." : dir.substr(0, slash + 1);
-      }
-      r.prefix = dir.empty() || dir.back() == '/' ? dir : dir + "/";
-      if (r.prefix == "./" && r.given != "." && r.given.rfind("./", 0) != 0) r.prefix.clear();
-      std::filesystem::path abs = std::filesystem::path(dir);
-      if (abs.is_relative()) abs = std::filesystem::path(cwd_) / abs;
-      std::string norm = abs.lexically_normal().string();
-      if (norm.empty() || norm.back() != '/') norm += '/';
-      r.base_uri = "file://" + percent_encode_path(norm);
-      roots_.push_back(std::move(r));
+      roots_.push_back(make_root(info_.roots[i], n == 1 ? "SCANROOT" : "SCANROOT" + std::to_string(i + 1),
+                                 is_directory_root(i), "scan root as given: "));
     }
+    // A disk image that no scan root holds (an --image FILE need not be
+    // one) is based at its own directory, so its URIs stay relative too.
+    std::vector<std::string> images;
+    const auto note = [&](const std::optional<DiskLocation>& d) {
+      if (d && !locate(d->image).found && std::find(images.begin(), images.end(), d->image) == images.end()) {
+        images.push_back(d->image);
+      }
+    };
+    for (const Finding& f : findings_) note(f.disk);
+    for (const FileError& e : errors_) note(e.disk);
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      roots_.push_back(make_root(images[i], images.size() == 1 ? "DISKIMAGE" : "DISKIMAGE" + std::to_string(i + 1),
+                                 false, "disk image as given: "));
+    }
+  }
+
+  Root make_root(const std::string& given, std::string id, bool directory, const char* description) const {
+    Root r;
+    r.given = given;
+    r.id = std::move(id);
+    r.description = description + to_valid_utf8(given);
+    std::string dir = r.given;
+    if (!directory) {
+      const std::size_t slash = dir.rfind('/');
+      dir = slash == std::string::npos ? "." : dir.substr(0, slash + 1);
+    }
+    r.prefix = dir.empty() || dir.back() == '/' ? dir : dir + "/";
+    if (r.prefix == "./" && r.given != "." && r.given.rfind("./", 0) != 0) r.prefix.clear();
+    std::filesystem::path abs = std::filesystem::path(dir);
+    if (abs.is_relative()) abs = std::filesystem::path(cwd_) / abs;
+    std::string norm = abs.lexically_normal().string();
+    if (norm.empty() || norm.back() != '/') norm += '/';
+    r.base_uri = "file://" + percent_encode_path(norm);
+    return r;
   }
 
   // A root is a directory unless a finding's path equals it exactly (only
