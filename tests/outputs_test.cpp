@@ -21,12 +21,14 @@
 
 #include "iocsweep/hash.hpp"
 #include "iocsweep/output_file.hpp"
+#include "report_support.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {
 namespace {
 
 using nlohmann::json;
+using test::parse_csv;
 using test::run;
 using test::RunResult;
 using test::TempDir;
@@ -40,48 +42,6 @@ sockaddr_un unix_address(const std::string& path) {
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.data(), std::min(path.size(), sizeof addr.sun_path - 1));
   return addr;
-}
-
-// RFC 4180 reader: rows of fields; a row ends with CRLF outside quotes.
-std::vector<std::vector<std::string>> parse_csv(const std::string& text, bool* crlf_only) {
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> row;
-  std::string field;
-  bool quoted = false;
-  *crlf_only = true;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"' && field.empty()) {
-      quoted = true;
-    } else if (c == ',') {
-      row.push_back(std::move(field));
-      field.clear();
-    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
-      row.push_back(std::move(field));
-      field.clear();
-      rows.push_back(std::move(row));
-      row.clear();
-      ++i;
-    } else {
-      if (c == '\n' || c == '\r') *crlf_only = false;
-      field += c;
-    }
-  }
-  if (!field.empty() || !row.empty()) {
-    *crlf_only = false;  // last row without CRLF
-    row.push_back(field);
-    rows.push_back(row);
-  }
-  return rows;
 }
 
 TEST(Csv, OneRowPerMatchQuotedPerRfc4180WithExactPaths) {
@@ -100,7 +60,10 @@ TEST(Csv, OneRowPerMatchQuotedPerRfc4180WithExactPaths) {
   EXPECT_TRUE(crlf_only) << r.out;
   ASSERT_GE(rows.size(), 3u);
   EXPECT_EQ(rows[0][0], "record");
-  for (const auto& row : rows) EXPECT_EQ(row.size(), 16u) << row[0];
+  // The disk-image columns were added after "cached": the first 16 stay put.
+  EXPECT_EQ(rows[0][15], "cached");
+  EXPECT_EQ(rows[0][16], "disk_image");
+  for (const auto& row : rows) EXPECT_EQ(row.size(), 24u) << row[0];
   std::map<std::string, std::set<std::string>> types_by_path;
   for (const auto& row : rows) {
     if (row[0] != "finding") continue;
@@ -148,7 +111,7 @@ TEST(Csv, ControlCharactersAreEscapedAndFormulasNeutralised) {
   EXPECT_TRUE(crlf_only) << r.out;
   std::map<std::string, std::string> hex_by_path;
   for (const auto& row : rows) {
-    ASSERT_EQ(row.size(), 16u) << row[0];
+    ASSERT_EQ(row.size(), 24u) << row[0];
     if (row[0] == "skipped") hex_by_path[row[1]] = row[2];
   }
   const std::string esc_cell = t / "esc\\x1b[31m\\x0d\\x07\\x09.txt";

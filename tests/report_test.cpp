@@ -5,12 +5,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "iocsweep/build_info.hpp"
 #include "iocsweep/version.hpp"
+#include "report_support.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {
@@ -299,6 +302,257 @@ TEST(JsonSink, WriteFailureIsReported) {
   EXPECT_FALSE(sink->end(ScanEnd{}));
 }
 
+// --- disk images -----------------------------------------------------------
+
+// What a sweep of two disk images reports, plus one plain file: a live file
+// and a deleted file of the same path (sent deleted first), an alternate
+// data stream, a file in a bare filesystem, an archive member in an image,
+// names that are not UTF-8; an encrypted volume skipped, a damaged
+// directory. Paths are disk_path() of the location, written out.
+void render_disk(ReportSink& sink, const Fixture& f) {
+  sink.begin(f.info);
+  const auto finding = [&](std::string path, std::optional<DiskLocation> disk, std::vector<std::string> member = {}) {
+    Finding out = syslog_finding(f, std::move(path));
+    Hasher hasher;
+    out.digests = hasher.digest(ByteView(reinterpret_cast<const std::uint8_t*>("abc"), 3));
+    out.disk = std::move(disk);
+    out.member = std::move(member);
+    sink.finding(std::move(out));
+  };
+  finding("/root/plain", std::nullopt);
+  finding("case/disk.E01#p2/Windows/System32/lcsvsvc.dll",
+          test::disk_location("/Windows/System32/lcsvsvc.dll", 70, true));
+  finding("case/disk.E01#p2/Windows/System32/lcsvsvc.dll", test::disk_location("/Windows/System32/lcsvsvc.dll", 64));
+  finding("case/disk.E01#p2/Users/x/report.doc:evil.exe",
+          test::disk_location("/Users/x/report.doc", 71, false, "evil.exe"));
+  finding("fat.img#/A.TXT", test::disk_location("/A.TXT", 5, false, "", -1));
+  finding("case/disk.E01#p2/tmp/pkg.zip", test::disk_location("/tmp/pkg.zip", 80), {"dir/evil.exe"});
+  finding("fat.img#/B\xFF.TXT:s\xFE", test::disk_location("/B\xFF.TXT", 6, true, "s\xFE", -1));
+  DiskLocation volume = test::disk_location("", 0, false, "", 3);
+  volume.offset = 525336576;
+  volume.filesystem = "";
+  sink.skipped({"case/disk.E01#p3", "encrypted_volume", "BitLocker", volume});
+  sink.error({"fat.img#/DIR", "cannot read directory", test::disk_location("/DIR", 9, false, "", -1)});
+  ScanEnd end;
+  end.finished_at = "2026-01-01T00:00:01.000Z";
+  end.stats.findings = 7;
+  EXPECT_TRUE(sink.end(end));
+}
+
+std::string render_disk_to(std::unique_ptr<ReportSink> (*make)(std::ostream&), const Fixture& f) {
+  std::ostringstream out;
+  auto sink = make(out);
+  render_disk(*sink, f);
+  return out.str();
+}
+
+TEST(DiskImageReport, JsonCarriesTheLocationOfEachFinding) {
+  Fixture f;
+  const json doc = json::parse(render_disk_to(make_json_sink, f));
+  const json& findings = doc["findings"];
+  ASSERT_EQ(findings.size(), 7u);
+  const json ntfs = {
+      {"path", "case/disk.E01"}, {"partition", 2}, {"offset", 1048576},
+      {"filesystem", "ntfs"},    {"inode", 64},    {"path_in_filesystem", "/Windows/System32/lcsvsvc.dll"}};
+  // A plain file has none of the fields.
+  EXPECT_EQ(findings[0]["path"], "/root/plain");
+  for (const char* key : {"disk_image", "deleted", "stream", "stream_hex"}) EXPECT_FALSE(findings[0].contains(key));
+  // Sorted by path, then live before deleted.
+  EXPECT_EQ(findings[1]["path"], "case/disk.E01#p2/Users/x/report.doc:evil.exe");
+  EXPECT_EQ(findings[1]["stream"], "evil.exe");
+  EXPECT_EQ(findings[1]["deleted"], false);
+  EXPECT_EQ(findings[1]["disk_image"]["path_in_filesystem"], "/Users/x/report.doc");
+  EXPECT_EQ(findings[2]["path"], "case/disk.E01#p2/Windows/System32/lcsvsvc.dll");
+  EXPECT_EQ(findings[2]["disk_image"], ntfs);
+  EXPECT_EQ(findings[2]["deleted"], false);
+  EXPECT_FALSE(findings[2].contains("stream"));
+  EXPECT_EQ(findings[3]["path"], findings[2]["path"]);
+  json deleted = ntfs;
+  deleted["inode"] = 70;
+  EXPECT_EQ(findings[3]["disk_image"], deleted);
+  EXPECT_EQ(findings[3]["deleted"], true);
+  // An archive in an image: both the image location and the member chain.
+  EXPECT_EQ(findings[4]["path"], "case/disk.E01#p2/tmp/pkg.zip");
+  EXPECT_EQ(findings[4]["member"], json::array({"dir/evil.exe"}));
+  EXPECT_EQ(findings[4]["disk_image"]["path_in_filesystem"], "/tmp/pkg.zip");
+  EXPECT_EQ(findings[4]["disk_image"]["inode"], 80);
+  // A bare filesystem has no partition: null, not absent.
+  const json fat = {{"path", "fat.img"},     {"partition", nullptr}, {"offset", 0},
+                    {"filesystem", "fat32"}, {"inode", 5},           {"path_in_filesystem", "/A.TXT"}};
+  EXPECT_EQ(findings[5]["disk_image"], fat);
+  // Names that are not UTF-8: readable text, and the exact bytes in _hex.
+  const json& odd = findings[6];
+  EXPECT_EQ(odd["path_hex"], to_hex(std::string("fat.img#/B\xFF.TXT:s\xFE")));
+  EXPECT_EQ(odd["disk_image"]["path_in_filesystem"], "/B\xEF\xBF\xBD.TXT");
+  EXPECT_EQ(odd["disk_image"]["path_in_filesystem_hex"], to_hex(std::string("/B\xFF.TXT")));
+  EXPECT_FALSE(odd["disk_image"].contains("path_hex")) << "the image's own name is UTF-8";
+  EXPECT_EQ(odd["stream"], "s\xEF\xBF\xBD");
+  EXPECT_EQ(odd["stream_hex"], "73fe");
+  EXPECT_EQ(odd["deleted"], true);
+  // Skipped volumes and errors say where they lie the same way.
+  ASSERT_EQ(doc["skipped"].size(), 1u);
+  const json volume = {{"path", "case/disk.E01"}, {"partition", 3},           {"offset", 525336576},
+                       {"filesystem", ""},        {"path_in_filesystem", ""}, {"inode", 0}};
+  EXPECT_EQ(doc["skipped"][0], json({{"path", "case/disk.E01#p3"},
+                                     {"reason", "encrypted_volume"},
+                                     {"detail", "BitLocker"},
+                                     {"disk_image", volume},
+                                     {"deleted", false}}));
+  ASSERT_EQ(doc["errors"].size(), 1u);
+  EXPECT_EQ(doc["errors"][0]["disk_image"]["path_in_filesystem"], "/DIR");
+  EXPECT_EQ(doc["errors"][0]["disk_image"]["partition"], nullptr);
+  EXPECT_EQ(doc["errors"][0]["deleted"], false);
+}
+
+TEST(DiskImageReport, NdjsonRecordsAreTheDocumentsEntries) {
+  Fixture f;
+  const json doc = json::parse(render_disk_to(make_json_sink, f));
+  std::istringstream lines(render_disk_to(make_ndjson_sink, f));
+  std::map<std::string, int> seen;
+  for (std::string line; std::getline(lines, line);) {
+    json rec = json::parse(line);
+    const std::string record = rec["record"];
+    rec.erase("record");
+    const char* list = record == "finding" ? "findings" : record == "skipped" ? "skipped" : "errors";
+    if (record != "finding" && record != "skipped" && record != "error") continue;
+    const json& entries = doc[list];
+    EXPECT_NE(std::find(entries.begin(), entries.end(), rec), entries.end()) << rec.dump();
+    ++seen[record];
+  }
+  EXPECT_EQ(seen["finding"], 7);
+  EXPECT_EQ(seen["skipped"], 1);
+  EXPECT_EQ(seen["error"], 1);
+}
+
+TEST(DiskImageReport, JsonValidatesAgainstTheSchemaWhichRequiresDeletedWithTheImage) {
+  Fixture f;
+  const std::string schema = std::string(IOCSWEEP_SOURCE_DIR) + "/docs/report.schema.json";
+  json doc = json::parse(render_disk_to(make_json_sink, f));
+  test::RunResult r = test::validate_json_schema(schema, doc.dump());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // The schema is no rubber stamp: a disk finding without "deleted", a
+  // plain one with it, and a partition that is no number are refused.
+  json broken = doc;
+  broken["findings"][2].erase("deleted");
+  EXPECT_NE(test::validate_json_schema(schema, broken.dump()).exit_code, 0);
+  broken = doc;
+  broken["findings"][0]["deleted"] = false;
+  EXPECT_NE(test::validate_json_schema(schema, broken.dump()).exit_code, 0);
+  broken = doc;
+  broken["skipped"][0]["disk_image"]["partition"] = "p3";
+  EXPECT_NE(test::validate_json_schema(schema, broken.dump()).exit_code, 0);
+}
+
+TEST(DiskImageReport, CsvAddsEightColumnsAtTheEnd) {
+  Fixture f;
+  bool crlf_only = false;
+  const auto rows = test::parse_csv(render_disk_to(make_csv_sink, f), &crlf_only);
+  EXPECT_TRUE(crlf_only);
+  ASSERT_GE(rows.size(), 2u);
+  const std::vector<std::string> header = {
+      "record", "path",    "path_hex",   "size",      "score",        "severity",    "md5",
+      "sha1",   "sha256",  "match_type", "match",     "match_source", "match_score", "detail",
+      "member", "cached",  "disk_image", "partition", "offset",       "filesystem",  "path_in_filesystem",
+      "inode",  "deleted", "stream"};
+  EXPECT_EQ(rows[0], header);
+  std::map<std::string, std::vector<std::string>> by_key;  // record + path + deleted
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), header.size()) << row[0];
+    by_key[row[0] + " " + row[1] + " " + row[22]] = std::vector<std::string>(row.begin() + 16, row.end());
+  }
+  using Cells = std::vector<std::string>;
+  EXPECT_EQ(by_key["finding /root/plain "], Cells(8, ""));
+  EXPECT_EQ(by_key["finding case/disk.E01#p2/Windows/System32/lcsvsvc.dll false"],
+            (Cells{"case/disk.E01", "2", "1048576", "ntfs", "/Windows/System32/lcsvsvc.dll", "64", "false", ""}));
+  EXPECT_EQ(by_key["finding case/disk.E01#p2/Windows/System32/lcsvsvc.dll true"],
+            (Cells{"case/disk.E01", "2", "1048576", "ntfs", "/Windows/System32/lcsvsvc.dll", "70", "true", ""}));
+  EXPECT_EQ(by_key["finding case/disk.E01#p2/Users/x/report.doc:evil.exe false"],
+            (Cells{"case/disk.E01", "2", "1048576", "ntfs", "/Users/x/report.doc", "71", "false", "evil.exe"}));
+  EXPECT_EQ(by_key["finding fat.img#/A.TXT false"], (Cells{"fat.img", "", "0", "fat32", "/A.TXT", "5", "false", ""}));
+  EXPECT_EQ(by_key["skipped case/disk.E01#p3 false"],
+            (Cells{"case/disk.E01", "3", "525336576", "", "", "0", "false", ""}));
+  EXPECT_EQ(by_key["error fat.img#/DIR false"], (Cells{"fat.img", "", "0", "fat32", "/DIR", "9", "false", ""}));
+  // The member column still holds the chain for an archive in an image.
+  for (const auto& row : rows) {
+    if (row[1] == "case/disk.E01#p2/tmp/pkg.zip") {
+      EXPECT_EQ(row[14], "dir/evil.exe");
+    }
+  }
+}
+
+TEST(DiskImageReport, TextSaysWhereInTheImage) {
+  Fixture f;
+  const std::string text = render_disk_to(make_text_sink, f);
+  const std::string p2 = "    in disk image case/disk.E01 partition 2 (ntfs at offset 1048576)";
+  for (const std::string& line : {
+           "ALERT score=100 case/disk.E01#p2/Windows/System32/lcsvsvc.dll\n" + p2 + ", inode 64\n",
+           "ALERT score=100 case/disk.E01#p2/Windows/System32/lcsvsvc.dll\n" + p2 + ", inode 70, deleted\n",
+           p2 + ", inode 71, stream evil.exe\n",
+           std::string("ALERT score=100 fat.img#/A.TXT\n    in disk image fat.img (fat32 at offset 0), inode 5\n"),
+           std::string("    in disk image fat.img (fat32 at offset 0), inode 6, deleted, stream s\\xfe\n"),
+           "case/disk.E01#p2/tmp/pkg.zip\n" + p2 + ", inode 80\n    member > dir/evil.exe\n",
+           std::string("SKIPPED case/disk.E01#p3 (encrypted_volume: BitLocker)\n"
+                       "    in disk image case/disk.E01 partition 3 (at offset 525336576)\n"),
+           std::string("ERROR fat.img#/DIR: cannot read directory\n"
+                       "    in disk image fat.img (fat32 at offset 0), inode 9\n"),
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << "missing:\n" << line << "\nin:\n" << text;
+  }
+  // The live file comes before the deleted one of the same path.
+  EXPECT_LT(text.find(p2 + ", inode 64\n"), text.find(p2 + ", inode 70, deleted\n"));
+  EXPECT_EQ(text.find("ALERT score=100 /root/plain\n    in disk"), std::string::npos);
+}
+
+TEST(DiskImageReport, SyslogStructuredDataCarriesTheLocation) {
+  Fixture f;
+  SyslogCapture capture;
+  Finding live = syslog_finding(f, "case/disk.E01#p2/Windows/System32/lcsvsvc.dll");
+  live.disk = test::disk_location("/Windows/System32/lcsvsvc.dll", 64);
+  capture.sink->finding(live);
+  const std::string m = capture.next();
+  EXPECT_NE(m.find(" path=\"case/disk.E01#p2/Windows/System32/lcsvsvc.dll\" score=\"100\""), std::string::npos) << m;
+  EXPECT_NE(m.find(" partition=\"2\" offset=\"1048576\" filesystem=\"ntfs\" inode=\"64\" deleted=\"false\""
+                   " disk_image=\"case/disk.E01\" path_in_filesystem=\"/Windows/System32/lcsvsvc.dll\" match=\""),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find(" stream="), std::string::npos) << m;
+  EXPECT_EQ(m.find("disk_truncated"), std::string::npos) << m;
+  // Bare filesystem: no partition parameter; a stream and a deleted file.
+  Finding ads = syslog_finding(f, "fat.img#/B\xFF.TXT:s]");
+  ads.disk = test::disk_location("/B\xFF.TXT", 6, true, "s]", -1);
+  capture.sink->finding(ads);
+  const std::string n = capture.next();
+  EXPECT_EQ(n.find(" partition="), std::string::npos) << n;
+  EXPECT_NE(n.find(" offset=\"0\" filesystem=\"fat32\" inode=\"6\" deleted=\"true\" disk_image=\"fat.img\""
+                   " path_in_filesystem=\"/B\xEF\xBF\xBD.TXT\" stream=\"s\\]\""),
+            std::string::npos)
+      << n;
+  // A plain file has none of them.
+  capture.sink->finding(syslog_finding(f, "/root/plain"));
+  const std::string plain = capture.next();
+  for (const char* key : {" disk_image=", " offset=", " deleted=", " inode="}) {
+    EXPECT_EQ(plain.find(key), std::string::npos) << key;
+  }
+}
+
+TEST(DiskImageReport, SyslogCutsLongImageNamesUnderTheCapKeepingTheFirstMatch) {
+  Fixture f;
+  SyslogCapture capture;
+  Finding finding = syslog_finding(f, std::string(20000, 'p'));
+  finding.member = {std::string(6000, 'm')};
+  finding.disk = test::disk_location("/" + std::string(20000, 'i'), 64, true, std::string(3000, 's'));
+  finding.disk->image = std::string(20000, 'd');
+  capture.sink->finding(finding);
+  const std::string m = capture.next();
+  ASSERT_FALSE(m.empty());
+  EXPECT_LE(m.size(), kSyslogCap);
+  EXPECT_NE(m.find(" match=\"yara:builtin:x.yar:Evil_Rule\""), std::string::npos);
+  EXPECT_NE(m.find(" disk_truncated=\"true\""), std::string::npos);
+  EXPECT_NE(m.find(" partition=\"2\" offset=\"1048576\" filesystem=\"ntfs\" inode=\"64\" deleted=\"true\""),
+            std::string::npos);
+  EXPECT_NE(m.find(" disk_image=\"ddd"), std::string::npos) << "the image's name is cut, not dropped";
+}
+
 TEST(SkipReasons, OnlyWhatIsSkippedByDesignKeepsTheScanClean) {
   for (const char* harmless :
        {"special", "excluded", "other_filesystem", "filesystem", "symlink_loop", "already_visited"}) {
@@ -307,7 +561,9 @@ TEST(SkipReasons, OnlyWhatIsSkippedByDesignKeepsTheScanClean) {
   // Content that was there and was not matched, and any reason this
   // table does not know yet.
   for (const char* hides : {"too_large", "archive_limit", "archive_depth", "encrypted", "changed_during_walk",
-                            "atime_not_preservable", "timeout", "a-reason-added-later", ""}) {
+                            "atime_not_preservable", "timeout", "a-reason-added-later", "",
+                            // disk images: a volume or the rest of a filesystem unread
+                            "encrypted_volume", "unknown_filesystem", "image_limit"}) {
     EXPECT_TRUE(skip_hides_content(hides)) << hides;
   }
 }

@@ -9,6 +9,7 @@
 #include "iocsweep/baseline.hpp"
 #include "iocsweep/report.hpp"
 #include "iocsweep/version.hpp"
+#include "report_support.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {
@@ -17,6 +18,7 @@ namespace {
 using nlohmann::json;
 
 const std::string kAbcSha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+const std::string kSarifSchema = std::string(IOCSWEEP_SOURCE_DIR) + "/tests/schemas/sarif-schema-2.1.0.json";
 
 struct Fixture {
   RuleInfo rule{"Evil_Rule",
@@ -222,18 +224,145 @@ TEST(SarifSink, ArtifactsAreListedOnceAndMemberLogsValidate) {
   }
   // The binary cannot produce member findings yet (another branch adds
   // archives): validate this log against the vendored OASIS schema here.
-  test::TempDir dir;
-  test::write_file(dir / "members.sarif", out.str());
-  const char* script =
-      "import json,sys,jsonschema\n"
-      "s=json.load(open(sys.argv[1]))\n"
-      "d=json.load(open(sys.argv[2]))\n"
-      "jsonschema.validators.validator_for(s)(s).validate(d)\n"
-      "jsonschema.Draft7Validator(s).validate(d)\n";
-  const test::RunResult r =
-      test::run({"/usr/bin/python3", "-c", script,
-                 std::string(IOCSWEEP_SOURCE_DIR) + "/tests/schemas/sarif-schema-2.1.0.json", dir / "members.sarif"});
+  const test::RunResult r = test::validate_json_schema(kSarifSchema, out.str(), true);
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// A disk image named as a scan root, two files in it (one live, one
+// deleted at the same path, same content), a stream, an archive member in
+// the image, and an unreadable directory in it.
+TEST(SarifSink, DiskImageFilesAreNestedArtifactsWithLogicalLocations) {
+  Fixture fx;
+  ScanInfo info = fx.info;
+  info.roots = {"/cases/disk.E01"};
+  const std::string inside = "/cases/disk.E01#p2/Windows/System32/lcsvsvc.dll";
+  Finding live = fx.abc_finding(inside, {YaraMatchRecord{&fx.rule}});
+  live.disk = test::disk_location("/Windows/System32/lcsvsvc.dll", 64);
+  live.disk->image = "/cases/disk.E01";
+  Finding deleted = live;
+  deleted.disk->deleted = true;
+  deleted.disk->inode = 70;
+  Finding ads = fx.abc_finding("/cases/disk.E01#p2/Users/x/report.doc:evil.exe", {YaraMatchRecord{&fx.rule}});
+  ads.disk = test::disk_location("/Users/x/report.doc", 71, false, "evil.exe");
+  ads.disk->image = "/cases/disk.E01";
+  Finding member = fx.abc_finding("/cases/disk.E01#p2/tmp/pkg.zip", {HashMatchRecord{&fx.ioc}});
+  member.disk = test::disk_location("/tmp/pkg.zip", 80);
+  member.disk->image = "/cases/disk.E01";
+  member.member = {"dir/evil.exe"};
+  FileError broken{"/cases/disk.E01#p2/Windows/Temp", "cannot read directory",
+                   test::disk_location("/Windows/Temp", 90)};
+  broken.disk->image = "/cases/disk.E01";
+  std::ostringstream out;
+  auto sink = make_sarif_sink(out, "/cwd");
+  sink->begin(info);
+  for (const Finding* f : {&deleted, &live, &ads, &member}) sink->finding(*f);
+  sink->error(broken);
+  ASSERT_TRUE(sink->end(ScanEnd{}));
+  const json doc = json::parse(out.str());
+  const json& run = only_run(doc);
+  // The image is the analysis target, based at its directory; each file
+  // in it a nested artifact (a deleted one apart from the live one).
+  EXPECT_EQ(run["originalUriBaseIds"]["SCANROOT"]["uri"], "file:///cases/");
+  const json& artifacts = run["artifacts"];
+  ASSERT_EQ(artifacts.size(), 6u) << artifacts.dump(2);
+  EXPECT_EQ(artifacts[0]["location"], json({{"uri", "disk.E01"}, {"uriBaseId", "SCANROOT"}}));
+  EXPECT_EQ(artifacts[0]["roles"], json::array({"analysisTarget"}));
+  std::map<std::string, const json*> by_uri;
+  for (const json& a : artifacts) {
+    if (!a.contains("parentIndex")) continue;
+    const bool is_deleted = a.contains("properties") && a["properties"].value("deleted", false);
+    by_uri[a["location"]["uri"].get<std::string>() + (is_deleted ? " deleted" : "")] = &a;
+  }
+  ASSERT_TRUE(by_uri.count("p2/Windows/System32/lcsvsvc.dll")) << artifacts.dump(2);
+  ASSERT_TRUE(by_uri.count("p2/Windows/System32/lcsvsvc.dll deleted"));
+  ASSERT_TRUE(by_uri.count("p2/Users/x/report.doc%3Aevil.exe"));
+  ASSERT_TRUE(by_uri.count("p2/tmp/pkg.zip"));
+  ASSERT_TRUE(by_uri.count("dir/evil.exe"));
+  const json& live_artifact = *by_uri["p2/Windows/System32/lcsvsvc.dll"];
+  EXPECT_EQ(live_artifact["parentIndex"], 0);
+  EXPECT_EQ(live_artifact["hashes"]["sha-256"], kAbcSha256);
+  const json ntfs = {
+      {"path", "/cases/disk.E01"}, {"partition", 2}, {"offset", 1048576},
+      {"filesystem", "ntfs"},      {"inode", 64},    {"path_in_filesystem", "/Windows/System32/lcsvsvc.dll"}};
+  EXPECT_EQ(live_artifact["properties"], json({{"disk_image", ntfs}, {"deleted", false}}));
+  EXPECT_EQ((*by_uri["p2/Users/x/report.doc%3Aevil.exe"])["properties"]["stream"], "evil.exe");
+  // The member nests in the file of the image that holds it.
+  const json& zip = *by_uri["p2/tmp/pkg.zip"];
+  EXPECT_EQ(zip["parentIndex"], 0);
+  EXPECT_FALSE(zip.contains("hashes"));
+  EXPECT_EQ(&artifacts[(*by_uri["dir/evil.exe"])["parentIndex"].get<std::size_t>()], &zip);
+
+  ASSERT_EQ(run["results"].size(), 4u);
+  expect_rule_indexes_consistent(run);
+  std::map<std::string, const json*> result_by_name;
+  for (const json& r : run["results"]) {
+    const json& loc = r["locations"][0];
+    EXPECT_EQ(loc["physicalLocation"]["artifactLocation"],
+              json({{"uri", "disk.E01"}, {"uriBaseId", "SCANROOT"}, {"index", 0}}));
+    ASSERT_GE(loc["logicalLocations"].size(), 1u);
+    const json& file = loc["logicalLocations"][0];
+    EXPECT_EQ(file["kind"], "diskImageFile");
+    result_by_name[file["fullyQualifiedName"].get<std::string>() + (r["properties"]["deleted"] ? " deleted" : "")] = &r;
+  }
+  const json& live_result = *result_by_name.at("p2/Windows/System32/lcsvsvc.dll");
+  const json& deleted_result = *result_by_name.at("p2/Windows/System32/lcsvsvc.dll deleted");
+  EXPECT_EQ(live_result["locations"][0]["logicalLocations"][0]["name"], "lcsvsvc.dll");
+  EXPECT_EQ(live_result["properties"]["disk_image"], ntfs);
+  EXPECT_EQ(live_result["properties"]["deleted"], false);
+  EXPECT_NE(
+      deleted_result["message"]["text"].get<std::string>().find("disk.E01#p2/Windows/System32/lcsvsvc.dll (deleted)"),
+      std::string::npos)
+      << deleted_result["message"];
+  const json& ads_result = *result_by_name.at("p2/Users/x/report.doc:evil.exe");
+  EXPECT_EQ(ads_result["locations"][0]["logicalLocations"][0]["name"], "report.doc:evil.exe");
+  EXPECT_EQ(ads_result["properties"]["stream"], "evil.exe");
+  // Disk file first, then the member chain.
+  const json& member_locations = (*result_by_name.at("p2/tmp/pkg.zip"))["locations"][0]["logicalLocations"];
+  ASSERT_EQ(member_locations.size(), 2u);
+  EXPECT_EQ(member_locations[1]["kind"], "archiveMember");
+  EXPECT_EQ(member_locations[1]["fullyQualifiedName"], "dir/evil.exe");
+  // Same rule, same bytes: live in the image or as a plain file, one alert;
+  // deleted or in a stream, another.
+  const json plain = render_sarif(fx.info, {fx.abc_finding("/root/lcsvsvc.dll", {YaraMatchRecord{&fx.rule}})});
+  EXPECT_EQ(live_result["fingerprints"], only_run(plain)["results"][0]["fingerprints"]);
+  EXPECT_NE(live_result["fingerprints"], deleted_result["fingerprints"]);
+  EXPECT_NE(live_result["fingerprints"], ads_result["fingerprints"]);
+  EXPECT_NE(deleted_result["fingerprints"], ads_result["fingerprints"]);
+  // The unreadable directory: a notification at the image, with its place inside.
+  const json& note = run["invocations"][0]["toolExecutionNotifications"][0];
+  EXPECT_EQ(note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "disk.E01");
+  EXPECT_EQ(note["locations"][0]["logicalLocations"][0]["fullyQualifiedName"], "p2/Windows/Temp");
+  const test::RunResult r = test::validate_json_schema(kSarifSchema, out.str(), true);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// An --image FILE need not be a scan root: each image no root holds gets a
+// base of its own, so its URIs are relative as well.
+TEST(SarifSink, DiskImagesOutsideTheRootsGetBasesOfTheirOwn) {
+  Fixture fx;
+  Finding in_image = fx.abc_finding("/cases/disk.E01#p2/x.dll", {YaraMatchRecord{&fx.rule}});
+  in_image.disk = test::disk_location("/x.dll", 64);
+  in_image.disk->image = "/cases/disk.E01";
+  FileError broken{"rel/b.img#/DIR", "cannot read directory", test::disk_location("/DIR", 9, false, "", -1)};
+  broken.disk->image = "rel/b.img";
+  const json doc = render_sarif(fx.info, {in_image, fx.abc_finding("/root/plain", {YaraMatchRecord{&fx.rule}})},
+                                {broken}, "/home/u");
+  const json& run = only_run(doc);
+  const json& bases = run["originalUriBaseIds"];
+  EXPECT_EQ(bases["SCANROOT"]["uri"], "file:///root/");
+  EXPECT_EQ(bases["DISKIMAGE1"]["uri"], "file:///cases/");
+  EXPECT_EQ(bases["DISKIMAGE1"]["description"]["text"], "disk image as given: /cases/disk.E01");
+  EXPECT_EQ(bases["DISKIMAGE2"]["uri"], "file:///home/u/rel/");
+  std::map<std::string, std::string> got;
+  for (const json& r : run["results"]) {
+    const json& a = r["locations"][0]["physicalLocation"]["artifactLocation"];
+    got[a["uri"]] = a["uriBaseId"];
+  }
+  EXPECT_EQ(got["disk.E01"], "DISKIMAGE1");
+  EXPECT_EQ(got["plain"], "SCANROOT");
+  const json& where =
+      run["invocations"][0]["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+  EXPECT_EQ(where, json({{"uri", "b.img"}, {"uriBaseId", "DISKIMAGE2"}}));
 }
 
 TEST(SarifSink, UrisAreRelativeToTheirRoot) {
@@ -404,6 +533,104 @@ TEST(Baseline, WriterOutputRoundTrips) {
   EXPECT_EQ(b.suppress(unread), 1u);
 }
 
+// A deleted file or a stream hides; the live file of the same content or
+// path was accepted: that does not accept what hides (docs/ci.md).
+TEST(Baseline, DeletedFilesAndStreamsAreNotAcceptedByTheLiveFilesEntry) {
+  Fixture fx;
+  const std::string path = "case/disk.E01#p2/Windows/System32/lcsvsvc.dll";
+  const auto in_image = [&](bool deleted, std::string stream) {
+    Finding f = fx.abc_finding(path + (stream.empty() ? "" : ":" + stream), {YaraMatchRecord{&fx.rule}});
+    f.disk = test::disk_location("/Windows/System32/lcsvsvc.dll", 64, deleted, std::move(stream));
+    return f;
+  };
+  const Baseline live_entry = parse_ok(R"({"iocsweep_baseline": 1, "accepted": [
+      {"match": "Evil_Rule", "sha256": ")" +
+                                       kAbcSha256 + R"(", "path": ")" + path + R"("}]})");
+  Finding live = in_image(false, "");
+  EXPECT_EQ(live_entry.suppress(live), 1u) << "a live file in an image is accepted by content, as any file";
+  Finding deleted = in_image(true, "");
+  EXPECT_EQ(live_entry.suppress(deleted), 0u);
+  Finding ads = in_image(false, "evil.exe");
+  EXPECT_EQ(live_entry.suppress(ads), 0u);
+  // An entry for the deleted file accepts the deleted file only.
+  const Baseline deleted_entry = parse_ok(R"({"iocsweep_baseline": 1, "accepted": [
+      {"match": "Evil_Rule", "sha256": ")" +
+                                          kAbcSha256 + R"(", "deleted": true}]})");
+  Finding deleted_again = in_image(true, "");
+  EXPECT_EQ(deleted_entry.suppress(deleted_again), 1u);
+  Finding live_again = in_image(false, "");
+  EXPECT_EQ(deleted_entry.suppress(live_again), 0u);
+  Finding deleted_ads = in_image(true, "evil.exe");
+  EXPECT_EQ(deleted_entry.suppress(deleted_ads), 0u) << "deleted and a stream: needs both";
+  // Files that were not read are accepted by path: the disk path, and
+  // whether the file is deleted.
+  const std::string id = match_identity(FilenameMatchRecord{&fx.name_ioc});
+  const Baseline by_path =
+      parse_ok(R"({"iocsweep_baseline": 1, "accepted": [{"match": ")" + id + R"(", "path": ")" + path + R"("}]})");
+  Finding unread_live;
+  unread_live.path = path;
+  unread_live.matches = {FilenameMatchRecord{&fx.name_ioc}};
+  unread_live.disk = test::disk_location("/Windows/System32/lcsvsvc.dll", 64);
+  Finding unread_deleted = unread_live;
+  unread_deleted.disk->deleted = true;
+  EXPECT_EQ(by_path.suppress(unread_live), 1u);
+  EXPECT_EQ(by_path.suppress(unread_deleted), 0u);
+}
+
+TEST(Baseline, ReportsAndWrittenBaselinesKeepTheDeletedAndStreamState) {
+  Fixture fx;
+  const auto in_image = [&](bool deleted, std::string stream) {
+    Finding f =
+        fx.abc_finding("case/disk.E01#p2/x.dll" + (stream.empty() ? "" : ":" + stream), {YaraMatchRecord{&fx.rule}});
+    f.disk = test::disk_location("/x.dll", 64, deleted, std::move(stream));
+    return f;
+  };
+  // A JSON report whose only finding is a deleted stream.
+  std::ostringstream report;
+  auto sink = make_json_sink(report);
+  sink->begin(fx.info);
+  sink->finding(in_image(true, "evil.exe"));
+  ASSERT_TRUE(sink->end(ScanEnd{}));
+  const Baseline from_report = parse_ok(report.str());
+  Finding same = in_image(true, "other-name");  // a stream's name is not part of the key
+  EXPECT_EQ(from_report.suppress(same), 1u);
+  Finding live = in_image(false, "");
+  EXPECT_EQ(from_report.suppress(live), 0u);
+  // --write-baseline: live and deleted copies of the same bytes are two
+  // entries, the deleted one marked, the stream named.
+  BaselineWriter writer;
+  writer.add(in_image(false, ""));
+  writer.add(in_image(true, ""));
+  writer.add(in_image(true, ""));  // a duplicate
+  writer.add(in_image(false, "evil.exe"));
+  std::ostringstream out;
+  ASSERT_TRUE(writer.write(out));
+  const json doc = json::parse(out.str());
+  ASSERT_EQ(doc["accepted"].size(), 3u) << doc.dump(2);
+  int deleted_entries = 0, stream_entries = 0;
+  for (const json& e : doc["accepted"]) {
+    if (e.value("deleted", false)) ++deleted_entries;
+    if (e.contains("stream")) {
+      ++stream_entries;
+      EXPECT_EQ(e["stream"], "evil.exe");
+    }
+  }
+  EXPECT_EQ(deleted_entries, 1);
+  EXPECT_EQ(stream_entries, 1);
+  const test::RunResult valid =
+      test::validate_json_schema(std::string(IOCSWEEP_SOURCE_DIR) + "/docs/baseline.schema.json", out.str());
+  EXPECT_EQ(valid.exit_code, 0) << valid.err;
+  const Baseline b = parse_ok(out.str());
+  for (const bool deleted : {false, true}) {
+    Finding f = in_image(deleted, "");
+    EXPECT_EQ(b.suppress(f), 1u) << deleted;
+  }
+  Finding ads = in_image(false, "x");
+  EXPECT_EQ(b.suppress(ads), 1u);
+  Finding deleted_ads = in_image(true, "x");
+  EXPECT_EQ(b.suppress(deleted_ads), 0u);
+}
+
 TEST(Baseline, BadFilesAreRefusedWithTheNameAndReason) {
   EXPECT_NE(parse_error("{").find("base.json: invalid JSON"), std::string::npos);
   EXPECT_NE(parse_error("[]").find("base.json: not a JSON object"), std::string::npos);
@@ -425,6 +652,14 @@ TEST(Baseline, BadFilesAreRefusedWithTheNameAndReason) {
                 .find("findings[0].matches[0]"),
             std::string::npos);
   EXPECT_NE(parse_error(std::string(100, '[') + std::string(100, ']')).find("nested deeper"), std::string::npos);
+  EXPECT_NE(parse_error(R"({"iocsweep_baseline": 1, "accepted": [{"match": "R", "sha256": ")" + kAbcSha256 +
+                        R"(", "deleted": "yes"}]})")
+                .find("accepted[0]: deleted is not true or false"),
+            std::string::npos);
+  EXPECT_NE(parse_error(R"({"iocsweep_baseline": 1, "accepted": [{"match": "R", "sha256": ")" + kAbcSha256 +
+                        R"(", "stream": ""}]})")
+                .find("accepted[0]: stream is not a non-empty string"),
+            std::string::npos);
   EXPECT_TRUE(Baseline::parse(R"({"iocsweep_baseline": 1, "accepted": []})", "x"));
 }
 

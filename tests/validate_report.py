@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -58,6 +59,23 @@ def write_archives(tree: str, positive: bytes) -> None:
                            ("manifest.json", manifest)]))
 
 
+def fat_image(path: str, positive: bytes, work: str) -> bool:
+    """A bare FAT image holding the positive twice, one copy deleted (mtools,
+    no mounting); False when the tools are missing."""
+    if not (shutil.which("mkfs.fat") and shutil.which("mcopy") and shutil.which("mdel")):
+        return False
+    src = os.path.join(work, "EVTDIAG.EXE")
+    with open(src, "wb") as f:
+        f.write(positive)
+    with open(path, "wb") as f:
+        f.truncate(8 << 20)
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    for cmd in (["mkfs.fat", path], ["mcopy", "-i", path, src, "::EVTDIAG.EXE"],
+                ["mcopy", "-i", path, src, "::GONE.EXE"], ["mdel", "-i", path, "::GONE.EXE"]):
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+    return True
+
+
 def main() -> int:
     binary, schema_path = sys.argv[1], sys.argv[2]
     with open(schema_path, encoding="utf-8") as f:
@@ -89,6 +107,15 @@ def main() -> int:
             (["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), "--cache-min-age", "0.1", tree], set(), set()),
             (["scan", "--iocs", ioc, "--cache", os.path.join(cfg, "scan.db"), "--cache-min-age", "0.1", tree], set(), set()),
         ]
+        # A disk image, once the binary reads them and the tools to make one are here.
+        helptext = subprocess.run([binary, "scan", "--help"], capture_output=True, check=False).stdout.decode()
+        image = os.path.join(cfg, "fat.img")
+        if "--image" not in helptext:
+            print("SKIP (disk image case): this iocsweep has no --image")
+        elif not fat_image(image, positive, cfg):
+            print("SKIP (disk image case): mkfs.fat / mtools not installed")
+        else:
+            cases.append((["scan", "--iocs", ioc, "--image", image], {"disk_image"}, set()))
         for args, want, want_reasons in cases:
             proc = subprocess.run([binary] + args, capture_output=True, check=False)
             if proc.returncode not in (0, 1, 3):
@@ -101,7 +128,18 @@ def main() -> int:
                 print(f"iocsweep {args}: scan.roots_hex is {doc['scan'].get('roots_hex')}")
                 return 1
             # The archive cases produced what the schema has to cover.
-            kinds = {k for f in doc["findings"] for k in ("member", "member_hex", "image") if k in f}
+            kinds = {k for f in doc["findings"] for k in ("member", "member_hex", "image", "disk_image") if k in f}
+            # What the schema cannot say: a finding in a disk image is named
+            # by its disk path, IMAGE#[pN]PATH[:STREAM].
+            for f in doc["findings"] + doc["errors"] + doc["skipped"]:
+                d = f.get("disk_image")
+                if d is None or "path_hex" in f:  # replacement text need not concatenate
+                    continue
+                want_path = (d["path"] + "#" + ("" if d["partition"] is None else f"p{d['partition']}") +
+                             d["path_in_filesystem"] + (":" + f["stream"] if "stream" in f else ""))
+                if f["path"] != want_path:
+                    print(f"iocsweep {args}: path {f['path']!r} is not the disk path {want_path!r}")
+                    return 1
             reasons = {s["reason"] for s in doc["skipped"]}
             if not want <= kinds or not want_reasons <= reasons:
                 print(f"iocsweep {args}: expected {want} and {want_reasons}, got {kinds} and {reasons}")

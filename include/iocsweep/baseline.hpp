@@ -5,7 +5,10 @@
 // A match is accepted by its identity (match_identity) plus the SHA-256 of
 // the file's content, so moving or renaming a file keeps it accepted while a
 // changed file or a new rule match is reported. Matches on files that were
-// not read (no digest) are accepted by path instead.
+// not read (no digest) are accepted by path instead. A deleted file or an
+// NTFS alternate data stream found in a disk image is accepted only by an
+// entry for a deleted file (or a stream): the same bytes or path live do
+// not accept it.
 
 #include <cstddef>
 #include <mutex>
@@ -48,14 +51,15 @@ class Baseline {
 
   /// Removes from `finding` the matches the baseline accepts; returns how
   /// many were removed. Uses the finding's SHA-256 when present, else its
-  /// path (the raw bytes). Does not touch the score.
+  /// path (the raw bytes), and for a file in a disk image whether it is
+  /// deleted or a stream. Does not touch the score.
   std::size_t suppress(Finding& finding) const;
 
   /// Number of accepted (identity, content or path) pairs.
   std::size_t size() const { return keys_.size(); }
 
  private:
-  std::unordered_set<std::string> keys_;  // identity NUL ('s' sha256 | 'p' path)
+  std::unordered_set<std::string> keys_;  // identity NUL ('s' sha256 | 'p' path) [NUL 'd'] [NUL 'a']
 };
 
 /// Collects the matches of a scan's findings and writes them as an
@@ -65,8 +69,9 @@ class BaselineWriter {
   /// Records every match of `finding` (before any baseline suppression).
   void add(const Finding& finding);
   /// Writes the document: entries sorted and without duplicates, each with
-  /// "match", "sha256" when the file was read, and "path" (plus "path_hex"
-  /// for a name that is not UTF-8). Fails when `out` fails.
+  /// "match", "sha256" when the file was read, "path" (plus "path_hex"
+  /// for a name that is not UTF-8), and "deleted": true / "stream" for a
+  /// deleted file or a stream in a disk image. Fails when `out` fails.
   Status write(std::ostream& out) const;
 
  private:
@@ -75,6 +80,8 @@ class BaselineWriter {
     std::string sha256;
     std::string path;
     std::string note;
+    bool deleted = false;  ///< a deleted file in a disk image
+    std::string stream;    ///< an NTFS alternate data stream's name; "" for a file's data
     bool operator<(const Entry& o) const;
   };
   mutable std::mutex mu_;

@@ -69,9 +69,10 @@ struct Finding {
   bool cached = false;
   /// Set for a file found inside a container image.
   std::optional<FindingImage> image;
-  /// Set for a file found in a disk image (--image); `path` is then
-  /// disk_path(*disk).
-  std::optional<DiskLocation> disk{};
+  /// Set for a file (or alternate data stream) found in a disk image;
+  /// `path` is then disk_path(*disk). A member of an archive found in a
+  /// disk image has both `disk` (where the archive lies) and `member`.
+  std::optional<DiskLocation> disk = std::nullopt;
 };
 
 /// Finding score: the highest match score, plus 5 for each further match,
@@ -89,8 +90,9 @@ std::string member_chain(const Finding& f);
 struct FileError {
   std::string path;
   std::string error;
-  /// Set for something in a disk image.
-  std::optional<DiskLocation> disk{};
+  /// Set when what could not be read lies in a disk image (a file, a
+  /// directory, a whole volume); `path` is then disk_path(*disk).
+  std::optional<DiskLocation> disk = std::nullopt;
 };
 
 /// A file deliberately not read, with a short reason.
@@ -98,13 +100,16 @@ struct SkippedFile {
   std::string path;
   std::string reason;  ///< see docs/report-format.md for the list
   std::string detail;  ///< e.g. the filesystem type or exclude glob; may be empty
-  /// Set for something in a disk image.
-  std::optional<DiskLocation> disk{};
+  /// Set when what was skipped lies in a disk image (an encrypted or
+  /// unknown volume, the rest of a filesystem past a limit); `path` is
+  /// then disk_path(*disk).
+  std::optional<DiskLocation> disk = std::nullopt;
 };
 
 /// True when a skipped[] entry with this reason leaves content that the
 /// rules and indicators never saw (too_large, archive_limit, encrypted, a
-/// directory changed during the walk, ...): the scan is then incomplete
+/// directory changed during the walk, an encrypted or unknown volume in a
+/// disk image, ...): the scan is then incomplete
 /// (exit code 3, or 1 with findings). False only for what is skipped by
 /// design and hides nothing the user asked to sweep: FIFOs and devices,
 /// --exclude, --one-file-system, pseudo and network filesystems, symlink

@@ -16,10 +16,15 @@ using report_detail::json;
 
 constexpr std::size_t kMaxJsonDepth = 64;
 
-std::string content_key(const std::string& identity, const std::string& sha256) {
-  return identity + '\0' + 's' + sha256;
+// `hiding` is report_detail::hiding_state(): a deleted file or an alternate
+// data stream is accepted only by an entry for one, never by the entry of
+// the same content (or path) live in a file's data.
+std::string content_key(const std::string& identity, const std::string& sha256, const std::string& hiding) {
+  return identity + '\0' + 's' + sha256 + hiding;
 }
-std::string path_key(const std::string& identity, const std::string& path) { return identity + '\0' + 'p' + path; }
+std::string path_key(const std::string& identity, const std::string& path, const std::string& hiding) {
+  return identity + '\0' + 'p' + path + hiding;
+}
 
 bool is_lower_hex(std::string_view s, std::size_t length) {
   return s.size() == length &&
@@ -94,6 +99,25 @@ class Loader {
     return std::nullopt;
   }
 
+  // "deleted" (a boolean) and "stream" (a non-empty string) of a finding or
+  // an accepted entry, as report_detail::hiding_state() spells them.
+  std::optional<std::string> hiding_of(const json& obj, const std::string& where, std::optional<Error>& error) const {
+    bool deleted = false;
+    if (const json* d = member_of(obj, "deleted")) {
+      if (!d->is_boolean()) {
+        error = Error{fail(where, "deleted is not true or false").error()};
+        return std::nullopt;
+      }
+      deleted = d->get<bool>();
+    }
+    const json* stream = member_of(obj, "stream");
+    if (stream != nullptr && (!stream->is_string() || stream->get_ptr<const std::string*>()->empty())) {
+      error = Error{fail(where, "stream is not a non-empty string").error()};
+      return std::nullopt;
+    }
+    return report_detail::hiding_state(deleted, stream != nullptr);
+  }
+
   Status load_accepted(const json& doc, std::unordered_set<std::string>& keys) {
     const json& version = doc["iocsweep_baseline"];
     if (!version.is_number_integer() || version.get<std::int64_t>() != kBaselineFormatVersion) {
@@ -112,7 +136,8 @@ class Loader {
       const std::string where = "accepted[" + std::to_string(i) + "]";
       if (!entry.is_object()) return fail(where, "not an object");
       for (const auto& [key, value] : entry.items()) {
-        if (key != "match" && key != "sha256" && key != "path" && key != "path_hex" && key != "note") {
+        if (key != "match" && key != "sha256" && key != "path" && key != "path_hex" && key != "note" &&
+            key != "deleted" && key != "stream") {
           return fail(where, "unknown key '" + to_valid_utf8(key) + "'");
         }
       }
@@ -124,13 +149,15 @@ class Loader {
       std::optional<Error> error;
       const std::optional<std::string> path = path_of(entry, where, error);
       if (error) return *error;
+      const std::optional<std::string> hiding = hiding_of(entry, where, error);
+      if (error) return *error;
       if (const json* sha = member_of(entry, "sha256")) {
         if (!sha->is_string() || !is_lower_hex(sha->get<std::string>(), 64)) {
           return fail(where, "sha256 is not 64 lower-case hex digits");
         }
-        keys.insert(content_key(*match, sha->get<std::string>()));
+        keys.insert(content_key(*match, sha->get<std::string>(), *hiding));
       } else if (path) {
-        keys.insert(path_key(*match, *path));
+        keys.insert(path_key(*match, *path, *hiding));
       } else {
         return fail(where, "needs \"sha256\" (or \"path\" / \"path_hex\" for a file that was not read)");
       }
@@ -148,6 +175,8 @@ class Loader {
       std::optional<Error> error;
       const std::optional<std::string> path = path_of(f, where, error);
       if (error) return *error;
+      const std::optional<std::string> hiding = hiding_of(f, where, error);
+      if (error) return *error;
       const std::string* sha = string_of(f, "sha256");
       if (sha != nullptr && !is_lower_hex(*sha, 64)) return fail(where, "sha256 is not 64 lower-case hex digits");
       if (sha == nullptr && !path) return fail(where, "has neither sha256 nor path");
@@ -157,7 +186,7 @@ class Loader {
         const std::string mwhere = where + ".matches[" + std::to_string(m) + "]";
         auto identity = identity_of((*matches)[m]);
         if (!identity) return fail(mwhere, "not a yara, hash or filename match this iocsweep understands");
-        keys.insert(sha != nullptr ? content_key(*identity, *sha) : path_key(*identity, *path));
+        keys.insert(sha != nullptr ? content_key(*identity, *sha, *hiding) : path_key(*identity, *path, *hiding));
       }
     }
     return Ok{};
@@ -234,9 +263,11 @@ Result<Baseline> Baseline::load(const std::string& path) {
 std::size_t Baseline::suppress(Finding& finding) const {
   if (keys_.empty()) return 0;
   const std::string sha256 = finding.digests.hex(DigestKind::kSha256);
+  const std::string hiding = report_detail::hiding_state(finding.disk);
   const auto accepted = [&](const MatchRecord& m) {
     const std::string identity = match_identity(m);
-    return keys_.contains(sha256.empty() ? path_key(identity, finding.path) : content_key(identity, sha256));
+    return keys_.contains(sha256.empty() ? path_key(identity, finding.path, hiding)
+                                         : content_key(identity, sha256, hiding));
   };
   const auto before = finding.matches.size();
   std::erase_if(finding.matches, accepted);
@@ -244,7 +275,7 @@ std::size_t Baseline::suppress(Finding& finding) const {
 }
 
 bool BaselineWriter::Entry::operator<(const Entry& o) const {
-  return std::tie(match, sha256, path) < std::tie(o.match, o.sha256, o.path);
+  return std::tie(match, sha256, deleted, stream, path) < std::tie(o.match, o.sha256, o.deleted, o.stream, o.path);
 }
 
 void BaselineWriter::add(const Finding& finding) {
@@ -260,7 +291,8 @@ void BaselineWriter::add(const Finding& finding) {
       const FilenameIoc& ioc = *std::get<FilenameMatchRecord>(m).ioc;
       note = "path indicator " + ioc.pattern;
     }
-    entries.push_back(Entry{match_identity(m), sha256, finding.path, std::move(note)});
+    entries.push_back(Entry{match_identity(m), sha256, finding.path, std::move(note),
+                            finding.disk && finding.disk->deleted, finding.disk ? finding.disk->stream : ""});
   }
   std::lock_guard lock(mu_);
   entries_.insert(entries_.end(), std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end()));
@@ -273,11 +305,12 @@ Status BaselineWriter::write(std::ostream& out) const {
     entries = entries_;
   }
   std::sort(entries.begin(), entries.end());
-  // With a digest the path is only informative: one entry per (match, content).
+  // With a digest the path (and a stream's name) is only informative: one
+  // entry per (match, content, hiding state).
   entries.erase(std::unique(entries.begin(), entries.end(),
                             [](const Entry& a, const Entry& b) {
-                              return a.match == b.match && a.sha256 == b.sha256 &&
-                                     (!a.sha256.empty() || a.path == b.path);
+                              return a.match == b.match && a.sha256 == b.sha256 && a.deleted == b.deleted &&
+                                     a.stream.empty() == b.stream.empty() && (!a.sha256.empty() || a.path == b.path);
                             }),
                 entries.end());
   json accepted = json::array();
@@ -285,6 +318,9 @@ Status BaselineWriter::write(std::ostream& out) const {
     json obj = report_detail::path_object(e.path);
     obj["match"] = e.match;
     if (!e.sha256.empty()) obj["sha256"] = e.sha256;
+    if (e.deleted) obj["deleted"] = true;
+    // Only its presence counts (an ADS): the name is for the reviewer.
+    if (!e.stream.empty()) obj["stream"] = to_valid_utf8(e.stream);
     obj["note"] = to_valid_utf8(e.note);
     accepted.push_back(std::move(obj));
   }

@@ -23,8 +23,15 @@ class CollectingSink : public ReportSink {
     // An archive has one finding per matching member: path, then member
     // chain. Several errors or skips of one archive keep the order they
     // came in (one worker reads a whole archive).
+    // In a disk image a deleted file may share its path with a live one
+    // (or with another deleted one): live first, then by inode, so the
+    // order stays the same from run to run.
     std::sort(findings_.begin(), findings_.end(), [](const Finding& a, const Finding& b) {
-      return std::tie(a.path, a.member) < std::tie(b.path, b.member);
+      const auto disk_key = [](const Finding& f) {
+        return f.disk ? std::make_pair(f.disk->deleted, f.disk->inode) : std::make_pair(false, std::uint64_t{0});
+      };
+      return std::tie(a.path, a.member) < std::tie(b.path, b.member) ||
+             (std::tie(a.path, a.member) == std::tie(b.path, b.member) && disk_key(a) < disk_key(b));
     });
     std::stable_sort(errors_.begin(), errors_.end(), by_path);
     std::stable_sort(skipped_.begin(), skipped_.end(), by_path);

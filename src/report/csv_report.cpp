@@ -17,10 +17,11 @@ namespace {
 // escapes, no CR or LF that a line-based reader would split a row at), and
 // a ' before a leading =, +, - or @, which a spreadsheet would otherwise
 // evaluate as a formula (CSV injection). path_hex keeps the exact bytes of
-// any path whose cell is not them.
+// any path whose cell is not them. The disk-image columns come last, so
+// the columns readers already address keep their positions.
 constexpr std::string_view kHeader =
     "record,path,path_hex,size,score,severity,md5,sha1,sha256,match_type,match,match_source,match_score,detail,"
-    "member,cached";
+    "member,cached,disk_image,partition,offset,filesystem,path_in_filesystem,inode,deleted,stream";
 
 std::string cell_text(std::string_view raw) {
   std::string text = escape_controls(to_valid_utf8(raw));
@@ -40,6 +41,16 @@ std::string quoted_cell(std::string text) {
 }
 
 std::string field(std::string_view raw) { return quoted_cell(cell_text(raw)); }
+
+// The last eight columns: where in a disk image, or empty for anything
+// else. The exact bytes of the names are in path_hex (the whole disk
+// path) and in the JSON report.
+std::string disk_columns(const std::optional<DiskLocation>& d) {
+  if (!d) return ",,,,,,,";
+  return field(d->image) + "," + (d->partition < 0 ? "" : std::to_string(d->partition)) + "," +
+         std::to_string(d->offset) + "," + field(d->filesystem) + "," + field(d->path) + "," +
+         std::to_string(d->inode) + "," + (d->deleted ? "true" : "false") + "," + field(d->stream);
+}
 
 struct MatchColumns {
   std::string type, match, source, score, detail;
@@ -75,19 +86,22 @@ class CsvSink final : public ReportSink {
                                "," + std::string(severity_for(f.score)) + "," + digest(f, DigestKind::kMd5) + "," +
                                digest(f, DigestKind::kSha1) + "," + digest(f, DigestKind::kSha256);
     const std::string member = field(member_chain(f));
+    const std::string disk = disk_columns(f.disk);
     for (const MatchRecord& m : f.matches) {
       const MatchColumns c = columns_of(m);
       line("finding," + common + "," + field(c.type) + "," + field(c.match) + "," + field(c.source) + "," + c.score +
-           "," + field(c.detail) + "," + member + "," + (f.cached ? "true" : ""));
+           "," + field(c.detail) + "," + member + "," + (f.cached ? "true" : "") + "," + disk);
     }
   }
-  void error(FileError e) override { line("error," + path_fields(e.path) + ",,,,,,,,,,," + field(e.error) + ",,"); }
+  void error(FileError e) override {
+    line("error," + path_fields(e.path) + ",,,,,,,,,,," + field(e.error) + ",,," + disk_columns(e.disk));
+  }
   void skipped(SkippedFile s) override {
     line("skipped," + path_fields(s.path) + ",,,,,,,,,,," +
-         field(s.detail.empty() ? s.reason : s.reason + ": " + s.detail) + ",,");
+         field(s.detail.empty() ? s.reason : s.reason + ": " + s.detail) + ",,," + disk_columns(s.disk));
   }
   void atime_not_preserved(std::string path) override {
-    line("atime_not_preserved," + path_fields(path) + ",,,,,,,,,,,,,");
+    line("atime_not_preserved," + path_fields(path) + ",,,,,,,,,,,,,," + disk_columns(std::nullopt));
   }
   Status end(const ScanEnd& end) override {
     const ScanStats& s = end.stats;
@@ -97,7 +111,7 @@ class CsvSink final : public ReportSink {
                " files_skipped=" + std::to_string(s.files_skipped) +
                " skipped_unscanned=" + std::to_string(s.skipped_unscanned) + " errors=" + std::to_string(s.errors) +
                " findings=" + std::to_string(s.findings) + " finished_at=" + end.finished_at) +
-         ",,");
+         ",,," + disk_columns(std::nullopt));
     if (!out_) return Error{"cannot write the report"};
     return Ok{};
   }

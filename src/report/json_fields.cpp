@@ -53,6 +53,47 @@ json path_object(const std::string& path) {
   return obj;
 }
 
+// Names inside a disk image are the filesystem's bytes: as for a path, the
+// text is readable and the _hex twin, when the text is not them, exact.
+json disk_image_json(const DiskLocation& d) {
+  json obj = path_object(d.image);
+  obj["partition"] = d.partition < 0 ? json(nullptr) : json(d.partition);
+  obj["offset"] = d.offset;
+  obj["filesystem"] = to_valid_utf8(d.filesystem);
+  obj["path_in_filesystem"] = path_for_json(d.path);
+  if (!is_valid_utf8(d.path)) obj["path_in_filesystem_hex"] = to_hex(d.path);
+  obj["inode"] = d.inode;
+  return obj;
+}
+
+void add_disk_fields(json& obj, const std::optional<DiskLocation>& d) {
+  if (!d) return;
+  obj["disk_image"] = disk_image_json(*d);
+  obj["deleted"] = d->deleted;
+  if (!d->stream.empty()) {
+    obj["stream"] = path_for_json(d->stream);
+    if (!is_valid_utf8(d->stream)) obj["stream_hex"] = to_hex(d->stream);
+  }
+}
+
+std::string disk_inside(const DiskLocation& d) {
+  std::string inside = d.partition < 0 ? "" : "p" + std::to_string(d.partition);
+  inside += d.path;
+  if (!d.stream.empty()) inside += ":" + d.stream;
+  return inside;
+}
+
+std::string hiding_state(bool deleted, bool stream) {
+  std::string state;
+  if (deleted) state += std::string("\0d", 2);
+  if (stream) state += std::string("\0a", 2);
+  return state;
+}
+
+std::string hiding_state(const std::optional<DiskLocation>& d) {
+  return d ? hiding_state(d->deleted, !d->stream.empty()) : "";
+}
+
 json finding_json(const Finding& f) {
   json obj = path_object(f.path);
   if (!f.member.empty()) {
@@ -79,6 +120,7 @@ json finding_json(const Finding& f) {
     image["in_final_image"] = f.image->in_final_image;
     obj["image"] = std::move(image);
   }
+  add_disk_fields(obj, f.disk);
   obj["size"] = f.size;
   for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
     if (f.digests.present.has(kind)) obj[std::string(digest_name(kind))] = f.digests.hex(kind);
@@ -95,6 +137,7 @@ json finding_json(const Finding& f) {
 json error_json(const FileError& e) {
   json obj = path_object(e.path);
   obj["error"] = to_valid_utf8(e.error);
+  add_disk_fields(obj, e.disk);
   return obj;
 }
 
@@ -102,6 +145,7 @@ json skipped_json(const SkippedFile& k) {
   json obj = path_object(k.path);
   obj["reason"] = k.reason;
   if (!k.detail.empty()) obj["detail"] = to_valid_utf8(k.detail);
+  add_disk_fields(obj, k.disk);
   return obj;
 }
 

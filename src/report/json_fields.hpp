@@ -16,6 +16,21 @@ json path_object(const std::string& path);
 /// A rule's metadata; a key YARA saw more than once becomes an array of
 /// its values, in order.
 json meta_to_json(const std::vector<std::pair<std::string, MetaValue>>& meta);
+/// The "disk_image" object of something found in a disk image: {path,
+/// [path_hex], partition (null for a bare filesystem), offset, filesystem,
+/// path_in_filesystem, [path_in_filesystem_hex], inode}.
+json disk_image_json(const DiskLocation& d);
+/// Adds "disk_image", "deleted" and, for an alternate data stream,
+/// "stream" (and "stream_hex") to `obj`; nothing when `d` is empty.
+void add_disk_fields(json& obj, const std::optional<DiskLocation>& d);
+/// What disk_path() writes after the image's '#': "p2/Windows/x.dll:ads",
+/// "/A.TXT" (raw bytes). For SARIF and the text report.
+std::string disk_inside(const DiskLocation& d);
+/// What a baseline key and a SARIF fingerprint add for a file that hides:
+/// "" for anything live in a file's default data, else NUL 'd' (deleted)
+/// and/or NUL 'a' (an alternate data stream). docs/ci.md, "Baselines".
+std::string hiding_state(bool deleted, bool stream);
+std::string hiding_state(const std::optional<DiskLocation>& d);
 json finding_json(const Finding& f);
 json error_json(const FileError& e);
 json skipped_json(const SkippedFile& s);

@@ -26,8 +26,7 @@ std::string_view severity_for(int score) {
 }
 
 bool skip_hides_content(std::string_view reason) {
-  // Skipped by design, hiding nothing the user asked to sweep. Anything
-  // else (and any reason added later and not listed here) did hide content.
+  // Skipped by design, hiding nothing the user asked to sweep.
   static constexpr std::string_view kByDesign[] = {
       "special",           // FIFO, socket, device: never opened
       "excluded",          // --exclude
@@ -36,6 +35,17 @@ bool skip_hides_content(std::string_view reason) {
       "symlink_loop",      // a link to a directory above it, or to itself
       "already_visited",   // walked under another path
   };
+  // Content that was there and that no rule or indicator saw. Listed so
+  // that a reason cannot drift into kByDesign unnoticed; any reason in
+  // neither list (one added later) is treated the same way.
+  static constexpr std::string_view kHidesContent[] = {
+      "too_large",          "changed_during_walk", "atime_not_preservable", "archive_limit", "archive_depth",
+      "encrypted",           // an encrypted archive member
+      "encrypted_volume",    // BitLocker, LUKS in a disk image: a whole volume unread
+      "unknown_filesystem",  // a partition no filesystem driver recognises
+      "image_limit",         // the rest of a filesystem past a DiskImageOptions bound
+  };
+  if (std::find(std::begin(kHidesContent), std::end(kHidesContent), reason) != std::end(kHidesContent)) return true;
   return std::find(std::begin(kByDesign), std::end(kByDesign), reason) == std::end(kByDesign);
 }
 

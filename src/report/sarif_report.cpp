@@ -107,7 +107,7 @@ class SarifSink final : public report_detail::CollectingSink {
     json bases = json::object();
     for (const Root& r : roots_) {
       json base = {{"uri", r.base_uri}};
-      base["description"] = {{"text", "scan root as given: " + to_valid_utf8(r.given)}};
+      base["description"] = {{"text", r.description}};
       bases[r.id] = std::move(base);
     }
     if (!bases.empty()) run["originalUriBaseIds"] = std::move(bases);
@@ -131,6 +131,7 @@ class SarifSink final : public report_detail::CollectingSink {
     std::string prefix;    // paths below it start with this (ends in '/')
     std::string id;        // uriBaseId
     std::string base_uri;  // absolute file URI of the directory, ends in '/'
+    std::string description;
   };
 
   // A root that names a file is based at its directory, so every artifact
@@ -138,23 +139,43 @@ class SarifSink final : public report_detail::CollectingSink {
   void prepare_roots() {
     const std::size_t n = info_.roots.size();
     for (std::size_t i = 0; i < n; ++i) {
-      Root r;
-      r.given = info_.roots[i];
-      r.id = n == 1 ? "SCANROOT" : "SCANROOT" + std::to_string(i + 1);
-      std::string dir = r.given;
-      if (!is_directory_root(i)) {
-        const std::size_t slash = dir.rfind('/');
-        dir = slash == std::string::npos ? "." : dir.substr(0, slash + 1);
-      }
-      r.prefix = dir.empty() || dir.back() == '/' ? dir : dir + "/";
-      if (r.prefix == "./" && r.given != "." && r.given.rfind("./", 0) != 0) r.prefix.clear();
-      std::filesystem::path abs = std::filesystem::path(dir);
-      if (abs.is_relative()) abs = std::filesystem::path(cwd_) / abs;
-      std::string norm = abs.lexically_normal().string();
-      if (norm.empty() || norm.back() != '/') norm += '/';
-      r.base_uri = "file://" + percent_encode_path(norm);
-      roots_.push_back(std::move(r));
+      roots_.push_back(make_root(info_.roots[i], n == 1 ? "SCANROOT" : "SCANROOT" + std::to_string(i + 1),
+                                 is_directory_root(i), "scan root as given: "));
     }
+    // A disk image that no scan root holds (an --image FILE need not be
+    // one) is based at its own directory, so its URIs stay relative too.
+    std::vector<std::string> images;
+    const auto note = [&](const std::optional<DiskLocation>& d) {
+      if (d && !locate(d->image).found && std::find(images.begin(), images.end(), d->image) == images.end()) {
+        images.push_back(d->image);
+      }
+    };
+    for (const Finding& f : findings_) note(f.disk);
+    for (const FileError& e : errors_) note(e.disk);
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      roots_.push_back(make_root(images[i], images.size() == 1 ? "DISKIMAGE" : "DISKIMAGE" + std::to_string(i + 1),
+                                 false, "disk image as given: "));
+    }
+  }
+
+  Root make_root(const std::string& given, std::string id, bool directory, const char* description) const {
+    Root r;
+    r.given = given;
+    r.id = std::move(id);
+    r.description = description + to_valid_utf8(given);
+    std::string dir = r.given;
+    if (!directory) {
+      const std::size_t slash = dir.rfind('/');
+      dir = slash == std::string::npos ? "." : dir.substr(0, slash + 1);
+    }
+    r.prefix = dir.empty() || dir.back() == '/' ? dir : dir + "/";
+    if (r.prefix == "./" && r.given != "." && r.given.rfind("./", 0) != 0) r.prefix.clear();
+    std::filesystem::path abs = std::filesystem::path(dir);
+    if (abs.is_relative()) abs = std::filesystem::path(cwd_) / abs;
+    std::string norm = abs.lexically_normal().string();
+    if (norm.empty() || norm.back() != '/') norm += '/';
+    r.base_uri = "file://" + percent_encode_path(norm);
+    return r;
   }
 
   // A root is a directory unless a finding's path equals it exactly (only
@@ -162,10 +183,10 @@ class SarifSink final : public report_detail::CollectingSink {
   bool is_directory_root(std::size_t i) const {
     const std::string& root = info_.roots[i];
     for (const Finding& f : findings_) {
-      if (f.path == root) return false;
+      if (f.path == root || (f.disk && f.disk->image == root)) return false;
     }
     for (const FileError& e : errors_) {
-      if (e.path == root) return false;
+      if (e.path == root || (e.disk && e.disk->image == root)) return false;
     }
     return true;
   }
@@ -203,8 +224,13 @@ class SarifSink final : public report_detail::CollectingSink {
     return {{"uri", "file://" + percent_encode_path(abs.lexically_normal().string())}};
   }
 
-  // The artifact of the file (and, for an archive member, of the members
-  // nested in it); returns the index results point at: the outer file.
+  // The file on disk that holds what was found: the disk image for a file
+  // found in one, else the file itself.
+  static const std::string& outer_path(const Finding& f) { return f.disk ? f.disk->image : f.path; }
+
+  // The artifact of the file (and, for a file in a disk image, of that file
+  // nested in the image; for an archive member, of the members nested in
+  // it); returns the index results point at: the outer file.
   // Artifacts are unique (the schema says so): a file with several member
   // findings, or with findings of its own too, is listed once.
   int add_artifacts(const Finding& f) {
@@ -212,10 +238,23 @@ class SarifSink final : public report_detail::CollectingSink {
     if (f.digests.present.has(DigestKind::kMd5)) hashes["md5"] = f.digests.hex(DigestKind::kMd5);
     if (f.digests.present.has(DigestKind::kSha1)) hashes["sha-1"] = f.digests.hex(DigestKind::kSha1);
     if (f.digests.present.has(DigestKind::kSha256)) hashes["sha-256"] = f.digests.hex(DigestKind::kSha256);
-    const int outer = artifact_index(-1, f.path, [&] {
-      return json{{"location", artifact_location(f.path)}, {"roles", json::array({"analysisTarget"})}};
+    const int outer = artifact_index(-1, outer_path(f), [&] {
+      return json{{"location", artifact_location(outer_path(f))}, {"roles", json::array({"analysisTarget"})}};
     });
     int parent = outer;
+    if (f.disk) {
+      // A deleted file may have the path of a live one: two artifacts.
+      const std::string inside = report_detail::disk_inside(*f.disk);
+      parent = artifact_index(parent, inside + (f.disk->deleted ? std::string("\0deleted", 8) : ""), [&] {
+        json props = json::object();
+        report_detail::add_disk_fields(props, f.disk);
+        const std::size_t first = inside.find_first_not_of('/');
+        return json{
+            {"location", {{"uri", percent_encode_path(first == std::string::npos ? "" : inside.substr(first))}}},
+            {"parentIndex", parent},
+            {"properties", std::move(props)}};
+      });
+    }
     for (const std::string& member : f.member) {
       parent = artifact_index(parent, member, [&] {
         return json{{"location", {{"uri", percent_encode_path(member)}}}, {"parentIndex", parent}};
@@ -309,16 +348,21 @@ class SarifSink final : public report_detail::CollectingSink {
     const std::size_t index = rule_index(m);
     const json& rule = rules_[index];
     const int score = match_score(m);
-    json location = artifact_location(f.path);
+    json location = artifact_location(outer_path(f));
     location["index"] = artifact;
-    const RootedPath where = locate(f.path);
-    std::string shown = to_valid_utf8(where.found ? where.relative : f.path);
+    const RootedPath where = locate(outer_path(f));
+    std::string shown = to_valid_utf8(where.found ? where.relative : outer_path(f));
+    if (f.disk) shown += "#" + to_valid_utf8(report_detail::disk_inside(*f.disk));
     const std::string joined = member_chain(f);
     if (!f.member.empty()) shown += "!/" + to_valid_utf8(joined);
+    if (f.disk && f.disk->deleted) shown += " (deleted)";
     json loc = {{"physicalLocation",
                  // GitHub code scanning shows an alert only at a line: the
                  // whole file matched, so its first line stands for it.
                  {{"artifactLocation", std::move(location)}, {"region", {{"startLine", 1}}}}}};
+    // Outermost first: the file in the disk image, then the member chain.
+    json logical_locations = json::array();
+    if (f.disk) logical_locations.push_back(disk_logical_location(*f.disk));
     if (!f.member.empty()) {
       json chain = json::array();
       for (const std::string& member : f.member) chain.push_back(to_valid_utf8(member));
@@ -326,13 +370,17 @@ class SarifSink final : public report_detail::CollectingSink {
                       {"fullyQualifiedName", to_valid_utf8(joined)},
                       {"kind", "archiveMember"},
                       {"properties", {{"memberChain", std::move(chain)}}}};
-      loc["logicalLocations"] = json::array({std::move(logical)});
+      logical_locations.push_back(std::move(logical));
     }
+    if (!logical_locations.empty()) loc["logicalLocations"] = std::move(logical_locations);
     const std::string sha256 = f.digests.hex(DigestKind::kSha256);
     // Same rule, same content (and member), same fingerprint: a moved file
     // stays one alert. Without a digest the path stands in for the content.
+    // A deleted file or an alternate data stream is another alert than the
+    // same bytes live or in a file's data (as for baselines: hiding is news).
     const std::string content = sha256.empty() ? "path:" + f.path : "sha256:" + sha256;
-    const std::string fingerprint = sha256_hex(match_identity(m) + '\n' + content + '\n' + joined);
+    const std::string fingerprint =
+        sha256_hex(match_identity(m) + '\n' + content + '\n' + joined + report_detail::hiding_state(f.disk));
     json result = {{"ruleId", rule["id"]},
                    {"ruleIndex", index},
                    {"level", level_for(score)},
@@ -345,14 +393,31 @@ class SarifSink final : public report_detail::CollectingSink {
                    {"partialFingerprints", {{"iocsweepContent/v1", fingerprint}}}};
     json props = {{"score", score}, {"file_score", f.score}, {"file_severity", severity_for(f.score)}};
     if (!sha256.empty()) props["sha256"] = sha256;
+    report_detail::add_disk_fields(props, f.disk);
     result["properties"] = std::move(props);
     return result;
+  }
+
+  // The file inside a disk image: its path there, as disk_path() writes it
+  // after the '#', and the rest of the location in the property bag.
+  static json disk_logical_location(const DiskLocation& d) {
+    const std::string inside = report_detail::disk_inside(d);
+    const std::size_t slash = d.path.rfind('/');
+    std::string name = slash == std::string::npos ? d.path : d.path.substr(slash + 1);
+    if (!d.stream.empty()) name += ":" + d.stream;
+    json props = json::object();
+    report_detail::add_disk_fields(props, d);
+    return {{"name", to_valid_utf8(name)},
+            {"fullyQualifiedName", to_valid_utf8(inside)},
+            {"kind", "diskImageFile"},
+            {"properties", std::move(props)}};
   }
 
   json invocation_json(const ScanEnd& end) const {
     json notifications = json::array();
     for (const FileError& e : errors_) {
-      json loc = {{"physicalLocation", {{"artifactLocation", artifact_location(e.path)}}}};
+      json loc = {{"physicalLocation", {{"artifactLocation", artifact_location(e.disk ? e.disk->image : e.path)}}}};
+      if (e.disk) loc["logicalLocations"] = json::array({disk_logical_location(*e.disk)});
       notifications.push_back({{"level", "error"},
                                {"message", {{"text", to_valid_utf8(e.error)}}},
                                {"descriptor", {{"id", "file-error"}}},

@@ -2,6 +2,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -26,6 +27,7 @@ constexpr std::size_t kMaxMessage = 16 * 1024;
 constexpr std::size_t kMaxPathValue = 4096;
 constexpr std::size_t kMaxMatchValue = 1024;
 constexpr std::size_t kMaxLayerValue = 256;
+constexpr std::size_t kMaxFilesystemValue = 64;
 // Longest MSG text (the path and the first match, shorter still).
 constexpr std::size_t kMaxMsg = 1024;
 
@@ -94,6 +96,34 @@ std::string header_token(std::string_view s, std::size_t max) {
     if (c < 33 || c > 126) return "-";
   }
   return std::string(s);
+}
+
+// The parameters of a finding in a disk image, in at most `room` bytes: the
+// short ones (partition, offset, filesystem, inode, deleted) always, then
+// the image, the path inside the filesystem and the stream, each cut to its
+// own limit and to what is left (disk_truncated="true" when any was). The
+// path parameter already holds all of it as one disk path, cut at 4096.
+std::string disk_params(const DiskLocation& d, std::size_t room) {
+  std::string out;
+  if (d.partition >= 0) out += " partition=\"" + std::to_string(d.partition) + "\"";
+  out += " offset=\"" + std::to_string(d.offset) + "\" filesystem=\"" + param_value(d.filesystem, kMaxFilesystemValue) +
+         "\" inode=\"" + std::to_string(d.inode) + "\" deleted=\"" + (d.deleted ? "true" : "false") + "\"";
+  constexpr std::string_view kDiskTruncated = " disk_truncated=\"true\"";
+  bool cut = false;
+  const auto add = [&](std::string_view key, std::string_view raw, std::size_t max) {
+    const std::size_t overhead = 1 + key.size() + 3;  // ' key="' and '"'
+    const std::size_t used = out.size() + overhead + kDiskTruncated.size();
+    if (used >= room) {
+      cut = true;
+      return;
+    }
+    out += " " + std::string(key) + "=\"" + param_value(raw, std::min(max, room - used), &cut) + "\"";
+  };
+  add("disk_image", d.image, kMaxPathValue);
+  add("path_in_filesystem", d.path, kMaxPathValue);
+  if (!d.stream.empty()) add("stream", d.stream, kMaxMatchValue);
+  if (cut) out += kDiskTruncated;
+  return out;
 }
 
 std::string match_id(const MatchRecord& m) {
@@ -172,6 +202,12 @@ class UnixSyslogSink final : public SyslogSink {
     const int severity = severity_of(f.score);
     const std::size_t budget = kMaxMessage - header(severity, "finding").size() - 1 - msg.size() - 1;
     constexpr std::string_view kTruncated = " truncated=\"true\"]";
+    if (f.disk) {
+      // What the first match (always sent) leaves of the budget.
+      const std::size_t first_param = 9 + param_value(first, kMaxMatchValue).size();
+      const std::size_t reserved = sd.size() + first_param + kTruncated.size();
+      sd += disk_params(*f.disk, budget > reserved ? budget - reserved : 0);
+    }
     bool truncated = false;
     for (std::size_t i = 0; i < f.matches.size(); ++i) {
       const std::string param = " match=\"" + param_value(match_id(f.matches[i]), kMaxMatchValue) + "\"";

@@ -28,6 +28,20 @@ std::string human_bytes(std::uint64_t n) {
   return buf;
 }
 
+// "    in disk image IMG partition 2 (ntfs at offset 1048576), inode 64,
+// deleted, stream NAME": what the headline's disk path does not say.
+void write_disk_line(std::ostream& out, const std::optional<DiskLocation>& d) {
+  if (!d) return;
+  out << "    in disk image " << escape_for_terminal(d->image);
+  if (d->partition >= 0) out << " partition " << d->partition;
+  out << " (" << (d->filesystem.empty() ? "" : escape_for_terminal(d->filesystem) + " ") << "at offset " << d->offset
+      << ")";
+  if (d->inode != 0) out << ", inode " << d->inode;
+  if (d->deleted) out << ", deleted";
+  if (!d->stream.empty()) out << ", stream " << escape_for_terminal(d->stream);
+  out << "\n";
+}
+
 // Every string that came from the scanned tree or from rule and IOC files
 // goes through escape_for_terminal: a file name must not be able to forge a
 // report line or send escape sequences to the reader's terminal.
@@ -39,6 +53,7 @@ class TextSink final : public report_detail::CollectingSink {
     for (const Finding& f : findings_) {
       out_ << upper(severity_for(f.score)) << " score=" << f.score << " " << escape_for_terminal(f.path)
            << (f.cached ? " (cached)" : "") << "\n";
+      write_disk_line(out_, f.disk);  // outermost first: the image, then the member chain
       if (!f.member.empty()) {
         out_ << "    member";
         for (const std::string& m : f.member) out_ << " > " << escape_for_terminal(m);
@@ -75,11 +90,13 @@ class TextSink final : public report_detail::CollectingSink {
     }
     for (const FileError& e : errors_) {
       out_ << "ERROR " << escape_for_terminal(e.path) << ": " << escape_for_terminal(e.error) << "\n";
+      write_disk_line(out_, e.disk);
     }
     for (const SkippedFile& s : skipped_) {
       out_ << "SKIPPED " << escape_for_terminal(s.path) << " (" << s.reason;
       if (!s.detail.empty()) out_ << ": " << escape_for_terminal(s.detail);
       out_ << ")\n";
+      write_disk_line(out_, s.disk);
     }
     for (const std::string& path : atime_changed_) {
       out_ << "ATIME-NOT-PRESERVED " << escape_for_terminal(path) << "\n";
