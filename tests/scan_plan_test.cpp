@@ -41,6 +41,7 @@ TEST(ScanPlan, DefaultsComeFromTheCoreLibrary) {
   ASSERT_TRUE(plan) << plan.error().message;
   const ScanConfig library;
   EXPECT_EQ(plan->scan.roots, std::vector<std::string>{t.path()});
+  EXPECT_TRUE(plan->scan.images.empty());
   EXPECT_EQ(plan->scan.read.max_filesize, ReadOptions{}.max_filesize);
   EXPECT_EQ(plan->scan.archive.max_member_bytes, ReadOptions{}.max_filesize);
   EXPECT_EQ(plan->scan.archive.max_depth, ArchiveOptions{}.max_depth);
@@ -159,8 +160,9 @@ TEST(ScanPlan, SeverityThresholdsFollowTheReportsSeverities) {
   EXPECT_NE(severity_for(lowest_score_of("alert") - 1), "alert");
 }
 
-TEST(ScanPlan, NoPathIsRefused) {
-  EXPECT_EQ(error_of(RawScanOptions{}), "scan: PATH is required (on the command line or as PATH in the config file)");
+TEST(ScanPlan, NeitherPathNorImageIsRefused) {
+  EXPECT_EQ(error_of(RawScanOptions{}),
+            "scan: PATH or --image is required (on the command line, or as PATH or image in the config file)");
 }
 
 TEST(ScanPlan, BadValuesAreRefusedNamingTheOption) {
@@ -261,6 +263,70 @@ TEST(ScanPlan, OutputsNamingOneFileClash) {
   raw.output = "/dev/null";
   raw.write_baseline = "/dev/null";
   EXPECT_TRUE(plan_scan(raw, quiet_context()));
+}
+
+TEST(ScanPlan, ImagesAreCheckedAndMayStandAlone) {
+  TempDir t;
+  write_file(t / "disk.dd", std::string(4096, '\0'));
+  RawScanOptions raw;
+  raw.images = {t / "disk.dd"};
+  auto plan = plan_scan(raw, quiet_context());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_TRUE(plan->scan.roots.empty());
+  EXPECT_EQ(plan->scan.images, std::vector<std::string>{t / "disk.dd"});
+  // With PATHs too, and the same image named twice is swept once.
+  TempDir tree;
+  raw.paths = {tree.path()};
+  raw.images = {t / "disk.dd", t.path() + "/./disk.dd"};
+  plan = plan_scan(raw, quiet_context());
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->scan.roots, std::vector<std::string>{tree.path()});
+  EXPECT_EQ(plan->scan.images, std::vector<std::string>{t / "disk.dd"});
+  ASSERT_EQ(plan->notes.size(), 1u);
+  EXPECT_EQ(plan->notes[0],
+            "--image " + t.path() + "/./disk.dd is the same as --image " + (t / "disk.dd") + " and is scanned once");
+}
+
+TEST(ScanPlan, ImageThatIsNoFileOrBlockDeviceIsRefused) {
+  TempDir t;
+  RawScanOptions raw;
+  raw.images = {t / "missing.dd"};
+  EXPECT_EQ(error_of(raw), "--image " + (t / "missing.dd") + ": No such file or directory");
+  raw.images = {t.path()};
+  EXPECT_EQ(error_of(raw), "--image " + t.path() + ": is a directory; an image is a regular file or a block device");
+  raw.images = {"/dev/null"};
+  EXPECT_EQ(error_of(raw), "--image /dev/null: is a character device; an image is a regular file or a block device");
+  ASSERT_EQ(::mkfifo((t / "fifo").c_str(), 0600), 0);
+  raw.images = {t / "fifo"};
+  EXPECT_EQ(error_of(raw), "--image " + (t / "fifo") + ": is a FIFO; an image is a regular file or a block device");
+}
+
+TEST(ScanPlan, UnreadableImageIsRefused) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads every file: an unreadable image needs another user";
+  TempDir t;
+  write_file(t / "disk.dd", "x");
+  ASSERT_EQ(::chmod((t / "disk.dd").c_str(), 0), 0);
+  RawScanOptions raw;
+  raw.images = {t / "disk.dd"};
+  EXPECT_EQ(error_of(raw), "--image " + (t / "disk.dd") + ": cannot be read: Permission denied");
+}
+
+TEST(ScanPlan, NoOutputMayBeAnImage) {
+  TempDir t;
+  TempDir scanned;
+  write_file(t / "disk.dd", "x");
+  RawScanOptions raw = scan_of(scanned.path());
+  raw.images = {t / "disk.dd"};
+  raw.output = t / "disk.dd";
+  EXPECT_TRUE(contains(error_of(raw), "-o and --image name the same file: ")) << error_of(raw);
+  raw.output.clear();
+  raw.write_baseline = t / "disk.dd";
+  EXPECT_TRUE(contains(error_of(raw), "--write-baseline and --image name the same file: ")) << error_of(raw);
+  raw.write_baseline.clear();
+  raw.cache = t / "disk.dd";
+  EXPECT_TRUE(contains(error_of(raw), "--cache and --image name the same file: ")) << error_of(raw);
+  // The image itself is left as it was.
+  EXPECT_EQ(test::read_file(t / "disk.dd"), "x");
 }
 
 TEST(ScanPlan, RootsAreKeptOnceAndNestedOnesDropWithANote) {

@@ -111,6 +111,8 @@ class ScanProgress {
 /// Everything a scan needs, validated. Immutable once built.
 struct ScanConfig {
   std::vector<std::string> roots;
+  /// Disk images to sweep (--image): regular files or block devices, each once; see docs/disk-images.md.
+  std::vector<std::string> images;
   Pack pack;
   WalkOptions walk;
   ReadOptions read;

@@ -115,10 +115,16 @@ bool create_output(const char* option, const std::string& path, std::unique_ptr<
 CLI::App* add_scan_command(CLI::App& app, RawScanOptions& raw) {
   const ArchiveOptions& limits = scan_defaults().archive;
   CLI::App* scan = app.add_subcommand("scan", "Sweep files and directories for indicators");
-  scan->add_option("PATH", raw.paths,
-                   "Files or directories to sweep (symlinks named here are followed, "
-                   "none below them; a path named twice or inside another is swept once); required")
+  scan->add_option(
+          "PATH", raw.paths,
+          "Files or directories to sweep (symlinks named here are followed, "
+          "none below them; a path named twice or inside another is swept once); required unless --image is given")
       ->type_name("PATH...");
+  scan->add_option("--image", raw.images,
+                   "Disk image to sweep: a regular file or a block device, opened read-only (disk images: see "
+                   "docs/disk-images.md); repeatable, and combinable with PATHs")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
   add_pack_options(*scan, raw.rules, raw.no_builtin);
   scan->add_option("--iocs", raw.iocs,
                    "Indicator file: a hash list (HASH;DESCRIPTION or HASH;SCORE;DESCRIPTION per line, '#' "

@@ -202,9 +202,10 @@ bool same_character_device(const std::string& a, const std::string& b) {
          sa.st_rdev == sb.st_rdev;
 }
 
-// Two of -o, --write-baseline and --cache (with its -wal, -shm and
-// -journal files) naming the same file, or "". -o and --write-baseline may
-// both name one character device.
+// Two of -o, --write-baseline, --cache (with its -wal, -shm and -journal
+// files) and an --image naming the same file, or "": nothing the sweep
+// writes may replace another output or an image it reads. -o and
+// --write-baseline may both name one character device.
 std::string output_clash(const RawScanOptions& raw, bool use_cache) {
   std::vector<std::pair<std::string, std::string>> files;  // canonical path, option
   if (!raw.output.empty()) files.emplace_back(canonical_or_ancestor(raw.output), "-o");
@@ -213,6 +214,7 @@ std::string output_clash(const RawScanOptions& raw, bool use_cache) {
     const std::string cache = canonical_or_ancestor(raw.cache);
     for (const char* suffix : {"", "-wal", "-shm", "-journal"}) files.emplace_back(cache + suffix, "--cache");
   }
+  for (const std::string& image : raw.images) files.emplace_back(canonical_or_ancestor(image), "--image");
   for (std::size_t i = 0; i < files.size(); ++i) {
     for (std::size_t j = i + 1; j < files.size(); ++j) {
       if (files[i].second == "-o" && files[j].second == "--write-baseline" &&
@@ -225,6 +227,51 @@ std::string output_clash(const RawScanOptions& raw, bool use_cache) {
     }
   }
   return "";
+}
+
+const char* kind_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// An --image must be a regular file or a block device this process can
+// open for reading. Opened (non-blocking, never read) and closed at once:
+// the image is opened read-only again when it is swept.
+Status check_image(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Error{"--image " + path + ": " + std::strerror(errno)};
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    return Error{"--image " + path + ": is " + kind_name(st.st_mode) +
+                 "; an image is a regular file or a block device"};
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return Error{"--image " + path + ": cannot be read: " + std::strerror(errno)};
+  ::close(fd);
+  return Ok{};
+}
+
+// The images to sweep, each once (by canonical path); a repeated one gets
+// a note.
+Result<std::vector<std::string>> distinct_images(const std::vector<std::string>& images,
+                                                 std::vector<std::string>& notes) {
+  std::vector<std::string> kept;
+  std::vector<std::string> kept_real;
+  for (const std::string& image : images) {
+    if (Status checked = check_image(image); !checked) return checked.error();
+    const std::string real = canonical_or_ancestor(image);
+    const auto seen = std::find(kept_real.begin(), kept_real.end(), real);
+    if (seen != kept_real.end()) {
+      notes.push_back("--image " + image + " is the same as --image " + kept[seen - kept_real.begin()] +
+                      " and is scanned once");
+      continue;
+    }
+    kept.push_back(image);
+    kept_real.push_back(real);
+  }
+  return kept;
 }
 
 // Globs from an --exclude-from file: one per line, exactly as written
@@ -251,8 +298,8 @@ Status read_exclude_file(const std::string& path, std::vector<std::string>& glob
 }  // namespace
 
 Result<ScanPlan> plan_scan(const RawScanOptions& given, const PlanContext& context) {
-  if (given.paths.empty()) {
-    return Error{"scan: PATH is required (on the command line or as PATH in the config file)"};
+  if (given.paths.empty() && given.images.empty()) {
+    return Error{"scan: PATH or --image is required (on the command line, or as PATH or image in the config file)"};
   }
   RawScanOptions raw = given;
   for (const std::string& file : raw.exclude_from) {
@@ -265,6 +312,8 @@ Result<ScanPlan> plan_scan(const RawScanOptions& given, const PlanContext& conte
 
   ScanPlan plan;
   ScanConfig& config = plan.scan;
+  auto images = distinct_images(raw.images, plan.notes);
+  if (!images) return images.error();
   if (!raw.baseline.empty()) {
     auto loaded = Baseline::load(raw.baseline);
     if (!loaded) return Error{"--baseline: " + loaded.error().message};
@@ -299,6 +348,7 @@ Result<ScanPlan> plan_scan(const RawScanOptions& given, const PlanContext& conte
   plan.pack.prefilter = !raw.no_prefilter;
 
   config.roots = checker.distinct_roots(plan.notes);
+  config.images = std::move(*images);
   config.read.strict_atime = raw.strict_atime;
   config.read.max_filesize = *max_size;
   config.threads = raw.threads == 0 ? default_thread_count() : raw.threads;

@@ -2,7 +2,7 @@
 // `iocsweep scan` as data: the flags as typed (RawScanOptions), and the
 // validated, immutable plan they make (ScanPlan). plan_scan() checks
 // everything that can be checked before a scan (values, the files the
-// sweep will write, where they lie, the roots) without loading
+// sweep will write, where they lie, the roots and images) without loading
 // rules, creating an output or scanning; scan_command.cpp carries a plan
 // out. Tests build plans straight from RawScanOptions.
 
@@ -43,6 +43,7 @@ int lowest_score_of(std::string_view name);
 /// they come from scan_defaults().
 struct RawScanOptions {
   std::vector<std::string> paths;
+  std::vector<std::string> images;
   std::vector<std::string> rules;
   std::vector<std::string> iocs;
   std::vector<std::string> filename_iocs;
@@ -100,7 +101,7 @@ struct PlanContext {
 /// A validated `iocsweep scan`: everything the run needs to know, nothing
 /// opened yet. Immutable once made.
 struct ScanPlan {
-  /// The scan itself: roots (each once, see `notes`), walk, read,
+  /// The scan itself: roots (each once, see `notes`), images, walk, read,
   /// threads, timeout, prefilter, scores, baseline (loaded), throttles,
   /// archives. What only the run creates is left empty: pack,
   /// baseline_writer, cache, progress.
@@ -131,14 +132,15 @@ struct ScanPlan {
   /// No warnings or notes on stderr.
   bool quiet = false;
   /// What the user should hear (unless quiet) about how the plan reads
-  /// the command line: PATHs dropped as duplicates.
+  /// the command line: PATHs and images dropped as duplicates.
   std::vector<std::string> notes;
 };
 
 /// Validates `raw` into a plan. Values CLI11 checks as it parses (ranges,
 /// choices) are taken as checked. Reads what validation needs (--exclude-from
-/// files, the --baseline file, the places of the roots and output files) but loads no rule or indicator, creates no
-/// file and scans nothing. Fails with the message the user sees (without "iocsweep: ").
+/// files, the --baseline file, the places of the roots, images and output
+/// files) but loads no rule or indicator, creates no file and scans
+/// nothing. Fails with the message the user sees (without "iocsweep: ").
 Result<ScanPlan> plan_scan(const RawScanOptions& raw, const PlanContext& context = PlanContext::current());
 
 }  // namespace iocsweep::cli
