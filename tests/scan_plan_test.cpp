@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <string>
 
+#include "cli/scan_command.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep::cli {
@@ -344,6 +345,37 @@ TEST(ScanPlan, RootsAreKeptOnceAndNestedOnesDropWithANote) {
   EXPECT_EQ(plan->notes, (std::vector<std::string>{
                              "PATH " + (t / "a") + " lies inside PATH " + t.path() + " and is scanned as part of it",
                              "PATH " + t.path() + "/ is the same as PATH " + t.path() + " and is scanned once"}));
+}
+
+// The flags as CLI11 parses them land in RawScanOptions, untouched ones
+// keep the struct's defaults, and --help shows those defaults.
+TEST(ScanPlan, ParsedFlagsMakeThePlanWithoutAScan) {
+  TempDir t;
+  write_file(t / "disk.dd", "x");
+  CLI::App app;
+  RawScanOptions raw;
+  CLI::App* scan = add_scan_command(app, raw);
+  const std::vector<std::string> given = {"scan", "--image", t / "disk.dd", "--fail-on", "alert", "-x", t.path()};
+  std::vector<std::string> args(given.rbegin(), given.rend());  // CLI11 takes them from the back
+  app.parse(args);
+  ASSERT_TRUE(scan->parsed());
+  EXPECT_EQ(raw.paths, std::vector<std::string>{t.path()});
+  EXPECT_EQ(raw.images, std::vector<std::string>{t / "disk.dd"});
+  EXPECT_TRUE(raw.one_file_system);
+  const RawScanOptions defaults;
+  EXPECT_EQ(raw.max_filesize, defaults.max_filesize);
+  EXPECT_EQ(raw.timeout_s, defaults.timeout_s);
+  EXPECT_EQ(raw.archive_depth, defaults.archive_depth);
+  EXPECT_EQ(raw.syslog_socket, defaults.syslog_socket);
+  auto plan = plan_scan(raw, quiet_context());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->fail_score, 80);
+  EXPECT_TRUE(plan->scan.walk.one_file_system);
+  EXPECT_EQ(plan->scan.images, std::vector<std::string>{t / "disk.dd"});
+  const std::string help = scan->help();
+  EXPECT_TRUE(contains(help, "=" + defaults.max_filesize)) << help;
+  EXPECT_TRUE(contains(help, "=" + std::to_string(ScanConfig{}.yara_timeout_s))) << help;
+  EXPECT_TRUE(contains(help, std::to_string(ArchiveOptions{}.max_members) + " members")) << help;
 }
 
 }  // namespace
