@@ -267,6 +267,35 @@ TEST(Cli, LoadWarningsAreInTheReportEvenWhenQuiet) {
   EXPECT_NE(loud.err.find("hash-iocs.txt:1"), std::string::npos) << loud.err;
 }
 
+// --image is checked before anything is loaded or written: it must be a
+// readable regular file or block device, no output may name it, and a scan
+// needs a PATH or an image.
+TEST(Cli, ImageIsCheckedBeforeScanning) {
+  TempDir t, out;
+  write_file(t / "disk.dd", std::string(512, '\0'));
+  RunResult neither = run({kBin, "scan", "--no-builtin"});
+  EXPECT_EQ(neither.exit_code, 2);
+  EXPECT_NE(neither.err.find("scan: PATH or --image is required"), std::string::npos) << neither.err;
+  RunResult missing = run({kBin, "scan", "--no-builtin", "-o", out / "r.json", "--image", t / "missing.dd"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("--image " + (t / "missing.dd") + ": No such file or directory"), std::string::npos)
+      << missing.err;
+  RunResult directory = run({kBin, "scan", "--no-builtin", "--image", t.path(), t.path()});
+  EXPECT_EQ(directory.exit_code, 2);
+  EXPECT_NE(directory.err.find("is a directory; an image is a regular file or a block device"), std::string::npos)
+      << directory.err;
+  RunResult clash = run({kBin, "scan", "--no-builtin", "--image", t / "disk.dd", "-o", t / "disk.dd", out.path()});
+  EXPECT_EQ(clash.exit_code, 2);
+  EXPECT_NE(clash.err.find("-o and --image name the same file: "), std::string::npos) << clash.err;
+  EXPECT_EQ(test::read_file(t / "disk.dd"), std::string(512, '\0'));
+  EXPECT_NE(::access((out / "r.json").c_str(), F_OK), 0);
+  // An image alone (or several, each once) is a valid scan.
+  RunResult alone = run({kBin, "scan", "--no-builtin", "--image", t / "disk.dd", "--image", t / "disk.dd"});
+  EXPECT_NE(alone.exit_code, 2) << alone.err;
+  EXPECT_NE(alone.err.find("note: --image " + (t / "disk.dd") + " is the same as --image"), std::string::npos)
+      << alone.err;
+}
+
 TEST(Cli, UnwritableOutputIsFatalBeforeScanning) {
   TempDir t, out;
   write_file(t / "a", "x");

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <set>
 
@@ -405,6 +408,119 @@ TEST(FileWalker, RealProcIsSkipped) {
   EXPECT_TRUE(r.files.empty());
   ASSERT_EQ(r.skipped.size(), 1u);
   EXPECT_EQ(r.skipped[0].second, "filesystem");
+}
+
+// The mountinfo line that makes `path`'s filesystem look like `type`.
+std::string mountinfo_as(const std::string& path, const std::string& type) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0);
+  return "1 1 " + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) + " / /x rw - " + type +
+         " " + type + " rw\n";
+}
+
+TEST(WalkPlanner, SpellsPathsBelowTheRootAsTheWalkDoes) {
+  TempDir t;
+  test::make_dir(t / "a");
+  write_file(t / "a/f", "x");
+  const WalkPlanner planner({}, MountTable{});
+  WalkAnswer f = planner.reach(t / "a/f", t.path());
+  EXPECT_EQ(f.reach, WalkReach::kWalked);
+  EXPECT_EQ(f.spelling, t / "a/f");
+  // A trailing slash on the root is kept once, as the walk joins names.
+  EXPECT_EQ(planner.reach(t / "a/f", t.path() + "/").spelling, t / "a/f");
+  // A file not created yet is placed where it will be.
+  WalkAnswer later = planner.reach(t / "a/report.json.tmp-XXXXXX", t.path());
+  EXPECT_EQ(later.reach, WalkReach::kWalked);
+  EXPECT_EQ(later.spelling, t / "a/report.json.tmp-XXXXXX");
+  // The root itself, and what lies elsewhere (a sibling sharing a prefix).
+  EXPECT_TRUE(planner.would_walk(t.path(), t.path()));
+  EXPECT_EQ(planner.reach(t.path() + "-other/f", t.path()).reach, WalkReach::kNotBelow);
+  EXPECT_EQ(planner.reach(t / "a/f", t / "a/f/g").reach, WalkReach::kNotBelow);
+}
+
+TEST(WalkPlanner, RootGivenThroughASymlinkSpellsThroughIt) {
+  TempDir t;
+  test::make_dir(t / "real");
+  ASSERT_EQ(::symlink((t / "real").c_str(), (t / "link").c_str()), 0);
+  const WalkPlanner planner({}, MountTable{});
+  WalkAnswer a = planner.reach(t / "real/out.json", t / "link");
+  EXPECT_EQ(a.reach, WalkReach::kWalked);
+  EXPECT_EQ(a.spelling, t / "link/out.json");
+}
+
+TEST(WalkPlanner, ExcludedPathOrDirectoryOnTheWayIsNotWalked) {
+  TempDir t;
+  test::make_dir(t / "keep");
+  test::make_dir(t / "out");
+  WalkOptions options;
+  options.excludes = {t / "out", "*.iso"};
+  const WalkPlanner planner(options, MountTable{});
+  EXPECT_EQ(planner.reach(t / "out/report.json", t.path()).reach, WalkReach::kExcluded);
+  EXPECT_EQ(planner.reach(t / "keep/disk.iso", t.path()).reach, WalkReach::kExcluded);
+  EXPECT_TRUE(planner.would_walk(t / "keep/report.json", t.path()));
+  // The spelling is given all the same, to name the --exclude to add.
+  EXPECT_EQ(planner.reach(t / "out/report.json", t.path()).spelling, t / "out/report.json");
+}
+
+TEST(WalkPlanner, FilesystemRulesAreTheWalkersOwn) {
+  TempDir t;
+  write_file(t / "f", "x");
+  const MountTable as_proc = MountTable::parse(mountinfo_as(t.path(), "proc"));
+  EXPECT_EQ(WalkPlanner({}, as_proc).reach(t / "f", t.path()).reach, WalkReach::kSkippedFilesystem);
+  WalkOptions include;
+  include.include_fs = {"proc"};
+  EXPECT_TRUE(WalkPlanner(include, as_proc).would_walk(t / "f", t.path()));
+  // And the walker agrees on both.
+  Recorder skipped, walked;
+  FileWalker({}, as_proc).walk({t.path()}, skipped, {});
+  FileWalker(include, as_proc).walk({t.path()}, walked, {});
+  EXPECT_TRUE(skipped.files.empty());
+  EXPECT_EQ(walked.paths(), std::set<std::string>{t / "f"});
+}
+
+TEST(WalkPlanner, OneFileSystemKeepsOtherDevicesOut) {
+  struct stat root {
+  }, proc{};
+  if (::stat("/", &root) != 0 || ::stat("/proc/self", &proc) != 0 || root.st_dev == proc.st_dev) {
+    GTEST_SKIP() << "needs /proc on its own filesystem";
+  }
+  WalkOptions one;
+  one.one_file_system = true;
+  EXPECT_EQ(WalkPlanner(one, MountTable::current()).reach("/proc/self/status", "/").reach, WalkReach::kOtherFilesystem);
+  // Without -x, /proc is met and skipped by its type.
+  EXPECT_EQ(WalkPlanner({}, MountTable::current()).reach("/proc/self/status", "/").reach,
+            WalkReach::kSkippedFilesystem);
+}
+
+TEST(WalkPlanner, AgreesWithTheWalkOnEveryFileOfATree) {
+  TempDir t;
+  test::make_dir(t / "a");
+  test::make_dir(t / "a/skip");
+  test::make_dir(t / "b");
+  for (const char* f : {"top", "a/one", "a/skip/two", "a/x.log", "b/three"}) write_file(t / f, f);
+  WalkOptions options;
+  options.excludes = {"*/skip", "*.log"};
+  Recorder r;
+  FileWalker(options, MountTable{}).walk({t.path()}, r, {});
+  const WalkPlanner planner(options, MountTable{});
+  for (const char* f : {"top", "a/one", "a/skip/two", "a/x.log", "b/three"}) {
+    EXPECT_EQ(planner.would_walk(t / f, t.path()), r.paths().count(t / f) == 1) << f;
+  }
+  EXPECT_EQ(r.paths().size(), 3u);
+}
+
+TEST(CanonicalOrAncestor, ResolvesWhatExistsAndAppendsTheRest) {
+  TempDir t;
+  test::make_dir(t / "real");
+  ASSERT_EQ(::symlink((t / "real").c_str(), (t / "link").c_str()), 0);
+  char* real = ::realpath(t.path().c_str(), nullptr);
+  ASSERT_NE(real, nullptr);
+  const std::string base = real;
+  std::free(real);
+  EXPECT_EQ(canonical_or_ancestor(t / "link"), base + "/real");
+  EXPECT_EQ(canonical_or_ancestor(t / "link/new/deeper.json"), base + "/real/new/deeper.json");
+  EXPECT_EQ(canonical_or_ancestor(""), "");
+  EXPECT_EQ(canonical_or_ancestor("/"), "/");
 }
 
 }  // namespace

@@ -112,8 +112,9 @@ class ScanProgress {
 /// Everything a scan needs, validated. Immutable once built.
 struct ScanConfig {
   std::vector<std::string> roots;
-  /// Disk images to sweep (--image), after the roots: their files are
-  /// matched as files are (docs/disk-images.md).
+  /// Disk images to sweep (--image), after the roots: regular files or
+  /// block devices, each once; their files are matched as files are
+  /// (docs/disk-images.md).
   std::vector<std::string> images;
   /// Bounds on what one disk image may cost.
   DiskImageOptions disk;

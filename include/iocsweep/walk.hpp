@@ -142,6 +142,57 @@ class MountTable {
   std::map<dev_t, std::string> types_;
 };
 
+/// `path` made absolute and resolved (symlinks followed) as far as it
+/// exists, with the part that does not exist yet appended as written: where
+/// a file about to be created will lie. "" stays "".
+std::string canonical_or_ancestor(std::string path);
+
+/// What the walk of one root would do with a path (WalkPlanner::reach).
+enum class WalkReach {
+  kNotBelow,           ///< the path does not lie below the root
+  kExcluded,           ///< an --exclude glob takes it, or a directory on the way, out
+  kOtherFilesystem,    ///< --one-file-system keeps the walk off its filesystem
+  kSkippedFilesystem,  ///< its filesystem is skipped by default and not in include_fs
+  kWalked,             ///< the walk reaches it and takes it in
+};
+
+/// The answer of WalkPlanner::reach: what the walk would do, and how it
+/// spells the path (the root as given, then "/NAME" per level) when the
+/// path lies below the root; "" when kNotBelow.
+struct WalkAnswer {
+  WalkReach reach = WalkReach::kNotBelow;
+  std::string spelling;
+};
+
+/// Answers, before any walk and without one, whether FileWalker with these
+/// options would reach a path below a root: the same ExcludeMatcher, the
+/// same --one-file-system and filesystem-type rules, so that a caller (the
+/// CLI placing its output files, dropping nested roots) asks the walker
+/// instead of copying its rules. A path need not exist: it is placed by
+/// canonical_or_ancestor() and judged by the filesystem of its nearest
+/// existing ancestor. What the walk would meet on the way (a directory
+/// that cannot be opened, a symlink it does not follow) is not foreseen.
+/// Immutable after construction; reads the filesystem (realpath, stat) on
+/// every call.
+class WalkPlanner {
+ public:
+  explicit WalkPlanner(WalkOptions options, MountTable mounts = MountTable::current())
+      : options_(std::move(options)), mounts_(std::move(mounts)) {}
+  /// What the walk of `root` would do with `path`. A root that does not
+  /// exist is placed by canonical_or_ancestor() too and its device is not
+  /// judged: a caller keeping its files out of the sweep stays on the safe
+  /// side should the root appear before the walk.
+  WalkAnswer reach(const std::string& path, const std::string& root) const;
+  /// True when the walk of `root` would reach `path` (reach() is kWalked).
+  bool would_walk(const std::string& path, const std::string& root) const {
+    return reach(path, root).reach == WalkReach::kWalked;
+  }
+
+ private:
+  WalkOptions options_;
+  MountTable mounts_;
+};
+
 /// Walks roots depth-first with descriptor-relative calls (openat,
 /// fdopendir, fstatat only where d_type does not answer), one fstat per
 /// directory. Symbolic links below a root are not followed unless

@@ -125,6 +125,86 @@ bool ExcludeMatcher::excludes_on_the_way(const std::string& path) const {
 
 namespace {
 
+// The filesystem rules for what lies on `device` when the walk's root is
+// on `root_device` (one place for the walk and for WalkPlanner). The type
+// rule holds for the root's own filesystem too: a root on proc is skipped.
+WalkReach filesystem_reach(const WalkOptions& options, const MountTable& mounts, dev_t device, dev_t root_device) {
+  if (options.one_file_system && device != root_device) return WalkReach::kOtherFilesystem;
+  const std::string type = mounts.type_of(device);
+  if (skip_by_default_fs(type) &&
+      std::find(options.include_fs.begin(), options.include_fs.end(), type) == options.include_fs.end()) {
+    return WalkReach::kSkippedFilesystem;
+  }
+  return WalkReach::kWalked;
+}
+
+bool is_inside(const std::string& path, const std::string& root) {
+  if (root == "/") return true;
+  return path == root ||
+         (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
+}
+
+// The device of `path`, or of its nearest existing ancestor.
+std::optional<dev_t> device_of_nearest(std::string path) {
+  struct stat st {};
+  while (::stat(path.c_str(), &st) != 0) {
+    const std::size_t slash = path.find_last_of('/');
+    if (slash == std::string::npos || path == "/") return std::nullopt;
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
+  return st.st_dev;
+}
+
+}  // namespace
+
+std::string canonical_or_ancestor(std::string path) {
+  if (path.empty()) return path;
+  if (path[0] != '/') {
+    if (char* cwd = ::getcwd(nullptr, 0)) {
+      path = std::string(cwd) + "/" + path;
+      std::free(cwd);
+    } else {
+      path = "/" + path;
+    }
+  }
+  std::string head = path;
+  std::string tail;
+  for (;;) {
+    if (char* real = ::realpath(head.c_str(), nullptr)) {
+      std::string out(real);
+      std::free(real);
+      if (tail.empty()) return out;
+      return (out == "/" ? "" : out) + "/" + tail;
+    }
+    const std::size_t slash = head.find_last_of('/');
+    if (slash == std::string::npos || head == "/") return path;
+    tail = head.substr(slash + 1) + (tail.empty() ? "" : "/" + tail);
+    head = slash == 0 ? "/" : head.substr(0, slash);
+  }
+}
+
+WalkAnswer WalkPlanner::reach(const std::string& path, const std::string& root) const {
+  const std::string real = canonical_or_ancestor(path);
+  const std::string real_root = canonical_or_ancestor(root);
+  if (!is_inside(real, real_root)) return {};
+  // Spelt as the walk spells it: the root as given, then "/NAME" per level.
+  std::string rest = real_root == "/" ? real : real.substr(real_root.size());
+  if (!rest.empty() && !root.empty() && root.back() == '/') rest.erase(0, 1);
+  WalkAnswer answer{WalkReach::kWalked, root + rest};
+  if (ExcludeMatcher(options_.excludes, root).excludes_on_the_way(answer.spelling)) {
+    answer.reach = WalkReach::kExcluded;
+    return answer;
+  }
+  struct stat root_st {};
+  if (::stat(root.c_str(), &root_st) != 0) return answer;
+  if (const std::optional<dev_t> device = device_of_nearest(real)) {
+    answer.reach = filesystem_reach(options_, mounts_, *device, root_st.st_dev);
+  }
+  return answer;
+}
+
+namespace {
+
 std::string join_path(const std::string& dir, const char* name) {
   std::string path = dir;
   if (path.empty() || path.back() != '/') path += '/';
@@ -248,18 +328,18 @@ class Walk {
   // leads to (a link planted in the tree must not take the sweep where the
   // walk itself does not go). Reports it skipped and says so.
   bool skipped_for_filesystem(dev_t device, const std::string& path) {
-    // The root's own device is root_dev_, so this never refuses a root.
-    if (options_.one_file_system && device != root_dev_) {
-      visitor_.on_skipped(path, "other_filesystem", mounts_.type_of(device));
-      return true;
+    // The root's own device is root_dev_, so --one-file-system never
+    // refuses a root; a root on a skipped filesystem is skipped.
+    switch (filesystem_reach(options_, mounts_, device, root_dev_)) {
+      case WalkReach::kOtherFilesystem:
+        visitor_.on_skipped(path, "other_filesystem", mounts_.type_of(device));
+        return true;
+      case WalkReach::kSkippedFilesystem:
+        visitor_.on_skipped(path, "filesystem", mounts_.type_of(device));
+        return true;
+      default:
+        return false;
     }
-    const std::string type = mounts_.type_of(device);
-    if (skip_by_default_fs(type) &&
-        std::find(options_.include_fs.begin(), options_.include_fs.end(), type) == options_.include_fs.end()) {
-      visitor_.on_skipped(path, "filesystem", type);
-      return true;
-    }
-    return false;
   }
 
   // Takes ownership of `fd`, an open directory, applies the filesystem and
