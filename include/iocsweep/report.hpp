@@ -122,6 +122,8 @@ struct ScanInfo {
   std::string host;
   std::string started_at;
   std::vector<std::string> roots;
+  /// Disk images swept (--image), as named.
+  std::vector<std::string> images;
   std::vector<RulesetInfo> rulesets;
   std::vector<IocSetInfo> ioc_sets;
   /// Known-good hash lists (allow-lists).

@@ -504,6 +504,7 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
   info.host = host_name();
   info.started_at = now_rfc3339();
   info.roots = config.roots;
+  info.images = config.images;
   if (config.pack.rules) info.rulesets = config.pack.rules->rulesets();
   if (config.pack.hash_iocs) info.ioc_sets = config.pack.hash_iocs->sets();
   if (config.pack.filename_iocs) {

@@ -183,6 +183,20 @@ json scan_json(const ScanInfo& info, const ScanEnd* end) {
   // As "path_hex" for a path: the exact bytes, when the text cannot give
   // them. One entry per root, in the order of "roots".
   if (any_not_utf8) scan["roots_hex"] = std::move(roots_hex);
+  // Present only when --image was given, so reports of tree sweeps keep
+  // their shape. Hex twins as for roots.
+  if (!info.images.empty()) {
+    json images = json::array();
+    json images_hex = json::array();
+    bool images_not_utf8 = false;
+    for (const std::string& i : info.images) {
+      images.push_back(path_for_json(i));
+      images_hex.push_back(to_hex(i));
+      images_not_utf8 = images_not_utf8 || !is_valid_utf8(i);
+    }
+    scan["images"] = std::move(images);
+    if (images_not_utf8) scan["images_hex"] = std::move(images_hex);
+  }
   if (end != nullptr) {
     scan["finished_at"] = end->finished_at;
     scan["complete"] = end->complete;
