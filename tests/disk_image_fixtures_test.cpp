@@ -106,6 +106,13 @@ void expect_deleted(const std::string& image, const std::string& deleted_path, c
   EXPECT_TRUE(same_bytes(icat(image, gone.deleted.at(deleted_path)), want)) << deleted_path;
   const RunResult stat = run({"istat", image, gone.deleted.at(deleted_path)});
   EXPECT_NE(stat.out.find("Not Allocated"), std::string::npos) << stat.out;
+  if (stat.out.find("$FILE_NAME") != std::string::npos) {
+    // NTFS: the entry's bit in $MFT's $BITMAP attribute (type 176) is free.
+    const std::uint64_t entry = std::stoull(gone.deleted.at(deleted_path));
+    const std::string bitmap = icat(image, "0-176");
+    ASSERT_GT(bitmap.size(), entry / 8);
+    EXPECT_EQ((bitmap[entry / 8] >> (entry % 8)) & 1, 0) << "entry " << entry << " still in use in $MFT's bitmap";
+  }
 }
 
 TEST(DiskImageFixtures, NtfsFilesInDirectoriesDeletedAndStreams) {
