@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -121,6 +122,10 @@ std::uint64_t le(const std::string& b, std::size_t at, int bytes) {
   std::uint64_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = v << 8 | static_cast<std::uint8_t>(b[at + i]);
   return v;
+}
+
+void put_le(std::string& b, std::size_t at, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) b[at + i] = static_cast<char>(v >> (8 * i));
 }
 
 /// One run of a non-resident attribute: `clusters` clusters at `lcn`.
@@ -282,7 +287,7 @@ bool remove_index_entry(std::string& buf, std::size_t header, std::uint64_t n) {
     if ((le(buf, e, 8) & 0xFFFFFFFFFFFF) == n && (flags & 1) == 0) {
       buf.erase(e, len);
       buf.insert(header + used - len, len, '\0');
-      for (int i = 0; i < 4; ++i) buf[header + 4 + i] = static_cast<char>((used - len) >> (8 * i));
+      put_le(buf, header + 4, used - len, 4);
       return true;
     }
     e += len;
@@ -424,12 +429,145 @@ FixtureResult build_ext(const char* type, const FixtureSpec& spec, const std::st
   return ok();
 }
 
+// exFAT by hand: exfatprogs only formats, and nothing else writes exFAT
+// without mounting. Files go in as Windows writes small ones: contiguous
+// clusters marked in the allocation bitmap, "no FAT chain" in the stream
+// entry, so the FAT itself stays as mkfs.exfat left it.
+class Exfat {
+ public:
+  explicit Exfat(std::string img) : img_(std::move(img)) {}
+  std::string& bytes() { return img_; }
+
+  /// Reads the geometry and finds the bitmap; false when not exFAT.
+  bool open() {
+    if (img_.size() < 512 || img_.compare(3, 8, "EXFAT   ") != 0) return false;
+    const std::uint64_t sector = std::uint64_t{1} << img_[0x6C];
+    cluster_ = sector << img_[0x6D];
+    heap_ = le(img_, 0x58, 4) * sector;
+    clusters_ = le(img_, 0x5C, 4);
+    dirs_[""] = at(le(img_, 0x60, 4));
+    for (std::uint64_t e = dirs_[""]; e < dirs_[""] + cluster_; e += 32)
+      if (static_cast<std::uint8_t>(img_[e]) == 0x81) bitmap_ = at(le(img_, e + 20, 4));
+    return bitmap_ != 0 && heap_ + clusters_ * cluster_ <= img_.size();
+  }
+
+  /// Adds a file (or, `dir`, an empty directory) at `path`; its parents
+  /// must have been added.
+  std::optional<FixtureResult> add(const std::string& path, const std::string& content, bool dir) {
+    const std::size_t slash = path.rfind('/');
+    const std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
+    const std::uint64_t size = dir ? cluster_ : content.size();
+    const std::uint64_t count = (size + cluster_ - 1) / cluster_;
+    const std::uint64_t first = count == 0 ? 0 : allocate(count);
+    if (count != 0 && first == 0) return fail("exFAT volume full at " + path);
+    if (count != 0) img_.replace(at(first), dir ? cluster_ : size, dir ? std::string(cluster_, '\0') : content);
+    const std::string set = entry_set(path.substr(slash + 1), dir ? 0x10 : 0x20, first, size);
+    const auto slot = free_slots(dirs_[parent], set.size() / 32);
+    if (!slot) return fail("exFAT directory /" + parent + " full at " + path);
+    img_.replace(*slot, set.size(), set);
+    if (dir) dirs_[path] = at(first);
+    files_[path] = {*slot, set.size() / 32, first, count};
+    return std::nullopt;
+  }
+
+  /// Deletes `path` as exFAT does: the in-use bit of each of its directory
+  /// entries and its clusters' bitmap bits cleared, the data left.
+  std::optional<FixtureResult> remove(const std::string& path) {
+    const auto f = files_.find(path);
+    if (f == files_.end()) return fail("no exFAT file " + path);
+    const auto [slot, entries, first, count] = f->second;
+    for (std::uint64_t e = 0; e < entries; ++e) img_[slot + 32 * e] = static_cast<char>(img_[slot + 32 * e] & 0x7F);
+    for (std::uint64_t c = first; c < first + count; ++c) mark(c, false);
+    return std::nullopt;
+  }
+
+ private:
+  std::uint64_t at(std::uint64_t cluster) const { return heap_ + (cluster - 2) * cluster_; }
+  bool used(std::uint64_t c) const { return (img_[bitmap_ + (c - 2) / 8] >> ((c - 2) % 8)) & 1; }
+  void mark(std::uint64_t c, bool on) {
+    char& byte = img_[bitmap_ + (c - 2) / 8];
+    byte = static_cast<char>(on ? byte | 1 << ((c - 2) % 8) : byte & ~(1 << ((c - 2) % 8)));
+  }
+  /// `count` free clusters in a row, marked used; 0 when there are none.
+  std::uint64_t allocate(std::uint64_t count) {
+    for (std::uint64_t c = 2, run = 0; c < clusters_ + 2; ++c) {
+      run = used(c) ? 0 : run + 1;
+      if (run == count) {
+        for (std::uint64_t k = c + 1 - count; k <= c; ++k) mark(k, true);
+        return c + 1 - count;
+      }
+    }
+    return 0;
+  }
+  /// `n` unused entries in a row in the one-cluster directory at `dir`.
+  std::optional<std::uint64_t> free_slots(std::uint64_t dir, std::size_t n) const {
+    for (std::uint64_t e = dir, run = 0; e < dir + cluster_; e += 32) {
+      run = static_cast<std::uint8_t>(img_[e]) >= 0x80 ? 0 : run + 1;
+      if (run == n) return e + 32 - 32 * n;
+    }
+    return std::nullopt;
+  }
+  /// A File entry, its Stream Extension and File Name entries, checksummed.
+  static std::string entry_set(const std::string& name, std::uint16_t attributes, std::uint64_t first,
+                               std::uint64_t size) {
+    const std::string units = utf16le(name);
+    const std::size_t chars = units.size() / 2, names = (chars + 14) / 15;
+    std::string set(32 * (2 + names), '\0');
+    set[0] = static_cast<char>(0x85);
+    set[1] = static_cast<char>(1 + names);
+    put_le(set, 4, attributes, 2);
+    for (std::size_t t : {8, 12, 16}) put_le(set, t, (44u << 25) | (1u << 21) | (1u << 16), 4);  // 2024-01-01
+    set[32] = static_cast<char>(0xC0);
+    set[33] = 0x03;  // allocation possible, no FAT chain
+    set[35] = static_cast<char>(chars);
+    std::uint16_t hash = 0;
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      char c = units[i];
+      if (i % 2 == 0 && units[i + 1] == 0 && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+      hash = static_cast<std::uint16_t>(((hash & 1) ? 0x8000 : 0) + (hash >> 1) + static_cast<std::uint8_t>(c));
+    }
+    put_le(set, 36, hash, 2);
+    put_le(set, 40, size, 8);  // valid data length
+    put_le(set, 52, first, 4);
+    put_le(set, 56, size, 8);
+    for (std::size_t i = 0; i < names; ++i) {
+      set[64 + 32 * i] = static_cast<char>(0xC1);
+      set.replace(64 + 32 * i + 2, std::min<std::size_t>(30, units.size() - 30 * i), units, 30 * i, 30);
+    }
+    std::uint16_t sum = 0;
+    for (std::size_t i = 0; i < set.size(); ++i)
+      if (i != 2 && i != 3)
+        sum = static_cast<std::uint16_t>(((sum & 1) ? 0x8000 : 0) + (sum >> 1) + static_cast<std::uint8_t>(set[i]));
+    put_le(set, 2, sum, 2);
+    return set;
+  }
+
+  struct Placed {
+    std::uint64_t slot, entries, first, count;
+  };
+  std::string img_;
+  std::uint64_t cluster_ = 0, heap_ = 0, clusters_ = 0, bitmap_ = 0;
+  std::map<std::string, std::uint64_t> dirs_;  // path -> its cluster's offset
+  std::map<std::string, Placed> files_;
+};
+
 FixtureResult build_exfat(const FixtureSpec& spec, const std::string& out, std::uint64_t size) {
   if (auto r = no_streams(spec, "exFAT")) return *r;
-  if (!spec.files.empty() || !spec.deleted.empty())
-    return skip("no tool writes files into exFAT without mounting (exfatprogs only formats)");
   if (auto r = sized_file(out, size)) return *r;
   if (auto r = tool({"mkfs.exfat", out})) return *r;
+  if (spec.files.empty()) return ok();
+  Exfat fs(read_file(out));
+  if (!fs.open()) return fail(out + ": mkfs.exfat wrote no exFAT volume this builder can read");
+  std::set<std::string> made;
+  for (const FixtureFile& f : spec.files) {
+    for (const std::string& dir : parents_of(f.path))
+      if (made.insert(dir).second)
+        if (auto r = fs.add(dir, "", true)) return *r;
+    if (auto r = fs.add(f.path, f.content, false)) return *r;
+  }
+  for (const std::string& path : spec.deleted)
+    if (auto r = fs.remove(path)) return *r;
+  write_file(out, fs.bytes());
   return ok();
 }
 

@@ -2,7 +2,7 @@
 // Test disk images, built with Debian's own tools and never mounted:
 // mkntfs/ntfscp (ntfs-3g) with wimcapture/wimapply (wimtools: the only tool
 // that makes NTFS directories without mounting), mkfs.fat/mmd/mcopy/mdel
-// (dosfstools, mtools), mkfs.exfat (exfatprogs), mke2fs -d/debugfs -w
+// (dosfstools, mtools), mkfs.exfat (exfatprogs; files by hand), mke2fs -d/debugfs -w
 // (e2fsprogs), genisoimage, sfdisk (fdisk), ewfacquire (ewf-tools),
 // cryptsetup (cryptsetup-bin). Every builder returns an error or a skip
 // reason as text so a test can GTEST_SKIP() with it when a tool is missing.
@@ -33,7 +33,8 @@ struct FixtureSpec {
   /// TSK lists "-/r * 68-128-2: dir/name" under its parent; FAT: mdel, and
   /// TSK shows the name with its first byte as "_" unless a long name
   /// survives ("Temp/wiped.bat" -> "Temp/_iped.bat"); ext2/3/4: debugfs rm,
-  /// blocks freed, inode's block map kept). Not on ISO 9660 or exFAT.
+  /// blocks freed, inode's block map kept; exFAT: entries' in-use bits and
+  /// bitmap bits cleared, name kept). Not on ISO 9660.
   std::vector<std::string> deleted;
   /// NTFS only: alternate data streams, path "dir/file:stream" of a file in
   /// `files`.
@@ -51,8 +52,9 @@ struct FixtureResult {
 
 /// Builds a bare filesystem of `fs` holding `spec` into the file `out`
 /// (`size_bytes` of it; ISO 9660 sizes itself; FAT32 is made at least
-/// 34 MiB, the least that holds the 65525 clusters it needs). exFAT: only
-/// empty (no tool writes files into it without mounting: files -> skip).
+/// 34 MiB, the least that holds the 65525 clusters it needs). exFAT:
+/// mkfs.exfat, then files written by hand (no tool writes exFAT without
+/// mounting), contiguous with "no FAT chain", each directory one cluster.
 FixtureResult build_filesystem(FixtureFs fs, const FixtureSpec& spec, const std::string& out,
                                std::uint64_t size_bytes = 16ull << 20);
 
