@@ -64,7 +64,10 @@ std::optional<FixtureResult> tool(std::vector<std::string> args, const std::stri
   const std::string path = find_tool(args[0]);
   if (path.empty()) return skip(args[0] + " not found (install " + package_of(args[0]) + ")");
   const std::string name = args[0];
+  // Names are UTF-8 whatever the caller's locale: mtools and genisoimage
+  // convert them by the locale's charset, and messages stay in English.
   args[0] = path;
+  args.insert(args.begin(), {find_tool("env"), "LC_ALL=C.UTF-8"});
   TempDir io;
   write_file(io / "stdin", input);
   RunResult r;
@@ -446,9 +449,14 @@ class Exfat {
     heap_ = le(img_, 0x58, 4) * sector;
     clusters_ = le(img_, 0x5C, 4);
     dirs_[""] = at(le(img_, 0x60, 4));
-    for (std::uint64_t e = dirs_[""]; e < dirs_[""] + cluster_; e += 32)
-      if (static_cast<std::uint8_t>(img_[e]) == 0x81) bitmap_ = at(le(img_, e + 20, 4));
-    return bitmap_ != 0 && heap_ + clusters_ * cluster_ <= img_.size();
+    if (heap_ + clusters_ * cluster_ > img_.size()) return false;
+    for (std::uint32_t c = 0; c < upcase_.size(); ++c) upcase_[c] = static_cast<std::uint16_t>(c);
+    for (std::uint64_t e = dirs_[""]; e < dirs_[""] + cluster_; e += 32) {
+      const auto type = static_cast<std::uint8_t>(img_[e]);
+      if (type == 0x81) bitmap_ = at(le(img_, e + 20, 4));
+      if (type == 0x82) read_upcase(at(le(img_, e + 20, 4)), le(img_, e + 24, 8));
+    }
+    return bitmap_ != 0;
   }
 
   /// Adds a file (or, `dir`, an empty directory) at `path`; its parents
@@ -488,6 +496,20 @@ class Exfat {
     char& byte = img_[bitmap_ + (c - 2) / 8];
     byte = static_cast<char>(on ? byte | 1 << ((c - 2) % 8) : byte & ~(1 << ((c - 2) % 8)));
   }
+  /// The volume's up-case table, which the name hash is taken over: pairs
+  /// of 0xFFFF and a count stand for that many characters left as they are.
+  void read_upcase(std::uint64_t at, std::uint64_t size) {
+    std::uint32_t c = 0;
+    for (std::uint64_t i = 0; i + 1 < size && at + i + 1 < img_.size() && c < upcase_.size(); i += 2) {
+      const auto v = static_cast<std::uint16_t>(le(img_, at + i, 2));
+      if (v == 0xFFFF && i + 3 < size) {
+        i += 2;
+        c += static_cast<std::uint32_t>(le(img_, at + i, 2));
+      } else {
+        upcase_[c++] = v;
+      }
+    }
+  }
   /// `count` free clusters in a row, marked used; 0 when there are none.
   std::uint64_t allocate(std::uint64_t count) {
     for (std::uint64_t c = 2, run = 0; c < clusters_ + 2; ++c) {
@@ -508,8 +530,7 @@ class Exfat {
     return std::nullopt;
   }
   /// A File entry, its Stream Extension and File Name entries, checksummed.
-  static std::string entry_set(const std::string& name, std::uint16_t attributes, std::uint64_t first,
-                               std::uint64_t size) {
+  std::string entry_set(const std::string& name, std::uint16_t attributes, std::uint64_t first, std::uint64_t size) {
     const std::string units = utf16le(name);
     const std::size_t chars = units.size() / 2, names = (chars + 14) / 15;
     std::string set(32 * (2 + names), '\0');
@@ -521,10 +542,10 @@ class Exfat {
     set[33] = 0x03;  // allocation possible, no FAT chain
     set[35] = static_cast<char>(chars);
     std::uint16_t hash = 0;
-    for (std::size_t i = 0; i < units.size(); ++i) {
-      char c = units[i];
-      if (i % 2 == 0 && units[i + 1] == 0 && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-      hash = static_cast<std::uint16_t>(((hash & 1) ? 0x8000 : 0) + (hash >> 1) + static_cast<std::uint8_t>(c));
+    for (std::size_t i = 0; i < units.size(); i += 2) {
+      const std::uint16_t up = upcase_[le(units, i, 2)];
+      for (const std::uint8_t byte : {up & 0xFF, up >> 8})
+        hash = static_cast<std::uint16_t>(((hash & 1) ? 0x8000 : 0) + (hash >> 1) + byte);
     }
     put_le(set, 36, hash, 2);
     put_le(set, 40, size, 8);  // valid data length
@@ -547,6 +568,7 @@ class Exfat {
   };
   std::string img_;
   std::uint64_t cluster_ = 0, heap_ = 0, clusters_ = 0, bitmap_ = 0;
+  std::vector<std::uint16_t> upcase_ = std::vector<std::uint16_t>(65536);
   std::map<std::string, std::uint64_t> dirs_;  // path -> its cluster's offset
   std::map<std::string, Placed> files_;
 };
@@ -577,7 +599,8 @@ FixtureResult build_iso(const FixtureSpec& spec, const std::string& out) {
   TempDir work;
   stage(spec, work / "tree");
   std::filesystem::create_directories(work / "tree");
-  if (auto r = tool({"genisoimage", "-quiet", "-R", "-J", "-o", out, work / "tree"})) return *r;
+  if (auto r = tool({"genisoimage", "-quiet", "-input-charset", "utf-8", "-R", "-J", "-o", out, work / "tree"}))
+    return *r;
   return ok();
 }
 
