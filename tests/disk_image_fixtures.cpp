@@ -1,19 +1,18 @@
 // The test image builders (disk_image_fixtures.hpp). Every filesystem is
 // written by its own Debian tool on a plain file, run with an argv vector
-// (never a shell); the few things no tool does without mounting (marking an
-// NTFS file deleted, a damaged MFT) are done here by editing the image's
-// bytes, which the NTFS layout makes a few dozen lines. The images are
-// small (tens of MiB), so those edits read the whole image into memory.
+// (never a shell); the few things no tool does without mounting (an NTFS
+// delete, a damaged MFT, files on exFAT) are done here by editing the
+// image's bytes, which those layouts make a few dozen lines each. The
+// images are small (tens of MiB), so those edits hold the whole image in
+// memory.
 
 #include "disk_image_fixtures.hpp"
 
 #include <openssl/evp.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -60,7 +59,9 @@ std::string find_tool(const std::string& tool) {
 
 /// Runs a tool with `args` (args[0] is its name) and `input` on stdin;
 /// nothing when it succeeded, else why not (a missing tool is a skip).
-std::optional<FixtureResult> tool(std::vector<std::string> args, const std::string& input = "") {
+/// `stderr_out`, when given, receives what it wrote to stderr.
+std::optional<FixtureResult> tool(std::vector<std::string> args, const std::string& input = "",
+                                  std::string* stderr_out = nullptr) {
   const std::string path = find_tool(args[0]);
   if (path.empty()) return skip(args[0] + " not found (install " + package_of(args[0]) + ")");
   const std::string name = args[0];
@@ -77,20 +78,23 @@ std::optional<FixtureResult> tool(std::vector<std::string> args, const std::stri
     return fail(name + ": " + e.what());
   }
   if (r.exit_code != 0) return fail(name + " exited with " + std::to_string(r.exit_code) + ": " + r.err + r.out);
+  if (stderr_out != nullptr) *stderr_out = r.err;
   return std::nullopt;
 }
 
-/// debugfs -w with one request: debugfs exits 0 even when the request
-/// fails, so anything on stderr but its version banner is the error.
-std::optional<FixtureResult> debugfs_write(const std::string& image, const std::string& request) {
-  const std::string path = find_tool("debugfs");
-  if (path.empty()) return skip("debugfs not found (install e2fsprogs)");
-  const RunResult r = run({path, "-w", "-R", request, image});
+/// debugfs -w with one request naming `path` (quoted: debugfs splits its
+/// requests at spaces). debugfs exits 0 even when the request fails, so
+/// anything on stderr but its version banner is the error.
+std::optional<FixtureResult> debugfs_write(const std::string& image, const std::string& command,
+                                           const std::string& path, const std::string& rest = "") {
+  const std::string request = command + " \"" + (path.front() == '/' ? path : "/" + path) + "\"" + rest;
+  std::string err;
+  if (auto r = tool({"debugfs", "-w", "-R", request, image}, "", &err)) return r;
   std::string errors;
-  std::istringstream lines(r.err);
+  std::istringstream lines(err);
   for (std::string line; std::getline(lines, line);)
     if (line.rfind("debugfs ", 0) != 0) errors += line + "\n";
-  if (r.exit_code != 0 || !errors.empty()) return fail("debugfs " + request + ": " + errors);
+  if (!errors.empty()) return fail("debugfs " + request + ": " + errors);
   return std::nullopt;
 }
 
@@ -428,7 +432,7 @@ FixtureResult build_ext(const char* type, const FixtureSpec& spec, const std::st
   if (auto r = sized_file(out, size)) return *r;
   if (auto r = tool({"mke2fs", "-q", "-F", "-t", type, "-d", work / "tree", out})) return *r;
   for (const std::string& path : spec.deleted)
-    if (auto r = debugfs_write(out, "rm /" + path)) return *r;
+    if (auto r = debugfs_write(out, "rm", path)) return *r;
   return ok();
 }
 
@@ -714,17 +718,16 @@ FixtureResult corrupt_mft(const std::string& ntfs_image, std::uint64_t first, st
 }
 
 FixtureResult ext_directory_loop(const std::string& ext_image, const std::string& dir) {
-  std::string d = dir.front() == '/' ? dir : "/" + dir;
+  const std::string d = dir.front() == '/' ? dir : "/" + dir;
   const std::string parent = d.substr(0, std::max<std::size_t>(1, d.rfind('/')));
   // A raw directory entry: debugfs link neither checks for cycles nor
   // counts links, which is how a damaged filesystem looks.
-  if (auto r = debugfs_write(ext_image, "link " + parent + " " + d + "/loop")) return *r;
+  if (auto r = debugfs_write(ext_image, "link", parent, " \"" + d + "/loop\"")) return *r;
   return ok();
 }
 
 FixtureResult ext_set_size(const std::string& ext_image, const std::string& path, std::uint64_t size) {
-  const std::string p = path.front() == '/' ? path : "/" + path;
-  if (auto r = debugfs_write(ext_image, "sif " + p + " size " + std::to_string(size))) return *r;
+  if (auto r = debugfs_write(ext_image, "sif", path, " size " + std::to_string(size))) return *r;
   return ok();
 }
 

@@ -169,8 +169,10 @@ TEST(DiskImageFixtures, FatFilesAndDeleted) {
 
 TEST(DiskImageFixtures, ExtFilesAndDeleted) {
   REQUIRE_TOOL("fls");
-  for (FixtureFs fs : {FixtureFs::kExt2, FixtureFs::kExt3, FixtureFs::kExt4})
+  for (FixtureFs fs : {FixtureFs::kExt2, FixtureFs::kExt3, FixtureFs::kExt4}) {
     expect_deleted_file(fs, "tmp/.hidden/implant", "tmp/.hidden/implant");
+    expect_deleted_file(fs, "tmp/a name with spaces", "tmp/a name with spaces");
+  }
 }
 
 TEST(DiskImageFixtures, Iso9660Files) {
@@ -276,10 +278,11 @@ TEST(DiskImageFixtures, ExtLoopAndHugeSize) {
   REQUIRE_TOOL("istat");
   TempDir dir;
   FixtureSpec spec;
-  spec.files = {{"a/b/file", "x"}, {"big", content("big")}};
+  spec.files = {{"a/b/file", "x"}, {"big file", content("big")}};
   ASSERT_BUILT(build_filesystem(FixtureFs::kExt4, spec, dir / "ext.img"));
   ASSERT_BUILT(ext_directory_loop(dir / "ext.img", "a/b"));
-  ASSERT_BUILT(ext_set_size(dir / "ext.img", "big", 1ull << 40));
+  ASSERT_BUILT(ext_set_size(dir / "ext.img", "big file", 1ull << 40));
+  EXPECT_FALSE(ext_set_size(dir / "ext.img", "missing", 1).ok) << "a failed debugfs request passed";
 
   // a/b/loop is the inode of a: a directory holding its own ancestor.
   const Listing top = fls(dir / "ext.img", {"-D"});
@@ -291,7 +294,7 @@ TEST(DiskImageFixtures, ExtLoopAndHugeSize) {
   EXPECT_EQ(deeper.exit_code, 0) << "no cycle: " << deeper.err;
 
   const RunResult st =
-      run({"istat", dir / "ext.img", std::to_string(std::stoull(fls(dir / "ext.img").live.at("big")))});
+      run({"istat", dir / "ext.img", std::to_string(std::stoull(fls(dir / "ext.img").live.at("big file")))});
   EXPECT_NE(st.out.find("size: 1099511627776"), std::string::npos) << st.out;
 }
 
