@@ -332,10 +332,31 @@ std::optional<FixtureResult> unindex(std::string& img, const Mft& m, std::uint64
   return fail("entry " + std::to_string(n) + " is not a leaf of directory " + std::to_string(parent) + "'s index");
 }
 
+/// Frees the clusters of each non-resident $DATA (the file's and its
+/// streams') in the volume's $Bitmap, MFT entry 6, as a delete does; the
+/// bytes in them stay. (Fixture files have no sparse runs.)
+std::optional<FixtureResult> free_clusters(std::string& img, const Mft& m, const std::string& rec) {
+  const std::string bitmap_rec = fixed_up(img, *m.record_offset(6), m.record);
+  const auto bitmap = find_attribute(bitmap_rec, 0x80);
+  if (!bitmap || bitmap_rec[*bitmap + 8] == 0) return fail("$Bitmap has no non-resident $DATA");
+  const std::vector<Run> bitmap_runs = runlist(bitmap_rec, *bitmap);
+  for (auto a = find_attribute(rec, 0x80); a; a = find_attribute(rec, 0x80, *a + le(rec, *a + 4, 4))) {
+    if (rec[*a + 8] == 0) continue;
+    for (const Run& r : runlist(rec, *a))
+      for (std::uint64_t c = r.lcn; c < r.lcn + r.clusters; ++c) {
+        const auto byte = m.map(bitmap_runs, c / 8);
+        if (!byte) return fail("$Bitmap does not cover cluster " + std::to_string(c));
+        img[*byte] = static_cast<char>(img[*byte] & ~(1 << (c % 8)));
+      }
+  }
+  return std::nullopt;
+}
+
 /// Marks `path` deleted as Windows leaves a deleted file: its name out of
-/// the parent's index, its MFT record's in-use flag and its bit in $MFT's
-/// $BITMAP cleared, its content and the rest of its record left in place
-/// (TSK then lists it under its parent as a deleted name).
+/// the parent's index, its MFT record's in-use flag, its bit in $MFT's
+/// $BITMAP and its clusters' bits in $Bitmap cleared, its content and the
+/// rest of its record left in place (TSK then lists it under its parent as
+/// a deleted name).
 std::optional<FixtureResult> ntfs_delete(const std::string& image, const std::string& path) {
   std::string img = read_file(image);
   const auto m = read_mft(img);
@@ -347,6 +368,7 @@ std::optional<FixtureResult> ntfs_delete(const std::string& image, const std::st
   if (!n || !parent) return fail(image + ": no MFT entry for " + path);
   if (auto r = unindex(img, *m, *parent, *n)) return r;
   const std::uint64_t at = *m->record_offset(*n);
+  if (auto r = free_clusters(img, *m, fixed_up(img, at, m->record))) return r;
   img[at + 0x16] = static_cast<char>(img[at + 0x16] & ~1);  // in the first sector: never fixed up
 
   const std::uint64_t mft0 = *m->record_offset(0);

@@ -29,12 +29,13 @@ struct FixtureSpec {
   /// Paths of `files` to delete after writing, so their content stays on
   /// disk with their metadata marked free (NTFS: by hand, as Windows does:
   /// the name taken out of the parent's $I30 index, the MFT record's in-use
-  /// flag and its $MFT $Bitmap bit cleared, the record and data left, so
-  /// TSK lists "-/r * 68-128-2: dir/name" under its parent; FAT: mdel, and
-  /// TSK shows the name with its first byte as "_" unless a long name
-  /// survives ("Temp/wiped.bat" -> "Temp/_iped.bat"); ext2/3/4: debugfs rm,
-  /// blocks freed, inode's block map kept; exFAT: entries' in-use bits and
-  /// bitmap bits cleared, name kept). Not on ISO 9660.
+  /// flag, its $MFT $Bitmap bit and its clusters' $Bitmap bits cleared,
+  /// the record and data left, so TSK lists "-/r * 68-128-2: dir/name"
+  /// under its parent; FAT: mdel, and TSK shows the name with its first
+  /// byte as "_" unless a long name survives ("Temp/wiped.bat" ->
+  /// "Temp/_iped.bat"); ext2/3/4: debugfs rm, blocks freed, the inode's
+  /// block map kept; exFAT: by hand, the entries' in-use bits and the
+  /// clusters' bitmap bits cleared, the name kept). Not on ISO 9660.
   std::vector<std::string> deleted;
   /// NTFS only: alternate data streams, path "dir/file:stream" of a file in
   /// `files`.

@@ -113,6 +113,15 @@ void expect_deleted(const std::string& image, const std::string& deleted_path, c
     const std::string bitmap = icat(image, "0-176");
     ASSERT_GT(bitmap.size(), entry / 8);
     EXPECT_EQ((bitmap[entry / 8] >> (entry % 8)) & 1, 0) << "entry " << entry << " still in use in $MFT's bitmap";
+    // Its clusters, listed by istat after the $DATA line, are free.
+    std::istringstream clusters(stat.out.substr(stat.out.find("Type: $DATA")));
+    std::string line, cluster;
+    std::getline(clusters, line);
+    ASSERT_TRUE(std::getline(clusters, line) && !line.empty()) << stat.out;
+    for (std::istringstream words(line); words >> cluster;) {
+      const RunResult blk = run({"blkstat", image, cluster});
+      EXPECT_NE(blk.out.find("Not Allocated"), std::string::npos) << "cluster " << blk.out;
+    }
   }
 }
 
