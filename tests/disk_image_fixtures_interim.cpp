@@ -12,6 +12,7 @@ FixtureResult sh(const std::string& cmd) {
   return {true, false, ""};
 }
 std::string q(const std::string& s) { return "'" + s + "'"; }
+FixtureResult interim();
 }  // namespace
 
 FixtureResult build_filesystem(FixtureFs fs, const FixtureSpec& spec, const std::string& out, std::uint64_t size) {
@@ -25,6 +26,7 @@ FixtureResult build_filesystem(FixtureFs fs, const FixtureSpec& spec, const std:
     }
     write_file(p + "/" + rel, f.content);
   }
+  if (fs == FixtureFs::kNtfs || fs == FixtureFs::kExfat || fs == FixtureFs::kIso9660) return interim();
   bool fat = fs == FixtureFs::kFat12 || fs == FixtureFs::kFat16 || fs == FixtureFs::kFat32;
   if (fat) {
     std::string bits = fs == FixtureFs::kFat12 ? "12" : fs == FixtureFs::kFat16 ? "16" : "32";
@@ -46,4 +48,17 @@ FixtureResult build_filesystem(FixtureFs fs, const FixtureSpec& spec, const std:
 }
 
 std::string file_sha256(const std::string& path) { return run({"sha256sum", path}).out.substr(0, 64); }
+
+namespace {
+FixtureResult interim() { return {false, true, "interim: builder not yet merged"}; }
+}  // namespace
+FixtureResult build_partitioned(bool, const std::vector<FixturePartition>&, const std::string&) { return interim(); }
+FixtureResult to_e01(const std::string&, const std::string&, std::uint64_t) { return interim(); }
+FixtureResult split_raw(const std::string&, const std::string&, std::uint64_t) { return interim(); }
+FixtureResult truncate_image(const std::string&, std::uint64_t) { return interim(); }
+FixtureResult corrupt_mft(const std::string&, std::uint64_t, std::uint64_t) { return interim(); }
+FixtureResult ext_directory_loop(const std::string&, const std::string&) { return interim(); }
+FixtureResult ext_set_size(const std::string&, const std::string&, std::uint64_t) { return interim(); }
+FixtureResult build_luks(const std::string&, std::uint64_t) { return interim(); }
+FixtureResult build_bitlocker_like(const std::string&, std::uint64_t) { return interim(); }
 }  // namespace iocsweep::test

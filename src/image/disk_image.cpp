@@ -60,7 +60,9 @@ using DirPtr = std::unique_ptr<TSK_FS_DIR, DirCloser>;
 std::string tsk_error_text() {
   const char* text = tsk_error_get();
   std::string out = text != nullptr && *text != '\0' ? text : "unknown TSK error";
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  // TSK ends some messages with a newline and puts others inside.
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 
@@ -167,6 +169,7 @@ struct Child {
   bool is_dir = false;
   bool is_file = false;
   bool reused = false;  // an unallocated name whose metadata another file holds now
+  std::string error;    // why the entry cannot be read, if it cannot
   struct Attr {
     std::uint32_t type = 0;
     std::uint16_t id = 0;
@@ -177,11 +180,14 @@ struct Child {
   std::vector<Attr> attrs;
 };
 
-// TSK lists a FAT volume label as an empty regular file it names
-// "LABEL (Volume Label Entry)"; it is no file, and its name is TSK's.
-bool is_fat_volume_label(const Child& child) {
-  constexpr std::string_view kSuffix = " (Volume Label Entry)";
-  return child.name.size() >= kSuffix.size() && child.name.ends_with(kSuffix);
+// TSK lists FAT's and exFAT's directory entries that are no file as
+// regular files with names of its own: the volume label ("LABEL (Volume
+// Label Entry)") and exFAT's allocation bitmap, up-case table and the like.
+bool is_fat_pseudo_file(const Child& child) {
+  static constexpr std::array<std::string_view, 6> kExfat = {"$VOLUME_LABEL_NONE", "$VOLUME_GUID", "$ALLOC_BITMAP",
+                                                             "$UPCASE_TABLE",      "$TEX_FAT",     "$ACT"};
+  return child.name.ends_with(" (Volume Label Entry)") ||
+         std::find(kExfat.begin(), kExfat.end(), child.name) != kExfat.end();
 }
 
 // The content entries of a regular file: NTFS gives one per $DATA
@@ -282,6 +288,7 @@ class FsWalker {
   }
 
   void run() {
+    report_truncation();
     const TSK_INUM_T root = volume_.fs->root_inum;
     visited_.insert(root);
     on_path_.insert(root);
@@ -289,6 +296,17 @@ class FsWalker {
   }
 
  private:
+  // Reads past the end of a cut image fail one by one, each with TSK's
+  // offset arithmetic; the cause is said once here, in words.
+  void report_truncation() {
+    const TSK_FS_INFO& fs = *volume_.fs;
+    if (fs.last_block_act >= fs.last_block) return;
+    const auto have = static_cast<std::uint64_t>(fs.last_block_act + 1) * fs.block_size;
+    const auto want = static_cast<std::uint64_t>(fs.last_block + 1) * fs.block_size;
+    visitor_.on_error(at(""), "the image ends " + std::to_string(have) + " bytes into this filesystem of " +
+                                  std::to_string(want) + ": truncated; what lay past the end cannot be read");
+  }
+
   DiskLocation at(const std::string& path, std::uint64_t inode = 0) const {
     DiskLocation where = base_;
     where.path = path;
@@ -307,13 +325,62 @@ class FsWalker {
       return false;
     }
     const std::size_t n = tsk_fs_dir_getsize(dir.get());
-    for (std::size_t i = 0; i < n && out.size() <= options_.max_files_per_filesystem; ++i) {
+    // TSK has loaded the whole directory already; the copy is no larger.
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
       tsk_error_reset();
       FilePtr file(tsk_fs_dir_get(dir.get(), i));
-      if (!file || file->name == nullptr) continue;
+      if (!file || file->name == nullptr) {
+        out.push_back(unreadable_entry(dir.get(), i));
+        continue;
+      }
       out.push_back(describe(file.get(), ntfs_));
+      if (file->meta == nullptr) settle_missing_meta(*file->name, out.back());
     }
     return true;
+  }
+
+  // An entry TSK could not give: named for the error if its name is known.
+  static Child unreadable_entry(const TSK_FS_DIR* dir, std::size_t index) {
+    Child c;
+    const TSK_FS_NAME* name = tsk_fs_dir_get_name(dir, index);
+    c.name = name != nullptr && name->name != nullptr ? name->name : "entry " + std::to_string(index);
+    c.error = tsk_error_text();
+    return c;
+  }
+
+  // A name whose metadata TSK did not load. On NTFS the record may still
+  // hold the file (recover_ntfs_record); elsewhere an allocated name must
+  // have metadata, so its absence is damage worth reporting, while a
+  // deleted name without metadata has nothing left to read.
+  void settle_missing_meta(const TSK_FS_NAME& name, Child& child) {
+    if (ntfs_) {
+      recover_ntfs_record(name.meta_addr, child);
+    } else if ((name.flags & TSK_FS_NAME_FLAG_ALLOC) != 0 && name.type != TSK_FS_NAME_TYPE_DIR) {
+      child.error = "its metadata (inode " + std::to_string(name.meta_addr) + ") cannot be read";
+    }
+  }
+
+  // An NTFS index entry whose MFT record is free comes without metadata:
+  // TSK drops a record whose sequence number differs from the entry's
+  // after taking one off for the deletion (Windows adds one). The record
+  // is still the one the index names unless another file took it and was
+  // deleted in turn, so the file is yielded from it, as deleted, at the
+  // path its name gives. Called with the lock held.
+  void recover_ntfs_record(TSK_INUM_T record, Child& child) {
+    if (record < kNtfsFirstUserRecord) return;
+    tsk_error_reset();
+    FilePtr file(tsk_fs_file_open_meta(volume_.fs.get(), nullptr, record));
+    if (!file || file->meta == nullptr) {
+      child.error = "MFT record " + std::to_string(record) + " cannot be read: " + tsk_error_text();
+      return;
+    }
+    if ((file->meta->flags & TSK_FS_META_FLAG_UNALLOC) == 0) return;
+    if (file->meta->type != TSK_FS_META_TYPE_REG) return;
+    child.inode = record;
+    child.deleted = true;
+    child.is_file = true;
+    collect_attrs(file.get(), true, child);
   }
 
   bool stopped() const { return stop_.stop_requested() || budget_spent_; }
@@ -329,7 +396,9 @@ class FsWalker {
       if (child.name == "." || child.name == ".." || child.name.empty()) continue;
       if (child.reused || (child.deleted && !options_.deleted)) continue;
       const std::string child_path = path + "/" + child.name;
-      if (child.is_dir) {
+      if (!child.error.empty()) {
+        visitor_.on_error(at(child_path, child.inode), "cannot read " + child_path + ": " + child.error);
+      } else if (child.is_dir) {
         enter_dir(child, child_path, depth + 1);
       } else if (child.is_file) {
         yield_file(child, child_path);
@@ -361,7 +430,11 @@ class FsWalker {
 
   void yield_file(const Child& child, const std::string& path) {
     if (ntfs_ && child.inode < kNtfsFirstUserRecord) return;
-    if (fat_ && is_fat_volume_label(child)) return;
+    // A deleted file found under its name is listed again in TSK's
+    // $OrphanFiles when its metadata is free (NTFS); once is enough, and
+    // the name's path says more.
+    if (child.deleted && !deleted_seen_.insert(child.inode).second) return;
+    if (fat_ && is_fat_pseudo_file(child)) return;
     for (const Child::Attr& attr : child.attrs) {
       if (!attr.default_attr && !options_.streams) continue;
       if (yielded_ >= options_.max_files_per_filesystem) {
@@ -395,6 +468,7 @@ class FsWalker {
   bool fat_ = false;
   std::unordered_set<TSK_INUM_T> visited_;
   std::unordered_set<TSK_INUM_T> on_path_;
+  std::unordered_set<TSK_INUM_T> deleted_seen_;
   std::uint64_t yielded_ = 0;
   bool budget_spent_ = false;
   std::string error_;
