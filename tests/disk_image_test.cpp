@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "disk_image_fixtures.hpp"
 #include "iocsweep/source.hpp"
@@ -200,6 +201,44 @@ TEST(DiskImage, NtfsAlternateDataStreamsAndNoMetadataFiles) {
     EXPECT_NE(p.find("/README.TXT"), nullptr);
   }
   EXPECT_EQ(test::file_sha256(img), before);
+}
+
+// Whether `tool` is on PATH.
+bool have_tool(const std::string& tool) {
+  return test::run({"/bin/sh", "-c", "command -v " + tool + " >/dev/null"}).exit_code == 0;
+}
+
+TEST(DiskImage, NtfsStreamsOnDirectoriesAndTheRoot) {
+  TempDir dir;
+  const std::string img = dir / "ntfs.img";
+  REQUIRE_FIXTURE(test::build_filesystem(FixtureFs::kNtfs, common_spec(false), img));
+  if (!have_tool("ntfsinfo") || !have_tool("ntfscp")) GTEST_SKIP() << "ntfsinfo or ntfscp (ntfs-3g) not installed";
+  // ntfscp writes a stream onto a directory only by its MFT record number.
+  const test::RunResult info = test::run({"ntfsinfo", "-F", "/DATA", img});
+  const auto at = info.out.find("Dumping Inode ");
+  ASSERT_NE(at, std::string::npos) << info.out;
+  const std::string data_record = std::to_string(std::stoull(info.out.substr(at + 14)));
+  test::write_file(dir / "payload", payload("dir-ads", 5000));
+  test::write_file(dir / "root-payload", payload("root-ads", 700));
+  for (const auto& [stream, file, record] : {std::tuple{"hidden", dir / "payload", data_record},
+                                             std::tuple{"rootkit", dir / "root-payload", std::string("5")}}) {
+    const test::RunResult r = test::run({"ntfscp", "-q", "-f", "-N", stream, "-i", img, file, record});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto image = DiskImage::open(img);
+  ASSERT_TRUE(image) << image.error().message;
+  Collected c = walk(**image);
+  SCOPED_TRACE(c.all_paths());
+  const DiskEntry* on_dir = c.find("/DATA", "hidden");
+  ASSERT_NE(on_dir, nullptr);
+  EXPECT_EQ(std::to_string(on_dir->where.inode), data_record);
+  EXPECT_EQ(content_of(**image, *on_dir), payload("dir-ads", 5000));
+  const DiskEntry* on_root = c.find("/", "rootkit");
+  ASSERT_NE(on_root, nullptr);
+  EXPECT_EQ(disk_path(on_root->where), img + "#/:rootkit");
+  EXPECT_EQ(content_of(**image, *on_root), payload("root-ads", 700));
+  // A directory's (absent) default stream is not a file.
+  EXPECT_EQ(c.find("/DATA"), nullptr);
 }
 
 TEST(DiskImage, DeletedFilesLeftOutWhenNotWanted) {

@@ -227,7 +227,9 @@ Child describe(TSK_FS_FILE* file, bool ntfs) {
   c.reused = name_unalloc && !meta_unalloc;
   c.is_dir = TSK_FS_IS_DIR_META(file->meta->type);
   c.is_file = file->meta->type == TSK_FS_META_TYPE_REG;
-  if (c.is_file) collect_attrs(file, ntfs, c);
+  // An NTFS directory can carry named $DATA streams too, a known place to
+  // hide a payload ("C:\\ProgramData:x.exe").
+  if (c.is_file || (ntfs && c.is_dir)) collect_attrs(file, ntfs, c);
   return c;
 }
 
@@ -292,6 +294,7 @@ class FsWalker {
     const TSK_INUM_T root = volume_.fs->root_inum;
     visited_.insert(root);
     on_path_.insert(root);
+    if (ntfs_) yield_root_streams(root);
     walk_dir(root, "", 0);
   }
 
@@ -383,6 +386,21 @@ class FsWalker {
     collect_attrs(file.get(), true, child);
   }
 
+  // The root directory's own streams: TSK lists them only on its "."
+  // entry, which the walk passes over. Spelt "/:NAME".
+  void yield_root_streams(TSK_INUM_T root) {
+    Child child;
+    {
+      std::lock_guard lock(tsk_.mutex);
+      tsk_error_reset();
+      FilePtr file(tsk_fs_file_open_meta(volume_.fs.get(), nullptr, root));
+      if (!file || file->meta == nullptr) return;  // the walk reports the root's damage
+      collect_attrs(file.get(), true, child);
+    }
+    child.inode = root;
+    yield_file(child, "/");
+  }
+
   bool stopped() const { return stop_.stop_requested() || budget_spent_; }
 
   void walk_dir(TSK_INUM_T inode, const std::string& path, std::size_t depth) {
@@ -399,6 +417,7 @@ class FsWalker {
       if (!child.error.empty()) {
         visitor_.on_error(at(child_path, child.inode), "cannot read " + child_path + ": " + child.error);
       } else if (child.is_dir) {
+        yield_file(child, child_path);  // its streams, if any
         enter_dir(child, child_path, depth + 1);
       } else if (child.is_file) {
         yield_file(child, child_path);
@@ -429,7 +448,7 @@ class FsWalker {
   }
 
   void yield_file(const Child& child, const std::string& path) {
-    if (ntfs_ && child.inode < kNtfsFirstUserRecord) return;
+    if (ntfs_ && child.inode < kNtfsFirstUserRecord && child.inode != volume_.fs->root_inum) return;
     // A deleted file found under its name is listed again in TSK's
     // $OrphanFiles when its metadata is free (NTFS); once is enough, and
     // the name's path says more.
