@@ -53,8 +53,9 @@ packages=(
 if ((test)); then
   # Sanitizer runtimes and the fuzzing toolchain for the full test suite.
   packages+=(clang libclang-rt-14-dev)
-  # The tools tests/disk_image_test.cpp builds its images with (never
-  # mounted), and TSK's own fls/icat to cross-check what they hold.
+  # The tools the disk-image tests build their images with (never
+  # mounted), and sleuthkit's fls/istat/icat for looking into the image of
+  # a failing test by hand.
   packages+=(ntfs-3g mtools dosfstools exfatprogs e2fsprogs ewf-tools fdisk genisoimage cryptsetup-bin sleuthkit)
 fi
 if [[ "$cross" == "arm64" ]]; then
