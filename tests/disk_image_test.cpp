@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -125,6 +126,9 @@ void check_common(const std::string& path, const std::string& filesystem, const 
       EXPECT_EQ(e->size, content.size());
       EXPECT_EQ(content_of(**image, *e), content) << file;
     }
+    // Each file once, though TSK also lists a deleted NTFS file in $OrphanFiles.
+    std::set<std::pair<std::uint64_t, std::string>> seen;
+    for (const DiskEntry& e : c.files) EXPECT_TRUE(seen.emplace(e.where.inode, e.where.stream).second) << e.where.path;
     const DiskEntry* gone = c.find(deleted_path);
     ASSERT_NE(gone, nullptr);
     EXPECT_TRUE(gone->where.deleted);
@@ -239,6 +243,42 @@ TEST(DiskImage, NtfsStreamsOnDirectoriesAndTheRoot) {
   EXPECT_EQ(content_of(**image, *on_root), payload("root-ads", 700));
   // A directory's (absent) default stream is not a file.
   EXPECT_EQ(c.find("/DATA"), nullptr);
+}
+
+TEST(DiskImage, OrphanFilesAreYieldedUnderOrphanFiles) {
+  TempDir dir;
+  const std::string img = dir / "ext4.img";
+  FixtureSpec spec;
+  spec.files = {{"DATA/GONE.BIN", payload("orphan", 7000)}, {"README.TXT", payload("readme", 100)}};
+  REQUIRE_FIXTURE(test::build_filesystem(FixtureFs::kExt4, spec, img));
+  if (!have_tool("debugfs")) GTEST_SKIP() << "debugfs (e2fsprogs) not installed";
+  // Free the file's inode, then wipe its directory's only block: no name
+  // is left that points to the inode, so only TSK's orphan search finds it.
+  const test::RunResult stat = test::run({"debugfs", "-R", "stat /DATA/GONE.BIN", img});
+  const auto at = stat.out.find("Inode: ");
+  ASSERT_NE(at, std::string::npos) << stat.out << stat.err;
+  const std::string inode = std::to_string(std::stoull(stat.out.substr(at + 7)));
+  ASSERT_EQ(test::run({"debugfs", "-w", "-R", "kill_file /DATA/GONE.BIN", img}).exit_code, 0);
+  const test::RunResult blocks = test::run({"debugfs", "-R", "blocks /DATA", img});
+  ASSERT_EQ(blocks.exit_code, 0) << blocks.err;
+  const std::uint64_t block = std::stoull(blocks.out);
+  {
+    std::fstream f(img, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(block * 1024));  // mke2fs's block size for 16 MiB
+    const std::string zeros(1024, '\0');
+    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+    ASSERT_TRUE(f.flush());
+  }
+  auto image = DiskImage::open(img);
+  ASSERT_TRUE(image) << image.error().message;
+  Collected c = walk(**image);
+  SCOPED_TRACE(c.all_paths());
+  const DiskEntry* orphan = c.find("/$OrphanFiles/OrphanFile-" + inode);
+  ASSERT_NE(orphan, nullptr);
+  EXPECT_TRUE(orphan->where.deleted);
+  EXPECT_EQ(std::to_string(orphan->where.inode), inode);
+  EXPECT_EQ(content_of(**image, *orphan), payload("orphan", 7000));
+  EXPECT_EQ(content_of(**image, *c.find("/README.TXT")), payload("readme", 100));
 }
 
 TEST(DiskImage, DeletedFilesLeftOutWhenNotWanted) {

@@ -217,8 +217,7 @@ Child describe(TSK_FS_FILE* file, bool ntfs) {
   c.inode = file->name->meta_addr;
   const bool name_unalloc = (file->name->flags & TSK_FS_NAME_FLAG_UNALLOC) != 0;
   if (file->meta == nullptr) {
-    c.deleted = name_unalloc;
-    c.is_dir = file->name->type == TSK_FS_NAME_TYPE_DIR || file->name->type == TSK_FS_NAME_TYPE_VIRT_DIR;
+    c.deleted = name_unalloc;  // settle_missing_meta decides what it is
     return c;
   }
   const bool meta_unalloc = (file->meta->flags & TSK_FS_META_FLAG_UNALLOC) != 0;
@@ -352,38 +351,33 @@ class FsWalker {
     return c;
   }
 
-  // A name whose metadata TSK did not load. On NTFS the record may still
-  // hold the file (recover_ntfs_record); elsewhere an allocated name must
-  // have metadata, so its absence is damage worth reporting, while a
-  // deleted name without metadata has nothing left to read.
+  // A name whose metadata TSK did not give with it: an NTFS index entry
+  // whose MFT record is free (TSK drops a record whose sequence number,
+  // less one for the deletion Windows counts, differs from the entry's),
+  // or an entry of TSK's $OrphanFiles. The metadata is loaded by address:
+  // free, it is a deleted file (or directory) at the path the name gives;
+  // in use, it is another file's now and the name is stale. An allocated
+  // name whose metadata cannot be read is damage, and is reported.
+  // Called with the lock held.
   void settle_missing_meta(const TSK_FS_NAME& name, Child& child) {
-    if (ntfs_) {
-      recover_ntfs_record(name.meta_addr, child);
-    } else if ((name.flags & TSK_FS_NAME_FLAG_ALLOC) != 0 && name.type != TSK_FS_NAME_TYPE_DIR) {
-      child.error = "its metadata (inode " + std::to_string(name.meta_addr) + ") cannot be read";
-    }
-  }
-
-  // An NTFS index entry whose MFT record is free comes without metadata:
-  // TSK drops a record whose sequence number differs from the entry's
-  // after taking one off for the deletion (Windows adds one). The record
-  // is still the one the index names unless another file took it and was
-  // deleted in turn, so the file is yielded from it, as deleted, at the
-  // path its name gives. Called with the lock held.
-  void recover_ntfs_record(TSK_INUM_T record, Child& child) {
-    if (record < kNtfsFirstUserRecord) return;
+    child.is_dir = child.is_file = false;  // nothing, unless settled below
+    if (ntfs_ && name.meta_addr < kNtfsFirstUserRecord) return;
+    const bool name_alloc = (name.flags & TSK_FS_NAME_FLAG_ALLOC) != 0;
     tsk_error_reset();
-    FilePtr file(tsk_fs_file_open_meta(volume_.fs.get(), nullptr, record));
+    FilePtr file(tsk_fs_file_open_meta(volume_.fs.get(), nullptr, name.meta_addr));
     if (!file || file->meta == nullptr) {
-      child.error = "MFT record " + std::to_string(record) + " cannot be read: " + tsk_error_text();
+      if (name_alloc) {
+        child.error = (ntfs_ ? "MFT record " : "inode ") + std::to_string(name.meta_addr) +
+                      " cannot be read: " + tsk_error_text();
+      }
       return;
     }
     if ((file->meta->flags & TSK_FS_META_FLAG_UNALLOC) == 0) return;
-    if (file->meta->type != TSK_FS_META_TYPE_REG) return;
-    child.inode = record;
+    child.inode = name.meta_addr;
     child.deleted = true;
-    child.is_file = true;
-    collect_attrs(file.get(), true, child);
+    child.is_file = file->meta->type == TSK_FS_META_TYPE_REG;
+    child.is_dir = TSK_FS_IS_DIR_META(file->meta->type);
+    if (child.is_file || (ntfs_ && child.is_dir)) collect_attrs(file.get(), ntfs_, child);
   }
 
   // The root directory's own streams: TSK lists them only on its "."
