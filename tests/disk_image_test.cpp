@@ -423,6 +423,25 @@ TEST(DiskImage, UnknownAndEncryptedPartitionsAreSkippedOthersWalked) {
   EXPECT_EQ(c.skipped[1].first.path, "");
 }
 
+TEST(DiskImage, PartitionPastTheEndOfACutImageIsAnError) {
+  TempDir dir;
+  const std::string img = dir / "disk.img";
+  FixtureSpec empty;
+  REQUIRE_FIXTURE(test::build_partitioned(
+      false, {{FixtureFs::kFat16, common_spec(false), 32ull << 20}, {FixtureFs::kExt4, empty, 16ull << 20}}, img));
+  const std::vector<std::uint64_t> offsets = table_offsets(img, false);
+  ASSERT_EQ(offsets.size(), 2u);
+  REQUIRE_FIXTURE(test::truncate_image(img, offsets[1]));
+  auto image = DiskImage::open(img);
+  ASSERT_TRUE(image) << image.error().message;
+  Collected c = walk(**image);
+  SCOPED_TRACE(c.all_paths());
+  EXPECT_EQ(content_of(**image, *c.find("/README.TXT")), payload("readme", 100));
+  ASSERT_EQ(c.errors.size(), 1u);
+  EXPECT_EQ(c.errors[0].first.offset, offsets[1]);
+  EXPECT_NE(c.errors[0].second.find("past the end of the image"), std::string::npos) << c.errors[0].second;
+}
+
 TEST(DiskImage, SplitRaw) {
   TempDir dir;
   const std::string raw = dir / "whole.img";

@@ -161,6 +161,10 @@ std::vector<Volume> open_partitions(TSK_IMG_INFO* img, TSK_VS_INFO* vs) {
   return out;
 }
 
+bool is_dot_entry(const char* name) {
+  return name != nullptr && (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0);
+}
+
 // One directory entry as copied out of TSK under the lock.
 struct Child {
   std::string name;
@@ -336,6 +340,7 @@ class FsWalker {
         out.push_back(unreadable_entry(dir.get(), i));
         continue;
       }
+      if (is_dot_entry(file->name->name)) continue;
       out.push_back(describe(file.get(), ntfs_));
       if (file->meta == nullptr) settle_missing_meta(*file->name, out.back());
     }
@@ -405,7 +410,7 @@ class FsWalker {
     }
     for (const Child& child : children) {
       if (stopped()) return;
-      if (child.name == "." || child.name == ".." || child.name.empty()) continue;
+      if (child.name.empty()) continue;
       if (child.reused || (child.deleted && !options_.deleted)) continue;
       const std::string child_path = path + "/" + child.name;
       if (!child.error.empty()) {
