@@ -153,6 +153,10 @@ TEST_P(DiskImageFs, FilesAndDeletedFileReadBack) {
   const std::string img = dir / "fs.img";
   REQUIRE_FIXTURE(test::build_filesystem(p.fs, common_spec(true), img, p.size));
   check_common(img, p.name, p.deleted_path);
+  auto image = DiskImage::open(img);
+  ASSERT_TRUE(image);
+  EXPECT_EQ((*image)->format(), "raw");
+  EXPECT_EQ((*image)->media_size(), std::filesystem::file_size(img));
 }
 
 INSTANTIATE_TEST_SUITE_P(Filesystems, DiskImageFs,
