@@ -24,7 +24,6 @@
 namespace iocsweep {
 namespace {
 
-using test::FixtureFile;
 using test::FixtureFs;
 using test::FixtureResult;
 using test::FixtureSpec;
@@ -102,9 +101,9 @@ FixtureSpec common_spec(bool with_deleted) {
 }
 
 // Opens `path`, walks it and checks the common spec's files: content,
-// paths, flags, inode; the image's bytes unchanged afterwards.
-// FAT marks a deleted entry by overwriting its name's first byte, which
-// TSK shows as '_': `deleted_path` is the path as it reads after deletion.
+// paths, flags, inode; the image's bytes unchanged afterwards. FAT marks a
+// deleted entry by overwriting its name's first byte, which TSK shows as
+// '_': `deleted_path` is the path as it reads after deletion.
 void check_common(const std::string& path, const std::string& filesystem, const std::string& deleted_path,
                   int partition = -1) {
   const std::string before = test::file_sha256(path);
