@@ -1,10 +1,14 @@
 #pragma once
 // Test disk images, built with Debian's own tools and never mounted:
-// mkntfs/ntfscp (ntfs-3g), mkfs.fat/mcopy/mdel (dosfstools, mtools),
-// mkfs.exfat (exfatprogs), mke2fs -d/debugfs -w (e2fsprogs), genisoimage,
-// sfdisk (fdisk), ewfacquire (ewf-tools). Every builder returns an error or
-// a skip reason as text so a test can GTEST_SKIP() with it when a tool is
-// missing. Contents are the caller's synthesised bytes; never real malware.
+// mkntfs/ntfscp (ntfs-3g) with wimcapture/wimapply (wimtools: the only tool
+// that makes NTFS directories without mounting), mkfs.fat/mmd/mcopy/mdel
+// (dosfstools, mtools), mkfs.exfat (exfatprogs; files by hand), mke2fs -d/debugfs -w
+// (e2fsprogs), genisoimage, sfdisk (fdisk), ewfacquire (ewf-tools),
+// cryptsetup (cryptsetup-bin). Every builder returns an error or a skip
+// reason as text so a test can GTEST_SKIP() with it when a tool is missing.
+// Contents are the caller's synthesised bytes; never real malware.
+// tests/disk_image_fixtures_test.cpp proves each builder with Sleuth Kit's
+// command-line tools.
 
 #include <cstdint>
 #include <string>
@@ -23,9 +27,14 @@ struct FixtureFile {
 struct FixtureSpec {
   std::vector<FixtureFile> files;
   /// Paths of `files` to delete after writing, so their content stays on
-  /// disk with their metadata marked free (NTFS: the MFT record's in-use
-  /// flag and its $MFT $Bitmap bit cleared by hand; FAT: mdel; ext4:
-  /// debugfs rm).
+  /// disk with their metadata marked free (NTFS: by hand, as Windows does:
+  /// the name taken out of the parent's $I30 index, the MFT record's in-use
+  /// flag and its $MFT $Bitmap bit cleared, the record and data left, so
+  /// TSK lists "-/r * 68-128-2: dir/name" under its parent; FAT: mdel, and
+  /// TSK shows the name with its first byte as "_" unless a long name
+  /// survives ("Temp/wiped.bat" -> "Temp/_iped.bat"); ext2/3/4: debugfs rm,
+  /// blocks freed, inode's block map kept; exFAT: entries' in-use bits and
+  /// bitmap bits cleared, name kept). Not on ISO 9660.
   std::vector<std::string> deleted;
   /// NTFS only: alternate data streams, path "dir/file:stream" of a file in
   /// `files`.
@@ -42,7 +51,10 @@ struct FixtureResult {
 };
 
 /// Builds a bare filesystem of `fs` holding `spec` into the file `out`
-/// (`size_bytes` of it; ISO 9660 sizes itself).
+/// (`size_bytes` of it; ISO 9660 sizes itself; FAT32 is made at least
+/// 34 MiB, the least that holds the 65525 clusters it needs). exFAT:
+/// mkfs.exfat, then files written by hand (no tool writes exFAT without
+/// mounting), contiguous with "no FAT chain", each directory one cluster.
 FixtureResult build_filesystem(FixtureFs fs, const FixtureSpec& spec, const std::string& out,
                                std::uint64_t size_bytes = 16ull << 20);
 
