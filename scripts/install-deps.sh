@@ -56,7 +56,7 @@ if ((test)); then
   # The tools the disk-image tests build their images with (never
   # mounted), and sleuthkit's fls/istat/icat for looking into the image of
   # a failing test by hand.
-  packages+=(ntfs-3g mtools dosfstools exfatprogs e2fsprogs ewf-tools fdisk genisoimage cryptsetup-bin sleuthkit)
+  packages+=(ntfs-3g wimtools mtools dosfstools exfatprogs e2fsprogs ewf-tools fdisk genisoimage cryptsetup-bin sleuthkit)
 fi
 if [[ "$cross" == "arm64" ]]; then
   # The same static libraries in their arm64 builds. The header-only ones
