@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages iocsweep needs to build and test, only
 # those that are missing. Runs as root, or through sudo when not root.
 # Usage: scripts/install-deps.sh [--test] [--cross arm64]
-#   --test         also the sanitizer runtimes and the fuzzing toolchain
+#   --test         also the sanitizer runtimes, the fuzzing toolchain and
+#                  the tools the disk-image tests build their images with
 #   --cross arm64  also the aarch64 cross toolchain, qemu-user and the
 #                  :arm64 -dev packages the static-aarch64 preset links
 #                  (enables the arm64 architecture in dpkg if it is not)
@@ -41,6 +42,7 @@ static_libs=(
   libyara-dev libssl-dev libre2-dev libarchive-dev libsqlite3-dev
   libmagic-dev libjansson-dev libxml2-dev libicu-dev nettle-dev libacl1-dev
   liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev
+  libtsk-dev libewf-dev libafflib-dev libvhdi-dev libvmdk-dev libexpat1-dev
 )
 packages=(
   cmake ninja-build g++ pkg-config
@@ -51,6 +53,10 @@ packages=(
 if ((test)); then
   # Sanitizer runtimes and the fuzzing toolchain for the full test suite.
   packages+=(clang libclang-rt-14-dev)
+  # The tools the disk-image tests build their images with (never
+  # mounted), and sleuthkit's fls/istat/icat for looking into the image of
+  # a failing test by hand.
+  packages+=(ntfs-3g wimtools mtools dosfstools exfatprogs e2fsprogs ewf-tools fdisk genisoimage cryptsetup-bin sleuthkit)
 fi
 if [[ "$cross" == "arm64" ]]; then
   # The same static libraries in their arm64 builds. The header-only ones

@@ -22,8 +22,10 @@ namespace iocsweep {
 struct DiskLocation {
   /// The image as the user named it (for split raw and E01: the first segment).
   std::string image;
-  /// Index of the partition in the image's partition table (TSK's slot
-  /// address); -1 for a filesystem that fills the image (no table).
+  /// The partition's address as TSK numbers the table's entries, the
+  /// number `mmls` prints first (its own sectors and gaps count too: a DOS
+  /// table's first partition is 2, a GPT's 4), so `mmls` and `fls -o` find
+  /// it; -1 for a filesystem that fills the image (no table).
   int partition = -1;
   /// Byte offset of the filesystem from the start of the image.
   std::uint64_t offset = 0;

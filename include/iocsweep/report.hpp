@@ -122,8 +122,6 @@ struct ScanInfo {
   std::string host;
   std::string started_at;
   std::vector<std::string> roots;
-  /// Disk images swept (--image), as named.
-  std::vector<std::string> images;
   std::vector<RulesetInfo> rulesets;
   std::vector<IocSetInfo> ioc_sets;
   /// Known-good hash lists (allow-lists).
@@ -132,6 +130,8 @@ struct ScanInfo {
   /// indicators not imported, rule files that did not compile), as on
   /// stderr, so that a --quiet run keeps them in its report.
   std::vector<std::string> load_warnings;
+  /// Disk images swept (--image), as named.
+  std::vector<std::string> images{};
 };
 
 /// Counters of a scan. files_scanned + files_skipped + errors (on files)
