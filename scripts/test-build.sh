@@ -24,10 +24,11 @@ tests_dir=build/dev/tests
 # Every executable whose tests run the binary: the command line (cli),
 # archives (archive_cli), the CI gate (ci_gate), outputs and signals
 # (outputs), the scan cache (cache_cli), hostile trees (hostile), throttling
-# (throttle_cli), truncated mapped files (race), and the sweep inside an
-# empty root that proves a static binary needs nothing else (empty_root).
+# (throttle_cli), truncated mapped files (race), disk images through The
+# Sleuth Kit linked in (disk_image_cli), and the sweep inside an empty root
+# that proves a static binary needs nothing else (empty_root).
 tests=(cli_test archive_cli_test ci_gate_test outputs_test cache_cli_test hostile_test throttle_cli_test race_test
-  empty_root_test)
+  disk_image_cli_test empty_root_test)
 
 # The binary's rule cache goes to a directory of this run, not ~/.cache.
 scratch=$(mktemp -d)
