@@ -20,7 +20,11 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 
 # pkg-config reads only the arm64 .pc files (and the arch-independent ones),
 # never the host's, which would hand the linker amd64 libraries.
-set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
+# /usr/local/lib/aarch64-linux-gnu holds the arm64 libraries whose Debian
+# packages cannot be installed beside the amd64 ones (libtsk, libewf:
+# scripts/install-deps.sh unpacks them there).
+set(ENV{PKG_CONFIG_LIBDIR}
+    /usr/local/lib/aarch64-linux-gnu/pkgconfig:/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
 set(ENV{PKG_CONFIG_PATH} "")
 
 # FindOpenSSL needs no hint: CMAKE_LIBRARY_ARCHITECTURE makes it search

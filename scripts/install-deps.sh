@@ -44,6 +44,13 @@ static_libs=(
   liblzma-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev
   libtsk-dev libewf-dev libafflib-dev libvhdi-dev libvmdk-dev libexpat1-dev
 )
+# Of those, the ones Debian does not mark Multi-Arch: same: installing the
+# :arm64 package removes the amd64 one (and sleuthkit and ewf-tools with
+# it). For the cross build their arm64 .a and .pc files are taken from the
+# downloaded packages instead and put under /usr/local (arm64_extras below);
+# their headers are the same for both architectures.
+single_arch_libs=(libtsk-dev libewf-dev)
+arm64_extras=/usr/local/lib/aarch64-linux-gnu
 packages=(
   cmake ninja-build g++ pkg-config
   nlohmann-json3-dev libcli11-dev "${static_libs[@]}"
@@ -64,6 +71,7 @@ if [[ "$cross" == "arm64" ]]; then
   # host's copy serves the cross build.
   packages+=(crossbuild-essential-arm64 qemu-user-static)
   for p in "${static_libs[@]}"; do
+    if [[ " ${single_arch_libs[*]} " == *" $p "* ]]; then continue; fi
     packages+=("$p:arm64")
   done
 fi
@@ -74,16 +82,39 @@ if [[ "$cross" == "arm64" ]] && ! dpkg --print-foreign-architectures | grep -qx 
   "${sudo[@]}" dpkg --add-architecture arm64
 fi
 
+# The arm64 static libraries of single_arch_libs, unpacked from their
+# Debian packages (apt-get download: no dependencies resolved, nothing
+# installed) into arm64_extras, their .pc files pointed at it.
+install_arm64_extras() {
+  local work p deb pc
+  work=$(mktemp -d)
+  "${sudo[@]}" mkdir -p "$arm64_extras/pkgconfig"
+  for p in "${single_arch_libs[@]}"; do
+    if [[ -e "$arm64_extras/.$p" ]]; then continue; fi
+    # The package lists may be older than the archive: refreshed once on failure.
+    (cd "$work" && apt-get download -q "$p:arm64") ||
+      { "${sudo[@]}" apt-get update -q && (cd "$work" && apt-get download -q "$p:arm64"); }
+    deb=$(ls "$work"/"${p}"_*_arm64.deb)
+    dpkg-deb -x "$deb" "$work/$p"
+    "${sudo[@]}" cp "$work/$p"/usr/lib/aarch64-linux-gnu/*.a "$arm64_extras/"
+    for pc in "$work/$p"/usr/lib/aarch64-linux-gnu/pkgconfig/*.pc; do
+      sed "s|^libdir=.*|libdir=$arm64_extras|" "$pc" | "${sudo[@]}" tee "$arm64_extras/pkgconfig/$(basename "$pc")" >/dev/null
+    done
+    "${sudo[@]}" touch "$arm64_extras/.$p"
+  done
+  rm -rf "$work"
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
-if ((${#missing[@]} == 0)); then
-  exit 0
-fi
-echo "Installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -q
-"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} > 0)); then
+  echo "Installing: ${missing[*]}" >&2
+  "${sudo[@]}" apt-get update -q
+  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if [[ "$cross" == "arm64" ]]; then install_arm64_extras; fi

@@ -219,6 +219,30 @@ TEST(DiskImage, NtfsAlternateDataStreamsAndNoMetadataFiles) {
   EXPECT_EQ(test::file_sha256(img), before);
 }
 
+TEST(DiskImage, NtfsFilesNamedLikeMetadataFilesAreYielded) {
+  // Only NTFS's own metadata is left out: a name of theirs elsewhere is an
+  // ordinary file. (An intruder's file inside $Extend is yielded too, but no
+  // tool here writes into $Extend without mounting, so that is untested.)
+  TempDir dir;
+  const std::string img = dir / "ntfs.img";
+  FixtureSpec spec;
+  spec.files = {{"Users/$UsnJrnl", payload("named", 2000)}, {"Users/$MFT", payload("mft", 1000)}};
+  REQUIRE_FIXTURE(test::build_filesystem(FixtureFs::kNtfs, spec, img));
+  auto image = DiskImage::open(img);
+  ASSERT_TRUE(image) << image.error().message;
+  Collected c = walk(**image);
+  SCOPED_TRACE(c.all_paths());
+  const DiskEntry* named = c.find("/Users/$UsnJrnl");
+  ASSERT_NE(named, nullptr);
+  EXPECT_EQ(content_of(**image, *named), payload("named", 2000));
+  const DiskEntry* mft = c.find("/Users/$MFT");
+  ASSERT_NE(mft, nullptr);
+  EXPECT_EQ(content_of(**image, *mft), payload("mft", 1000));
+  // The metadata files themselves are still not yielded.
+  EXPECT_EQ(c.find("/$Extend/$ObjId"), nullptr);
+  EXPECT_EQ(c.find("/$MFT"), nullptr);
+}
+
 // Whether `tool` is on PATH.
 bool have_tool(const std::string& tool) {
   return test::run({"/bin/sh", "-c", "command -v " + tool + " >/dev/null"}).exit_code == 0;

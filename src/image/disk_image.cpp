@@ -67,12 +67,27 @@ std::string tsk_error_text() {
   return out;
 }
 
-// NTFS keeps its own metadata in the MFT records below 24 ($MFT, $LogFile,
-// $BadClus whose $Bad stream claims the whole volume, $Secure, $Extend with
-// $UsnJrnl...). They are not files anyone put there: their bytes are other
-// files' records and the journal, so a match in them would name no file,
-// and they are the largest streams on a volume. They are left out.
-constexpr TSK_INUM_T kNtfsFirstUserRecord = 24;
+// NTFS keeps its own metadata in fixed MFT records 0-11 ($MFT, $MFTMirr,
+// $LogFile, $Volume, $AttrDef, the root (5), $Bitmap, $Boot, $BadClus whose
+// $Bad stream claims the whole volume, $Secure, $UpCase, $Extend) and, in
+// the $Extend directory, the files named below ($UsnJrnl, $ObjId...). They
+// are not files anyone put there: their bytes are other files' records and
+// the journal, a match in them would name no file, and they are the largest
+// streams on a volume. They are left out, and nothing else is: a record
+// from 12 on, or another name in $Extend, is an ordinary file (an intruder
+// with raw access to the volume can put one there, and it is swept).
+constexpr TSK_INUM_T kNtfsFirstFreeRecord = 12;
+constexpr TSK_INUM_T kNtfsExtendRecord = 11;
+
+bool is_ntfs_metadata_record(TSK_INUM_T inode, TSK_INUM_T root) {
+  return inode < kNtfsFirstFreeRecord && inode != root && inode != kNtfsExtendRecord;
+}
+
+bool is_ntfs_extend_file(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"$ObjId",      "$Quota",   "$Reparse", "$UsnJrnl",
+                                                "$RmMetadata", "$Deleted", "$TxfLog",  "$Txf"};
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
 
 // One opened volume: a filesystem, or why there is none.
 struct Volume {
@@ -379,7 +394,7 @@ class FsWalker {
   // Called with the lock held.
   void settle_missing_meta(const TSK_FS_NAME& name, Child& child) {
     child.is_dir = child.is_file = false;  // nothing, unless settled below
-    if (ntfs_ && name.meta_addr < kNtfsFirstUserRecord) return;
+    if (ntfs_ && is_ntfs_metadata_record(name.meta_addr, volume_.fs->root_inum)) return;
     const bool name_alloc = (name.flags & TSK_FS_NAME_FLAG_ALLOC) != 0;
     tsk_error_reset();
     FilePtr file(tsk_fs_file_open_meta(volume_.fs.get(), nullptr, name.meta_addr));
@@ -425,6 +440,7 @@ class FsWalker {
       if (stopped()) return;
       if (child.name.empty()) continue;
       if (child.reused || (child.deleted && !options_.deleted)) continue;
+      if (ntfs_ && inode == kNtfsExtendRecord && is_ntfs_extend_file(child.name)) continue;
       const std::string child_path = path + "/" + child.name;
       if (!child.error.empty()) {
         visitor_.on_error(at(child_path, child.inode), "cannot read " + child_path + ": " + child.error);
@@ -438,8 +454,7 @@ class FsWalker {
   }
 
   void enter_dir(const Child& child, const std::string& path, std::size_t depth) {
-    // $Extend (record 11) holds only NTFS's own metadata files.
-    if (ntfs_ && child.inode < kNtfsFirstUserRecord) return;
+    if (ntfs_ && is_ntfs_metadata_record(child.inode, volume_.fs->root_inum)) return;
     // TSK's $OrphanFiles holds only deleted files; listing it makes TSK
     // search the whole filesystem for them, which is wasted when they are
     // not wanted.
@@ -460,7 +475,9 @@ class FsWalker {
   }
 
   void yield_file(const Child& child, const std::string& path) {
-    if (ntfs_ && child.inode < kNtfsFirstUserRecord && child.inode != volume_.fs->root_inum) return;
+    if (ntfs_ && (is_ntfs_metadata_record(child.inode, volume_.fs->root_inum) || child.inode == kNtfsExtendRecord)) {
+      return;
+    }
     // A deleted file found under its name is listed again in TSK's
     // $OrphanFiles when its metadata is free (NTFS); once is enough, and
     // the name's path says more.
