@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "ioc/filename_patterns.hpp"
 #include "iocsweep/archive.hpp"
 #include "iocsweep/baseline.hpp"
 #include "iocsweep/filename_ioc.hpp"
