@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/scan_cache.hpp"
 #include "test_support.hpp"
 
 namespace iocsweep {

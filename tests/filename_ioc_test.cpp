@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include "ioc/filename_patterns.hpp"
+
 namespace iocsweep {
 namespace {
 

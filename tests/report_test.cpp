@@ -13,6 +13,7 @@
 
 #include "iocsweep/build_info.hpp"
 #include "iocsweep/version.hpp"
+#include "report/model.hpp"
 #include "report_support.hpp"
 #include "test_support.hpp"
 

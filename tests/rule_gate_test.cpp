@@ -2,6 +2,8 @@
 // the property everything rests on: a file the gate rules out is one
 // libyara would match with no rule (checked against libyara itself on
 // generated conditions and files).
+#include "match/rule_gate.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -294,7 +296,7 @@ TEST_F(RuleGateWithYara, SecondSetOnlyWhenEnoughRulesRequireMz) {
 TEST_F(RuleGateWithYara, BuiltInPackRulesOutOrdinaryFiles) {
   auto rules = CompiledRules::compile(builtin_rule_sources());
   ASSERT_TRUE(rules) << rules.error().message;
-  const RuleGate& g = (*rules)->gate();
+  const RuleGate& g = compiled_gate(**rules);
   ASSERT_FALSE(g.admits_all()) << g.reason();
   EXPECT_TRUE(admits(g, 100000, "MZ\x90"));       // a Windows executable
   EXPECT_FALSE(admits(g, 100u << 20, "MZ\x90"));  // ... of 100 MB
@@ -462,7 +464,7 @@ TEST_F(RuleGateWithYara, NeverRulesOutAFileLibyaraWouldMatch) {
     YaraScanner every(*rules, 0, false);
     YaraScanner prefiltered(*rules);
     if ((*rules)->non_mz_rules() >= 0) ++split;
-    const RuleGate& gate = (*rules)->gate();
+    const RuleGate& gate = compiled_gate(**rules);
     for (int f = 0; f < 40; ++f) {
       const auto bytes = gen.file();
       const ScanExternals ext = gen.externals();

@@ -9,6 +9,7 @@
 #include "iocsweep/baseline.hpp"
 #include "iocsweep/report.hpp"
 #include "iocsweep/version.hpp"
+#include "report/model.hpp"
 #include "report_support.hpp"
 #include "test_support.hpp"
 

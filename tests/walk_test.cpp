@@ -13,6 +13,7 @@
 #include <set>
 
 #include "test_support.hpp"
+#include "walk/walk_rules.hpp"
 
 namespace iocsweep {
 namespace {

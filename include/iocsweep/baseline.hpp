@@ -2,13 +2,15 @@
 // Baselines: findings someone has already looked at and accepted, so a CI
 // gate fails only on what is new. A baseline is an earlier JSON report of
 // iocsweep or an accepted-findings file (docs/ci.md, docs/baseline.schema.json).
-// A match is accepted by its identity (match_identity) plus the SHA-256 of
-// the file's content, so moving or renaming a file keeps it accepted while a
-// changed file or a new rule match is reported. Matches on files that were
-// not read (no digest) are accepted by path instead. A deleted file or an
-// NTFS alternate data stream found in a disk image is accepted only by an
-// entry for a deleted file (or a stream): the same bytes or path live do
-// not accept it.
+// A match is accepted by its identity (the rule name, or the indicator's
+// kind and value) plus the SHA-256 of the file's content, so moving or
+// renaming a file keeps it accepted while a changed file or a new rule
+// match is reported. Matches on files that were not read (no digest) are
+// accepted by path instead. A deleted file or an NTFS alternate data stream
+// found in a disk image is accepted only by an entry for a deleted file (or
+// a stream): the same bytes or path live do not accept it. Match identities
+// and the file's layout version are private to the report component
+// (src/report/model.hpp).
 
 #include <cstddef>
 #include <mutex>
@@ -22,21 +24,6 @@
 #include "iocsweep/report.hpp"
 
 namespace iocsweep {
-
-/// Version of the accepted-findings file layout ("iocsweep_baseline").
-inline constexpr int kBaselineFormatVersion = 1;
-
-/// Stable identity of what matched, independent of where the rule or list
-/// was loaded from: the rule name for YARA ("IOCSWEEP_Lazarus_..."),
-/// "hash:ALGORITHM:VALUE" for a hash indicator, "filename:" + the first 16
-/// hex digits of SHA-256(pattern NUL false_positive) for a path indicator.
-/// Also the SARIF ruleId (made unique there when two rule sets define a
-/// rule of the same name).
-std::string match_identity(const MatchRecord& match);
-
-/// Identity of a path indicator from its pattern and false-positive
-/// pattern (as match_identity; for reading JSON reports).
-std::string filename_identity(std::string_view pattern, std::string_view false_positive);
 
 /// A set of accepted matches. Read-only after loading; safe to share
 /// between threads.

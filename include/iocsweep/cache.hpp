@@ -2,7 +2,9 @@
 // The scan cache: what an earlier sweep learnt about each file (digests and
 // YARA verdict), kept in an SQLite file keyed by path and stat identity, so
 // an unchanged file need not be read again. Knows nothing of walking,
-// reading or matching; the pipeline decides when an entry may be used.
+// reading or matching; the pipeline decides when an entry may be used. The
+// file layout's version and how settings are read are private to the
+// component (src/cache/scan_cache.hpp).
 
 #include <cstdint>
 #include <memory>
@@ -16,10 +18,6 @@
 #include "iocsweep/hash.hpp"
 
 namespace iocsweep {
-
-/// Version of the cache file layout. A file of another version is refused
-/// (the user deletes it), never converted or overwritten.
-inline constexpr int kScanCacheSchemaVersion = 2;
 
 /// Identity of one version of a file, from lstat: any write to the file
 /// changes ctime, which an unprivileged user cannot set back (utimensat
@@ -43,19 +41,11 @@ struct FileKey {
 bool cache_trusts_filesystem(std::uint64_t f_type);
 
 /// How long after its last change a file on a trusted filesystem must be
-/// before its verdict is stored, from the values of
-/// /proc/sys/vm/dirty_expire_centisecs and dirty_writeback_centisecs:
-/// twice their sum (70 s with the kernel's defaults), the delay within
-/// which a dirty page is written back, with as much again as margin. A page
-/// dirtied through a shared mapping can be rewritten without any time
-/// update until it is written back; one dirtied that long ago is clean
-/// again, and writing it moves the times. Nothing when a value is not a
-/// number or periodic writeback is off (no such delay exists).
-std::optional<std::int64_t> writeback_settle_ns(std::string_view dirty_expire_centisecs,
-                                                std::string_view dirty_writeback_centisecs);
-
-/// writeback_settle_ns() for this kernel's settings; nothing when they
-/// cannot be read.
+/// before its verdict is stored, from this kernel's writeback settings
+/// (/proc/sys/vm/dirty_*_centisecs; 70 s with the kernel's defaults): a
+/// page dirtied through a shared mapping can be rewritten without any time
+/// update until it is written back. Nothing when they cannot be read or
+/// periodic writeback is off.
 std::optional<std::int64_t> current_writeback_settle_ns();
 
 /// A YARA rule by identity, stable across runs: namespace (rule source

@@ -3,7 +3,9 @@
 // (iocs/filename-iocs.txt): `REGEX;SCORE` or `REGEX;SCORE;FALSE_POSITIVE_REGEX`
 // (or, without a score, `REGEX` and `REGEX;DESCRIPTION`),
 // matched with RE2 against the full path of each file. Parsers take bytes
-// from memory, so tests and fuzzers need no files.
+// from memory, so tests and fuzzers need no files. How the importers make
+// and check exact-name patterns is internal to the ioc component
+// (src/ioc/filename_patterns.hpp).
 //
 // Separators. signature-base writes its patterns for Windows paths, with an
 // escaped backslash `\\` as the separator; iocsweep also sweeps Windows
@@ -65,10 +67,6 @@ inline constexpr int kDefaultFilenameListScore = 60;
 /// pattern: bounds both the compiled program and the DFA state cache.
 inline constexpr std::int64_t kFilenameSetMaxMem = std::int64_t{64} << 20;
 
-/// Memory budget (bytes) of one pattern compiled on its own (validation and
-/// false-positive regexes). RE2's default.
-inline constexpr std::int64_t kFilenamePatternMaxMem = std::int64_t{8} << 20;
-
 /// One file-name / path indicator.
 struct FilenameIoc {
   std::string pattern;         ///< RE2 pattern as written (before the separator rewrite)
@@ -101,23 +99,10 @@ struct FilenameIoc {
 Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, const std::string& name,
                                                      std::vector<std::string>* skipped_lines = nullptr);
 
-/// Why `pattern` (as FilenameIoc::pattern holds it) cannot be an indicator
-/// (empty, not UTF-8, rejected by RE2 as written or as rewritten, matches
-/// every path), or nothing. For importers, to name the indicator at fault.
-std::optional<std::string> filename_pattern_problem(std::string_view pattern);
-
 /// Checks indicators from elsewhere as FilenameIocDb::add_iocs does,
 /// without adding them: score 0-100, patterns, description valid UTF-8. The
 /// first bad one fails, naming its source (or `set_name`) and line.
 Status check_filename_iocs(const std::vector<FilenameIoc>& iocs, const std::string& set_name);
-
-/// A pattern (in the syntax FilenameIoc::pattern uses) that matches a path
-/// whose last component equals `file_name`, case-insensitively, whichever
-/// separator the path uses; for STIX `file:name` and MISP `filename`. A
-/// `file_name` that contains separators matches a path ending in those
-/// components ("Windows\\evil.exe" matches /mnt/img/Windows/evil.exe).
-/// `file_name` must be non-empty valid UTF-8.
-std::string filename_pattern_for_exact_name(std::string_view file_name);
 
 /// All file-name indicator sets of a scan. Sets are added first, then
 /// compile() puts every pattern into one RE2::Set so that each path costs one

@@ -44,7 +44,7 @@ inline constexpr std::size_t kMaxUnsupportedExamples = 10;
 /// HashIocDb::add_iocs, file-name indicators to FilenameIocDb::add_iocs.
 struct ImportedIocs {
   std::vector<HashIoc> hashes;         ///< source = the name given, line = 0
-  std::vector<FilenameIoc> filenames;  ///< exact-name patterns (filename_pattern_for_exact_name)
+  std::vector<FilenameIoc> filenames;  ///< patterns matching the exact file name, in any case
   /// Indicators (STIX indicator, MISP attribute) or OR-alternatives of a
   /// STIX pattern that were not imported: other observables, AND without a
   /// file hash or across observations, qualifiers, other operators, revoked

@@ -2,7 +2,10 @@
 // YARA matching through libyara. Follows libyara's contract: the library is
 // initialised once (YaraLibrary, on the main thread), rules are compiled
 // once into one shared read-only CompiledRules, and each worker owns one
-// long-lived YaraScanner with its per-file external variables.
+// long-lived YaraScanner with its per-file external variables. Knows
+// nothing of files, walking or reports: it matches bytes it is given. The
+// prefilter that rules files out before a scan is private to this
+// component (src/match/rule_gate.hpp).
 
 #include <array>
 #include <cstddef>
@@ -102,78 +105,27 @@ struct ScanExternals {
   }
 };
 
-/// A cheap check before a scan, read from the rules' own conditions: the
-/// file size and header tests (`filesize < 3MB`, `uint16(0) == 0x5A4D`,
-/// ...) and external-variable comparisons (`filename == "x.exe"`) that a
-/// rule requires whatever its strings match. A file that fails every
-/// rule's check cannot match any rule, so scanning it can be skipped.
-///
-/// Conservative by construction: only `and`, `or`, parentheses and the
-/// shapes listed in docs/rules.md are read; anything else in a condition
-/// (strings, `not`, modules, loops, other rules) counts as "may be true".
-/// One rule whose condition leaves nothing to check (e.g. `any of them`),
-/// or an `include`, makes the gate admit every file.
-struct RulePrefilter;
+// The prefilter's gate, which CompiledRules builds from its sources and
+// YaraScanner asks before each scan; private to the match component
+// (src/match/rule_gate.hpp).
+class RuleGate;
 
-class RuleGate {
+/// What the prefilter made of a rule set, for `rules check` and the scan's
+/// summary: whether its gate rules any file out before a scan, and if not,
+/// why. Immutable; thread-safe to read.
+class GateSummary {
  public:
-  /// Admits every file.
-  RuleGate();
-  ~RuleGate();
-  RuleGate(const RuleGate&);
-  RuleGate& operator=(const RuleGate&);
-  RuleGate(RuleGate&&) noexcept;
-  RuleGate& operator=(RuleGate&&) noexcept;
-
-  /// Reads the conditions of every rule in `sources` (YARA source text
-  /// that compiles).
-  static RuleGate analyse(const std::vector<RuleSource>& sources);
-
-  /// True when the gate admits every file.
-  bool admits_all() const;
+  /// True when the gate admits every file (no file is ruled out).
+  bool admits_all() const { return admits_all_; }
   /// Why every file is admitted, e.g. "rules.yar:12: rule X: condition
   /// can be true without a file size, header or name test"; empty when not.
-  const std::string& reason() const;
-  /// Number of distinct checks (rules with equal checks share one).
-  std::size_t checks() const;
-
-  /// Whether a rule could match a file of `size` bytes whose first bytes
-  /// are `head` (the whole file, or a prefix: a test beyond the prefix
-  /// counts as passed) and whose externals are `externals` (compared the
-  /// way libyara sees them: each value up to its first NUL).
-  bool admits(std::uint64_t size, ByteView head, const ScanExternals& externals) const;
+  const std::string& reason() const { return reason_; }
 
  private:
-  struct Impl;
-  std::shared_ptr<const Impl> impl_;
-  static RuleGate everything(std::string reason);
-  friend RulePrefilter read_prefilter(const std::vector<RuleSource>&, std::optional<std::size_t>);
+  friend class CompiledRules;
+  bool admits_all_ = true;
+  std::string reason_;
 };
-
-/// The rule sources a file that does not begin with "MZ" needs: `sources`
-/// without the rules whose condition requires `uint16(0) == 0x5A4D` (as
-/// RuleGate reads conditions), and without the imports no rule left uses
-/// (libyara builds every imported module's objects for each file). Most
-/// rules of signature-base's shape are such Windows-executable rules.
-/// nullopt when no rule can be left out, or when the set cannot be split
-/// safely: a global rule, a rule that names another rule, an `include`, or
-/// text RuleGate does not read.
-/// Also nullopt when fewer than `min_left_out` rules (or a tenth of the
-/// set) would be left out.
-std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources,
-                                                                std::size_t min_left_out = 1);
-
-/// What the prefilter reads from a rule set: its gate, and the sources for
-/// files not beginning with "MZ" (nullopt as sources_for_non_mz_files
-/// says, or when not asked for).
-struct RulePrefilter {
-  RuleGate gate;
-  std::optional<std::vector<RuleSource>> non_mz_sources;
-};
-
-/// RuleGate::analyse and, with `non_mz_min_left_out`,
-/// sources_for_non_mz_files, reading each source once.
-RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::optional<std::size_t> non_mz_min_left_out);
 
 /// How many rules requiring "MZ" a set needs before CompiledRules compiles
 /// the second set without them: each compiled set costs libyara at least
@@ -190,7 +142,8 @@ class CompiledRules {
   /// libyara) is loaded instead of compiled; sets using `include` are never
   /// cached (the included files are not part of the key).
   /// `non_mz_min_rules`: also compile the set for files not beginning
-  /// with "MZ" (sources_for_non_mz_files), which YaraScanner uses when its
+  /// with "MZ" (without the rules whose condition requires "MZ", and the
+  /// imports no rule left uses), which YaraScanner uses when its
   /// gate is on, if at least that many rules can be left out of it;
   /// nullopt never does (nothing would use it).
   static Result<std::shared_ptr<const CompiledRules>> compile(
@@ -210,23 +163,26 @@ class CompiledRules {
   /// False when no rule source mentions any of the external variables, so
   /// scanners need not compute or set them per file.
   bool uses_externals() const { return uses_externals_; }
-  /// The check that tells files no rule can match (see RuleGate).
-  const RuleGate& gate() const { return gate_; }
+  /// What the check that tells files no rule can match made of the set.
+  const GateSummary& gate() const { return gate_summary_; }
   /// Rules in the set compiled for files that do not begin with "MZ"
-  /// (sources_for_non_mz_files), or -1 when there is no such set and every
+  /// (see compile), or -1 when there is no such set and every
   /// file is scanned with all of them.
   long non_mz_rules() const { return non_mz_handle_ == nullptr ? -1 : static_cast<long>(non_mz_index_.size()); }
 
  private:
   CompiledRules() = default;
   friend class YaraScanner;
+  friend const RuleGate& compiled_gate(const CompiledRules& rules);
   void* rules_handle_ = nullptr;  // YR_RULES*, kept opaque so <yara.h> stays in match/
   std::vector<RuleInfo> rules_;
   std::vector<RulesetInfo> rulesets_;
   std::vector<std::string> warnings_;
   bool from_cache_ = false;
   bool uses_externals_ = true;
-  RuleGate gate_;
+  // Set by prepare_prefilter, on every path that makes a CompiledRules.
+  std::unique_ptr<const RuleGate> gate_;
+  GateSummary gate_summary_;
   // The set for non-MZ files (YR_RULES*) and, for each of its rules, the
   // index of the same rule in rules_.
   void* non_mz_handle_ = nullptr;

@@ -104,7 +104,8 @@ inline constexpr std::uint64_t kMapThreshold = 16ull << 20;
 
 /// A reusable byte buffer whose growth neither zero-fills nor, unless
 /// asked, copies: read() overwrites it anyway, and touching pages only to
-/// clear or copy them costs a page fault each.
+/// clear or copy them costs a page fault each. Public because the pipeline
+/// reads disk-image files into one too, not only FileReader.
 class ReadBuffer {
  public:
   std::uint8_t* data() { return data_.get(); }

@@ -1,6 +1,8 @@
 #pragma once
 // The report model and its sinks. The pipeline reports into a ReportSink;
-// sinks know nothing of walking, reading or matching.
+// sinks know nothing of walking, reading or matching. What only the sinks
+// share (schema version, match scores, path fields) is private to the
+// component (src/report/model.hpp).
 
 #include <cstddef>
 #include <cstdint>
@@ -20,10 +22,6 @@
 
 namespace iocsweep {
 
-/// Version of the JSON report layout (docs/report-format.md). Bumped on any
-/// incompatible change.
-inline constexpr int kReportSchemaVersion = 1;
-
 /// A YARA rule that matched.
 struct YaraMatchRecord {
   const RuleInfo* rule = nullptr;  ///< owned by the CompiledRules of the scan
@@ -40,9 +38,6 @@ struct FilenameMatchRecord {
 };
 
 using MatchRecord = std::variant<YaraMatchRecord, HashMatchRecord, FilenameMatchRecord>;
-
-/// Score of one match (0-100).
-int match_score(const MatchRecord& match);
 
 /// Where a finding inside a container image sits (docs/report-format.md).
 struct FindingImage {
@@ -81,10 +76,6 @@ int combine_scores(const std::vector<MatchRecord>& matches);
 
 /// "alert" (>= 80), "warning" (>= 60), "notice" (>= 40) or "info".
 std::string_view severity_for(int score);
-
-/// The archive member chain of `f` joined with "!/", as SARIF and jar: URLs
-/// write it (raw bytes); "" for a plain file.
-std::string member_chain(const Finding& f);
 
 /// A file or directory that could not be read.
 struct FileError {
@@ -246,9 +237,5 @@ class SyslogSink : public ReportSink {
   /// Why the last message failed, or "".
   virtual std::string last_error() const = 0;
 };
-
-/// JSON value of a path: valid UTF-8 text; callers add "path_hex" when
-/// !is_valid_utf8(path).
-std::string path_for_json(const std::string& path);
 
 }  // namespace iocsweep

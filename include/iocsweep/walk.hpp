@@ -1,6 +1,8 @@
 #pragma once
 // The walker: streams the regular files below a set of roots. It knows
 // nothing of reading, hashing or matching (see pipeline.hpp for the wiring).
+// How it matches --exclude globs and which filesystems it skips by default
+// are private to the component (src/walk/walk_rules.hpp).
 
 #include <sys/types.h>
 
@@ -89,41 +91,15 @@ struct WalkOptions {
   /// filesystems that do not fill it in (iso9660, udf, xfs with ftype=0,
   /// some FUSE): lets tests take that path on any filesystem.
   bool ignore_d_type = false;
-  /// Shell globs (fnmatch, `*` also matches `/`); see ExcludeMatcher. A
-  /// match is skipped ("excluded"), and a directory's whole subtree with it.
+  /// Shell globs (fnmatch, `*` also matches `/`), matched against the path
+  /// as spelt from the root and, for a glob starting with '/', against the
+  /// absolute path. A match is skipped ("excluded"), and a directory's
+  /// whole subtree with it.
   std::vector<std::string> excludes;
-  /// Filesystem types to walk although skip_by_default_fs() says no.
+  /// Filesystem types to walk although the walk skips them by default
+  /// (kernel pseudo and network filesystems).
   std::vector<std::string> include_fs;
 };
-
-/// Matches the paths met while walking one root against --exclude globs as
-/// the walker does: every glob against the path as spelt from the root (the
-/// root as given, then "/NAME" per level), and a glob that starts with '/'
-/// also against the absolute path (the root resolved once with realpath(),
-/// plus the same rest), so "$PWD/tree/x" excludes tree/x when the root is
-/// given as "tree". Immutable after construction.
-class ExcludeMatcher {
- public:
-  ExcludeMatcher(const std::vector<std::string>& globs, const std::string& root);
-  /// The first glob `path` matches, or null. `path` must be spelt from the
-  /// root (start with it), as the walk spells it.
-  const std::string* match(const std::string& path) const;
-  /// True when `path` or a directory on the way to it from the root (the
-  /// root included) matches: the walk would never reach `path`.
-  bool excludes_on_the_way(const std::string& path) const;
-
- private:
-  std::vector<std::string> globs_;
-  std::string root_;
-  std::string absolute_root_;  // "" when no glob starts with '/'
-  std::string absolute_of(const std::string& path) const;
-};
-
-/// True for filesystem types a sweep skips unless asked: kernel pseudo
-/// filesystems (proc, sysfs, devtmpfs, cgroup, debugfs, tracefs, ...) whose
-/// "files" are not data on disk, and network filesystems (nfs, cifs, smb3,
-/// sshfs, ...) that would sweep another machine over the wire.
-bool skip_by_default_fs(std::string_view type);
 
 /// Filesystem type of each mounted device, read from /proc/self/mountinfo.
 /// Immutable after construction.
@@ -165,7 +141,7 @@ struct WalkAnswer {
 };
 
 /// Answers, before any walk and without one, whether FileWalker with these
-/// options would reach a path below a root: the same ExcludeMatcher, the
+/// options would reach a path below a root: the same --exclude matching, the
 /// same --one-file-system and filesystem-type rules, so that a caller (the
 /// CLI placing its output files, dropping nested roots) asks the walker
 /// instead of copying its rules. A path need not exist: it is placed by

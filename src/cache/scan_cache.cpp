@@ -1,3 +1,5 @@
+#include "cache/scan_cache.hpp"
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>

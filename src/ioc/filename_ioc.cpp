@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "ioc/filename_patterns.hpp"
 #include "ioc/indicator_lines.hpp"
 #include "iocsweep/common.hpp"
 #include "iocsweep/hash.hpp"

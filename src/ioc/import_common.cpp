@@ -4,6 +4,7 @@
 #include <charconv>
 #include <utility>
 
+#include "ioc/filename_patterns.hpp"
 #include "iocsweep/input_file.hpp"
 
 namespace iocsweep::ioc_import {

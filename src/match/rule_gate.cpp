@@ -10,6 +10,8 @@
 //    sub-condition that is not understood by "true" can only admit more.
 // A check that libyara would find undefined (a header read past the end of
 // the file) is false, as libyara treats it in `and` and `or`.
+#include "match/rule_gate.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -18,8 +20,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "iocsweep/match.hpp"
 
 namespace iocsweep {
 namespace {

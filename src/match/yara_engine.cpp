@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <csetjmp>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -14,6 +14,7 @@
 #include "iocsweep/hash.hpp"
 #include "iocsweep/match.hpp"
 #include "match/rule_cache.hpp"
+#include "match/rule_gate.hpp"
 
 namespace iocsweep {
 namespace {
@@ -397,7 +398,9 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
 void CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
                                       std::optional<std::size_t> non_mz_min_rules) {
   RulePrefilter prefilter = read_prefilter(sources, non_mz_min_rules);
-  gate_ = std::move(prefilter.gate);
+  gate_summary_.admits_all_ = prefilter.gate.admits_all();
+  gate_summary_.reason_ = prefilter.gate.reason();
+  gate_ = std::make_unique<const RuleGate>(std::move(prefilter.gate));
   const std::optional<std::vector<RuleSource>>& subset = prefilter.non_mz_sources;
   if (!subset) return;
   const bool cacheable = !cache.dir.empty();
@@ -423,6 +426,8 @@ void CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, co
   non_mz_handle_ = rules.release();
   non_mz_index_ = std::move(mapping);
 }
+
+const RuleGate& compiled_gate(const CompiledRules& rules) { return *rules.gate_; }
 
 CompiledRules::~CompiledRules() {
   if (rules_handle_ != nullptr) yr_rules_destroy(static_cast<YR_RULES*>(rules_handle_));
@@ -508,7 +513,7 @@ YaraScanner::~YaraScanner() = default;
 YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals, bool mapped, ByteView head) {
   YaraScanResult result;
   const ByteView header = mapped ? head : bytes;
-  if (impl_->use_gate && !impl_->rules->gate().admits(bytes.size(), header, externals)) {
+  if (impl_->use_gate && !compiled_gate(*impl_->rules).admits(bytes.size(), header, externals)) {
     result.gated = true;
     return result;
   }

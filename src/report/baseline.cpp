@@ -8,6 +8,7 @@
 #include "iocsweep/input_file.hpp"
 #include "iocsweep/version.hpp"
 #include "report/json_fields.hpp"
+#include "report/model.hpp"
 
 namespace iocsweep {
 namespace {

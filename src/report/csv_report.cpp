@@ -2,6 +2,7 @@
 #include <string_view>
 
 #include "iocsweep/report.hpp"
+#include "report/model.hpp"
 
 namespace iocsweep {
 namespace {

@@ -2,6 +2,7 @@
 
 #include "iocsweep/build_info.hpp"
 #include "iocsweep/version.hpp"
+#include "report/model.hpp"
 
 namespace iocsweep::report_detail {
 json meta_to_json(const std::vector<std::pair<std::string, MetaValue>>& meta) {

@@ -1,6 +1,7 @@
 #include "iocsweep/report.hpp"
 #include "report/collecting_sink.hpp"
 #include "report/json_fields.hpp"
+#include "report/model.hpp"
 
 namespace iocsweep {
 namespace {

@@ -1,3 +1,5 @@
+#include "report/model.hpp"
+
 #include <algorithm>
 
 #include "iocsweep/report.hpp"

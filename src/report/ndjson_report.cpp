@@ -1,5 +1,6 @@
 #include "iocsweep/report.hpp"
 #include "report/json_fields.hpp"
+#include "report/model.hpp"
 
 namespace iocsweep {
 namespace {

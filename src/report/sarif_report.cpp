@@ -14,6 +14,7 @@
 #include "iocsweep/version.hpp"
 #include "report/collecting_sink.hpp"
 #include "report/json_fields.hpp"
+#include "report/model.hpp"
 
 namespace iocsweep {
 namespace {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "iocsweep/report.hpp"
+#include "report/model.hpp"
 
 namespace iocsweep {
 namespace {

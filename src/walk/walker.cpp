@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "iocsweep/walk.hpp"
+#include "walk/walk_rules.hpp"
 
 namespace iocsweep {
 

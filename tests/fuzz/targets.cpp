@@ -10,12 +10,14 @@
 #include <set>
 #include <string>
 
+#include "ioc/filename_patterns.hpp"
 #include "iocsweep/archive.hpp"
 #include "iocsweep/baseline.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/ioc_formats.hpp"
 #include "iocsweep/match.hpp"
+#include "match/rule_gate.hpp"
 
 namespace iocsweep::fuzz {
 namespace {
@@ -148,7 +150,7 @@ int fuzz_rules(const std::uint8_t* data, std::size_t size) {
   // "MZ") must report what scanning every file with every rule reports.
   // Files: the rule text itself and a few common headers; names that
   // external-variable tests may compare with.
-  const RuleGate& gate = (*rules)->gate();
+  const RuleGate& gate = compiled_gate(**rules);
   if (gate.admits_all() && (*rules)->non_mz_rules() < 0) return 0;
   YaraScanner every(*rules, 0, false);
   YaraScanner prefiltered(*rules);

@@ -1,0 +1,99 @@
+#pragma once
+// The prefilter: what a rule set's conditions require of a file before any
+// string can matter (RuleGate), and the smaller set for files that do not
+// begin with "MZ". Private to the match component: CompiledRules builds
+// both from its sources and YaraScanner asks the gate before each scan;
+// other components see only GateSummary (iocsweep/match.hpp). Reads YARA
+// source text only; knows nothing of libyara, files or reports.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "iocsweep/common.hpp"
+#include "iocsweep/match.hpp"
+
+namespace iocsweep {
+
+/// A cheap check before a scan, read from the rules' own conditions: the
+/// file size and header tests (`filesize < 3MB`, `uint16(0) == 0x5A4D`,
+/// ...) and external-variable comparisons (`filename == "x.exe"`) that a
+/// rule requires whatever its strings match. A file that fails every
+/// rule's check cannot match any rule, so scanning it can be skipped.
+///
+/// Conservative by construction: only `and`, `or`, parentheses and the
+/// shapes listed in docs/rules.md are read; anything else in a condition
+/// (strings, `not`, modules, loops, other rules) counts as "may be true".
+/// One rule whose condition leaves nothing to check (e.g. `any of them`),
+/// or an `include`, makes the gate admit every file.
+struct RulePrefilter;
+
+class RuleGate {
+ public:
+  /// Admits every file.
+  RuleGate();
+  ~RuleGate();
+  RuleGate(const RuleGate&);
+  RuleGate& operator=(const RuleGate&);
+  RuleGate(RuleGate&&) noexcept;
+  RuleGate& operator=(RuleGate&&) noexcept;
+
+  /// Reads the conditions of every rule in `sources` (YARA source text
+  /// that compiles).
+  static RuleGate analyse(const std::vector<RuleSource>& sources);
+
+  /// True when the gate admits every file.
+  bool admits_all() const;
+  /// Why every file is admitted, e.g. "rules.yar:12: rule X: condition
+  /// can be true without a file size, header or name test"; empty when not.
+  const std::string& reason() const;
+  /// Number of distinct checks (rules with equal checks share one).
+  std::size_t checks() const;
+
+  /// Whether a rule could match a file of `size` bytes whose first bytes
+  /// are `head` (the whole file, or a prefix: a test beyond the prefix
+  /// counts as passed) and whose externals are `externals` (compared the
+  /// way libyara sees them: each value up to its first NUL).
+  bool admits(std::uint64_t size, ByteView head, const ScanExternals& externals) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+  static RuleGate everything(std::string reason);
+  friend RulePrefilter read_prefilter(const std::vector<RuleSource>&, std::optional<std::size_t>);
+};
+
+/// The rule sources a file that does not begin with "MZ" needs: `sources`
+/// without the rules whose condition requires `uint16(0) == 0x5A4D` (as
+/// RuleGate reads conditions), and without the imports no rule left uses
+/// (libyara builds every imported module's objects for each file). Most
+/// rules of signature-base's shape are such Windows-executable rules.
+/// nullopt when no rule can be left out, or when the set cannot be split
+/// safely: a global rule, a rule that names another rule, an `include`, or
+/// text RuleGate does not read.
+/// Also nullopt when fewer than `min_left_out` rules (or a tenth of the
+/// set) would be left out.
+std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources,
+                                                                std::size_t min_left_out = 1);
+
+/// What the prefilter reads from a rule set: its gate, and the sources for
+/// files not beginning with "MZ" (nullopt as sources_for_non_mz_files
+/// says, or when not asked for).
+struct RulePrefilter {
+  RuleGate gate;
+  std::optional<std::vector<RuleSource>> non_mz_sources;
+};
+
+/// RuleGate::analyse and, with `non_mz_min_left_out`,
+/// sources_for_non_mz_files, reading each source once.
+RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::optional<std::size_t> non_mz_min_left_out);
+
+/// The gate `rules` read from its sources, which YaraScanner asks before
+/// each scan (CompiledRules::gate() is its summary). Lives as long as
+/// `rules`.
+const RuleGate& compiled_gate(const CompiledRules& rules);
+
+}  // namespace iocsweep
