@@ -97,6 +97,18 @@ install_arm64_extras() {
     deb=$(ls "$work"/"${p}"_*_arm64.deb)
     dpkg-deb -x "$deb" "$work/$p"
     "${sudo[@]}" cp "$work/$p"/usr/lib/aarch64-linux-gnu/*.a "$arm64_extras/"
+    # What each archive came from, for the SBOM (scripts/sbom.py read_origin).
+    local fields src src_version lib
+    # One field at a time: a field the package lacks prints nothing.
+    local -a f=()
+    for fields in Package Version Architecture Source Homepage; do f+=("$(dpkg-deb -f "$deb" "$fields")"); done
+    src=${f[3]:-${f[0]}}
+    src_version=${f[1]}
+    if [[ $src =~ ^([^ ]+)\ \((.+)\)$ ]]; then src=${BASH_REMATCH[1]} src_version=${BASH_REMATCH[2]}; fi
+    for lib in "$work/$p"/usr/lib/aarch64-linux-gnu/*.a; do
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "${f[0]}" "${f[1]}" "${f[2]}" "$src" "$src_version" "${f[4]:-}" |
+        "${sudo[@]}" tee "$arm64_extras/$(basename "$lib").origin" >/dev/null
+    done
     for pc in "$work/$p"/usr/lib/aarch64-linux-gnu/pkgconfig/*.pc; do
       sed "s|^libdir=.*|libdir=$arm64_extras|" "$pc" | "${sudo[@]}" tee "$arm64_extras/pkgconfig/$(basename "$pc")" >/dev/null
     done

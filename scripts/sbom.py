@@ -84,6 +84,18 @@ def owner_of(path, owners_by_path):
     return None
 
 
+def read_origin(path):
+    """What a linked archive that no package owns was made from, from its PATH.origin file: the path of
+    the installed file it is a copy of (a copy build-made with objcopy), or the tab-separated control
+    fields of the Debian package it was unpacked from without being installed (package, version,
+    architecture, source, source version, homepage: scripts/install-deps.sh writes them). None without one."""
+    try:
+        with open(path + ".origin", encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 def package_info(pkg):
     fmt = "${Package}\t${Version}\t${Architecture}\t${source:Package}\t${source:Version}\t${Homepage}"
     out = subprocess.run(["dpkg-query", "-W", "-f", fmt, pkg], capture_output=True, text=True, check=True).stdout
@@ -156,23 +168,38 @@ def main():
     owners = dpkg_owners(archives + objects + headers, args.deb_arch)
 
     linked = {}  # package -> files the link used
+    unpacked = {}  # package -> package_info() of a package unpacked, not installed
     for path in archives + objects:
         pkg = owner_of(path, owners)
+        origin = read_origin(path) if pkg is None else None
+        if origin and origin.startswith("/"):
+            pkg = owner_of(origin, dpkg_owners([origin], args.deb_arch))
+        elif origin:
+            fields = origin.split("\t")
+            if len(fields) != 6:
+                sys.exit(f"sbom.py: {path}.origin does not hold six tab-separated fields")
+            name, version, arch, src, src_version, homepage = fields
+            pkg = f"{name}:{arch}"
+            unpacked[pkg] = {"name": name, "version": version, "arch": arch, "source": src,
+                             "source_version": src_version, "homepage": homepage}
         if pkg is None:
             if path.startswith((build_dir + os.sep, source_dir + os.sep)):
                 continue  # iocsweep's own code: the BOM's subject, not a component
             sys.exit(f"sbom.py: {path} was linked in but no Debian package owns it")
         linked.setdefault(pkg, []).append(path)
     compiled_in = {}  # package -> headers read, for packages that link nothing
+    # A package linked for the target whose headers the host's copy gave
+    # (identical for both architectures: install-deps.sh) is one component.
+    linked_names = {p.split(":")[0] for p in linked}
     for path in headers:
         pkg = owner_of(path, owners)
-        if pkg is not None and pkg not in linked:
+        if pkg is not None and pkg not in linked and pkg.split(":")[0] not in linked_names:
             compiled_in.setdefault(pkg, []).append(path)
 
     dist = distro()
     components = []
     for pkg in sorted(set(linked) | set(compiled_in)):
-        info = package_info(pkg)
+        info = unpacked[pkg] if pkg in unpacked else package_info(pkg)
         names = licences(info["name"])
         lic = [{"license": {"name": n}} for n in names] if names else [{"license": {"name": "NOASSERTION"}}]
         props = [{"name": "iocsweep:debian-source", "value": f"{info['source']} {info['source_version']}"}]
