@@ -14,7 +14,8 @@
 # docs/performance.md.
 #
 #   bash bench/image_vs_tree.sh [--runs N] [--binary PATH] [--scratch DIR]
-#                               [--fs LIST] [--signature-base DIR] [--keep]
+#                               [--fs LIST] [--signature-base DIR] [--tz-ab]
+#                               [--keep]
 #
 #   --runs N               timed runs per command (default 5)
 #   --binary PATH          iocsweep to time (default build/release/iocsweep:
@@ -26,6 +27,11 @@
 #                          three; one whose tools are missing is left out)
 #   --signature-base DIR   also time tree against ext4 with --signature-base
 #                          DIR (one warm-up, one timed run each; slow)
+#   --tz-ab                also time every case with TZ=:/etc/localtime in
+#                          the same rounds (the runs are made with TZ unset,
+#                          as on a stock host: then glibc's mktime, which
+#                          TSK's FAT driver calls for every time stamp it
+#                          reads, stats /etc/localtime on each call)
 #   --keep                 keep the tree and images (deleted by default)
 set -euo pipefail
 
@@ -36,12 +42,13 @@ SCRATCH=/tmp/iocsweep-image-bench
 FS_LIST=ext4,fat32,ntfs
 SIGBASE=""
 KEEP=0
+TZ_AB=0
 THREADS=2
 # The slice of /usr: big binaries (gcc), many small sources (python), text
 # and gzip'd documents (doc: archives are opened), locale data.
 ROOTS=(/usr/lib/gcc /usr/lib/python3.11 /usr/share/doc /usr/share/i18n)
 
-usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runs) RUNS="${2:?--runs needs a value}"; shift ;;
@@ -50,6 +57,7 @@ while [[ $# -gt 0 ]]; do
     --fs) FS_LIST="${2:?--fs needs a value}"; shift ;;
     --signature-base) SIGBASE="${2:?--signature-base needs a value}"; shift ;;
     --keep) KEEP=1 ;;
+    --tz-ab) TZ_AB=1 ;;
     -h | --help) usage 0 ;;
     *) echo "image_vs_tree.sh: unknown argument: $1" >&2; usage 2 ;;
   esac
@@ -60,6 +68,9 @@ done
 [[ -z "$SIGBASE" || -d "$SIGBASE/yara" ]] || { echo "image_vs_tree.sh: $SIGBASE/yara is not a directory" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "image_vs_tree.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 [[ -n "$SIGBASE" ]] && SIGBASE="$(cd "$SIGBASE" && pwd -P)"
+
+# The runs see TZ unset, whatever the caller's shell has (see --tz-ab).
+unset TZ
 
 say() { printf '[image_vs_tree.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -105,6 +116,10 @@ for r in "${ROOTS[@]}"; do
   cp -R --no-preserve=all "$r" "$TREE$(dirname "$r")/"
 done
 find "$TREE" ! -type f ! -type d -delete
+# FAT folds case: of two names that differ only in case (Index.html and
+# index.html), the second is removed, so that every image holds the tree.
+find "$TREE" -type f | sort | awk '{ l = tolower($0); if (l in seen) print; seen[l] = 1 }' |
+  while IFS= read -r clash; do rm -f -- "$clash"; done
 # One synthesised positive: the built-in batch-script rule and the
 # evtchk.bat filename indicator both match it, so every report must hold it.
 mkdir -p "$TREE/positive"
@@ -126,9 +141,10 @@ build_image() {  # fs -> IMG[fs], the image
       mke2fs -q -t ext4 -b 4096 -d "$TREE" -F "$img" "${img_mb}M" >&2 ;;
     fat32)
       mkfs.fat -F 32 -C "$img" $((img_mb * 1024)) >/dev/null
-      # -D s: a name that clashes (FAT folds case) is skipped, not asked
-      # about; the file counts below show any such loss.
-      (cd "$TREE" && mcopy -s -D s -i "$img" ./* ::/ </dev/null) >&2 ;;
+      # -D s: a name that still clashes is skipped, not asked about, and
+      # mcopy then exits 1; the file counts below would show the loss.
+      (cd "$TREE" && mcopy -s -D s -i "$img" ./* ::/ </dev/null) >&2 ||
+        say "mcopy exited $?: some names were not copied into the FAT image" ;;
     ntfs)
       truncate -s "${img_mb}M" "$img"
       # (It warns on a file that it is no block device: noise here.)
@@ -150,16 +166,21 @@ done
 rm -rf -- "$OUT"
 mkdir -p "$OUT"
 run() {  # label extra-args... ; appends "label wall user sys maxrss_kb" to $OUT/times
-  local label=$1
+  local label=$1 env=()
   shift
-  /usr/bin/time -f "$label %e %U %S %M" -a -o "$OUT/times" \
+  # A label ending in +tz runs with TZ set (--tz-ab).
+  [[ $label == *+tz ]] && env=(TZ=:/etc/localtime)
+  env "${env[@]}" /usr/bin/time -f "$label %e %U %S %M" -a -o "$OUT/times" \
     "$BIN" scan --threads "$THREADS" --format ndjson -q -o "$OUT/$label.ndjson" "$@" >/dev/null ||
     [[ $? -eq 1 || $? -eq 3 ]]
 }
 target() {  # what -> TARGET, the arguments that name it
-  if [[ $1 == tree ]]; then TARGET=(-- "$TREE"); else TARGET=(--image "${IMG[$1]}"); fi
+  if [[ ${1%+tz} == tree ]]; then TARGET=(-- "$TREE"); else TARGET=(--image "${IMG[${1%+tz}]}"); fi
 }
 CASES=(tree "${FSES[@]}")
+if [[ $TZ_AB -eq 1 ]]; then
+  for c in tree "${FSES[@]}"; do CASES+=("$c+tz"); done
+fi
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 start_time=$(date -u +%H:%M)
 say "warm-up: one untimed run of each"
@@ -190,6 +211,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 cmdline="bash bench/image_vs_tree.sh --runs $RUNS"
 [[ "$FS_LIST" != ext4,fat32,ntfs ]] && cmdline+=" --fs $FS_LIST"
 [[ -n "$SIGBASE" ]] && cmdline+=" --signature-base $SIGBASE"
+[[ $TZ_AB -eq 1 ]] && cmdline+=" --tz-ab"
 python3 - "$OUT" "$cmdline" "$TREE" "$img_mb" "$load_start" "$load_end" "$start_time" "$RUNS" "$THREADS" \
   "${CASES[@]}" <<'PY'
 import json, statistics, subprocess, sys
@@ -217,18 +239,24 @@ def row(label, base=None):
                 spread=" ".join(f"{x[0]:.2f}" for x in t))
 
 rows = {c: row(c) for c in cases}
+def base_of(c):
+    return rows["tree+tz" if c.endswith("+tz") else "tree"]
 tree_row = rows["tree"]
 print(f"### Image against tree, {subprocess.run(['date', '-u', '+%Y-%m-%d'], capture_output=True, text=True).stdout.strip()} {start} UTC\n")
 print(f"Command: `{cmdline}` (iocsweep scan --threads {threads} --format ndjson -o FILE, built-in pack, archives on;"
       f" tree: `-- TREE`, image: `--image IMG`). Median of {runs} interleaved runs after one untimed warm-up each:"
-      " tree and images are read from the page cache in every timed run.\n")
+      " tree and images are read from the page cache in every timed run. TZ is unset unless the row says"
+      " TZ set (`TZ=:/etc/localtime`, with --tz-ab).\n")
 print("| Case | throughput image / tree (MB/s) | files/s image / tree | median wall s | CPU s | files/s | MB/s | peak RSS MiB | runs (wall s) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
 for c in cases:
     r = rows[c]
-    ratio = "" if c == "tree" else f"**{r['mbs'] / tree_row['mbs']:.2f}**"
-    fratio = "" if c == "tree" else f"{r['fps'] / tree_row['fps']:.2f}"
-    name = "tree (directory)" if c == "tree" else f"{c} image ({img_mb} MiB)"
+    base = base_of(c)
+    is_tree = c.split("+")[0] == "tree"
+    ratio = "" if is_tree else f"**{r['mbs'] / base['mbs']:.2f}**"
+    fratio = "" if is_tree else f"{r['fps'] / base['fps']:.2f}"
+    name = "tree (directory)" if is_tree else f"{c.split('+')[0]} image ({img_mb} MiB)"
+    if c.endswith("+tz"): name += ", TZ set"
     print(f"| {name} | {ratio} | {fratio} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['fps']:.0f} | {r['mbs']:.1f} | {r['rss']:.0f} | {r['spread']} |")
 print("\nWhat each report counted (last timed run):\n")
 keys = ["files_scanned", "bytes_scanned", "files_skipped", "skipped_unscanned", "errors", "findings", "yara_prefiltered"]
@@ -236,7 +264,7 @@ print("| Case | " + " | ".join(keys) + " | same files and bytes as the tree |")
 print("|---|" + "---:|" * len(keys) + "---|")
 for c in cases:
     s = rows[c]["s"]
-    same = "" if c == "tree" else ("yes" if (s["files_scanned"], s["bytes_scanned"]) == (tree_row["s"]["files_scanned"], tree_row["s"]["bytes_scanned"]) else "**no**")
+    same = "" if c.split("+")[0] == "tree" else ("yes" if (s["files_scanned"], s["bytes_scanned"]) == (tree_row["s"]["files_scanned"], tree_row["s"]["bytes_scanned"]) else "**no**")
     print(f"| {c} | " + " | ".join(str(s.get(k, "")) for k in keys) + f" | {same} |")
 if "sb-tree" in times:
     print("\nWith `--signature-base` (one warm-up, one timed run each):\n")
@@ -247,5 +275,6 @@ if "sb-tree" in times:
         ratio = "" if c == "tree" else f"**{r['mbs'] / sb['tree']['mbs']:.2f}**"
         print(f"| {c} | {ratio} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['s']['files_scanned']} | {r['mbs']:.1f} |")
 nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-print(f"\nMachine: {nproc} CPUs; load average {load_start} at start, {load_end} at end.")
+end = subprocess.run(["date", "-u", "+%H:%M"], capture_output=True, text=True).stdout.strip()
+print(f"\nMachine: {nproc} CPUs; load average {load_start} at start, {load_end} at end; {start} to {end} UTC.")
 PY
