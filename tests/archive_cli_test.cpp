@@ -651,8 +651,7 @@ TEST(ArchiveCli, CsvNamesTheMemberChain) {
   // path,...,member,cached, then the eight (empty) disk-image columns at
   // the end of the finding row (no field here needs quoting).
   EXPECT_NE(r.out.find("finding," + t / "outer.tar" + ","), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(",pkg/inner.zip!/deep/evtdiag.exe," + std::string(8, ',') + "\r\n"), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find(",pkg/inner.zip!/deep/evtdiag.exe," + std::string(8, ',') + "\r\n"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -167,37 +167,32 @@ json scan_json(const ScanInfo& info, const ScanEnd* end) {
   for (const IocSetInfo& s : info.allow_sets) {
     allow_sets.push_back({{"name", s.name}, {"sha256", s.sha256}, {"count", s.count}});
   }
-  json roots = json::array();
-  json roots_hex = json::array();
-  bool any_not_utf8 = false;
-  for (const std::string& r : info.roots) {
-    roots.push_back(path_for_json(r));
-    roots_hex.push_back(to_hex(r));
-    any_not_utf8 = any_not_utf8 || !is_valid_utf8(r);
-  }
-  json scan = {{"host", to_valid_utf8(info.host)}, {"started_at", info.started_at},
-               {"roots", std::move(roots)},        {"rulesets", std::move(rulesets)},
-               {"ioc_sets", std::move(ioc_sets)},  {"allow_sets", std::move(allow_sets)}};
+  json scan = {{"host", to_valid_utf8(info.host)},
+               {"started_at", info.started_at},
+               {"rulesets", std::move(rulesets)},
+               {"ioc_sets", std::move(ioc_sets)},
+               {"allow_sets", std::move(allow_sets)}};
+  // As "path_hex" for a path: NAME_hex holds the exact bytes of every
+  // entry, in order, when the text cannot give them.
+  const auto paths = [&scan](const char* name, const std::vector<std::string>& list) {
+    json text = json::array();
+    json hex = json::array();
+    bool any_not_utf8 = false;
+    for (const std::string& p : list) {
+      text.push_back(path_for_json(p));
+      hex.push_back(to_hex(p));
+      any_not_utf8 = any_not_utf8 || !is_valid_utf8(p);
+    }
+    scan[name] = std::move(text);
+    if (any_not_utf8) scan[std::string(name) + "_hex"] = std::move(hex);
+  };
+  paths("roots", info.roots);
   json warnings = json::array();
   for (const std::string& w : info.load_warnings) warnings.push_back(to_valid_utf8(w));
   scan["load_warnings"] = std::move(warnings);
-  // As "path_hex" for a path: the exact bytes, when the text cannot give
-  // them. One entry per root, in the order of "roots".
-  if (any_not_utf8) scan["roots_hex"] = std::move(roots_hex);
   // Present only when --image was given, so reports of tree sweeps keep
-  // their shape. Hex twins as for roots.
-  if (!info.images.empty()) {
-    json images = json::array();
-    json images_hex = json::array();
-    bool images_not_utf8 = false;
-    for (const std::string& i : info.images) {
-      images.push_back(path_for_json(i));
-      images_hex.push_back(to_hex(i));
-      images_not_utf8 = images_not_utf8 || !is_valid_utf8(i);
-    }
-    scan["images"] = std::move(images);
-    if (images_not_utf8) scan["images_hex"] = std::move(images_hex);
-  }
+  // their shape.
+  if (!info.images.empty()) paths("images", info.images);
   if (end != nullptr) {
     scan["finished_at"] = end->finished_at;
     scan["complete"] = end->complete;
