@@ -133,7 +133,8 @@ OpenBelowFn ArchiveStage::layout_opener(int dir) {
   return [this, dir](const std::string& relative) -> Result<int> {
     Result<int> fd = open_below(dir, relative);
     struct stat st {};
-    if (fd && ::fstat(*fd, &st) == 0 && !host_.pay_rate(static_cast<std::uint64_t>(st.st_size))) {
+    if (fd && host_.rate_limited() && ::fstat(*fd, &st) == 0 &&
+        !host_.pay_rate(static_cast<std::uint64_t>(st.st_size))) {
       ::close(*fd);
       return Error{"interrupted"};
     }

@@ -66,6 +66,9 @@ class ArchiveHost {
   /// Pays for `bytes` read again from disk to --max-rate; false when a stop
   /// was requested meanwhile.
   virtual bool pay_rate(std::uint64_t bytes) = 0;
+  /// True when --max-rate is set (pay_rate may sleep), so the size of what
+  /// is read need only be found then.
+  virtual bool rate_limited() const = 0;
   virtual bool stop_requested() const = 0;
 };
 

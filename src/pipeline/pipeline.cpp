@@ -172,6 +172,7 @@ class Worker final : public ArchiveHost {
     throttled_ += std::chrono::steady_clock::now() - t0;
     return paid;
   }
+  bool rate_limited() const override { return throttles_.rate != nullptr; }
   bool stop_requested() const override { return stop_ != nullptr && stop_->stop_requested(); }
 
  private:
