@@ -384,20 +384,20 @@ class Worker final : public ArchiveHost {
       if (Status done = matcher_.complete_digests(feed, finding); !done) {
         sink_.error(FileError{path, done.error().message, where});
       }
-      report(path, bytes.size(), Finding(finding));
+      report(path, bytes.size(), std::move(finding));
     }
     if (config_.archives && looks_like_archive(bytes.first(std::min(bytes.size(), kArchiveSniffBytes)),
                                                bytes.last(std::min(bytes.size(), kArchiveTailBytes)), bytes.size())) {
       archives_.scan_members(MemberOrigin{path, 0, &where}, bytes, base_name(where.path));
     }
-    // The buffer is kept between files only up to the size the reader
-    // keeps its own.
-    if (disk_buffer_.capacity() > kMapThreshold) disk_buffer_.release();
   }
 
   // Reads `size` bytes of `source` into disk_buffer_: all of them, or as
   // many as could be read with `error` saying why not.
   ByteView read_whole(ByteSource& source, std::uint64_t size, std::string& error) {
+    // A buffer grown past what the file reader keeps is given back before
+    // the next file, whichever way the last one ended.
+    if (disk_buffer_.capacity() > kMapThreshold) disk_buffer_.release();
     disk_buffer_.make_room(static_cast<std::size_t>(size));
     std::size_t got = 0;
     while (got < size) {
