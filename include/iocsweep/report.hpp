@@ -19,6 +19,7 @@
 #include "iocsweep/hash.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/match.hpp"
+#include "iocsweep/process.hpp"
 
 namespace iocsweep {
 
@@ -37,7 +38,32 @@ struct FilenameMatchRecord {
   const FilenameIoc* ioc = nullptr;  ///< owned by the FilenameIocDb of the scan
 };
 
-using MatchRecord = std::variant<YaraMatchRecord, HashMatchRecord, FilenameMatchRecord>;
+/// Something a sweep observed about a live process, not matched in its
+/// bytes (docs/report-format.md, "Process observations").
+struct ProcessObservation {
+  std::string_view id;  ///< stable name, e.g. "process_exe_deleted"
+  std::string_view description;
+  int score = 0;
+};
+
+/// The process's executable was deleted and no file is at its path now:
+/// what an intruder who wipes its implant after starting it leaves behind.
+inline constexpr ProcessObservation kObservationExeDeleted{
+    "process_exe_deleted", "process runs from an executable that was deleted; no file is at its path now", 70};
+/// The executable's file was deleted or replaced and another file is at its
+/// path now: most often a package upgrade without a restart.
+inline constexpr ProcessObservation kObservationExeReplaced{
+    "process_exe_replaced", "process runs from an executable that was replaced on disk since it started", 40};
+/// The process runs from a memfd (memfd_create): its code never was a file.
+inline constexpr ProcessObservation kObservationExeMemfd{
+    "process_exe_memfd", "process runs from an anonymous memory file (memfd), never from a file on disk", 80};
+
+/// A process observation that was made.
+struct ObservationMatchRecord {
+  const ProcessObservation* observation = nullptr;  ///< one of the kObservation constants
+};
+
+using MatchRecord = std::variant<YaraMatchRecord, HashMatchRecord, FilenameMatchRecord, ObservationMatchRecord>;
 
 /// Where a finding inside a container image sits (docs/report-format.md).
 struct FindingImage {
@@ -68,6 +94,11 @@ struct Finding {
   /// `path` is then disk_path(*disk). A member of an archive found in a
   /// disk image has both `disk` (where the archive lies) and `member`.
   std::optional<DiskLocation> disk = std::nullopt;
+  /// Set for what was found in a live process (its executable, read
+  /// through /proc/PID/exe, or its memory); `path` is then
+  /// process_path(*process). `size` is the executable's size, or for memory
+  /// the bytes of the region (0 when none is named).
+  std::optional<ProcessLocation> process = std::nullopt;
 };
 
 /// Finding score: the highest match score, plus 5 for each further match,
@@ -84,6 +115,9 @@ struct FileError {
   /// Set when what could not be read lies in a disk image (a file, a
   /// directory, a whole volume); `path` is then disk_path(*disk).
   std::optional<DiskLocation> disk = std::nullopt;
+  /// Set when what could not be read is a live process (its memory map,
+  /// its memory, its executable); `path` is then process_path(*process).
+  std::optional<ProcessLocation> process = std::nullopt;
 };
 
 /// A file deliberately not read, with a short reason.
@@ -95,6 +129,10 @@ struct SkippedFile {
   /// unknown volume, the rest of a filesystem past a limit); `path` is
   /// then disk_path(*disk).
   std::optional<DiskLocation> disk = std::nullopt;
+  /// Set when what was skipped is a live process or part of its memory
+  /// (reasons process_exited, kernel_thread, zombie, self,
+  /// process_memory_limit); `path` is then process_path(*process).
+  std::optional<ProcessLocation> process = std::nullopt;
 };
 
 /// True when a skipped[] entry with this reason leaves content that the
@@ -123,6 +161,10 @@ struct ScanInfo {
   std::vector<std::string> load_warnings;
   /// Disk images swept (--image), as named.
   std::vector<std::string> images{};
+  /// Live processes were swept: every process (--processes), or the pids
+  /// given with --pid (empty when neither).
+  bool all_processes = false;
+  std::vector<int> pids{};
 };
 
 /// Counters of a scan. files_scanned + files_skipped + errors (on files)
@@ -151,6 +193,10 @@ struct ScanStats {
   /// Files and archive members the prefilter kept from libyara: no rule
   /// could match them (docs/rules.md). Also counted in files_scanned.
   std::uint64_t yara_prefiltered = 0;
+  /// Live processes whose executable or memory was read (--processes,
+  /// --pid), and the bytes of memory read from them (not in bytes_scanned).
+  std::uint64_t processes_scanned = 0;
+  std::uint64_t process_memory_bytes = 0;
   double elapsed_s = 0;
 };
 

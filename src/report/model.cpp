@@ -36,16 +36,25 @@ bool skip_hides_content(std::string_view reason) {
       "filesystem",        // pseudo and network filesystems (--include-fs)
       "symlink_loop",      // a link to a directory above it, or to itself
       "already_visited",   // walked under another path
+      "process_exited",    // a process that ended before or while it was read
+      "kernel_thread",     // no memory or executable of its own
+      "zombie",            // exited, not reaped: no memory left
+      "self",              // iocsweep itself
   };
   // Content that was there and that no rule or indicator saw. Listed so
   // that a reason cannot drift into kByDesign unnoticed; any reason in
   // neither list (one added later) is treated the same way.
   static constexpr std::string_view kHidesContent[] = {
-      "too_large",          "changed_during_walk", "atime_not_preservable", "archive_limit", "archive_depth",
-      "encrypted",           // an encrypted archive member
-      "encrypted_volume",    // BitLocker, LUKS in a disk image: a whole volume unread
-      "unknown_filesystem",  // a partition no filesystem driver recognises
-      "image_limit",         // the rest of a filesystem past a DiskImageOptions bound
+      "too_large",
+      "changed_during_walk",
+      "atime_not_preservable",
+      "archive_limit",
+      "archive_depth",
+      "encrypted",             // an encrypted archive member
+      "encrypted_volume",      // BitLocker, LUKS in a disk image: a whole volume unread
+      "unknown_filesystem",    // a partition no filesystem driver recognises
+      "image_limit",           // the rest of a filesystem past a DiskImageOptions bound
+      "process_memory_limit",  // a process's memory past --max-process-memory
   };
   if (std::find(std::begin(kHidesContent), std::end(kHidesContent), reason) != std::end(kHidesContent)) return true;
   return std::find(std::begin(kByDesign), std::end(kByDesign), reason) == std::end(kByDesign);
