@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "iocsweep/pipeline.hpp"
@@ -60,6 +61,62 @@ TEST_F(MatchTest, StringRuleAndNamespacesKeepEqualNamesApart) {
   ASSERT_EQ(r.matched.size(), 1u);
   EXPECT_EQ((*rules)->rules()[r.matched[0]].ns, "a.yar");
   EXPECT_TRUE(scanner.scan(bytes_of("hay"), {}).matched.empty());
+}
+
+// Blocks held in memory, counting fetches.
+class VectorBlocks : public MemoryBlocks {
+ public:
+  std::vector<std::pair<std::uint64_t, std::string>> blocks;
+  std::size_t fetches = 0;
+  std::size_t count() const override { return blocks.size(); }
+  std::uint64_t base(std::size_t i) const override { return blocks[i].first; }
+  std::size_t size(std::size_t i) const override { return blocks[i].second.size(); }
+  ByteView fetch(std::size_t i) override {
+    ++fetches;
+    return bytes_of(blocks[i].second);
+  }
+};
+
+TEST_F(MatchTest, MemoryIsScannedAsLibyaraScansAProcess) {
+  auto rules = CompiledRules::compile(
+      {{"m.yar",
+        "rule marker { strings: $a = \"NEEDLE-ONE\" $b = \"NEEDLE-TWO\" condition: all of them }\n"
+        "rule no_strings { condition: true }\n"
+        // File-only tests: filesize is undefined and nothing lies at 0.
+        "rule sized { strings: $a = \"NEEDLE-ONE\" condition: $a and filesize > 0 }\n"
+        "rule mz { condition: uint16(0) == 0x5A4D }\n"
+        "rule mz_at_match { strings: $a = \"NEEDLE-ONE\" condition: uint16(@a - 2) == 0x5A4D }\n",
+        ""}});
+  ASSERT_TRUE(rules) << rules.error().message;
+  YaraScanner scanner(*rules);
+  VectorBlocks mem;
+  // The two strings lie in different blocks: the condition sees both, as
+  // yara's scan of a pid does (never joined into one buffer).
+  mem.blocks = {{0x10000, "MZ" + std::string(100, 'x')},
+                {0x7f0000001000, "..MZNEEDLE-ONE.."},
+                {0x7f0000400000, std::string(7, '-') + "NEEDLE-TWO"}};
+  const auto r = scanner.scan_memory(mem, {});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_EQ(r.first_address.size(), r.matched.size());
+  std::map<std::string, std::optional<std::uint64_t>> got;
+  for (std::size_t i = 0; i < r.matched.size(); ++i) got[(*rules)->rules()[r.matched[i]].name] = r.first_address[i];
+  EXPECT_EQ(got.count("sized"), 0u);
+  EXPECT_EQ(got.count("mz"), 0u);
+  ASSERT_EQ(got.count("marker"), 1u);
+  EXPECT_EQ(got["marker"], std::optional<std::uint64_t>{0x7f0000001004});
+  ASSERT_EQ(got.count("no_strings"), 1u);
+  EXPECT_FALSE(got["no_strings"].has_value());
+  ASSERT_EQ(got.count("mz_at_match"), 1u);
+  EXPECT_GE(mem.fetches, 3u);
+
+  // A block that can no longer be read is passed over, not an error.
+  VectorBlocks gone;
+  gone.blocks = {{0x1000, ""}, {0x2000, "NEEDLE-ONE NEEDLE-TWO"}};
+  const auto g = scanner.scan_memory(gone, {});
+  EXPECT_TRUE(g.error.empty()) << g.error;
+  EXPECT_EQ(g.matched.size(), 2u);  // marker and no_strings (no MZ before the match)
+  // File scans are unchanged by a memory scan before them.
+  EXPECT_TRUE(scanner.scan(bytes_of("NEEDLE-ONE"), {}).first_address.empty());
 }
 
 TEST_F(MatchTest, InvalidRuleReportsSourceAndLine) {

@@ -203,6 +203,28 @@ struct YaraScanResult {
   std::string error;
   /// The rules' gate ruled the file out: libyara did not scan it.
   bool gated = false;
+  /// Filled by YaraScanner::scan_memory only, one per `matched`: the lowest
+  /// address at which a (non-private) string of that rule matched; unset
+  /// for a rule that matched on its condition alone.
+  std::vector<std::optional<std::uint64_t>> first_address{};
+};
+
+/// Memory scanned the way libyara scans a process (`yara RULES PID`):
+/// blocks at their own addresses, read one at a time, never joined into one
+/// buffer. `filesize` is undefined, and offsets are addresses (so a rule's
+/// test of `uint16(0)` sees no block at 0 and does not hold).
+class MemoryBlocks {
+ public:
+  virtual ~MemoryBlocks() = default;
+  /// Number of blocks, each a run of readable addresses.
+  virtual std::size_t count() const = 0;
+  /// Address of block `i`'s first byte, and its size in bytes.
+  virtual std::uint64_t base(std::size_t i) const = 0;
+  virtual std::size_t size(std::size_t i) const = 0;
+  /// The bytes of block `i`, valid until the next fetch; fewer than size(i)
+  /// (or none) when part of it cannot be read any more. libyara may fetch
+  /// a block again (for a condition's uint32(address), say).
+  virtual ByteView fetch(std::size_t i) = 0;
 };
 
 /// One worker's scanner: a YR_SCANNER kept for the life of the worker.
@@ -225,6 +247,11 @@ class YaraScanner {
   /// `head`: for a mapped file, its first bytes read safely (the gate does
   /// not touch a mapping); ignored otherwise.
   YaraScanResult scan(ByteView bytes, const ScanExternals& externals, bool mapped = false, ByteView head = {});
+
+  /// Scans `blocks` with every rule (the gate and the non-MZ split are for
+  /// files: neither applies), under the same timeout. Fills
+  /// YaraScanResult::first_address.
+  YaraScanResult scan_memory(MemoryBlocks& blocks, const ScanExternals& externals);
 
  private:
   struct Impl;

@@ -443,6 +443,8 @@ struct ScannerSlot {
   const std::vector<std::size_t>* index = nullptr;
   ScannerPtr scanner;
   YaraScanResult* current = nullptr;
+  // Set by scan_memory: record each matching rule's first string address.
+  bool want_addresses = false;
 };
 
 // False when libyara cannot create the scanner (out of memory); the slot
@@ -456,7 +458,7 @@ bool open_slot(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t
   slot.scanner.reset(raw);
   yr_scanner_set_callback(
       raw,
-      [](YR_SCAN_CONTEXT* /*context*/, int message, void* message_data, void* user_data) -> int {
+      [](YR_SCAN_CONTEXT* context, int message, void* message_data, void* user_data) -> int {
         auto* s = static_cast<ScannerSlot*>(user_data);
         if (message == CALLBACK_MSG_RULE_MATCHING) {
           const auto* rule = static_cast<const YR_RULE*>(message_data);
@@ -464,6 +466,18 @@ bool open_slot(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t
           // index into the set's rules.
           const auto i = static_cast<std::size_t>(rule - s->rules->rules_table);
           s->current->matched.push_back(s->index != nullptr ? (*s->index)[i] : i);
+          if (s->want_addresses) {
+            std::optional<std::uint64_t> first;
+            const YR_STRING* string = nullptr;
+            yr_rule_strings_foreach(rule, string) {
+              const YR_MATCH* match = nullptr;
+              yr_string_matches_foreach(context, string, match) {
+                const auto at = static_cast<std::uint64_t>(match->base + match->offset);
+                if (!first || at < *first) first = at;
+              }
+            }
+            s->current->first_address.push_back(first);
+          }
         }
         // CALLBACK_MSG_TOO_MANY_MATCHES: keep scanning; that string is merely
         // capped, and other rules can still match.
@@ -561,6 +575,93 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
     open_slot(slot, slot.rules, slot.index, impl_->timeout_s);
     return result;
   }
+  switch (rc) {
+    case ERROR_SUCCESS:
+      break;
+    case ERROR_SCAN_TIMEOUT:
+      result.error = "YARA scan timed out after " + std::to_string(impl_->timeout_s) + " s";
+      break;
+    case ERROR_INSUFFICIENT_MEMORY:
+      result.error = "YARA ran out of memory";
+      break;
+    default:
+      result.error = "YARA scan failed (libyara error " + std::to_string(rc) + ")";
+      break;
+  }
+  return result;
+}
+
+namespace {
+
+// libyara's block iterator over a MemoryBlocks. No file_size function:
+// `filesize` is undefined, as when libyara scans a process.
+struct BlockIteration {
+  MemoryBlocks* blocks = nullptr;
+  std::size_t next = 0;
+  std::vector<YR_MEMORY_BLOCK> table;
+};
+
+const std::uint8_t* fetch_block(YR_MEMORY_BLOCK* block) {
+  auto* it = static_cast<BlockIteration*>(block->context);
+  const auto i = static_cast<std::size_t>(block - it->table.data());
+  const ByteView bytes = it->blocks->fetch(i);
+  // A block that shrank is scanned as far as it still reads; libyara reads
+  // block->size bytes, so the size follows what was read.
+  block->size = bytes.size();
+  return bytes.empty() ? nullptr : bytes.data();
+}
+
+YR_MEMORY_BLOCK* next_block(YR_MEMORY_BLOCK_ITERATOR* iterator) {
+  auto* it = static_cast<BlockIteration*>(iterator->context);
+  iterator->last_error = ERROR_SUCCESS;
+  if (it->next >= it->table.size()) return nullptr;
+  YR_MEMORY_BLOCK* block = &it->table[it->next++];
+  // Restored for a block fetched again after fetch_block shortened it.
+  block->size = it->blocks->size(static_cast<std::size_t>(block - it->table.data()));
+  return block;
+}
+
+YR_MEMORY_BLOCK* first_block(YR_MEMORY_BLOCK_ITERATOR* iterator) {
+  static_cast<BlockIteration*>(iterator->context)->next = 0;
+  return next_block(iterator);
+}
+
+}  // namespace
+
+YaraScanResult YaraScanner::scan_memory(MemoryBlocks& blocks, const ScanExternals& externals) {
+  YaraScanResult result;
+  ScannerSlot& slot = impl_->all;
+  YR_SCANNER* s = slot.scanner.get();
+  if (s == nullptr) {
+    result.error = "YARA scanner unavailable (libyara could not create one)";
+    return result;
+  }
+  if (impl_->rules->uses_externals()) {
+    const auto values = externals.values();
+    for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
+      yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
+    }
+  }
+  BlockIteration it;
+  it.blocks = &blocks;
+  it.table.resize(blocks.count());
+  for (std::size_t i = 0; i < it.table.size(); ++i) {
+    it.table[i].base = blocks.base(i);
+    it.table[i].size = blocks.size(i);
+    it.table[i].context = &it;
+    it.table[i].fetch_data = fetch_block;
+  }
+  YR_MEMORY_BLOCK_ITERATOR iterator{};
+  iterator.context = &it;
+  iterator.first = first_block;
+  iterator.next = next_block;
+  iterator.file_size = nullptr;
+  iterator.last_error = ERROR_SUCCESS;
+  slot.current = &result;
+  slot.want_addresses = true;
+  const int rc = yr_scanner_scan_mem_blocks(s, &iterator);
+  slot.want_addresses = false;
+  slot.current = nullptr;
   switch (rc) {
     case ERROR_SUCCESS:
       break;
