@@ -182,7 +182,8 @@ TEST(Cli, AbsoluteExcludeOfWrittenFilesWorksWithARelativeRoot) {
     if (s["reason"] == "excluded") excluded.insert(s["path"]);
   }
   EXPECT_TRUE(excluded.count("t1/rc") == 1 && excluded.count("t1/c.db") == 1) << doc["skipped"].dump();
-  EXPECT_EQ(list_dir(w / "t1/rc").size(), 1u) << "the excluded rule cache is used";
+  // The compiled set and the cache's key file.
+  EXPECT_EQ(list_dir(w / "t1/rc").size(), 2u) << "the excluded rule cache is used";
 }
 
 TEST(Cli, SameRootTwiceOrARootInsideAnotherIsScannedOnce) {
@@ -486,6 +487,35 @@ TEST(Cli, RulesListKeepsEveryValueOfARepeatedMetaKeyAsReportsDo) {
   EXPECT_EQ(rules[0]["meta"]["reference"], json::array({"https://a.example", "https://b.example"}));
 }
 
+// A cached set that fails its HMAC is said on stderr and in the report's
+// load warnings, and the scan goes on with the rules compiled again.
+TEST(Cli, TamperedRuleCacheFileIsWarnedAboutAndRebuilt) {
+  TempDir t, cfg;
+  write_file(cfg / "r.yar", "rule user_rule { strings: $a = \"user_rule\" condition: $a }");
+  write_file(t / "a", "user_rule");
+  const std::vector<std::string> args = {kBin,          "scan",         "--no-builtin", "--rules",
+                                         cfg / "r.yar", "--rule-cache", cfg / "rc",     t.path()};
+  ASSERT_EQ(run(args).exit_code, 1);
+  std::string entry;
+  for (const std::string& n : list_dir(cfg / "rc")) {
+    if (n.ends_with(".yarc")) entry = cfg / ("rc/" + n);
+  }
+  ASSERT_FALSE(entry.empty());
+  std::string bytes = test::read_file(entry);
+  bytes.back() ^= 1;
+  write_file(entry, bytes);
+  RunResult r = run(args);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("HMAC does not verify"), std::string::npos) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["scan"]["load_warnings"].size(), 1u) << doc["scan"].dump();
+  EXPECT_NE(doc["scan"]["load_warnings"][0].get<std::string>().find("HMAC does not verify"), std::string::npos);
+  EXPECT_EQ(doc["findings"].size(), 1u);
+  // Rebuilt: the third run has nothing to say.
+  RunResult third = run(args);
+  EXPECT_EQ(third.err.find("HMAC"), std::string::npos) << third.err;
+}
+
 TEST(Cli, RuleCacheIsWrittenOutsideTheScannedTreeOnly) {
   TempDir t, outside;
   write_file(outside / "r.yar", "rule user_rule { condition: false }");
@@ -498,7 +528,7 @@ TEST(Cli, RuleCacheIsWrittenOutsideTheScannedTreeOnly) {
   // Excluded from the sweep: allowed.
   RunResult excluded = run({kBin, "scan", "--rules", outside / "r.yar", "--exclude", t / "cache", t.path()});
   EXPECT_EQ(excluded.exit_code, 0) << excluded.err;
-  EXPECT_EQ(list_dir(t / "cache/iocsweep").size(), 1u);
+  EXPECT_EQ(list_dir(t / "cache/iocsweep").size(), 2u);  // the compiled set and the key file
   // Outside the tree: used; and --no-rule-cache writes nothing.
   ::setenv("XDG_CACHE_HOME", (outside / "cache").c_str(), 1);
   RunResult none = run({kBin, "scan", "--no-rule-cache", "--rules", outside / "r.yar", t / "a"});
@@ -506,7 +536,7 @@ TEST(Cli, RuleCacheIsWrittenOutsideTheScannedTreeOnly) {
   EXPECT_FALSE(std::filesystem::exists(outside / "cache"));
   RunResult used = run({kBin, "scan", "--rules", outside / "r.yar", t / "a"});
   EXPECT_EQ(used.exit_code, 0) << used.err;
-  EXPECT_EQ(list_dir(outside / "cache/iocsweep").size(), 1u);
+  EXPECT_EQ(list_dir(outside / "cache/iocsweep").size(), 2u);
   // The built-in pack alone never writes a cache.
   ::setenv("XDG_CACHE_HOME", (outside / "cache2").c_str(), 1);
   EXPECT_EQ(run({kBin, "scan", t / "a"}).exit_code, 0);

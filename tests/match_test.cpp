@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "iocsweep/pipeline.hpp"
@@ -198,6 +199,28 @@ std::vector<RuleSource> two_sources() {
           {"b.yar", "rule b : t { meta: score = 55 condition: filesize == 3 }", ""}};
 }
 
+// The compiled sets in a cache directory (not its key file).
+std::vector<std::filesystem::path> cache_entries(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".yarc") out.push_back(e.path());
+  }
+  return out;
+}
+
+// A set whose one rule matches everything: what an attacker would plant.
+YR_RULES* planted_rules() {
+  YR_COMPILER* compiler = nullptr;
+  if (yr_compiler_create(&compiler) != ERROR_SUCCESS) return nullptr;
+  YR_RULES* rules = nullptr;
+  if (yr_compiler_add_string(compiler, "rule planted { condition: true }", nullptr) != 0 ||
+      yr_compiler_get_rules(compiler, &rules) != ERROR_SUCCESS) {
+    rules = nullptr;
+  }
+  yr_compiler_destroy(compiler);
+  return rules;
+}
+
 TEST_F(RuleCacheTest, TheSetForNonMzFilesIsCachedAndMapsBackAfterLoading) {
   // Two sources: PE rules in one, a text rule between PE rules in the
   // other, so the non-MZ set's rule index differs from the whole set's.
@@ -220,9 +243,7 @@ TEST_F(RuleCacheTest, TheSetForNonMzFilesIsCachedAndMapsBackAfterLoading) {
   EXPECT_TRUE((*second)->from_cache());
   EXPECT_EQ((*second)->non_mz_rules(), 1);
   // Both sets were cached: the directory holds two compiled files.
-  std::size_t files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(t / "cache")) files += e.is_regular_file() ? 1 : 0;
-  EXPECT_EQ(files, 2u);
+  EXPECT_EQ(cache_entries(t / "cache").size(), 2u);
   const std::string text = "a needle";
   YaraScanner scanner(*second);
   const YaraScanResult r = scanner.scan(ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), {});
@@ -268,9 +289,7 @@ TEST_F(RuleCacheTest, UntrustedDirectoryOrFileIsNeverLoaded) {
   EXPECT_FALSE((*loaded)->from_cache());
   ASSERT_EQ(::chmod((t / "cache").c_str(), 0700), 0);
   // Group-writable cache file.
-  for (const auto& e : std::filesystem::directory_iterator(t / "cache")) {
-    ASSERT_EQ(::chmod(e.path().c_str(), 0660), 0);
-  }
+  for (const auto& e : cache_entries(t / "cache")) ASSERT_EQ(::chmod(e.c_str(), 0660), 0);
   auto again = CompiledRules::compile(two_sources(), cache);
   ASSERT_TRUE(again);
   EXPECT_FALSE((*again)->from_cache());
@@ -280,9 +299,9 @@ TEST_F(RuleCacheTest, CorruptCacheFileIsIgnored) {
   test::TempDir t;
   const RuleCacheOptions cache{t / "cache"};
   ASSERT_TRUE(CompiledRules::compile(two_sources(), cache));
-  for (const auto& e : std::filesystem::directory_iterator(t / "cache")) {
-    test::write_file(e.path(), "garbage, not compiled rules");
-    ::chmod(e.path().c_str(), 0600);
+  for (const auto& e : cache_entries(t / "cache")) {
+    test::write_file(e, "garbage, not compiled rules");
+    ::chmod(e.c_str(), 0600);
   }
   auto loaded = CompiledRules::compile(two_sources(), cache);
   ASSERT_TRUE(loaded) << loaded.error().message;
@@ -308,19 +327,16 @@ TEST_F(RuleCacheTest, SourcesWithIncludeAreNotCached) {
 // over and over); nothing is ever saved there and nothing planted there
 // is ever loaded.
 TEST_F(RuleCacheTest, DirectorySwappedForASymlinkIsNeitherWrittenNorRead) {
-  YR_COMPILER* compiler = nullptr;
-  ASSERT_EQ(yr_compiler_create(&compiler), ERROR_SUCCESS);
-  ASSERT_EQ(yr_compiler_add_string(compiler, "rule planted { condition: true }", nullptr), 0);
-  YR_RULES* rules = nullptr;
-  ASSERT_EQ(yr_compiler_get_rules(compiler, &rules), ERROR_SUCCESS);
-  yr_compiler_destroy(compiler);
+  YR_RULES* rules = planted_rules();
+  ASSERT_NE(rules, nullptr);
 
   test::TempDir t;
   const std::string cache = t / "cache", victim = t / "victim", swap = t / "swap";
   ASSERT_EQ(::mkdir(cache.c_str(), 0700), 0);
   ASSERT_EQ(::mkdir(victim.c_str(), 0700), 0);
-  rule_cache::save(victim, "planted", rules);
-  ASSERT_EQ(std::distance(std::filesystem::directory_iterator(victim), std::filesystem::directory_iterator{}), 1);
+  std::vector<std::string> warnings;
+  rule_cache::save(victim, "planted", rules, warnings);
+  ASSERT_EQ(std::distance(std::filesystem::directory_iterator(victim), std::filesystem::directory_iterator{}), 2);
   ASSERT_EQ(::symlink(victim.c_str(), swap.c_str()), 0);
 
   std::atomic<bool> stop = false;
@@ -334,8 +350,8 @@ TEST_F(RuleCacheTest, DirectorySwappedForASymlinkIsNeitherWrittenNorRead) {
   for (int i = 0; i < 400; ++i) {
     // Also spelt with a trailing slash, which would follow a link.
     const std::string dir = i % 2 == 0 ? cache : cache + "/";
-    rule_cache::save(dir, "k" + std::to_string(i), rules);
-    if (void* got = rule_cache::load(dir, "planted")) {
+    rule_cache::save(dir, "k" + std::to_string(i), rules, warnings);
+    if (void* got = rule_cache::load(dir, "planted", warnings)) {
       ++loaded;
       yr_rules_destroy(static_cast<YR_RULES*>(got));
     }
@@ -345,9 +361,10 @@ TEST_F(RuleCacheTest, DirectorySwappedForASymlinkIsNeitherWrittenNorRead) {
   yr_rules_destroy(rules);
   EXPECT_GT(exchanges, 0);
   EXPECT_EQ(loaded, 0) << "bytecode loaded from the directory swapped in";
-  std::vector<std::string> in_victim;
-  for (const auto& e : std::filesystem::directory_iterator(victim)) in_victim.push_back(e.path().filename());
-  EXPECT_EQ(in_victim, std::vector<std::string>{"rules-planted.yarc"}) << "written into the swapped-in directory";
+  std::set<std::string> in_victim;
+  for (const auto& e : std::filesystem::directory_iterator(victim)) in_victim.insert(e.path().filename());
+  EXPECT_EQ(in_victim, (std::set<std::string>{"rules-planted.yarc", rule_cache::kKeyFileName}))
+      << "written into the swapped-in directory";
 }
 
 // A link another user planted on the way to the cache directory is not
@@ -369,6 +386,152 @@ TEST_F(RuleCacheTest, LinkOfAnotherUserOnTheWayIsNotFollowed) {
   ASSERT_TRUE(again);
   EXPECT_TRUE((*again)->from_cache());
   EXPECT_TRUE(std::filesystem::is_directory(victim + "/cache"));
+}
+
+// The cached set for two_sources() in `dir`, made by a first compile, and
+// the cache key it is named by.
+std::filesystem::path cached_entry(const std::filesystem::path& dir, std::string* key = nullptr) {
+  auto first = CompiledRules::compile(two_sources(), RuleCacheOptions{dir});
+  EXPECT_TRUE(first && !(*first)->from_cache());
+  const auto entries = cache_entries(dir);
+  EXPECT_EQ(entries.size(), 1u);
+  if (entries.empty()) return {};
+  if (key) *key = entries[0].stem().string().substr(std::string("rules-").size());
+  return entries[0];
+}
+
+bool warned(const CompiledRules& rules, const std::string& what) {
+  return std::any_of(rules.warnings().begin(), rules.warnings().end(),
+                     [&](const std::string& w) { return w.find(what) != std::string::npos; });
+}
+
+// Compiles two_sources() from `dir` after its entry was tampered with: the
+// tampered file must not be loaded, the warning must say so, and the rules
+// must be the real ones (rule a matches "alpha"; nothing matches "zzzz",
+// which the planted rule would).
+void expect_rebuilt(const std::filesystem::path& dir, const std::string& why) {
+  SCOPED_TRACE(why);
+  auto again = CompiledRules::compile(two_sources(), RuleCacheOptions{dir});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE((*again)->from_cache()) << "a tampered cache file was loaded";
+  EXPECT_TRUE(warned(**again, "HMAC does not verify")) << "no warning";
+  ASSERT_EQ((*again)->rules().size(), 2u);
+  EXPECT_EQ((*again)->rules()[0].name, "a");
+  YaraScanner scanner(*again);
+  EXPECT_TRUE(scanner.scan(bytes_of("zzzz"), {}).matched.empty()) << "the planted rule ran";
+  EXPECT_EQ(scanner.scan(bytes_of("alpha!"), {}).matched.size(), 1u);
+  // Rebuilt: the next compile loads a valid file again, without a warning.
+  auto third = CompiledRules::compile(two_sources(), RuleCacheOptions{dir});
+  ASSERT_TRUE(third);
+  EXPECT_TRUE((*third)->from_cache());
+  EXPECT_TRUE((*third)->warnings().empty());
+}
+
+TEST_F(RuleCacheTest, FileWithOneByteFlippedIsNotLoaded) {
+  test::TempDir t;
+  const auto entry = cached_entry(t / "cache");
+  std::string bytes = test::read_file(entry);
+  // Flip a byte of the rule's string: libyara would load the altered set
+  // without complaint, and it would match "alphq".
+  const std::size_t at = bytes.find("alpha");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 4] = 'q';
+  test::write_file(entry, bytes);
+  expect_rebuilt(t / "cache", "string byte flipped");
+  // And a byte of the MAC itself.
+  bytes = test::read_file(entry);
+  bytes.back() ^= 1;
+  test::write_file(entry, bytes);
+  expect_rebuilt(t / "cache", "MAC byte flipped");
+}
+
+TEST_F(RuleCacheTest, FileCopiedFromACacheUnderAnotherKeyIsNotLoaded) {
+  test::TempDir t;
+  std::string key;
+  const auto entry = cached_entry(t / "cache", &key);
+  // The attacker's own cache (its own key file) holds a planted set under
+  // the very name this cache uses; it loads there, so it is a valid file.
+  YR_RULES* planted = planted_rules();
+  ASSERT_NE(planted, nullptr);
+  std::vector<std::string> warnings;
+  rule_cache::save(t / "theirs", key, planted, warnings);
+  yr_rules_destroy(planted);
+  void* loaded_there = rule_cache::load(t / "theirs", key, warnings);
+  ASSERT_NE(loaded_there, nullptr) << "the planted file is not a valid cache file where it was made";
+  yr_rules_destroy(static_cast<YR_RULES*>(loaded_there));
+  std::filesystem::copy_file(t / "theirs" / entry.filename(), entry, std::filesystem::copy_options::overwrite_existing);
+  expect_rebuilt(t / "cache", "copied from another key");
+}
+
+TEST_F(RuleCacheTest, FileWithATruncatedOrNoMacIsNotLoaded) {
+  test::TempDir t;
+  std::string key;
+  const auto entry = cached_entry(t / "cache", &key);
+  std::string bytes = test::read_file(entry);
+  test::write_file(entry, bytes.substr(0, bytes.size() - 1));
+  expect_rebuilt(t / "cache", "MAC truncated");
+  // A file of the format before the MAC (yr_rules_save's bytes alone), of
+  // a set that would match.
+  YR_RULES* planted = planted_rules();
+  ASSERT_NE(planted, nullptr);
+  ASSERT_EQ(yr_rules_save(planted, entry.c_str()), ERROR_SUCCESS);
+  yr_rules_destroy(planted);
+  ASSERT_EQ(::chmod(entry.c_str(), 0600), 0);
+  expect_rebuilt(t / "cache", "no MAC (old cache file)");
+}
+
+// The key authenticates all that is loaded: one others could read (forge
+// with) or write (replace), or not this user's, or a link, is refused and
+// the cache is not used.
+TEST_F(RuleCacheTest, KeyFileOfWrongModeOwnerOrTypeIsRefused) {
+  test::TempDir t;
+  const std::filesystem::path dir = t / "cache", key = dir / rule_cache::kKeyFileName;
+  cached_entry(dir);
+  struct stat st {};
+  ASSERT_EQ(::lstat(key.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_size, 32);
+  auto expect_refused = [&](const std::string& why) {
+    SCOPED_TRACE(why);
+    auto again = CompiledRules::compile(two_sources(), RuleCacheOptions{dir});
+    ASSERT_TRUE(again) << again.error().message;
+    EXPECT_FALSE((*again)->from_cache()) << "the cache was used with a refused key";
+    EXPECT_TRUE(warned(**again, "key file")) << "no warning";
+    EXPECT_EQ((*again)->rules().size(), 2u);
+  };
+  for (const auto& [mode, name] :
+       {std::pair<mode_t, const char*>{0640, "0640"}, {0604, "0604"}, {0620, "0620"}, {0602, "0602"}}) {
+    ASSERT_EQ(::chmod(key.c_str(), mode), 0);
+    expect_refused(std::string("mode ") + name);
+  }
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  auto valid = CompiledRules::compile(two_sources(), RuleCacheOptions{dir});
+  ASSERT_TRUE(valid && (*valid)->from_cache());
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(key.c_str(), 65534, 65534), 0);
+    expect_refused("owned by another user");
+    ASSERT_EQ(::chown(key.c_str(), 0, 0), 0);
+  }
+  // A link to a copy of the right key, of the right mode.
+  ASSERT_EQ(::rename(key.c_str(), (t / "key-copy").c_str()), 0);
+  ASSERT_EQ(::symlink((t / "key-copy").c_str(), key.c_str()), 0);
+  expect_refused("a symlink");
+  if (::geteuid() != 0) GTEST_SKIP() << "the other owner case needs root (chown)";
+}
+
+TEST_F(RuleCacheTest, SecondRunUsesTheValidCacheWithoutRewritingIt) {
+  test::TempDir t;
+  const auto entry = cached_entry(t / "cache");
+  struct stat before {};
+  ASSERT_EQ(::stat(entry.c_str(), &before), 0);
+  auto second = CompiledRules::compile(two_sources(), RuleCacheOptions{t / "cache"});
+  ASSERT_TRUE(second);
+  EXPECT_TRUE((*second)->from_cache());
+  EXPECT_TRUE((*second)->warnings().empty());
+  struct stat after {};
+  ASSERT_EQ(::stat(entry.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino) << "rewritten: it was compiled again";
 }
 
 TEST_F(RuleCacheTest, BrokenSourceFromADirectoryIsSkippedWithAWarning) {

@@ -139,8 +139,10 @@ class CompiledRules {
   /// "SOURCE:LINE: message" lines, except in a source marked
   /// skip_if_broken, which is left out with a warning. With a cache, a set
   /// compiled before from the same sources (same names and bytes, same
-  /// libyara) is loaded instead of compiled; sets using `include` are never
-  /// cached (the included files are not part of the key).
+  /// libyara) is loaded instead of compiled, once its HMAC under the cache
+  /// directory's per-user key verifies (else it is rebuilt, with a warning);
+  /// sets using `include` are never cached (the included files are not part
+  /// of the key).
   /// `non_mz_min_rules`: also compile the set for files not beginning
   /// with "MZ" (without the rules whose condition requires "MZ", and the
   /// imports no rule left uses), which YaraScanner uses when its
@@ -155,8 +157,8 @@ class CompiledRules {
 
   const std::vector<RuleInfo>& rules() const { return rules_; }
   const std::vector<RulesetInfo>& rulesets() const { return rulesets_; }
-  /// Compiler warnings ("SOURCE:LINE: message") and skipped sources, for
-  /// the user's attention.
+  /// Compiler warnings ("SOURCE:LINE: message"), skipped sources and
+  /// cached sets or key files refused, for the user's attention.
   const std::vector<std::string>& warnings() const { return warnings_; }
   /// True when the set was loaded from the cache rather than compiled.
   bool from_cache() const { return from_cache_; }

@@ -1,13 +1,21 @@
 #include "match/rule_cache.hpp"
 
 #include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yara.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
-#include <cstdio>
+#include <cstring>
 #include <memory>
+#include <optional>
 
 #include "common/fd.hpp"
 
@@ -48,56 +56,194 @@ UniqueFd open_trusted_dir(std::string dir, bool create) {
 
 std::string entry_name(const std::string& key) { return "rules-" + key + ".yarc"; }
 
-struct FileClose {
-  void operator()(FILE* f) const { std::fclose(f); }
+// A refused key is met by every load and save of a compile: said once.
+void warn_once(std::vector<std::string>& warnings, std::string message) {
+  if (std::find(warnings.begin(), warnings.end(), message) == warnings.end()) warnings.push_back(std::move(message));
+}
+
+constexpr std::size_t kKeySize = 32;
+constexpr std::size_t kMacSize = 32;  // HMAC-SHA256
+// A compiled set larger than this is not a set this installation wrote.
+constexpr off_t kMaxEntrySize = off_t{1} << 30;
+
+using Key = std::array<unsigned char, kKeySize>;
+using Mac = std::array<unsigned char, kMacSize>;
+
+bool read_all(int fd, unsigned char* out, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::read(fd, out, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    out += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool write_all(int fd, const unsigned char* in, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, in, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    in += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// The key authenticates everything loaded, so it must be this user's alone:
+// a regular file (never a link: O_NOFOLLOW), owned by this user, that
+// neither group nor others can read or write, of exactly the key's size.
+// `missing` tells a key not made yet (no warning) from a refused one.
+std::optional<Key> read_key(int dirfd, std::vector<std::string>& warnings, const std::string& dir, bool& missing) {
+  missing = false;
+  UniqueFd fd(::openat(dirfd, kKeyFileName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) {
+    missing = errno == ENOENT;
+    if (!missing) {
+      warn_once(warnings, "rule cache " + dir + ": key file " + kKeyFileName + " refused (" + std::strerror(errno) +
+                              "); the cache is not used");
+    }
+    return std::nullopt;
+  }
+  struct stat st {};
+  Key key{};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+      (st.st_mode & (S_IRWXG | S_IRWXO)) != 0 || st.st_size != static_cast<off_t>(kKeySize) ||
+      !read_all(fd.get(), key.data(), key.size())) {
+    warn_once(warnings, "rule cache " + dir + ": key file " + kKeyFileName +
+                            " refused (not a regular file of this user with mode 0600 and 32 bytes); the cache is not "
+                            "used");
+    return std::nullopt;
+  }
+  return key;
+}
+
+// Made under a temporary name (O_EXCL | O_NOFOLLOW) and linked into place:
+// the link fails rather than replace a key another run made meanwhile, and
+// no reader ever sees a partly written key.
+std::optional<Key> read_or_create_key(int dirfd, std::vector<std::string>& warnings, const std::string& dir) {
+  bool missing = false;
+  if (auto key = read_key(dirfd, warnings, dir, missing)) return key;
+  if (!missing) return std::nullopt;
+  Key key{};
+  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) return std::nullopt;
+  auto temp = create_file_at(dirfd, ".rule-cache-key.", 0600);
+  if (!temp) return std::nullopt;
+  const bool written = ::fchmod(temp->fd.get(), 0600) == 0 && write_all(temp->fd.get(), key.data(), key.size()) &&
+                       ::fsync(temp->fd.get()) == 0;
+  const bool linked = written && ::linkat(dirfd, temp->name.c_str(), dirfd, kKeyFileName, 0) == 0;
+  const int link_errno = errno;
+  ::unlinkat(dirfd, temp->name.c_str(), 0);
+  if (linked) return key;
+  // Another run made it first: use theirs, under the same checks.
+  if (written && link_errno == EEXIST) return read_key(dirfd, warnings, dir, missing);
+  if (!written || (link_errno != EPERM && link_errno != EOPNOTSUPP)) return std::nullopt;
+  // A file system without hard links: made in place, O_EXCL | O_NOFOLLOW
+  // still. A reader meeting it half written refuses it (its size), once.
+  UniqueFd fd(::openat(dirfd, kKeyFileName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600));
+  if (!fd || ::fchmod(fd.get(), 0600) != 0 || !write_all(fd.get(), key.data(), key.size()) || ::fsync(fd.get()) != 0) {
+    return std::nullopt;
+  }
+  return key;
+}
+
+// The MAC binds the cache key (the sources' hashes, libyara's version, the
+// externals) as well as the bytes, so a valid file renamed to another
+// entry does not verify either.
+std::optional<Mac> mac_of(const Key& key, const std::string& cache_key, const unsigned char* data, std::size_t size) {
+  std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr), EVP_MAC_free);
+  if (!mac) return std::nullopt;
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(mac.get()), EVP_MAC_CTX_free);
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+  static constexpr char kDomain[] = "iocsweep-rule-cache-v1";
+  const std::string header = std::string(kDomain, sizeof kDomain) + cache_key + '\0';
+  Mac out{};
+  std::size_t out_size = 0;
+  if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1 ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(header.data()), header.size()) != 1 ||
+      EVP_MAC_update(ctx.get(), data, size) != 1 || EVP_MAC_final(ctx.get(), out.data(), &out_size, out.size()) != 1 ||
+      out_size != out.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// libyara reads the set from the very bytes whose MAC was checked.
+struct MemoryReader {
+  const unsigned char* data;
+  std::size_t size;
+  std::size_t pos;
 };
 
-size_t stream_read(void* ptr, size_t size, size_t count, void* user_data) {
-  return std::fread(ptr, size, count, static_cast<FILE*>(user_data));
+size_t memory_read(void* ptr, size_t size, size_t count, void* user_data) {
+  auto* in = static_cast<MemoryReader*>(user_data);
+  if (size == 0) return 0;
+  const std::size_t items = std::min(count, (in->size - in->pos) / size);
+  std::memcpy(ptr, in->data + in->pos, items * size);
+  in->pos += items * size;
+  return items;
 }
-size_t stream_write(const void* ptr, size_t size, size_t count, void* user_data) {
-  return std::fwrite(ptr, size, count, static_cast<FILE*>(user_data));
+
+size_t memory_write(const void* ptr, size_t size, size_t count, void* user_data) {
+  auto* out = static_cast<std::vector<unsigned char>*>(user_data);
+  const auto* bytes = static_cast<const unsigned char*>(ptr);
+  out->insert(out->end(), bytes, bytes + size * count);
+  return count;
 }
 
 }  // namespace
 
-void* load(const std::string& dir, const std::string& key) {
+void* load(const std::string& dir, const std::string& key, std::vector<std::string>& warnings) {
   const UniqueFd dirfd = open_trusted_dir(dir, false);
   if (!dirfd) return nullptr;
-  const int fd = ::openat(dirfd.get(), entry_name(key).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-  if (fd < 0) return nullptr;
+  const std::string name = entry_name(key);
+  UniqueFd fd(::openat(dirfd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME | O_NONBLOCK));
+  if (!fd) return nullptr;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !trusted(st, false)) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0 || !trusted(st, false) || st.st_size > kMaxEntrySize) return nullptr;
+  bool missing = false;
+  const std::optional<Key> mac_key = read_key(dirfd.get(), warnings, dir, missing);
+  const std::string rejected = "rule cache " + dir + ": " + name + " ignored, ";
+  if (!mac_key) {
+    if (missing) warn_once(warnings, rejected + "no key to authenticate it; it is rebuilt");
     return nullptr;
   }
-  std::unique_ptr<FILE, FileClose> file(::fdopen(fd, "rb"));
-  if (!file) {
-    ::close(fd);
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(st.st_size));
+  if (!read_all(fd.get(), bytes.data(), bytes.size())) return nullptr;
+  const std::size_t body = bytes.size() >= kMacSize ? bytes.size() - kMacSize : 0;
+  const std::optional<Mac> expected = mac_of(*mac_key, key, bytes.data(), body);
+  // Files without a MAC (written before the cache was authenticated) fail
+  // here like altered ones.
+  if (bytes.size() < kMacSize || !expected || CRYPTO_memcmp(expected->data(), bytes.data() + body, kMacSize) != 0) {
+    warn_once(warnings, rejected +
+                            "its HMAC does not verify (altered, or not written by this installation); it is "
+                            "rebuilt");
     return nullptr;
   }
-  YR_STREAM stream{file.get(), stream_read, nullptr};
+  MemoryReader reader{bytes.data(), body, 0};
+  YR_STREAM stream{&reader, memory_read, nullptr};
   YR_RULES* rules = nullptr;
   if (yr_rules_load_stream(&stream, &rules) != ERROR_SUCCESS) return nullptr;
   return rules;
 }
 
-void save(const std::string& dir, const std::string& key, void* rules) {
+void save(const std::string& dir, const std::string& key, void* rules, std::vector<std::string>& warnings) {
   const UniqueFd dirfd = open_trusted_dir(dir, true);
   if (!dirfd) return;
+  const std::optional<Key> mac_key = read_or_create_key(dirfd.get(), warnings, dir);
+  if (!mac_key) return;
+  std::vector<unsigned char> bytes;
+  YR_STREAM stream{&bytes, nullptr, memory_write};
+  if (yr_rules_save_stream(static_cast<YR_RULES*>(rules), &stream) != ERROR_SUCCESS) return;
+  const std::optional<Mac> mac = mac_of(*mac_key, key, bytes.data(), bytes.size());
+  if (!mac) return;
+  bytes.insert(bytes.end(), mac->begin(), mac->end());
   auto temp = create_file_at(dirfd.get(), ".rules-" + key + ".", 0600);
   if (!temp) return;
-  const int fd = ::fcntl(temp->fd.get(), F_DUPFD_CLOEXEC, 0);
-  std::unique_ptr<FILE, FileClose> file(fd < 0 ? nullptr : ::fdopen(fd, "wb"));
-  if (!file) {
-    if (fd >= 0) ::close(fd);
-    ::unlinkat(dirfd.get(), temp->name.c_str(), 0);
-    return;
-  }
-  YR_STREAM stream{file.get(), nullptr, stream_write};
-  const bool ok = yr_rules_save_stream(static_cast<YR_RULES*>(rules), &stream) == ERROR_SUCCESS &&
-                  std::fflush(file.get()) == 0 && ::fsync(fd) == 0;
-  file.reset();
+  const bool ok = write_all(temp->fd.get(), bytes.data(), bytes.size()) && ::fsync(temp->fd.get()) == 0;
+  temp->fd = UniqueFd();
   if (!ok || ::renameat(dirfd.get(), temp->name.c_str(), dirfd.get(), entry_name(key).c_str()) != 0) {
     ::unlinkat(dirfd.get(), temp->name.c_str(), 0);
   }

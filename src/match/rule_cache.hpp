@@ -1,18 +1,29 @@
 #pragma once
-// On-disk cache of compiled rule sets (yr_rules_save / yr_rules_load).
+// On-disk cache of compiled rule sets (yr_rules_save / yr_rules_load),
+// authenticated: libyara executes compiled rules without validating them
+// (yara#999), so only bytes this installation wrote are ever loaded.
 // Private to the match component.
 
 #include <string>
+#include <vector>
 
 namespace iocsweep::rule_cache {
 
+/// Name of the per-user HMAC key file inside the cache directory.
+inline constexpr const char* kKeyFileName = "rule-cache.key";
+
 /// Loads the set cached under `key` in `dir`, or returns null (no entry, an
-/// untrusted directory or file, or a load error). Returns a YR_RULES*.
-void* load(const std::string& dir, const std::string& key);
+/// untrusted directory or file, a refused key file, a file whose HMAC does
+/// not verify, or a load error). The file is read into memory and its
+/// HMAC-SHA256 (under the key file's key, over `key` and the compiled bytes)
+/// checked before libyara sees a byte. Why an existing entry was not used
+/// is appended to `warnings`. Returns a YR_RULES*.
+void* load(const std::string& dir, const std::string& key, std::vector<std::string>& warnings);
 
 /// Saves `rules` (a YR_RULES*) under `key` in `dir`, creating `dir` (0700)
-/// if needed; written to a temporary file and renamed. Failures are
-/// ignored: the cache only saves time.
-void save(const std::string& dir, const std::string& key, void* rules);
+/// and the key file (0600, 32 random bytes) if needed; written to a
+/// temporary file and renamed. Failures are ignored (the cache only saves
+/// time), except a refused key file, which is appended to `warnings`.
+void save(const std::string& dir, const std::string& key, void* rules, std::vector<std::string>& warnings);
 
 }  // namespace iocsweep::rule_cache

@@ -351,7 +351,7 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
   const bool cacheable = !cache.dir.empty() && std::none_of(sources.begin(), sources.end(), uses_include);
   const std::string key = cacheable ? cache_key(sources) : std::string();
   if (cacheable) {
-    if (YR_RULES* loaded = static_cast<YR_RULES*>(rule_cache::load(cache.dir, key))) {
+    if (YR_RULES* loaded = static_cast<YR_RULES*>(rule_cache::load(cache.dir, key, compiled->warnings_))) {
       compiled->rules_handle_ = loaded;
       compiled->from_cache_ = true;
       for (const RuleSource& source : sources) {
@@ -385,12 +385,13 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
     compiled->rulesets_.push_back(RulesetInfo{sources[i].name, sha256_hex(sources[i].text), 0});
     kept.push_back(sources[i]);
   }
-  compiled->warnings_ = std::move(attempt.warnings);
+  compiled->warnings_.insert(compiled->warnings_.end(), attempt.warnings.begin(), attempt.warnings.end());
   compiled->warnings_.insert(compiled->warnings_.end(), skip_warnings.begin(), skip_warnings.end());
   compiled->rules_handle_ = attempt.rules.release();
   compiled->describe();
   // A set with skipped sources is not cached: its warnings would be lost.
-  if (cacheable && skip_warnings.empty()) rule_cache::save(cache.dir, key, compiled->rules_handle_);
+  if (cacheable && skip_warnings.empty())
+    rule_cache::save(cache.dir, key, compiled->rules_handle_, compiled->warnings_);
   compiled->prepare_prefilter(kept, cacheable ? cache : RuleCacheOptions{}, non_mz_min_rules);
   return std::shared_ptr<const CompiledRules>(std::move(compiled));
 }
@@ -405,14 +406,14 @@ void CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, co
   if (!subset) return;
   const bool cacheable = !cache.dir.empty();
   const std::string key = cacheable ? cache_key(*subset) : std::string();
-  RulesPtr rules(cacheable ? static_cast<YR_RULES*>(rule_cache::load(cache.dir, key)) : nullptr);
+  RulesPtr rules(cacheable ? static_cast<YR_RULES*>(rule_cache::load(cache.dir, key, warnings_)) : nullptr);
   if (!rules) {
     Attempt attempt = try_compile(*subset, std::vector<bool>(subset->size(), false));
     // Not expected (the rules compiled as part of the whole set); every
     // file is then scanned with the whole set.
     if (!attempt.rules) return;
     rules = std::move(attempt.rules);
-    if (cacheable) rule_cache::save(cache.dir, key, rules.get());
+    if (cacheable) rule_cache::save(cache.dir, key, rules.get(), warnings_);
   }
   std::map<std::pair<std::string, std::string>, std::size_t> index;
   for (std::size_t i = 0; i < rules_.size(); ++i) index.emplace(std::pair{rules_[i].ns, rules_[i].name}, i);
