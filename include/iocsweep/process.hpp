@@ -116,8 +116,9 @@ class ProcessMemory {
   Result<std::size_t> read_at(std::uint64_t address, std::span<std::uint8_t> out);
 
  private:
-  explicit ProcessMemory(int fd) : fd_(fd) {}
+  ProcessMemory(int fd, int pid) : fd_(fd), pid_(pid) {}
   int fd_ = -1;
+  int pid_ = 0;
 };
 
 /// A source over the executable of `pid`, opened through /proc/PID/exe
