@@ -43,7 +43,7 @@ rule IOCSWEEP_Lazarus_Ratankba
 rule IOCSWEEP_Lazarus_PowerRatankba_Task
 {
     meta:
-        description = "Lazarus PowerRatankba persistence: a script or scheduled-task definition that schedules C:\\Users\\Public\\Documents\\ProxyAutoUpdate.ps1 or the task ProxyServerUpdater"
+        description = "Lazarus PowerRatankba persistence: a command line, script or scheduled-task definition that schedules C:\\Users\\Public\\Documents\\ProxyAutoUpdate.ps1 or the task ProxyServerUpdater"
         family = "PowerRatankba"
         author = "iocsweep project"
         date = "2026-12-03"
@@ -55,18 +55,29 @@ rule IOCSWEEP_Lazarus_PowerRatankba_Task
         mitre_attack = "G0032, T1053.005"
 
     strings:
-        $script = "\\Users\\Public\\Documents\\ProxyAutoUpdate.ps1" ascii wide nocase
-        $task = "ProxyServerUpdater" ascii wide nocase
+        // The scheduling and the name on one line: a text that names the
+        // script and the task apart (a report, docs/rules.md) is no match.
+        // One letter of each name is written as a class ([S], [A]) so that
+        // this rule's own text does not match it.
+        $schtasks = /schtasks(\.exe)?"?[ \t]+\/create[^\r\n]{0,400}(Proxy[S]erverUpdater|\\Users\\Public\\Documents\\Proxy[A]utoUpdate\.ps1)/ nocase
+        $cmdlet_task = /Register-ScheduledTask[^\r\n]{0,400}Proxy[S]erverUpdater/ nocase
+        $cmdlet_action = /New-ScheduledTaskAction[^\r\n]{0,400}\\Users\\Public\\Documents\\Proxy[A]utoUpdate\.ps1/ nocase
 
-        // Something that schedules a task: schtasks, the PowerShell cmdlet,
-        // or a Task Scheduler XML definition (System32\Tasks files are UTF-16).
-        $sched_schtasks = /schtasks(\.exe)?"?\s+\/create/ ascii nocase
-        $sched_cmdlet = "Register-ScheduledTask" ascii wide nocase
-        $sched_xml = "schemas.microsoft.com/windows/2004/02/mit/task" ascii wide
+        // A Task Scheduler definition (the UTF-16 files in System32\Tasks)
+        // naming the task or running the script.
+        $xml_ns = "schemas.microsoft.com/windows/2004/02/mit/task" ascii wide
+        $xml_uri = "<URI>\\ProxyServerUpdater</URI>" ascii wide nocase
+        $xml_script = "\\Users\\Public\\Documents\\ProxyAutoUpdate.ps1" ascii wide nocase
 
     condition:
-        // A script or task file, not an executable; a text that only names
-        // the path and task (a report) has nothing that schedules.
+        // A script or task file, not an executable.
         uint16(0) != 0x5A4D and filesize < 1MB and
-        ($script or $task) and 1 of ($sched_*)
+        (
+            $schtasks or $cmdlet_task or $cmdlet_action or
+            (
+                // The XML declaration: UTF-16LE with a BOM, UTF-16LE, or ASCII.
+                (uint32(0) == 0x003CFEFF or uint32(0) == 0x003F003C or uint32(0) == 0x6D783F3C) and
+                $xml_ns and ($xml_uri or $xml_script)
+            )
+        )
 }

@@ -610,11 +610,29 @@ TEST_F(RulesTest, PowerRatankbaNearMisses) {
   EXPECT_EQ(matches("Indicators: the script " + kPrScript + " runs as the scheduled task " + kPrTask + ".\n"), Names{})
       << "a text naming both";
   EXPECT_EQ(matches(test::wide("IOC: " + kPrScript + ", task " + kPrTask)), Names{});
+  EXPECT_EQ(matches("It persists with Register-ScheduledTask (or schtasks /create).\r\nTask name: " + kPrTask +
+                    "\r\nScript: " + kPrScript + "\r\n"),
+            Names{})
+      << "scheduling and names on separate lines";
   EXPECT_EQ(matches("schtasks /create /tn ProxyUpdater /tr \"powershell -f C:\\Users\\Public\\x.ps1\"\r\n"), Names{})
       << "another task";
+  EXPECT_EQ(matches("schtasks /delete /tn " + kPrTask + " /f\r\n"), Names{}) << "a clean-up, not a schedule";
   EXPECT_EQ(matches(pe({"schtasks /create /tn " + kPrTask})), Names{}) << "an executable: not this rule";
   EXPECT_EQ(matches("Register-ScheduledTask -TaskName " + kPrTask + " " + std::string(1 << 20, ' ')), Names{})
       << "over the size cap";
+  const std::string xml =
+      "<?xml version=\"1.0\"?><Task xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">"
+      "<RegistrationInfo><URI>\\" +
+      kPrTask + "</URI></RegistrationInfo></Task>";
+  EXPECT_EQ(matches(xml), Names{kPowerRatankba}) << "sanity: an ASCII task definition";
+  EXPECT_EQ(matches("Recovered task definition:\n" + xml), Names{}) << "quoted in a text";
+  EXPECT_EQ(matches("<?xml version=\"1.0\"?><Task><URI>\\" + kPrTask + "</URI></Task>"), Names{}) << "no namespace";
+}
+
+TEST_F(RulesTest, RuleSourcesThemselvesDoNotMatch) {
+  // A source checkout, or a copy of rules/ on the swept host, holds every
+  // string of the pack as text.
+  for (const RuleSource& src : builtin_rule_sources()) EXPECT_EQ(matches(src.text), Names{}) << src.name;
 }
 
 // --- The path indicator list -------------------------------------------------
