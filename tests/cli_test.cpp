@@ -623,6 +623,32 @@ TEST(Cli, BuiltinPathIndicatorsMatchAMountedWindowsImage) {
   EXPECT_FALSE(f["matches"][0]["description"].get<std::string>().empty());
 }
 
+// The IMEKLMG rule tests the path the pipeline gives the filepath external:
+// a mounted image's /.../AppData/Roaming/IMEKLMG.exe, of the documented size.
+TEST(Cli, BuiltinImeklmgRuleSeesTheScannedPathAndSize) {
+  TempDir t;
+  test::make_dir(t / "Users");
+  test::make_dir(t / "Users/bob");
+  test::make_dir(t / "Users/bob/AppData");
+  test::make_dir(t / "Users/bob/AppData/Roaming");
+  test::make_dir(t / "Users/bob/AppData/Local");
+  std::string sample = test::synth_pe("benign");
+  sample.resize(487424, '\0');
+  write_file(t / "Users/bob/AppData/Roaming/IMEKLMG.exe", sample);
+  write_file(t / "Users/bob/AppData/Local/IMEKLMG.exe", sample);  // not %APPDATA%
+  RunResult r = run({kBin, "scan", t.path()});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  json doc = parse_report(r);
+  ASSERT_EQ(doc["findings"].size(), 1u) << doc["findings"].dump(2);
+  const json& f = doc["findings"][0];
+  EXPECT_EQ(f["path"], t / "Users/bob/AppData/Roaming/IMEKLMG.exe");
+  std::set<std::string> kinds;
+  for (const json& m : f["matches"])
+    kinds.insert(m["type"].get<std::string>() + ":" + m.value("rule", m.value("pattern", "")));
+  EXPECT_TRUE(kinds.contains("yara:IOCSWEEP_Lazarus_Bluenoroff_IMEKLMG_RAT")) << f["matches"].dump(2);
+  EXPECT_EQ(f["matches"].size(), 2u) << "the rule and the path indicator";
+}
+
 TEST(Cli, IocsListShowsEverySetWithCounts) {
   TempDir cfg;
   write_file(cfg / "names.txt", "\\\\Windows\\\\gpvc\\.exe;80\n");

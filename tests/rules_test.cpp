@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/match.hpp"
 #include "iocsweep/pipeline.hpp"
@@ -32,6 +33,11 @@ const std::string kRat = "IOCSWEEP_Lazarus_Alreay_TClient_RAT";
 const std::string kCrypto = "IOCSWEEP_Lazarus_Crypto_Sector_Backdoor_2020";
 const std::string kBatch = "IOCSWEEP_Lazarus_SWIFT_SelfDelete_Batch";
 const std::string kLure = "IOCSWEEP_Lazarus_BlockVerify_Lure_Document";
+const std::string kFastCash = "IOCSWEEP_Lazarus_FASTCash_AIX_Injector";
+const std::string kImeklmg = "IOCSWEEP_Lazarus_Bluenoroff_IMEKLMG_RAT";
+const std::string kImeklmgHive = "IOCSWEEP_Lazarus_Bluenoroff_IMEKLMG_RunKey_Hive";
+const std::string kRatankba = "IOCSWEEP_Lazarus_Ratankba";
+const std::string kPowerRatankba = "IOCSWEEP_Lazarus_PowerRatankba_Task";
 
 // --- Indicator strings, as the rules spell them ------------------------------
 
@@ -85,6 +91,28 @@ const std::string kBatchFull =
 
 const std::string kLureTitle = "BlockVerify Group Job Description";
 
+// FASTCash AIX injector: tier 1, tier 2, and the ISO 8583 library symbols.
+const Strings kFastCashTier1 = {"/tmp/.ICE-unix/TMPENG%X.dat", "/tmp/.ICE-unix/DUMP%X.dat", "[main] Inject OK(%llX)"};
+const Strings kFastCashTier2 = {"[main] Inject Start", "[main] Eject OK", "/tmp/.ICE-unix/config_%d", "eng64.c"};
+const Strings kIso8583 = {"DL_ISO8583_MSG_Unpack", "CheckPan", "BlacklistCheck"};
+
+// Bluenoroff IMEKLMG RAT: documented size and Run value text.
+constexpr std::size_t kImeklmgSize = 487424;
+const std::string kImeklmgRun = "C:\\Users\\bob\\AppData\\Roaming\\IMEKLMG.exe -s";
+
+// Ratankba: verified request formats, then the single-source strings.
+const Strings kRatankbaRequests = {"%s?action=What&u=%I64u", "%s?action=BaseInfo&u=%I64u"};
+const Strings kRatankbaTier2 = {"action=CmdRes&u=",
+                                "www.eye-watch.in",
+                                "cmd.exe /c \"hostname > %s\"",
+                                "cmd.exe /c \"whoami >> %s\"",
+                                "cmd.exe /c \"net view /domain >> %s\"",
+                                "cmd.exe /c \"tasklist /svc >> %s\""};
+
+// PowerRatankba script path and task name.
+const std::string kPrScript = "C:\\Users\\Public\\Documents\\ProxyAutoUpdate.ps1";
+const std::string kPrTask = "ProxyServerUpdater";
+
 // --- Sample builders ---------------------------------------------------------
 
 /// Strings laid out like a PE string table: each NUL-terminated.
@@ -123,18 +151,32 @@ std::string ole(const std::string& payload) {
   return out + payload;
 }
 
-/// Every indicator string of the pack, one after another.
-Strings every_indicator() {
-  return kEngineTier1 + kEngineTier2 + kEngineTier3 + kNroffTier2 + kNroffTier3 + kNroffDirs +
-         Strings{kRc4Key, kRatName, kCmd21a8b293, kCmd23fae29c, kCmd91b93485, kFwAdd, kFwDel, kRunAppend, kRunErrors} +
-         kCryptoFiles + Strings{"evchk.bat", "evtchk.bat", kLureTitle};
+/// An XCOFF64 executable (AIX): the 24-byte file header, magic 0x01F7
+/// big-endian, then `parts` as a string table.
+std::string xcoff64(const Strings& parts) {
+  std::string out("\x01\xF7", 2);
+  out.resize(24, '\0');
+  return out + table(parts);
+}
+
+/// A registry hive file: the "regf" base block (4 KiB), then `payload`.
+std::string hive(const std::string& payload) {
+  std::string out("regf", 4);
+  out.resize(4096, '\0');
+  return out + payload;
 }
 
 /// The strings of every PE-gated rule, enough to fire each one inside a PE.
 Strings every_pe_gated_string() {
   return kEngineTier1 + kEngineTier2 + kEngineTier3 + kNroffTier2 + kNroffTier3 + kNroffDirs +
          Strings{kRc4Key, kRatName, kCmd21a8b293, kCmd23fae29c, kCmd91b93485, kFwAdd, kFwDel, kRunAppend, kRunErrors} +
-         kCryptoFiles;
+         kCryptoFiles + kRatankbaRequests + kRatankbaTier2;
+}
+
+/// Every indicator string of the pack, one after another.
+Strings every_indicator() {
+  return every_pe_gated_string() + Strings{"evchk.bat", "evtchk.bat", kLureTitle} + kFastCashTier1 + kFastCashTier2 +
+         kIso8583 + Strings{kImeklmgRun, "IMEKLMG.exe", kPrScript, kPrTask};
 }
 
 // --- Fixture -----------------------------------------------------------------
@@ -164,10 +206,13 @@ class RulesTest : public ::testing::Test {
   }
   void SetUp() override { ASSERT_TRUE(suite_->rules) << suite_->error; }
 
-  /// Names of the built-in rules that match `bytes`.
-  static Names matches(const std::string& bytes) {
+  /// Names of the built-in rules that match `bytes`, scanned as the file
+  /// at `path` (the filepath external; empty by default).
+  static Names matches(const std::string& bytes, const std::string& path = {}) {
     const ByteView view(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-    const YaraScanResult result = suite_->scanner->scan(view, {});
+    ScanExternals ext;
+    ext.filepath = path;
+    const YaraScanResult result = suite_->scanner->scan(view, ext);
     EXPECT_TRUE(result.error.empty()) << result.error;
     Names names;
     for (std::size_t i : result.matched) names.insert(suite_->rules->rules()[i].name);
@@ -189,7 +234,9 @@ TEST_F(RulesTest, PackHoldsOneRulePerFamilyFile) {
       {kEngine, "builtin:lazarus_swift_evtdiag.yar"},        {kEvtsys, "builtin:lazarus_swift_evtsys.yar"},
       {kNroff, "builtin:lazarus_swift_nroff_b.yar"},         {kRat, "builtin:lazarus_alreay_rat.yar"},
       {kCrypto, "builtin:lazarus_crypto_backdoor_2020.yar"}, {kBatch, "builtin:lazarus_selfdelete_batch.yar"},
-      {kLure, "builtin:lazarus_blockverify_lure.yar"},
+      {kLure, "builtin:lazarus_blockverify_lure.yar"},       {kFastCash, "builtin:lazarus_fastcash_aix.yar"},
+      {kImeklmg, "builtin:lazarus_bluenoroff_imeklmg.yar"},  {kImeklmgHive, "builtin:lazarus_bluenoroff_imeklmg.yar"},
+      {kRatankba, "builtin:lazarus_ratankba.yar"},           {kPowerRatankba, "builtin:lazarus_ratankba.yar"},
   };
   std::map<std::string, std::string> actual;
   for (const RuleInfo& r : rules()) actual[r.name] = r.ns;
@@ -450,6 +497,182 @@ TEST_F(RulesTest, LureDocumentNearMisses) {
   EXPECT_EQ(matches(ole(table({"blockverify group job description"}))), Names{}) << "case as documented";
 }
 
+// --- FASTCash AIX injector ---------------------------------------------------
+
+TEST_F(RulesTest, FastCashFullSetAndTier1Alone) {
+  EXPECT_EQ(matches(xcoff64(kFastCashTier1 + kFastCashTier2 + kIso8583)), Names{kFastCash});
+  for (const std::string& s : kFastCashTier1) EXPECT_EQ(matches(xcoff64({s})), Names{kFastCash}) << s;
+}
+
+TEST_F(RulesTest, FastCashMinimalTier2Combinations) {
+  EXPECT_EQ(matches(xcoff64({"[main] Inject Start", "[main] Eject OK"})), Names{kFastCash});
+  EXPECT_EQ(matches(xcoff64({"/tmp/.ICE-unix/config_%d", "eng64.c"})), Names{kFastCash});
+  EXPECT_EQ(matches(xcoff64({"eng64.c", "DL_ISO8583_MSG_Unpack", "CheckPan"})), Names{kFastCash});
+}
+
+TEST_F(RulesTest, FastCashIso8583LibraryAloneDoesNotMatch) {
+  // A genuine payment-switch program linking the open-source DL ISO8583
+  // library, with the modules' function names: no evidence.
+  EXPECT_EQ(matches(xcoff64(kIso8583 + Strings{"DL_ISO8583_MSG_Pack", "DL_ISO8583_DEFS_1987_GetHandler"})), Names{});
+  for (const std::string& s : kFastCashTier2) {
+    EXPECT_EQ(matches(xcoff64({s})), Names{}) << s;
+    EXPECT_EQ(matches(xcoff64({s, "CheckPan"})), Names{}) << s << " with one library symbol";
+  }
+  EXPECT_EQ(matches(xcoff64({"eng64.cpp", "[main] Eject OKAY"})), Names{}) << "near spellings";
+}
+
+TEST_F(RulesTest, FastCashStringsOutsideAnXcoff64DoNotMatch) {
+  const std::string payload = table(kFastCashTier1 + kFastCashTier2);
+  EXPECT_EQ(matches(payload), Names{}) << "no header";
+  EXPECT_EQ(matches(std::string("\xF7\x01", 2) + std::string(22, '\0') + payload), Names{}) << "magic little-endian";
+  EXPECT_EQ(matches(std::string("\x01\xDF", 2) + std::string(18, '\0') + payload), Names{}) << "XCOFF32";
+  EXPECT_EQ(matches(test::synth_pe(payload)), Names{}) << "a PE";
+}
+
+// --- Bluenoroff IMEKLMG RAT --------------------------------------------------
+
+TEST_F(RulesTest, ImeklmgPeOfTheDocumentedSizeInAppData) {
+  const std::string sample = pe_of_size({"benign"}, kImeklmgSize);
+  EXPECT_EQ(matches(sample, "/mnt/img/Users/bob/AppData/Roaming/IMEKLMG.exe"), Names{kImeklmg});
+  EXPECT_EQ(matches(sample, "C:\\Users\\bob\\AppData\\Roaming\\imeklmg.exe"), Names{kImeklmg}) << "any case";
+  EXPECT_EQ(matches(sample, "/mnt/xp/Documents and Settings/bob/Application Data/IMEKLMG.exe"), Names{kImeklmg});
+}
+
+TEST_F(RulesTest, ImeklmgNearMisses) {
+  const std::string sample = pe_of_size({"benign"}, kImeklmgSize);
+  const std::string path = "/mnt/img/Users/bob/AppData/Roaming/IMEKLMG.exe";
+  EXPECT_EQ(matches(sample), Names{}) << "no path";
+  EXPECT_EQ(matches(pe_of_size({"benign"}, kImeklmgSize + 1), path), Names{}) << "another size";
+  EXPECT_EQ(matches(std::string(kImeklmgSize, '\0'), path), Names{}) << "not a PE";
+  EXPECT_EQ(matches(sample, "/mnt/img/Users/bob/AppData/Local/IMEKLMG.exe"), Names{}) << "not %APPDATA%";
+  EXPECT_EQ(matches(sample, "/mnt/img/Users/bob/AppData/Roaming/XIMEKLMG.exe"), Names{}) << "another name";
+  EXPECT_EQ(matches(sample, "/mnt/img/Users/bob/AppData/Roaming/IMEKLMG.exe.txt"), Names{});
+}
+
+TEST_F(RulesTest, ImeklmgRunValueInsideAHive) {
+  // A Run value's REG_SZ data is UTF-16LE in the hive.
+  EXPECT_EQ(matches(hive(test::wide(kImeklmgRun) + std::string(2, '\0'))), Names{kImeklmgHive});
+  EXPECT_EQ(matches(hive(test::wide("\"%APPDATA%\\imeklmg.EXE -s\""))), Names{kImeklmgHive}) << "any case";
+}
+
+TEST_F(RulesTest, ImeklmgRunValueNearMisses) {
+  EXPECT_EQ(matches(test::wide(kImeklmgRun)), Names{}) << "UTF-16 text that is no hive";
+  EXPECT_EQ(matches(kImeklmgRun), Names{});
+  EXPECT_EQ(matches(hive(kImeklmgRun)), Names{}) << "ASCII: not how a hive stores REG_SZ data";
+  EXPECT_EQ(matches(hive(test::wide("C:\\Users\\bob\\AppData\\Roaming\\IMEKLMG.exe"))), Names{}) << "no -s";
+  EXPECT_EQ(matches(hive(test::wide("C:\\Tools\\NotIMEKLMG.exe -s"))), Names{}) << "another program";
+}
+
+// --- Ratankba and PowerRatankba ----------------------------------------------
+
+TEST_F(RulesTest, RatankbaRequestFormatsDecideAlone) {
+  for (const std::string& s : kRatankbaRequests) {
+    EXPECT_EQ(matches(pe({s})), Names{kRatankba}) << s;
+    EXPECT_EQ(matches(wide_pe({s})), Names{kRatankba}) << "wide " << s;
+  }
+  EXPECT_EQ(matches(pe(kRatankbaRequests + kRatankbaTier2)), Names{kRatankba});
+}
+
+TEST_F(RulesTest, RatankbaSingleSourceStringsNeedThree) {
+  EXPECT_EQ(matches(pe({"action=CmdRes&u=", "cmd.exe /c \"hostname > %s\"", "cmd.exe /c \"whoami >> %s\""})),
+            Names{kRatankba});
+  EXPECT_EQ(matches(wide_pe(
+                {"CMD.EXE /c \"net view /domain >> %s\"", "cmd.exe /c \"tasklist /svc >> %s\"", "www.eye-watch.in"})),
+            Names{kRatankba});
+  for (std::size_t i = 0; i + 1 < kRatankbaTier2.size(); ++i) {
+    EXPECT_EQ(matches(pe({kRatankbaTier2[i], kRatankbaTier2[i + 1]})), Names{}) << "two: " << kRatankbaTier2[i];
+  }
+  EXPECT_EQ(matches(pe({"%s?action=What&u=%d", "%s?action=Info&u=%I64u"})), Names{}) << "near formats";
+  EXPECT_EQ(matches(table(kRatankbaRequests + kRatankbaTier2)), Names{}) << "not a PE";
+}
+
+TEST_F(RulesTest, PowerRatankbaSchedulingScripts) {
+  EXPECT_EQ(matches("$a = New-ScheduledTaskAction -Execute powershell.exe -Argument '-w hidden -f " + kPrScript +
+                    "'\r\nRegister-ScheduledTask -TaskName " + kPrTask + " -Action $a\r\n"),
+            Names{kPowerRatankba});
+  EXPECT_EQ(matches("schtasks /create /tn " + kPrTask + " /sc minute /mo 30 /tr \"powershell -f x.ps1\"\r\n"),
+            Names{kPowerRatankba});
+  EXPECT_EQ(matches("@echo off\r\nSCHTASKS.EXE /Create /TN Updater /TR \"powershell -f " + kPrScript + "\"\r\n"),
+            Names{kPowerRatankba});
+  // The file Task Scheduler keeps in System32\Tasks: UTF-16LE XML with a BOM.
+  const std::string task_xml =
+      "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\r\n"
+      "<Task version=\"1.2\" xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">"
+      "<RegistrationInfo><URI>\\" +
+      kPrTask +
+      "</URI></RegistrationInfo><Actions><Exec>"
+      "<Command>powershell.exe</Command><Arguments>-f " +
+      kPrScript + "</Arguments></Exec></Actions></Task>\r\n";
+  EXPECT_EQ(matches(std::string("\xFF\xFE", 2) + test::wide(task_xml)), Names{kPowerRatankba});
+}
+
+TEST_F(RulesTest, PowerRatankbaNearMisses) {
+  EXPECT_EQ(matches("Indicators: the script " + kPrScript + " runs as the scheduled task " + kPrTask + ".\n"), Names{})
+      << "a text naming both";
+  EXPECT_EQ(matches(test::wide("IOC: " + kPrScript + ", task " + kPrTask)), Names{});
+  EXPECT_EQ(matches("It persists with Register-ScheduledTask (or schtasks /create).\r\nTask name: " + kPrTask +
+                    "\r\nScript: " + kPrScript + "\r\n"),
+            Names{})
+      << "scheduling and names on separate lines";
+  EXPECT_EQ(matches("schtasks /create /tn ProxyUpdater /tr \"powershell -f C:\\Users\\Public\\x.ps1\"\r\n"), Names{})
+      << "another task";
+  EXPECT_EQ(matches("schtasks /delete /tn " + kPrTask + " /f\r\n"), Names{}) << "a clean-up, not a schedule";
+  EXPECT_EQ(matches(pe({"schtasks /create /tn " + kPrTask})), Names{}) << "an executable: not this rule";
+  EXPECT_EQ(matches("Register-ScheduledTask -TaskName " + kPrTask + " " + std::string(1 << 20, ' ')), Names{})
+      << "over the size cap";
+  const std::string xml =
+      "<?xml version=\"1.0\"?><Task xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">"
+      "<RegistrationInfo><URI>\\" +
+      kPrTask + "</URI></RegistrationInfo></Task>";
+  EXPECT_EQ(matches(xml), Names{kPowerRatankba}) << "sanity: an ASCII task definition";
+  EXPECT_EQ(matches("Recovered task definition:\n" + xml), Names{}) << "quoted in a text";
+  EXPECT_EQ(matches("<?xml version=\"1.0\"?><Task><URI>\\" + kPrTask + "</URI></Task>"), Names{}) << "no namespace";
+}
+
+TEST_F(RulesTest, RuleSourcesThemselvesDoNotMatch) {
+  // A source checkout, or a copy of rules/ on the swept host, holds every
+  // string of the pack as text.
+  for (const RuleSource& src : builtin_rule_sources()) EXPECT_EQ(matches(src.text), Names{}) << src.name;
+}
+
+// --- The path indicator list -------------------------------------------------
+
+TEST_F(RulesTest, PathListCoversTheAdditionsAndSparesGenuineLocations) {
+  FilenameIocDb db;
+  for (const auto& file : builtin_data::ioc_files()) {
+    if (std::string_view(file.name).find("filename") == std::string_view::npos) continue;
+    ASSERT_TRUE(db.add_set(file.data, std::string(file.name)));
+  }
+  ASSERT_TRUE(db.compile());
+  auto scores = [&](const std::string& path) {
+    std::vector<int> out;
+    for (const FilenameIoc* ioc : db.match(path)) out.push_back(ioc->score);
+    return out;
+  };
+  using V = std::vector<int>;
+  // The hijacker names in all four spellings.
+  for (const std::string name : {"msdtc.exe", "mstdc.exe", "gpvc.exe", "gpsvc.exe"}) {
+    EXPECT_EQ(scores("/mnt/img/Windows/" + name), V{80}) << name;
+    EXPECT_EQ(scores("/mnt/img/Users/bob/AppData/Local/Temp/" + name), V{70}) << name;
+    EXPECT_EQ(scores("C:\\ProgramData\\" + name), V{70}) << name;
+    // Where Windows keeps the genuine msdtc.exe (and nothing of the others).
+    EXPECT_EQ(scores("/mnt/img/Windows/System32/" + name), V{}) << name;
+    EXPECT_EQ(scores("C:\\WINDOWS\\SysWOW64\\" + name), V{}) << name;
+    EXPECT_EQ(scores("/mnt/img/Windows/WinSxS/amd64_microsoft-windows-msdtc-x_31bf3856ad364e35_10.0.1_none/" + name),
+              V{})
+        << name;
+  }
+  EXPECT_EQ(scores("/mnt/img/Windows/System32/gpsvc.dll"), V{}) << "the Group Policy service DLL";
+  EXPECT_EQ(scores("/mnt/img/Users/bob/AppData/Roaming/IMEKLMG.exe"), V{75});
+  EXPECT_EQ(scores("/mnt/img/Users/bob/AppData/Local/IMEKLMG.exe"), V{});
+  EXPECT_EQ(scores("/mnt/img/Users/Public/Documents/ProxyAutoUpdate.ps1"), V{70});
+  EXPECT_EQ(scores("/mnt/img/Windows/System32/Tasks/ProxyServerUpdater"), V{70});
+  EXPECT_EQ(scores("/tmp/.ICE-unix/TMPENG1F2A.dat"), V{70});
+  EXPECT_EQ(scores("/tmp/.ICE-unix/DUMP0.dat"), V{70});
+  EXPECT_EQ(scores("/tmp/.ICE-unix/config_3"), V{60});
+  EXPECT_EQ(scores("/tmp/.ICE-unix/1234"), V{}) << "an X11 session socket";
+}
+
 // --- Near misses across the whole pack ---------------------------------------
 
 TEST_F(RulesTest, BenignSqlplusAndSwiftToolDoesNotMatch) {
@@ -496,7 +719,7 @@ TEST_F(RulesTest, NonPeFilesWithPeGatedStringsDoNotMatch) {
   const std::string wide_payload = wide_table(every_pe_gated_string());
   // Sanity: inside a PE the same bytes fire every PE-gated rule but evtsys
   // (which steps aside when engine strings are present).
-  EXPECT_EQ(matches(test::synth_pe(payload)), (Names{kEngine, kNroff, kRat, kCrypto}));
+  EXPECT_EQ(matches(test::synth_pe(payload)), (Names{kEngine, kNroff, kRat, kCrypto, kRatankba}));
 
   EXPECT_EQ(matches(payload), Names{}) << "no header";
   EXPECT_EQ(matches(wide_payload), Names{}) << "no header, UTF-16";
