@@ -276,7 +276,7 @@ TEST(Cli, ImageIsCheckedBeforeScanning) {
   write_file(t / "disk.dd", std::string(512, '\0'));
   RunResult neither = run({kBin, "scan", "--no-builtin"});
   EXPECT_EQ(neither.exit_code, 2);
-  EXPECT_NE(neither.err.find("scan: PATH or --image is required"), std::string::npos) << neither.err;
+  EXPECT_NE(neither.err.find("scan: PATH, --image, --processes or --pid is required"), std::string::npos) << neither.err;
   RunResult missing = run({kBin, "scan", "--no-builtin", "-o", out / "r.json", "--image", t / "missing.dd"});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("--image " + (t / "missing.dd") + ": No such file or directory"), std::string::npos)

@@ -163,7 +163,29 @@ TEST(ScanPlan, SeverityThresholdsFollowTheReportsSeverities) {
 
 TEST(ScanPlan, NeitherPathNorImageIsRefused) {
   EXPECT_EQ(error_of(RawScanOptions{}),
-            "scan: PATH or --image is required (on the command line, or as PATH or image in the config file)");
+            "scan: PATH, --image, --processes or --pid is required (on the command line, or as PATH or image in the "
+            "config file)");
+}
+
+TEST(ScanPlan, ProcessesAloneAreASweepAndPidsAreChecked) {
+  RawScanOptions raw;
+  raw.processes = true;
+  raw.max_process_memory = "64M";
+  Result<ScanPlan> plan = plan_scan(raw, quiet_context());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_TRUE(plan->scan.all_processes);
+  EXPECT_EQ(plan->scan.max_process_memory, std::uint64_t{64} << 20);
+  raw = RawScanOptions{};
+  raw.pids = {1, 42};
+  plan = plan_scan(raw, quiet_context());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_FALSE(plan->scan.all_processes);
+  EXPECT_EQ(plan->scan.pids, (std::vector<int>{1, 42}));
+  raw.pids = {0};
+  EXPECT_EQ(error_of(raw), "--pid 0: a process id is a positive number");
+  raw.pids = {1};
+  raw.max_process_memory = "lots";
+  EXPECT_EQ(error_of(raw).rfind("--max-process-memory: ", 0), 0u) << error_of(raw);
 }
 
 TEST(ScanPlan, BadValuesAreRefusedNamingTheOption) {

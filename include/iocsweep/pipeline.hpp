@@ -116,6 +116,13 @@ struct ScanConfig {
   /// block devices, each once; their files are matched as files are
   /// (docs/disk-images.md).
   std::vector<std::string> images;
+  /// Live processes to sweep after the images (docs/processes.md): every
+  /// one (--processes), and/or the pids given (--pid).
+  bool all_processes = false;
+  std::vector<int> pids;
+  /// Bytes of readable memory scanned per process, at most; the rest is
+  /// skipped ("process_memory_limit").
+  std::uint64_t max_process_memory = std::uint64_t{1} << 30;
   /// Bounds on what one disk image may cost.
   DiskImageOptions disk;
   Pack pack;

@@ -115,16 +115,28 @@ bool create_output(const char* option, const std::string& path, std::unique_ptr<
 CLI::App* add_scan_command(CLI::App& app, RawScanOptions& raw) {
   const ArchiveOptions& limits = scan_defaults().archive;
   CLI::App* scan = app.add_subcommand("scan", "Sweep files and directories for indicators");
-  scan->add_option(
-          "PATH", raw.paths,
-          "Files or directories to sweep (symlinks named here are followed, "
-          "none below them; a path named twice or inside another is swept once); required unless --image is given")
+  scan->add_option("PATH", raw.paths,
+                   "Files or directories to sweep (symlinks named here are followed, "
+                   "none below them; a path named twice or inside another is swept once); required unless --image, "
+                   "--processes or --pid is given")
       ->type_name("PATH...");
   scan->add_option("--image", raw.images,
                    "Disk image to sweep: a regular file or a block device, opened read-only (disk images: see "
                    "docs/disk-images.md); repeatable, and combinable with PATHs")
       ->type_name("FILE")
       ->allow_extra_args(false);
+  scan->add_flag("--processes", raw.processes,
+                 "Sweep every live process too (Linux): its executable through /proc/PID/exe, deleted or not, and "
+                 "its readable memory, as `yara RULES PID` reads it; never stopped or attached to (see "
+                 "docs/processes.md). Reading another user's process needs root");
+  scan->add_option("--pid", raw.pids, "Sweep this live process, as --processes does; repeatable")
+      ->type_name("PID")
+      ->allow_extra_args(false);
+  scan->add_option("--max-process-memory", raw.max_process_memory,
+                   "Readable memory scanned per process, at most (K, M, G suffixes); the rest is listed in "
+                   "skipped[] as process_memory_limit and makes the sweep incomplete")
+      ->type_name("SIZE")
+      ->capture_default_str();
   add_pack_options(*scan, raw.rules, raw.no_builtin);
   scan->add_option("--iocs", raw.iocs,
                    "Indicator file: a hash list (HASH;DESCRIPTION or HASH;SCORE;DESCRIPTION per line, '#' "

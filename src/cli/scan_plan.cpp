@@ -298,9 +298,16 @@ Status read_exclude_file(const std::string& path, std::vector<std::string>& glob
 }  // namespace
 
 Result<ScanPlan> plan_scan(const RawScanOptions& given, const PlanContext& context) {
-  if (given.paths.empty() && given.images.empty()) {
-    return Error{"scan: PATH or --image is required (on the command line, or as PATH or image in the config file)"};
+  if (given.paths.empty() && given.images.empty() && !given.processes && given.pids.empty()) {
+    return Error{
+        "scan: PATH, --image, --processes or --pid is required (on the command line, or as PATH or image in the "
+        "config file)"};
   }
+  for (const int pid : given.pids) {
+    if (pid <= 0) return Error{"--pid " + std::to_string(pid) + ": a process id is a positive number"};
+  }
+  auto max_memory = parse_size(given.max_process_memory);
+  if (!max_memory) return Error{"--max-process-memory: " + max_memory.error().message};
   RawScanOptions raw = given;
   for (const std::string& file : raw.exclude_from) {
     if (Status read = read_exclude_file(file, raw.excludes); !read) return read.error();
@@ -349,6 +356,9 @@ Result<ScanPlan> plan_scan(const RawScanOptions& given, const PlanContext& conte
 
   config.roots = checker.distinct_roots(plan.notes);
   config.images = std::move(*images);
+  config.all_processes = raw.processes;
+  config.pids = raw.pids;
+  config.max_process_memory = *max_memory;
   config.read.strict_atime = raw.strict_atime;
   config.read.max_filesize = *max_size;
   config.threads = raw.threads == 0 ? default_thread_count() : raw.threads;

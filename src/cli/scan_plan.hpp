@@ -44,6 +44,9 @@ int lowest_score_of(std::string_view name);
 struct RawScanOptions {
   std::vector<std::string> paths;
   std::vector<std::string> images;
+  bool processes = false;
+  std::vector<int> pids;
+  std::string max_process_memory = size_text(scan_defaults().max_process_memory);
   std::vector<std::string> rules;
   std::vector<std::string> iocs;
   std::vector<std::string> filename_iocs;

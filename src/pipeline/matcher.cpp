@@ -114,6 +114,18 @@ MatchOutcome Matcher::match(const Subject& s, DigestSet kinds, Finding& finding)
   return out;
 }
 
+YaraScanResult Matcher::match_memory(MemoryBlocks& blocks, std::string_view path, std::uint32_t uid) {
+  if (!scanner_) return {};
+  ScanExternals ext;
+  if (pack_.rules->uses_externals()) {
+    ext.filename = std::string(base_name(path));
+    ext.filepath = std::string(path);
+    ext.extension = extension_of(ext.filename);
+    ext.owner = accounts_.name_of(uid);
+  }
+  return scanner_->scan_memory(blocks, ext);
+}
+
 Status Matcher::complete_digests(const Feed& feed, Finding& finding) {
   const DigestSet missing = DigestSet::all().minus(finding.digests.present);
   if (missing.empty()) return Ok{};

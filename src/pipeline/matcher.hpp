@@ -82,6 +82,12 @@ class Matcher {
   /// to `finding`.
   MatchOutcome match(const Subject& s, DigestSet kinds, Finding& finding);
 
+  /// Runs the rules over a live process's memory (YaraScanner::scan_memory:
+  /// no gate, `filesize` undefined). `path` (its executable's) and `uid`
+  /// give the externals; `filetype` and `md5` are "" in memory. Nothing is
+  /// matched when the pack has no rules.
+  YaraScanResult match_memory(MemoryBlocks& blocks, std::string_view path, std::uint32_t uid);
+
   /// Computes the digests `finding` lacks from `feed` (a finding carries
   /// all three).
   Status complete_digests(const Feed& feed, Finding& finding);

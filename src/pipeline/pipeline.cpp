@@ -17,6 +17,7 @@
 #include "pipeline/cache_policy.hpp"
 #include "pipeline/finding_filter.hpp"
 #include "pipeline/matcher.hpp"
+#include "pipeline/process_stage.hpp"
 #include "pipeline/scan_shared.hpp"
 
 // The pipeline: sources -> bounded queue -> workers -> sink.
@@ -44,7 +45,7 @@ struct DiskItem {
 };
 
 /// What a source yields.
-using ScanItem = std::variant<WalkEntry, DiskItem>;
+using ScanItem = std::variant<WalkEntry, DiskItem, ProcessItem>;
 
 /// Publishes progress and waits for --max-load before an item is queued.
 /// False when a stop was requested meanwhile.
@@ -136,7 +137,8 @@ class Worker final : public ArchiveHost {
         cache_(config, cache),
         filter_(config.min_score, config.baseline, config.baseline_writer),
         reader_(config.read),
-        archives_(config, layouts, *this, archive_options(config)) {}
+        archives_(config, layouts, *this, archive_options(config)),
+        processes_(config, *this) {}
 
   void run(BoundedQueue<ScanItem>& queue, const std::stop_token& stop) {
     stop_ = &stop;
@@ -392,6 +394,9 @@ class Worker final : public ArchiveHost {
     }
   }
 
+  /// A live process: its executable and its memory.
+  void process(const ProcessItem& item) { processes_.sweep(item.info); }
+
   // Reads `size` bytes of `source` into disk_buffer_: all of them, or as
   // many as could be read with `error` saying why not.
   ByteView read_whole(ByteSource& source, std::uint64_t size, std::string& error) {
@@ -458,6 +463,7 @@ class Worker final : public ArchiveHost {
   FindingFilter filter_;
   FileReader reader_;
   ArchiveStage archives_;
+  ProcessStage processes_;
   ReadBuffer disk_buffer_;  // the bytes of the current disk image file
   // A mapped file's first bytes (head_of): what opens_as_archive looks at,
   // and plenty for the file type and the header tests rules make in
@@ -506,6 +512,8 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
   info.started_at = now_rfc3339();
   info.roots = config.roots;
   info.images = config.images;
+  info.all_processes = config.all_processes;
+  info.pids = config.pids;
   if (config.pack.rules) info.rulesets = config.pack.rules->rulesets();
   if (config.pack.hash_iocs) info.ioc_sets = config.pack.hash_iocs->sets();
   if (config.pack.filename_iocs) {
@@ -555,6 +563,14 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
     QueueingVisitor visitor(queue, shared, throttles, stop);
     FileWalker(config.walk, MountTable::current()).walk(config.roots, visitor, stop);
     sweep_images(config, queue, shared, throttles, stop);
+    if (config.all_processes || !config.pids.empty()) {
+      list_scan_processes(
+          config, shared,
+          [&](ProcessItem item) {
+            if (admit(throttles, stop)) queue.push(std::move(item));
+          },
+          stop);
+    }
     queue.close(false);
   }  // joins the workers
 

@@ -127,6 +127,9 @@ class SharedSink {
   void allowlisted() { allowlisted_.fetch_add(1, std::memory_order_relaxed); }
   void suppressed() { suppressed_.fetch_add(1, std::memory_order_relaxed); }
   void prefiltered() { prefiltered_.fetch_add(1, std::memory_order_relaxed); }
+  // A live process swept, and the bytes of its memory read.
+  void process_scanned() { processes_.fetch_add(1, std::memory_order_relaxed); }
+  void process_memory(std::uint64_t bytes) { process_bytes_.fetch_add(bytes, std::memory_order_relaxed); }
   int max_score() {
     std::lock_guard lock(mu_);
     return max_score_;
@@ -143,6 +146,8 @@ class SharedSink {
     s.findings_suppressed = suppressed_.load();
     s.files_cached = cached_.load();
     s.yara_prefiltered = prefiltered_.load();
+    s.processes_scanned = processes_.load();
+    s.process_memory_bytes = process_bytes_.load();
     return s;
   }
 
@@ -153,7 +158,7 @@ class SharedSink {
   ScanStats stats_;  // findings, errors, files_skipped: changed under mu_
   int max_score_ = -1;
   std::atomic<std::uint64_t> without_noatime_{0}, symlinks_{0}, below_min_{0}, allowlisted_{0}, suppressed_{0},
-      cached_{0}, prefiltered_{0};
+      cached_{0}, prefiltered_{0}, processes_{0}, process_bytes_{0};
 };
 
 /// What a scan shares besides the sink: the optional throttles and the

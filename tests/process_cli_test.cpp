@@ -1,0 +1,245 @@
+// `iocsweep scan --pid / --processes` end to end, against processes the test
+// starts: one that builds a marker in its heap at run time (the bytes never
+// exist in a file), and one whose executable was deleted after it started.
+// As root, and as an unprivileged user (errors[] instead, exit 3).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "iocsweep/hash.hpp"
+#include "test_support.hpp"
+
+namespace iocsweep {
+namespace {
+
+using nlohmann::json;
+using test::TempDir;
+
+const std::string kBin = test::binary_under_test();
+
+// The marker, in two halves that are joined only in the child's heap. The
+// rule names it in hex, so the rule text does not hold it either.
+constexpr const char* kHalfA = "IOCSWEEP-HEAP-";
+constexpr const char* kHalfB = "MARKER-7c1e";
+std::string marker_hex() {
+  std::string hex;
+  char buf[4];
+  for (const char* half : {kHalfA, kHalfB}) {
+    for (const char* p = half; *p != '\0'; ++p) {
+      std::snprintf(buf, sizeof buf, "%02X ", static_cast<unsigned char>(*p));
+      hex += buf;
+    }
+  }
+  return hex;
+}
+
+/// A child process, killed and reaped when this goes.
+struct Child {
+  pid_t pid = -1;
+  ~Child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+  }
+};
+
+// Forks a child that joins the two halves in a heap buffer, tells the
+// parent, and waits to be killed.
+void start_heap_child(Child& child) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  child.pid = ::fork();
+  ASSERT_GE(child.pid, 0);
+  if (child.pid == 0) {
+    ::close(ready[0]);
+    const std::size_t a = std::strlen(kHalfA), b = std::strlen(kHalfB);
+    auto* heap = static_cast<char*>(std::malloc(a + b + 1));
+    std::memcpy(heap, kHalfA, a);
+    std::memcpy(heap + a, kHalfB, b + 1);
+    [[maybe_unused]] ssize_t w = ::write(ready[1], "r", 1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+}
+
+// Starts a copy of /bin/sleep from `dir`, then deletes the copy.
+void start_deleted_child(const std::string& dir, Child& child, std::string& exe, std::string& sha256) {
+  exe = dir + "/wiped-implant";
+  std::filesystem::copy_file("/bin/sleep", exe);
+  ::chmod(exe.c_str(), 0755);
+  const std::string bytes = test::read_file(exe);
+  Hasher h;
+  h.begin(DigestSet().with(DigestKind::kSha256));
+  h.update(test::bytes_of(bytes));
+  sha256 = h.finish().hex(DigestKind::kSha256);
+  child.pid = ::fork();
+  ASSERT_GE(child.pid, 0);
+  if (child.pid == 0) {
+    ::execl(exe.c_str(), exe.c_str(), "600", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Until the exec is done, /proc/PID/exe is the test binary.
+  for (int i = 0; i < 500; ++i) {
+    char link[4096] = {};
+    const std::string proc_exe = "/proc/" + std::to_string(child.pid) + "/exe";
+    if (::readlink(proc_exe.c_str(), link, sizeof link - 1) > 0 && std::string(link) == exe) break;
+    ::usleep(10'000);
+  }
+  ASSERT_EQ(::unlink(exe.c_str()), 0);
+}
+
+json run_json(const std::vector<std::string>& extra, int& exit_code, std::string* err = nullptr,
+              const std::vector<std::string>& prefix = {}) {
+  std::vector<std::string> args = prefix;
+  args.insert(args.end(), {kBin, "scan", "--format", "json", "--no-builtin"});
+  args.insert(args.end(), extra.begin(), extra.end());
+  const test::RunResult r = test::run(args);
+  exit_code = r.exit_code;
+  if (err != nullptr) *err = r.err;
+  return json::parse(r.out);
+}
+
+class ProcessCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (test::under_emulator()) GTEST_SKIP() << "process sweeps are tested natively, not under an emulator";
+    rules_ = dir_ / "heap.yar";
+    test::write_file(rules_, "rule heap_marker { meta: score = 90 strings: $m = { " + marker_hex() +
+                                 "} condition: $m }\n"
+                                 "rule file_only { strings: $m = { " +
+                                 marker_hex() + "} condition: $m and filesize > 0 }\n");
+  }
+  TempDir dir_;
+  std::string rules_;
+};
+
+const json* finding_at(const json& report, const std::string& prefix) {
+  for (const json& f : report["findings"]) {
+    if (f["path"].get<std::string>().rfind(prefix, 0) == 0) return &f;
+  }
+  return nullptr;
+}
+
+TEST_F(ProcessCli, MarkerBuiltInAHeapIsFoundAndItsRegionNamed) {
+  Child child;
+  ASSERT_NO_FATAL_FAILURE(start_heap_child(child));
+  int code = -1;
+  std::string err;
+  const json report = run_json({"--rules", rules_, "--pid", std::to_string(child.pid)}, code, &err);
+  EXPECT_EQ(code, 1) << err;
+  const std::string mem = "/proc/" + std::to_string(child.pid) + "/mem@0x";
+  const json* f = finding_at(report, mem);
+  ASSERT_NE(f, nullptr) << report.dump(1);
+  ASSERT_EQ((*f)["matches"].size(), 1u) << f->dump(1);  // file_only: filesize is undefined in memory
+  EXPECT_EQ((*f)["matches"][0]["rule"], "heap_marker");
+  const json& proc = (*f)["process"];
+  EXPECT_EQ(proc["pid"], child.pid);
+  EXPECT_EQ(proc["ppid"], ::getpid());
+  EXPECT_EQ(proc["exe_deleted"], false);
+  ASSERT_TRUE(proc.contains("region")) << f->dump(1);
+  EXPECT_EQ(proc["region"]["perms"].get<std::string>().substr(0, 2), "rw");
+  EXPECT_EQ(report["stats"]["processes_scanned"], 1);
+  EXPECT_GT(report["stats"]["process_memory_bytes"].get<std::uint64_t>(), 0u);
+  // Nothing is said of the test's own executable: no rule or indicator matched it.
+  EXPECT_EQ(finding_at(report, "/proc/" + std::to_string(child.pid) + "/exe"), nullptr) << report.dump(1);
+}
+
+TEST_F(ProcessCli, ProcessWhoseExecutableWasDeletedIsReportedAndItsHashStillMatches) {
+  Child child;
+  std::string exe, sha256;
+  ASSERT_NO_FATAL_FAILURE(start_deleted_child(dir_.path(), child, exe, sha256));
+  const std::string iocs = dir_ / "hashes.txt";
+  test::write_file(iocs, sha256 + ";85;test: the deleted implant\n");
+  int code = -1;
+  std::string err;
+  const json report = run_json({"--iocs", iocs, "--pid", std::to_string(child.pid)}, code, &err);
+  EXPECT_EQ(code, 1) << err;
+  const json* f = finding_at(report, "/proc/" + std::to_string(child.pid) + "/exe");
+  ASSERT_NE(f, nullptr) << report.dump(1);
+  EXPECT_EQ((*f)["process"]["exe"], exe);
+  EXPECT_EQ((*f)["process"]["exe_deleted"], true);
+  bool hash = false, observed = false;
+  for (const json& m : (*f)["matches"]) {
+    if (m["type"] == "hash") hash = m["value"] == sha256;
+    if (m["type"] == "process") observed = m["observation"] == "process_exe_deleted";
+  }
+  EXPECT_TRUE(hash) << f->dump(1);
+  EXPECT_TRUE(observed) << f->dump(1);
+}
+
+TEST_F(ProcessCli, EveryProcessIsSweptButItself) {
+  Child child;
+  ASSERT_NO_FATAL_FAILURE(start_heap_child(child));
+  int code = -1;
+  std::string err;
+  const json report = run_json({"--rules", rules_, "--processes"}, code, &err);
+  // Exit 1: the marker. Other processes of this machine may be unreadable
+  // (none is, as root) but none may be missing from the accounts.
+  EXPECT_TRUE(code == 1 || code == 3) << err;
+  EXPECT_NE(finding_at(report, "/proc/" + std::to_string(child.pid) + "/mem@0x"), nullptr) << report.dump(1);
+  EXPECT_TRUE(report["scan"]["processes"]["all"].get<bool>());
+  bool self = false, kernel = false;
+  for (const json& s : report["skipped"]) {
+    self = self || s["reason"] == "self";
+    kernel = kernel || s["reason"] == "kernel_thread";
+  }
+  EXPECT_TRUE(self) << report["skipped"].dump(1);
+  EXPECT_TRUE(kernel) << "pid 2 (kthreadd) is a kernel thread";
+  EXPECT_GT(report["stats"]["processes_scanned"].get<int>(), 1);
+}
+
+TEST_F(ProcessCli, MissingPidIsAnErrorAndTheSweepIsIncomplete) {
+  // Pids above pid_max never exist.
+  int code = -1;
+  const json report = run_json({"--rules", rules_, "--pid", "2147483646"}, code);
+  EXPECT_EQ(code, 3);
+  ASSERT_EQ(report["errors"].size(), 1u) << report.dump(1);
+  EXPECT_EQ(report["errors"][0]["path"], "/proc/2147483646/exe");
+}
+
+TEST_F(ProcessCli, UnprivilegedSweepReportsWhatItCouldNotReadAndExits3) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to start a sweep as another user";
+  if (::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv (util-linux)";
+  Child child;  // runs as root
+  ASSERT_NO_FATAL_FAILURE(start_heap_child(child));
+  // The binary and the rules where the unprivileged user can read them.
+  TempDir open_dir;
+  ::chmod(open_dir.path().c_str(), 0755);
+  const std::string bin = open_dir / "iocsweep", rules = open_dir / "heap.yar";
+  std::filesystem::copy_file(kBin, bin);
+  std::filesystem::copy_file(rules_, rules);
+  ::chmod(bin.c_str(), 0755);
+  ::chmod(rules.c_str(), 0644);
+  const test::RunResult r =
+      test::run({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "scan", "--format",
+                 "json", "--no-builtin", "--rules", rules, "--pid", std::to_string(child.pid)},
+                "/dev/null", open_dir.path());
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  const json report = json::parse(r.out);
+  EXPECT_TRUE(report["findings"].empty()) << report.dump(1);
+  bool denied = false;
+  for (const json& e : report["errors"]) {
+    denied = denied || (e["error"].get<std::string>().find("permission denied") != std::string::npos &&
+                        e["process"]["pid"] == child.pid);
+  }
+  EXPECT_TRUE(denied) << report["errors"].dump(1);
+}
+
+}  // namespace
+}  // namespace iocsweep
