@@ -44,6 +44,10 @@ std::string marker_hex() {
   return hex;
 }
 
+// Where the child keeps its heap buffer: an escaped pointer, so the compiler
+// cannot drop the buffer it never reads.
+char* volatile g_heap_marker = nullptr;
+
 /// A child process, killed and reaped when this goes.
 struct Child {
   pid_t pid = -1;
@@ -69,6 +73,7 @@ void start_heap_child(Child& child) {
     auto* heap = static_cast<char*>(std::malloc(a + b + 1));
     std::memcpy(heap, kHalfA, a);
     std::memcpy(heap + a, kHalfB, b + 1);
+    g_heap_marker = heap;
     [[maybe_unused]] ssize_t w = ::write(ready[1], "r", 1);
     for (;;) ::pause();
   }

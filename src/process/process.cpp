@@ -3,6 +3,8 @@
 // mappings) or can change under us (it may exit at any time): every field
 // is parsed defensively and every read may fail.
 
+#include "iocsweep/process.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +15,6 @@
 #include <charconv>
 #include <cstring>
 
-#include "iocsweep/process.hpp"
 #include "process/maps_parse.hpp"
 
 namespace iocsweep {
@@ -182,8 +183,8 @@ Result<ProcessInfo> read_process_info(int pid) {
     if (n > 0 && static_cast<std::size_t>(n) < sizeof link) {
       std::string target(link, static_cast<std::size_t>(n));
       constexpr std::string_view kDeleted = " (deleted)";
-      if (target.size() > kDeleted.size() && target.compare(target.size() - kDeleted.size(), kDeleted.size(),
-                                                            kDeleted) == 0) {
+      if (target.size() > kDeleted.size() &&
+          target.compare(target.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) {
         target.resize(target.size() - kDeleted.size());
         info.exe_deleted = true;
       }

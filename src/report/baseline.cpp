@@ -234,6 +234,7 @@ std::string match_identity(const MatchRecord& match) {
   if (const auto* f = std::get_if<FilenameMatchRecord>(&match)) {
     return filename_identity(f->ioc->pattern, f->ioc->false_positive);
   }
+  if (const auto* o = std::get_if<ObservationMatchRecord>(&match)) return "process:" + std::string(o->observation->id);
   const HashIoc& ioc = *std::get<HashMatchRecord>(match).ioc;
   return "hash:" + std::string(digest_name(ioc.kind)) + ":" + ioc.value;
 }
@@ -288,6 +289,8 @@ void BaselineWriter::add(const Finding& finding) {
       note = "YARA rule " + y->rule->name + " (" + y->rule->ns + ")";
     } else if (const auto* h = std::get_if<HashMatchRecord>(&m)) {
       note = h->ioc->description.empty() ? "hash indicator from " + h->ioc->source : h->ioc->description;
+    } else if (const auto* o = std::get_if<ObservationMatchRecord>(&m)) {
+      note = "process observation " + std::string(o->observation->id);
     } else {
       const FilenameIoc& ioc = *std::get<FilenameMatchRecord>(m).ioc;
       note = "path indicator " + ioc.pattern;

@@ -71,6 +71,10 @@ MatchColumns columns_of(const MatchRecord& m) {
     return {"filename", f->ioc->pattern, f->ioc->source + ":" + std::to_string(f->ioc->line),
             std::to_string(f->ioc->score), f->ioc->description};
   }
+  if (const auto* o = std::get_if<ObservationMatchRecord>(&m)) {
+    return {"process", std::string(o->observation->id), "iocsweep", std::to_string(o->observation->score),
+            std::string(o->observation->description)};
+  }
   const HashIoc& ioc = *std::get<HashMatchRecord>(m).ioc;
   return {"hash:" + std::string(digest_name(ioc.kind)), ioc.value, ioc.source + ":" + std::to_string(ioc.line),
           std::to_string(ioc.score), ioc.description};

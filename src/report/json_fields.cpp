@@ -1,5 +1,7 @@
 #include "report/json_fields.hpp"
 
+#include <cstdio>
+
 #include "iocsweep/build_info.hpp"
 #include "iocsweep/version.hpp"
 #include "report/model.hpp"
@@ -38,6 +40,12 @@ json match_to_json(const MatchRecord& match) {
     if (!ioc.false_positive.empty()) out["false_positive"] = ioc.false_positive;
     return out;
   }
+  if (const auto* o = std::get_if<ObservationMatchRecord>(&match)) {
+    return json{{"type", "process"},
+                {"observation", std::string(o->observation->id)},
+                {"description", std::string(o->observation->description)},
+                {"score", o->observation->score}};
+  }
   const HashIoc& ioc = *std::get<HashMatchRecord>(match).ioc;
   return json{{"type", "hash"},   {"algorithm", digest_name(ioc.kind)}, {"value", ioc.value}, {"source", ioc.source},
               {"line", ioc.line}, {"description", ioc.description},     {"score", ioc.score}};
@@ -75,6 +83,42 @@ void add_disk_fields(json& obj, const std::optional<DiskLocation>& d) {
     obj["stream"] = path_for_json(d->stream);
     if (!is_valid_utf8(d->stream)) obj["stream_hex"] = to_hex(d->stream);
   }
+}
+
+// Text a hostile process chose (its name, its arguments, its mappings'
+// names) as a field, readable, with the NAME_hex twin when not UTF-8.
+void add_text(json& obj, const char* name, const std::string& value) {
+  obj[name] = path_for_json(value);
+  if (!is_valid_utf8(value)) obj[std::string(name) + "_hex"] = to_hex(value);
+}
+
+std::string hex_address(std::uint64_t a) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(a));
+  return buf;
+}
+
+void add_process_fields(json& obj, const std::optional<ProcessLocation>& where) {
+  if (!where) return;
+  const ProcessInfo& p = where->process;
+  json proc{{"pid", p.pid}, {"ppid", p.ppid}};
+  add_text(proc, "name", p.name);
+  add_text(proc, "exe", p.exe);
+  add_text(proc, "cmdline", p.cmdline);
+  proc["uid"] = p.uid;
+  proc["exe_deleted"] = p.exe_deleted;
+  proc["start_time"] = p.start_time;
+  proc["part"] = where->memory ? "memory" : "executable";
+  if (where->region) {
+    const MemoryRegion& r = *where->region;
+    json region{{"start", hex_address(r.start)},
+                {"end", hex_address(r.end)},
+                {"perms", to_valid_utf8(r.perms)},
+                {"offset", r.offset}};
+    add_text(region, "path", r.path);
+    proc["region"] = std::move(region);
+  }
+  obj["process"] = std::move(proc);
 }
 
 std::string disk_inside(const DiskLocation& d) {
@@ -122,6 +166,7 @@ json finding_json(const Finding& f) {
     obj["image"] = std::move(image);
   }
   add_disk_fields(obj, f.disk);
+  add_process_fields(obj, f.process);
   obj["size"] = f.size;
   for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
     if (f.digests.present.has(kind)) obj[std::string(digest_name(kind))] = f.digests.hex(kind);
@@ -139,6 +184,7 @@ json error_json(const FileError& e) {
   json obj = path_object(e.path);
   obj["error"] = to_valid_utf8(e.error);
   add_disk_fields(obj, e.disk);
+  add_process_fields(obj, e.process);
   return obj;
 }
 
@@ -147,6 +193,7 @@ json skipped_json(const SkippedFile& k) {
   obj["reason"] = k.reason;
   if (!k.detail.empty()) obj["detail"] = to_valid_utf8(k.detail);
   add_disk_fields(obj, k.disk);
+  add_process_fields(obj, k.process);
   return obj;
 }
 
@@ -193,6 +240,8 @@ json scan_json(const ScanInfo& info, const ScanEnd* end) {
   // Present only when --image was given, so reports of tree sweeps keep
   // their shape.
   if (!info.images.empty()) paths("images", info.images);
+  // Likewise only when processes were swept (--processes, --pid).
+  if (info.all_processes || !info.pids.empty()) scan["processes"] = {{"all", info.all_processes}, {"pids", info.pids}};
   if (end != nullptr) {
     scan["finished_at"] = end->finished_at;
     scan["complete"] = end->complete;
@@ -214,6 +263,8 @@ json stats_json(const ScanStats& s) {
           {"files_read_without_noatime", s.files_read_without_noatime},
           {"files_cached", s.files_cached},
           {"yara_prefiltered", s.yara_prefiltered},
+          {"processes_scanned", s.processes_scanned},
+          {"process_memory_bytes", s.process_memory_bytes},
           {"elapsed_s", s.elapsed_s}};
 }
 

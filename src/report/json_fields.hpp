@@ -23,6 +23,9 @@ json disk_image_json(const DiskLocation& d);
 /// Adds "disk_image", "deleted" and, for an alternate data stream,
 /// "stream" (and "stream_hex") to `obj`; nothing when `d` is empty.
 void add_disk_fields(json& obj, const std::optional<DiskLocation>& d);
+/// Adds `process` (pid, name, exe, cmdline, region...: docs/report-format.md)
+/// to `obj` when `where` is set; the texts the process chose get _hex twins.
+void add_process_fields(json& obj, const std::optional<ProcessLocation>& where);
 /// What disk_path() writes after the image's '#': "p2/Windows/x.dll:ads",
 /// "/A.TXT" (raw bytes). For SARIF and the text report.
 std::string disk_inside(const DiskLocation& d);

@@ -9,6 +9,7 @@ namespace iocsweep {
 int match_score(const MatchRecord& match) {
   if (const auto* y = std::get_if<YaraMatchRecord>(&match)) return y->rule->score;
   if (const auto* f = std::get_if<FilenameMatchRecord>(&match)) return f->ioc->score;
+  if (const auto* o = std::get_if<ObservationMatchRecord>(&match)) return o->observation->score;
   return std::get<HashMatchRecord>(match).ioc->score;
 }
 

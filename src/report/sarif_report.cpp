@@ -326,6 +326,11 @@ class SarifSink final : public report_detail::CollectingSink {
       props["tags"] = json::array({"security", "ioc", "hash", algorithm});
       props["source"] = to_valid_utf8(ioc.source);
       props["line"] = ioc.line;
+    } else if (const auto* o = std::get_if<ObservationMatchRecord>(&m)) {
+      rule["name"] = "ProcessObservation_" + std::string(o->observation->id);
+      short_text = std::string(o->observation->description);
+      full_text = "Live process: " + short_text + " (docs/processes.md)";
+      props["tags"] = json::array({"security", "process"});
     } else {
       const FilenameIoc& ioc = *std::get<FilenameMatchRecord>(m).ioc;
       rule["name"] = "PathIndicator";
@@ -395,6 +400,7 @@ class SarifSink final : public report_detail::CollectingSink {
     json props = {{"score", score}, {"file_score", f.score}, {"file_severity", severity_for(f.score)}};
     if (!sha256.empty()) props["sha256"] = sha256;
     report_detail::add_disk_fields(props, f.disk);
+    report_detail::add_process_fields(props, f.process);
     result["properties"] = std::move(props);
     return result;
   }

@@ -132,6 +132,7 @@ std::string match_id(const MatchRecord& m) {
   if (const auto* f = std::get_if<FilenameMatchRecord>(&m)) {
     return "filename:" + f->ioc->source + ":" + std::to_string(f->ioc->line);
   }
+  if (const auto* o = std::get_if<ObservationMatchRecord>(&m)) return "process:" + std::string(o->observation->id);
   const HashIoc& ioc = *std::get<HashMatchRecord>(m).ioc;
   return "hash:" + std::string(digest_name(ioc.kind)) + ":" + ioc.value;
 }

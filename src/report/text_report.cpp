@@ -42,6 +42,22 @@ void write_disk_line(std::ostream& out, const std::optional<DiskLocation>& d) {
   out << "\n";
 }
 
+// A live process: its facts, chosen by the process itself (escaped).
+void write_process_line(std::ostream& out, const std::optional<ProcessLocation>& p) {
+  if (!p) return;
+  out << "    process " << p->process.pid << " (" << escape_for_terminal(p->process.name) << ") exe "
+      << escape_for_terminal(p->process.exe) << (p->process.exe_deleted ? " (deleted)" : "") << ", uid "
+      << p->process.uid;
+  if (p->region) {
+    char range[64];
+    std::snprintf(range, sizeof range, "0x%llx-0x%llx", static_cast<unsigned long long>(p->region->start),
+                  static_cast<unsigned long long>(p->region->end));
+    out << ", region " << range << " " << escape_for_terminal(p->region->perms) << " "
+        << escape_for_terminal(p->region->path);
+  }
+  out << "\n";
+}
+
 // Every string that came from the scanned tree or from rule and IOC files
 // goes through escape_for_terminal: a file name must not be able to forge a
 // report line or send escape sequences to the reader's terminal.
@@ -54,6 +70,7 @@ class TextSink final : public report_detail::CollectingSink {
       out_ << upper(severity_for(f.score)) << " score=" << f.score << " " << escape_for_terminal(f.path)
            << (f.cached ? " (cached)" : "") << "\n";
       write_disk_line(out_, f.disk);  // outermost first: the image, then the member chain
+      write_process_line(out_, f.process);
       if (!f.member.empty()) {
         out_ << "    member";
         for (const std::string& m : f.member) out_ << " > " << escape_for_terminal(m);
@@ -79,6 +96,9 @@ class TextSink final : public report_detail::CollectingSink {
                << escape_for_terminal(ioc.source) << ":" << ioc.line;
           if (!ioc.description.empty()) out_ << " " << escape_for_terminal(ioc.description);
           out_ << "\n";
+        } else if (const auto* o = std::get_if<ObservationMatchRecord>(&m)) {
+          out_ << "    process " << o->observation->id << " (score " << o->observation->score << ") "
+               << o->observation->description << "\n";
         } else {
           const HashIoc& ioc = *std::get<HashMatchRecord>(m).ioc;
           out_ << "    hash " << digest_name(ioc.kind) << " " << ioc.value << " (score " << ioc.score << ") "
@@ -91,6 +111,7 @@ class TextSink final : public report_detail::CollectingSink {
     for (const FileError& e : errors_) {
       out_ << "ERROR " << escape_for_terminal(e.path) << ": " << escape_for_terminal(e.error) << "\n";
       write_disk_line(out_, e.disk);
+      write_process_line(out_, e.process);
     }
     for (const SkippedFile& s : skipped_) {
       out_ << "SKIPPED " << escape_for_terminal(s.path) << " (" << s.reason;
