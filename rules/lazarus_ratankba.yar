@@ -73,7 +73,17 @@ rule IOCSWEEP_Lazarus_PowerRatankba_Task
         // A script or task file, not an executable.
         uint16(0) != 0x5A4D and filesize < 1MB and
         (
-            $schtasks or $cmdlet_task or $cmdlet_action or
+            (
+                // A script: by its name, or a batch file by its first
+                // line. Named so that the prefilter can keep every other
+                // small text file from libyara (docs/rules.md).
+                (filepath contains ".ps1" or filepath contains ".PS1" or filepath contains ".psm1" or
+                 filepath contains ".bat" or filepath contains ".BAT" or filepath contains ".cmd" or
+                 filepath contains ".CMD" or filepath contains ".vbs" or filepath contains ".VBS" or
+                 filepath contains ".js" or filepath contains ".hta" or filepath contains ".txt" or
+                 uint32(0) == 0x68636540 or uint32(0) == 0x48434540) and
+                ($schtasks or $cmdlet_task or $cmdlet_action)
+            ) or
             (
                 // The XML declaration: UTF-16LE with a BOM, UTF-16LE, or ASCII.
                 (uint32(0) == 0x003CFEFF or uint32(0) == 0x003F003C or uint32(0) == 0x6D783F3C) and

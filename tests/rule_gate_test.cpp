@@ -272,14 +272,15 @@ TEST(NonMzSources, SetsThatCannotBeSplitSafelyAreLeftWhole) {
 class RuleGateWithYara : public WithYaraLibrary {};
 
 TEST_F(RuleGateWithYara, SecondSetOnlyWhenEnoughRulesRequireMz) {
-  // The built-in pack's five PE rules do not repay a second compiled set.
+  // The built-in pack's seven PE rules do not repay a second compiled set.
   auto builtin = CompiledRules::compile(builtin_rule_sources());
   ASSERT_TRUE(builtin) << builtin.error().message;
   EXPECT_EQ((*builtin)->non_mz_rules(), -1);
-  // Asked for: the batch-script and document rules apply to other files.
+  // Asked for: the batch-script, document, registry-hive, XCOFF and
+  // scheduled-task rules apply to other files.
   auto split = CompiledRules::compile(builtin_rule_sources(), {}, 1);
   ASSERT_TRUE(split);
-  EXPECT_EQ((*split)->non_mz_rules(), 2);
+  EXPECT_EQ((*split)->non_mz_rules(), 5);
   // kNonMzMinRules rules requiring MZ: the second set is made by default.
   std::string text = "rule text { strings: $a = \"t\" condition: $a }\n";
   for (std::size_t i = 0; i < kNonMzMinRules; ++i) {
@@ -298,8 +299,16 @@ TEST_F(RuleGateWithYara, BuiltInPackRulesOutOrdinaryFiles) {
   ASSERT_TRUE(rules) << rules.error().message;
   const RuleGate& g = compiled_gate(**rules);
   ASSERT_FALSE(g.admits_all()) << g.reason();
-  EXPECT_TRUE(admits(g, 100000, "MZ\x90"));       // a Windows executable
-  EXPECT_FALSE(admits(g, 100u << 20, "MZ\x90"));  // ... of 100 MB
+  // Heads of at least 4 bytes, as a file's are: the registry-hive rule
+  // tests uint32(0) at any size.
+  EXPECT_TRUE(admits(g, 100000, std::string_view("MZ\x90\0", 4)));       // a Windows executable
+  EXPECT_FALSE(admits(g, 100u << 20, std::string_view("MZ\x90\0", 4)));  // ... of 100 MB
+  EXPECT_TRUE(admits(g, 100u << 20, "regf"));                             // a registry hive of 100 MB
+  // A script is known by its name (PowerRatankba): the same small text
+  // under another name is ruled out above.
+  ScanExternals ps1;
+  ps1.filepath = "C:\\Users\\Public\\x.ps1";
+  EXPECT_TRUE(admits(g, 50000, "# Copyright", ps1));
   EXPECT_FALSE(admits(g, 2u << 20,
                       "\x7f"
                       "ELF\x02\x01"));            // a shared library

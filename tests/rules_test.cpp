@@ -587,10 +587,14 @@ TEST_F(RulesTest, RatankbaSingleSourceStringsNeedThree) {
 }
 
 TEST_F(RulesTest, PowerRatankbaSchedulingScripts) {
-  EXPECT_EQ(matches("$a = New-ScheduledTaskAction -Execute powershell.exe -Argument '-w hidden -f " + kPrScript +
-                    "'\r\nRegister-ScheduledTask -TaskName " + kPrTask + " -Action $a\r\n"),
-            Names{kPowerRatankba});
-  EXPECT_EQ(matches("schtasks /create /tn " + kPrTask + " /sc minute /mo 30 /tr \"powershell -f x.ps1\"\r\n"),
+  const std::string ps1 = "$a = New-ScheduledTaskAction -Execute powershell.exe -Argument '-w hidden -f " +
+                          kPrScript + "'\r\nRegister-ScheduledTask -TaskName " + kPrTask + " -Action $a\r\n";
+  EXPECT_EQ(matches(ps1, "C:\\Users\\Public\\Documents\\install.ps1"), Names{kPowerRatankba});
+  // A script is known by its name: the same text in a file of another name
+  // is not looked at (the prefilter keeps other small text files from libyara).
+  EXPECT_EQ(matches(ps1, "/srv/notes/readme"), Names{});
+  EXPECT_EQ(matches("schtasks /create /tn " + kPrTask + " /sc minute /mo 30 /tr \"powershell -f x.ps1\"\r\n",
+                    "/mnt/img/Users/x/AppData/Local/Temp/u.cmd"),
             Names{kPowerRatankba});
   EXPECT_EQ(matches("@echo off\r\nSCHTASKS.EXE /Create /TN Updater /TR \"powershell -f " + kPrScript + "\"\r\n"),
             Names{kPowerRatankba});
@@ -611,14 +615,16 @@ TEST_F(RulesTest, PowerRatankbaNearMisses) {
       << "a text naming both";
   EXPECT_EQ(matches(test::wide("IOC: " + kPrScript + ", task " + kPrTask)), Names{});
   EXPECT_EQ(matches("It persists with Register-ScheduledTask (or schtasks /create).\r\nTask name: " + kPrTask +
-                    "\r\nScript: " + kPrScript + "\r\n"),
+                        "\r\nScript: " + kPrScript + "\r\n",
+                    "notes.txt"),
             Names{})
       << "scheduling and names on separate lines";
-  EXPECT_EQ(matches("schtasks /create /tn ProxyUpdater /tr \"powershell -f C:\\Users\\Public\\x.ps1\"\r\n"), Names{})
+  EXPECT_EQ(matches("schtasks /create /tn ProxyUpdater /tr \"powershell -f C:\\Users\\Public\\x.ps1\"\r\n", "a.bat"),
+            Names{})
       << "another task";
-  EXPECT_EQ(matches("schtasks /delete /tn " + kPrTask + " /f\r\n"), Names{}) << "a clean-up, not a schedule";
-  EXPECT_EQ(matches(pe({"schtasks /create /tn " + kPrTask})), Names{}) << "an executable: not this rule";
-  EXPECT_EQ(matches("Register-ScheduledTask -TaskName " + kPrTask + " " + std::string(1 << 20, ' ')), Names{})
+  EXPECT_EQ(matches("schtasks /delete /tn " + kPrTask + " /f\r\n", "a.bat"), Names{}) << "a clean-up, not a schedule";
+  EXPECT_EQ(matches(pe({"schtasks /create /tn " + kPrTask}), "a.bat"), Names{}) << "an executable: not this rule";
+  EXPECT_EQ(matches("Register-ScheduledTask -TaskName " + kPrTask + " " + std::string(1 << 20, ' '), "a.ps1"), Names{})
       << "over the size cap";
   const std::string xml =
       "<?xml version=\"1.0\"?><Task xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">"

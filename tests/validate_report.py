@@ -116,38 +116,72 @@ def main() -> int:
             print("SKIP (disk image case): mkfs.fat / mtools not installed")
         else:
             cases.insert(0, (["scan", "--iocs", ioc, "--image", image], {"disk_image"}, set()))  # the cache runs stay last
-        for args, want, want_reasons in cases:
-            proc = subprocess.run([binary] + args, capture_output=True, check=False)
-            if proc.returncode not in (0, 1, 3):
-                print(f"iocsweep {args} exited {proc.returncode}: {proc.stderr.decode()}")
-                return 1
-            doc = json.loads(proc.stdout.decode("utf-8"))  # strict UTF-8
-            jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
-            roots = [a for a in args if isinstance(a, bytes)]
-            if roots and doc["scan"].get("roots_hex") != [r.hex() for r in roots]:
-                print(f"iocsweep {args}: scan.roots_hex is {doc['scan'].get('roots_hex')}")
-                return 1
-            # The archive cases produced what the schema has to cover.
-            kinds = {k for f in doc["findings"] for k in ("member", "member_hex", "image", "disk_image") if k in f}
-            # What the schema cannot say: a finding in a disk image is named
-            # by its disk path, IMAGE#[pN]PATH[:STREAM].
-            for f in doc["findings"] + doc["errors"] + doc["skipped"]:
-                d = f.get("disk_image")
-                if d is None or "path_hex" in f:  # replacement text need not concatenate
-                    continue
-                want_path = (d["path"] + "#" + ("" if d["partition"] is None else f"p{d['partition']}") +
-                             d["path_in_filesystem"] + (":" + f["stream"] if "stream" in f else ""))
-                if f["path"] != want_path:
-                    print(f"iocsweep {args}: path {f['path']!r} is not the disk path {want_path!r}")
-                    return 1
-            reasons = {s["reason"] for s in doc["skipped"]}
-            if not want <= kinds or not want_reasons <= reasons:
-                print(f"iocsweep {args}: expected {want} and {want_reasons}, got {kinds} and {reasons}")
-                return 1
-        if not any(f.get("cached") for f in doc["findings"]) or doc["stats"]["files_cached"] == 0:
-            print("the second run with --cache reported nothing from the cache")
+        # A live process whose executable was deleted, with a rule that
+        # matches in its memory: process fields, a region, an observation.
+        child = None
+        if "--pid" in helptext and os.path.exists("/bin/sleep"):
+            wiped = os.path.join(cfg, "wiped")
+            shutil.copy("/bin/sleep", wiped)
+            os.chmod(wiped, 0o755)
+            child = subprocess.Popen([wiped, "600"])
+            for _ in range(500):
+                try:
+                    if os.readlink(f"/proc/{child.pid}/exe") == wiped:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.01)
+            os.unlink(wiped)
+            mem_rule = os.path.join(cfg, "mem.yar")
+            with open(mem_rule, "w", encoding="utf-8") as f:
+                f.write('rule in_memory { strings: $a = "GLIBC_" condition: $a }\n')
+            cases.insert(0, (["scan", "--no-builtin", "--rules", mem_rule, "--pid", str(child.pid), "--pid", "1"],
+                             {"process"}, set()))
+        else:
+            print("SKIP (process case): this iocsweep has no --pid, or no /bin/sleep")
+        try:
+            return check_cases(binary, schema, cases)
+        finally:
+            if child is not None:
+                child.kill()
+                child.wait()
+
+
+def check_cases(binary, schema, cases) -> int:
+    """Runs each case; 0 when every report validates and shows what it must."""
+    for args, want, want_reasons in cases:
+        proc = subprocess.run([binary] + args, capture_output=True, check=False)
+        if proc.returncode not in (0, 1, 3):
+            print(f"iocsweep {args} exited {proc.returncode}: {proc.stderr.decode()}")
             return 1
-        print("report validates against", schema_path)
+        doc = json.loads(proc.stdout.decode("utf-8"))  # strict UTF-8
+        jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+        roots = [a for a in args if isinstance(a, bytes)]
+        if roots and doc["scan"].get("roots_hex") != [r.hex() for r in roots]:
+            print(f"iocsweep {args}: scan.roots_hex is {doc['scan'].get('roots_hex')}")
+            return 1
+        # The archive cases produced what the schema has to cover.
+        kinds = {k for f in doc["findings"] for k in ("member", "member_hex", "image", "disk_image", "process")
+                 if k in f}
+        # What the schema cannot say: a finding in a disk image is named
+        # by its disk path, IMAGE#[pN]PATH[:STREAM].
+        for f in doc["findings"] + doc["errors"] + doc["skipped"]:
+            d = f.get("disk_image")
+            if d is None or "path_hex" in f:  # replacement text need not concatenate
+                continue
+            want_path = (d["path"] + "#" + ("" if d["partition"] is None else f"p{d['partition']}") +
+                         d["path_in_filesystem"] + (":" + f["stream"] if "stream" in f else ""))
+            if f["path"] != want_path:
+                print(f"iocsweep {args}: path {f['path']!r} is not the disk path {want_path!r}")
+                return 1
+        reasons = {s["reason"] for s in doc["skipped"]}
+        if not want <= kinds or not want_reasons <= reasons:
+            print(f"iocsweep {args}: expected {want} and {want_reasons}, got {kinds} and {reasons}")
+            return 1
+    if not any(f.get("cached") for f in doc["findings"]) or doc["stats"]["files_cached"] == 0:
+        print("the second run with --cache reported nothing from the cache")
+        return 1
+    print("report validates against the schema")
     return 0
 
 
