@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <csetjmp>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -471,10 +473,22 @@ bool open_slot(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t
             std::optional<std::uint64_t> first;
             const YR_STRING* string = nullptr;
             yr_rule_strings_foreach(rule, string) {
-              const YR_MATCH* match = nullptr;
-              yr_string_matches_foreach(context, string, match) {
-                const auto at = static_cast<std::uint64_t>(match->base + match->offset);
-                if (!first || at < *first) first = at;
+              // libyara 4.2 keeps matches in its notebook at 4-byte
+              // alignment: their fields are copied out, not accessed in
+              // place (a misaligned member access is undefined behaviour).
+              const auto* match = context->matches[string->idx].head;
+              while (match != nullptr) {
+                const auto* raw = reinterpret_cast<const unsigned char*>(match);
+                std::int64_t base = 0, offset = 0;
+                bool is_private = false;
+                std::memcpy(&base, raw + offsetof(YR_MATCH, base), sizeof base);
+                std::memcpy(&offset, raw + offsetof(YR_MATCH, offset), sizeof offset);
+                std::memcpy(&is_private, raw + offsetof(YR_MATCH, is_private), sizeof is_private);
+                if (!is_private) {
+                  const auto at = static_cast<std::uint64_t>(base + offset);
+                  if (!first || at < *first) first = at;
+                }
+                std::memcpy(&match, raw + offsetof(YR_MATCH, next), sizeof match);
               }
             }
             s->current->first_address.push_back(first);

@@ -205,19 +205,27 @@ void ProcessStage::sweep_memory(const ProcessInfo& info) {
     if (r.readable() && r.end > r.start && r.path != "[vvar]") regions.push_back(std::move(r));
   }
   std::sort(regions.begin(), regions.end(), [](const auto& a, const auto& b) { return a.start < b.start; });
-  RegionBlocks blocks(**memory, buffer_, host_);
+  // Within --max-process-memory, the smallest regions first: code, heap,
+  // stacks and most of what an implant allocates are small, while the
+  // largest regions are mostly reserved and untouched (a JVM's heap, a
+  // sanitizer's shadow). The blocks are then scanned in address order.
+  std::vector<std::size_t> by_size(regions.size());
+  for (std::size_t k = 0; k < by_size.size(); ++k) by_size[k] = k;
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [&](std::size_t a, std::size_t b) { return regions[a].size() < regions[b].size(); });
+  std::vector<std::uint64_t> take(regions.size(), 0);
   std::uint64_t budget = config_.max_process_memory;
   std::uint64_t left_out = 0;
-  for (const MemoryRegion& r : regions) {
-    std::uint64_t at = r.start;
-    while (at < r.end) {
-      const std::uint64_t n = std::min<std::uint64_t>({r.end - at, kProcessBlockBytes, budget});
-      if (n == 0) {
-        left_out += r.end - at;
-        break;
-      }
+  for (const std::size_t k : by_size) {
+    take[k] = std::min(regions[k].size(), budget);
+    budget -= take[k];
+    left_out += regions[k].size() - take[k];
+  }
+  RegionBlocks blocks(**memory, buffer_, host_);
+  for (std::size_t k = 0; k < regions.size(); ++k) {
+    for (std::uint64_t at = regions[k].start; at < regions[k].start + take[k];) {
+      const std::uint64_t n = std::min<std::uint64_t>(regions[k].start + take[k] - at, kProcessBlockBytes);
       blocks.blocks.push_back({at, static_cast<std::size_t>(n)});
-      budget -= n;
       at += n;
     }
   }
