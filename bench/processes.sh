@@ -33,22 +33,24 @@ if [ -d "$RULES" ]; then mapfile -t rule_files < <(find "$RULES" -name '*.yar' |
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 # yara -C needs one compiled file: compile the same sources once.
-yarac "${rule_files[@]}" "$scratch/rules.yarc"
+# The externals iocsweep defines, empty as in memory (yara -d at compile).
+ext=(-d filename= -d filepath= -d extension= -d filetype= -d owner= -d md5=)
+yarac "${ext[@]}" "${rule_files[@]}" "$scratch/rules.yarc"
 
 # time -f: elapsed, user, sys, max RSS (KiB).
-timed() { /usr/bin/time -f '%e %U %S %M' -o "$scratch/t" "$@" >/dev/null 2>"$scratch/err" || true; cat "$scratch/t"; }
+timed() { /usr/bin/time -f '%e %U %S %M' -o "$scratch/t" "$@" >/dev/null 2>"$scratch/err" || true; tail -n 1 "$scratch/t"; }
 pids() { ps -e -o pid= | awk -v self=$$ '$1 != self {print $1}'; }
 
 run_iocsweep() { timed "$BIN" scan --no-builtin --rules "$RULES" --processes --threads 2 --format json -o "$scratch/r.json"; }
 run_yara_seq() {
   /usr/bin/time -f '%e %U %S %M' -o "$scratch/t" bash -c \
     'for p in $(ps -e -o pid=); do yara -C "$0" "$p" >/dev/null 2>&1; done' "$scratch/rules.yarc" || true
-  cat "$scratch/t"
+  tail -n 1 "$scratch/t"
 }
 run_yara_par() {
   /usr/bin/time -f '%e %U %S %M' -o "$scratch/t" bash -c \
     'ps -e -o pid= | xargs -P 2 -n 1 yara -C "$0" >/dev/null 2>&1' "$scratch/rules.yarc" || true
-  cat "$scratch/t"
+  tail -n 1 "$scratch/t"
 }
 
 run_iocsweep >/dev/null; run_yara_seq >/dev/null; run_yara_par >/dev/null
