@@ -63,7 +63,7 @@ TEST(Csv, OneRowPerMatchQuotedPerRfc4180WithExactPaths) {
   // The disk-image columns were added after "cached": the first 16 stay put.
   EXPECT_EQ(rows[0][15], "cached");
   EXPECT_EQ(rows[0][16], "disk_image");
-  for (const auto& row : rows) EXPECT_EQ(row.size(), 24u) << row[0];
+  for (const auto& row : rows) EXPECT_EQ(row.size(), 36u) << row[0];
   std::map<std::string, std::set<std::string>> types_by_path;
   for (const auto& row : rows) {
     if (row[0] != "finding") continue;
@@ -111,7 +111,7 @@ TEST(Csv, ControlCharactersAreEscapedAndFormulasNeutralised) {
   EXPECT_TRUE(crlf_only) << r.out;
   std::map<std::string, std::string> hex_by_path;
   for (const auto& row : rows) {
-    ASSERT_EQ(row.size(), 24u) << row[0];
+    ASSERT_EQ(row.size(), 36u) << row[0];
     if (row[0] == "skipped") hex_by_path[row[1]] = row[2];
   }
   const std::string esc_cell = t / "esc\\x1b[31m\\x0d\\x07\\x09.txt";

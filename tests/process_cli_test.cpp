@@ -5,10 +5,13 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -213,6 +216,114 @@ TEST_F(ProcessCli, EveryProcessIsSweptButItself) {
   EXPECT_TRUE(self) << report["skipped"].dump(1);
   EXPECT_TRUE(kernel) << "pid 2 (kthreadd) is a kernel thread";
   EXPECT_GT(report["stats"]["processes_scanned"].get<int>(), 1);
+}
+
+// RFC 4180 rows (CRLF ends, quoted cells with doubled quotes).
+std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string cell;
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        cell += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cell += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(std::move(cell));
+      cell.clear();
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      rows.back().push_back(std::move(cell));
+      cell.clear();
+      rows.emplace_back();
+      ++i;
+    } else {
+      cell += c;
+    }
+  }
+  if (rows.back().empty()) rows.pop_back();
+  return rows;
+}
+
+TEST_F(ProcessCli, CsvRowsNameTheProcessAndRegionInTheirOwnColumns) {
+  Child child;
+  ASSERT_NO_FATAL_FAILURE(start_heap_child(child));
+  if (IsSkipped()) return;
+  const test::RunResult r = test::run(
+      {kBin, "scan", "--format", "csv", "--no-builtin", "--rules", rules_, "--pid", std::to_string(child.pid)});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto rows = csv_rows(r.out);
+  ASSERT_GE(rows.size(), 3u) << r.out;
+  const std::vector<std::string>& header = rows.front();
+  const auto col = [&](const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    return it == header.end() ? std::size_t{0} : static_cast<std::size_t>(it - header.begin());
+  };
+  ASSERT_EQ(header.size(), 36u) << r.out;
+  ASSERT_NE(col("pid"), 0u);
+  ASSERT_NE(col("region_path"), 0u);
+  const std::vector<std::string>* finding = nullptr;
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.size(), header.size()) << "every row has every column";
+    if (row[0] == "finding" && row[col("match")] == "heap_marker") finding = &row;
+  }
+  ASSERT_NE(finding, nullptr) << r.out;
+  const std::vector<std::string>& f = *finding;
+  EXPECT_EQ(f[col("pid")], std::to_string(child.pid));
+  EXPECT_EQ(f[col("ppid")], std::to_string(::getpid()));
+  EXPECT_EQ(f[col("uid")], std::to_string(::getuid()));
+  EXPECT_EQ(f[col("exe_deleted")], "false");
+  EXPECT_EQ(f[col("process_part")], "memory");
+  EXPECT_EQ(f[col("region_start")].rfind("0x", 0), 0u) << f[col("region_start")];
+  EXPECT_EQ(f[col("region_perms")].substr(0, 2), "rw");
+  EXPECT_EQ(f[col("path")], "/proc/" + std::to_string(child.pid) + "/mem@" + f[col("region_start")]);
+  // The child's command line holds its script, newlines and quotes
+  // included: one cell, the newlines written as \x0a.
+  const std::string& cmdline = f[col("process_cmdline")];
+  EXPECT_EQ(cmdline.rfind("python3 -c import os,sys,time\\x0a", 0), 0u) << cmdline;
+  EXPECT_EQ(cmdline.find('\n'), std::string::npos);
+}
+
+TEST_F(ProcessCli, SyslogMessageCarriesTheProcessAndRegion) {
+  Child child;
+  ASSERT_NO_FATAL_FAILURE(start_heap_child(child));
+  if (IsSkipped()) return;
+  const std::string sock = dir_ / "log";
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(sock.size(), sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  const test::RunResult r = test::run({kBin, "scan", "--no-builtin", "--rules", rules_, "--syslog", "--syslog-socket",
+                                       sock, "-o", dir_ / "report.json", "--pid", std::to_string(child.pid)});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  std::string finding;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0) break;
+    const std::string message(buf, static_cast<std::size_t>(n));
+    if (message.find("event=\"finding\"") != std::string::npos) finding = message;
+  }
+  ::close(fd);
+  ASSERT_FALSE(finding.empty()) << r.err;
+  EXPECT_NE(finding.find(" pid=\"" + std::to_string(child.pid) + "\" ppid=\"" + std::to_string(::getpid()) + "\""),
+            std::string::npos)
+      << finding;
+  EXPECT_NE(finding.find(" exe_deleted=\"false\" part=\"memory\" region_start=\"0x"), std::string::npos) << finding;
+  EXPECT_NE(finding.find(" region_perms=\"rw"), std::string::npos) << finding;
+  EXPECT_NE(finding.find(" process_name=\"python3\""), std::string::npos) << finding;
+  EXPECT_NE(finding.find(" cmdline=\"python3 -c import os,sys,time\\x0a"), std::string::npos) << finding;
+  EXPECT_NE(finding.find(" match=\"yara:"), std::string::npos) << finding;
 }
 
 TEST_F(ProcessCli, MissingPidIsAnErrorAndTheSweepIsIncomplete) {

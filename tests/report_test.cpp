@@ -451,15 +451,21 @@ TEST(DiskImageReport, CsvAddsEightColumnsAtTheEnd) {
   EXPECT_TRUE(crlf_only);
   ASSERT_GE(rows.size(), 2u);
   const std::vector<std::string> header = {
-      "record", "path",    "path_hex",   "size",      "score",        "severity",    "md5",
-      "sha1",   "sha256",  "match_type", "match",     "match_source", "match_score", "detail",
-      "member", "cached",  "disk_image", "partition", "offset",       "filesystem",  "path_in_filesystem",
-      "inode",  "deleted", "stream"};
+      "record", "path", "path_hex", "size", "score", "severity", "md5", "sha1", "sha256", "match_type", "match",
+      "match_source", "match_score", "detail", "member", "cached", "disk_image", "partition", "offset", "filesystem",
+      "path_in_filesystem", "inode", "deleted", "stream",
+      // The live-process columns come after the disk-image ones.
+      "pid", "ppid", "process_name", "process_exe", "process_cmdline", "uid", "exe_deleted", "process_part",
+      "region_start", "region_end", "region_perms", "region_path"};
   EXPECT_EQ(rows[0], header);
   std::map<std::string, std::vector<std::string>> by_key;  // record + path + deleted
   for (const auto& row : rows) {
     ASSERT_EQ(row.size(), header.size()) << row[0];
-    by_key[row[0] + " " + row[1] + " " + row[22]] = std::vector<std::string>(row.begin() + 16, row.end());
+    by_key[row[0] + " " + row[1] + " " + row[22]] = std::vector<std::string>(row.begin() + 16, row.begin() + 24);
+    if (row[0] != "record") {
+      EXPECT_EQ(std::vector<std::string>(row.begin() + 24, row.end()), std::vector<std::string>(12, ""))
+          << "no process columns for a disk image";
+    }
   }
   using Cells = std::vector<std::string>;
   EXPECT_EQ(by_key["finding /root/plain "], Cells(8, ""));

@@ -18,11 +18,14 @@ namespace {
 // escapes, no CR or LF that a line-based reader would split a row at), and
 // a ' before a leading =, +, - or @, which a spreadsheet would otherwise
 // evaluate as a formula (CSV injection). path_hex keeps the exact bytes of
-// any path whose cell is not them. The disk-image columns come last, so
-// the columns readers already address keep their positions.
+// any path whose cell is not them. The disk-image columns come after the
+// original ones and the live-process columns last, so the columns readers
+// already address keep their positions.
 constexpr std::string_view kHeader =
     "record,path,path_hex,size,score,severity,md5,sha1,sha256,match_type,match,match_source,match_score,detail,"
-    "member,cached,disk_image,partition,offset,filesystem,path_in_filesystem,inode,deleted,stream";
+    "member,cached,disk_image,partition,offset,filesystem,path_in_filesystem,inode,deleted,stream,"
+    "pid,ppid,process_name,process_exe,process_cmdline,uid,exe_deleted,process_part,region_start,region_end,"
+    "region_perms,region_path";
 
 std::string cell_text(std::string_view raw) {
   std::string text = escape_controls(to_valid_utf8(raw));
@@ -51,6 +54,21 @@ std::string disk_columns(const std::optional<DiskLocation>& d) {
   return field(d->image) + "," + (d->partition < 0 ? "" : std::to_string(d->partition)) + "," +
          std::to_string(d->offset) + "," + field(d->filesystem) + "," + field(d->path) + "," +
          std::to_string(d->inode) + "," + (d->deleted ? "true" : "false") + "," + field(d->stream);
+}
+
+// The last twelve columns: which live process, and for a match in memory
+// which region, or empty for anything else. Name, executable, command
+// line and mapped file are text the process chose: cells as any other, the
+// exact bytes in the JSON report.
+std::string process_columns(const std::optional<ProcessLocation>& p) {
+  if (!p) return ",,,,,,,,,,,";
+  const ProcessInfo& info = p->process;
+  std::string row = std::to_string(info.pid) + "," + std::to_string(info.ppid) + "," + field(info.name) + "," +
+                    field(info.exe) + "," + field(info.cmdline) + "," + std::to_string(info.uid) + "," +
+                    (info.exe_deleted ? "true" : "false") + "," + (p->memory ? "memory" : "executable") + ",";
+  if (!p->region) return row + ",,,";
+  return row + hex_address(p->region->start) + "," + hex_address(p->region->end) + "," + field(p->region->perms) + "," +
+         field(p->region->path);
 }
 
 struct MatchColumns {
@@ -92,21 +110,25 @@ class CsvSink final : public ReportSink {
                                digest(f, DigestKind::kSha1) + "," + digest(f, DigestKind::kSha256);
     const std::string member = field(member_chain(f));
     const std::string disk = disk_columns(f.disk);
+    const std::string proc = process_columns(f.process);
     for (const MatchRecord& m : f.matches) {
       const MatchColumns c = columns_of(m);
       line("finding," + common + "," + field(c.type) + "," + field(c.match) + "," + field(c.source) + "," + c.score +
-           "," + field(c.detail) + "," + member + "," + (f.cached ? "true" : "") + "," + disk);
+           "," + field(c.detail) + "," + member + "," + (f.cached ? "true" : "") + "," + disk + "," + proc);
     }
   }
   void error(FileError e) override {
-    line("error," + path_fields(e.path) + ",,,,,,,,,,," + field(e.error) + ",,," + disk_columns(e.disk));
+    line("error," + path_fields(e.path) + ",,,,,,,,,,," + field(e.error) + ",,," + disk_columns(e.disk) + "," +
+         process_columns(e.process));
   }
   void skipped(SkippedFile s) override {
     line("skipped," + path_fields(s.path) + ",,,,,,,,,,," +
-         field(s.detail.empty() ? s.reason : s.reason + ": " + s.detail) + ",,," + disk_columns(s.disk));
+         field(s.detail.empty() ? s.reason : s.reason + ": " + s.detail) + ",,," + disk_columns(s.disk) + "," +
+         process_columns(s.process));
   }
   void atime_not_preserved(std::string path) override {
-    line("atime_not_preserved," + path_fields(path) + ",,,,,,,,,,,,,," + disk_columns(std::nullopt));
+    line("atime_not_preserved," + path_fields(path) + ",,,,,,,,,,,,,," + disk_columns(std::nullopt) + "," +
+         process_columns(std::nullopt));
   }
   Status end(const ScanEnd& end) override {
     const ScanStats& s = end.stats;
@@ -116,7 +138,7 @@ class CsvSink final : public ReportSink {
                " files_skipped=" + std::to_string(s.files_skipped) +
                " skipped_unscanned=" + std::to_string(s.skipped_unscanned) + " errors=" + std::to_string(s.errors) +
                " findings=" + std::to_string(s.findings) + " finished_at=" + end.finished_at) +
-         ",,," + disk_columns(std::nullopt));
+         ",,," + disk_columns(std::nullopt) + "," + process_columns(std::nullopt));
     if (!out_) return Error{"cannot write the report"};
     return Ok{};
   }

@@ -1,7 +1,5 @@
 #include "report/json_fields.hpp"
 
-#include <cstdio>
-
 #include "iocsweep/build_info.hpp"
 #include "iocsweep/version.hpp"
 #include "report/model.hpp"
@@ -90,12 +88,6 @@ void add_disk_fields(json& obj, const std::optional<DiskLocation>& d) {
 void add_text(json& obj, const char* name, const std::string& value) {
   obj[name] = path_for_json(value);
   if (!is_valid_utf8(value)) obj[std::string(name) + "_hex"] = to_hex(value);
-}
-
-std::string hex_address(std::uint64_t a) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(a));
-  return buf;
 }
 
 void add_process_fields(json& obj, const std::optional<ProcessLocation>& where) {

@@ -1,6 +1,7 @@
 #include "report/model.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "iocsweep/report.hpp"
 
@@ -72,5 +73,11 @@ std::string member_chain(const Finding& f) {
 }
 
 std::string path_for_json(const std::string& path) { return to_valid_utf8(path); }
+
+std::string hex_address(std::uint64_t address) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(address));
+  return buf;
+}
 
 }  // namespace iocsweep

@@ -4,6 +4,7 @@
 // score and stable identity, and how paths and archive member chains are
 // written. Knows the report model only.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,5 +41,9 @@ std::string match_identity(const MatchRecord& match);
 /// Identity of a path indicator from its pattern and false-positive
 /// pattern (as match_identity; for reading JSON reports).
 std::string filename_identity(std::string_view pattern, std::string_view false_positive);
+
+/// A memory address as reports write it: "0x" and lower-case hex, no
+/// padding ("0x55d4c3a00000").
+std::string hex_address(std::uint64_t address);
 
 }  // namespace iocsweep

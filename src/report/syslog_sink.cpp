@@ -127,6 +127,40 @@ std::string disk_params(const DiskLocation& d, std::size_t room) {
   return out;
 }
 
+// The parameters of a finding in a live process, in at most `room` bytes:
+// the numbers (pid, ppid, uid, exe_deleted, and the region's addresses and
+// permissions for a match in memory) always, then the command name, the
+// executable, the mapped file and the command line, each cut to its own
+// limit and to what is left (process_truncated="true" when any was). All
+// but the numbers are chosen by the process itself.
+std::string process_params(const ProcessLocation& p, std::size_t room) {
+  const ProcessInfo& info = p.process;
+  std::string out = " pid=\"" + std::to_string(info.pid) + "\" ppid=\"" + std::to_string(info.ppid) + "\" uid=\"" +
+                    std::to_string(info.uid) + "\" exe_deleted=\"" + (info.exe_deleted ? "true" : "false") + "\"" +
+                    " part=\"" + (p.memory ? "memory" : "executable") + "\"";
+  if (p.region) {
+    out += " region_start=\"" + hex_address(p.region->start) + "\" region_end=\"" + hex_address(p.region->end) +
+           "\" region_perms=\"" + param_value(p.region->perms, 8) + "\"";
+  }
+  constexpr std::string_view kProcessTruncated = " process_truncated=\"true\"";
+  bool cut = false;
+  const auto add = [&](std::string_view key, std::string_view raw, std::size_t max) {
+    const std::size_t overhead = 1 + key.size() + 3;  // ' key="' and '"'
+    const std::size_t used = out.size() + overhead + kProcessTruncated.size();
+    if (used >= room) {
+      cut = true;
+      return;
+    }
+    out += " " + std::string(key) + "=\"" + param_value(raw, std::min(max, room - used), &cut) + "\"";
+  };
+  add("process_name", info.name, 64);
+  add("exe", info.exe, kMaxPathValue);
+  if (p.region && !p.region->path.empty()) add("region_path", p.region->path, kMaxPathValue);
+  add("cmdline", info.cmdline, kMaxMatchValue);
+  if (cut) out += kProcessTruncated;
+  return out;
+}
+
 std::string match_id(const MatchRecord& m) {
   if (const auto* y = std::get_if<YaraMatchRecord>(&m)) return "yara:" + y->rule->ns + ":" + y->rule->name;
   if (const auto* f = std::get_if<FilenameMatchRecord>(&m)) {
@@ -209,6 +243,11 @@ class UnixSyslogSink final : public SyslogSink {
       const std::size_t first_param = 9 + param_value(first, kMaxMatchValue).size();
       const std::size_t reserved = sd.size() + first_param + kTruncated.size();
       sd += disk_params(*f.disk, budget > reserved ? budget - reserved : 0);
+    }
+    if (f.process) {
+      const std::size_t first_param = 9 + param_value(first, kMaxMatchValue).size();
+      const std::size_t reserved = sd.size() + first_param + kTruncated.size();
+      sd += process_params(*f.process, budget > reserved ? budget - reserved : 0);
     }
     bool truncated = false;
     for (std::size_t i = 0; i < f.matches.size(); ++i) {
