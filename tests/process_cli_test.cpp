@@ -172,6 +172,39 @@ TEST_F(ProcessCli, MarkerBuiltInAHeapIsFoundAndItsRegionNamed) {
   EXPECT_EQ(finding_at(report, "/proc/" + std::to_string(child.pid) + "/exe"), nullptr) << report.dump(1);
 }
 
+TEST_F(ProcessCli, BuiltInMemoryRuleFindsTheEngineStatusLinesBuiltAtRunTime) {
+  // Both status lines of the SWIFT engine, joined only in the child's heap
+  // from halves (neither line exists in a file or in this test's text).
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/python3 for the heap child";
+  Child child;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const std::string script =
+      "import os,time\nh = 'patched)'\nm = [''.join(['PI (found, ', h]), ''.join(['PU (found, un', h])]\n"
+      "os.write(1, b'r')\nwhile True: time.sleep(60)\n";
+  child.pid = ::fork();
+  ASSERT_GE(child.pid, 0);
+  if (child.pid == 0) {
+    ::dup2(ready[1], 1);
+    ::close(ready[0]);
+    ::execl("/usr/bin/python3", "python3", "-c", script.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  // The built-in pack, as a responder runs it.
+  const test::RunResult r = test::run({kBin, "scan", "--format", "json", "--pid", std::to_string(child.pid)});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const json report = json::parse(r.out);
+  const json* f = finding_at(report, "/proc/" + std::to_string(child.pid) + "/mem@0x");
+  ASSERT_NE(f, nullptr) << report.dump(1);
+  ASSERT_EQ((*f)["matches"].size(), 1u) << f->dump(1);
+  EXPECT_EQ((*f)["matches"][0]["rule"], "IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine_Memory");
+  EXPECT_EQ((*f)["score"], 85);
+}
+
 TEST_F(ProcessCli, ProcessWhoseExecutableWasDeletedIsReportedAndItsHashStillMatches) {
   Child child;
   std::string exe, sha256;

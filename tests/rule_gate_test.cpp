@@ -277,10 +277,11 @@ TEST_F(RuleGateWithYara, SecondSetOnlyWhenEnoughRulesRequireMz) {
   ASSERT_TRUE(builtin) << builtin.error().message;
   EXPECT_EQ((*builtin)->non_mz_rules(), -1);
   // Asked for: the batch-script, document, registry-hive, XCOFF and
-  // scheduled-task rules apply to other files.
+  // scheduled-task rules apply to other files, and so (as far as the split
+  // knows) do the two memory rules.
   auto split = CompiledRules::compile(builtin_rule_sources(), {}, 1);
   ASSERT_TRUE(split);
-  EXPECT_EQ((*split)->non_mz_rules(), 5);
+  EXPECT_EQ((*split)->non_mz_rules(), 7);
   // kNonMzMinRules rules requiring MZ: the second set is made by default.
   std::string text = "rule text { strings: $a = \"t\" condition: $a }\n";
   for (std::size_t i = 0; i < kNonMzMinRules; ++i) {
@@ -303,7 +304,7 @@ TEST_F(RuleGateWithYara, BuiltInPackRulesOutOrdinaryFiles) {
   // tests uint32(0) at any size.
   EXPECT_TRUE(admits(g, 100000, std::string_view("MZ\x90\0", 4)));       // a Windows executable
   EXPECT_FALSE(admits(g, 100u << 20, std::string_view("MZ\x90\0", 4)));  // ... of 100 MB
-  EXPECT_TRUE(admits(g, 100u << 20, "regf"));                             // a registry hive of 100 MB
+  EXPECT_TRUE(admits(g, 100u << 20, "regf"));                            // a registry hive of 100 MB
   // A script is known by its name (PowerRatankba): the same small text
   // under another name is ruled out above.
   ScanExternals ps1;
@@ -316,6 +317,22 @@ TEST_F(RuleGateWithYara, BuiltInPackRulesOutOrdinaryFiles) {
   EXPECT_TRUE(admits(g, 4000, "@echo off\r\n"));  // a small batch file
   EXPECT_FALSE(admits(g, 4000, "#!/bin/sh\n"));   // a small shell script
   EXPECT_TRUE(admits(g, 1u << 20, "%PDF-1.4"));   // a document
+}
+
+TEST(RuleGate, MemoryScopedRulesAreRuledOutForFiles) {
+  // A rule for process memory only costs no file a scan, and leaves the
+  // rest of the set's gate as it was.
+  const RuleGate g = gate_of(
+      "rule mem { strings: $a = \"x\" condition: iocsweep_scope == \"memory\" and $a }\n"
+      "rule pe { strings: $a = \"y\" condition: uint16(0) == 0x5A4D and $a }\n");
+  ASSERT_FALSE(g.admits_all()) << g.reason();
+  EXPECT_FALSE(admits(g, 100, "text"));
+  EXPECT_TRUE(admits(g, 100, "MZ.."));
+  ScanExternals memory;
+  memory.scope = "memory";
+  EXPECT_TRUE(admits(g, 100, "text", memory));
+  // Alone, or with `or`, nothing is ruled out that could match.
+  EXPECT_TRUE(admits(gate_of("rule m { strings: $a = \"x\" condition: iocsweep_scope == \"memory\" or $a }"), 10, "t"));
 }
 
 TEST_F(RuleGateWithYara, ScannerSkipsWhatTheGateRulesOut) {

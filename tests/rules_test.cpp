@@ -38,6 +38,8 @@ const std::string kImeklmg = "IOCSWEEP_Lazarus_Bluenoroff_IMEKLMG_RAT";
 const std::string kImeklmgHive = "IOCSWEEP_Lazarus_Bluenoroff_IMEKLMG_RunKey_Hive";
 const std::string kRatankba = "IOCSWEEP_Lazarus_Ratankba";
 const std::string kPowerRatankba = "IOCSWEEP_Lazarus_PowerRatankba_Task";
+const std::string kEngineMemory = "IOCSWEEP_Lazarus_SWIFT_Evtdiag_Engine_Memory";
+const std::string kRatankbaMemory = "IOCSWEEP_Lazarus_Ratankba_Memory";
 
 // --- Indicator strings, as the rules spell them ------------------------------
 
@@ -219,6 +221,32 @@ class RulesTest : public ::testing::Test {
     return names;
   }
 
+  /// Names of the built-in rules that match a process memory holding
+  /// `blocks`, one region each (at made-up addresses, 1 MiB apart), as
+  /// ProcessStage scans it: the memory scope, no file facts.
+  static Names memory_matches(const Strings& blocks) {
+    class Blocks final : public MemoryBlocks {
+     public:
+      explicit Blocks(const Strings& b) : b_(b) {}
+      std::size_t count() const override { return b_.size(); }
+      std::uint64_t base(std::size_t i) const override { return 0x7f0000000000 + (i << 20); }
+      std::size_t size(std::size_t i) const override { return b_[i].size(); }
+      ByteView fetch(std::size_t i) override {
+        return ByteView(reinterpret_cast<const std::uint8_t*>(b_[i].data()), b_[i].size());
+      }
+
+     private:
+      const Strings& b_;
+    } mem(blocks);
+    ScanExternals ext;
+    ext.scope = "memory";
+    const YaraScanResult result = suite_->scanner->scan_memory(mem, ext);
+    EXPECT_TRUE(result.error.empty()) << result.error;
+    Names names;
+    for (std::size_t i : result.matched) names.insert(suite_->rules->rules()[i].name);
+    return names;
+  }
+
   static const std::vector<RuleInfo>& rules() { return suite_->rules->rules(); }
 
   static Suite* suite_;
@@ -237,6 +265,7 @@ TEST_F(RulesTest, PackHoldsOneRulePerFamilyFile) {
       {kLure, "builtin:lazarus_blockverify_lure.yar"},       {kFastCash, "builtin:lazarus_fastcash_aix.yar"},
       {kImeklmg, "builtin:lazarus_bluenoroff_imeklmg.yar"},  {kImeklmgHive, "builtin:lazarus_bluenoroff_imeklmg.yar"},
       {kRatankba, "builtin:lazarus_ratankba.yar"},           {kPowerRatankba, "builtin:lazarus_ratankba.yar"},
+      {kEngineMemory, "builtin:lazarus_memory.yar"},         {kRatankbaMemory, "builtin:lazarus_memory.yar"},
   };
   std::map<std::string, std::string> actual;
   for (const RuleInfo& r : rules()) actual[r.name] = r.ns;
@@ -587,8 +616,8 @@ TEST_F(RulesTest, RatankbaSingleSourceStringsNeedThree) {
 }
 
 TEST_F(RulesTest, PowerRatankbaSchedulingScripts) {
-  const std::string ps1 = "$a = New-ScheduledTaskAction -Execute powershell.exe -Argument '-w hidden -f " +
-                          kPrScript + "'\r\nRegister-ScheduledTask -TaskName " + kPrTask + " -Action $a\r\n";
+  const std::string ps1 = "$a = New-ScheduledTaskAction -Execute powershell.exe -Argument '-w hidden -f " + kPrScript +
+                          "'\r\nRegister-ScheduledTask -TaskName " + kPrTask + " -Action $a\r\n";
   EXPECT_EQ(matches(ps1, "C:\\Users\\Public\\Documents\\install.ps1"), Names{kPowerRatankba});
   // A script is known by its name: the same text in a file of another name
   // is not looked at (the prefilter keeps other small text files from libyara).
@@ -710,6 +739,49 @@ TEST_F(RulesTest, BenignSqlplusAndSwiftToolDoesNotMatch) {
                         "Administrator"};
   EXPECT_EQ(matches(pe(tool)), Names{});
   EXPECT_EQ(matches(wide_pe(tool)), Names{});
+}
+
+// --- Process memory (lazarus_memory.yar) -----------------------------------
+
+TEST_F(RulesTest, EngineInMemoryNeedsTheKeyWithAnotherFactOrBothStatusLines) {
+  const std::string junk(4096, 'x');
+  // Each fact in a region of its own, as a running engine's heap and data
+  // would hold them.
+  for (const std::string& s : kEngineTier1) {
+    EXPECT_EQ(memory_matches({junk + kRc4Key, junk, s + junk}), Names{kEngineMemory}) << s;
+    EXPECT_EQ(memory_matches({test::wide(s), kRc4Key}), Names{kEngineMemory}) << "wide " << s;
+    EXPECT_EQ(memory_matches({junk + s + junk}), Names{}) << "alone: " << s;
+  }
+  EXPECT_EQ(memory_matches({kEngineTier1[0], test::wide(kEngineTier1[1])}), Names{kEngineMemory});
+  EXPECT_EQ(memory_matches({junk + kRc4Key + junk}), Names{}) << "the key alone";
+  EXPECT_EQ(memory_matches({kEngineTier1[2], "diagsysevt2"}), Names{}) << "the service name twice";
+  EXPECT_EQ(memory_matches({"PI (found, patchd)", kRc4Key}), Names{}) << "a near status line";
+}
+
+TEST_F(RulesTest, RatankbaInMemoryNeedsBothRequestFormats) {
+  EXPECT_EQ(memory_matches({kRatankbaRequests[0], std::string(100, '\0'), kRatankbaRequests[1]}),
+            Names{kRatankbaMemory});
+  EXPECT_EQ(memory_matches({test::wide(kRatankbaRequests[0]) + test::wide(kRatankbaRequests[1])}),
+            Names{kRatankbaMemory});
+  for (const std::string& s : kRatankbaRequests) EXPECT_EQ(memory_matches({s, s}), Names{}) << "alone: " << s;
+  EXPECT_EQ(memory_matches(kRatankbaTier2), Names{}) << "the single-source strings are not memory evidence";
+}
+
+TEST_F(RulesTest, MemoryRulesNeverMatchAFile) {
+  // The same bytes as a file (the file scope), inside a PE or not: only
+  // the file rules may answer, and the memory rules never do.
+  const Strings both = {kRc4Key, kEngineTier1[0], kEngineTier1[1], kRatankbaRequests[0], kRatankbaRequests[1]};
+  EXPECT_EQ(matches(table(both)), Names{});
+  EXPECT_EQ(matches(pe(both)), (Names{kEngine, kRatankba}));
+  EXPECT_EQ(matches(table(both), "C:\\Users\\Public\\dump.bin"), Names{});
+}
+
+TEST_F(RulesTest, FileRulesNeverMatchInMemory) {
+  // A whole synthesised PE in one region, a PE-shaped head in another:
+  // header and size tests do not hold in memory, so only the memory rules
+  // answer (docs/rules.md, "Files and process memory").
+  const Strings blocks = {pe(every_pe_gated_string()), wide_pe(every_pe_gated_string()), kBatchFull};
+  EXPECT_EQ(memory_matches(blocks), (Names{kEngineMemory, kRatankbaMemory}));
 }
 
 TEST_F(RulesTest, PlainTextQuotingEveryIndicatorDoesNotMatch) {

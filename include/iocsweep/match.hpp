@@ -86,9 +86,13 @@ struct RulesetInfo {
   std::size_t rules = 0;
 };
 
-/// The Loki / THOR external variables every compile defines (signature-base
-/// rules use them), in the order of ScanExternals::values().
-inline constexpr const char* kExternalNames[] = {"filename", "filepath", "extension", "filetype", "owner", "md5"};
+/// The external variables every compile defines, in the order of
+/// ScanExternals::values(): Loki's / THOR's (signature-base rules use them),
+/// then iocsweep's own `iocsweep_scope`, "file" for a file's bytes (archive
+/// members and files in disk images too) and "memory" for a live process's
+/// memory, so a rule can be written for one of them (docs/rules.md).
+inline constexpr const char* kExternalNames[] = {"filename", "filepath", "extension",     "filetype",
+                                                 "owner",    "md5",      "iocsweep_scope"};
 
 /// Per-file values of the external variables that every rule may use.
 struct ScanExternals {
@@ -98,10 +102,11 @@ struct ScanExternals {
   std::string filetype;
   std::string owner;
   std::string md5;
+  std::string scope = "file";
 
   /// The values in kExternalNames' order.
   std::array<const std::string*, std::size(kExternalNames)> values() const {
-    return {&filename, &filepath, &extension, &filetype, &owner, &md5};
+    return {&filename, &filepath, &extension, &filetype, &owner, &md5, &scope};
   }
 };
 

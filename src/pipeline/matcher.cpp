@@ -117,6 +117,7 @@ MatchOutcome Matcher::match(const Subject& s, DigestSet kinds, Finding& finding)
 YaraScanResult Matcher::match_memory(MemoryBlocks& blocks, std::string_view path, std::uint32_t uid) {
   if (!scanner_) return {};
   ScanExternals ext;
+  ext.scope = "memory";
   if (pack_.rules->uses_externals()) {
     ext.filename = std::string(base_name(path));
     ext.filepath = std::string(path);
