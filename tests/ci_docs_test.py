@@ -23,16 +23,9 @@ import tempfile
 import jsonschema
 import yaml
 
+from sweep_samples import synth_pe
+
 MARKER = re.compile(r"<!-- ci-doc-test: ([a-z-]+) -->\n```(\w+)\n(.*?)\n```", re.S)
-
-
-def synth_pe(payload: bytes) -> bytes:
-    head = bytearray(0x80)
-    head[0:2] = b"MZ"
-    head[0x3C] = 0x40
-    head[0x40:0x44] = b"PE\0\0"
-    head[0x44:0x46] = b"\x4c\x01"
-    return bytes(head) + payload + bytes(64)
 
 
 ENGINE = synth_pe(b"\0" + bytes.fromhex("4E381FA77F08CCAA0D56EDEFF9ED08EF") + b"\0PI (found, patched)\0")

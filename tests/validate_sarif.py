@@ -18,20 +18,13 @@ import urllib.parse
 
 import jsonschema
 
+from sweep_samples import synth_pe
+
 # RFC 3986 relative-ref with a path only (no scheme, authority, query or
 # fragment): segments of pchar, and a first segment without ':'.
 PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
 RELATIVE_PATH = re.compile(rf"^(?:[A-Za-z0-9\-._~!$&'()*+,;=@]|%[0-9A-Fa-f]{{2}})+(?:/{PCHAR}*)*$")
 FILE_URI = re.compile(rf"^file:///(?:{PCHAR}*/)*$")
-
-
-def synth_pe(payload: bytes) -> bytes:
-    head = bytearray(0x80)
-    head[0:2] = b"MZ"
-    head[0x3C] = 0x40
-    head[0x40:0x44] = b"PE\0\0"
-    head[0x44:0x46] = b"\x4c\x01"
-    return bytes(head) + payload + bytes(64)
 
 
 ENGINE = synth_pe(b"\0" + bytes.fromhex("4E381FA77F08CCAA0D56EDEFF9ED08EF") + b"\0PI (found, patched)\0")

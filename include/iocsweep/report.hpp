@@ -239,6 +239,13 @@ std::unique_ptr<ReportSink> make_json_sink(std::ostream& out);
 /// flushed as results come; memory does not grow with the findings.
 std::unique_ptr<ReportSink> make_ndjson_sink(std::ostream& out);
 
+/// NDJSON in the Elastic Common Schema 8.x (docs/siem.md): one document per
+/// match of each finding (event.kind "alert"), one per error, skipped entry
+/// and unpreserved access time, and the scan's start and end (event.kind
+/// "event"); what ECS has no field for goes under `iocsweep.*`. Streamed and
+/// flushed like ndjson. `out` must outlive the sink.
+std::unique_ptr<ReportSink> make_ecs_sink(std::ostream& out);
+
 /// SARIF 2.1.0 log (one run; docs/report-format.md, "SARIF"), written to
 /// `out` on end(). Artifact URIs are relative to the scan root they lie
 /// under (uriBaseId "SCANROOT", or "SCANROOT1".. with several roots);

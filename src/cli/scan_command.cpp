@@ -164,9 +164,10 @@ CLI::App* add_scan_command(CLI::App& app, RawScanOptions& raw) {
   scan->add_option("--format", raw.format,
                    "Report format: json (one document), ndjson (one JSON object per line, streamed as results "
                    "come, for SIEMs and long sweeps), csv (RFC 4180, one row per match, streamed), sarif "
-                   "(SARIF 2.1.0, for code scanning and CI) or text; default json, or text when stdout is a terminal")
-      ->check(CLI::IsMember({"json", "ndjson", "csv", "sarif", "text"}))
-      ->type_name("json|ndjson|csv|sarif|text");
+                   "(SARIF 2.1.0, for code scanning and CI), ecs (ndjson in the Elastic Common Schema, for "
+                   "Elasticsearch and OpenSearch) or text; default json, or text when stdout is a terminal")
+      ->check(CLI::IsMember({"json", "ndjson", "csv", "sarif", "text", "ecs"}))
+      ->type_name("json|ndjson|csv|sarif|text|ecs");
   scan->add_option("--threads", raw.threads, "Worker threads (default: number of CPUs)")
       ->check(CLI::Range(1u, 256u))
       ->type_name("N");
@@ -395,6 +396,7 @@ int run_scan_plan(const ScanPlan& plan) {
     report = format == "text"     ? make_text_sink(out)
              : format == "ndjson" ? make_ndjson_sink(out)
              : format == "csv"    ? make_csv_sink(out)
+             : format == "ecs"    ? make_ecs_sink(out)
                                   : make_json_sink(out);
   }
   std::unique_ptr<ReportSink> tee;
