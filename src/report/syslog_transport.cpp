@@ -67,10 +67,21 @@ Result<UniqueFd> connect_tcp(const SyslogOptions& o, SyslogClock::time_point dea
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
+  std::string host = o.host;
+#ifdef IOCSWEEP_STATIC_BUILD
+  // A static glibc resolves names through the host's NSS modules, which it
+  // would dlopen: another glibc's code in this process. Addresses only
+  // (and localhost, which needs no lookup); docs/install.md says so.
+  hints.ai_flags = AI_NUMERICHOST;
+  if (host == "localhost") host = "127.0.0.1";
+#endif
   addrinfo* list = nullptr;
   // getaddrinfo has no timeout of its own; a numeric address or
   // /etc/hosts answers at once, and DNS has the resolver's timeout.
-  if (const int rc = ::getaddrinfo(o.host.c_str(), o.port.c_str(), &hints, &list); rc != 0) {
+  if (const int rc = ::getaddrinfo(host.c_str(), o.port.c_str(), &hints, &list); rc != 0) {
+#ifdef IOCSWEEP_STATIC_BUILD
+    if (rc == EAI_NONAME) return Error{"cannot resolve " + o.host + ": the static build takes an IP address"};
+#endif
     return Error{"cannot resolve " + o.host + ": " + ::gai_strerror(rc)};
   }
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(list, ::freeaddrinfo);
@@ -197,6 +208,9 @@ class TlsConnection final : public TcpConnection {
 
 // TLS 1.2 or later, peer verified against --syslog-ca or the system store.
 Result<SslCtxPtr> make_tls_context(const SyslogOptions& o) {
+  // As main() does for libcrypto: never read openssl.cnf, which can load
+  // providers and engines from the host (the first initialisation wins).
+  OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_LOAD_SSL_STRINGS, nullptr);
   SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return Error{"TLS: " + ssl_errors()};
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
