@@ -64,6 +64,10 @@ if ((test)); then
   # mounted), and sleuthkit's fls/istat/icat for looking into the image of
   # a failing test by hand.
   packages+=(ntfs-3g wimtools mtools dosfstools exfatprogs e2fsprogs ewf-tools fdisk genisoimage cryptsetup-bin sleuthkit)
+  # The collector the remote syslog test starts itself (imtcp, the gtls
+  # driver) and the openssl command it makes its certificates with; the
+  # system's own rsyslog service is not used.
+  packages+=(rsyslog rsyslog-gnutls openssl)
 fi
 if [[ "$cross" == "arm64" ]]; then
   # The same static libraries in their arm64 builds. The header-only ones

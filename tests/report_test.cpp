@@ -1,6 +1,7 @@
 #include "iocsweep/report.hpp"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -225,6 +226,50 @@ Finding syslog_finding(const Fixture& f, std::string path) {
 }
 
 constexpr std::size_t kSyslogCap = 16 * 1024;
+
+// A remote collector that is away: what does not fit the queue is counted
+// at once, the rest when the flush deadline is over, and the report sink
+// teed with it gets both counts in its stats.
+TEST(SyslogSink, RemoteQueueOverflowAndAnAbsentCollectorAreCounted) {
+  Fixture f;
+  // A port nothing listens on: bound, never listened on, closed.
+  const int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  ::close(probe);
+  SyslogOptions options;
+  options.transport = SyslogTransport::kTcp;
+  options.host = "127.0.0.1";
+  options.port = std::to_string(ntohs(a.sin_port));
+  options.queue_max_messages = 3;
+  options.flush_timeout_s = 0;
+  auto opened = SyslogSink::open(options);
+  ASSERT_TRUE(opened) << opened.error().message;
+  std::ostringstream out;
+  auto json_sink = make_json_sink(out);
+  auto tee = make_syslog_tee_sink(*json_sink, **opened);
+  tee->begin(ScanInfo{});
+  for (int i = 0; i < 5; ++i) tee->finding(syslog_finding(f, "/srv/f" + std::to_string(i)));
+  ScanEnd end;
+  end.stats.findings = 5;
+  ASSERT_TRUE(tee->end(end));
+  // begin, five findings and the end: seven, none delivered, none lost.
+  EXPECT_EQ((*opened)->messages_sent(), 0u);
+  EXPECT_EQ((*opened)->messages_failed(), 7u);
+  const nlohmann::json report = nlohmann::json::parse(out.str());
+  EXPECT_EQ(report["stats"]["syslog_sent"], 0);
+  EXPECT_EQ(report["stats"]["syslog_undelivered"], 7);
+  // Without syslog the stats keep their shape.
+  std::ostringstream plain;
+  auto plain_sink = make_json_sink(plain);
+  plain_sink->begin(ScanInfo{});
+  ASSERT_TRUE(plain_sink->end(end));
+  EXPECT_FALSE(nlohmann::json::parse(plain.str())["stats"].contains("syslog_sent"));
+}
 
 TEST(SyslogSink, VeryLongPathIsCutButTheFirstMatchStays) {
   Fixture f;

@@ -208,6 +208,49 @@ TEST(ScanPlan, BadValuesAreRefusedNamingTheOption) {
   EXPECT_TRUE(contains(error_of(raw), "--syslog-facility")) << error_of(raw);
 }
 
+// --syslog-server: its URL forms, its defaults, and what it refuses.
+TEST(ScanPlan, SyslogServerUrlsAndTheirDefaults) {
+  TempDir t;
+  RawScanOptions raw = scan_of(t.path());
+  raw.syslog_server = "tls://siem.example.org";
+  raw.syslog_ca = t / "ca.pem";
+  raw.syslog_timeout_s = 5;
+  auto plan = plan_scan(raw, quiet_context());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_TRUE(plan->syslog);  // implied
+  EXPECT_EQ(plan->syslog_transport, SyslogTransport::kTls);
+  EXPECT_EQ(plan->syslog_host, "siem.example.org");
+  EXPECT_EQ(plan->syslog_port, "6514");
+  EXPECT_EQ(plan->syslog_ca, t / "ca.pem");
+  EXPECT_EQ(plan->syslog_timeout_s, 5);
+  const auto tcp = parse_syslog_server("tcp://10.0.0.1:1514");
+  ASSERT_TRUE(tcp);
+  EXPECT_EQ(tcp->transport, SyslogTransport::kTcp);
+  EXPECT_EQ(tcp->host, "10.0.0.1");
+  EXPECT_EQ(tcp->port, "1514");
+  EXPECT_EQ(parse_syslog_server("tcp://logs")->port, "514");
+  const auto v6 = parse_syslog_server("tls://[::1]:6515");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, "6515");
+  for (const char* bad : {"udp://logs:514", "logs:514", "tcp://", "tcp://:514", "tcp://logs:", "tcp://logs:0",
+                          "tcp://logs:65536", "tcp://logs:5x", "tcp://[::1", "tcp://[::1]x", "tcp://user@logs"}) {
+    EXPECT_FALSE(parse_syslog_server(bad)) << bad;
+  }
+  raw = scan_of(t.path());
+  raw.syslog_server = "udp://logs";
+  EXPECT_EQ(error_of(raw).rfind("--syslog-server: ", 0), 0u) << error_of(raw);
+  raw = scan_of(t.path());
+  raw.syslog_server = "tcp://logs";
+  raw.syslog_ca = t / "ca.pem";
+  EXPECT_EQ(error_of(raw).rfind("--syslog-ca: ", 0), 0u) << error_of(raw);
+  raw = scan_of(t.path());
+  raw.syslog = true;
+  plan = plan_scan(raw, quiet_context());
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->syslog_transport, SyslogTransport::kUnix);  // plain --syslog: the local socket
+}
+
 TEST(ScanPlan, WrittenFileInsideTheScanIsRefusedUnlessExcluded) {
   TempDir t;
   const std::vector<std::pair<std::string, void (*)(RawScanOptions&, const std::string&)>> options = {

@@ -198,6 +198,13 @@ struct ScanStats {
   std::uint64_t processes_scanned = 0;
   std::uint64_t process_memory_bytes = 0;
   double elapsed_s = 0;
+  /// Set when --syslog was used: messages delivered and not delivered
+  /// (stats.syslog_sent / syslog_undelivered in the report).
+  struct SyslogCounts {
+    std::uint64_t sent = 0;
+    std::uint64_t undelivered = 0;
+  };
+  std::optional<SyslogCounts> syslog = std::nullopt;
 };
 
 /// What is known when a scan ends.
@@ -266,9 +273,27 @@ std::unique_ptr<ReportSink> make_csv_sink(std::ostream& out);
 /// it). end() ends both and returns the first failure, primary's first.
 std::unique_ptr<ReportSink> make_tee_sink(ReportSink& primary, ReportSink& secondary);
 
+/// How syslog messages travel: to the local socket, or to a remote
+/// collector over TCP (RFC 6587) or TLS (RFC 5425), octet-counted.
+enum class SyslogTransport { kUnix, kTcp, kTls };
+
 /// Where and how findings go to syslog.
 struct SyslogOptions {
+  SyslogTransport transport = SyslogTransport::kUnix;
   std::string socket_path = "/dev/log";
+  /// kTcp / kTls: the collector (a name or an IP address) and its port.
+  std::string host;
+  std::string port;
+  /// kTls: the CA certificates (PEM) the collector's certificate must chain
+  /// to; "" for the system's store.
+  std::string ca_file;
+  /// kTcp / kTls: how long the end of the scan waits for queued messages to
+  /// be delivered (reconnecting as needed); what is left is undelivered.
+  double flush_timeout_s = 30;
+  /// kTcp / kTls: the most messages and bytes held while the collector is
+  /// away; a message beyond either is counted undelivered at once.
+  std::size_t queue_max_messages = 100000;
+  std::size_t queue_max_bytes = 16 * 1024 * 1024;
   /// RFC 5424 facility code: 1 user, 3 daemon, 4 auth, 10 authpriv, 16-23 local0-7.
   int facility = 1;
   std::string app_name = "iocsweep";
@@ -276,19 +301,32 @@ struct SyslogOptions {
 };
 
 /// Sends RFC 5424 messages to a local syslog socket (datagram, or stream
-/// with octet counting): one per finding with structured data
+/// with octet counting) or a remote collector (TCP or TLS, octet
+/// counting): one per finding with structured data
 /// [iocsweep@32473 path=... score=... severity=... md5/sha1/sha256=...
 /// match=...], one when the scan starts and one with its counters when it
 /// ends. Errors and skipped entries stay in the report. A message that
-/// cannot be sent is counted, never retried forever.
+/// cannot be sent is counted, never retried forever. A remote collector is
+/// fed by a thread of the sink's own through a bounded queue: the scan never
+/// waits for the network, and end() waits at most flush_timeout_s.
 class SyslogSink : public ReportSink {
  public:
-  /// Connects now, so a missing socket is a start-up error.
+  /// Local socket: connects now, so a missing socket is a start-up error.
+  /// Remote: loads the TLS settings now (a bad --syslog-ca is a start-up
+  /// error) and connects in the background; a collector that is away is
+  /// retried with backoff.
   static Result<std::unique_ptr<SyslogSink>> open(SyslogOptions options);
+  /// Messages delivered (remote: acknowledged by the collector's TCP).
   virtual std::uint64_t messages_sent() const = 0;
+  /// Messages that could not be delivered; final once end() returned.
   virtual std::uint64_t messages_failed() const = 0;
   /// Why the last message failed, or "".
   virtual std::string last_error() const = 0;
 };
+
+/// As make_tee_sink(report, syslog), but end() ends `syslog` first (its
+/// delivery deadline included) and gives `report` the stats with
+/// ScanStats::syslog filled in.
+std::unique_ptr<ReportSink> make_syslog_tee_sink(ReportSink& report, SyslogSink& syslog);
 
 }  // namespace iocsweep

@@ -12,7 +12,7 @@ enum ExitCode : int {
   kExitClean = 0,       ///< scan complete, nothing found
   kExitFindings = 1,    ///< at least one finding (even if some files failed)
   kExitFatal = 2,       ///< bad arguments, rule or IOC error, unwritable output
-  kExitIncomplete = 3,  ///< no findings, but errors or an interrupted scan
+  kExitIncomplete = 3,  ///< no findings, but errors, an interrupted scan or undelivered syslog messages
   kExitForced = 130,    ///< a second SIGINT/SIGTERM ended the scan at once
 };
 
@@ -26,7 +26,8 @@ inline constexpr const char* kExitCodesHelp =
     "  3  no findings, but the scan is not clean: some files could not be read\n"
     "     or scanned (errors[] in the report), content was skipped unscanned\n"
     "     (too large, archive limits, encrypted: stats.skipped_unscanned), or it\n"
-    "     was interrupted\n"
+    "     was interrupted, or syslog messages could not be delivered\n"
+    "     (stats.syslog_undelivered)\n"
     "  130  a second SIGINT/SIGTERM ended the scan at once: no report is written\n"
     "  With --fail-on, only findings of at least that severity count for 1 (and\n"
     "  against 3); findings accepted by --baseline never count.";

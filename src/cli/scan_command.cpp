@@ -291,6 +291,23 @@ CLI::App* add_scan_command(CLI::App& app, RawScanOptions& raw) {
       ->capture_default_str()
       ->check(CLI::IsMember(facility_names()))
       ->type_name("user|daemon|auth|authpriv|local0..7");
+  scan->add_option("--syslog-server", raw.syslog_server,
+                   "Send the --syslog messages (implied) to a remote collector instead of the local socket: "
+                   "tcp://HOST[:PORT] (default port 514) or tls://HOST[:PORT] (6514), octet-counted (RFC 6587, "
+                   "RFC 5425). Queued in memory while the collector is away, reconnecting with backoff; what "
+                   "is not delivered is counted in stats.syslog_undelivered and makes the exit code 3 when "
+                   "nothing was found")
+      ->type_name("URL");
+  scan->add_option("--syslog-ca", raw.syslog_ca,
+                   "With --syslog-server tls://: CA certificates (PEM) the collector's certificate must chain to "
+                   "(default: the system's store); its host name or IP address is verified too")
+      ->type_name("FILE");
+  scan->add_option("--syslog-timeout", raw.syslog_timeout_s,
+                   "With --syslog-server: how long the end of the scan waits for queued messages to be "
+                   "delivered before counting the rest undelivered")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0))
+      ->type_name("SECONDS");
   std::string config_help;
   scan->add_option("--config", config_help,
                    "Read settings from FILE (TOML or INI): a [scan] section with any option of this command "
@@ -362,6 +379,11 @@ int run_scan_plan(const ScanPlan& plan) {
     SyslogOptions options;
     options.socket_path = plan.syslog_socket;
     options.facility = plan.syslog_facility;
+    options.transport = plan.syslog_transport;
+    options.host = plan.syslog_host;
+    options.port = plan.syslog_port;
+    options.ca_file = plan.syslog_ca;
+    options.flush_timeout_s = plan.syslog_timeout_s;
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) == 0) options.hostname = host;
     auto opened = SyslogSink::open(options);
@@ -400,7 +422,7 @@ int run_scan_plan(const ScanPlan& plan) {
                                   : make_json_sink(out);
   }
   std::unique_ptr<ReportSink> tee;
-  if (syslog) tee = make_tee_sink(*report, *syslog);
+  if (syslog) tee = make_syslog_tee_sink(*report, *syslog);
   ReportSink& sink = tee ? *tee : *report;
 
   raise_fd_limit();
@@ -425,6 +447,9 @@ int run_scan_plan(const ScanPlan& plan) {
               << " messages could not be sent (last error: " << syslog->last_error()
               << "); the report has every finding\n";
   }
+  // A finding is never lost silently: the syslog copy being incomplete
+  // makes a scan without findings exit 3, as an incomplete sweep does.
+  const bool syslog_incomplete = syslog && syslog->messages_failed() > 0;
   if (!outcome.write_error.empty()) {
     // A reader that went away (`| head`, also through -o /dev/stdout or a
     // FIFO) is not worth a message.
@@ -462,7 +487,7 @@ int run_scan_plan(const ScanPlan& plan) {
   }
   if (!outcome.complete && !plan.quiet) std::cerr << "iocsweep: interrupted; the report covers what was done\n";
   if (outcome.stats.findings > 0 && outcome.max_finding_score >= plan.fail_score) return kExitFindings;
-  if (!saw_everything) return kExitIncomplete;
+  if (!saw_everything || syslog_incomplete) return kExitIncomplete;
   return kExitClean;
 }
 

@@ -297,6 +297,51 @@ Status read_exclude_file(const std::string& path, std::vector<std::string>& glob
 
 }  // namespace
 
+Result<SyslogOptions> parse_syslog_server(std::string_view url) {
+  SyslogOptions out;
+  std::string_view rest = url;
+  if (rest.substr(0, 6) == "tcp://") {
+    out.transport = SyslogTransport::kTcp;
+    out.port = "514";
+  } else if (rest.substr(0, 6) == "tls://") {
+    out.transport = SyslogTransport::kTls;
+    out.port = "6514";  // RFC 5425
+  } else {
+    return Error{std::string(url) + ": expected tcp://HOST[:PORT] or tls://HOST[:PORT]"};
+  }
+  rest.remove_prefix(6);
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  std::string_view host = rest;
+  std::string_view port;
+  if (rest.substr(0, 1) == "[") {  // [IPv6]:PORT
+    const std::size_t close = rest.find(']');
+    if (close == std::string_view::npos) return Error{std::string(url) + ": unterminated [ in the host"};
+    host = rest.substr(1, close - 1);
+    const std::string_view after = rest.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return Error{std::string(url) + ": expected :PORT after ]"};
+    if (!after.empty()) port = after.substr(1);
+    if (!after.empty() && port.empty()) return Error{std::string(url) + ": empty port"};
+  } else if (const std::size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+    if (port.empty()) return Error{std::string(url) + ": empty port"};
+  }
+  if (host.empty() || host.find_first_of("/@?# ") != std::string_view::npos) {
+    return Error{std::string(url) + ": bad host name"};
+  }
+  if (!port.empty()) {
+    unsigned value = 0;
+    for (const char c : port) {
+      if (c < '0' || c > '9' || value > 65535) return Error{std::string(url) + ": bad port"};
+      value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value == 0 || value > 65535) return Error{std::string(url) + ": bad port"};
+    out.port = std::to_string(value);
+  }
+  out.host = std::string(host);
+  return out;
+}
+
 Result<ScanPlan> plan_scan(const RawScanOptions& given, const PlanContext& context) {
   if (given.paths.empty() && given.images.empty() && !given.processes && given.pids.empty()) {
     return Error{
@@ -315,7 +360,18 @@ Result<ScanPlan> plan_scan(const RawScanOptions& given, const PlanContext& conte
   auto max_size = parse_size(raw.max_filesize);
   if (!max_size) return Error{"--max-filesize: " + max_size.error().message};
   const int facility = facility_code(raw.syslog_facility);
-  if (raw.syslog && facility < 0) return Error{"--syslog-facility: unknown facility " + raw.syslog_facility};
+  if ((raw.syslog || !raw.syslog_server.empty()) && facility < 0) {
+    return Error{"--syslog-facility: unknown facility " + raw.syslog_facility};
+  }
+  SyslogOptions server;
+  if (!raw.syslog_server.empty()) {
+    auto parsed = parse_syslog_server(raw.syslog_server);
+    if (!parsed) return Error{"--syslog-server: " + parsed.error().message};
+    server = std::move(*parsed);
+  }
+  if (!raw.syslog_ca.empty() && server.transport != SyslogTransport::kTls) {
+    return Error{"--syslog-ca: needs --syslog-server tls://HOST:PORT"};
+  }
 
   ScanPlan plan;
   ScanConfig& config = plan.scan;
@@ -383,9 +439,14 @@ Result<ScanPlan> plan_scan(const RawScanOptions& given, const PlanContext& conte
   if (raw.nice >= 0) plan.nice = raw.nice;
   plan.io_idle = raw.io_idle;
   plan.progress = raw.progress || (context.stderr_tty && !raw.quiet);
-  plan.syslog = raw.syslog;
+  plan.syslog = raw.syslog || !raw.syslog_server.empty();
   plan.syslog_socket = raw.syslog_socket;
   plan.syslog_facility = facility;
+  plan.syslog_transport = server.transport;
+  plan.syslog_host = server.host;
+  plan.syslog_port = server.port;
+  plan.syslog_ca = raw.syslog_ca;
+  plan.syslog_timeout_s = raw.syslog_timeout_s;
   plan.quiet = raw.quiet;
   return plan;
 }

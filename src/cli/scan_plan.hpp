@@ -33,6 +33,11 @@ std::string facility_name(int code);
 /// Every name --syslog-facility takes, in RFC 5424 code order.
 std::vector<std::string> facility_names();
 
+/// --syslog-server: "tcp://HOST[:PORT]" (port 514 by default) or
+/// "tls://HOST[:PORT]" (6514, RFC 5425); an IPv6 address in brackets.
+/// Sets transport, host and port.
+Result<SyslogOptions> parse_syslog_server(std::string_view url);
+
 /// The lowest score with severity `name` ("notice", "warning", "alert":
 /// 40, 60, 80, as severity_for() says); 0 for any other name.
 int lowest_score_of(std::string_view name);
@@ -78,6 +83,9 @@ struct RawScanOptions {
   bool syslog = false;
   std::string syslog_socket = SyslogOptions{}.socket_path;
   std::string syslog_facility = facility_name(SyslogOptions{}.facility);
+  std::string syslog_server;  ///< "": the local socket; else tcp://HOST[:PORT] or tls://HOST[:PORT]
+  std::string syslog_ca;      ///< "": the system's CA store
+  double syslog_timeout_s = SyslogOptions{}.flush_timeout_s;
   bool dump_config = false;
   std::string baseline;
   std::string write_baseline;
@@ -132,6 +140,13 @@ struct ScanPlan {
   bool syslog = false;
   std::string syslog_socket;
   int syslog_facility = 1;
+  /// --syslog-server: transport (kUnix without it), collector, CA file and
+  /// flush timeout.
+  SyslogTransport syslog_transport = SyslogTransport::kUnix;
+  std::string syslog_host;
+  std::string syslog_port;
+  std::string syslog_ca;
+  double syslog_timeout_s = SyslogOptions{}.flush_timeout_s;
   /// No warnings or notes on stderr.
   bool quiet = false;
   /// What the user should hear (unless quiet) about how the plan reads

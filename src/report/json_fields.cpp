@@ -242,22 +242,28 @@ json scan_json(const ScanInfo& info, const ScanEnd* end) {
 }
 
 json stats_json(const ScanStats& s) {
-  return {{"files_scanned", s.files_scanned},
-          {"bytes_scanned", s.bytes_scanned},
-          {"files_skipped", s.files_skipped},
-          {"skipped_unscanned", s.skipped_unscanned},
-          {"errors", s.errors},
-          {"findings", s.findings},
-          {"findings_below_min_score", s.findings_below_min_score},
-          {"files_allowlisted", s.files_allowlisted},
-          {"findings_suppressed", s.findings_suppressed},
-          {"symlinks_not_followed", s.symlinks_not_followed},
-          {"files_read_without_noatime", s.files_read_without_noatime},
-          {"files_cached", s.files_cached},
-          {"yara_prefiltered", s.yara_prefiltered},
-          {"processes_scanned", s.processes_scanned},
-          {"process_memory_bytes", s.process_memory_bytes},
-          {"elapsed_s", s.elapsed_s}};
+  json out = {{"files_scanned", s.files_scanned},
+              {"bytes_scanned", s.bytes_scanned},
+              {"files_skipped", s.files_skipped},
+              {"skipped_unscanned", s.skipped_unscanned},
+              {"errors", s.errors},
+              {"findings", s.findings},
+              {"findings_below_min_score", s.findings_below_min_score},
+              {"files_allowlisted", s.files_allowlisted},
+              {"findings_suppressed", s.findings_suppressed},
+              {"symlinks_not_followed", s.symlinks_not_followed},
+              {"files_read_without_noatime", s.files_read_without_noatime},
+              {"files_cached", s.files_cached},
+              {"yara_prefiltered", s.yara_prefiltered},
+              {"processes_scanned", s.processes_scanned},
+              {"process_memory_bytes", s.process_memory_bytes},
+              {"elapsed_s", s.elapsed_s}};
+  // Only with --syslog, so other reports keep their shape.
+  if (s.syslog) {
+    out["syslog_sent"] = s.syslog->sent;
+    out["syslog_undelivered"] = s.syslog->undelivered;
+  }
+  return out;
 }
 
 json tool_json() { return tool_info_json(); }

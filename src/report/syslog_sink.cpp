@@ -9,6 +9,7 @@
 
 #include "iocsweep/report.hpp"
 #include "report/model.hpp"
+#include "report/syslog_sender.hpp"
 
 namespace iocsweep {
 namespace {
@@ -171,16 +172,53 @@ std::string match_id(const MatchRecord& m) {
   return "hash:" + std::string(digest_name(ioc.kind)) + ":" + ioc.value;
 }
 
-class UnixSyslogSink final : public SyslogSink {
+// The local socket, written synchronously: a local daemon that is slow
+// holds the scan, as it always has.
+class UnixDelivery final : public report_detail::SyslogDelivery {
  public:
-  UnixSyslogSink(int fd, bool stream, SyslogOptions options)
-      : fd_(fd), stream_(stream), options_(std::move(options)), pid_(std::to_string(::getpid())) {
+  UnixDelivery(int fd, bool stream) : fd_(fd), stream_(stream) {}
+  ~UnixDelivery() override { ::close(fd_); }
+  UnixDelivery(const UnixDelivery&) = delete;
+  UnixDelivery& operator=(const UnixDelivery&) = delete;
+
+  void deliver(std::string line) override {
+    // Stream sockets frame by octet counting (RFC 6587); datagrams are
+    // one message each.
+    const std::string wire = stream_ ? std::to_string(line.size()) + " " + line : line;
+    std::size_t done = 0;
+    while (done < wire.size()) {
+      const ssize_t n = ::send(fd_, wire.data() + done, wire.size() - done, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ++failed_;
+        last_error_ = std::strerror(errno);
+        return;
+      }
+      done += static_cast<std::size_t>(n);
+      if (!stream_) break;
+    }
+    ++sent_;
+  }
+  void finish() override {}
+  std::uint64_t sent() const override { return sent_; }
+  std::uint64_t undelivered() const override { return failed_; }
+  std::string last_error() const override { return last_error_; }
+
+ private:
+  int fd_;
+  bool stream_;
+  std::uint64_t sent_ = 0;
+  std::uint64_t failed_ = 0;
+  std::string last_error_;
+};
+
+class Rfc5424SyslogSink final : public SyslogSink {
+ public:
+  Rfc5424SyslogSink(std::unique_ptr<report_detail::SyslogDelivery> delivery, SyslogOptions options)
+      : delivery_(std::move(delivery)), options_(std::move(options)), pid_(std::to_string(::getpid())) {
     options_.hostname = header_token(options_.hostname, 255);
     options_.app_name = header_token(options_.app_name, 48);
   }
-  ~UnixSyslogSink() override { ::close(fd_); }
-  UnixSyslogSink(const UnixSyslogSink&) = delete;
-  UnixSyslogSink& operator=(const UnixSyslogSink&) = delete;
 
   void begin(const ScanInfo& info) override {
     const std::string msg = "iocsweep scan started";
@@ -284,12 +322,13 @@ class UnixSyslogSink final : public SyslogSink {
          "scan_finished", sd,
          "iocsweep scan finished: " + std::to_string(s.findings) + " findings, " + std::to_string(s.errors) +
              " errors" + (end.complete ? "" : ", interrupted"));
+    delivery_->finish();
     return Ok{};
   }
 
-  std::uint64_t messages_sent() const override { return sent_; }
-  std::uint64_t messages_failed() const override { return failed_; }
-  std::string last_error() const override { return last_error_; }
+  std::uint64_t messages_sent() const override { return delivery_->sent(); }
+  std::uint64_t messages_failed() const override { return delivery_->undelivered(); }
+  std::string last_error() const override { return delivery_->last_error(); }
 
  private:
   // "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID", without the space
@@ -300,35 +339,15 @@ class UnixSyslogSink final : public SyslogSink {
   }
 
   void send(int severity, const char* msgid, const std::string& sd, const std::string& msg) {
-    const std::string line = header(severity, msgid) + " " + sd + " " + msg;
-    // Stream sockets frame by octet counting (RFC 6587); datagrams are
-    // one message each.
-    const std::string wire = stream_ ? std::to_string(line.size()) + " " + line : line;
-    std::size_t done = 0;
-    while (done < wire.size()) {
-      const ssize_t n = ::send(fd_, wire.data() + done, wire.size() - done, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        ++failed_;
-        last_error_ = std::strerror(errno);
-        return;
-      }
-      done += static_cast<std::size_t>(n);
-      if (!stream_) break;
-    }
-    ++sent_;
+    delivery_->deliver(header(severity, msgid) + " " + sd + " " + msg);
   }
 
-  int fd_;
-  bool stream_;
+  std::unique_ptr<report_detail::SyslogDelivery> delivery_;
   SyslogOptions options_;
   std::string pid_;
-  std::uint64_t sent_ = 0;
-  std::uint64_t failed_ = 0;
-  std::string last_error_;
 };
 
-class TeeSink final : public ReportSink {
+class TeeSink : public ReportSink {
  public:
   TeeSink(ReportSink& primary, ReportSink& secondary) : a_(primary), b_(secondary) {}
   void begin(const ScanInfo& info) override {
@@ -358,14 +377,36 @@ class TeeSink final : public ReportSink {
     return second;
   }
 
- private:
+ protected:
   ReportSink& a_;
   ReportSink& b_;
+};
+
+// The syslog sink ends first, so that the report can say what it delivered.
+class SyslogTeeSink final : public TeeSink {
+ public:
+  SyslogTeeSink(ReportSink& report, SyslogSink& syslog) : TeeSink(report, syslog), syslog_(syslog) {}
+  Status end(const ScanEnd& end) override {
+    Status second = b_.end(end);
+    ScanEnd counted = end;
+    counted.stats.syslog = ScanStats::SyslogCounts{syslog_.messages_sent(), syslog_.messages_failed()};
+    Status first = a_.end(counted);
+    if (!first) return first;
+    return second;
+  }
+
+ private:
+  SyslogSink& syslog_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<SyslogSink>> SyslogSink::open(SyslogOptions options) {
+  if (options.transport != SyslogTransport::kUnix) {
+    auto delivery = report_detail::make_remote_syslog_delivery(options);
+    if (!delivery) return Error{"syslog: " + delivery.error().message};
+    return std::unique_ptr<SyslogSink>(std::make_unique<Rfc5424SyslogSink>(std::move(*delivery), std::move(options)));
+  }
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (options.socket_path.empty() || options.socket_path.size() >= sizeof addr.sun_path) {
@@ -377,7 +418,8 @@ Result<std::unique_ptr<SyslogSink>> SyslogSink::open(SyslogOptions options) {
     const int fd = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     if (fd < 0) return Error{"syslog: cannot create a socket: " + std::string(std::strerror(errno))};
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
-      return std::unique_ptr<SyslogSink>(std::make_unique<UnixSyslogSink>(fd, type == SOCK_STREAM, std::move(options)));
+      return std::unique_ptr<SyslogSink>(std::make_unique<Rfc5424SyslogSink>(
+          std::make_unique<UnixDelivery>(fd, type == SOCK_STREAM), std::move(options)));
     }
     const int err = errno;
     ::close(fd);
@@ -391,6 +433,10 @@ Result<std::unique_ptr<SyslogSink>> SyslogSink::open(SyslogOptions options) {
 
 std::unique_ptr<ReportSink> make_tee_sink(ReportSink& primary, ReportSink& secondary) {
   return std::make_unique<TeeSink>(primary, secondary);
+}
+
+std::unique_ptr<ReportSink> make_syslog_tee_sink(ReportSink& report, SyslogSink& syslog) {
+  return std::make_unique<SyslogTeeSink>(report, syslog);
 }
 
 }  // namespace iocsweep
