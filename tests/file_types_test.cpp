@@ -112,6 +112,8 @@ TEST(FileTypes, SignatureBaseTableTypesAsLokiDoes) {
   EXPECT_EQ(type_of(table, "<%@ page import=\"java.io.*\" %>"), "JSP");
   EXPECT_EQ(type_of(table, std::string("MZ\x90\0", 4)), "EXE");
   EXPECT_EQ(type_of(table, "plain text"), "UNKNOWN");
+  // 43 57 53 is listed as SWF, then again as CWS: Loki's dict says CWS.
+  EXPECT_EQ(type_of(table, "CWS\x09"), "CWS");
 }
 
 }  // namespace
