@@ -14,6 +14,8 @@
 
 #include "iocsweep/pipeline.hpp"
 #include "match/rule_cache.hpp"
+#include "match/rule_gate.hpp"
+#include "signature_base.hpp"
 #include "test_support.hpp"
 #include "yara_fixture.hpp"
 
@@ -319,6 +321,72 @@ TEST_F(RuleCacheTest, SourcesWithIncludeAreNotCached) {
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_FALSE((*second)->from_cache());
   EXPECT_EQ((*second)->rules().size(), 2u);
+}
+
+// The word alone is no include: signature-base has it in comments, meta
+// values and strings, and such sets are cached like any other.
+TEST_F(RuleCacheTest, IncludeOnlyInCommentsStringsMetaOrNamesIsCached) {
+  test::TempDir t;
+  const RuleCacheOptions cache{t / "cache"};
+  const std::vector<RuleSource> sources{
+      {"words.yar",
+       "// include \"line-comment.yar\"\n"
+       "/* include \"block-comment.yar\"\n include \"second-line.yar\" */\n"
+       "rule include_x : include_tag {\n"
+       "  meta: description = \"include \\\"meta.yar\\\"\" include = \"not a directive\"\n"
+       "  strings: $include = \"include \\\"string.yar\\\"\" $re = /include \"re.yar\"/ $hex = { 69 6E [1-2] 63 }\n"
+       "  condition: any of them or filename == \"include\"\n"
+       "}\n",
+       ""},
+      {"other.yar", "rule y { condition: filesize == 1 }  // include \"z.yar\"", ""}};
+  auto first = CompiledRules::compile(sources, cache);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_FALSE((*first)->from_cache());
+  auto second = CompiledRules::compile(sources, cache);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE((*second)->from_cache()) << "a set that only mentions include was compiled again";
+  EXPECT_EQ((*second)->rules().size(), 2u);
+}
+
+// The directive is the word followed by a text string, outside comments
+// and literals; text the lexer cannot follow counts as one (never cached,
+// and libyara refuses it anyway).
+TEST_F(RuleCacheTest, IncludeDirectiveIsToldFromTheWord) {
+  EXPECT_TRUE(has_include_directive("include \"a.yar\"\nrule r { condition: true }"));
+  EXPECT_TRUE(has_include_directive("rule r { condition: true }\n/* c */ include\t\"b.yar\""));
+  EXPECT_FALSE(has_include_directive("rule r { condition: true }"));
+  EXPECT_FALSE(has_include_directive("rule include_x { meta: a = \"include \\\"x\\\"\" condition: true }"));
+  EXPECT_FALSE(has_include_directive("// include \"a.yar\"\nrule r { condition: true }"));
+  EXPECT_FALSE(has_include_directive("rule r { meta: include = \"x\" condition: true }"));
+  EXPECT_TRUE(has_include_directive("rule r { strings: $a = \"include \n condition: $a }"));
+}
+
+// signature-base as responders load it: none of its files holds an include
+// directive, so a sweep with it compiles once and loads from the cache
+// after. The files that spell the word are compiled twice to see it.
+TEST_F(RuleCacheTest, SignatureBaseRulesAreCacheable) {
+  const std::string sb = test::signature_base_dir();
+  if (sb.empty()) GTEST_SKIP() << test::kNoSignatureBase;
+  std::vector<RuleSource> mentioning;
+  for (const auto& e : std::filesystem::directory_iterator(sb + "/yara")) {
+    const std::string name = e.path().string();
+    if (!name.ends_with(".yar") && !name.ends_with(".yara")) continue;
+    const std::string text = test::read_file(name);
+    EXPECT_FALSE(has_include_directive(text)) << name;
+    if (text.find("include") == std::string::npos) continue;
+    // Each on its own: a file that does not compile alone (it needs
+    // externals or modules libyara lacks here) is left out.
+    if (!CompiledRules::compile({{name, text, name}})) continue;
+    mentioning.push_back(RuleSource{name, text, name});
+  }
+  ASSERT_FALSE(mentioning.empty()) << "no file of " << sb << " mentions include: the test checks nothing";
+  test::TempDir t;
+  const RuleCacheOptions cache{t / "cache"};
+  auto first = CompiledRules::compile(mentioning, cache);
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = CompiledRules::compile(mentioning, cache);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE((*second)->from_cache()) << mentioning.size() << " files mentioning include were compiled again";
 }
 
 // libyara's bytecode is trusted: the cache directory is checked and used

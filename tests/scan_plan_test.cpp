@@ -142,6 +142,7 @@ TEST(ScanPlan, SettingsAreCarriedOver) {
   EXPECT_TRUE(plan->scan.verify_cache);
   EXPECT_EQ(plan->pack.rule_paths, std::vector<std::string>{"/sb/yara"});
   EXPECT_EQ(plan->pack.ioc_paths, std::vector<std::string>{"/sb/iocs"});
+  EXPECT_EQ(plan->pack.file_type_paths, std::vector<std::string>{"/sb/misc/file-type-signatures.txt"});
   EXPECT_EQ(plan->syslog_facility, 19);
   // Planning opened nothing: the cache is not created yet.
   EXPECT_NE(::access((t / "cache.db").c_str(), F_OK), 0);

@@ -17,6 +17,7 @@
 #include "iocsweep/cache.hpp"
 #include "iocsweep/common.hpp"
 #include "iocsweep/disk_image.hpp"
+#include "iocsweep/file_types.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/match.hpp"
@@ -56,6 +57,12 @@ struct PackRequest {
   /// Also compile the rule set for files not beginning with "MZ" (false
   /// with --no-prefilter, which would not use it).
   bool prefilter = true;
+  /// Loki file-type signature tables (signature-base's
+  /// misc/file-type-signatures.txt), read in order into one table that
+  /// gives the `filetype` external instead of the built-in magic list. A
+  /// path that does not exist is a warning (a checkout copied without
+  /// misc/); a bad line fails with its `file:line`.
+  std::vector<std::string> file_type_paths;
 };
 
 /// Compiled rules and indexed indicators, ready to be shared by workers.
@@ -64,6 +71,9 @@ struct Pack {
   std::shared_ptr<const HashIocDb> hash_iocs;
   std::shared_ptr<const FilenameIocDb> filename_iocs;
   std::shared_ptr<const HashAllowList> allow_hashes;
+  /// The table the `filetype` external comes from; null: the built-in
+  /// magic list.
+  std::shared_ptr<const FileTypeTable> file_types;
   /// Things the user should hear about that did not stop loading: skipped
   /// lines and files, unsupported STIX/MISP indicators.
   std::vector<std::string> warnings;

@@ -29,6 +29,11 @@ RulesCommands add_rules_commands(CLI::App& app, RawRulesOptions& raw) {
   CLI::App* rules_list = rules->add_subcommand("list", "List every loaded rule: name, namespace, tags, meta");
   add_pack_options(*rules_list, raw.rules, raw.no_builtin);
   rules_list->add_flag("--json", raw.json, "Print a JSON array instead of text");
+  rules_list
+      ->add_option("--signature-base", raw.signature_base,
+                   "As for scan: the rules in DIR/yara (files that do not compile skipped with a warning)")
+      ->type_name("DIR")
+      ->allow_extra_args(false);
 
   CLI::App* rules_check =
       rules->add_subcommand("check",
@@ -44,6 +49,8 @@ int run_rules_list(const RawRulesOptions& raw) {
   PackRequest request;
   request.builtin = !raw.no_builtin;
   request.rule_paths = raw.rules;
+  // As scan loads a signature-base checkout's rules (after --rules).
+  for (const std::string& dir : raw.signature_base) request.rule_paths.push_back(dir + "/yara");
   request.prefilter = false;  // listing scans nothing
   std::optional<Pack> pack = load_pack_or_report(request, false);
   if (!pack) return kExitFatal;

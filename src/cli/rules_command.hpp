@@ -15,6 +15,8 @@ struct RawRulesOptions {
   bool json = false;
   /// `rules check PATH...`
   std::vector<std::string> check_paths;
+  /// `rules list --signature-base DIR`: the rules in DIR/yara, as scan loads them.
+  std::vector<std::string> signature_base;
 };
 
 /// The two subcommands add_rules_commands() made, to see which was parsed.

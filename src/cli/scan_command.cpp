@@ -155,7 +155,8 @@ CLI::App* add_scan_command(CLI::App& app, RawScanOptions& raw) {
       ->allow_extra_args(false);
   scan->add_option("--signature-base", raw.signature_base,
                    "A signature-base checkout, loaded as Loki does: DIR/yara/*.yar (broken files skipped with a "
-                   "warning) and DIR/iocs (hash, filename and falsepositive lists, bad lines skipped)")
+                   "warning), DIR/iocs (hash, filename and falsepositive lists, bad lines skipped) and "
+                   "DIR/misc/file-type-signatures.txt (the filetype values rules compare)")
       ->type_name("DIR")
       ->allow_extra_args(false);
   scan->add_option("-o,--output", raw.output,

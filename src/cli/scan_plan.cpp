@@ -402,10 +402,11 @@ Result<ScanPlan> plan_scan(const RawScanOptions& given, const PlanContext& conte
   plan.pack.filename_ioc_paths = raw.filename_iocs;
   plan.pack.allow_hash_paths = raw.allow_hashes;
   // A signature-base checkout, loaded as Loki does: every rule file in
-  // yara/, the indicator lists in iocs/.
+  // yara/, the indicator lists in iocs/, the file types in misc/.
   for (const std::string& dir : raw.signature_base) {
     plan.pack.rule_paths.push_back(dir + "/yara");
     plan.pack.ioc_paths.push_back(dir + "/iocs");
+    plan.pack.file_type_paths.push_back(dir + "/misc/file-type-signatures.txt");
   }
   plan.pack.rule_cache.dir = checker.rule_cache_dir(context);
   plan.pack.prefilter = !raw.no_prefilter;

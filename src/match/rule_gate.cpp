@@ -740,6 +740,20 @@ std::optional<std::vector<RuleSource>> split_for_non_mz(const std::vector<RuleSo
 
 }  // namespace
 
+bool has_include_directive(std::string_view text) {
+  // Cheap first: most sources never spell the word at all.
+  if (text.find("include") == std::string_view::npos) return false;
+  const auto tokens = tokenize(text);
+  if (!tokens) return true;
+  const std::vector<Token>& t = *tokens;
+  // libyara takes `include "file"` wherever its lexer meets it; only the
+  // top level compiles, but anywhere is counted, which is the safe side.
+  for (std::size_t i = 0; t[i].kind != Tok::kEnd; ++i) {
+    if (is_word(t[i], "include") && t[i + 1].kind == Tok::kString) return true;
+  }
+  return false;
+}
+
 RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::optional<std::size_t> non_mz_min_left_out) {
   RulePrefilter out;
   std::string why;

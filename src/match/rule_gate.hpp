@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "iocsweep/common.hpp"
@@ -90,6 +91,15 @@ struct RulePrefilter {
 /// RuleGate::analyse and, with `non_mz_min_left_out`,
 /// sources_for_non_mz_files, reading each source once.
 RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::optional<std::size_t> non_mz_min_left_out);
+
+/// Whether YARA source `text` has an `include` directive: the word
+/// `include` as libyara's lexer reads it (not inside a comment, a text
+/// string, a regular expression or a hex string, nor part of a longer
+/// name such as `include_x`) followed by a text string. Also true when
+/// the text cannot be followed (an unterminated literal), so a caller that
+/// must not miss an include (the compiled-rule cache, whose key does not
+/// cover included files) errs on the safe side. Pure; thread-safe.
+bool has_include_directive(std::string_view text);
 
 /// The gate `rules` read from its sources, which YaraScanner asks before
 /// each scan (CompiledRules::gate() is its summary). Lives as long as

@@ -281,7 +281,9 @@ std::string join_lines(const std::vector<std::string>& lines) {
   return out;
 }
 
-bool uses_include(const RuleSource& source) { return source.text.find("include") != std::string::npos; }
+// Whether libyara would read other files for `source`: the cache key covers
+// only the sources' own text.
+bool uses_include(const RuleSource& source) { return has_include_directive(source.text); }
 
 bool is_identifier_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';

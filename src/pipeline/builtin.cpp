@@ -260,6 +260,27 @@ struct IocLoader {
   }
 };
 
+// The file-type tables `paths` name, into one (pack.file_types stays null
+// when none exists).
+Status load_file_types(const std::vector<std::string>& paths, Pack& pack) {
+  auto table = std::make_shared<FileTypeTable>();
+  bool any = false;
+  for (const std::string& path : paths) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+      pack.warnings.push_back(path + ": not found; `filetype` is set from the built-in magic list");
+      continue;
+    }
+    auto text = read_input_file(path);
+    if (!text) return text.error();
+    Status added = table->add(*text, path);
+    if (!added) return added;
+    any = true;
+  }
+  if (any) pack.file_types = std::move(table);
+  return Ok{};
+}
+
 }  // namespace
 
 std::vector<RuleSource> builtin_rule_sources() {
@@ -345,6 +366,8 @@ Result<Pack> load_pack(const PackRequest& request) {
   pack.hash_iocs = std::move(db);
   pack.filename_iocs = std::move(names);
   pack.allow_hashes = std::move(allow);
+  Status typed = load_file_types(request.file_type_paths, pack);
+  if (!typed) return typed.error();
   return pack;
 }
 

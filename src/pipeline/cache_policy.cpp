@@ -34,7 +34,12 @@ std::string rules_fingerprint(const Pack& pack, const AccountNames& accounts) {
     text += r.sha256;
     text += '\n';
   }
-  if (pack.rules->uses_externals()) text += "accounts " + accounts.source_sha256() + "\n";
+  if (pack.rules->uses_externals()) {
+    text += "accounts " + accounts.source_sha256() + "\n";
+    // The other externals' values: `extension` as Loki gives it (2) and
+    // `filetype` from the file-type table, or the built-in list.
+    text += "externals 2 filetypes " + (pack.file_types ? pack.file_types->sha256() : std::string("builtin")) + "\n";
+  }
   return sha256_hex(text);
 }
 

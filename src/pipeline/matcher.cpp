@@ -5,15 +5,9 @@
 namespace iocsweep {
 namespace {
 
-std::string extension_of(std::string_view name) {
-  const std::size_t dot = name.rfind('.');
-  if (dot == std::string_view::npos || dot == 0) return "";
-  return std::string(name.substr(dot));
-}
-
 // A coarse type from magic bytes, in the words Loki rules compare
-// `filetype` with.
-std::string file_type_of(ByteView bytes) {
+// `filetype` with: used when no file-type table was loaded.
+std::string builtin_file_type_of(ByteView bytes) {
   const auto starts = [&](std::string_view magic) {
     return bytes.size() >= magic.size() &&
            std::equal(magic.begin(), magic.end(), bytes.begin(),
@@ -41,6 +35,18 @@ DigestSet digests_needed_by_every_file(const Pack& pack) {
 }
 
 }  // namespace
+
+std::string loki_extension_of(std::string_view name) {
+  // Python's os.path.splitext: the last dot, unless only dots precede it
+  // (".bashrc" and "..x" have none); then str.lower(), here for ASCII.
+  const std::size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || name.find_first_not_of('.') >= dot) return "";
+  std::string ext(name.substr(dot));
+  for (char& c : ext) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return ext;
+}
 
 std::string_view base_name(std::string_view path) {
   const std::size_t slash = path.rfind('/');
@@ -100,8 +106,8 @@ MatchOutcome Matcher::match(const Subject& s, DigestSet kinds, Finding& finding)
     if (pack_.rules->uses_externals()) {
       ext.filename = std::string(base_name(s.path));
       ext.filepath = std::string(s.path);
-      ext.extension = extension_of(ext.filename);
-      ext.filetype = file_type_of(s.head);
+      ext.extension = loki_extension_of(ext.filename);
+      ext.filetype = pack_.file_types ? std::string(pack_.file_types->type_of(s.head)) : builtin_file_type_of(s.head);
       ext.owner = s.owner_known ? accounts_.name_of(s.uid) : std::string();
       ext.md5 = finding.digests.hex(DigestKind::kMd5);
     }
@@ -121,7 +127,7 @@ YaraScanResult Matcher::match_memory(MemoryBlocks& blocks, std::string_view path
   if (pack_.rules->uses_externals()) {
     ext.filename = std::string(base_name(path));
     ext.filepath = std::string(path);
-    ext.extension = extension_of(ext.filename);
+    ext.extension = loki_extension_of(ext.filename);
     ext.owner = accounts_.name_of(uid);
   }
   return scanner_->scan_memory(blocks, ext);

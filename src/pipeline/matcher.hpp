@@ -107,4 +107,10 @@ class Matcher {
 /// The last path component of `path`.
 std::string_view base_name(std::string_view path);
 
+/// The `extension` external of a file named `name` (its last path
+/// component), as Loki gives it: os.path.splitext(name)[1].lower(), the
+/// last dot and what follows, lowercased ("x.PHP" -> ".php", "a.tar.gz" ->
+/// ".gz"); "" when no dot follows a character other than a dot (".bashrc").
+std::string loki_extension_of(std::string_view name);
+
 }  // namespace iocsweep

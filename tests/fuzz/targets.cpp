@@ -13,6 +13,7 @@
 #include "ioc/filename_patterns.hpp"
 #include "iocsweep/archive.hpp"
 #include "iocsweep/baseline.hpp"
+#include "iocsweep/file_types.hpp"
 #include "iocsweep/filename_ioc.hpp"
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/ioc_formats.hpp"
@@ -409,7 +410,22 @@ int fuzz_archive_recognition(const std::uint8_t* data, std::size_t size) {
   return 0;
 }
 
+int fuzz_file_types(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text = as_text(data, size);
+  FileTypeTable table;
+  const Status added = table.add(text, "fuzz.txt");
+  if (!added) {
+    check(added.error().message.starts_with("fuzz.txt:"), "errors name the file and line");
+    check(table.size() == 0, "nothing of a bad table is kept");
+    return 0;
+  }
+  const std::string_view type = table.type_of(ByteView(data, size));
+  check(table.size() > 0 || type == kUnknownFileType, "an empty table types every file UNKNOWN");
+  return 0;
+}
+
 Target target_by_name(std::string_view name) {
+  if (name == "fuzz_file_types") return fuzz_file_types;
   if (name == "fuzz_archive") return fuzz_archive;
   if (name == "fuzz_archive_recognition") return fuzz_archive_recognition;
   if (name == "fuzz_hash_iocs") return fuzz_hash_iocs;

@@ -38,6 +38,10 @@ int fuzz_archive(const std::uint8_t* data, std::size_t size);
 /// error entry.
 int fuzz_archive_recognition(const std::uint8_t* data, std::size_t size);
 
+/// FileTypeTable::add (Loki's file-type signatures), then typing the
+/// input's own bytes with the table.
+int fuzz_file_types(const std::uint8_t* data, std::size_t size);
+
 /// A target by name ("fuzz_hash_iocs", ...), for the replay test; null if
 /// unknown.
 using Target = int (*)(const std::uint8_t*, std::size_t);
