@@ -38,6 +38,12 @@ int fuzz_archive(const std::uint8_t* data, std::size_t size);
 /// error entry.
 int fuzz_archive_recognition(const std::uint8_t* data, std::size_t size);
 
+/// Signed packs: read_pack_archive, parse_manifest and the minisign
+/// parsers on the input, then verify_pack against a fixed key (which no
+/// input can satisfy: the check is that nothing but a refusal comes out,
+/// and that what the tar reader accepts has safe names and sizes).
+int fuzz_pack(const std::uint8_t* data, std::size_t size);
+
 /// A target by name ("fuzz_hash_iocs", ...), for the replay test; null if
 /// unknown.
 using Target = int (*)(const std::uint8_t*, std::size_t);
