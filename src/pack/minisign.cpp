@@ -161,7 +161,10 @@ Result<MinisignVerified> verify_minisign(std::string_view message, std::string_v
   for (const MinisignKey& k : trusted) {
     if (k.key_id == key_id) key = &k;
   }
-  if (key == nullptr) return Error{"untrusted key: signed by key id " + id_hex + ", which no trusted key has"};
+  if (key == nullptr) {
+    return Error{"untrusted key: signed by key id " + id_hex +
+                 (trusted.empty() ? ", and no key is trusted at all" : ", which no trusted key has")};
+  }
   const bool prehashed = alg == "ED";
   std::string hashed;
   if (prehashed && !blake2b512(message, hashed)) return Error{"bad signature: BLAKE2b-512 is not available"};
