@@ -181,6 +181,28 @@ TEST_F(PackTest, MalformedPacksAreRefused) {
                  "malformed pack");  // a name twice
 }
 
+TEST_F(PackTest, RuleWithIncludeIsNotPacked) {
+  // A pack must hold every rule it uses: an include would read a file
+  // from outside the signed pack.
+  test::write_file(dir_ + "/rules/inc.yar", "// fine: include \"x\" in a comment mid-line\n  include \"/etc/x.yar\"\n");
+  auto m = manifest_of_directory(dir_, PackKit::header());
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message.find("rules/inc.yar:2: include"), std::string::npos) << m.error().message;
+}
+
+TEST_F(PackTest, SignedRuleWithIncludeIsRefused) {
+  const std::string rule = "include \"/etc/x.yar\"\n";
+  PackManifest m = PackKit::header();
+  m.members = {{"rules/inc.yar", "rules", rule.size(), sha256_hex(rule)}};
+  const std::string text = manifest_bytes(m);
+  const std::string path = kit_.dir() / "inc.json";
+  test::write_file(path, text);
+  const std::string sig = kit_.sign(path, pack_trusted_comment(m));
+  expect_refused(verify(test::make_archive(
+                     "ustar", {{"manifest.json", text}, {"manifest.json.minisig", sig}, {"rules/inc.yar", rule}})),
+                 "malformed pack");
+}
+
 TEST_F(PackTest, SignedButMalformedManifestIsRefused) {
   const std::string mpath = kit_.dir() / "bad-manifest.json";
   const std::string manifest = "{\"format\": 1, \"name\": \"x\"}\n";
