@@ -68,6 +68,9 @@ if ((test)); then
   # driver) and the openssl command it makes its certificates with; the
   # system's own rsyslog service is not used.
   packages+=(rsyslog rsyslog-gnutls openssl)
+  # The signed-pack tests make their keys and signatures with the real
+  # minisign (tests/pack_fixture.hpp).
+  packages+=(minisign)
 fi
 if [[ "$cross" == "arm64" ]]; then
   # The same static libraries in their arm64 builds. The header-only ones

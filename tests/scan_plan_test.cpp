@@ -444,5 +444,24 @@ TEST(ScanPlan, ParsedFlagsMakeThePlanWithoutAScan) {
   EXPECT_TRUE(contains(help, std::to_string(ArchiveOptions{}.max_members) + " members")) << help;
 }
 
+// Signed packs are verified when the scan runs (cli/pack_command); the
+// plan carries them and refuses their options without --pack.
+TEST(ScanPlan, SignedPackOptionsAreCarriedAndNeedPack) {
+  TempDir t;
+  RawScanOptions raw = scan_of(t.path());
+  raw.trust = {"team.pub"};
+  auto refused = plan_scan(raw, quiet_context());
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("--pack"), std::string::npos) << refused.error().message;
+  raw.packs = {"a.iocpack", "b.iocpack"};
+  raw.pack_state = t / "state.json";
+  auto plan = plan_scan(raw, quiet_context());
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->signed_packs.files, raw.packs);
+  EXPECT_EQ(plan->signed_packs.trust, raw.trust);
+  EXPECT_EQ(plan->signed_packs.state, raw.pack_state);
+  EXPECT_TRUE(plan->pack.builtin);  // the built-in pack stays loaded beside them
+}
+
 }  // namespace
 }  // namespace iocsweep::cli

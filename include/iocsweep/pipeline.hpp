@@ -52,6 +52,12 @@ struct PackRequest {
   /// never reported. Read as such also when in an ioc_paths directory or
   /// named there.
   std::vector<std::string> allow_hash_paths;
+  /// Files given as bytes (members of verified signed packs, named
+  /// "PACK:MEMBER" so that messages name pack, member and line): rule
+  /// sources that must compile, and indicator files read by name as a file
+  /// named by --iocs is (a bad line fails the load).
+  std::vector<RuleSource> memory_rules;
+  std::vector<std::pair<std::string, std::string>> memory_iocs;
   /// Cache of compiled rule sets; empty dir disables it.
   RuleCacheOptions rule_cache;
   /// Also compile the rule set for files not beginning with "MZ" (false
@@ -181,6 +187,9 @@ struct ScanConfig {
   /// digests differ from its cache entry although its stat key does not,
   /// and refresh the entries.
   bool verify_cache = false;
+  /// The signed packs the rules and indicators came from (--pack), for the
+  /// report.
+  std::vector<PackInfo> signed_packs;
   /// Read the members of archives and container images (--archives on).
   bool archives = true;
   /// Limits on archives; max_member_bytes is the scan's max_filesize.

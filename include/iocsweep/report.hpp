@@ -147,6 +147,19 @@ struct SkippedFile {
 bool skip_hides_content(std::string_view reason);
 
 /// What is known when a scan starts.
+/// A signed rule pack a scan loaded (--pack, docs/packs.md).
+struct PackInfo {
+  std::string name;
+  std::uint64_t version = 0;
+  std::string publisher;
+  /// The minisign key id that signed it, as minisign prints it.
+  std::string key_id;
+  /// SHA-256 of the pack file, lower-case hex.
+  std::string fingerprint;
+  /// The pack file as named.
+  std::string file;
+};
+
 struct ScanInfo {
   std::string host;
   std::string started_at;
@@ -165,6 +178,8 @@ struct ScanInfo {
   /// given with --pid (empty when neither).
   bool all_processes = false;
   std::vector<int> pids{};
+  /// Signed packs loaded (--pack), in the order named.
+  std::vector<PackInfo> packs{};
 };
 
 /// Counters of a scan. files_scanned + files_skipped + errors (on files)

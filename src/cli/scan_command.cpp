@@ -159,6 +159,20 @@ CLI::App* add_scan_command(CLI::App& app, RawScanOptions& raw) {
                    "DIR/misc/file-type-signatures.txt (the filetype values rules compare)")
       ->type_name("DIR")
       ->allow_extra_args(false);
+  scan->add_option("--pack", raw.packs,
+                   "Signed rule pack (docs/packs.md): verified (signature, members, expiry, rollback) before "
+                   "anything is scanned, refused with exit 2 otherwise; added to the built-in pack; repeatable")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  scan->add_option("--trust", raw.trust,
+                   "Minisign public key (file or base64) packs may be signed with; repeatable (default: the keys "
+                   "in /etc/iocsweep/trusted-keys as root, else $XDG_CONFIG_HOME/iocsweep/trusted-keys)")
+      ->type_name("KEY")
+      ->allow_extra_args(false);
+  scan->add_option("--pack-state", raw.pack_state,
+                   "File recording the highest pack versions accepted, against rollback (default: "
+                   "/var/lib/iocsweep/packs.json as root, else $XDG_STATE_HOME/iocsweep/packs.json)")
+      ->type_name("FILE");
   scan->add_option("-o,--output", raw.output,
                    "Write the report to FILE (atomically: a temporary file renamed into place); default stdout")
       ->type_name("FILE");
@@ -364,13 +378,32 @@ int run_scan_plan(const ScanPlan& plan) {
   const bool stdout_tty = ::isatty(STDOUT_FILENO) == 1;
   const bool stderr_tty = ::isatty(STDERR_FILENO) == 1;
   YaraLibrary yara;
-  std::optional<Pack> pack = load_pack_or_report(plan.pack, plan.quiet);
+  PackRequest request = plan.pack;
+  std::optional<SignedPacks> signed_packs;
+  if (!plan.signed_packs.files.empty()) {
+    auto loaded = load_signed_packs(plan.signed_packs, request);
+    if (!loaded) {
+      std::cerr << "iocsweep: " << escape_lines(loaded.error().message) << "\n";
+      return kExitFatal;
+    }
+    signed_packs = std::move(*loaded);
+  }
+  std::optional<Pack> pack = load_pack_or_report(request, plan.quiet);
   if (!pack) return kExitFatal;
+  // Recorded once the packs' rules and indicators have loaded, before the
+  // scan: a pack accepted here is never rolled back from on this host.
+  if (signed_packs) {
+    if (Status recorded = record_signed_packs(*signed_packs); !recorded) {
+      std::cerr << "iocsweep: " << escape_lines(recorded.error().message) << "\n";
+      return kExitFatal;
+    }
+  }
   if (!plan.quiet) {
     for (const std::string& note : plan.notes) std::cerr << "iocsweep: note: " << escape_for_terminal(note) << "\n";
   }
   ScanConfig config = plan.scan;
   config.pack = std::move(*pack);
+  if (signed_packs) config.signed_packs = signed_packs->infos;
   if (plan.progress) config.progress = std::make_shared<ScanProgress>();
 
   // What creates files comes last, after everything that can still fail:

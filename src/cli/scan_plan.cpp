@@ -408,6 +408,10 @@ Result<ScanPlan> plan_scan(const RawScanOptions& given, const PlanContext& conte
     plan.pack.ioc_paths.push_back(dir + "/iocs");
     plan.pack.file_type_paths.push_back(dir + "/misc/file-type-signatures.txt");
   }
+  plan.signed_packs = SignedPackOptions{raw.packs, raw.trust, raw.pack_state};
+  if (raw.packs.empty() && (!raw.trust.empty() || !raw.pack_state.empty())) {
+    return Error{"--trust and --pack-state go with --pack"};
+  }
   plan.pack.rule_cache.dir = checker.rule_cache_dir(context);
   plan.pack.prefilter = !raw.no_prefilter;
 

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/pack_command.hpp"
 #include "iocsweep/common.hpp"
 #include "iocsweep/pipeline.hpp"
 
@@ -57,6 +58,10 @@ struct RawScanOptions {
   std::vector<std::string> filename_iocs;
   std::vector<std::string> allow_hashes;
   std::vector<std::string> signature_base;
+  /// Signed packs (--pack), their keys (--trust), the rollback state file.
+  std::vector<std::string> packs;
+  std::vector<std::string> trust;
+  std::string pack_state;  ///< "": default_pack_state_path()
   bool no_builtin = false;
   std::string output;    ///< "": stdout
   std::string format;    ///< "": json, or text when stdout is a terminal and there is no -o
@@ -120,6 +125,8 @@ struct ScanPlan {
   /// The rules and indicators to load, rule cache included ("" when none
   /// may be used).
   PackRequest pack;
+  /// The signed packs to verify and add to `pack` (docs/packs.md).
+  SignedPackOptions signed_packs;
   /// Report file ("": stdout) and its format (json, ndjson, csv, sarif,
   /// text).
   std::string output;

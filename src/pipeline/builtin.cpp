@@ -121,6 +121,11 @@ struct IocLoader {
   Status load_file(const std::string& path, IocKind kind, bool lenient) {
     auto text = read_input_file(path);
     if (!text) return text.error();
+    return load_text(path, &*text, kind, lenient);
+  }
+
+  // Loads the indicator file `path` whose bytes are `text`.
+  Status load_text(const std::string& path, const std::string* text, IocKind kind, bool lenient) {
     if (kind == IocKind::kByName) {
       kind = looks_like_json(*text) ? IocKind::kDetect : kind_by_name(path).value_or(IocKind::kDetect);
     }
@@ -309,6 +314,7 @@ Result<Pack> load_pack(const PackRequest& request) {
       sources.push_back(RuleSource{file, std::move(*text), file, found->from_directory});
     }
   }
+  sources.insert(sources.end(), request.memory_rules.begin(), request.memory_rules.end());
   Pack pack;
   auto names = std::make_shared<FilenameIocDb>();
   auto allow = std::make_shared<HashAllowList>();
@@ -343,6 +349,10 @@ Result<Pack> load_pack(const PackRequest& request) {
     Status loaded = loader.load_file(path, IocKind::kByName, /*lenient=*/false);
     if (!loaded) return loaded.error();
   }
+  for (const auto& [name, text] : request.memory_iocs) {
+    Status loaded = loader.load_text(name, &text, IocKind::kByName, /*lenient=*/false);
+    if (!loaded) return loaded.error();
+  }
   for (const std::string& path : request.filename_ioc_paths) {
     if (!loaded_once(path, seen)) continue;
     Status loaded = loader.load_file(path, IocKind::kFilename, false);
@@ -358,8 +368,9 @@ Result<Pack> load_pack(const PackRequest& request) {
   if (!sources.empty()) {
     // The built-in pack compiles in milliseconds: a sweep with it alone
     // writes nothing to disk at all, not even a cache.
-    auto rules = CompiledRules::compile(sources, request.rule_paths.empty() ? RuleCacheOptions{} : request.rule_cache,
-                                        request.prefilter ? std::optional(kNonMzMinRules) : std::nullopt);
+    auto rules = CompiledRules::compile(
+        sources, request.rule_paths.empty() && request.memory_rules.empty() ? RuleCacheOptions{} : request.rule_cache,
+        request.prefilter ? std::optional(kNonMzMinRules) : std::nullopt);
     if (!rules) return rules.error();
     pack.rules = std::move(*rules);
   }

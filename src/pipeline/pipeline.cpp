@@ -514,6 +514,7 @@ ScanOutcome run_scan(const ScanConfig& config, ReportSink& sink, std::stop_token
   info.images = config.images;
   info.all_processes = config.all_processes;
   info.pids = config.pids;
+  info.packs = config.signed_packs;
   if (config.pack.rules) info.rulesets = config.pack.rules->rulesets();
   if (config.pack.hash_iocs) info.ioc_sets = config.pack.hash_iocs->sets();
   if (config.pack.filename_iocs) {

@@ -234,6 +234,19 @@ json scan_json(const ScanInfo& info, const ScanEnd* end) {
   if (!info.images.empty()) paths("images", info.images);
   // Likewise only when processes were swept (--processes, --pid).
   if (info.all_processes || !info.pids.empty()) scan["processes"] = {{"all", info.all_processes}, {"pids", info.pids}};
+  // Signed packs (--pack, docs/packs.md), only when one was loaded.
+  if (!info.packs.empty()) {
+    json packs = json::array();
+    for (const PackInfo& p : info.packs) {
+      packs.push_back({{"name", p.name},
+                       {"version", p.version},
+                       {"publisher", to_valid_utf8(p.publisher)},
+                       {"key_id", p.key_id},
+                       {"fingerprint", p.fingerprint},
+                       {"file", path_for_json(p.file)}});
+    }
+    scan["packs"] = std::move(packs);
+  }
   if (end != nullptr) {
     scan["finished_at"] = end->finished_at;
     scan["complete"] = end->complete;

@@ -135,6 +135,10 @@ class TextSink final : public report_detail::CollectingSink {
       out_ << "INCOMPLETE: not every file could be read and scanned (see ERROR and SKIPPED above)\n";
     }
     if (st.findings_suppressed > 0) out_ << st.findings_suppressed << " findings left out: accepted by --baseline\n";
+    for (const PackInfo& p : info_.packs) {
+      out_ << "Pack " << escape_for_terminal(p.name) << " version " << p.version << " key " << p.key_id
+           << " fingerprint " << p.fingerprint << " (" << escape_for_terminal(p.file) << ")\n";
+    }
     out_.flush();
     if (!out_) return Error{"cannot write the report"};
     return Ok{};

@@ -18,6 +18,7 @@
 #include "iocsweep/ioc.hpp"
 #include "iocsweep/ioc_formats.hpp"
 #include "iocsweep/match.hpp"
+#include "iocsweep/pack.hpp"
 #include "match/rule_gate.hpp"
 
 namespace iocsweep::fuzz {
@@ -424,8 +425,36 @@ int fuzz_file_types(const std::uint8_t* data, std::size_t size) {
   return 0;
 }
 
+int fuzz_pack(const std::uint8_t* data, std::size_t size) {
+  const std::string_view bytes = as_text(data, size);
+  if (auto archive = read_pack_archive(bytes)) {
+    for (const auto& [path, member] : archive->members) {
+      check(!path.empty() && path[0] != '/' && path != ".." && !path.starts_with("../") && !path.ends_with("/..") &&
+                path.find("/../") == std::string::npos,
+            "pack entry with an unsafe path accepted");
+      check(member.size() <= (256u << 20), "pack entry beyond the size limit accepted");
+    }
+    if (auto manifest = parse_manifest(archive->manifest)) {
+      // What parses re-serialises to bytes that parse to the same manifest.
+      auto again = parse_manifest(manifest_bytes(*manifest));
+      check(again && manifest_bytes(*again) == manifest_bytes(*manifest), "manifest does not round-trip");
+    }
+  }
+  (void)parse_manifest(bytes);
+  (void)parse_minisign_public_key(bytes, "input");
+  // A fixed key no input holds the secret of: every input is refused.
+  MinisignKey key;
+  key.key_id = {1, 2, 3, 4, 5, 6, 7, 8};
+  key.public_key[0] = 0x3b;  // any point; verification just fails
+  key.origin = "fuzz";
+  check(!verify_minisign("message", bytes, {key}), "a signature verified without the key's secret");
+  check(!verify_pack(bytes, {key}, "2026-01-01"), "a pack verified without the key's secret");
+  return 0;
+}
+
 Target target_by_name(std::string_view name) {
   if (name == "fuzz_file_types") return fuzz_file_types;
+  if (name == "fuzz_pack") return fuzz_pack;
   if (name == "fuzz_archive") return fuzz_archive;
   if (name == "fuzz_archive_recognition") return fuzz_archive_recognition;
   if (name == "fuzz_hash_iocs") return fuzz_hash_iocs;

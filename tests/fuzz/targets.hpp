@@ -41,6 +41,11 @@ int fuzz_archive_recognition(const std::uint8_t* data, std::size_t size);
 /// FileTypeTable::add (Loki's file-type signatures), then typing the
 /// input's own bytes with the table.
 int fuzz_file_types(const std::uint8_t* data, std::size_t size);
+/// Signed packs: read_pack_archive, parse_manifest and the minisign
+/// parsers on the input, then verify_pack against a fixed key (which no
+/// input can satisfy: the check is that nothing but a refusal comes out,
+/// and that what the tar reader accepts has safe names and sizes).
+int fuzz_pack(const std::uint8_t* data, std::size_t size);
 
 /// A target by name ("fuzz_hash_iocs", ...), for the replay test; null if
 /// unknown.
