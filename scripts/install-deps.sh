@@ -3,7 +3,8 @@
 # those that are missing. Runs as root, or through sudo when not root.
 # Usage: scripts/install-deps.sh [--test] [--cross arm64]
 #   --test         also the sanitizer runtimes, the fuzzing toolchain and
-#                  the tools the disk-image tests build their images with
+#                  the tools the disk-image tests build their images with,
+#                  and ansible-core and OpenSSH for the fleet test
 #   --cross arm64  also the aarch64 cross toolchain, qemu-user and the
 #                  :arm64 -dev packages the static-aarch64 preset links
 #                  (enables the arm64 architecture in dpkg if it is not)
@@ -64,6 +65,9 @@ if ((test)); then
   # mounted), and sleuthkit's fls/istat/icat for looking into the image of
   # a failing test by hand.
   packages+=(ntfs-3g wimtools mtools dosfstools exfatprogs e2fsprogs ewf-tools fdisk genisoimage cryptsetup-bin sleuthkit)
+  # The fleet test (tests/fleet_ansible_test.py): ansible-playbook, and an
+  # sshd it starts on 127.0.0.1 for the host reached over SSH.
+  packages+=(ansible-core openssh-server openssh-client)
 fi
 if [[ "$cross" == "arm64" ]]; then
   # The same static libraries in their arm64 builds. The header-only ones
