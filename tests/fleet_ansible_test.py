@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""deploy/ansible/sweep.yml run by the real ansible-playbook against two hosts
-in one run: `local` (connection local) and `sshhost`, reached over real SSH
-through an sshd this test starts on 127.0.0.1 with throwaway keys. Both are
-this machine, so each host sweeps its own tree: one clean, one holding a
-synthesised positive. Then a run where neither binary may run: a release
-tarball that does not match SHA256SUMS, and a binary whose SHA-256 is not the
-one given. Usage: fleet_ansible_test.py IOCSWEEP SOURCE_DIR"""
+"""deploy/ansible/sweep.yml run by the real ansible-playbook against hosts in
+one run: `local` and `local2` (connection local) and `sshhost`, reached over
+real SSH through an sshd this test starts on 127.0.0.1 with throwaway keys.
+All are this machine, so each host sweeps its own tree: `local` a clean one,
+`sshhost` one holding a synthesised positive, `local2` one its sweep cannot
+finish (exit 3). Then a run where no binary may run: `local` gets a release
+tarball that does not match SHA256SUMS, `sshhost` a binary whose SHA-256 is
+not the one given (and `local2` a sweep that exits 2).
+Usage: fleet_ansible_test.py IOCSWEEP SOURCE_DIR"""
 import glob
 import hashlib
 import io
@@ -123,7 +125,7 @@ def run_playbook(source_dir: str, work: str, inventory: str, report_dir: str, ex
                ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible-local"),
                ANSIBLE_REMOTE_TEMP=os.path.join(work, "ansible-remote"),
                ANSIBLE_SSH_CONTROL_PATH_DIR=os.path.join(work, "cp"), ANSIBLE_HOST_KEY_CHECKING="False",
-               ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_GALAXY_CACHE_DIR=os.path.join(work, "galaxy"))
     args = ["ansible-playbook", "-v", "-i", inventory, os.path.join(source_dir, "deploy/ansible/sweep.yml"),
             "-e", json.dumps(dict(extra, iocsweep_report_dir=report_dir, iocsweep_poll=1))]
@@ -174,84 +176,99 @@ def main() -> int:
     try:
         sshd, port, client_key = start_sshd(work)
         tarball, sums = make_release(binary, os.path.join(work, "dist"))
-        # Each host's own tree and cache directory. The local host's cache
-        # lies inside its swept tree: the role must exclude it.
-        trees = {h: os.path.join(work, "hosts", h, "tree") for h in ("local", "sshhost")}
+        # Each host's own tree, cache directory and settings. The local
+        # host's cache lies inside its swept tree: the role must exclude it.
+        # local2 has no cache and a file above its --max-filesize (exit 3).
+        hosts = ("local", "sshhost", "local2")
+        trees = {h: os.path.join(work, "hosts", h, "tree") for h in hosts}
         for tree in trees.values():
             os.makedirs(tree)
             with open(os.path.join(tree, "notes.txt"), "w", encoding="utf-8") as f:
                 f.write("nothing to see\n")
+        with open(os.path.join(trees["local2"], "big.bin"), "wb") as f:
+            f.write(b"z" * 5000)
         key = bytes.fromhex("4E381FA77F08CCAA0D56EDEFF9ED08EF")
         positive = os.path.join(trees["sshhost"], "evtdiag.exe")
         with open(positive, "wb") as f:
             f.write(synth_pe(b"\0" + key + b"\0PI (found, patched)\0"))
         caches = {"local": os.path.join(trees["local"], ".iocsweep-cache"),
-                  "sshhost": os.path.join(work, "hosts", "sshhost", "cache")}
+                  "sshhost": os.path.join(work, "hosts", "sshhost", "cache"), "local2": ""}
+        settings = {h: {"iocsweep_paths": [trees[h]], "iocsweep_cache_dir": caches[h], "iocsweep_timeout": 600}
+                    for h in hosts}
+        settings["local2"]["iocsweep_extra_args"] = ["--max-filesize", "1K"]
         inventory = os.path.join(work, "inventory")
         os.makedirs(os.path.join(inventory, "host_vars"))
         with open(os.path.join(inventory, "hosts.ini"), "w", encoding="utf-8") as f:
             f.write(f"""local ansible_connection=local
 sshhost ansible_host=127.0.0.1 ansible_port={port} ansible_user=root ansible_ssh_private_key_file={client_key} ansible_ssh_common_args='-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR'
+local2 ansible_connection=local
 """)
-        for h in trees:
-            host_vars(os.path.join(inventory, "host_vars", h + ".yml"),
-                      {"iocsweep_paths": [trees[h]], "iocsweep_cache_dir": caches[h], "iocsweep_timeout": 600})
+        for h in hosts:
+            host_vars(os.path.join(inventory, "host_vars", h + ".yml"), settings[h])
 
-        # 1. Both hosts swept from the release tarball.
+        # 1. Every host swept from the release tarball.
         reports = os.path.join(work, "reports")
         rc, out = run_playbook(source_dir, work, os.path.join(inventory, "hosts.ini"), reports,
                                {"iocsweep_release_tarball": tarball, "iocsweep_sha256sums": sums})
         check(rc == 0, f"ansible-playbook exited {rc}", out)
-        want = {"local": "clean", "sshhost": "findings"}
-        for h, status in want.items():
-            check(f"iocsweep {h}: {status} (exit {0 if status == 'clean' else 1}," in out,
-                  f"no summary line saying {h} is {status}", out)
+        want = {"local": ("clean", 0), "sshhost": ("findings", 1), "local2": ("incomplete", 3)}
+        for h, (status, code) in want.items():
+            check(f"iocsweep {h}: {status} (exit {code}," in out, f"no summary line saying {h} is {status}", out)
             with open(os.path.join(reports, h + ".json"), encoding="utf-8") as f:
                 doc = json.load(f)
             validate(doc)
             check(doc["scan"]["roots"] == [trees[h]], f"{h} swept {doc['scan']['roots']}, not its own tree")
             check(doc["scan"]["complete"], f"{h}: scan not complete")
-            check(os.path.isfile(os.path.join(caches[h], "cache.db")), f"{h}: no scan cache kept in {caches[h]}")
+            if caches[h]:
+                check(os.path.isfile(os.path.join(caches[h], "cache.db")), f"{h}: no scan cache kept in {caches[h]}")
+        check(not glob.glob(os.path.join(trees["local2"], "*.db")), "local2 has a cache it was not given")
         with open(os.path.join(reports, "sshhost.json"), encoding="utf-8") as f:
             found = {x["path"] for x in json.load(f)["findings"]}
         check(found == {positive}, f"sshhost findings are {found}, not the positive")
         with open(os.path.join(reports, "summary.json"), encoding="utf-8") as f:
             summary = {r["host"]: r for r in json.load(f)}
-        check({h: r["status"] for h, r in summary.items()} == want, f"summary.json says {summary}")
-        check(summary["sshhost"]["findings"] == 1 and summary["local"]["findings"] == 0,
-              f"summary.json finding counts: {summary}")
+        check({h: (r["status"], r["exit_code"]) for h, r in summary.items()} == want, f"summary.json says {summary}")
+        check([summary[h]["findings"] for h in hosts] == [0, 1, 0], f"summary.json finding counts: {summary}")
         for flag in ('"--nice", "19"', '"--io-idle"', '"--max-rate", "20"', '"--threads", "1"'):
             check(flag in out, f"the sweep's command line lacks {flag}", out)
         check(leftovers() == before, f"work directories left on the host: {leftovers() - before}")
 
-        # 2. Nothing may run: `local` is given a release whose tarball does
-        # not match SHA256SUMS, `sshhost` a binary with another SHA-256.
+        # 2. `local` is given a release whose tarball no longer matches
+        # SHA256SUMS, `sshhost` a binary with another SHA-256: neither may
+        # run. `local2` runs the right binary with an option iocsweep
+        # refuses (exit 2). Per host, in host_vars (extra vars would
+        # override them).
         with open(tarball, "ab") as f:
             f.write(b"\0")
-        for cache in caches.values():
+        for cache in filter(None, caches.values()):
             shutil.rmtree(cache)
         reports = os.path.join(work, "reports-bad")
-        # Per host, in host_vars (extra vars would override them).
-        given = {"local": {"iocsweep_release_tarball": tarball, "iocsweep_sha256sums": sums},
-                 "sshhost": {"iocsweep_binary": binary, "iocsweep_sha256": "ab" * 32}}
-        for h in trees:
-            host_vars(os.path.join(inventory, "host_vars", h + ".yml"),
-                      dict(given[h], iocsweep_paths=[trees[h]], iocsweep_cache_dir=caches[h], iocsweep_timeout=600))
+        with open(binary, "rb") as f:
+            good_sha256 = hashlib.sha256(f.read()).hexdigest()
+        settings["local"].update(iocsweep_release_tarball=tarball, iocsweep_sha256sums=sums)
+        settings["sshhost"].update(iocsweep_binary=binary, iocsweep_sha256="ab" * 32)
+        settings["local2"].update(iocsweep_binary=binary, iocsweep_sha256=good_sha256.upper(),
+                                  iocsweep_extra_args=["--max-filesize", "lots"])
+        for h in hosts:
+            host_vars(os.path.join(inventory, "host_vars", h + ".yml"), settings[h])
         rc, out = run_playbook(source_dir, work, os.path.join(inventory, "hosts.ini"), reports, {})
-        check(rc != 0, "ansible-playbook succeeded with binaries that fail their checksums", out)
+        check(rc != 0, "ansible-playbook succeeded although every sweep failed", out)
         with open(os.path.join(reports, "summary.json"), encoding="utf-8") as f:
             summary = {r["host"]: r for r in json.load(f)}
-        check({h: r["status"] for h, r in summary.items()} == {"local": "failed", "sshhost": "failed"},
+        check({h: r["status"] for h, r in summary.items()} == {h: "failed" for h in hosts},
               f"summary.json says {summary}", out)
         check("does not match its line in" in summary["local"]["message"], f"local: {summary['local']}")
         check("expected " + "ab" * 32 + ": not run" in summary["sshhost"]["message"], f"sshhost: {summary['sshhost']}")
-        for h in trees:
+        check("max-filesize" in summary["local2"]["message"], f"local2: {summary['local2']}")
+        for h in hosts:
             check(f"iocsweep {h}: failed:" in out, f"no summary line saying {h} failed", out)
             check(not os.path.exists(os.path.join(reports, h + ".json")), f"{h}: a report was fetched")
+        for h in ("local", "sshhost"):
             check(not os.path.exists(caches[h]), f"{h}: the sweep ran (its cache directory exists)")
-        check('"scan", "--format"' not in out, "a sweep was started", out)
+            check(f'"--", "{trees[h]}"' not in out, f"{h}: a sweep was started", out)
+        check(f'"--", "{trees["local2"]}"' in out, "local2: no sweep was started", out)
         check(leftovers() == before, f"work directories left on the host: {leftovers() - before}")
-        print("fleet sweep through ansible-playbook: local clean, sshhost findings; bad checksums run nothing")
+        print("fleet sweep through ansible-playbook: clean, findings, incomplete; bad checksums run nothing, exit 2 fails")
         return 0
     finally:
         if sshd is not None:
