@@ -116,7 +116,8 @@ def run_playbook(source_dir: str, work: str, inventory: str, report_dir: str, ex
     cfg = os.path.join(work, "ansible.cfg")
     open(cfg, "w", encoding="utf-8").close()
     # Everything Ansible writes goes below this run's directory.
-    env.update(HOME=home, ANSIBLE_CONFIG=cfg, ANSIBLE_HOME=os.path.join(work, "ansible-home"),
+    # Ansible refuses to start in a locale that is not UTF-8 (LC_ALL=POSIX, say).
+    env.update(LC_ALL="C.UTF-8", HOME=home, ANSIBLE_CONFIG=cfg, ANSIBLE_HOME=os.path.join(work, "ansible-home"),
                ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible-local"),
                ANSIBLE_REMOTE_TEMP=os.path.join(work, "ansible-remote"),
                ANSIBLE_SSH_CONTROL_PATH_DIR=os.path.join(work, "cp"), ANSIBLE_HOST_KEY_CHECKING="False",
