@@ -3,7 +3,8 @@
 # those that are missing. Runs as root, or through sudo when not root.
 # Usage: scripts/install-deps.sh [--test] [--cross arm64]
 #   --test         also the sanitizer runtimes, the fuzzing toolchain and
-#                  the tools the disk-image tests build their images with
+#                  the tools the disk-image tests build their images with,
+#                  and ansible-core and OpenSSH for the fleet test
 #   --cross arm64  also the aarch64 cross toolchain, qemu-user and the
 #                  :arm64 -dev packages the static-aarch64 preset links
 #                  (enables the arm64 architecture in dpkg if it is not)
@@ -71,6 +72,9 @@ if ((test)); then
   # The signed-pack tests make their keys and signatures with the real
   # minisign (tests/pack_fixture.hpp).
   packages+=(minisign)
+  # The fleet test (tests/fleet_ansible_test.py): ansible-playbook, and an
+  # sshd it starts on 127.0.0.1 for the host reached over SSH.
+  packages+=(ansible-core openssh-server openssh-client)
 fi
 if [[ "$cross" == "arm64" ]]; then
   # The same static libraries in their arm64 builds. The header-only ones
