@@ -64,6 +64,9 @@ if ((test)); then
   # mounted), and sleuthkit's fls/istat/icat for looking into the image of
   # a failing test by hand.
   packages+=(ntfs-3g wimtools mtools dosfstools exfatprogs e2fsprogs ewf-tools fdisk genisoimage cryptsetup-bin sleuthkit)
+  # Headless Chromium renders the page `iocsweep report html` writes
+  # (tests/report_cli_test.cpp; about 140 MB to download, 480 MB installed).
+  packages+=(chromium)
 fi
 if [[ "$cross" == "arm64" ]]; then
   # The same static libraries in their arm64 builds. The header-only ones

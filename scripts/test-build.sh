@@ -27,9 +27,12 @@ tests_dir=build/dev/tests
 # (throttle_cli), truncated mapped files (race), disk images through The
 # Sleuth Kit linked in (disk_image_cli), and the sweep inside an empty root
 # that proves a static binary needs nothing else (empty_root), and live
-# processes read through /proc (process_cli).
+# processes read through /proc (process_cli), and reports read back by
+# report merge / report html (report_cli; its Chromium rendering runs only
+# with the dev build).
 tests=(cli_test archive_cli_test ci_gate_test outputs_test cache_cli_test hostile_test throttle_cli_test race_test
-  disk_image_cli_test empty_root_test process_cli_test)
+  disk_image_cli_test empty_root_test process_cli_test
+  report_cli_test)
 
 # The binary's rule cache goes to a directory of this run, not ~/.cache.
 scratch=$(mktemp -d)

@@ -18,7 +18,7 @@ import tempfile
 
 BIN, MAN, COMPLETION = (os.path.abspath(a) for a in sys.argv[1:4])
 SUBCOMMANDS = [[], ["scan"], ["rules"], ["rules", "list"], ["rules", "check"], ["iocs"], ["iocs", "list"],
-               ["version"]]
+               ["version"], ["report"], ["report", "merge"], ["report", "html"]]
 failures = []
 
 
@@ -76,7 +76,7 @@ for sub in SUBCOMMANDS:
     elif tuple(sub) in man:
         # -h/--help is documented once, under GLOBAL OPTIONS.
         have = man[tuple(sub)] | {"-h", "--help"}
-    elif sub in (["rules"], ["iocs"]):
+    elif sub in (["rules"], ["iocs"], ["report"]):
         continue  # groups: only --help, listed under GLOBAL OPTIONS
     else:
         check(False, "%s has no section in the man page" % label)
@@ -99,7 +99,7 @@ def complete(words, cwd=None):
 for sub in SUBCOMMANDS:
     want = help_options(sub)
     if not sub:
-        want |= {"scan", "rules", "iocs", "version"}
+        want |= {"scan", "rules", "iocs", "version", "report"}
     got = complete(["iocsweep", *sub, "-" if sub else ""])
     if not sub:
         got |= complete(["iocsweep", "-"])

@@ -10,6 +10,7 @@
 
 #include "cli/config_file.hpp"
 #include "cli/iocs_command.hpp"
+#include "cli/report_command.hpp"
 #include "cli/rules_command.hpp"
 #include "cli/scan_command.hpp"
 #include "cli/version_command.hpp"
@@ -77,6 +78,8 @@ int run(int argc, char** argv) {
   CLI::App* iocs_list = add_iocs_command(app, iocs_opts);
   RawVersionOptions version_opts;
   CLI::App* version_cmd = add_version_command(app, version_opts);
+  RawReportOptions report_opts;
+  const ReportCommands report = add_report_commands(app, report_opts);
 
   // CLI11 reads config files at the top level (settings under [scan]):
   // `scan --config FILE` is moved there before parsing, and the file is
@@ -135,6 +138,8 @@ int run(int argc, char** argv) {
   if (rules.check->parsed()) return run_rules_check(rules_opts);
   if (iocs_list->parsed()) return run_iocs_list(iocs_opts);
   if (version_cmd->parsed()) return run_version(version_opts);
+  if (report.merge->parsed()) return run_report_merge(report_opts);
+  if (report.html->parsed()) return run_report_html(report_opts);
   return kExitFatal;
 }
 
