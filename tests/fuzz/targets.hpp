@@ -37,6 +37,10 @@ int fuzz_archive(const std::uint8_t* data, std::size_t size);
 /// not open as an archive, or neither scanned nor listed in a skipped or
 /// error entry.
 int fuzz_archive_recognition(const std::uint8_t* data, std::size_t size);
+/// parse_reports (JSON report, NDJSON stream, merged report), then the
+/// merged document (which must read back the same) and the HTML page
+/// (which must hold no markup the input chose).
+int fuzz_reports(const std::uint8_t* data, std::size_t size);
 
 /// A target by name ("fuzz_hash_iocs", ...), for the replay test; null if
 /// unknown.
