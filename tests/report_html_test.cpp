@@ -85,7 +85,9 @@ TEST(HtmlEscape, EscapesTheFiveCharactersAndShowsControls) {
             "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;");
   EXPECT_EQ(html_text("a\nb\x1b[31m"), "a\\x0ab\\x1b[31m");
   // U+202E (right-to-left override) would show a name reversed.
-  EXPECT_EQ(html_text("x\xe2\x80\xae" "exe.txt"), "x\\xe2\\x80\\xaeexe.txt");
+  EXPECT_EQ(html_text("x\xe2\x80\xae"
+                      "exe.txt"),
+            "x\\xe2\\x80\\xaeexe.txt");
 }
 
 TEST(HtmlReport, HostileNamesEverywhereAreTextNotMarkup) {
@@ -129,8 +131,13 @@ TEST(HtmlReport, NamesNotUtf8ShowTheirExactBytes) {
   json f = yara_finding("/srv/bad\xef\xbf\xbd.exe", "R");
   f["path_hex"] = "2f7372762f626164ff2e657865";
   doc["findings"].push_back(f);
+  doc["scan"]["roots"] = {"/srv", "/srv/bad\xef\xbf\xbd"};
+  doc["scan"]["roots_hex"] = {"2f737276", "2f7372762f626164ff"};
   const std::string page = render_html_report(parse_ok(doc));
   EXPECT_NE(page.find("exact bytes (hex): 2f7372762f626164ff2e657865"), std::string::npos);
+  EXPECT_NE(page.find("exact bytes (hex): 2f7372762f626164ff<"), std::string::npos);
+  // A root that is UTF-8 needs no hex line.
+  EXPECT_EQ(page.find("exact bytes (hex): 2f737276<"), std::string::npos);
 }
 
 TEST(HtmlReport, GroupsFindingsBySeverityRuleAndHostWithStatus) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "iocsweep/common.hpp"
 #include "iocsweep/version.hpp"
 
 namespace iocsweep {
@@ -390,9 +391,15 @@ class Page {
                       : html_text(str(scan, "finished_at")) + (sub(scan, "complete") == true ? "" : " (interrupted)"));
       std::string roots;
       const json& list = sub(scan, "roots");
+      const json& hex = sub(scan, "roots_hex");
       for (std::size_t k = 0; list.is_array() && k < list.size(); ++k) {
         roots += (roots.empty() ? "" : "<br>") + std::string("<span class=\"path\">") +
                  html_text(list[k].is_string() ? list[k].get<std::string>() : "") + "</span>";
+        // roots_hex holds every root's bytes once any root is not UTF-8.
+        if (hex.is_array() && k < hex.size() && hex[k].is_string() &&
+            hex[k].get_ref<const std::string&>() != to_hex(list[k].is_string() ? list[k].get<std::string>() : "")) {
+          roots += "<div class=\"hex\">exact bytes (hex): " + html_text(hex[k].get<std::string>()) + "</div>";
+        }
       }
       row(out_, "Roots", roots.empty() ? std::string("(none)") : roots);
       const json& images = sub(scan, "images");
