@@ -75,6 +75,9 @@ if ((test)); then
   # The fleet test (tests/fleet_ansible_test.py): ansible-playbook, and an
   # sshd it starts on 127.0.0.1 for the host reached over SSH.
   packages+=(ansible-core openssh-server openssh-client)
+  # Headless Chromium renders the page `iocsweep report html` writes
+  # (tests/report_cli_test.cpp; about 140 MB to download, 480 MB installed).
+  packages+=(chromium)
 fi
 if [[ "$cross" == "arm64" ]]; then
   # The same static libraries in their arm64 builds. The header-only ones

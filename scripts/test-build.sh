@@ -29,10 +29,12 @@ tests_dir=build/dev/tests
 # that proves a static binary needs nothing else (empty_root), live
 # processes read through /proc (process_cli), remote syslog to a real
 # rsyslogd (syslog_remote), signature-base checkouts loaded as Loki does
-# (loki_compat_cli), and signed packs verified by the binary itself
-# (pack_cli).
+# (loki_compat_cli), signed packs verified by the binary itself (pack_cli),
+# and reports read back by report merge / report html (report_cli; its
+# Chromium rendering runs only with the dev build).
 tests=(cli_test archive_cli_test ci_gate_test outputs_test cache_cli_test hostile_test throttle_cli_test race_test
-  disk_image_cli_test empty_root_test process_cli_test syslog_remote_test loki_compat_cli_test pack_cli_test)
+  disk_image_cli_test empty_root_test process_cli_test syslog_remote_test loki_compat_cli_test pack_cli_test
+  report_cli_test)
 
 # The binary's rule cache goes to a directory of this run, not ~/.cache.
 scratch=$(mktemp -d)

@@ -18,7 +18,8 @@ import tempfile
 
 BIN, MAN, COMPLETION = (os.path.abspath(a) for a in sys.argv[1:4])
 SUBCOMMANDS = [[], ["scan"], ["rules"], ["rules", "list"], ["rules", "check"], ["iocs"], ["iocs", "list"],
-               ["version"], ["pack"], ["pack", "build"], ["pack", "verify"], ["pack", "list"]]
+               ["version"], ["pack"], ["pack", "build"], ["pack", "verify"], ["pack", "list"],
+               ["report"], ["report", "merge"], ["report", "html"]]
 failures = []
 
 
@@ -76,7 +77,7 @@ for sub in SUBCOMMANDS:
     elif tuple(sub) in man:
         # -h/--help is documented once, under GLOBAL OPTIONS.
         have = man[tuple(sub)] | {"-h", "--help"}
-    elif sub in (["rules"], ["iocs"], ["pack"]):
+    elif sub in (["rules"], ["iocs"], ["pack"], ["report"]):
         continue  # groups: only --help, listed under GLOBAL OPTIONS
     else:
         check(False, "%s has no section in the man page" % label)
@@ -99,7 +100,7 @@ def complete(words, cwd=None):
 for sub in SUBCOMMANDS:
     want = help_options(sub)
     if not sub:
-        want |= {"scan", "rules", "iocs", "version", "pack"}
+        want |= {"scan", "rules", "iocs", "version", "pack", "report"}
     got = complete(["iocsweep", *sub, "-" if sub else ""])
     if not sub:
         got |= complete(["iocsweep", "-"])

@@ -11,6 +11,7 @@
 #include "cli/config_file.hpp"
 #include "cli/iocs_command.hpp"
 #include "cli/pack_command.hpp"
+#include "cli/report_command.hpp"
 #include "cli/rules_command.hpp"
 #include "cli/scan_command.hpp"
 #include "cli/version_command.hpp"
@@ -80,6 +81,8 @@ int run(int argc, char** argv) {
   CLI::App* version_cmd = add_version_command(app, version_opts);
   RawPackOptions pack_opts;
   const PackCommands pack_cmds = add_pack_commands(app, pack_opts);
+  RawReportOptions report_opts;
+  const ReportCommands report = add_report_commands(app, report_opts);
 
   // CLI11 reads config files at the top level (settings under [scan]):
   // `scan --config FILE` is moved there before parsing, and the file is
@@ -141,6 +144,8 @@ int run(int argc, char** argv) {
   if (pack_cmds.build->parsed()) return run_pack_build(pack_opts);
   if (pack_cmds.verify->parsed()) return run_pack_verify(pack_opts);
   if (pack_cmds.list->parsed()) return run_pack_list(pack_opts);
+  if (report.merge->parsed()) return run_report_merge(report_opts);
+  if (report.html->parsed()) return run_report_html(report_opts);
   return kExitFatal;
 }
 

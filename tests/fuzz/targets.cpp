@@ -20,6 +20,8 @@
 #include "iocsweep/match.hpp"
 #include "iocsweep/pack.hpp"
 #include "match/rule_gate.hpp"
+#include "report/html_report.hpp"
+#include "report/report_reader.hpp"
 
 namespace iocsweep::fuzz {
 namespace {
@@ -452,6 +454,27 @@ int fuzz_pack(const std::uint8_t* data, std::size_t size) {
   return 0;
 }
 
+int fuzz_reports(const std::uint8_t* data, std::size_t size) {
+  auto parsed = parse_reports(as_text(data, size), "fuzz.json");
+  if (!parsed) {
+    check(parsed.error().message.starts_with("fuzz.json"), "report errors name the file");
+    return 0;
+  }
+  const std::string merged = merged_report(*parsed).dump();
+  auto again = parse_reports(merged, "merged.json");
+  check(again && again->size() == parsed->size(), "a merged report reads back");
+  for (std::size_t i = 0; again && i < again->size(); ++i) {
+    check((*again)[i].document == (*parsed)[i].document, "a merged report keeps each document");
+  }
+  const std::string page = render_html_report(*parsed);
+  // The page's own markup has no script, image, frame or event handler:
+  // any there came from the input.
+  for (const char* markup : {"<script", "<img", "<iframe", "<svg", "<object", "<embed", "<link"}) {
+    check(page.find(markup) == std::string::npos, "no markup from the report reaches the page");
+  }
+  return 0;
+}
+
 Target target_by_name(std::string_view name) {
   if (name == "fuzz_file_types") return fuzz_file_types;
   if (name == "fuzz_pack") return fuzz_pack;
@@ -463,6 +486,7 @@ Target target_by_name(std::string_view name) {
   if (name == "fuzz_misp") return fuzz_misp;
   if (name == "fuzz_rules") return fuzz_rules;
   if (name == "fuzz_baseline") return fuzz_baseline;
+  if (name == "fuzz_reports") return fuzz_reports;
   return nullptr;
 }
 

@@ -37,6 +37,10 @@ int fuzz_archive(const std::uint8_t* data, std::size_t size);
 /// not open as an archive, or neither scanned nor listed in a skipped or
 /// error entry.
 int fuzz_archive_recognition(const std::uint8_t* data, std::size_t size);
+/// parse_reports (JSON report, NDJSON stream, merged report), then the
+/// merged document (which must read back the same) and the HTML page
+/// (which must hold no markup the input chose).
+int fuzz_reports(const std::uint8_t* data, std::size_t size);
 
 /// FileTypeTable::add (Loki's file-type signatures), then typing the
 /// input's own bytes with the table.
