@@ -323,6 +323,28 @@ TEST_F(RuleCacheTest, SourcesWithIncludeAreNotCached) {
   EXPECT_EQ((*second)->rules().size(), 2u);
 }
 
+// An embedded source (the built-in pack, a signed pack's member: no file
+// path) holds every rule it uses: libyara is not let read an included file
+// for it, however the directive is spelt. A source read from a file still
+// includes relative to itself, in the same set.
+TEST_F(MatchTest, IncludeIsDisabledForSourcesNotReadFromAFile) {
+  test::TempDir t;
+  test::write_file(t / "inc.yar", "rule included { condition: true }");
+  for (const std::string& text :
+       {"include \"" + t / "inc.yar" + "\"\n", "/* shared */ include \"" + t / "inc.yar" + "\"\n",
+        "rule benign { condition: false }\rinclude \"" + t / "inc.yar" + "\"\n"}) {
+    auto embedded = CompiledRules::compile({RuleSource{"pack:rules/a.yar", text, ""}});
+    ASSERT_FALSE(embedded) << text;
+    EXPECT_NE(embedded.error().message.find("includes are disabled"), std::string::npos) << embedded.error().message;
+  }
+  auto mixed = CompiledRules::compile(
+      {RuleSource{"pack:rules/a.yar", "rule a { condition: true }", ""},
+       RuleSource{t / "main.yar", "include \"inc.yar\"\nrule m { condition: true }", t / "main.yar"},
+       RuleSource{"pack:rules/b.yar", "rule b { condition: true }", ""}});
+  ASSERT_TRUE(mixed) << mixed.error().message;
+  EXPECT_EQ((*mixed)->rules().size(), 4u);
+}
+
 // The word alone is no include: signature-base has it in comments, meta
 // values and strings, and such sets are cached like any other.
 TEST_F(RuleCacheTest, IncludeOnlyInCommentsStringsMetaOrNamesIsCached) {

@@ -212,6 +212,15 @@ TEST_F(PackCliTest, RollbackIsRefusedEqualVersionAccepted) {
   EXPECT_NE(r.err.find("rollback"), std::string::npos) << r.err;
 }
 
+TEST_F(PackCliTest, TwoReleasesOfOnePackInOneSweepAreRefused) {
+  // With no state yet (or one below both), each would pass on its own: the
+  // older one's rules and allow-lists must not ride along with the newer.
+  const std::string v2 = build(2);
+  const std::string v3 = build(3);
+  const RunResult r = scan({v2, v3});
+  expect_refused(r, "given twice");
+}
+
 TEST_F(PackCliTest, TamperedPackFileIsRefused) {
   const std::string pack = build(1);
   std::string bytes = test::read_file(pack);

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "pack_fixture.hpp"
 
 namespace iocsweep {
@@ -181,13 +184,44 @@ TEST_F(PackTest, MalformedPacksAreRefused) {
                  "malformed pack");  // a name twice
 }
 
+TEST_F(PackTest, EntryClaimingMoreThanTheFileHoldsIsRefusedBeforeAnyAllocation) {
+  // A 200 MiB size in the first header of a small file: refused from the
+  // header, before 200 MiB are set aside for it or the signature is read.
+  std::string pack = kit_.build(dir_, PackKit::header());
+  ASSERT_GE(pack.size(), 512u);
+  const std::string size = "01440000000";  // 200 MiB in octal, as ustar writes sizes
+  std::copy(size.begin(), size.end(), pack.begin() + 124);
+  pack[135] = '\0';
+  std::fill(pack.begin() + 148, pack.begin() + 156, ' ');
+  unsigned sum = 0;
+  for (std::size_t i = 0; i < 512; ++i) sum += static_cast<unsigned char>(pack[i]);
+  char field[8];
+  std::snprintf(field, sizeof field, "%06o", sum);
+  std::copy(field, field + 6, pack.begin() + 148);
+  pack[154] = '\0';
+  const auto r = verify(pack);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("claims more bytes than the file holds"), std::string::npos) << r.error().message;
+}
+
 TEST_F(PackTest, RuleWithIncludeIsNotPacked) {
   // A pack must hold every rule it uses: an include would read a file
   // from outside the signed pack.
   test::write_file(dir_ + "/rules/inc.yar", "// fine: include \"x\" in a comment mid-line\n  include \"/etc/x.yar\"\n");
   auto m = manifest_of_directory(dir_, PackKit::header());
   ASSERT_FALSE(m);
-  EXPECT_NE(m.error().message.find("rules/inc.yar:2: include"), std::string::npos) << m.error().message;
+  EXPECT_NE(m.error().message.find("rules/inc.yar: include"), std::string::npos) << m.error().message;
+  // As libyara's lexer reads it: after a comment on the same line, or after
+  // a lone CR, the directive is still one.
+  for (const char* text :
+       {"/* shared */ include \"/etc/x.yar\"\n", "rule benign { condition: false }\rinclude \"/etc/x.yar\"\n"}) {
+    test::write_file(dir_ + "/rules/inc.yar", text);
+    EXPECT_FALSE(manifest_of_directory(dir_, PackKit::header())) << text;
+  }
+  // A comment or a string that only names it is not.
+  test::write_file(dir_ + "/rules/inc.yar",
+                   "// include \"x\"\nrule r { strings: $a = \"include \\\"y\\\"\" condition: $a }\n");
+  EXPECT_TRUE(manifest_of_directory(dir_, PackKit::header()));
 }
 
 TEST_F(PackTest, SignedRuleWithIncludeIsRefused) {

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.hpp"
@@ -229,10 +230,17 @@ Result<SignedPacks> load_signed_packs(const SignedPackOptions& options, PackRequ
   auto state = PackState::load(out.state_path);
   if (!state) return state.error();
   out.state = std::move(*state);
+  std::map<std::string, std::string> loaded;  // pack name -> file
   for (const std::string& file : options.files) {
     auto verified = verify_file(file, *keys, out.state);
     if (!verified) return verified.error();
     const PackManifest& m = verified->manifest;
+    // Two releases of one pack in one sweep would load the older one's
+    // rules and allow-lists beside the newer's: rollback by addition.
+    if (const auto [at, fresh] = loaded.emplace(m.name, file); !fresh) {
+      return Error{file + ": refused: given twice: pack " + m.name + " is also given as " + at->second +
+                   "; give only the release to use"};
+    }
     for (auto& [path, bytes] : verified->members) {
       std::string name = m.name + ":" + path;
       if (path.starts_with("rules/")) {

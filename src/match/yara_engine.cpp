@@ -238,10 +238,24 @@ Attempt try_compile(const std::vector<RuleSource>& sources, const std::vector<bo
       return attempt;
     }
   }
+  // A source read from a file resolves `include` as libyara does (its own
+  // callback, relative to the including file). One that was not (the
+  // built-in pack, a signed pack's member) must hold every rule it uses:
+  // includes are disabled while it is parsed, so no file outside what was
+  // embedded or verified reaches the compiler, however the directive is
+  // spelt ("includes are disabled" names the source and line).
+  const YR_COMPILER_INCLUDE_CALLBACK_FUNC file_include = compiler->include_callback;
+  const YR_COMPILER_INCLUDE_FREE_FUNC file_include_free = compiler->include_free;
+  void* const file_include_data = compiler->incl_clbk_user_data;
   for (std::size_t i = 0; i < sources.size(); ++i) {
     if (skipped[i]) continue;
     const RuleSource& source = sources[i];
     diag.current_source = source.name;
+    if (source.path.empty()) {
+      yr_compiler_set_include_callback(compiler.get(), nullptr, nullptr, nullptr);
+    } else {
+      yr_compiler_set_include_callback(compiler.get(), file_include, file_include_free, file_include_data);
+    }
     // fmemopen + add_file (rather than add_string) so diagnostics name the
     // file and `include` resolves relative to it.
     // fmemopen refuses a size of 0: an empty source is read as one newline

@@ -21,6 +21,7 @@
 #include "iocsweep/hash.hpp"
 #include "iocsweep/input_file.hpp"
 #include "iocsweep/output_file.hpp"
+#include "match/rule_gate.hpp"
 
 namespace iocsweep {
 namespace {
@@ -83,24 +84,13 @@ bool is_lower_hex64(std::string_view s) {
 
 // A pack holds every rule it uses: a rules member may not `include`
 // another file (libyara would read it from wherever the path leads, outside
-// the signed pack). Found by its line starting with the keyword and a quote;
-// a comment line spelt that way is refused too, which costs nothing.
+// the signed pack). Found as libyara's lexer finds the directive (anywhere
+// outside comments and strings, after any whitespace: CR too), by the
+// prefilter's tokenizer; text it cannot follow counts as an include. The
+// compiler refuses includes in pack sources as well (CompiledRules).
 Status check_no_include(const std::string& path, std::string_view text) {
-  std::size_t line = 1;
-  for (std::size_t at = 0; at <= text.size(); ++line) {
-    const std::size_t nl = std::min(text.find('\n', at), text.size());
-    std::string_view l = text.substr(at, nl - at);
-    const std::size_t start = l.find_first_not_of(" \t");
-    if (start != std::string_view::npos && l.substr(start).starts_with("include")) {
-      const std::size_t quote = l.find_first_not_of(" \t", start + 7);
-      if (quote != std::string_view::npos && l[quote] == '"') {
-        return Error{path + ":" + std::to_string(line) + ": include is not allowed in a pack (it must hold every " +
-                     "rule it uses)"};
-      }
-    }
-    at = nl + 1;
-  }
-  return Ok{};
+  if (!has_include_directive(text)) return Ok{};
+  return Error{path + ": include is not allowed in a pack (it must hold every rule it uses)"};
 }
 
 Status check_header(const PackManifest& m) {
@@ -351,10 +341,16 @@ Result<PackArchive> read_pack_archive(std::string_view bytes) {
     if (!archive_entry_size_is_set(entry) || archive_entry_size(entry) < 0) {
       return malformed("entry " + shown + " has no size");
     }
+    // The writer never makes sparse entries; a hole would expand to zeros
+    // that the file does not hold (a tiny file claiming hundreds of MiB).
+    if (archive_entry_sparse_count(entry) > 0) return malformed("entry " + shown + " is sparse");
     const auto size = static_cast<std::uint64_t>(archive_entry_size(entry));
     if (size > kMaxMemberBytes) return malformed("entry " + shown + " is larger than 256 MiB");
     total += size;
     if (total > kMaxTotalBytes) return malformed("the entries hold more than 512 MiB");
+    // Nothing is allocated for more than the file holds: an entry whose
+    // header claims more is truncated whatever comes after it.
+    if (total > bytes.size()) return malformed("entry " + shown + " claims more bytes than the file holds");
     std::string data(size, '\0');
     std::size_t got = 0;
     while (got < size) {
