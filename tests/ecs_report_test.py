@@ -10,6 +10,7 @@ Usage: ecs_report_test.py IOCSWEEP ECS_FIELDS_JSON SIEM_MD"""
 import hashlib
 import json
 import os
+import time
 import re
 import subprocess
 import sys
@@ -111,6 +112,19 @@ def check_placement(doc, tree: str, image: str, problems) -> None:
         want = ours["path"]
     if path != want:
         problems.append(f"finding {ours['path']}: file.path is {path!r}, wants {want!r}")
+    # A walked file's (or the archive's) own facts, as stat gives them now.
+    if want is not None and "disk_image" not in ours and "process" not in ours:
+        st = os.stat(want)
+        f = doc.get("file", {})
+        mtime = f.get("mtime", "")
+        want_mtime = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(st.st_mtime_ns // 10**9)) + \
+            ".%09dZ" % (st.st_mtime_ns % 10**9)
+        if (f.get("inode"), f.get("uid"), mtime) != (str(st.st_ino), str(st.st_uid), want_mtime) or \
+                not f.get("owner"):
+            problems.append(f"finding {ours['path']}: file inode/uid/owner/mtime {f} do not match stat "
+                            f"({st.st_ino}, {st.st_uid}, {want_mtime})")
+    elif "inode" in doc.get("file", {}):
+        problems.append(f"finding {ours['path']}: file.inode written for a disk image or a process")
     if "image" in ours and doc.get("container", {}).get("image") != {"name": "example/app", "tag": ["1.2"]}:
         problems.append(f"finding in a container image: container.image is {doc.get('container')}")
     if doc["rule"]["name"] == "ECS_Test":

@@ -78,4 +78,8 @@ Result<std::uint64_t> parse_size(std::string_view text);
 /// Current time as RFC 3339 UTC with millisecond precision.
 std::string now_rfc3339();
 
+/// `ns` nanoseconds after the epoch (a file's mtime) in the same form, with
+/// nanoseconds: "2026-12-04T19:40:11.123456789Z".
+std::string rfc3339_from_ns(std::int64_t ns);
+
 }  // namespace iocsweep

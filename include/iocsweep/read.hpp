@@ -23,6 +23,8 @@ struct FileInfo {
   std::uint64_t device = 0;
   std::uint64_t inode = 0;
   std::uint32_t uid = 0;
+  /// Last modification, nanoseconds after the epoch.
+  std::int64_t mtime_ns = 0;
   /// False when the kernel refused O_NOATIME (not the owner, no
   /// CAP_FOWNER) and the read may have updated the access time.
   bool noatime = true;

@@ -76,6 +76,19 @@ struct FindingImage {
 };
 
 /// A file with at least one match.
+/// What the filesystem said of a swept file of the tree walk when it was
+/// read (for an archive member or a file in a container image: of the
+/// archive on disk).
+struct FileFacts {
+  std::uint64_t inode = 0;
+  /// Unset for a finding answered from the scan cache (its key holds no
+  /// owner).
+  std::optional<std::uint32_t> uid = std::nullopt;
+  /// The account name of `uid` (as the `owner` external gives it).
+  std::string owner;
+  std::int64_t mtime_ns = 0;  ///< nanoseconds after the epoch
+};
+
 struct Finding {
   std::string path;                 ///< raw bytes
   std::vector<std::string> member;  ///< archive member chain, outermost first; empty for a plain file
@@ -99,6 +112,9 @@ struct Finding {
   /// process_path(*process). `size` is the executable's size, or for memory
   /// the bytes of the region (0 when none is named).
   std::optional<ProcessLocation> process = std::nullopt;
+  /// Set for a file of the tree walk (and what was found inside it); unset
+  /// for disk images and live processes, which carry their own facts.
+  std::optional<FileFacts> file = std::nullopt;
 };
 
 /// Finding score: the highest match score, plus 5 for each further match,

@@ -229,4 +229,20 @@ std::string now_rfc3339() {
   return buf;
 }
 
+std::string rfc3339_from_ns(std::int64_t ns) {
+  std::int64_t secs = ns / 1000000000;
+  std::int64_t frac = ns % 1000000000;
+  if (frac < 0) {  // before 1970: the fraction counts forward from the second before
+    frac += 1000000000;
+    --secs;
+  }
+  const auto t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(frac));
+  return buf;
+}
+
 }  // namespace iocsweep

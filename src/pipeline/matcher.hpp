@@ -88,6 +88,9 @@ class Matcher {
   /// matched when the pack has no rules.
   YaraScanResult match_memory(MemoryBlocks& blocks, std::string_view path, std::uint32_t uid);
 
+  /// The account name of `uid`, as the `owner` external gives it.
+  std::string owner_name(std::uint32_t uid) const { return accounts_.name_of(uid); }
+
   /// Computes the digests `finding` lacks from `feed` (a finding carries
   /// all three).
   Status complete_digests(const Feed& feed, Finding& finding);

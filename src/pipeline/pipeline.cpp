@@ -161,6 +161,9 @@ class Worker final : public ArchiveHost {
         sink_.suppressed();
         return;
       case FindingFilter::Verdict::kReport:
+        // A finding of the walked file, or of a member inside it, carries
+        // the file's own facts (what the archive stage reports knows none).
+        if (!finding.file && current_file_ && !finding.disk && !finding.process) finding.file = current_file_;
         sink_.finding(std::move(finding));
         return;
     }
@@ -225,6 +228,7 @@ class Worker final : public ArchiveHost {
 
   /// A file of the tree walk.
   void process(const WalkEntry& entry) {
+    current_file_.reset();
     Finding finding;
     // Names first: they need no read, so a matching file is reported even
     // when it is too large or cannot be read.
@@ -236,6 +240,9 @@ class Worker final : public ArchiveHost {
     CachePolicy::Lookup look;
     if (cache_.active() && !layout) {
       look = cache_.lookup(entry);
+      if (look.cached && !cache_.verifying()) {
+        current_file_ = FileFacts{look.key->inode, std::nullopt, "", look.key->mtime_ns};
+      }
       if (look.cached && !cache_.verifying() && answer_from_cache(entry.path, *look.key, *look.cached, finding)) {
         return;
       }
@@ -243,6 +250,9 @@ class Worker final : public ArchiveHost {
     std::optional<FileKey>& key = look.key;
     const std::optional<CachedFile>& cached = look.cached;
     ReadOutcome read = reader_.read(entry);
+    if (read.info.inode != 0) {
+      current_file_ = FileFacts{read.info.inode, read.info.uid, matcher_.owner_name(read.info.uid), read.info.mtime_ns};
+    }
     // Only a key that names the file actually read may be stored with
     // what was learnt from it (a file replaced in between is not cached).
     // Nor is a generated file (proc, sysfs), whose bytes change while its
@@ -349,6 +359,7 @@ class Worker final : public ArchiveHost {
   /// --max-filesize), then matched as any file, its members included. The
   /// cache is not used (an image file has no stat key), nor OCI layouts.
   void process(const DiskItem& item) {
+    current_file_.reset();
     const DiskLocation& where = item.entry.where;
     const std::string path = disk_path(where);
     Finding finding;
@@ -395,7 +406,10 @@ class Worker final : public ArchiveHost {
   }
 
   /// A live process: its executable and its memory.
-  void process(const ProcessItem& item) { processes_.sweep(item.info); }
+  void process(const ProcessItem& item) {
+    current_file_.reset();
+    processes_.sweep(item.info);
+  }
 
   // Reads `size` bytes of `source` into disk_buffer_: all of them, or as
   // many as could be read with `error` saying why not.
@@ -459,6 +473,9 @@ class Worker final : public ArchiveHost {
   std::chrono::nanoseconds throttled_{0};
   const std::stop_token* stop_ = nullptr;
   Matcher matcher_;
+  // The facts of the walked file being processed, for its findings and its
+  // members' (report()); unset for other items.
+  std::optional<FileFacts> current_file_;
   CachePolicy cache_;
   FindingFilter filter_;
   FileReader reader_;

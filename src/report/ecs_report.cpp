@@ -185,6 +185,17 @@ class EcsSink final : public ReportSink {
       file["size"] = f.size;
       ours.erase("size");
     }
+    // The walked file's own facts (of the archive, for a member): ECS
+    // keeps inode and uid as keywords.
+    if (on_host && f.file) {
+      file["inode"] = std::to_string(f.file->inode);
+      file["mtime"] = rfc3339_from_ns(f.file->mtime_ns);
+      if (f.file->uid) {
+        file["uid"] = std::to_string(*f.file->uid);
+        file["owner"] = path_for_json(f.file->owner);
+      }
+      ours.erase("file");
+    }
     const std::string path = path_for_json(f.member.empty() ? f.path : f.path + "!/" + member_chain(f));
     ours["matches"] = f.matches.size();
     for (std::size_t i = 0; i < f.matches.size(); ++i) {

@@ -159,6 +159,14 @@ json finding_json(const Finding& f) {
   }
   add_disk_fields(obj, f.disk);
   add_process_fields(obj, f.process);
+  if (f.file) {
+    json file{{"inode", f.file->inode}, {"mtime", rfc3339_from_ns(f.file->mtime_ns)}};
+    if (f.file->uid) {
+      file["uid"] = *f.file->uid;
+      file["owner"] = path_for_json(f.file->owner);
+    }
+    obj["file"] = std::move(file);
+  }
   obj["size"] = f.size;
   for (const DigestKind kind : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
     if (f.digests.present.has(kind)) obj[std::string(digest_name(kind))] = f.digests.hex(kind);
