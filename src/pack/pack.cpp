@@ -400,7 +400,9 @@ Result<VerifiedPack> verify_pack(std::string_view bytes, const std::vector<Minis
       return Error{"member hash differs: " + mem.path + " is not the file the manifest lists"};
     }
   }
-  for (const auto& [path, data] : archive->members) {
+  for (const auto& member : archive->members) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+    const std::string& path = member.first;
     const bool listed = std::any_of(manifest->members.begin(), manifest->members.end(),
                                     [&](const PackMember& m) { return m.path == path; });
     if (!listed) return Error{"member not in manifest: \"" + path.substr(0, 200) + "\""};
