@@ -6,12 +6,14 @@
 // silently (the report counts what did not arrive).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -74,6 +76,61 @@ bool port_open(int port) {
   ::close(fd);
   return ok;
 }
+
+/// A collector that is not one, in a thread of the test, on 127.0.0.1:
+/// kClose accepts each connection and closes it at once without reading
+/// (a load balancer with no backend), kHold accepts and never reads.
+class BadListener {
+ public:
+  enum Mode { kClose, kHold };
+  explicit BadListener(Mode mode) : mode_(mode) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      throw std::runtime_error("cannot listen");
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~BadListener() {
+    stop_ = true;
+    thread_.join();
+    for (const int c : held_) ::close(c);
+    ::close(fd_);
+  }
+  BadListener(const BadListener&) = delete;
+  BadListener& operator=(const BadListener&) = delete;
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  void run() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      ++accepted_;
+      if (mode_ == kClose) {
+        ::close(c);
+      } else {
+        held_.push_back(c);
+      }
+    }
+  }
+
+  Mode mode_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::vector<int> held_;
+  std::thread thread_;
+};
 
 // A throwaway CA and a server certificate for DNS name "localhost" only
 // (no IP address SAN: tls://127.0.0.1 must then be refused), made with the
@@ -305,6 +362,62 @@ TEST(SyslogRemote, CollectorAwayFromTheStartLosesNothingSilently) {
   const RunResult c = run(scan_args(cfg, clean, out / "c.json", {"--syslog-server", server, "--syslog-timeout", "0"}));
   EXPECT_EQ(c.exit_code, 3) << c.err;  // nothing found, but the syslog copy is incomplete
   EXPECT_EQ(report_of(out / "c.json")["stats"]["syslog_undelivered"], 2);
+}
+
+// The collector's kernel acknowledges what the listener never reads: a
+// listener that accepts and closes at once, or that never reads, must not
+// be counted as having received anything. The sender retries until
+// --syslog-timeout, then counts every message undelivered: a clean sweep
+// exits 3.
+TEST(SyslogRemote, AListenerThatClosesUnreadIsNoDelivery) {
+  TempDir tree, clean, cfg, out;
+  make_positives(tree, cfg, 3);
+  write_file(clean / "nothing.txt", "nothing to see");
+  BadListener listener(BadListener::kClose);
+  const std::string server = "tcp://127.0.0.1:" + std::to_string(listener.port());
+  const auto started = std::chrono::steady_clock::now();
+  const RunResult c = run(scan_args(cfg, clean, out / "c.json", {"--syslog-server", server, "--syslog-timeout", "2"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s) << "--syslog-timeout did not bound the flush";
+  EXPECT_EQ(c.exit_code, 3) << c.err;
+  EXPECT_NE(c.err.find("2 of 2 messages could not be sent"), std::string::npos) << c.err;
+  const json clean_report = report_of(out / "c.json");
+  EXPECT_EQ(clean_report["stats"]["syslog_sent"], 0);
+  EXPECT_EQ(clean_report["stats"]["syslog_undelivered"], 2);
+  EXPECT_GE(listener.accepted(), 1);
+
+  const RunResult r = run(scan_args(cfg, tree, out / "r.json", {"--syslog-server", server, "--syslog-timeout", "1"}));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const json report = report_of(out / "r.json");
+  EXPECT_EQ(report["stats"]["syslog_sent"], 0);
+  EXPECT_EQ(report["stats"]["syslog_undelivered"], 5);
+}
+
+TEST(SyslogRemote, AListenerThatNeverReadsIsNoDelivery) {
+  TempDir clean, cfg, out;
+  make_positives(clean, cfg, 0);
+  write_file(clean / "nothing.txt", "nothing to see");
+  BadListener listener(BadListener::kHold);
+  const std::string server = "tcp://127.0.0.1:" + std::to_string(listener.port());
+  const auto started = std::chrono::steady_clock::now();
+  const RunResult c = run(scan_args(cfg, clean, out / "c.json", {"--syslog-server", server, "--syslog-timeout", "2"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s) << "--syslog-timeout did not bound the flush";
+  EXPECT_EQ(c.exit_code, 3) << c.err;
+  EXPECT_NE(c.err.find("did not close"), std::string::npos) << c.err;
+  const json report = report_of(out / "c.json");
+  EXPECT_EQ(report["stats"]["syslog_sent"], 0);
+  EXPECT_EQ(report["stats"]["syslog_undelivered"], 2);
+  EXPECT_EQ(listener.accepted(), 1);
+}
+
+// A name that does not resolve is a start-up error, before the scan.
+TEST(SyslogRemote, AnUnresolvableCollectorIsAStartupError) {
+  TempDir clean, cfg, out;
+  make_positives(clean, cfg, 0);
+  const RunResult r =
+      run(scan_args(cfg, clean, out / "r.json", {"--syslog-server", "tcp://no-such-collector.invalid:514"}));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot resolve"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out / "r.json"));
 }
 
 // rsyslogd stops and starts again while the sweep (slowed by --max-rate)
