@@ -165,7 +165,10 @@ class RemoteDelivery final : public SyslogDelivery {
     for (;;) {
       if (finished_ && SyslogClock::now() >= deadline_) {
         // What is known read by now still counts.
-        if (conn_) settle_acknowledged();
+        if (conn_ && settle_acknowledged() && !retained_.empty()) {
+          last_error_ = std::to_string(retained_.size()) + " messages written to " + where() +
+                        " not known read by the collector when --syslog-timeout ran out";
+        }
         break;
       }
       if (refused_) {
