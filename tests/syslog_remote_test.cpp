@@ -13,9 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -79,10 +81,13 @@ bool port_open(int port) {
 
 /// A collector that is not one, in a thread of the test, on 127.0.0.1:
 /// kClose accepts each connection and closes it at once without reading
-/// (a load balancer with no backend), kHold accepts and never reads.
+/// (a load balancer with no backend), kHold accepts and never reads,
+/// kResetFirst reads 1000 bytes of the first connection and closes it with
+/// the rest unread (a reset), then reads every later one to its end into
+/// received().
 class BadListener {
  public:
-  enum Mode { kClose, kHold };
+  enum Mode { kClose, kHold, kResetFirst };
   explicit BadListener(Mode mode) : mode_(mode) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
@@ -106,6 +111,12 @@ class BadListener {
   BadListener& operator=(const BadListener&) = delete;
   int port() const { return port_; }
   int accepted() const { return accepted_; }
+  /// kResetFirst: what the later connections carried; read after the
+  /// sender is done.
+  std::string received() const {
+    std::lock_guard lock(m_);
+    return received_;
+  }
 
  private:
   void run() {
@@ -117,10 +128,28 @@ class BadListener {
       ++accepted_;
       if (mode_ == kClose) {
         ::close(c);
-      } else {
+      } else if (mode_ == kHold) {
         held_.push_back(c);
+      } else {
+        read_then_close(c, accepted_ == 1 ? 1000 : std::string::npos);
       }
     }
+  }
+
+  void read_then_close(int c, std::size_t most) {
+    std::string got;
+    char buf[4096];
+    while (!stop_ && got.size() < most) {
+      pollfd p{c, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const ssize_t n = ::recv(c, buf, std::min(sizeof buf, most - got.size()), 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(c);
+    if (most != std::string::npos) return;
+    std::lock_guard lock(m_);
+    received_ += got;
   }
 
   Mode mode_;
@@ -129,6 +158,8 @@ class BadListener {
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
   std::vector<int> held_;
+  mutable std::mutex m_;
+  std::string received_;
   std::thread thread_;
 };
 
@@ -408,6 +439,32 @@ TEST(SyslogRemote, AListenerThatNeverReadsIsNoDelivery) {
   const std::string err = clean_sweep_to(listener);
   EXPECT_NE(err.find("did not close"), std::string::npos) << err;
   EXPECT_EQ(listener.accepted(), 1);
+}
+
+// A collector that reads part of what it was sent and drops the rest (its
+// kernel had acknowledged all of it): every message held on that
+// connection goes again on the next, which reads them all and closes
+// cleanly after the half-close. Nothing is lost, all is counted sent.
+TEST(SyslogRemote, ACollectorThatDropsWhatItAcknowledgedGetsItAgain) {
+  TempDir tree, cfg, out;
+  constexpr int kFindings = 200;
+  make_positives(tree, cfg, kFindings);
+  BadListener listener(BadListener::kResetFirst);
+  const std::string server = "tcp://127.0.0.1:" + std::to_string(listener.port());
+  const RunResult r = run(scan_args(cfg, tree, out / "r.json", {"--syslog-server", server, "--syslog-timeout", "20"}));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_GE(listener.accepted(), 2);
+  const json report = report_of(out / "r.json");
+  EXPECT_EQ(report["stats"]["syslog_sent"], kFindings + 2);
+  EXPECT_EQ(report["stats"]["syslog_undelivered"], 0);
+  std::set<std::string> paths;
+  const std::string later = listener.received();
+  const std::regex path(R"re(event="finding" path="([^"]*)")re");
+  for (auto it = std::sregex_iterator(later.begin(), later.end(), path); it != std::sregex_iterator(); ++it) {
+    paths.insert((*it)[1]);
+  }
+  EXPECT_EQ(paths.size(), static_cast<std::size_t>(kFindings)) << "a finding counted sent never arrived";
+  EXPECT_NE(later.find("event=\"scan_finished\""), std::string::npos);
 }
 
 // A name that does not resolve is a start-up error, before the scan.
