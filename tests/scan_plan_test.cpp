@@ -235,7 +235,8 @@ TEST(ScanPlan, SyslogServerUrlsAndTheirDefaults) {
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->port, "6515");
   for (const char* bad : {"udp://logs:514", "logs:514", "tcp://", "tcp://:514", "tcp://logs:", "tcp://logs:0",
-                          "tcp://logs:65536", "tcp://logs:5x", "tcp://[::1", "tcp://[::1]x", "tcp://user@logs"}) {
+                          "tcp://logs:65536", "tcp://logs:5x", "tcp://[::1", "tcp://[::1]x", "tcp://user@logs",
+                          "tcp://::1", "tls://2001:db8::5:6514", "tcp://::1:514"}) {
     EXPECT_FALSE(parse_syslog_server(bad)) << bad;
   }
   raw = scan_of(t.path());

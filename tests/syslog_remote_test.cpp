@@ -6,14 +6,18 @@
 // silently (the report counts what did not arrive).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -74,6 +78,90 @@ bool port_open(int port) {
   ::close(fd);
   return ok;
 }
+
+/// A collector that is not one, in a thread of the test, on 127.0.0.1:
+/// kClose accepts each connection and closes it at once without reading
+/// (a load balancer with no backend), kHold accepts and never reads,
+/// kResetFirst reads 1000 bytes of the first connection and closes it with
+/// the rest unread (a reset), then reads every later one to its end into
+/// received().
+class BadListener {
+ public:
+  enum Mode { kClose, kHold, kResetFirst };
+  explicit BadListener(Mode mode) : mode_(mode) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      throw std::runtime_error("cannot listen");
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~BadListener() {
+    stop_ = true;
+    thread_.join();
+    for (const int c : held_) ::close(c);
+    ::close(fd_);
+  }
+  BadListener(const BadListener&) = delete;
+  BadListener& operator=(const BadListener&) = delete;
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+  /// kResetFirst: what the later connections carried; read after the
+  /// sender is done.
+  std::string received() const {
+    std::lock_guard lock(m_);
+    return received_;
+  }
+
+ private:
+  void run() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      ++accepted_;
+      if (mode_ == kClose) {
+        ::close(c);
+      } else if (mode_ == kHold) {
+        held_.push_back(c);
+      } else {
+        read_then_close(c, accepted_ == 1 ? 1000 : std::string::npos);
+      }
+    }
+  }
+
+  void read_then_close(int c, std::size_t most) {
+    std::string got;
+    char buf[4096];
+    while (!stop_ && got.size() < most) {
+      pollfd p{c, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const ssize_t n = ::recv(c, buf, std::min(sizeof buf, most - got.size()), 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(c);
+    if (most != std::string::npos) return;
+    std::lock_guard lock(m_);
+    received_ += got;
+  }
+
+  Mode mode_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::vector<int> held_;
+  mutable std::mutex m_;
+  std::string received_;
+  std::thread thread_;
+};
 
 // A throwaway CA and a server certificate for DNS name "localhost" only
 // (no IP address SAN: tls://127.0.0.1 must then be refused), made with the
@@ -305,6 +393,88 @@ TEST(SyslogRemote, CollectorAwayFromTheStartLosesNothingSilently) {
   const RunResult c = run(scan_args(cfg, clean, out / "c.json", {"--syslog-server", server, "--syslog-timeout", "0"}));
   EXPECT_EQ(c.exit_code, 3) << c.err;  // nothing found, but the syslog copy is incomplete
   EXPECT_EQ(report_of(out / "c.json")["stats"]["syslog_undelivered"], 2);
+}
+
+// A clean sweep with --syslog-timeout 2 sent to `listener`: what it says
+// on stderr, after checking that it exited 3 with both its messages
+// counted undelivered and none sent (that it ends at all, rather than
+// waiting on the listener, is what ctest's timeout catches).
+std::string clean_sweep_to(const BadListener& listener) {
+  TempDir clean, cfg, out;
+  make_positives(clean, cfg, 0);
+  write_file(clean / "nothing.txt", "nothing to see");
+  const std::string server = "tcp://127.0.0.1:" + std::to_string(listener.port());
+  const RunResult c = run(scan_args(cfg, clean, out / "c.json", {"--syslog-server", server, "--syslog-timeout", "2"}));
+  EXPECT_EQ(c.exit_code, 3) << c.err;
+  EXPECT_NE(c.err.find("2 of 2 messages could not be sent"), std::string::npos) << c.err;
+  const json report = report_of(out / "c.json");
+  EXPECT_EQ(report["stats"]["syslog_sent"], 0);
+  EXPECT_EQ(report["stats"]["syslog_undelivered"], 2);
+  return c.err;
+}
+
+// The collector's kernel acknowledges what the listener never reads: a
+// listener that accepts and closes at once, or that never reads, must not
+// be counted as having received anything. The sender retries until
+// --syslog-timeout, then counts every message undelivered: a clean sweep
+// exits 3.
+TEST(SyslogRemote, AListenerThatClosesUnreadIsNoDelivery) {
+  BadListener listener(BadListener::kClose);
+  clean_sweep_to(listener);
+  EXPECT_GE(listener.accepted(), 1);
+
+  TempDir tree, cfg, out;
+  make_positives(tree, cfg, 3);
+  const std::string server = "tcp://127.0.0.1:" + std::to_string(listener.port());
+  const RunResult r = run(scan_args(cfg, tree, out / "r.json", {"--syslog-server", server, "--syslog-timeout", "1"}));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const json report = report_of(out / "r.json");
+  EXPECT_EQ(report["stats"]["syslog_sent"], 0);
+  EXPECT_EQ(report["stats"]["syslog_undelivered"], 5);
+}
+
+TEST(SyslogRemote, AListenerThatNeverReadsIsNoDelivery) {
+  BadListener listener(BadListener::kHold);
+  const std::string err = clean_sweep_to(listener);
+  EXPECT_NE(err.find("did not close"), std::string::npos) << err;
+  EXPECT_EQ(listener.accepted(), 1);
+}
+
+// A collector that reads part of what it was sent and drops the rest (its
+// kernel had acknowledged all of it): every message held on that
+// connection goes again on the next, which reads them all and closes
+// cleanly after the half-close. Nothing is lost, all is counted sent.
+TEST(SyslogRemote, ACollectorThatDropsWhatItAcknowledgedGetsItAgain) {
+  TempDir tree, cfg, out;
+  constexpr int kFindings = 200;
+  make_positives(tree, cfg, kFindings);
+  BadListener listener(BadListener::kResetFirst);
+  const std::string server = "tcp://127.0.0.1:" + std::to_string(listener.port());
+  const RunResult r = run(scan_args(cfg, tree, out / "r.json", {"--syslog-server", server, "--syslog-timeout", "20"}));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_GE(listener.accepted(), 2);
+  const json report = report_of(out / "r.json");
+  EXPECT_EQ(report["stats"]["syslog_sent"], kFindings + 2);
+  EXPECT_EQ(report["stats"]["syslog_undelivered"], 0);
+  std::set<std::string> paths;
+  const std::string later = listener.received();
+  const std::regex path(R"re(event="finding" path="([^"]*)")re");
+  for (auto it = std::sregex_iterator(later.begin(), later.end(), path); it != std::sregex_iterator(); ++it) {
+    paths.insert((*it)[1]);
+  }
+  EXPECT_EQ(paths.size(), static_cast<std::size_t>(kFindings)) << "a finding counted sent never arrived";
+  EXPECT_NE(later.find("event=\"scan_finished\""), std::string::npos);
+}
+
+// A name that does not resolve is a start-up error, before the scan.
+TEST(SyslogRemote, AnUnresolvableCollectorIsAStartupError) {
+  TempDir clean, cfg, out;
+  make_positives(clean, cfg, 0);
+  const RunResult r =
+      run(scan_args(cfg, clean, out / "r.json", {"--syslog-server", "tcp://no-such-collector.invalid:514"}));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot resolve"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out / "r.json"));
 }
 
 // rsyslogd stops and starts again while the sweep (slowed by --max-rate)

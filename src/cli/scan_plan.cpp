@@ -329,6 +329,10 @@ Result<SyslogOptions> parse_syslog_server(std::string_view url) {
   if (host.empty() || host.find_first_of("/@?# ") != std::string_view::npos) {
     return Error{std::string(url) + ": bad host name"};
   }
+  // tcp://::1 would read as host ":" and port 1.
+  if (rest.substr(0, 1) != "[" && host.find(':') != std::string_view::npos) {
+    return Error{std::string(url) + ": an IPv6 address goes in brackets: [ADDRESS]:PORT"};
+  }
   if (!port.empty()) {
     unsigned value = 0;
     for (const char c : port) {

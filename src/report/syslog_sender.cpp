@@ -25,10 +25,19 @@ constexpr auto kConnectTimeout = 5s;
 constexpr auto kWriteTimeout = 10s;
 // How often an idle sender looks at acknowledgements and a closed peer.
 constexpr auto kIdleCheck = 100ms;
+// A connection that lived this long was no flapping one: the next
+// reconnection starts from the first backoff again.
+constexpr auto kStableConnection = 5s;
+// The collector's kernel acknowledges what it buffers, read or not, even
+// before the collector accept()s: an acknowledged message is only known
+// read once this many acknowledged bytes follow it, more than a receive
+// buffer holds (Linux grows one to tcp_rmem's 6 MiB at most), or once the
+// collector closed cleanly after our half-close.
+constexpr std::uint64_t kAckedWindow = 8 * 1024 * 1024;
 
-// A message written on the current connection, kept until the collector's
-// TCP has acknowledged its last byte (`wire_end`): when the connection
-// breaks first it is sent again on the next one.
+// A message written on the current connection, kept until it is known
+// read (see kAckedWindow; `wire_end` is the wire offset of its last byte):
+// when the connection breaks first it is sent again on the next one.
 struct Retained {
   std::string frame;
   std::uint64_t wire_end = 0;
@@ -36,7 +45,8 @@ struct Retained {
 
 class RemoteDelivery final : public SyslogDelivery {
  public:
-  explicit RemoteDelivery(SyslogOptions options) : options_(std::move(options)) {
+  RemoteDelivery(SyslogOptions options, std::vector<SyslogAddress> addresses)
+      : options_(std::move(options)), addresses_(std::move(addresses)) {
     // The sender must never take a signal: SIGINT/SIGTERM are waited for
     // by the CLI's signal thread (blocked in every thread), and SIGPIPE
     // from a TLS write to a closed socket becomes EPIPE.
@@ -75,6 +85,8 @@ class RemoteDelivery final : public SyslogDelivery {
       finished_ = true;
       deadline_ = SyslogClock::now() + std::chrono::duration_cast<SyslogClock::duration>(
                                            std::chrono::duration<double>(options_.flush_timeout_s));
+      // Wakes a connection attempt or a write under way, too.
+      flush_.set(deadline_);
       cv_.notify_one();
     }
     thread_.join();
@@ -103,16 +115,27 @@ class RemoteDelivery final : public SyslogDelivery {
   }
 
   // With m_ held: drops the connection after `why`; what it may not have
-  // delivered is sent again on the next one.
+  // delivered is sent again on the next one. The backoff starts again
+  // from the first step only after a connection that delivered something
+  // or lived a while: a collector that accepts and drops at once is not
+  // hammered every 0.1 s.
   void drop_connection(const std::string& why) {
+    const auto now = SyslogClock::now();
+    if (conn_ && (sent_ > sent_at_connect_ || now - connected_at_ >= kStableConnection)) backoff_ = kFirstBackoff;
     conn_.reset();
     requeue_retained();
     last_error_ = why;
-    next_attempt_ = SyslogClock::now() + backoff_;
+    next_attempt_ = now + backoff_;
     backoff_ = std::min<SyslogClock::duration>(backoff_ * 2, kMaxBackoff);
   }
 
-  // With m_ held: counts as sent what the collector acknowledged; false
+  std::string closed_message() const {
+    const std::string reason = conn_->close_reason();
+    return "connection to " + where() + " closed by the collector" +
+           (reason.empty() || reason == "closed by the collector" ? "" : ": " + reason);
+  }
+
+  // With m_ held: counts as sent what is known read (kAckedWindow); false
   // when the connection is gone. broken() is asked again after SIOCOUTQ:
   // a reset empties the send queue, which would read as "acknowledged".
   bool settle_acknowledged() {
@@ -120,13 +143,17 @@ class RemoteDelivery final : public SyslogDelivery {
     const std::uint64_t written = conn_->wire_bytes_written();
     const std::uint64_t unacked = conn_->wire_bytes_unacked();
     if (conn_->broken()) return false;
-    const std::uint64_t acked = written - std::min(written, unacked);
-    while (!retained_.empty() && retained_.front().wire_end <= acked) {
+    acked_ = written - std::min(written, unacked);
+    while (!retained_.empty() && retained_.front().wire_end + kAckedWindow <= acked_) {
       retained_.pop_front();
       ++sent_;
     }
     return true;
   }
+
+  // With m_ held: whether the collector's TCP acknowledged every byte
+  // written (as of the last settle_acknowledged()).
+  bool all_acknowledged() const { return retained_.empty() || retained_.back().wire_end <= acked_; }
 
   SyslogClock::time_point capped(SyslogClock::duration limit) const {
     const auto t = SyslogClock::now() + limit;
@@ -136,7 +163,14 @@ class RemoteDelivery final : public SyslogDelivery {
   void run() {
     std::unique_lock lock(m_);
     for (;;) {
-      if (finished_ && SyslogClock::now() >= deadline_) break;
+      if (finished_ && SyslogClock::now() >= deadline_) {
+        // What is known read by now still counts.
+        if (conn_ && settle_acknowledged() && !retained_.empty()) {
+          last_error_ = std::to_string(retained_.size()) + " messages written to " + where() +
+                        " not known read by the collector when --syslog-timeout ran out";
+        }
+        break;
+      }
       if (refused_) {
         if (finished_) break;
         cv_.wait(lock, [&] { return finished_; });
@@ -155,11 +189,13 @@ class RemoteDelivery final : public SyslogDelivery {
         const auto deadline = capped(kConnectTimeout);
         lock.unlock();
         bool permanent = false;
-        auto opened = connect_syslog(options_, deadline, permanent);
+        auto opened = connect_syslog(options_, addresses_, deadline, flush_, permanent);
         lock.lock();
         if (opened) {
           conn_ = std::move(*opened);
-          backoff_ = kFirstBackoff;
+          connected_at_ = SyslogClock::now();
+          sent_at_connect_ = sent_;
+          acked_ = 0;
         } else if (permanent) {
           // A certificate that does not verify: every message is refused.
           refused_ = true;
@@ -173,11 +209,27 @@ class RemoteDelivery final : public SyslogDelivery {
         continue;
       }
       if (!settle_acknowledged()) {
-        drop_connection("connection to " + where() + " closed by the collector");
+        drop_connection(closed_message());
         continue;
       }
       if (queue_.empty()) {
-        if (finished_ && retained_.empty()) break;
+        if (finished_ && all_acknowledged()) {
+          // Everything written and acknowledged: half-close, and what is
+          // held counts delivered only once the collector closes its side
+          // cleanly, which it does after reading all of it.
+          SyslogConnection& conn = *conn_;
+          lock.unlock();
+          const bool clean = conn.close_and_wait(deadline_);
+          lock.lock();
+          if (clean) {
+            sent_ += retained_.size();
+            retained_.clear();
+            conn_.reset();
+            break;
+          }
+          drop_connection(closed_message());
+          continue;
+        }
         // Waiting for acknowledgements, or for the next message.
         cv_.wait_for(lock, finished_ ? 10ms : kIdleCheck);
         continue;
@@ -204,12 +256,17 @@ class RemoteDelivery final : public SyslogDelivery {
   }
 
   const SyslogOptions options_;
+  const std::vector<SyslogAddress> addresses_;
+  SyslogDeadline flush_;
   mutable std::mutex m_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
   std::deque<Retained> retained_;
   std::unique_ptr<SyslogConnection> conn_;
+  SyslogClock::time_point connected_at_{};
+  std::uint64_t sent_at_connect_ = 0;
+  std::uint64_t acked_ = 0;  // wire bytes of conn_ acknowledged
   bool finished_ = false;
   bool refused_ = false;
   SyslogClock::time_point deadline_{};
@@ -225,7 +282,9 @@ class RemoteDelivery final : public SyslogDelivery {
 
 Result<std::unique_ptr<SyslogDelivery>> make_remote_syslog_delivery(const SyslogOptions& options) {
   if (Status tls = check_syslog_tls(options); !tls) return tls.error();
-  return std::unique_ptr<SyslogDelivery>(std::make_unique<RemoteDelivery>(options));
+  auto addresses = resolve_syslog(options);
+  if (!addresses) return addresses.error();
+  return std::unique_ptr<SyslogDelivery>(std::make_unique<RemoteDelivery>(options, std::move(*addresses)));
 }
 
 }  // namespace iocsweep::report_detail
