@@ -1,6 +1,10 @@
 #include "iocsweep/common.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "iocsweep/input_file.hpp"
+#include "test_support.hpp"
 
 namespace iocsweep {
 namespace {
@@ -78,6 +82,51 @@ TEST(Rfc3339, LooksLikeUtcTimestamp) {
   ASSERT_EQ(t.size(), 24u) << t;
   EXPECT_EQ(t[10], 'T');
   EXPECT_EQ(t.back(), 'Z');
+}
+
+}  // namespace
+}  // namespace iocsweep
+
+namespace iocsweep {
+namespace {
+
+// Input files (rules, indicator lists, baselines, reports, packs) are read
+// through one descriptor: what is checked is what is read, a FIFO is refused
+// without waiting for a writer, and the size limit holds.
+TEST(InputFile, ReadsRegularFilesAndRefusesTheRestWithoutWaiting) {
+  test::TempDir t;
+  test::write_file(t / "rules.yar", "rule a { condition: true }\n");
+  auto ok = read_input_file(t / "rules.yar");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(*ok, "rule a { condition: true }\n");
+  test::write_file(t / "empty.txt", "");
+  auto empty = read_input_file(t / "empty.txt");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(*empty, "");
+  auto dir = read_input_file(t.path());
+  ASSERT_FALSE(dir);
+  EXPECT_EQ(dir.error().message, t.path() + ": is a directory");
+  ASSERT_EQ(::mkfifo((t / "fifo").c_str(), 0600), 0);
+  auto fifo = read_input_file(t / "fifo");  // would block forever if opened for a blocking read
+  ASSERT_FALSE(fifo);
+  EXPECT_EQ(fifo.error().message, t / "fifo" + ": not a regular file");
+  test::write_file(t / "big.txt", std::string(3 << 20, 'x'));
+  auto big = read_input_file(t / "big.txt", 2 << 20);
+  ASSERT_FALSE(big);
+  EXPECT_NE(big.error().message.find("larger than 2 MiB"), std::string::npos) << big.error().message;
+  auto missing = read_input_file(t / "missing");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("No such file"), std::string::npos) << missing.error().message;
+}
+
+// A file under /proc says it is empty and is not: what it holds is read.
+TEST(InputFile, FileLargerThanItsSizeSaysIsReadToTheLimit) {
+  auto self = read_input_file("/proc/self/status");
+  ASSERT_TRUE(self) << self.error().message;
+  EXPECT_NE(self->find("Pid:"), std::string::npos);
+  auto cut = read_input_file("/proc/self/status", 16);
+  ASSERT_FALSE(cut);
+  EXPECT_NE(cut.error().message.find("larger than"), std::string::npos) << cut.error().message;
 }
 
 }  // namespace
