@@ -347,7 +347,7 @@ class SyslogSink : public ReportSink {
   /// error) and connects in the background; a collector that is away is
   /// retried with backoff.
   static Result<std::unique_ptr<SyslogSink>> open(SyslogOptions options);
-  /// Messages delivered (remote: acknowledged by the collector's TCP).
+  /// Messages delivered (remote: known read by the collector, docs/siem-syslog.md).
   virtual std::uint64_t messages_sent() const = 0;
   /// Messages that could not be delivered; final once end() returned.
   virtual std::uint64_t messages_failed() const = 0;
