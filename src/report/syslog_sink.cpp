@@ -100,6 +100,33 @@ std::string header_token(std::string_view s, std::size_t max) {
   return std::string(s);
 }
 
+// Appends text parameters to `out` while it stays within `room` bytes, with
+// room kept for `flag` (' NAME_truncated="true"'), which finish() appends
+// when any value was cut or left out. Each value is cut to its own limit
+// and to what is left.
+class BoundedParams {
+ public:
+  BoundedParams(std::string& out, std::size_t room, std::string_view flag) : out_(out), room_(room), flag_(flag) {}
+  void add(std::string_view key, std::string_view raw, std::size_t max) {
+    const std::size_t overhead = 1 + key.size() + 3;  // ' key="' and '"'
+    const std::size_t used = out_.size() + overhead + flag_.size();
+    if (used >= room_) {
+      cut_ = true;
+      return;
+    }
+    out_ += " " + std::string(key) + "=\"" + param_value(raw, std::min(max, room_ - used), &cut_) + "\"";
+  }
+  void finish() {
+    if (cut_) out_ += flag_;
+  }
+
+ private:
+  std::string& out_;
+  std::size_t room_;
+  std::string_view flag_;
+  bool cut_ = false;
+};
+
 // The parameters of a finding in a disk image, in at most `room` bytes: the
 // short ones (partition, offset, filesystem, inode, deleted) always, then
 // the image, the path inside the filesystem and the stream, each cut to its
@@ -110,21 +137,11 @@ std::string disk_params(const DiskLocation& d, std::size_t room) {
   if (d.partition >= 0) out += " partition=\"" + std::to_string(d.partition) + "\"";
   out += " offset=\"" + std::to_string(d.offset) + "\" filesystem=\"" + param_value(d.filesystem, kMaxFilesystemValue) +
          "\" inode=\"" + std::to_string(d.inode) + "\" deleted=\"" + (d.deleted ? "true" : "false") + "\"";
-  constexpr std::string_view kDiskTruncated = " disk_truncated=\"true\"";
-  bool cut = false;
-  const auto add = [&](std::string_view key, std::string_view raw, std::size_t max) {
-    const std::size_t overhead = 1 + key.size() + 3;  // ' key="' and '"'
-    const std::size_t used = out.size() + overhead + kDiskTruncated.size();
-    if (used >= room) {
-      cut = true;
-      return;
-    }
-    out += " " + std::string(key) + "=\"" + param_value(raw, std::min(max, room - used), &cut) + "\"";
-  };
-  add("disk_image", d.image, kMaxPathValue);
-  add("path_in_filesystem", d.path, kMaxPathValue);
-  if (!d.stream.empty()) add("stream", d.stream, kMaxMatchValue);
-  if (cut) out += kDiskTruncated;
+  BoundedParams more(out, room, " disk_truncated=\"true\"");
+  more.add("disk_image", d.image, kMaxPathValue);
+  more.add("path_in_filesystem", d.path, kMaxPathValue);
+  if (!d.stream.empty()) more.add("stream", d.stream, kMaxMatchValue);
+  more.finish();
   return out;
 }
 
@@ -143,22 +160,12 @@ std::string process_params(const ProcessLocation& p, std::size_t room) {
     out += " region_start=\"" + hex_address(p.region->start) + "\" region_end=\"" + hex_address(p.region->end) +
            "\" region_perms=\"" + param_value(p.region->perms, 8) + "\"";
   }
-  constexpr std::string_view kProcessTruncated = " process_truncated=\"true\"";
-  bool cut = false;
-  const auto add = [&](std::string_view key, std::string_view raw, std::size_t max) {
-    const std::size_t overhead = 1 + key.size() + 3;  // ' key="' and '"'
-    const std::size_t used = out.size() + overhead + kProcessTruncated.size();
-    if (used >= room) {
-      cut = true;
-      return;
-    }
-    out += " " + std::string(key) + "=\"" + param_value(raw, std::min(max, room - used), &cut) + "\"";
-  };
-  add("process_name", info.name, 64);
-  add("exe", info.exe, kMaxPathValue);
-  if (p.region && !p.region->path.empty()) add("region_path", p.region->path, kMaxPathValue);
-  add("cmdline", info.cmdline, kMaxMatchValue);
-  if (cut) out += kProcessTruncated;
+  BoundedParams more(out, room, " process_truncated=\"true\"");
+  more.add("process_name", info.name, 64);
+  more.add("exe", info.exe, kMaxPathValue);
+  if (p.region && !p.region->path.empty()) more.add("region_path", p.region->path, kMaxPathValue);
+  more.add("cmdline", info.cmdline, kMaxMatchValue);
+  more.finish();
   return out;
 }
 
