@@ -25,7 +25,7 @@ import time
 import jsonschema
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from validate_report import synth_pe  # noqa: E402  (bytes the built-in pack matches)
+from sweep_samples import synth_pe  # noqa: E402  (bytes the built-in pack matches)
 
 SSHD = "/usr/sbin/sshd"
 

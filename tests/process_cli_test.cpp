@@ -59,16 +59,15 @@ struct Child {
   }
 };
 
-// Starts a child that joins the two halves in its heap at run time, says
-// so, and waits to be killed. It is python3 rather than a fork of this test:
-// an instrumented test binary (ASan) maps terabytes of shadow memory, which
-// is not what a sweep of a real process meets.
-void start_heap_child(Child& child) {
+// Starts python3 running `script`, which builds what it builds, writes one
+// byte to stdout when ready and waits to be killed. It is python3 rather
+// than a fork of this test: an instrumented test binary (ASan) maps
+// terabytes of shadow memory, which is not what a sweep of a real process
+// meets.
+void start_python_child(Child& child, const std::string& script) {
   if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/python3 for the heap child";
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
-  const std::string script = std::string("import os,sys,time\na = '") + kHalfA + "'\nb = '" + kHalfB +
-                             "'\nm = ''.join([a, b])\nos.write(1, b'r')\nwhile True: time.sleep(60)\n";
   child.pid = ::fork();
   ASSERT_GE(child.pid, 0);
   if (child.pid == 0) {
@@ -81,6 +80,12 @@ void start_heap_child(Child& child) {
   char c = 0;
   ASSERT_EQ(::read(ready[0], &c, 1), 1);
   ::close(ready[0]);
+}
+
+// A child that joins the two halves in its heap at run time.
+void start_heap_child(Child& child) {
+  start_python_child(child, std::string("import os,sys,time\na = '") + kHalfA + "'\nb = '" + kHalfB +
+                                "'\nm = ''.join([a, b])\nos.write(1, b'r')\nwhile True: time.sleep(60)\n");
 }
 
 // Starts a copy of python3 from `dir` that deletes its own executable,
@@ -175,25 +180,12 @@ TEST_F(ProcessCli, MarkerBuiltInAHeapIsFoundAndItsRegionNamed) {
 TEST_F(ProcessCli, BuiltInMemoryRuleFindsTheEngineStatusLinesBuiltAtRunTime) {
   // Both status lines of the SWIFT engine, joined only in the child's heap
   // from halves (neither line exists in a file or in this test's text).
-  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "needs /usr/bin/python3 for the heap child";
   Child child;
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const std::string script =
+  ASSERT_NO_FATAL_FAILURE(start_python_child(
+      child,
       "import os,time\nh = 'patched)'\nm = [''.join(['PI (found, ', h]), ''.join(['PU (found, un', h])]\n"
-      "os.write(1, b'r')\nwhile True: time.sleep(60)\n";
-  child.pid = ::fork();
-  ASSERT_GE(child.pid, 0);
-  if (child.pid == 0) {
-    ::dup2(ready[1], 1);
-    ::close(ready[0]);
-    ::execl("/usr/bin/python3", "python3", "-c", script.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(ready[1]);
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  ::close(ready[0]);
+      "os.write(1, b'r')\nwhile True: time.sleep(60)\n"));
+  if (IsSkipped()) return;
   // The built-in pack, as a responder runs it.
   const test::RunResult r = test::run({kBin, "scan", "--format", "json", "--pid", std::to_string(child.pid)});
   EXPECT_EQ(r.exit_code, 1) << r.err;

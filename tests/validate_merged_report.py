@@ -11,17 +11,9 @@ import sys
 import tempfile
 
 import jsonschema
+from sweep_samples import synth_pe
 
 BIN, MERGED_SCHEMA, REPORT_SCHEMA = sys.argv[1:4]
-
-
-def synth_pe(payload: bytes) -> bytes:
-    head = bytearray(0x80)
-    head[0:2] = b"MZ"
-    head[0x3C] = 0x40
-    head[0x40:0x44] = b"PE\0\0"
-    head[0x44:0x46] = b"\x4c\x01"
-    return bytes(head) + payload + bytes(64)
 
 
 # Satisfies the built-in SWIFT engine rule (its RC4 key and status line).
