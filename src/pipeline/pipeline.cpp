@@ -163,7 +163,12 @@ class Worker final : public ArchiveHost {
       case FindingFilter::Verdict::kReport:
         // A finding of the walked file, or of a member inside it, carries
         // the file's own facts (what the archive stage reports knows none).
-        if (!finding.file && current_file_ && !finding.disk && !finding.process) finding.file = current_file_;
+        // The owner's name is looked up here, for findings only, not for
+        // every file read.
+        if (!finding.file && current_file_ && !finding.disk && !finding.process) {
+          finding.file = current_file_;
+          if (finding.file->uid) finding.file->owner = matcher_.owner_name(*finding.file->uid);
+        }
         sink_.finding(std::move(finding));
         return;
     }
@@ -251,7 +256,7 @@ class Worker final : public ArchiveHost {
     const std::optional<CachedFile>& cached = look.cached;
     ReadOutcome read = reader_.read(entry);
     if (read.info.inode != 0) {
-      current_file_ = FileFacts{read.info.inode, read.info.uid, matcher_.owner_name(read.info.uid), read.info.mtime_ns};
+      current_file_ = FileFacts{read.info.inode, read.info.uid, "", read.info.mtime_ns};
     }
     // Only a key that names the file actually read may be stored with
     // what was learnt from it (a file replaced in between is not cached).
