@@ -276,7 +276,8 @@ TEST(Cli, ImageIsCheckedBeforeScanning) {
   write_file(t / "disk.dd", std::string(512, '\0'));
   RunResult neither = run({kBin, "scan", "--no-builtin"});
   EXPECT_EQ(neither.exit_code, 2);
-  EXPECT_NE(neither.err.find("scan: PATH, --image, --processes or --pid is required"), std::string::npos) << neither.err;
+  EXPECT_NE(neither.err.find("scan: PATH, --image, --processes or --pid is required"), std::string::npos)
+      << neither.err;
   RunResult missing = run({kBin, "scan", "--no-builtin", "-o", out / "r.json", "--image", t / "missing.dd"});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("--image " + (t / "missing.dd") + ": No such file or directory"), std::string::npos)
@@ -741,6 +742,39 @@ TEST(Cli, RulesCheckReportsEachFile) {
   RunResult gated = run({kBin, "rules", "check", rules / "gated.yar"});
   EXPECT_EQ(gated.exit_code, 0) << gated.out;
   EXPECT_EQ(gated.out.find("prefilter"), std::string::npos) << gated.out;
+}
+
+TEST(Cli, RulesCheckSaysWhatTheFilesTogetherCostEachFile) {
+  // Files checked alone, then together as a scan loads them: what a file
+  // not beginning with MZ meets, and what each set's gate can do.
+  TempDir rules;
+  std::string pe;
+  for (std::size_t i = 0; i < kNonMzMinRules; ++i) {
+    pe += "rule pe" + std::to_string(i) + " { strings: $a = \"P" + std::to_string(i) +
+          "\" condition: uint16(0) == 0x5A4D and $a }\n";
+  }
+  write_file(rules / "pe.yar", pe);
+  write_file(rules / "text.yar", "rule text { strings: $a = \"t\" condition: filesize < 10 and $a }");
+  RunResult r = run({kBin, "rules", "check", rules.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("prefilter, the 2 files together (" + std::to_string(kNonMzMinRules + 1) + " rules):\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("a file beginning with MZ meets all " + std::to_string(kNonMzMinRules + 1) +
+                       " rules; any other file meets 1\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  other files: size, header and name checks can rule files out\n"), std::string::npos) << r.out;
+  // A rule naming an MZ rule requires MZ too: both are left out, and the
+  // gate for other files still has only the text rule's check.
+  write_file(rules / "any.yar",
+             "rule pe_anything { strings: $a = \"x\" condition: uint16(0) == 0x5A4D and $a }\n"
+             "rule any_pe { strings: $a = \"y\" condition: pe_anything and ($a or true) }\n");
+  RunResult mixed = run({kBin, "rules", "check", rules.path()});
+  EXPECT_EQ(mixed.exit_code, 0) << mixed.out;
+  EXPECT_NE(mixed.out.find("any other file meets 1\n"), std::string::npos) << mixed.out;
+  EXPECT_NE(mixed.out.find("  other files: size, header and name checks can rule files out\n"), std::string::npos)
+      << mixed.out;
 }
 
 TEST(Cli, PrefilterKeepsEveryFinding) {

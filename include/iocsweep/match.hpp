@@ -176,6 +176,10 @@ class CompiledRules {
   /// (see compile), or -1 when there is no such set and every
   /// file is scanned with all of them.
   long non_mz_rules() const { return non_mz_handle_ == nullptr ? -1 : static_cast<long>(non_mz_index_.size()); }
+  /// What the check made of the rules in that set, which is all a file not
+  /// beginning with "MZ" meets; admits every file when there is no such
+  /// set.
+  const GateSummary& non_mz_gate() const { return non_mz_gate_summary_; }
 
  private:
   CompiledRules() = default;
@@ -194,6 +198,9 @@ class CompiledRules {
   // index of the same rule in rules_.
   void* non_mz_handle_ = nullptr;
   std::vector<std::size_t> non_mz_index_;
+  // The gate of the non-MZ set's rules, with non_mz_handle_.
+  std::unique_ptr<const RuleGate> non_mz_gate_;
+  GateSummary non_mz_gate_summary_;
   // Reads the sources for the gate and compiles the non-MZ set.
   void prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
                          std::optional<std::size_t> non_mz_min_rules);

@@ -231,6 +231,28 @@ struct RuleFileCheck {
 /// path cannot be read at all.
 Result<std::vector<RuleFileCheck>> check_rule_files(const std::vector<std::string>& paths);
 
+/// What the prefilter makes of rule files loaded together, as a scan
+/// loads them: how many rules a file not beginning with "MZ" meets, and
+/// whether each set's gate can rule files out.
+struct RuleSetPrefilter {
+  std::size_t files = 0;
+  std::size_t rules = 0;
+  /// Rules in the set for files not beginning with "MZ"; -1 when there is
+  /// no such set (every file meets every rule).
+  long non_mz_rules = -1;
+  /// Why the gate admits every file beginning with "MZ" (every file, when
+  /// there is no split); empty when it can rule files out.
+  std::string gate_off;
+  /// The same for files not beginning with "MZ", when there is a split.
+  std::string non_mz_gate_off;
+};
+
+/// Compiles the files of `checks` that compiled alone, together (each in
+/// its own namespace, as a scan does), and says what the prefilter made of
+/// them. Fails when a file cannot be read again or they do not compile
+/// together (a file changed between the two reads).
+Result<RuleSetPrefilter> check_rule_set_prefilter(const std::vector<RuleFileCheck>& checks);
+
 /// Worker count when the user names none: the number of online CPUs.
 unsigned default_thread_count();
 

@@ -113,6 +113,31 @@ int run_rules_check(const RawRulesOptions& raw) {
     }
   }
   std::cout << checks->size() << " files, " << failed << " with errors\n";
+  if (checks->size() - failed > 1) {
+    // The files together, as a scan loads them: what a file meets.
+    auto set = check_rule_set_prefilter(*checks);
+    if (!set) {
+      std::cout << "prefilter: the files do not compile together: " << escape_for_terminal(set.error().message) << "\n";
+      ++failed;
+    } else {
+      std::cout << "prefilter, the " << set->files << " files together (" << set->rules << " rules):\n";
+      if (set->non_mz_rules < 0) {
+        std::cout << "  every file meets every rule (fewer than " << kNonMzMinRules
+                  << " rules, or a tenth of them, require MZ)\n";
+      } else {
+        std::cout << "  a file beginning with MZ meets all " << set->rules << " rules; any other file meets "
+                  << set->non_mz_rules << "\n";
+      }
+      const auto gate_line = [](const char* who, const std::string& off) {
+        std::cout << "  " << who << ": "
+                  << (off.empty() ? std::string("size, header and name checks can rule files out")
+                                  : "every one is YARA-scanned: " + escape_for_terminal(off))
+                  << "\n";
+      };
+      gate_line(set->non_mz_rules < 0 ? "files" : "files beginning with MZ", set->gate_off);
+      if (set->non_mz_rules >= 0) gate_line("other files", set->non_mz_gate_off);
+    }
+  }
   std::cout.flush();
   return failed == 0 ? kExitClean : kExitFatal;
 }

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <string>
@@ -396,8 +398,146 @@ std::optional<Node> int_read(Span b, Span e) {
   return n;
 }
 
+// Size of a check, in nodes.
+std::size_t node_count(const Node& n) {
+  std::size_t count = 1;
+  for (const Node& c : n.children) count += node_count(c);
+  return count;
+}
+
+// The checks of the rules already read in the source being read, by name:
+// a condition naming one (`IsPE and $a`) is true only when that rule is,
+// so its check stands in for the name. (libyara resolves a rule name in
+// the namespace being compiled, among the rules defined before.)
+using KnownRules = std::map<std::string, Node, std::less<>>;
+
+// What reading one rule's condition needs besides its tokens.
+struct Reading {
+  // The checks of the rules read before it in its source (may be null).
+  const KnownRules* known = nullptr;
+  // Where the terms that read pe values are (byte offsets in the source):
+  // each is undefined, so false, for a file not beginning with "MZ" (see
+  // requires_pe). May be null.
+  std::vector<std::pair<std::size_t, std::size_t>>* pe_terms = nullptr;
+};
+
+// Checks this large are not copied into the rules that name them (a chain
+// of rules each naming the last twice would grow without bound).
+constexpr std::size_t kMaxInlinedNodes = 64;
+
+// The check `uint16(0) == 0x5A4D`.
+Node mz_check() {
+  Node n;
+  n.kind = Node::Kind::kInt;
+  n.width = 2;
+  n.value = 0x5A4D;
+  return n;
+}
+
+// Whether the and-term [b, e) can only be true for a file beginning with
+// "MZ" because it reads a value of the pe module. For a file that does not
+// begin with "MZ", libyara's pe module finds no PE header (it checks the
+// DOS signature at offset 0 of the block, the whole file) and leaves every
+// value undefined except its constants (upper case: pe.MACHINE_I386) and
+// `pe.is_pe`, which it sets to 0; every function listed below returns
+// undefined then. An undefined value makes any comparison, arithmetic,
+// string operator, `not` and function call it enters undefined, `$a at X`
+// false (libyara's exec.c), and an undefined or false and-term makes the
+// rule false. So the term is read as requiring MZ when it is `pe.is_pe`
+// alone, or when it reads such a value and holds nothing that can turn an
+// undefined value into a truth: `and`, `or` (both make it false, which
+// `not` would turn), loops, `of`, `defined`, nor `not` with `at`.
+// rule_gate_test checks each shape against libyara.
+bool requires_pe(Span b, Span e) {
+  if (e - b == 3 && is_word(b[0], "pe") && is_punct(b[1], ".") && is_word(b[2], "is_pe")) return true;
+  static constexpr std::string_view kTruthy[] = {"or",  "and", "for", "of",      "them",
+                                                 "any", "all", "in",  "defined", "none"};
+  // The pe functions whose first act, for a file that is not a PE, is to
+  // return undefined (libyara 4.2's modules/pe/pe.c).
+  static constexpr std::string_view kFunctions[] = {"exports",
+                                                    "exports_index",
+                                                    "imphash",
+                                                    "imports",
+                                                    "locale",
+                                                    "language",
+                                                    "is_dll",
+                                                    "is_32bit",
+                                                    "is_64bit",
+                                                    "section_index",
+                                                    "calculate_checksum",
+                                                    "rva_to_offset"};
+  bool reads_pe = false;
+  bool negated = false;
+  bool at = false;
+  for (Span it = b; it != e; ++it) {
+    if (it->kind == Tok::kIdent && std::find(std::begin(kTruthy), std::end(kTruthy), it->text) != std::end(kTruthy)) {
+      return false;
+    }
+    if (is_word(*it, "not")) negated = true;
+    if (is_word(*it, "at")) at = true;
+    if (!is_word(*it, "pe") || (it != b && is_punct(it[-1], ".")) || e - it < 3 || !is_punct(it[1], ".") ||
+        it[2].kind != Tok::kIdent) {
+      continue;
+    }
+    const std::string& field = it[2].text;
+    if (field.empty() || !(field[0] >= 'a' && field[0] <= 'z') || field == "is_pe") continue;
+    // A function of the module itself: only those known to return
+    // undefined. A field (`pe.sections[0].name`, `pe.rich_signature.
+    // version(1)`) is undefined, and so is whatever hangs off it.
+    const bool call = e - it > 3 && is_punct(it[3], "(");
+    if (call && std::find(std::begin(kFunctions), std::end(kFunctions), field) == std::end(kFunctions)) continue;
+    reads_pe = true;
+  }
+  return reads_pe && !(negated && at);
+}
+
+Node condition(Span b, Span e, int nesting, const Reading& r);
+bool requires_mz(const Node& n);
+
 // One and-term that is not a group: a test this reader knows, else true.
-Node term(Span b, Span e) {
+
+// `for any i in ITERABLE : ( BODY )`, `for 2 i, j in ...`: true only when
+// BODY is for some values of the variables, so BODY's check (which never
+// reads a loop variable: only literals are read) must hold. nullopt for
+// other loops (`for all`, `for none`, percentages, string sets).
+std::optional<Node> loop_term(Span b, Span e, int nesting, const Reading& r) {
+  if (e - b < 7 || !is_word(b[0], "for")) return std::nullopt;
+  const bool any = is_word(b[1], "any");
+  const auto n = b[1].kind == Tok::kNumber ? parse_int(b[1].text) : std::nullopt;
+  if (!any && !(n && *n >= 1 && !is_punct(b[2], "%"))) return std::nullopt;
+  if (b[2].kind != Tok::kIdent || b[2].text[0] == '$') return std::nullopt;
+  int depth = 0;
+  Span colon = e;
+  for (Span it = b + 2; it != e; ++it) {
+    if (is_punct(*it, "(") || is_punct(*it, "[")) ++depth;
+    if (is_punct(*it, ")") || is_punct(*it, "]")) --depth;
+    if (is_word(*it, "of")) return std::nullopt;
+    if (depth == 0 && is_punct(*it, ":")) {
+      colon = it;
+      break;
+    }
+  }
+  if (colon == e || !wrapped(colon + 1, e)) return std::nullopt;
+  // Terms inside are only rewritten as the whole loop is.
+  Reading inner{r.known, nullptr};
+  Node body = condition(colon + 2, e - 1, nesting + 1, inner);
+  if (r.pe_terms != nullptr && requires_mz(body)) r.pe_terms->emplace_back(b->begin, (e - 1)->end);
+  return body;
+}
+
+// One and-term that is not a group: a test this reader knows, else true.
+Node term(Span b, Span e, int nesting, const Reading& r) {
+  if (auto loop = loop_term(b, e, nesting, r)) return std::move(*loop);
+  if (requires_pe(b, e)) {
+    if (r.pe_terms != nullptr) r.pe_terms->emplace_back(b->begin, (e - 1)->end);
+    return mz_check();
+  }
+  const KnownRules* known = r.known;
+  if (e - b == 1 && b->kind == Tok::kIdent && known != nullptr &&
+      std::find(std::begin(kExternalNames), std::end(kExternalNames), b->text) == std::end(kExternalNames)) {
+    const auto it = known->find(b->text);
+    if (it != known->end() && node_count(it->second) <= kMaxInlinedNodes) return it->second;
+  }
   // Find the comparison operator at depth 0.
   int depth = 0;
   Span op = e;
@@ -459,25 +599,23 @@ Node term(Span b, Span e) {
   return *read;
 }
 
-Node condition(Span b, Span e, int nesting);
-
-Node and_chain(Span b, Span e, int nesting) {
+Node and_chain(Span b, Span e, int nesting, const Reading& r) {
   std::vector<Node> parts;
   for (const auto& [pb, pe] : split_at(b, e, "and")) {
     if (wrapped(pb, pe)) {
-      parts.push_back(condition(pb + 1, pe - 1, nesting + 1));
+      parts.push_back(condition(pb + 1, pe - 1, nesting + 1, r));
     } else {
-      parts.push_back(term(pb, pe));
+      parts.push_back(term(pb, pe, nesting, r));
     }
   }
   return combine(Node::Kind::kAnd, std::move(parts));
 }
 
-Node condition(Span b, Span e, int nesting) {
+Node condition(Span b, Span e, int nesting, const Reading& r) {
   // Deeply nested conditions are taken as true rather than recursed into.
   if (nesting > 64 || b == e) return Node::truth(true);
   std::vector<Node> parts;
-  for (const auto& [pb, pe] : split_at(b, e, "or")) parts.push_back(and_chain(pb, pe, nesting));
+  for (const auto& [pb, pe] : split_at(b, e, "or")) parts.push_back(and_chain(pb, pe, nesting, r));
   return combine(Node::Kind::kOr, std::move(parts));
 }
 
@@ -571,9 +709,19 @@ struct ParsedRule {
   std::string name;
   int line = 0;
   bool global = false;
+  bool is_private = false;
   std::size_t begin = 0;  // byte span of the whole rule, modifiers included
   std::size_t end = 0;
+  // What its own condition requires (a rule it names stands for that
+  // rule's check).
   Node check;
+  // What it requires to be reported: its check and those of its
+  // namespace's global rules (a false global rule makes every rule of the
+  // namespace false).
+  Node effective;
+  // The terms of its condition that read pe values (byte spans in the
+  // source, in order): false for a file not beginning with "MZ".
+  std::vector<std::pair<std::size_t, std::size_t>> pe_terms;
   // Identifiers in its body (a module's name, another rule's name).
   std::set<std::string> identifiers;
   // Identifiers followed by `*` in its body: rule-set wildcards such as
@@ -595,6 +743,7 @@ std::optional<ParsedSource> parse_source(const RuleSource& source, std::string& 
   }
   const std::vector<Token>& t = *tokens;
   ParsedSource out;
+  KnownRules known;
   std::size_t i = 0;
   while (t[i].kind != Tok::kEnd) {
     if (is_word(t[i], "include")) {
@@ -610,6 +759,7 @@ std::optional<ParsedSource> parse_source(const RuleSource& source, std::string& 
     rule.begin = t[i].begin;
     while (is_word(t[i], "private") || is_word(t[i], "global")) {
       rule.global = rule.global || is_word(t[i], "global");
+      rule.is_private = rule.is_private || is_word(t[i], "private");
       ++i;
     }
     if (!is_word(t[i], "rule") || t[i + 1].kind != Tok::kIdent) {
@@ -642,8 +792,10 @@ std::optional<ParsedSource> parse_source(const RuleSource& source, std::string& 
       why = where + ": not read";
       return std::nullopt;
     }
-    rule.check =
-        condition(t.begin() + static_cast<std::ptrdiff_t>(cond_begin), t.begin() + static_cast<std::ptrdiff_t>(k), 0);
+    rule.check = condition(t.begin() + static_cast<std::ptrdiff_t>(cond_begin),
+                           t.begin() + static_cast<std::ptrdiff_t>(k), 0, Reading{&known, &rule.pe_terms});
+    std::sort(rule.pe_terms.begin(), rule.pe_terms.end());
+    known.insert_or_assign(rule.name, rule.check);
     rule.end = t[k].end;
     out.rules.push_back(std::move(rule));
     i = k + 1;
@@ -683,49 +835,150 @@ std::optional<std::vector<ParsedSource>> parse_sources(const std::vector<RuleSou
   return parsed;
 }
 
-// The sources for non-MZ files (see sources_for_non_mz_files), from the
-// sources as read.
-std::optional<std::vector<RuleSource>> split_for_non_mz(const std::vector<RuleSource>& sources,
-                                                        const std::vector<ParsedSource>& parsed,
-                                                        std::size_t min_left_out) {
-  std::set<std::string> names;
+// Gives each rule its effective check: its own and its namespace's global
+// rules' (libyara compiles each source in a namespace of its own).
+void add_global_checks(std::vector<ParsedSource>& parsed) {
+  for (ParsedSource& p : parsed) {
+    std::vector<Node> globals;
+    for (const ParsedRule& rule : p.rules) {
+      if (rule.global) globals.push_back(rule.check);
+    }
+    for (ParsedRule& rule : p.rules) {
+      std::vector<Node> parts = globals;
+      parts.push_back(rule.check);
+      rule.effective = combine(Node::Kind::kAnd, std::move(parts));
+    }
+  }
+}
+
+// A rule of the set: its source and its place there.
+struct RuleRef {
+  std::size_t source = 0;
+  std::size_t rule = 0;
+};
+
+// The rules that must stay in one compiled set, whatever set that is: a
+// global rule with every rule of its namespace, a rule with every rule it
+// names, directly or through a wildcard (`all of (Foo*)` counts every rule
+// whose name begins so). Names are matched across sources (libyara only
+// resolves them in their own namespace: the wider closure is the safe
+// side). `unit[i]` numbers the closure of rules()[i].
+struct Closures {
+  std::vector<RuleRef> rules;
+  std::vector<std::size_t> unit;
+};
+
+Closures closures(const std::vector<ParsedSource>& parsed) {
+  Closures out;
+  std::multimap<std::string, std::size_t, std::less<>> by_name;
+  std::vector<std::size_t> first_of_source;
+  for (std::size_t s = 0; s < parsed.size(); ++s) {
+    first_of_source.push_back(out.rules.size());
+    for (std::size_t r = 0; r < parsed[s].rules.size(); ++r) {
+      by_name.emplace(parsed[s].rules[r].name, out.rules.size());
+      out.rules.push_back(RuleRef{s, r});
+    }
+  }
+  std::vector<std::size_t> parent(out.rules.size());
+  std::iota(parent.begin(), parent.end(), std::size_t{0});
+  const auto find = [&](std::size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  const auto join = [&](std::size_t a, std::size_t b) { parent[find(a)] = find(b); };
+  for (std::size_t i = 0; i < out.rules.size(); ++i) {
+    const std::size_t source = out.rules[i].source;
+    const ParsedRule& rule = parsed[source].rules[out.rules[i].rule];
+    if (rule.global) {
+      for (std::size_t r = 0; r < parsed[source].rules.size(); ++r) join(i, first_of_source[source] + r);
+    }
+    for (const std::string& id : rule.identifiers) {
+      const auto [b, e] = by_name.equal_range(id);
+      for (auto it = b; it != e; ++it) join(i, it->second);
+    }
+    for (const std::string& prefix : rule.prefixes) {
+      for (auto it = by_name.lower_bound(prefix); it != by_name.end() && it->first.starts_with(prefix); ++it) {
+        join(i, it->second);
+      }
+    }
+  }
+  out.unit.resize(out.rules.size());
+  for (std::size_t i = 0; i < out.rules.size(); ++i) out.unit[i] = find(i);
+  return out;
+}
+
+// Which rules the set for non-MZ files leaves out: every rule of each
+// closure whose rules all require MZ (as their effective checks say).
+// Empty when fewer than `min_left_out` rules, or a tenth of the set, would
+// be: a second compiled set for a few rules' sake is not worth its memory.
+std::vector<bool> left_out_for_non_mz(const std::vector<ParsedSource>& parsed, const Closures& c,
+                                      std::size_t min_left_out) {
+  std::vector<bool> unit_needs_mz(c.rules.size(), true);
+  for (std::size_t i = 0; i < c.rules.size(); ++i) {
+    if (!requires_mz(parsed[c.rules[i].source].rules[c.rules[i].rule].effective)) unit_needs_mz[c.unit[i]] = false;
+  }
+  std::vector<bool> out(c.rules.size(), false);
   std::size_t dropped = 0;
-  for (const ParsedSource& p : parsed) {
-    for (const ParsedRule& rule : p.rules) {
-      // A global rule constrains every rule of its namespace: left whole.
-      if (rule.global) return std::nullopt;
-      names.insert(rule.name);
-      if (requires_mz(rule.check)) ++dropped;
-    }
+  for (std::size_t i = 0; i < c.rules.size(); ++i) {
+    out[i] = unit_needs_mz[c.unit[i]];
+    if (out[i]) ++dropped;
   }
-  // A second compiled set for a few rules' sake is not worth its memory.
-  if (dropped == 0 || dropped < min_left_out || dropped * 10 < names.size()) return std::nullopt;
-  // A rule that names another rule (in any source: namespaces aside),
-  // directly or through a wildcard (`all of (Foo*)` counts the rules
-  // left out too), would need them kept with it: such sets are left
-  // whole.
-  for (const ParsedSource& p : parsed) {
-    for (const ParsedRule& rule : p.rules) {
-      for (const std::string& id : rule.identifiers) {
-        if (id != rule.name && names.count(id) != 0) return std::nullopt;
-      }
-      for (const std::string& prefix : rule.prefixes) {
-        const auto first = names.lower_bound(prefix);
-        if (first != names.end() && first->starts_with(prefix)) return std::nullopt;
+  if (dropped == 0 || dropped < min_left_out || dropped * 10 < c.rules.size()) return {};
+  return out;
+}
+
+// `false`, written so that the strings `term` names stay referenced
+// (libyara refuses a string no condition uses): `(false and $a and $b)`.
+std::string false_keeping_strings(std::string_view term) {
+  std::string out = "(false";
+  std::set<std::string> named;
+  if (const auto tokens = tokenize(term)) {
+    for (const Token& t : *tokens) {
+      if (t.kind != Tok::kIdent || t.text.size() < 2) continue;
+      const char c = t.text[0];
+      if ((c == '$' || c == '#' || c == '@' || c == '!') && named.insert(t.text.substr(1)).second) {
+        // `$a*` names a set of strings.
+        out += t.text.back() == '*' ? " and any of ($" + t.text.substr(1) + ")" : " and $" + t.text.substr(1);
       }
     }
   }
+  return out + ")";
+}
+
+// The sources without the rules `left_out` marks (indexed as Closures::rules)
+// and without the imports no rule kept uses (libyara builds each imported
+// module's objects for every file it scans).
+std::vector<RuleSource> sources_without(const std::vector<RuleSource>& sources, const std::vector<ParsedSource>& parsed,
+                                        const std::vector<bool>& left_out) {
   std::vector<RuleSource> out;
+  std::size_t i = 0;
   for (std::size_t s = 0; s < sources.size(); ++s) {
     std::string kept_rules;
     std::set<std::string> used;
     for (const ParsedRule& rule : parsed[s].rules) {
-      if (requires_mz(rule.check)) continue;
-      kept_rules += sources[s].text.substr(rule.begin, rule.end - rule.begin) + "\n";
-      used.insert(rule.identifiers.begin(), rule.identifiers.end());
+      if (left_out[i++]) continue;
+      // Its pe terms are false for every file this set is for: written as
+      // `false`, so a source whose kept rules only read pe there does not
+      // import pe (libyara's pe module sets its hundreds of constants for
+      // every file it scans, PE or not).
+      std::string kept;
+      std::size_t at = rule.begin;
+      for (const auto& [from, to] : rule.pe_terms) {
+        kept += sources[s].text.substr(at, from - at) + false_keeping_strings(sources[s].text.substr(from, to - from));
+        at = to;
+      }
+      kept += sources[s].text.substr(at, rule.end - at);
+      if (rule.pe_terms.empty()) {
+        used.insert(rule.identifiers.begin(), rule.identifiers.end());
+      } else if (const auto tokens = tokenize(kept)) {
+        for (const Token& token : *tokens) {
+          if (token.kind == Tok::kIdent) used.insert(token.text);
+        }
+      } else {
+        used.insert(rule.identifiers.begin(), rule.identifiers.end());
+      }
+      kept_rules += kept + "\n";
     }
-    // Only the modules the kept rules use: libyara builds each imported
-    // module's objects for every file it scans.
     std::string text;
     for (const std::string& module : parsed[s].imports) {
       if (used.count(module) != 0) text += "import \"" + module + "\"\n";
@@ -757,28 +1010,43 @@ bool has_include_directive(std::string_view text) {
 RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::optional<std::size_t> non_mz_min_left_out) {
   RulePrefilter out;
   std::string why;
-  const std::optional<std::vector<ParsedSource>> parsed = parse_sources(sources, why);
+  std::optional<std::vector<ParsedSource>> parsed = parse_sources(sources, why);
   if (!parsed) {
     out.gate = RuleGate::everything(why);
     return out;
   }
-  if (non_mz_min_left_out) out.non_mz_sources = split_for_non_mz(sources, *parsed, *non_mz_min_left_out);
-  auto impl = std::make_shared<RuleGate::Impl>();
-  impl->admits_all = false;
-  std::set<std::string> seen;
-  for (std::size_t s = 0; s < sources.size(); ++s) {
-    for (const ParsedRule& rule : (*parsed)[s].rules) {
-      if (rule.check.kind == Node::Kind::kTrue) {
-        out.gate = RuleGate::everything(sources[s].name + ":" + std::to_string(rule.line) + ": rule " + rule.name +
-                                        ": condition can be true without a file size, header or name test");
-        return out;
+  add_global_checks(*parsed);
+  const Closures c = closures(*parsed);
+  // The gate of the public rules not `left_out` (indexed as c.rules; every
+  // rule when empty), from their effective checks. Private rules are never
+  // reported (libyara calls back for public rules only), so what they
+  // would match does not count.
+  const auto gate_of = [&](const std::vector<bool>& left_out) {
+    auto impl = std::make_shared<RuleGate::Impl>();
+    impl->admits_all = false;
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < c.rules.size(); ++i) {
+      if (!left_out.empty() && left_out[i]) continue;
+      const ParsedRule& rule = (*parsed)[c.rules[i].source].rules[c.rules[i].rule];
+      if (rule.is_private) continue;
+      if (rule.effective.kind == Node::Kind::kTrue) {
+        return RuleGate::everything(sources[c.rules[i].source].name + ":" + std::to_string(rule.line) + ": rule " +
+                                    rule.name + ": condition can be true without a file size, header or name test");
       }
-      if (rule.check.kind != Node::Kind::kFalse && seen.insert(key_of(rule.check)).second) {
-        impl->checks.push_back(rule.check);
+      if (rule.effective.kind != Node::Kind::kFalse && seen.insert(key_of(rule.effective)).second) {
+        impl->checks.push_back(rule.effective);
       }
     }
-  }
-  out.gate.impl_ = std::move(impl);
+    RuleGate gate;
+    gate.impl_ = std::move(impl);
+    return gate;
+  };
+  out.gate = gate_of({});
+  if (!non_mz_min_left_out) return out;
+  const std::vector<bool> left_out = left_out_for_non_mz(*parsed, c, *non_mz_min_left_out);
+  if (left_out.empty()) return out;
+  out.non_mz_sources = sources_without(sources, *parsed, left_out);
+  out.non_mz_gate = gate_of(left_out);
   return out;
 }
 

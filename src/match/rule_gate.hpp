@@ -27,9 +27,12 @@ namespace iocsweep {
 ///
 /// Conservative by construction: only `and`, `or`, parentheses and the
 /// shapes listed in docs/rules.md are read; anything else in a condition
-/// (strings, `not`, modules, loops, other rules) counts as "may be true".
-/// One rule whose condition leaves nothing to check (e.g. `any of them`),
-/// or an `include`, makes the gate admit every file.
+/// (strings, `not`, modules, loops) counts as "may be true". A rule named
+/// in a condition stands for its own check (`IsPE and $a` requires what
+/// IsPE does), and a global rule's check is required by every rule of its
+/// source. Private rules are left out (they are never reported). One
+/// public rule whose condition leaves nothing to check (e.g. `any of
+/// them`), or an `include`, makes the gate admit every file.
 struct RulePrefilter;
 
 class RuleGate {
@@ -69,14 +72,16 @@ class RuleGate {
 
 /// The rule sources a file that does not begin with "MZ" needs: `sources`
 /// without the rules whose condition requires `uint16(0) == 0x5A4D` (as
-/// RuleGate reads conditions), and without the imports no rule left uses
-/// (libyara builds every imported module's objects for each file). Most
-/// rules of signature-base's shape are such Windows-executable rules.
-/// nullopt when no rule can be left out, or when the set cannot be split
-/// safely: a global rule, a rule that names another rule, an `include`, or
-/// text RuleGate does not read.
-/// Also nullopt when fewer than `min_left_out` rules (or a tenth of the
-/// set) would be left out.
+/// RuleGate reads conditions, a global rule's check included), and
+/// without the imports no rule left uses (libyara builds every imported
+/// module's objects for each file). Most rules of signature-base's shape
+/// are such Windows-executable rules. Rules that must be compiled together
+/// are left out together or not at all: a global rule with its whole
+/// source, a rule with the rules it names (directly or by a wildcard such
+/// as `all of (Foo*)`), across sources. nullopt when no rule can be left
+/// out, or the text cannot be read (an `include`, text RuleGate does not
+/// read). Also nullopt when fewer than `min_left_out` rules (or a tenth of
+/// the set) would be left out.
 std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vector<RuleSource>& sources,
                                                                 std::size_t min_left_out = 1);
 
@@ -84,8 +89,13 @@ std::optional<std::vector<RuleSource>> sources_for_non_mz_files(const std::vecto
 /// files not beginning with "MZ" (nullopt as sources_for_non_mz_files
 /// says, or when not asked for).
 struct RulePrefilter {
+  /// For the whole set: what every file meets without the split.
   RuleGate gate;
   std::optional<std::vector<RuleSource>> non_mz_sources;
+  /// For the non-MZ set, when there is one: the checks of its rules only,
+  /// so a rule with nothing to check among the MZ rules does not make it
+  /// scan every file.
+  RuleGate non_mz_gate;
 };
 
 /// RuleGate::analyse and, with `non_mz_min_left_out`,

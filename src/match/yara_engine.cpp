@@ -444,6 +444,9 @@ void CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, co
   }
   non_mz_handle_ = rules.release();
   non_mz_index_ = std::move(mapping);
+  non_mz_gate_summary_.admits_all_ = prefilter.non_mz_gate.admits_all();
+  non_mz_gate_summary_.reason_ = prefilter.non_mz_gate.reason();
+  non_mz_gate_ = std::make_unique<const RuleGate>(std::move(prefilter.non_mz_gate));
 }
 
 const RuleGate& compiled_gate(const CompiledRules& rules) { return *rules.gate_; }
@@ -558,17 +561,20 @@ YaraScanner::~YaraScanner() = default;
 YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals, bool mapped, ByteView head) {
   YaraScanResult result;
   const ByteView header = mapped ? head : bytes;
-  if (impl_->use_gate && !compiled_gate(*impl_->rules).admits(bytes.size(), header, externals)) {
+  // A file that does not begin with "MZ" (known from its bytes or its
+  // head) needs only the rules that do not require it, and meets only
+  // their checks.
+  const bool not_mz = header.size() >= 2 ? !begins_with_mz(header) : bytes.size() < 2;
+  const bool split = impl_->use_gate && impl_->non_mz && not_mz;
+  ScannerSlot& slot = split ? *impl_->non_mz : impl_->all;
+  const RuleGate& gate = split ? *impl_->rules->non_mz_gate_ : compiled_gate(*impl_->rules);
+  if (impl_->use_gate && !gate.admits(bytes.size(), header, externals)) {
     result.gated = true;
     return result;
   }
-  // A file that does not begin with "MZ" (known from its bytes or its
-  // head) needs only the rules that do not require it.
-  const bool not_mz = header.size() >= 2 ? !begins_with_mz(header) : bytes.size() < 2;
-  ScannerSlot& slot = impl_->non_mz && not_mz ? *impl_->non_mz : impl_->all;
-  // No rule left for such files. (The gate has normally ruled them out
-  // already: every rule requires MZ.)
-  if (&slot != &impl_->all && impl_->rules->non_mz_index_.empty()) {
+  // No rule left for such files. (The gate has ruled them out already: it
+  // has no check.)
+  if (split && impl_->rules->non_mz_index_.empty()) {
     result.gated = true;
     return result;
   }

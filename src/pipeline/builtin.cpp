@@ -417,4 +417,26 @@ Result<std::vector<RuleFileCheck>> check_rule_files(const std::vector<std::strin
   return out;
 }
 
+Result<RuleSetPrefilter> check_rule_set_prefilter(const std::vector<RuleFileCheck>& checks) {
+  std::vector<RuleSource> sources;
+  for (const RuleFileCheck& check : checks) {
+    if (!check.ok) continue;
+    auto text = read_input_file(check.path);
+    if (!text) return text.error();
+    sources.push_back(RuleSource{check.path, std::move(*text), check.path});
+  }
+  RuleSetPrefilter out;
+  out.files = sources.size();
+  if (sources.empty()) return out;
+  auto compiled = CompiledRules::compile(sources);
+  if (!compiled) return compiled.error();
+  out.rules = (*compiled)->rules().size();
+  out.non_mz_rules = (*compiled)->non_mz_rules();
+  if ((*compiled)->gate().admits_all()) out.gate_off = (*compiled)->gate().reason();
+  if (out.non_mz_rules >= 0 && (*compiled)->non_mz_gate().admits_all()) {
+    out.non_mz_gate_off = (*compiled)->non_mz_gate().reason();
+  }
+  return out;
+}
+
 }  // namespace iocsweep
