@@ -118,7 +118,7 @@ class ScanCache {
   /// Rows that start a commit without waiting for the second to pass.
   static constexpr std::size_t kBatchRows = 1024;
   /// Rows queued at most: store() waits for the writer beyond this.
-  static constexpr std::size_t kQueueRows = 4 * kBatchRows;
+  static constexpr std::size_t kQueueRows = 16 * kBatchRows;
 
   /// Opens `path`, creating it (mode 0600, schema written) when it does not
   /// exist. Fails with a message naming the file and the reason when it is

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -403,6 +404,11 @@ ScanCache::~ScanCache() {
 }
 
 Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
+  // SQLite's memory statistics take one process-wide mutex around every
+  // allocation, which the readers' lookups contend for. Only possible
+  // before SQLite's first use in the process; harmless (refused) after.
+  static std::once_flag no_memstatus;
+  std::call_once(no_memstatus, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   if (path.empty()) return Error{"scan cache: empty file name"};
   const std::size_t slash = path.find_last_of('/');
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
