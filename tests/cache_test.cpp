@@ -10,6 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+#include <vector>
+
 #include "cache/scan_cache.hpp"
 #include "test_support.hpp"
 
@@ -125,16 +129,137 @@ TEST(ScanCache, NewerStoreReplacesEntry) {
   EXPECT_EQ(got->rules_fingerprint, "fp-2");
 }
 
+// Rows in the cache's files table, by a connection of its own.
+std::int64_t committed_rows(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  std::int64_t n = -1;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM files", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return n;
+}
+
 TEST(ScanCache, FullBatchIsCommittedWithoutFlush) {
   TempDir t;
-  auto cache = ScanCache::open(t / "c.db");
+  const std::string path = t / "c.db";
+  auto cache = ScanCache::open(path);
   ASSERT_TRUE(cache);
   for (std::size_t i = 0; i < ScanCache::kBatchRows; ++i) (*cache)->store("/f" + std::to_string(i), kKey, {});
-  // Another connection sees the committed batch while this one is open.
+  // The writer thread commits a full batch on its own, while the cache
+  // stays open and nobody flushes: another connection sees it. (A bound
+  // on the wait, not a timing assertion: a commit takes milliseconds.)
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (committed_rows(path) < static_cast<std::int64_t>(ScanCache::kBatchRows) &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(committed_rows(path), static_cast<std::int64_t>(ScanCache::kBatchRows));
   auto reader = (*cache)->reader();
   ASSERT_TRUE(reader);
   EXPECT_TRUE((*reader)->find("/f0", kKey).has_value());
   EXPECT_TRUE((*reader)->find("/f" + std::to_string(ScanCache::kBatchRows - 1), kKey).has_value());
+}
+
+// Many workers storing at once, more rows than the writer's queue holds:
+// every row is committed, by flush() and by the destructor alike.
+TEST(ScanCache, RowsStoredFromManyThreadsAreAllCommitted) {
+  constexpr int kThreads = 8;
+  constexpr std::size_t kPerThread = ScanCache::kQueueRows / 4;  // twice what the queue holds
+  for (const bool by_flush : {true, false}) {
+    TempDir t;
+    const std::string path = t / "c.db";
+    {
+      auto cache = ScanCache::open(path);
+      ASSERT_TRUE(cache) << cache.error().message;
+      std::vector<std::thread> workers;
+      for (int w = 0; w < kThreads; ++w) {
+        workers.emplace_back([&, w] {
+          for (std::size_t i = 0; i < kPerThread; ++i) {
+            (*cache)->store("/t" + std::to_string(w) + "/f" + std::to_string(i), kKey, sample_file());
+          }
+        });
+      }
+      for (std::thread& w : workers) w.join();
+      if (by_flush) {
+        ASSERT_TRUE((*cache)->flush());
+        EXPECT_EQ(committed_rows(path), static_cast<std::int64_t>(kThreads * kPerThread));
+      }
+      EXPECT_EQ((*cache)->last_error(), "");
+    }
+    EXPECT_EQ(committed_rows(path), static_cast<std::int64_t>(kThreads * kPerThread)) << "flush: " << by_flush;
+    auto cache = ScanCache::open(path);
+    ASSERT_TRUE(cache);
+    auto reader = (*cache)->reader();
+    ASSERT_TRUE(reader);
+    auto got = (*reader)->find("/t" + std::to_string(kThreads - 1) + "/f" + std::to_string(kPerThread - 1), kKey);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->yara_matches, sample_file().yara_matches);
+  }
+}
+
+// A first sweep's lookups cost nothing: a reader made while the cache holds
+// no rows answers nothing, even for a row committed after it was made (a
+// sweep never needs its own writes); a reader made later finds it.
+TEST(ScanCache, ReaderOfAnEmptyCacheAnswersNothing) {
+  TempDir t;
+  auto cache = ScanCache::open(t / "c.db");
+  ASSERT_TRUE(cache);
+  auto before = (*cache)->reader();
+  ASSERT_TRUE(before);
+  (*cache)->store("/f", kKey, sample_file());
+  ASSERT_TRUE((*cache)->flush());
+  EXPECT_FALSE((*before)->find("/f", kKey).has_value());
+  auto after = (*cache)->reader();
+  ASSERT_TRUE(after);
+  EXPECT_TRUE((*after)->find("/f", kKey).has_value());
+}
+
+// A reader answers from one snapshot for kLookupsPerSnapshot lookups (no
+// lock calls per lookup), then takes a new one that sees later commits.
+TEST(ScanCache, ReaderSnapshotIsRenewed) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  {
+    auto cache = ScanCache::open(path);
+    ASSERT_TRUE(cache);
+    (*cache)->store("/old", kKey, sample_file());
+  }
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE((*reader)->find("/old", kKey).has_value());  // an earlier sweep's entry
+  (*cache)->store("/new", kKey, sample_file());
+  ASSERT_TRUE((*cache)->flush());
+  EXPECT_FALSE((*reader)->find("/new", kKey).has_value());  // same snapshot
+  for (std::size_t i = 2; i < ScanCacheReader::kLookupsPerSnapshot; ++i) (void)(*reader)->find("/old", kKey);
+  EXPECT_TRUE((*reader)->find("/new", kKey).has_value());
+  EXPECT_TRUE((*reader)->find("/old", kKey).has_value());
+}
+
+// A write that fails is reported by flush() and last_error(), and later
+// rows are dropped without blocking anyone.
+TEST(ScanCache, WriteErrorIsKeptAndLaterRowsAreDropped) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  sql(path, "CREATE TRIGGER refuse BEFORE INSERT ON files BEGIN SELECT RAISE(ABORT, 'refused by test'); END");
+  (*cache)->store("/f", kKey, sample_file());
+  Status flushed = (*cache)->flush();
+  ASSERT_FALSE(flushed);
+  EXPECT_NE(flushed.error().message.find("refused by test"), std::string::npos) << flushed.error().message;
+  EXPECT_EQ((*cache)->last_error(), flushed.error().message);
+  for (std::size_t i = 0; i < 2 * ScanCache::kQueueRows; ++i) (*cache)->store("/g" + std::to_string(i), kKey, {});
+  EXPECT_FALSE((*cache)->flush());
+  EXPECT_EQ(committed_rows(path), 0);
 }
 
 TEST(ScanCache, CorruptFileIsRefusedAndLeftUntouched) {

@@ -79,8 +79,19 @@ struct CachedFile {
 
 /// One connection's view of the cache, for lookups from one thread.
 /// Not thread-safe: one per worker thread.
+///
+/// A reader sees the cache as one snapshot (one WAL read transaction), taken
+/// at its first lookup and renewed every kLookupsPerSnapshot lookups, so a
+/// lookup costs no file-lock calls; rows committed meanwhile (by this sweep
+/// or another) are seen from the next snapshot on. A sweep never needs its
+/// own writes: each path is looked up once, before it is stored. A reader
+/// made while the cache holds no rows (empty at open, nothing committed
+/// since) answers nothing and never touches SQLite.
 class ScanCacheReader {
  public:
+  /// Lookups answered from one snapshot at most.
+  static constexpr std::size_t kLookupsPerSnapshot = 4096;
+
   ~ScanCacheReader();
   ScanCacheReader(const ScanCacheReader&) = delete;
   ScanCacheReader& operator=(const ScanCacheReader&) = delete;
@@ -96,14 +107,18 @@ class ScanCacheReader {
   std::unique_ptr<Impl> impl_;
 };
 
-/// An open cache file (SQLite, WAL journal). Writes are batched and
-/// committed every kBatchRows rows or about a second, so a killed sweep
-/// keeps most of its work and never leaves a corrupt file.
-/// store() and flush() are thread-safe; readers are made per thread.
+/// An open cache file (SQLite, WAL journal). Writes go through one writer
+/// thread owned by the cache: store() only queues the row, and the writer
+/// commits the queue in one transaction per batch (kBatchRows rows, or
+/// about a second after the first row queued), so no scanning thread ever
+/// runs a commit, and a killed sweep keeps what was committed and never
+/// leaves a corrupt file. store(), flush() and reader() are thread-safe.
 class ScanCache {
  public:
-  /// Rows per committed transaction at most.
+  /// Rows that start a commit without waiting for the second to pass.
   static constexpr std::size_t kBatchRows = 1024;
+  /// Rows queued at most: store() waits for the writer beyond this.
+  static constexpr std::size_t kQueueRows = 16 * kBatchRows;
 
   /// Opens `path`, creating it (mode 0600, schema written) when it does not
   /// exist. Fails with a message naming the file and the reason when it is
@@ -118,20 +133,25 @@ class ScanCache {
   /// When it fails on a file it created, it removes that file and the -wal,
   /// -shm and -journal files it made; it never removes what existed before.
   static Result<std::unique_ptr<ScanCache>> open(const std::string& path);
-  /// Commits what is pending.
+  /// Commits what is queued, then stops the writer thread.
   ~ScanCache();
   ScanCache(const ScanCache&) = delete;
   ScanCache& operator=(const ScanCache&) = delete;
 
-  /// A new connection for lookups (WAL readers do not block the writer).
+  /// A new connection for lookups (WAL readers do not block the writer);
+  /// none, and a reader that answers nothing, while the cache holds no rows.
   Result<std::unique_ptr<ScanCacheReader>> reader() const;
 
   /// Records what was learnt about `path` at `key`, replacing any older
-  /// entry. Committed in a later batch.
+  /// entry: queues the row for the writer thread, which commits it in a
+  /// later batch. Blocks while kQueueRows rows wait (the writer is behind:
+  /// every verdict is kept rather than dropped by timing). Does nothing
+  /// after a write error.
   void store(std::string path, const FileKey& key, CachedFile file);
 
-  /// Commits every pending row. Fails when the database cannot be written
-  /// (the error is also kept: see last_error()).
+  /// Waits until every row stored before the call is committed (or dropped
+  /// by a write error). Fails when the database cannot be written (the
+  /// error is also kept: see last_error()).
   Status flush();
 
   /// The first write error met, or "" (writes after one are dropped, the
@@ -144,7 +164,9 @@ class ScanCache {
   struct Impl;
   struct Row;
   ScanCache(std::string path, std::string db_path);
-  Status commit(std::vector<Row>& rows);
+  // The writer thread's loop, and one batch's transaction.
+  void write_loop();
+  Status commit(const std::vector<Row>& rows);
   std::string path_;
   // The file as opened: its directory resolved once, when it was checked.
   std::string db_path_;

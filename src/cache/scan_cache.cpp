@@ -9,11 +9,14 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "iocsweep/cache.hpp"
 
@@ -291,14 +294,36 @@ std::optional<std::int64_t> current_writeback_settle_ns() {
 }
 
 struct ScanCacheReader::Impl {
+  // Null when the cache held no rows as the reader was made.
   DbHandle db;
   StmtHandle select;
+  StmtHandle begin;
+  StmtHandle end;
+  // Lookups left in the open read transaction; 0: none is open.
+  std::size_t snapshot_left = 0;
 };
 
 ScanCacheReader::ScanCacheReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ScanCacheReader::~ScanCacheReader() = default;
 
 std::optional<CachedFile> ScanCacheReader::find(std::string_view path, const FileKey& key) {
+  if (!impl_->db) return std::nullopt;
+  // One read transaction for many lookups: each transaction of its own
+  // would take and drop the database's and the WAL index's locks (fcntl
+  // calls) around every lookup. Renewed now and then, so that rows
+  // committed meanwhile become visible and checkpoints can move past it.
+  if (impl_->snapshot_left == 0) {
+    sqlite3_stmt* begin = impl_->begin.get();
+    if (sqlite3_get_autocommit(impl_->db.get()) == 0) {
+      sqlite3_step(impl_->end.get());
+      sqlite3_reset(impl_->end.get());
+    }
+    // A failed BEGIN leaves autocommit on: lookups then run on their own.
+    sqlite3_step(begin);
+    sqlite3_reset(begin);
+    impl_->snapshot_left = kLookupsPerSnapshot;
+  }
+  --impl_->snapshot_left;
   sqlite3_stmt* st = impl_->select.get();
   struct Reset {
     sqlite3_stmt* st;
@@ -341,23 +366,49 @@ struct ScanCache::Row {
 };
 
 struct ScanCache::Impl {
-  // Pending rows, appended by any worker under pending_mu.
-  std::mutex pending_mu;
-  std::vector<Row> pending;
-  std::chrono::steady_clock::time_point last_commit = std::chrono::steady_clock::now();
-  std::string error;  // under pending_mu
-  // The write connection and its statement, used under write_mu only.
-  std::mutex write_mu;
+  std::mutex mu;
+  // The writer waits on `work` for rows, a flush or the stop; store() and
+  // flush() wait on `done` for room and for commits.
+  std::condition_variable work;
+  std::condition_variable done;
+  // Under mu: rows waiting for the writer, when the first of them came.
+  std::vector<Row> queue;
+  std::chrono::steady_clock::time_point first_queued;
+  // Under mu: rows ever queued; rows committed or dropped; what flush()
+  // waits for.
+  std::uint64_t queued = 0;
+  std::uint64_t finished = 0;
+  std::uint64_t flush_to = 0;
+  bool stopping = false;
+  // Under mu: the file holds committed rows (at open, or committed since).
+  bool has_rows = false;
+  std::string error;
+  // The write connection and its statement: the writer thread's alone once
+  // it runs.
   DbHandle db;
   StmtHandle insert;
+  std::thread writer;
 };
 
 ScanCache::ScanCache(std::string path, std::string db_path)
     : path_(std::move(path)), db_path_(std::move(db_path)), impl_(std::make_unique<Impl>()) {}
 
-ScanCache::~ScanCache() { (void)flush(); }
+ScanCache::~ScanCache() {
+  if (!impl_->writer.joinable()) return;
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->work.notify_one();
+  impl_->writer.join();  // commits what is queued first
+}
 
 Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
+  // SQLite's memory statistics take one process-wide mutex around every
+  // allocation, which the readers' lookups contend for. Only possible
+  // before SQLite's first use in the process; harmless (refused) after.
+  static std::once_flag no_memstatus;
+  std::call_once(no_memstatus, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   if (path.empty()) return Error{"scan cache: empty file name"};
   const std::size_t slash = path.find_last_of('/');
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -417,67 +468,107 @@ Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
   if (Status s = exec(path, db->get(), "PRAGMA synchronous=NORMAL"); !s) return s.error();
   auto insert = prepare(path, db->get(), kInsert);
   if (!insert) return insert.error();
+  auto any = prepare(path, db->get(), "SELECT EXISTS(SELECT 1 FROM files)");
+  if (!any) return any.error();
+  if (sqlite3_step(any->get()) != SQLITE_ROW) return Error{db_error(path, db->get())};
+  cache->impl_->has_rows = sqlite3_column_int64(any->get(), 0) != 0;
+  any->reset();
   cache->impl_->db = std::move(*db);
   cache->impl_->insert = std::move(*insert);
+  cache->impl_->writer = std::thread([c = cache.get()] { c->write_loop(); });
   created.keep = true;
   return cache;
 }
 
 Result<std::unique_ptr<ScanCacheReader>> ScanCache::reader() const {
+  auto impl = std::make_unique<ScanCacheReader::Impl>();
+  {
+    std::lock_guard lock(impl_->mu);
+    // Nothing to find: a first sweep's lookups cost nothing. Rows this
+    // sweep commits later are never needed by its own lookups.
+    if (!impl_->has_rows) return std::unique_ptr<ScanCacheReader>(new ScanCacheReader(std::move(impl)));
+  }
   auto db = open_connection(db_path_, path_);
   if (!db) return db.error();
   auto select = prepare(path_, db->get(), kSelect);
   if (!select) return select.error();
-  auto impl = std::make_unique<ScanCacheReader::Impl>();
+  auto begin = prepare(path_, db->get(), "BEGIN");
+  if (!begin) return begin.error();
+  auto end = prepare(path_, db->get(), "COMMIT");
+  if (!end) return end.error();
   impl->db = std::move(*db);
   impl->select = std::move(*select);
+  impl->begin = std::move(*begin);
+  impl->end = std::move(*end);
   return std::unique_ptr<ScanCacheReader>(new ScanCacheReader(std::move(impl)));
 }
 
 void ScanCache::store(std::string path, const FileKey& key, CachedFile file) {
-  std::vector<Row> batch;
-  {
-    std::lock_guard lock(impl_->pending_mu);
-    if (!impl_->error.empty()) return;
-    impl_->pending.push_back(Row{std::move(path), key, std::move(file)});
-    const auto now = std::chrono::steady_clock::now();
-    if (impl_->pending.size() < kBatchRows && now - impl_->last_commit < kBatchInterval) return;
-    impl_->last_commit = now;
-    batch.swap(impl_->pending);
-  }
-  // Committed outside pending_mu: other workers keep appending meanwhile.
-  (void)commit(batch);
+  Impl& s = *impl_;
+  std::unique_lock lock(s.mu);
+  s.done.wait(lock, [&] { return s.queue.size() < kQueueRows || !s.error.empty(); });
+  if (!s.error.empty()) return;
+  if (s.queue.empty()) s.first_queued = std::chrono::steady_clock::now();
+  s.queue.push_back(Row{std::move(path), key, std::move(file)});
+  ++s.queued;
+  // Woken for the first row (its second starts) and for a full batch
+  // only: not a wake-up per row.
+  if (s.queue.size() == 1 || s.queue.size() == kBatchRows) s.work.notify_one();
 }
 
 Status ScanCache::flush() {
-  std::vector<Row> batch;
-  {
-    std::lock_guard lock(impl_->pending_mu);
-    batch.swap(impl_->pending);
-    impl_->last_commit = std::chrono::steady_clock::now();
-  }
-  if (Status s = commit(batch); !s) return s;
-  std::lock_guard lock(impl_->pending_mu);
-  if (!impl_->error.empty()) return Error{impl_->error};
+  Impl& s = *impl_;
+  std::unique_lock lock(s.mu);
+  if (!s.writer.joinable()) return Error{path_ + ": scan cache is not open"};
+  const std::uint64_t target = s.queued;
+  s.flush_to = std::max(s.flush_to, target);
+  s.work.notify_one();
+  s.done.wait(lock, [&] { return s.finished >= target; });
+  if (!s.error.empty()) return Error{s.error};
   return Ok{};
 }
 
 std::string ScanCache::last_error() const {
-  std::lock_guard lock(impl_->pending_mu);
+  std::lock_guard lock(impl_->mu);
   return impl_->error;
 }
 
-Status ScanCache::commit(std::vector<Row>& rows) {
+void ScanCache::write_loop() {
+  Impl& s = *impl_;
+  std::vector<Row> batch;
+  std::unique_lock lock(s.mu);
+  for (;;) {
+    s.work.wait(lock, [&] { return !s.queue.empty() || s.stopping; });
+    if (s.queue.empty()) return;  // stopping, all committed
+    // A batch is kBatchRows rows, or what came within a second of the
+    // first of them; a flush or the stop commits at once.
+    s.work.wait_until(lock, s.first_queued + kBatchInterval,
+                      [&] { return s.queue.size() >= kBatchRows || s.flush_to > s.finished || s.stopping; });
+    batch.swap(s.queue);
+    lock.unlock();
+    s.done.notify_all();  // room again
+    Status committed = commit(batch);
+    lock.lock();
+    s.finished += batch.size();
+    batch.clear();
+    if (committed) {
+      s.has_rows = true;
+    } else {
+      // Writes after an error are dropped: the sweep goes on without caching.
+      if (s.error.empty()) s.error = committed.error().message;
+      s.finished += s.queue.size();
+      s.queue.clear();
+    }
+    s.done.notify_all();
+  }
+}
+
+Status ScanCache::commit(const std::vector<Row>& rows) {
   if (rows.empty()) return Ok{};
-  std::lock_guard lock(impl_->write_mu);
   sqlite3* db = impl_->db.get();
-  if (db == nullptr) return Error{path_ + ": scan cache is not open"};
   const auto fail = [&]() -> Status {
     std::string message = db_error(path_, db);
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    std::lock_guard plock(impl_->pending_mu);
-    if (impl_->error.empty()) impl_->error = message;
-    impl_->pending.clear();
     return Error{message};
   };
   if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return fail();
@@ -511,7 +602,6 @@ Status ScanCache::commit(std::vector<Row>& rows) {
     if (rc != SQLITE_DONE) return fail();
   }
   if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail();
-  rows.clear();
   return Ok{};
 }
 
