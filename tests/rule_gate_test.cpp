@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <regex>
@@ -554,6 +555,20 @@ TEST_F(RuleGateWithYara, PeValuesAreReadAsLibyaraEvaluatesThem) {
         EXPECT_EQ(split.scan(v, {}).matched, whole.scan(v, {}).matched) << shape << " on " << f;
       }
     }
+  }
+  // A loop binding a name the gate would read otherwise is not read
+  // (found in review: each of these missed a match).
+  const struct {
+    const char* text;
+    const char* file;
+  } shadowed[] = {
+      {"import \"elf\"\nrule r { condition: for any pe in elf.sections : (pe.name == \".text\") }", ""},
+      {"rule Tiny { condition: filesize < 4 }\nrule r { condition: for any Tiny in (0, 1) : (Tiny) }", "hell"},
+      {"rule r { condition: for any filename in (\"a\", \"b\") : (filename == \"a\") }", "text"},
+  };
+  for (const auto& c : shadowed) {
+    const RuleGate g = gate_of(c.text);
+    EXPECT_TRUE(admits(g, std::strlen(c.file), c.file)) << c.text;
   }
   for (const char* shape : not_read_so) {
     const std::string one =

@@ -497,8 +497,9 @@ bool requires_mz(const Node& n);
 // One and-term that is not a group: a test this reader knows, else true.
 
 // `for any i in ITERABLE : ( BODY )`, `for 2 i, j in ...`: true only when
-// BODY is for some values of the variables, so BODY's check (which never
-// reads a loop variable: only literals are read) must hold. nullopt for
+// BODY is for some values of the variables, so BODY's check must hold (it
+// never reads a loop variable: only literals, externals, rules and pe are
+// read, and a loop binding one of those names is not read). nullopt for
 // other loops (`for all`, `for none`, percentages, string sets).
 std::optional<Node> loop_term(Span b, Span e, int nesting, const Reading& r) {
   if (e - b < 7 || !is_word(b[0], "for")) return std::nullopt;
@@ -506,6 +507,18 @@ std::optional<Node> loop_term(Span b, Span e, int nesting, const Reading& r) {
   const auto n = b[1].kind == Tok::kNumber ? parse_int(b[1].text) : std::nullopt;
   if (!any && !(n && *n >= 1 && !is_punct(b[2], "%"))) return std::nullopt;
   if (b[2].kind != Tok::kIdent || b[2].text[0] == '$') return std::nullopt;
+  // The names the loop binds (`for any k, v in ...`) shadow whatever the
+  // body would otherwise mean by them: a body naming `pe`, an external or
+  // a rule read before is not read at all (found in review: `for any pe in
+  // elf.sections : (pe.name == ".text")` was read as a pe term).
+  for (Span it = b + 2; it != e && !is_word(*it, "in"); ++it) {
+    if (it->kind != Tok::kIdent) continue;
+    if (it->text == "pe" ||
+        std::find(std::begin(kExternalNames), std::end(kExternalNames), it->text) != std::end(kExternalNames) ||
+        (r.known != nullptr && r.known->count(it->text) != 0)) {
+      return std::nullopt;
+    }
+  }
   int depth = 0;
   Span colon = e;
   for (Span it = b + 2; it != e; ++it) {
@@ -521,7 +534,12 @@ std::optional<Node> loop_term(Span b, Span e, int nesting, const Reading& r) {
   // Terms inside are only rewritten as the whole loop is.
   Reading inner{r.known, nullptr};
   Node body = condition(colon + 2, e - 1, nesting + 1, inner);
-  if (r.pe_terms != nullptr && requires_mz(body)) r.pe_terms->emplace_back(b->begin, (e - 1)->end);
+  // Written as false in the set for non-MZ files only when every string
+  // it uses is named (`them` and anonymous `$` would leave strings unused
+  // there, and that set would not compile).
+  const bool names_its_strings =
+      std::none_of(b, e, [](const Token& t) { return is_word(t, "them") || is_punct(t, "$"); });
+  if (r.pe_terms != nullptr && names_its_strings && requires_mz(body)) r.pe_terms->emplace_back(b->begin, (e - 1)->end);
   return body;
 }
 

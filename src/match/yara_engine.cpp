@@ -428,8 +428,14 @@ void CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, co
   if (!rules) {
     Attempt attempt = try_compile(*subset, std::vector<bool>(subset->size(), false));
     // Not expected (the rules compiled as part of the whole set); every
-    // file is then scanned with the whole set.
-    if (!attempt.rules) return;
+    // file is then scanned with the whole set, which costs time only: said.
+    if (!attempt.rules) {
+      warnings_.push_back(
+          "prefilter: the rules for files not beginning with MZ do not compile on their own, so every "
+          "file meets every rule (please report this): " +
+          join_lines(attempt.errors));
+      return;
+    }
     rules = std::move(attempt.rules);
     if (cacheable) rule_cache::save(cache.dir, key, rules.get(), warnings_);
   }
