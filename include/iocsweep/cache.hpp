@@ -6,6 +6,7 @@
 // file layout's version and how settings are read are private to the
 // component (src/cache/scan_cache.hpp).
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -81,9 +82,13 @@ struct CachedFile {
 /// Not thread-safe: one per worker thread.
 ///
 /// A reader sees the cache as one snapshot (one WAL read transaction), taken
-/// at its first lookup and renewed every kLookupsPerSnapshot lookups, so a
-/// lookup costs no file-lock calls; rows committed meanwhile (by this sweep
-/// or another) are seen from the next snapshot on. A sweep never needs its
+/// at a lookup and kept for the lookups after it that find their entry, so
+/// a lookup costs no file-lock calls; it ends at a miss (the worker is about
+/// to read the file: a snapshot held meanwhile would keep checkpoints from
+/// passing it and the WAL would grow with every commit), after
+/// kLookupsPerSnapshot lookups, and at the first lookup after
+/// kSnapshotMaxAge. Rows committed meanwhile (by this sweep or another)
+/// are seen from the next snapshot on. A sweep never needs its
 /// own writes: each path is looked up once, before it is stored. A reader
 /// made while the cache holds no rows (empty at open, nothing committed
 /// since) answers nothing and never touches SQLite.
@@ -91,6 +96,8 @@ class ScanCacheReader {
  public:
   /// Lookups answered from one snapshot at most.
   static constexpr std::size_t kLookupsPerSnapshot = 4096;
+  /// Age after which a snapshot is ended at the next lookup.
+  static constexpr std::chrono::milliseconds kSnapshotMaxAge{100};
 
   ~ScanCacheReader();
   ScanCacheReader(const ScanCacheReader&) = delete;

@@ -1,6 +1,8 @@
 #include "cache/scan_cache.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -301,6 +303,19 @@ struct ScanCacheReader::Impl {
   StmtHandle end;
   // Lookups left in the open read transaction; 0: none is open.
   std::size_t snapshot_left = 0;
+  // When the open read transaction began.
+  std::chrono::steady_clock::time_point snapshot_since;
+
+  // Ends the open read transaction, if any.
+  void end_snapshot() {
+    if (snapshot_left == 0) return;
+    if (sqlite3_get_autocommit(db.get()) == 0) {
+      sqlite3_step(end.get());
+      sqlite3_reset(end.get());
+    }
+    snapshot_left = 0;
+  }
+  std::optional<CachedFile> lookup(std::string_view path, const FileKey& key);
 };
 
 ScanCacheReader::ScanCacheReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -310,21 +325,32 @@ std::optional<CachedFile> ScanCacheReader::find(std::string_view path, const Fil
   if (!impl_->db) return std::nullopt;
   // One read transaction for many lookups: each transaction of its own
   // would take and drop the database's and the WAL index's locks (fcntl
-  // calls) around every lookup. Renewed now and then, so that rows
-  // committed meanwhile become visible and checkpoints can move past it.
+  // calls) around every lookup. But while a reader holds a snapshot, no
+  // checkpoint can pass it and the WAL grows with every commit, so it is
+  // ended when the worker is about to read a file (a miss: the cache cannot
+  // answer for it), when it is older than kSnapshotMaxAge, and after
+  // kLookupsPerSnapshot lookups.
   if (impl_->snapshot_left == 0) {
-    sqlite3_stmt* begin = impl_->begin.get();
-    if (sqlite3_get_autocommit(impl_->db.get()) == 0) {
-      sqlite3_step(impl_->end.get());
-      sqlite3_reset(impl_->end.get());
-    }
     // A failed BEGIN leaves autocommit on: lookups then run on their own.
-    sqlite3_step(begin);
-    sqlite3_reset(begin);
+    sqlite3_step(impl_->begin.get());
+    sqlite3_reset(impl_->begin.get());
     impl_->snapshot_left = kLookupsPerSnapshot;
+    impl_->snapshot_since = std::chrono::steady_clock::now();
   }
   --impl_->snapshot_left;
-  sqlite3_stmt* st = impl_->select.get();
+  std::optional<CachedFile> found = impl_->lookup(path, key);
+  if (impl_->snapshot_left == 0) {
+    // Counted out: the next lookup begins a new one.
+    impl_->snapshot_left = 1;
+    impl_->end_snapshot();
+  } else if (!found || std::chrono::steady_clock::now() - impl_->snapshot_since > kSnapshotMaxAge) {
+    impl_->end_snapshot();
+  }
+  return found;
+}
+
+std::optional<CachedFile> ScanCacheReader::Impl::lookup(std::string_view path, const FileKey& key) {
+  sqlite3_stmt* st = select.get();
   struct Reset {
     sqlite3_stmt* st;
     ~Reset() {
@@ -475,7 +501,21 @@ Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
   any->reset();
   cache->impl_->db = std::move(*db);
   cache->impl_->insert = std::move(*insert);
-  cache->impl_->writer = std::thread([c = cache.get()] { c->write_loop(); });
+  {
+    // The writer never takes a signal meant for the process: the sweep
+    // blocks SIGINT and SIGTERM in its threads and waits for them in one
+    // (SignalStopper), and a thread started before that, with them
+    // unblocked, would be where the kernel delivers them.
+    sigset_t all;
+    sigset_t old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    struct Restore {
+      sigset_t* old;
+      ~Restore() { pthread_sigmask(SIG_SETMASK, old, nullptr); }
+    } restore{&old};
+    cache->impl_->writer = std::thread([c = cache.get()] { c->write_loop(); });
+  }
   created.keep = true;
   return cache;
 }
