@@ -1,10 +1,18 @@
 #include "iocsweep/filename_ioc.hpp"
 
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "ioc/filename_patterns.hpp"
+#include "iocsweep/hash.hpp"
+#include "signature_base.hpp"
 
 namespace iocsweep {
 namespace {
@@ -421,5 +429,185 @@ TEST(CheckFilenameIocs, NamesTheBadIndicatorWithoutAddingAnything) {
   EXPECT_TRUE(filename_pattern_problem(std::string(300000, 'k')));
 }
 
+// The matcher checked against the straightforward one: every pattern (as
+// compiled) tried on its own with RE2::PartialMatch on the normalised path,
+// then its false-positive pattern. A prefilter that drops a pattern it
+// should have run fails this.
+struct Reference {
+  struct Entry {
+    std::unique_ptr<RE2> pattern;
+    std::unique_ptr<RE2> false_positive;
+    std::string id;  // pattern and false-positive pattern: what the database keeps once
+  };
+  std::vector<Entry> entries;
+
+  explicit Reference(const std::vector<FilenameIoc>& iocs) {
+    RE2::Options options;
+    options.set_case_sensitive(false);
+    options.set_log_errors(false);
+    std::set<std::pair<std::string, std::string>> seen;
+    for (const FilenameIoc& ioc : iocs) {
+      if (!seen.emplace(ioc.pattern, ioc.false_positive).second) continue;
+      Entry e;
+      e.pattern = std::make_unique<RE2>(filename_pattern_as_compiled(ioc.pattern), options);
+      if (!ioc.false_positive.empty()) {
+        e.false_positive = std::make_unique<RE2>(filename_pattern_as_compiled(ioc.false_positive), options);
+      }
+      e.id = ioc.pattern + "\n" + ioc.false_positive;
+      entries.push_back(std::move(e));
+    }
+  }
+
+  std::vector<std::string> ids(std::string_view path) const {
+    std::string normalised = to_valid_utf8(path);
+    std::replace(normalised.begin(), normalised.end(), '/', '\\');
+    std::vector<std::string> out;
+    for (const Entry& e : entries) {
+      if (!RE2::PartialMatch(normalised, *e.pattern)) continue;
+      if (e.false_positive && RE2::PartialMatch(normalised, *e.false_positive)) continue;
+      out.push_back(e.id);
+    }
+    return out;
+  }
+};
+
+std::vector<std::string> ids_of(const FilenameIocDb& db, std::string_view path) {
+  std::vector<std::string> out;
+  for (const FilenameIoc* ioc : db.match(path)) out.push_back(ioc->pattern + "\n" + ioc->false_positive);
+  return out;
+}
+
+// The text a pattern spells, roughly: escapes and operators dropped, so
+// that a path built from it is near what the pattern matches (or a near
+// miss), in mixed case.
+std::string literal_text_of(std::string_view pattern, std::mt19937& rng) {
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      const char next = pattern[++i];
+      if (next == '\\') out += '\\';
+      if (next == '.' || next == '$' || next == '(' || next == ')' || next == '-' || next == ' ') out += next;
+      if (next == 'd') out += '7';
+      continue;
+    }
+    if (std::string_view("^$()[]{}|?*+").find(c) != std::string_view::npos) continue;
+    out += (rng() % 3 == 0 && c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  }
+  return out;
+}
+
+// Paths around `patterns`: each one's literal text inside Windows and
+// Linux prefixes, cut short, with a character changed, and some with
+// non-ASCII and case-folding characters, plus ordinary paths.
+std::vector<std::string> paths_around(const std::vector<std::string>& patterns, std::size_t count) {
+  std::mt19937 rng(1234);
+  const std::vector<std::string> prefixes = {"C:\\Windows\\System32\\",
+                                             "/mnt/img/Windows/",
+                                             "/home/u/",
+                                             "C:\\Users\\Bob\\AppData\\Roaming\\",
+                                             "/usr/share/doc/x/",
+                                             "",
+                                             "/tmp/\xc3\xa9t\xc3\xa9/",
+                                             "C:\\ProgramData\\"};
+  std::vector<std::string> paths = {"/usr/share/doc/libc6/README", "/etc/passwd",
+                                    "C:\\Windows\\explorer.exe",   "/tmp/\xe2\x84\xaa\x65y.exe",
+                                    "/tmp/\xc5\xbfvchost.exe",     "/opt/\xff\xfe.bin"};
+  for (std::size_t n = 0; paths.size() < count && !patterns.empty(); ++n) {
+    const std::string& pattern = patterns[rng() % patterns.size()];
+    std::string text = literal_text_of(pattern, rng);
+    switch (rng() % 5) {
+      case 0:
+        if (!text.empty()) text.erase(rng() % text.size(), 1);
+        break;
+      case 1:
+        if (!text.empty()) text[rng() % text.size()] = 'q';
+        break;
+      case 2:
+        text += ".bak";
+        break;
+      default:
+        break;
+    }
+    std::string path = prefixes[rng() % prefixes.size()] + text;
+    if (rng() % 2 == 0) std::replace(path.begin(), path.end(), '\\', '/');
+    paths.push_back(std::move(path));
+  }
+  return paths;
+}
+
+void expect_same_as_reference(std::string_view list, std::size_t path_count) {
+  auto parsed = parse_filename_iocs(list, "names.txt", nullptr);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  FilenameIocDb db;
+  ASSERT_TRUE(db.add_set(list, "names.txt"));
+  ASSERT_TRUE(db.compile());
+  const Reference reference(*parsed);
+  std::vector<std::string> patterns;
+  for (const FilenameIoc& ioc : *parsed) patterns.push_back(ioc.pattern);
+  std::size_t matched = 0;
+  for (const std::string& path : paths_around(patterns, path_count)) {
+    const std::vector<std::string> want = reference.ids(path);
+    ASSERT_EQ(ids_of(db, path), want) << path;
+    matched += want.empty() ? 0 : 1;
+  }
+  // The paths must exercise matches, not only misses.
+  EXPECT_GT(matched, path_count / 10);
+}
+
+TEST(FilenameIocDbPrefilter, SameMatchesAsEachPatternOnItsOwn) {
+  // Literals long and short, none at all, anchors, false positives, `/`
+  // separators, environment variables, a long s (U+017F, which folds to
+  // ASCII 's'), a Kelvin sign (U+212A, 'k'), hex and octal escapes.
+  const std::string list =
+      "\\\\Windows\\\\svchost\\.exe;70;\\\\System32\\\\\n"
+      "\\\\Windows\\\\System32\\\\[a-z]{3}\\.dll$;60\n"
+      "^[a-z]:\\\\[0-9]{2}\\\\;50\n"
+      "\\.(?:ps1|vbs|hta)$;40\n"
+      "%APPDATA%\\\\[^\\\\]+\\.exe$;75\n"
+      "/tmp/\\.[a-z]+/[a-z]{1,2}$;65\n"
+      "\\\\\xc5\xbfvchost\\.exe;90\n"
+      "\\\\\\x{17f}cvhost\\.exe;91\n"
+      "\\\\\\x{212a}ey\\.exe;92\n"
+      "\\\\\\x65vil\\.exe;93\n"
+      "\\\\\\145xe\\.dat;94\n"
+      "\\\\\xc3\xa9t\xc3\xa9\\\\;30\n"
+      "mimikatz;95;\\\\Tools\\\\\n"
+      "\\\\[0-9]{8}\\.tmp$;55\n"
+      "ab;20\n"
+      "\\.js$;45\n";
+  expect_same_as_reference(list, 3000);
+  FilenameIocDb db = compiled(list);
+  // Letters whose case folding reaches beyond ASCII lowercasing.
+  EXPECT_EQ(scores(db, "/tmp/svchost.exe"), (std::vector<int>{90}));
+  EXPECT_EQ(scores(db, "/tmp/SCVHOST.EXE"), (std::vector<int>{91}));
+  EXPECT_EQ(scores(db, "/tmp/key.exe"), (std::vector<int>{92}));
+  EXPECT_EQ(scores(db, "/tmp/\xe2\x84\xaa\x65y.exe"), (std::vector<int>{92}));
+  // A literal at the very end of the path, and one in a path of its length.
+  EXPECT_EQ(scores(db, "/tmp/MimiKatz"), (std::vector<int>{95}));
+  EXPECT_EQ(scores(db, "ab"), (std::vector<int>{20}));
+  EXPECT_EQ(scores(db, "/tmp/x.JS"), (std::vector<int>{45}));
+}
+
+TEST(FilenameIocDbPrefilter, SameMatchesAsEachPatternOnItsOwnWithSignatureBase) {
+  const std::string dir = test::signature_base_dir();
+  if (dir.empty()) GTEST_SKIP() << test::kNoSignatureBase;
+  std::ifstream in(dir + "/iocs/filename-iocs.txt", std::ios::binary);
+  if (!in) GTEST_SKIP() << "no iocs/filename-iocs.txt in " << dir;
+  std::stringstream text;
+  text << in.rdbuf();
+  // Its own lines that the strict parser refuses are left out (a scan
+  // loads the list leniently).
+  std::vector<std::string> skipped;
+  auto parsed = parse_filename_iocs(text.str(), "filename-iocs.txt", &skipped);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  std::string kept;
+  for (const FilenameIoc& ioc : *parsed) {
+    kept += ioc.pattern + ";" + std::to_string(ioc.score);
+    if (!ioc.false_positive.empty()) kept += ";" + ioc.false_positive;
+    kept += "\n";
+  }
+  expect_same_as_reference(kept, 1500);
+}
 }  // namespace
 }  // namespace iocsweep

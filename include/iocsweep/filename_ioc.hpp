@@ -105,9 +105,11 @@ Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, cons
 Status check_filename_iocs(const std::vector<FilenameIoc>& iocs, const std::string& set_name);
 
 /// All file-name indicator sets of a scan. Sets are added first, then
-/// compile() puts every pattern into one RE2::Set so that each path costs one
-/// pass however many patterns there are. After compile() the database is
-/// read-only and match() is safe to call from many threads at once.
+/// compile() prepares two equivalent matchers: a literal prefilter (RE2's
+/// FilteredRE2: only the patterns whose required literals occur in the
+/// lowercased path are run), used for ASCII paths, and one RE2::Set of every
+/// pattern, used for the others. After compile() the database is read-only
+/// and match() is safe to call from many threads at once.
 class FilenameIocDb {
  public:
   /// `max_mem` bounds the memory of the combined RE2::Set (see
@@ -154,6 +156,11 @@ class FilenameIocDb {
 
  private:
   Status add_entries(std::vector<FilenameIoc> iocs, IocSetInfo info, bool checked);
+  // The entries whose pattern matches `normalised` (an ASCII path) through
+  // the literal prefilter, appended to `matched` in no order.
+  void match_prefiltered(const std::string& normalised, std::vector<int>& matched) const;
+  // The same for any path, with the set of every pattern.
+  void match_all(const std::string& normalised, std::vector<int>& matched) const;
 
   struct Regexes;  // RE2 objects, kept out of this header (<re2/*.h> stays in ioc/)
   std::int64_t max_mem_;

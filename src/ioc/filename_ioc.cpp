@@ -1,12 +1,15 @@
 #include "iocsweep/filename_ioc.hpp"
 
+#include <re2/filtered_re2.h>
 #include <re2/re2.h>
 #include <re2/set.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 
 #include "ioc/filename_patterns.hpp"
@@ -189,6 +192,8 @@ std::string location(const FilenameIoc& ioc, const IocSetInfo& info) { return lo
 
 }  // namespace
 
+std::string filename_pattern_as_compiled(std::string_view pattern) { return rewrite_pattern(pattern); }
+
 std::optional<std::string> filename_pattern_problem(std::string_view pattern) {
   return pattern_problem(pattern, "pattern");
 }
@@ -276,9 +281,86 @@ std::string filename_pattern_for_exact_name(std::string_view file_name) {
   return "(?:^|\\\\)" + RE2::QuoteMeta(name) + "$";
 }
 
+namespace {
+
+// Shortest literal the prefilter looks for. A pattern whose required text
+// has only shorter literals is run on every path (with the unfiltered ones).
+constexpr int kMinAtomLength = 3;
+
+bool is_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+// Which of the prefilter's literals (lowercased, distinct) occur in a
+// lowercased text: an index by their first kMinAtomLength bytes, then a
+// compare. Touches a few cache lines per path where a DFA over thousands
+// of patterns walks states of thousands of instructions each.
+class AtomFinder {
+ public:
+  explicit AtomFinder(std::vector<std::string> atoms) : atoms_(std::move(atoms)) {
+    for (std::size_t i = 0; i < atoms_.size(); ++i) {
+      if (atoms_[i].size() < kKey) {
+        short_.push_back(static_cast<int>(i));
+      } else {
+        by_key_[key_at(atoms_[i], 0)].push_back(static_cast<int>(i));
+      }
+    }
+  }
+
+  // The indices of the atoms in `text`, sorted and distinct, into `out`.
+  void find(std::string_view text, std::vector<int>& out) const {
+    out.clear();
+    for (const int i : short_) {
+      if (text.find(atoms_[static_cast<std::size_t>(i)]) != std::string_view::npos) out.push_back(i);
+    }
+    if (!by_key_.empty()) {
+      for (std::size_t pos = 0; pos + kKey <= text.size(); ++pos) {
+        const auto it = by_key_.find(key_at(text, pos));
+        if (it == by_key_.end()) continue;
+        for (const int i : it->second) {
+          const std::string& atom = atoms_[static_cast<std::size_t>(i)];
+          if (text.compare(pos, atom.size(), atom) == 0) out.push_back(i);
+        }
+      }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  }
+
+ private:
+  static constexpr std::size_t kKey = kMinAtomLength;
+  static std::uint32_t key_at(std::string_view s, std::size_t pos) {
+    std::uint32_t key = 0;
+    std::memcpy(&key, s.data() + pos, kKey);
+    return key;
+  }
+  std::vector<std::string> atoms_;
+  std::unordered_map<std::uint32_t, std::vector<int>> by_key_;
+  std::vector<int> short_;
+};
+
+}  // namespace
+
+// Matching, in two ways that give the same answer. An ASCII path (nearly
+// every path) goes through the prefilter: the literals some pattern needs
+// are looked up in the lowercased path, and only the patterns whose
+// literals are all there (FilteredRE2) are run, each on its own; the
+// patterns without such a literal are in `always`, one set run on every
+// ASCII path. The prefilter looks for the lowercased literals of a pattern;
+// RE2 turns a case-folded letter into the class of its whole fold orbit
+// (`s` into [Ssſ]) and the prefilter keeps every member of a small class,
+// so on an ASCII path, lowercased the same way, it misses nothing. A path
+// with other characters would need RE2's own Unicode lowercasing: it is
+// matched with `set`, every pattern in one pass.
 struct FilenameIocDb::Regexes {
   std::vector<std::unique_ptr<RE2>> false_positive;  // per entry; null when it has none
   std::unique_ptr<RE2::Set> set;                     // null until compile(), or when empty
+  re2::FilteredRE2 filtered{kMinAtomLength};
+  std::vector<std::size_t> filtered_entry;  // per pattern in `filtered`: its entry
+  std::unique_ptr<AtomFinder> atoms;        // null when `filtered` is empty
+  std::unique_ptr<RE2::Set> always;         // null when every pattern is filtered
+  std::vector<std::size_t> always_entry;    // per pattern in `always`: its entry
+  std::vector<bool> unfiltered;             // per pattern in `filtered`: passes with no atom
   bool compiled = false;
 };
 
@@ -373,8 +455,49 @@ Status FilenameIocDb::compile() {
                  " patterns together do not fit the regex memory limit of " + limit +
                  "; load fewer or simpler file-name IOC sets"};
   }
-  regexes_->set = std::move(set);
-  regexes_->compiled = true;
+  // The prefilter. Each pattern compiled on its own already fitted
+  // kFilenamePatternMaxMem when it was checked.
+  Regexes& r = *regexes_;
+  const RE2::Options one = regex_options(kFilenamePatternMaxMem);
+  std::vector<std::size_t> pending_always;
+  for (std::size_t i = 0; i < rewritten_.size(); ++i) {
+    int id = -1;
+    if (r.filtered.Add(rewritten_[i], one, &id) == RE2::NoError) {
+      r.filtered_entry.push_back(i);
+    } else {
+      pending_always.push_back(i);
+    }
+  }
+  if (!r.filtered_entry.empty()) {
+    std::vector<std::string> atoms;
+    r.filtered.Compile(&atoms);
+    r.atoms = std::make_unique<AtomFinder>(std::move(atoms));
+    // Those that pass with no literal found are run with `always` instead,
+    // in one pass rather than one by one.
+    std::vector<int> unfiltered;
+    r.filtered.AllPotentials({}, &unfiltered);
+    r.unfiltered.assign(r.filtered_entry.size(), false);
+    for (const int id : unfiltered) {
+      r.unfiltered[static_cast<std::size_t>(id)] = true;
+      pending_always.push_back(r.filtered_entry[static_cast<std::size_t>(id)]);
+    }
+  }
+  std::sort(pending_always.begin(), pending_always.end());
+  if (!pending_always.empty()) {
+    auto always = std::make_unique<RE2::Set>(regex_options(max_mem_), RE2::UNANCHORED);
+    for (const std::size_t i : pending_always) {
+      std::string error;
+      if (always->Add(rewritten_[i], &error) < 0) {
+        return Error{location(entries_[i], IocSetInfo{}) + ": pattern rejected by RE2: " + error};
+      }
+    }
+    // A subset of `set`, which fitted.
+    if (!always->Compile()) return Error{"file-name IOCs: the patterns the prefilter cannot skip do not fit"};
+    r.always = std::move(always);
+    r.always_entry = std::move(pending_always);
+  }
+  r.set = std::move(set);
+  r.compiled = true;
   return Ok{};
 }
 
@@ -390,9 +513,63 @@ std::vector<const FilenameIoc*> FilenameIocDb::match(std::string_view path) cons
   }
   std::replace(normalised.begin(), normalised.end(), '/', '\\');
   std::vector<int> matched;
+  if (is_ascii(normalised)) {
+    match_prefiltered(normalised, matched);
+  } else {
+    match_all(normalised, matched);
+  }
+  std::sort(matched.begin(), matched.end());
+  for (const int i : matched) {
+    const auto index = static_cast<std::size_t>(i);
+    const RE2* false_positive = regexes_->false_positive[index].get();
+    if (false_positive != nullptr && RE2::PartialMatch(normalised, *false_positive)) continue;
+    hits.push_back(&entries_[index]);
+  }
+  return hits;
+}
+
+void FilenameIocDb::match_prefiltered(const std::string& normalised, std::vector<int>& matched) const {
+  const Regexes& r = *regexes_;
+  if (r.atoms) {
+    thread_local std::string lowered;
+    thread_local std::vector<int> found;
+    lowered.assign(normalised);
+    for (char& c : lowered) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    r.atoms->find(lowered, found);
+    if (!found.empty()) {
+      std::vector<int> candidates;
+      r.filtered.AllPotentials(found, &candidates);
+      for (const int id : candidates) {
+        const auto k = static_cast<std::size_t>(id);
+        if (r.unfiltered[k]) continue;  // run with `always`
+        if (RE2::PartialMatch(normalised, r.filtered.GetRE2(id))) {
+          matched.push_back(static_cast<int>(r.filtered_entry[k]));
+        }
+      }
+    }
+  }
+  if (r.always) {
+    std::vector<int> in_always;
+    RE2::Set::ErrorInfo error{RE2::Set::kNoError};
+    if (r.always->Match(normalised, &in_always, &error)) {
+      for (const int j : in_always) matched.push_back(static_cast<int>(r.always_entry[static_cast<std::size_t>(j)]));
+    } else if (error.kind != RE2::Set::kNoError) {
+      // As in match_all: never a silent miss.
+      for (const std::size_t i : r.always_entry) {
+        if (RE2::PartialMatch(normalised, RE2(rewritten_[i], regex_options(kFilenamePatternMaxMem)))) {
+          matched.push_back(static_cast<int>(i));
+        }
+      }
+    }
+  }
+}
+
+void FilenameIocDb::match_all(const std::string& normalised, std::vector<int>& matched) const {
   RE2::Set::ErrorInfo error{RE2::Set::kNoError};
   if (!regexes_->set->Match(normalised, &matched, &error)) {
-    if (error.kind == RE2::Set::kNoError) return hits;
+    if (error.kind == RE2::Set::kNoError) return;
     // Not reachable once Compile() succeeded (it probes the DFA, and a set
     // DFA resets its cache rather than giving up), but a silent miss would
     // be worse than a slow path: try each pattern on its own.
@@ -403,14 +580,6 @@ std::vector<const FilenameIoc*> FilenameIocDb::match(std::string_view path) cons
       if (re.ok() && RE2::PartialMatch(normalised, re)) matched.push_back(static_cast<int>(i));
     }
   }
-  std::sort(matched.begin(), matched.end());
-  for (const int i : matched) {
-    const auto index = static_cast<std::size_t>(i);
-    const RE2* false_positive = regexes_->false_positive[index].get();
-    if (false_positive != nullptr && RE2::PartialMatch(normalised, *false_positive)) continue;
-    hits.push_back(&entries_[index]);
-  }
-  return hits;
 }
 
 }  // namespace iocsweep

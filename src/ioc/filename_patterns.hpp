@@ -27,4 +27,9 @@ std::optional<std::string> filename_pattern_problem(std::string_view pattern);
 /// `file_name` must be non-empty valid UTF-8.
 std::string filename_pattern_for_exact_name(std::string_view file_name);
 
+/// `pattern` as it is compiled: after the separator, environment-variable
+/// and Python-spelling rewrites described in iocsweep/filename_ioc.hpp. For
+/// tests that check the matcher against RE2 run pattern by pattern.
+std::string filename_pattern_as_compiled(std::string_view pattern);
+
 }  // namespace iocsweep
