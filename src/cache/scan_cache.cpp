@@ -1,8 +1,6 @@
 #include "cache/scan_cache.hpp"
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/signal_free_thread.hpp"
 #include "iocsweep/cache.hpp"
 
 namespace iocsweep {
@@ -308,7 +307,6 @@ struct ScanCacheReader::Impl {
 
   // Ends the open read transaction, if any.
   void end_snapshot() {
-    if (snapshot_left == 0) return;
     if (sqlite3_get_autocommit(db.get()) == 0) {
       sqlite3_step(end.get());
       sqlite3_reset(end.get());
@@ -339,11 +337,8 @@ std::optional<CachedFile> ScanCacheReader::find(std::string_view path, const Fil
   }
   --impl_->snapshot_left;
   std::optional<CachedFile> found = impl_->lookup(path, key);
-  if (impl_->snapshot_left == 0) {
-    // Counted out: the next lookup begins a new one.
-    impl_->snapshot_left = 1;
-    impl_->end_snapshot();
-  } else if (!found || std::chrono::steady_clock::now() - impl_->snapshot_since > kSnapshotMaxAge) {
+  if (impl_->snapshot_left == 0 || !found ||
+      std::chrono::steady_clock::now() - impl_->snapshot_since > kSnapshotMaxAge) {
     impl_->end_snapshot();
   }
   return found;
@@ -501,21 +496,9 @@ Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
   any->reset();
   cache->impl_->db = std::move(*db);
   cache->impl_->insert = std::move(*insert);
-  {
-    // The writer never takes a signal meant for the process: the sweep
-    // blocks SIGINT and SIGTERM in its threads and waits for them in one
-    // (SignalStopper), and a thread started before that, with them
-    // unblocked, would be where the kernel delivers them.
-    sigset_t all;
-    sigset_t old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    struct Restore {
-      sigset_t* old;
-      ~Restore() { pthread_sigmask(SIG_SETMASK, old, nullptr); }
-    } restore{&old};
-    cache->impl_->writer = std::thread([c = cache.get()] { c->write_loop(); });
-  }
+  // The writer never takes a signal meant for the process (the sweep waits
+  // for SIGINT and SIGTERM in a thread of its own, started after this).
+  cache->impl_->writer = start_signal_free_thread([c = cache.get()] { c->write_loop(); });
   created.keep = true;
   return cache;
 }

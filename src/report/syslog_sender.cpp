@@ -1,8 +1,5 @@
 #include "report/syslog_sender.hpp"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -10,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/signal_free_thread.hpp"
 #include "report/syslog_transport.hpp"
 
 namespace iocsweep::report_detail {
@@ -50,11 +48,7 @@ class RemoteDelivery final : public SyslogDelivery {
     // The sender must never take a signal: SIGINT/SIGTERM are waited for
     // by the CLI's signal thread (blocked in every thread), and SIGPIPE
     // from a TLS write to a closed socket becomes EPIPE.
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    thread_ = std::thread([this] { run(); });
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    thread_ = start_signal_free_thread([this] { run(); });
   }
   ~RemoteDelivery() override { finish(); }
   RemoteDelivery(const RemoteDelivery&) = delete;
