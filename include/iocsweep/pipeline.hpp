@@ -224,6 +224,8 @@ struct RuleFileCheck {
   /// (RuleGate::reason), so that every file is YARA-scanned while it is
   /// loaded; empty when they do not.
   std::string prefilter_off;
+  /// When ok: the text that compiled (what check_rule_set_prefilter reads).
+  std::string text;
 };
 
 /// Compiles every rule file `paths` name (files, or the .yar/.yara files
@@ -248,9 +250,9 @@ struct RuleSetPrefilter {
 };
 
 /// Compiles the files of `checks` that compiled alone, together (each in
-/// its own namespace, as a scan does), and says what the prefilter made of
-/// them. Fails when a file cannot be read again or they do not compile
-/// together (a file changed between the two reads).
+/// its own namespace, as a scan does, from the text each was checked
+/// with), and says what the prefilter made of them. Fails when they do not
+/// compile together.
 Result<RuleSetPrefilter> check_rule_set_prefilter(const std::vector<RuleFileCheck>& checks);
 
 /// Worker count when the user names none: the number of online CPUs.

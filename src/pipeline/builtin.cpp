@@ -396,9 +396,10 @@ Result<std::vector<RuleFileCheck>> check_rule_files(const std::vector<std::strin
         out.push_back(std::move(check));
         continue;
       }
-      auto compiled = CompiledRules::compile({RuleSource{file, std::move(*text), file}}, {}, std::nullopt);
+      auto compiled = CompiledRules::compile({RuleSource{file, *text, file}}, {}, std::nullopt);
       if (compiled) {
         check.ok = true;
+        check.text = std::move(*text);
         check.rules = (*compiled)->rules().size();
         check.messages = (*compiled)->warnings();
         if ((*compiled)->gate().admits_all()) check.prefilter_off = (*compiled)->gate().reason();
@@ -420,10 +421,7 @@ Result<std::vector<RuleFileCheck>> check_rule_files(const std::vector<std::strin
 Result<RuleSetPrefilter> check_rule_set_prefilter(const std::vector<RuleFileCheck>& checks) {
   std::vector<RuleSource> sources;
   for (const RuleFileCheck& check : checks) {
-    if (!check.ok) continue;
-    auto text = read_input_file(check.path);
-    if (!text) return text.error();
-    sources.push_back(RuleSource{check.path, std::move(*text), check.path});
+    if (check.ok) sources.push_back(RuleSource{check.path, check.text, check.path});
   }
   RuleSetPrefilter out;
   out.files = sources.size();
