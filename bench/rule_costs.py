@@ -26,8 +26,7 @@ import sys
 import tempfile
 import time
 
-EXTERNALS = ["filename", "filepath", "extension", "filetype", "owner", "md5"]
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from yara_peer import DEFAULT_SIGNATURE_BASE, compile_rules, externals, missing_tools
 
 
 def child_cpu():
@@ -50,19 +49,12 @@ def sample_files(roots, n):
     return [files[int(i * step)] for i in range(n)]
 
 
-def yara_args():
-    out = []
-    for name in EXTERNALS:
-        out += ["-d", name + "="]
-    return out + ["-d", "iocsweep_scope=file"]
-
-
 def timed_scan(compiled, scan_list, runs):
     """Best CPU time of `runs` runs (the least disturbed by other load)."""
     best = None
     for _ in range(runs):
         before = child_cpu()
-        subprocess.run(["yara", "-C", "-N", "-p", "1", "-w", *yara_args(), compiled, "--scan-list", scan_list],
+        subprocess.run(["yara", "-C", "-N", "-p", "1", "-w", *externals(), compiled, "--scan-list", scan_list],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         cpu = child_cpu() - before
         best = cpu if best is None else min(best, cpu)
@@ -71,8 +63,7 @@ def timed_scan(compiled, scan_list, runs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--signature-base", default=os.path.join(os.path.dirname(REPO), "shared", "corpora",
-                                                             "signature-base"))
+    ap.add_argument("--signature-base", default=DEFAULT_SIGNATURE_BASE)
     ap.add_argument("--root", action="append", help="tree to sample (default /usr/share)")
     ap.add_argument("--sample", type=int, default=2000, help="files in the sample (default 2000)")
     ap.add_argument("--runs", type=int, default=2, help="runs per rule file, best kept (default 2)")
@@ -82,10 +73,9 @@ def main():
     if not os.path.isdir(rules_dir):
         print(f"rule_costs.py: no {rules_dir} (give --signature-base DIR)", file=sys.stderr)
         return 2
-    for tool in ("yara", "yarac"):
-        if shutil.which(tool) is None:
-            print(f"rule_costs.py: {tool} not found (apt-get install yara)", file=sys.stderr)
-            return 2
+    if missing_tools():
+        print(f"rule_costs.py: {' and '.join(missing_tools())} not found (apt-get install yara)", file=sys.stderr)
+        return 2
     roots = args.root or ["/usr/share"]
     tmp = tempfile.mkdtemp(prefix="rule-costs-")
     try:
@@ -105,19 +95,16 @@ def main():
         with open(empty_src, "w") as f:
             f.write('rule never { strings: $a = { 00 49 4F 43 53 57 45 45 50 00 FF 7F } condition: $a }\n')
         empty = os.path.join(tmp, "empty.yarc")
-        subprocess.run(["yarac", "-w", *yara_args(), empty_src, empty], check=True)
+        subprocess.run(["yarac", "-w", *externals(), empty_src, empty], check=True)
         floor = timed_scan(empty, scan_list, args.runs)
         whole = os.path.join(tmp, "whole.yarc")
-        subprocess.run(["yarac", "-w", *yara_args(),
-                        *[f"{n}:{os.path.join(rules_dir, n)}" for n in rule_files], whole],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        compile_rules(rules_dir, rule_files, whole)
         whole_cpu = timed_scan(whole, scan_list, args.runs)
         costs = []
         started = time.monotonic()
         for i, name in enumerate(rule_files):
             compiled = os.path.join(tmp, "one.yarc")
-            r = subprocess.run(["yarac", "-w", *yara_args(), f"{name}:{os.path.join(rules_dir, name)}", compiled],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            r = compile_rules(rules_dir, [name], compiled, check=False)
             if r.returncode != 0:
                 print(f"  {name}: does not compile alone, left out", file=sys.stderr)
                 continue

@@ -31,15 +31,7 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXTERNALS = ["filename", "filepath", "extension", "filetype", "owner", "md5"]
-
-
-def externals():
-    out = []
-    for name in EXTERNALS:
-        out += ["-d", name + "="]
-    return out + ["-d", "iocsweep_scope=file"]
+from yara_peer import DEFAULT_SIGNATURE_BASE, REPO, compile_rules, externals, missing_tools
 
 
 def timed(cmd):
@@ -62,8 +54,7 @@ def timed(cmd):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(REPO, "build-bench", "iocsweep"))
-    ap.add_argument("--signature-base", default=os.path.join(os.path.dirname(REPO), "shared", "corpora",
-                                                             "signature-base"))
+    ap.add_argument("--signature-base", default=DEFAULT_SIGNATURE_BASE)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cases", default="yara,rules,sb,sb+archives,no-prefilter")
@@ -77,17 +68,15 @@ def main():
     if not os.access(args.binary, os.X_OK):
         print(f"signature_base.py: no iocsweep at {args.binary} (give --binary PATH)", file=sys.stderr)
         return 2
-    for tool in ("yara", "yarac"):
-        if shutil.which(tool) is None:
-            print(f"signature_base.py: {tool} not found (apt-get install yara)", file=sys.stderr)
-            return 2
+    if missing_tools():
+        print(f"signature_base.py: {' and '.join(missing_tools())} not found (apt-get install yara)", file=sys.stderr)
+        return 2
     tmp = tempfile.mkdtemp(prefix="sb-bench-")
     try:
         rules_dir = os.path.join(sb, "yara")
         files = sorted(n for n in os.listdir(rules_dir) if n.endswith((".yar", ".yara")))
         compiled = os.path.join(tmp, "sb.yarc")
-        subprocess.run(["yarac", "-w", *externals(), *[f"{n}:{os.path.join(rules_dir, n)}" for n in files],
-                        compiled], check=True, stdout=subprocess.DEVNULL)
+        compile_rules(rules_dir, files, compiled)
         cache = os.path.join(tmp, "rule-cache")
         common = [args.binary, "scan", "--no-builtin", "--threads", str(args.threads), "--rule-cache", cache,
                   "-o", "/dev/null"]
