@@ -535,6 +535,85 @@ TEST_F(RuleCacheTest, FileWithOneByteFlippedIsNotLoaded) {
   expect_rebuilt(t / "cache", "MAC byte flipped");
 }
 
+// A set of several MB, so the cache file is read in several pieces (1 MB
+// each): rule i matches "needle-i-" followed by 400 bytes of its own.
+std::vector<RuleSource> large_sources(std::size_t rules) {
+  std::string text;
+  for (std::size_t i = 0; i < rules; ++i) {
+    const std::string tail(400, static_cast<char>('a' + i % 26));
+    text += "rule r" + std::to_string(i) + " { strings: $a = \"needle-" + std::to_string(i) + "-" + tail +
+            "\" condition: $a }\n";
+  }
+  return {{"large.yar", text, ""}};
+}
+
+TEST_F(RuleCacheTest, SetReadInSeveralPiecesLoadsWholeAndOnlyWhenEveryPieceVerifies) {
+  test::TempDir t;
+  const RuleCacheOptions cache{t / "cache"};
+  const auto sources = large_sources(6000);
+  auto first = CompiledRules::compile(sources, cache);
+  ASSERT_TRUE(first) << first.error().message;
+  const auto entries = cache_entries(t / "cache");
+  ASSERT_EQ(entries.size(), 1u);
+  const std::string bytes = test::read_file(entries[0]);
+  ASSERT_GT(bytes.size(), 3u << 20) << "the set should span several pieces";
+  auto second = CompiledRules::compile(sources, cache);
+  ASSERT_TRUE(second) << second.error().message;
+  ASSERT_TRUE((*second)->from_cache());
+  EXPECT_TRUE((*second)->warnings().empty());
+  // The last rule's string lies in the file's last pieces.
+  YaraScanner scanner(*second);
+  const std::string last = "x needle-5999-" + std::string(400, static_cast<char>('a' + 5999 % 26));
+  const YaraScanResult r = scanner.scan(bytes_of(last), {});
+  ASSERT_EQ(r.matched.size(), 1u);
+  EXPECT_EQ((*second)->rules()[r.matched[0]].name, "r5999");
+  // A byte flipped in the middle of the file (a piece after the first) is
+  // caught: the set is rebuilt and said.
+  std::string altered = bytes;
+  const std::size_t at = altered.find("needle-3000-");
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_GT(at, std::size_t{1} << 20);
+  altered[at + 7] = '4';
+  test::write_file(entries[0], altered);
+  auto third = CompiledRules::compile(sources, cache);
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_FALSE((*third)->from_cache());
+  EXPECT_TRUE(warned(**third, "HMAC does not verify"));
+}
+
+// libyara's relocation entries (one per pointer in a set: 490,000 for
+// signature-base) are needed only to build and save a set; CompiledRules
+// frees them, whether the set was compiled, saved or loaded.
+TEST_F(RuleCacheTest, CompiledAndLoadedSetsKeepNoRelocationEntries) {
+#if YR_MAJOR_VERSION == 4 && YR_MINOR_VERSION == 2
+  std::string pe;
+  for (std::size_t i = 0; i < kNonMzMinRules; ++i) {
+    pe += "rule pe" + std::to_string(i) + " { strings: $a = \"p\" condition: uint16(0) == 0x5A4D and $a }\n";
+  }
+  const std::vector<RuleSource> sources = {{"pe.yar", pe, ""},
+                                           {"text.yar", "rule text { strings: $a = \"needle\" condition: $a }", ""}};
+  test::TempDir t;
+  const RuleCacheOptions cache{t / "cache"};
+  for (const char* how : {"compiled without a cache", "compiled and saved", "loaded"}) {
+    SCOPED_TRACE(how);
+    const bool with_cache = std::string(how) != "compiled without a cache";
+    auto rules = CompiledRules::compile(sources, with_cache ? cache : RuleCacheOptions{});
+    ASSERT_TRUE(rules) << rules.error().message;
+    EXPECT_EQ((*rules)->from_cache(), std::string(how) == "loaded");
+    ASSERT_EQ((*rules)->non_mz_rules(), 1);
+    EXPECT_EQ(relocation_entries(**rules), 0u);
+    // The sets still scan: both the whole set and the non-MZ one.
+    YaraScanner scanner(*rules);
+    EXPECT_EQ(scanner.scan(bytes_of("a needle"), {}).matched.size(), 1u);
+    EXPECT_EQ(scanner.scan(bytes_of("MZ p needle"), {}).matched.size(), 1u + kNonMzMinRules);
+  }
+  // What was saved loads in full (the entries were freed after saving).
+  EXPECT_EQ(cache_entries(t / "cache").size(), 2u);
+#else
+  GTEST_SKIP() << "relocation entries are freed only with libyara 4.2 (this is " YR_VERSION ")";
+#endif
+}
+
 TEST_F(RuleCacheTest, FileCopiedFromACacheUnderAnotherKeyIsNotLoaded) {
   test::TempDir t;
   std::string key;

@@ -185,6 +185,7 @@ class CompiledRules {
   CompiledRules() = default;
   friend class YaraScanner;
   friend const RuleGate& compiled_gate(const CompiledRules& rules);
+  friend std::size_t relocation_entries(const CompiledRules& rules);
   void* rules_handle_ = nullptr;  // YR_RULES*, kept opaque so <yara.h> stays in match/
   std::vector<RuleInfo> rules_;
   std::vector<RulesetInfo> rulesets_;

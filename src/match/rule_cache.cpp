@@ -14,10 +14,12 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 
 #include "common/fd.hpp"
+#include "iocsweep/hash.hpp"
 
 namespace iocsweep::rule_cache {
 namespace {
@@ -150,40 +152,99 @@ std::optional<Key> read_or_create_key(int dirfd, std::vector<std::string>& warni
 
 // The MAC binds the cache key (the sources' hashes, libyara's version, the
 // externals) as well as the bytes, so a valid file renamed to another
-// entry does not verify either.
-std::optional<Mac> mac_of(const Key& key, const std::string& cache_key, const unsigned char* data, std::size_t size) {
-  std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr), EVP_MAC_free);
-  if (!mac) return std::nullopt;
-  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(mac.get()), EVP_MAC_CTX_free);
-  char digest[] = "SHA256";
-  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
-  static constexpr char kDomain[] = "iocsweep-rule-cache-v1";
-  const std::string header = std::string(kDomain, sizeof kDomain) + cache_key + '\0';
-  Mac out{};
-  std::size_t out_size = 0;
-  if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1 ||
-      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(header.data()), header.size()) != 1 ||
-      EVP_MAC_update(ctx.get(), data, size) != 1 || EVP_MAC_final(ctx.get(), out.data(), &out_size, out.size()) != 1 ||
-      out_size != out.size()) {
-    return std::nullopt;
+// entry does not verify either. Fed in pieces, so a large set is never
+// held whole.
+class MacStream {
+ public:
+  MacStream(const Key& key, const std::string& cache_key) {
+    if (!mac_ || !ctx_) return;
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0), OSSL_PARAM_construct_end()};
+    static constexpr char kDomain[] = "iocsweep-rule-cache-v1";
+    const std::string header = std::string(kDomain, sizeof kDomain) + cache_key + '\0';
+    ok_ = EVP_MAC_init(ctx_.get(), key.data(), key.size(), params) == 1 &&
+          EVP_MAC_update(ctx_.get(), reinterpret_cast<const unsigned char*>(header.data()), header.size()) == 1;
   }
-  return out;
-}
+  void update(const unsigned char* data, std::size_t size) { ok_ = ok_ && EVP_MAC_update(ctx_.get(), data, size) == 1; }
+  std::optional<Mac> final() {
+    Mac out{};
+    std::size_t out_size = 0;
+    if (!ok_ || EVP_MAC_final(ctx_.get(), out.data(), &out_size, out.size()) != 1 || out_size != out.size()) {
+      return std::nullopt;
+    }
+    return out;
+  }
 
-// libyara reads the set from the very bytes whose MAC was checked.
-struct MemoryReader {
-  const unsigned char* data;
-  std::size_t size;
-  std::size_t pos;
+ private:
+  std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac_{EVP_MAC_fetch(nullptr, "HMAC", nullptr), EVP_MAC_free};
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx_{mac_ ? EVP_MAC_CTX_new(mac_.get()) : nullptr,
+                                                                 EVP_MAC_CTX_free};
+  bool ok_ = false;
 };
 
-size_t memory_read(void* ptr, size_t size, size_t count, void* user_data) {
-  auto* in = static_cast<MemoryReader*>(user_data);
-  if (size == 0) return 0;
-  const std::size_t items = std::min(count, (in->size - in->pos) / size);
-  std::memcpy(ptr, in->data + in->pos, items * size);
-  in->pos += items * size;
-  return items;
+std::optional<Mac> mac_of(const Key& key, const std::string& cache_key, const unsigned char* data, std::size_t size) {
+  MacStream mac(key, cache_key);
+  mac.update(data, size);
+  return mac.final();
+}
+
+// A cached set is read twice, a piece at a time, rather than held whole
+// (signature-base's is 16 MB): once to check its MAC, noting each piece's
+// SHA-256, and once for libyara, which is handed a piece only when it
+// hashes as it did the first time. So libyara reads only bytes whose MAC
+// was checked, even if the file changed between the two reads.
+constexpr std::size_t kPieceSize = std::size_t{1} << 20;
+
+// Reads piece `index` of the `body` bytes at the start of `fd` into `out`;
+// false on a read error or a short read.
+bool read_piece(int fd, std::size_t body, std::size_t index, std::vector<unsigned char>& out) {
+  const std::size_t offset = index * kPieceSize;
+  out.resize(std::min(kPieceSize, body - offset));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+std::string piece_digest(const std::vector<unsigned char>& piece) {
+  return sha256_hex(std::string_view(reinterpret_cast<const char*>(piece.data()), piece.size()));
+}
+
+// libyara's reader for the second read (YR_STREAM).
+struct PieceReader {
+  int fd;
+  std::size_t body;
+  const std::vector<std::string>* digests;
+  std::vector<unsigned char> piece;
+  std::size_t next_piece = 0;  // the piece after the one in `piece`
+  std::size_t pos = 0;         // within `piece`
+};
+
+size_t piece_read(void* ptr, size_t size, size_t count, void* user_data) {
+  auto* in = static_cast<PieceReader*>(user_data);
+  if (size == 0 || count > (std::numeric_limits<std::size_t>::max)() / size) return 0;
+  auto* out = static_cast<unsigned char*>(ptr);
+  std::size_t want = size * count, done = 0;
+  while (done < want) {
+    if (in->pos == in->piece.size()) {
+      const std::size_t i = in->next_piece;
+      if (i >= in->digests->size() || !read_piece(in->fd, in->body, i, in->piece) ||
+          piece_digest(in->piece) != (*in->digests)[i]) {
+        return done / size;
+      }
+      in->next_piece = i + 1;
+      in->pos = 0;
+    }
+    const std::size_t n = std::min(want - done, in->piece.size() - in->pos);
+    std::memcpy(out + done, in->piece.data() + in->pos, n);
+    in->pos += n;
+    done += n;
+  }
+  return count;
 }
 
 size_t memory_write(const void* ptr, size_t size, size_t count, void* user_data) {
@@ -210,20 +271,42 @@ void* load(const std::string& dir, const std::string& key, std::vector<std::stri
     if (missing) warn_once(warnings, rejected + "no key to authenticate it; it is rebuilt");
     return nullptr;
   }
-  std::vector<unsigned char> bytes(static_cast<std::size_t>(st.st_size));
-  if (!read_all(fd.get(), bytes.data(), bytes.size())) return nullptr;
-  const std::size_t body = bytes.size() >= kMacSize ? bytes.size() - kMacSize : 0;
-  const std::optional<Mac> expected = mac_of(*mac_key, key, bytes.data(), body);
   // Files without a MAC (written before the cache was authenticated) fail
   // here like altered ones.
-  if (bytes.size() < kMacSize || !expected || CRYPTO_memcmp(expected->data(), bytes.data() + body, kMacSize) != 0) {
+  const std::size_t size = static_cast<std::size_t>(st.st_size);
+  const std::size_t body = size >= kMacSize ? size - kMacSize : 0;
+  std::vector<std::string> digests;
+  std::vector<unsigned char> piece;
+  MacStream mac(*mac_key, key);
+  bool read_ok = size >= kMacSize;
+  for (std::size_t i = 0; read_ok && i * kPieceSize < body; ++i) {
+    read_ok = read_piece(fd.get(), body, i, piece);
+    if (!read_ok) break;
+    mac.update(piece.data(), piece.size());
+    digests.push_back(piece_digest(piece));
+  }
+  Mac stored{};
+  std::size_t got = 0;
+  while (read_ok && got < kMacSize) {
+    const ssize_t n = ::pread(fd.get(), stored.data() + got, kMacSize - got, static_cast<off_t>(body + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      read_ok = false;
+    else
+      got += static_cast<std::size_t>(n);
+  }
+  // A read error is no evidence of tampering: not said, and rebuilt.
+  if (!read_ok && size >= kMacSize) return nullptr;
+  const std::optional<Mac> expected = read_ok ? mac.final() : std::nullopt;
+  if (!expected || CRYPTO_memcmp(expected->data(), stored.data(), kMacSize) != 0) {
     warn_once(warnings, rejected +
                             "its HMAC does not verify (altered, or not written by this installation); it is "
                             "rebuilt");
     return nullptr;
   }
-  MemoryReader reader{bytes.data(), body, 0};
-  YR_STREAM stream{&reader, memory_read, nullptr};
+  std::vector<unsigned char>().swap(piece);
+  PieceReader reader{fd.get(), body, &digests, {}, 0, 0};
+  YR_STREAM stream{&reader, piece_read, nullptr};
   YR_RULES* rules = nullptr;
   if (yr_rules_load_stream(&stream, &rules) != ERROR_SUCCESS) return nullptr;
   return rules;

@@ -14,9 +14,11 @@ inline constexpr const char* kKeyFileName = "rule-cache.key";
 
 /// Loads the set cached under `key` in `dir`, or returns null (no entry, an
 /// untrusted directory or file, a refused key file, a file whose HMAC does
-/// not verify, or a load error). The file is read into memory and its
-/// HMAC-SHA256 (under the key file's key, over `key` and the compiled bytes)
-/// checked before libyara sees a byte. Why an existing entry was not used
+/// not verify, or a load error). The file's HMAC-SHA256 (under the key
+/// file's key, over `key` and the compiled bytes) is checked before libyara
+/// sees a byte, and libyara is then given only bytes identical to those
+/// checked (read again a piece at a time, each compared by its SHA-256), so
+/// the set is never held in memory twice. Why an existing entry was not used
 /// is appended to `warnings`. Returns a YR_RULES*.
 void* load(const std::string& dir, const std::string& key, std::vector<std::string>& warnings);
 

@@ -116,4 +116,9 @@ bool has_include_directive(std::string_view text);
 /// `rules`.
 const RuleGate& compiled_gate(const CompiledRules& rules);
 
+/// Relocation entries libyara still keeps for `rules`' compiled sets (the
+/// whole set and the one for non-MZ files), which CompiledRules frees once
+/// each set is complete and saved: for tests.
+std::size_t relocation_entries(const CompiledRules& rules);
+
 }  // namespace iocsweep
