@@ -89,6 +89,43 @@ TEST(FileReader, GrowingFilesGiveTheirOwnBytes) {
   }
 }
 
+TEST(FileReader, BufferGrownForALargeFileGoesBackAtTheNextRead) {
+  // A worker holds about the file it is on, not the largest it has met:
+  // also when the next file is mapped and never touches the buffer.
+  TempDir t;
+  write_file(t / "mid", std::string(3u << 20, 'm'));
+  write_file(t / "big", std::string(static_cast<std::size_t>(kMapThreshold) + 1, 'b'));
+  write_file(t / "small", "s");
+  FileReader reader({});
+  auto dir = open_dir(t.path());
+
+  ASSERT_EQ(reader.read(entry_in(dir, "mid")).kind, ReadOutcome::Kind::kRead);
+  EXPECT_GE(reader.buffer_bytes(), 3u << 20);
+  ReadOutcome big = reader.read(entry_in(dir, "big"));
+  ASSERT_EQ(big.kind, ReadOutcome::Kind::kRead) << big.reason;
+  ASSERT_TRUE(big.mapped);
+  EXPECT_LE(reader.buffer_bytes(), kKeptReadBufferBytes);
+
+  ASSERT_EQ(reader.read(entry_in(dir, "mid")).kind, ReadOutcome::Kind::kRead);
+  ReadOutcome small = reader.read(entry_in(dir, "small"));
+  EXPECT_EQ(as_string(small.bytes), "s");
+  EXPECT_LE(reader.buffer_bytes(), kKeptReadBufferBytes);
+}
+
+TEST(ReadBuffer, MovesItsBytesAlong) {
+  ReadBuffer a;
+  a.make_room(4);
+  std::memcpy(a.data(), "abcd", 4);
+  ReadBuffer b(std::move(a));
+  EXPECT_EQ(a.capacity(), 0u);
+  ASSERT_GE(b.capacity(), 4u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), 4), "abcd");
+  ReadBuffer c;
+  c.make_room(100);
+  c = std::move(b);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(c.data()), 4), "abcd");
+}
+
 TEST(ReadBuffer, GrowsKeepingOnlyWhatIsAskedFor) {
   ReadBuffer b;
   b.make_room(0);

@@ -99,18 +99,39 @@ struct ReadOptions {
 };
 
 /// Files larger than this are mapped instead of read into the buffer, so a
-/// 10 GB file does not need 10 GB of memory. Equal to the largest buffer a
-/// reader keeps between files, so reading never grows a buffer it must
-/// give back (and fault in again) a few files later.
+/// 10 GB file does not need 10 GB of memory.
 inline constexpr std::uint64_t kMapThreshold = 16ull << 20;
+
+/// The largest read buffer a FileReader keeps from one file to the next.
+/// A larger one (a file of 1-16 MB was read) is given back when the next
+/// file is read, whatever that file is, so each worker holds about the
+/// file it is on, as a mapping would (yara maps every file), and not the
+/// largest file it has met. Faulting a few MB in again costs far less
+/// than scanning them.
+inline constexpr std::size_t kKeptReadBufferBytes = 1u << 20;
 
 /// A reusable byte buffer whose growth neither zero-fills nor, unless
 /// asked, copies: read() overwrites it anyway, and touching pages only to
 /// clear or copy them costs a page fault each. Public because the pipeline
 /// reads disk-image files into one too, not only FileReader.
+///
+/// The bytes are an anonymous mapping of their own, not malloc's: release()
+/// gives them back to the system at once. (glibc keeps a freed block of
+/// several MB in its heap when its threshold has risen, resident until
+/// trimmed, so a buffer given back would still count.) Throws
+/// std::bad_alloc when no memory can be mapped, as new[] would. Under
+/// AddressSanitizer it is new[] memory, so overreads are still caught.
 class ReadBuffer {
  public:
-  std::uint8_t* data() { return data_.get(); }
+  ReadBuffer() = default;
+  ~ReadBuffer() { release(); }
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+  ReadBuffer(ReadBuffer&& other) noexcept;
+  ReadBuffer& operator=(ReadBuffer&& other) noexcept;
+
+  std::uint8_t* data() { return data_; }
+  /// What is mapped: at least what was asked for, in whole pages.
   std::size_t capacity() const { return capacity_; }
   /// Room for at least `n` bytes; the contents are lost when it grows.
   void make_room(std::size_t n);
@@ -119,7 +140,7 @@ class ReadBuffer {
   void release();
 
  private:
-  std::unique_ptr<std::uint8_t[]> data_;
+  std::uint8_t* data_ = nullptr;
   std::size_t capacity_ = 0;
 };
 
@@ -143,6 +164,10 @@ class FileReader {
   /// large. A read reuses the buffer: the content of the previous read()
   /// that was not mapped is no longer valid.
   ReadOutcome read(const WalkEntry& entry);
+
+  /// Bytes of buffer held now (at most kKeptReadBufferBytes once the next
+  /// file is read): for tests.
+  std::size_t buffer_bytes() const { return buffer_.capacity(); }
 
  private:
   bool on_pseudo_fs(std::uint64_t device, int fd);

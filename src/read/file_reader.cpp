@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <utility>
 
 #include "iocsweep/read.hpp"
@@ -15,12 +16,10 @@
 namespace iocsweep {
 namespace {
 
-// Buffers above this are released after use, so one large file does not pin
-// its size in memory for the rest of the scan.
-constexpr std::size_t kKeepBufferBytes = 16u << 20;
-// Files above kMapThreshold are mapped: reading one never grows the buffer
-// past what is kept.
-static_assert(kKeepBufferBytes == kMapThreshold);
+// Buffers above this are released when the next file is read, so one large
+// file does not pin its size in memory for the rest of the scan.
+constexpr std::size_t kKeepBufferBytes = kKeptReadBufferBytes;
+static_assert(kKeepBufferBytes <= kMapThreshold);
 
 class Fd {
  public:
@@ -116,28 +115,82 @@ Result<int> open_below(int dir_fd, const std::string& relative) {
   }
 }
 
+namespace {
+
+// Under AddressSanitizer the buffer comes from new[] instead, sized
+// exactly, so that reading one byte past a file's bytes is still reported
+// (a mapping has no redzone, and its last page has slack).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kBufferFromHeap = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kBufferFromHeap = true;
+#else
+constexpr bool kBufferFromHeap = false;
+#endif
+#else
+constexpr bool kBufferFromHeap = false;
+#endif
+
+std::size_t whole_pages(std::size_t n) {
+  if (kBufferFromHeap) return n;
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return (n + page - 1) / page * page;
+}
+
+std::uint8_t* allocate_buffer(std::size_t bytes) {
+  if (kBufferFromHeap) return new std::uint8_t[bytes];
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<std::uint8_t*>(p);
+}
+
+void free_buffer(std::uint8_t* data, std::size_t bytes) {
+  if (kBufferFromHeap) {
+    delete[] data;
+  } else {
+    ::munmap(data, bytes);
+  }
+}
+
+}  // namespace
+
+ReadBuffer::ReadBuffer(ReadBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), capacity_(std::exchange(other.capacity_, 0)) {}
+
+ReadBuffer& ReadBuffer::operator=(ReadBuffer&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::exchange(other.data_, nullptr);
+    capacity_ = std::exchange(other.capacity_, 0);
+  }
+  return *this;
+}
+
 void ReadBuffer::make_room(std::size_t n) {
   n = std::max<std::size_t>(n, 1);  // a valid pointer even for no bytes
   if (n <= capacity_) return;
   // Doubling up to the size kept between files, so a run of growing files
-  // costs a few allocations; the old block goes first, not after.
-  const std::size_t grown = std::max(n, std::min(capacity_ * 2, kKeepBufferBytes));
-  data_.reset();
-  capacity_ = 0;
-  data_ = std::make_unique_for_overwrite<std::uint8_t[]>(grown);
+  // costs a few mappings; the old block goes first, not after.
+  const std::size_t grown = whole_pages(std::max(n, std::min(capacity_ * 2, kKeepBufferBytes)));
+  release();
+  data_ = allocate_buffer(grown);
   capacity_ = grown;
 }
 
 void ReadBuffer::grow_keeping(std::size_t n, std::size_t keep) {
   if (n <= capacity_) return;
-  auto grown = std::make_unique_for_overwrite<std::uint8_t[]>(n);
-  if (keep > 0 && capacity_ > 0) std::memcpy(grown.get(), data_.get(), std::min(keep, capacity_));
-  data_ = std::move(grown);
-  capacity_ = n;
+  const std::size_t grown = whole_pages(n);
+  std::uint8_t* bigger = allocate_buffer(grown);
+  if (keep > 0 && capacity_ > 0) std::memcpy(bigger, data_, std::min(keep, capacity_));
+  release();
+  data_ = bigger;
+  capacity_ = grown;
 }
 
 void ReadBuffer::release() {
-  data_.reset();
+  if (data_ != nullptr) free_buffer(data_, capacity_);
+  data_ = nullptr;
   capacity_ = 0;
 }
 
@@ -185,6 +238,9 @@ Result<std::size_t> FileContent::read_at(std::uint64_t offset, std::span<std::ui
 FileReader::FileReader(ReadOptions options) : options_(options) {}
 
 ReadOutcome FileReader::read(const WalkEntry& entry) {
+  // The previous file's bytes are no longer valid: a buffer grown for a
+  // large one goes back now, before this file is mapped or read.
+  if (buffer_.capacity() > kKeepBufferBytes) buffer_.release();
   // O_NONBLOCK: should the entry have been swapped for a FIFO after the
   // walk saw a regular file, open() must not wait for a writer. The fstat
   // below then refuses it before any read.
@@ -252,10 +308,6 @@ ReadOutcome FileReader::read(const WalkEntry& entry) {
     return out;
   }
 
-  // Only a file read to its end (generated, or of size 0 by fstat) grows
-  // the buffer past what is kept (read_until_eof); the next file whose
-  // size is known gives that back.
-  if (buffer_.capacity() > kKeepBufferBytes) buffer_.release();
   // Exactly the size fstat gave: a file that grows meanwhile is scanned as
   // it was when opened, a consistent prefix (log files grow all the time),
   // and a small file costs one read() call.
@@ -299,7 +351,6 @@ ReadOutcome FileReader::read_until_eof(int fd, ReadOutcome out) {
   // One byte more than the limit tells a file that exceeds it.
   const std::uint64_t limit = max_bytes == std::numeric_limits<std::uint64_t>::max() ? max_bytes : max_bytes + 1;
   constexpr std::size_t kFirstBuffer = 64u << 10;
-  if (buffer_.capacity() > kKeepBufferBytes) buffer_.release();
   std::size_t got = 0;
   for (;;) {
     if (got == buffer_.capacity()) {
