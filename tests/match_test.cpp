@@ -26,6 +26,20 @@ using test::bytes_of;
 
 class MatchTest : public test::WithYaraLibrary {};
 
+TEST_F(MatchTest, ScoreWrittenAsTextCountsOnlyWhenItIsAWholeNumber) {
+  // Loki's rules write `score = "60"`; "60x" and "" are not a score.
+  auto rules = CompiledRules::compile({{"s.yar",
+                                        "rule text { meta: score = \"60\" condition: false }\n"
+                                        "rule junk { meta: score = \"60x\" condition: false }\n"
+                                        "rule empty { meta: score = \"\" condition: false }\n",
+                                        ""}});
+  ASSERT_TRUE(rules) << rules.error().message;
+  ASSERT_EQ((*rules)->rules().size(), 3u);
+  EXPECT_EQ((*rules)->rules()[0].score, 60);
+  EXPECT_EQ((*rules)->rules()[1].score, kDefaultYaraScore);
+  EXPECT_EQ((*rules)->rules()[2].score, kDefaultYaraScore);
+}
+
 TEST_F(MatchTest, AlwaysTrueAndAlwaysFalse) {
   auto rules = CompiledRules::compile({{"t.yar",
                                         "rule yes : tagA tagB { meta: score = 42 author = \"me\" flag = true "
@@ -40,7 +54,7 @@ TEST_F(MatchTest, AlwaysTrueAndAlwaysFalse) {
   EXPECT_EQ(yes.tags, (std::vector<std::string>{"tagA", "tagB"}));
   EXPECT_EQ(yes.score, 42);
   ASSERT_EQ(yes.meta.size(), 3u);
-  EXPECT_EQ(std::get<std::string>(yes.meta[1].second), "me");
+  EXPECT_STREQ(std::get<const char*>(yes.meta[1].second), "me");
   EXPECT_EQ(std::get<bool>(yes.meta[2].second), true);
   EXPECT_EQ((*rules)->rules()[1].score, kDefaultYaraScore);
   ASSERT_EQ((*rules)->rulesets().size(), 1u);

@@ -27,10 +27,7 @@ struct Fixture {
   RuleInfo rule{"Evil_Rule",
                 "builtin:x.yar",
                 {"apt"},
-                {{"score", std::int64_t{90}},
-                 {"author", std::string("a")},
-                 {"ref", std::string("r1")},
-                 {"ref", std::string("r2")}},
+                {{"score", std::int64_t{90}}, {"author", "a"}, {"ref", "r1"}, {"ref", "r2"}},
                 90};
   HashIoc ioc{DigestKind::kSha256, std::string(64, 'a'), 100, "known bad", "iocs.txt", 7, std::nullopt};
   ScanInfo info{"host",
@@ -160,7 +157,7 @@ TEST(JsonSink, RootThatIsNotUtf8KeepsItsBytesInRootsHex) {
 
 TEST(JsonSink, InvalidUtf8InRuleMetaStillGivesValidJson) {
   Fixture f;
-  f.rule.meta = {{"description", std::string("bad \xC0 byte")}};
+  f.rule.meta = {{"description", "bad \xC0 byte"}};
   std::ostringstream out;
   auto sink = make_json_sink(out);
   render(*sink, f);

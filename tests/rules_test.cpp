@@ -291,7 +291,7 @@ TEST_F(RulesTest, EveryRuleCarriesTheRequiredMeta) {
   for (const RuleInfo& r : rules()) {
     SCOPED_TRACE(r.name);
     EXPECT_EQ(r.name.rfind("IOCSWEEP_Lazarus_", 0), 0u);
-    std::map<std::string, MetaValue> meta;
+    std::map<std::string, MetaValue, std::less<>> meta;
     for (const auto& [key, value] : r.meta) {
       EXPECT_TRUE(meta.emplace(key, value).second) << "duplicate meta " << key;
     }
@@ -301,12 +301,12 @@ TEST_F(RulesTest, EveryRuleCarriesTheRequiredMeta) {
         ADD_FAILURE() << "missing meta " << key;
         return {};
       }
-      const auto* s = std::get_if<std::string>(&it->second);
+      const auto* s = std::get_if<const char*>(&it->second);
       if (s == nullptr) {
         ADD_FAILURE() << "meta " << key << " is not text";
         return {};
       }
-      return *s;
+      return std::string(*s);
     };
     EXPECT_GE(text("description").size(), 20u);
     EXPECT_FALSE(text("family").empty());

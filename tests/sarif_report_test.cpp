@@ -25,11 +25,9 @@ struct Fixture {
   RuleInfo rule{"Evil_Rule",
                 "builtin:x.yar",
                 {"apt"},
-                {{"score", std::int64_t{90}},
-                 {"description", std::string("Evil thing")},
-                 {"reference", std::string("https://example.org/evil")}},
+                {{"score", std::int64_t{90}}, {"description", "Evil thing"}, {"reference", "https://example.org/evil"}},
                 90};
-  RuleInfo weak{"Weak_Rule", "rules/weak.yar", {}, {{"reference", std::string("a report, 2020")}}, 65};
+  RuleInfo weak{"Weak_Rule", "rules/weak.yar", {}, {{"reference", "a report, 2020"}}, 65};
   RuleInfo info_rule{"Info_Rule", "rules/weak.yar", {}, {}, 20};
   HashIoc ioc{DigestKind::kSha256, std::string(64, 'a'), 100, "known bad", "iocs.txt", 7, std::nullopt};
   FilenameIoc name_ioc{"\\\\evil\\.exe$", 45, "", "dropper name", "names.txt", 3};
@@ -413,7 +411,7 @@ TEST(SarifSink, SameRuleNameInTwoRuleSetsGetsTwoIds) {
 
 TEST(SarifSink, InvalidUtf8InRuleMetaStillGivesValidJson) {
   Fixture fx;
-  fx.rule.meta = {{"description", std::string("bad \xC0 byte")}, {"reference", std::string("https://x/\xC0")}};
+  fx.rule.meta = {{"description", "bad \xC0 byte"}, {"reference", "https://x/\xC0"}};
   std::ostringstream out;
   auto sink = make_sarif_sink(out, "/");
   sink->begin(fx.info);

@@ -63,15 +63,23 @@ struct RuleCacheOptions {
   std::string dir;
 };
 
-/// A rule meta value as declared in the rule.
-using MetaValue = std::variant<std::int64_t, std::string, bool>;
+/// A rule meta value as declared in the rule. A string is the compiled
+/// set's own NUL-terminated copy (see RuleInfo::meta); `const char*`, not
+/// std::string_view, so that a std::string cannot be stored by mistake
+/// (it would not outlive the statement).
+using MetaValue = std::variant<std::int64_t, const char*, bool>;
 
 /// Description of one compiled rule.
 struct RuleInfo {
   std::string name;
   std::string ns;  ///< namespace: the name of its RuleSource
   std::vector<std::string> tags;
-  std::vector<std::pair<std::string, MetaValue>> meta;
+  /// Keys and string values point into the compiled set, valid as long
+  /// as the CompiledRules that describes the rule (as every RuleInfo* a
+  /// report holds): a large set's metadata (signature-base: several MB of
+  /// descriptions, references and hashes) is not held twice. A string
+  /// value is never null.
+  std::vector<std::pair<std::string_view, MetaValue>> meta;
   /// `score` meta when present and 0-100, otherwise kDefaultYaraScore.
   int score = 0;
 };

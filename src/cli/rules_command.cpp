@@ -73,7 +73,7 @@ int run_rules_list(const RawRulesOptions& raw) {
         std::visit(
             [](const auto& x) {
               using T = std::decay_t<decltype(x)>;
-              if constexpr (std::is_same_v<T, std::string>) {
+              if constexpr (std::is_same_v<T, const char*>) {
                 std::cout << escape_for_terminal(x);
               } else if constexpr (std::is_same_v<T, bool>) {
                 std::cout << (x ? "true" : "false");

@@ -94,17 +94,18 @@ void compiler_callback(int error_level, const char* file_name, int line_number, 
   }
 }
 
-int score_from_meta(const std::vector<std::pair<std::string, MetaValue>>& meta) {
+int score_from_meta(const std::vector<std::pair<std::string_view, MetaValue>>& meta) {
   for (const auto& [key, value] : meta) {
     if (key != "score") continue;
     std::int64_t score = -1;
     if (const auto* i = std::get_if<std::int64_t>(&value)) {
       score = *i;
-    } else if (const auto* s = std::get_if<std::string>(&value)) {
+    } else if (const auto* s = std::get_if<const char*>(&value)) {
       try {
+        const std::string text(*s);
         std::size_t used = 0;
-        score = std::stoll(*s, &used);
-        if (used != s->size()) score = -1;
+        score = std::stoll(text, &used);
+        if (used != text.size()) score = -1;
       } catch (const std::exception&) {
         score = -1;
       }
@@ -383,7 +384,7 @@ void CompiledRules::describe() {
           info.meta.emplace_back(meta->identifier, meta->integer != 0);
           break;
         default:
-          info.meta.emplace_back(meta->identifier, std::string(meta->string));
+          info.meta.emplace_back(meta->identifier, static_cast<const char*>(meta->string));
           break;
       }
     }

@@ -80,7 +80,7 @@ MatchColumns columns_of(const MatchRecord& m) {
     std::string description;
     for (const auto& [key, value] : y->rule->meta) {
       if (key == "description") {
-        if (const auto* s = std::get_if<std::string>(&value)) description = *s;
+        if (const auto* s = std::get_if<const char*>(&value)) description = *s;
       }
     }
     return {"yara", y->rule->name, y->rule->ns, std::to_string(y->rule->score), description};

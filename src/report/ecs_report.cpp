@@ -66,7 +66,7 @@ std::vector<std::string> meta_strings(const RuleInfo& rule, std::initializer_lis
   std::vector<std::string> out;
   for (const std::string_view key : keys) {
     for (const auto& [k, v] : rule.meta) {
-      if (k == key && std::holds_alternative<std::string>(v)) out.push_back(to_valid_utf8(std::get<std::string>(v)));
+      if (k == key && std::holds_alternative<const char*>(v)) out.push_back(to_valid_utf8(std::get<const char*>(v)));
     }
     if (!out.empty()) break;  // the first key present decides
   }

@@ -5,9 +5,10 @@
 #include "report/model.hpp"
 
 namespace iocsweep::report_detail {
-json meta_to_json(const std::vector<std::pair<std::string, MetaValue>>& meta) {
+json meta_to_json(const std::vector<std::pair<std::string_view, MetaValue>>& meta) {
   json out = json::object();
-  for (const auto& [key, value] : meta) {
+  for (const auto& [name, value] : meta) {
+    const std::string key(name);
     json v = std::visit([](const auto& x) { return json(x); }, value);
     // YARA allows a meta key more than once; keep every value.
     if (out.contains(key)) {

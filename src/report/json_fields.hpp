@@ -15,7 +15,7 @@ using nlohmann::json;
 json path_object(const std::string& path);
 /// A rule's metadata; a key YARA saw more than once becomes an array of
 /// its values, in order.
-json meta_to_json(const std::vector<std::pair<std::string, MetaValue>>& meta);
+json meta_to_json(const std::vector<std::pair<std::string_view, MetaValue>>& meta);
 /// The "disk_image" object of something found in a disk image: {path,
 /// [path_hex], partition (null for a bare filesystem), offset, filesystem,
 /// path_in_filesystem, [path_in_filesystem_hex], inode}.

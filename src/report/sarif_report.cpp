@@ -62,7 +62,7 @@ std::string security_severity(int score) { return std::to_string(score / 10) + "
 std::string meta_string(const RuleInfo& rule, std::string_view key) {
   for (const auto& [k, v] : rule.meta) {
     if (k == key) {
-      if (const auto* s = std::get_if<std::string>(&v)) return *s;
+      if (const auto* s = std::get_if<const char*>(&v)) return *s;
     }
   }
   return "";
