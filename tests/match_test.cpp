@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yara.h>
 
 #include <atomic>
@@ -581,12 +582,37 @@ TEST_F(RuleCacheTest, SetReadInSeveralPiecesLoadsWholeAndOnlyWhenEveryPieceVerif
   const YaraScanResult r = scanner.scan(bytes_of(last), {});
   ASSERT_EQ(r.matched.size(), 1u);
   EXPECT_EQ((*second)->rules()[r.matched[0]].name, "r5999");
+  const std::size_t at = bytes.find("needle-3000-");
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_GT(at, std::size_t{1} << 20) << "in a piece after the first";
+
+  // libyara reads the file a second time after its HMAC was checked: a
+  // piece written over in between (same file, same size) is never handed
+  // to libyara, and the set is not loaded.
+  const std::string key = entries[0].filename().string().substr(6, 64);  // rules-KEY.yarc
+  std::vector<std::string> warnings;
+  void* unchanged = rule_cache::load(t / "cache", key, warnings, [] {});
+  ASSERT_NE(unchanged, nullptr) << "the key is read from the file name: " << key;
+  yr_rules_destroy(static_cast<YR_RULES*>(unchanged));
+  EXPECT_TRUE(warnings.empty());
+
+  bool ran = false;
+  void* loaded = rule_cache::load(t / "cache", key, warnings, [&] {
+    ran = true;
+    const int fd = ::open(entries[0].c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, "4", 1, static_cast<off_t>(at + 7)), 1);
+    ::close(fd);
+  });
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(loaded, nullptr);
+  if (loaded != nullptr) yr_rules_destroy(static_cast<YR_RULES*>(loaded));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("changed while it was read"), std::string::npos) << warnings[0];
+
   // A byte flipped in the middle of the file (a piece after the first) is
   // caught: the set is rebuilt and said.
   std::string altered = bytes;
-  const std::size_t at = altered.find("needle-3000-");
-  ASSERT_NE(at, std::string::npos);
-  ASSERT_GT(at, std::size_t{1} << 20);
   altered[at + 7] = '4';
   test::write_file(entries[0], altered);
   auto third = CompiledRules::compile(sources, cache);

@@ -222,6 +222,7 @@ struct PieceReader {
   std::vector<unsigned char> piece;
   std::size_t next_piece = 0;  // the piece after the one in `piece`
   std::size_t pos = 0;         // within `piece`
+  bool changed = false;        // a piece did not hash as it did when checked
 };
 
 size_t piece_read(void* ptr, size_t size, size_t count, void* user_data) {
@@ -232,8 +233,9 @@ size_t piece_read(void* ptr, size_t size, size_t count, void* user_data) {
   while (done < want) {
     if (in->pos == in->piece.size()) {
       const std::size_t i = in->next_piece;
-      if (i >= in->digests->size() || !read_piece(in->fd, in->body, i, in->piece) ||
-          piece_digest(in->piece) != (*in->digests)[i]) {
+      if (i >= in->digests->size() || !read_piece(in->fd, in->body, i, in->piece)) return done / size;
+      if (piece_digest(in->piece) != (*in->digests)[i]) {
+        in->changed = true;
         return done / size;
       }
       in->next_piece = i + 1;
@@ -256,7 +258,8 @@ size_t memory_write(const void* ptr, size_t size, size_t count, void* user_data)
 
 }  // namespace
 
-void* load(const std::string& dir, const std::string& key, std::vector<std::string>& warnings) {
+void* load(const std::string& dir, const std::string& key, std::vector<std::string>& warnings,
+           const std::function<void()>& between_reads) {
   const UniqueFd dirfd = open_trusted_dir(dir, false);
   if (!dirfd) return nullptr;
   const std::string name = entry_name(key);
@@ -305,10 +308,14 @@ void* load(const std::string& dir, const std::string& key, std::vector<std::stri
     return nullptr;
   }
   std::vector<unsigned char>().swap(piece);
-  PieceReader reader{fd.get(), body, &digests, {}, 0, 0};
+  if (between_reads) between_reads();
+  PieceReader reader{fd.get(), body, &digests, {}, 0, 0, false};
   YR_STREAM stream{&reader, piece_read, nullptr};
   YR_RULES* rules = nullptr;
-  if (yr_rules_load_stream(&stream, &rules) != ERROR_SUCCESS) return nullptr;
+  if (yr_rules_load_stream(&stream, &rules) != ERROR_SUCCESS) {
+    if (reader.changed) warn_once(warnings, rejected + "it changed while it was read; it is rebuilt");
+    return nullptr;
+  }
   return rules;
 }
 

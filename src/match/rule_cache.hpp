@@ -4,6 +4,7 @@
 // (yara#999), so only bytes this installation wrote are ever loaded.
 // Private to the match component.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,8 +20,11 @@ inline constexpr const char* kKeyFileName = "rule-cache.key";
 /// sees a byte, and libyara is then given only bytes identical to those
 /// checked (read again a piece at a time, each compared by its SHA-256), so
 /// the set is never held in memory twice. Why an existing entry was not used
-/// is appended to `warnings`. Returns a YR_RULES*.
-void* load(const std::string& dir, const std::string& key, std::vector<std::string>& warnings);
+/// is appended to `warnings`. Returns a YR_RULES*. `between_reads`, when
+/// set, runs after the check and before libyara's read (for tests: the
+/// file changing in between).
+void* load(const std::string& dir, const std::string& key, std::vector<std::string>& warnings,
+           const std::function<void()>& between_reads = {});
 
 /// Saves `rules` (a YR_RULES*) under `key` in `dir`, creating `dir` (0700)
 /// and the key file (0600, 32 random bytes) if needed; written to a
