@@ -222,7 +222,9 @@ struct PieceReader {
   std::vector<unsigned char> piece;
   std::size_t next_piece = 0;  // the piece after the one in `piece`
   std::size_t pos = 0;         // within `piece`
-  bool changed = false;        // a piece did not hash as it did when checked
+  bool changed = false;        // a piece did not hash as it did, or could not be read again
+  // Everything checked was handed over, and nothing else.
+  bool read_whole() const { return !changed && next_piece == digests->size() && pos == piece.size(); }
 };
 
 size_t piece_read(void* ptr, size_t size, size_t count, void* user_data) {
@@ -233,9 +235,11 @@ size_t piece_read(void* ptr, size_t size, size_t count, void* user_data) {
   while (done < want) {
     if (in->pos == in->piece.size()) {
       const std::size_t i = in->next_piece;
-      if (i >= in->digests->size() || !read_piece(in->fd, in->body, i, in->piece)) return done / size;
-      if (piece_digest(in->piece) != (*in->digests)[i]) {
+      if (i >= in->digests->size()) return done / size;  // the end of what was checked
+      if (!read_piece(in->fd, in->body, i, in->piece) || piece_digest(in->piece) != (*in->digests)[i]) {
         in->changed = true;
+        in->piece.clear();
+        in->pos = 0;
         return done / size;
       }
       in->next_piece = i + 1;
@@ -312,11 +316,15 @@ void* load(const std::string& dir, const std::string& key, std::vector<std::stri
   PieceReader reader{fd.get(), body, &digests, {}, 0, 0, false};
   YR_STREAM stream{&reader, piece_read, nullptr};
   YR_RULES* rules = nullptr;
-  if (yr_rules_load_stream(&stream, &rules) != ERROR_SUCCESS) {
-    if (reader.changed) warn_once(warnings, rejected + "it changed while it was read; it is rebuilt");
-    return nullptr;
-  }
-  return rules;
+  const bool loaded = yr_rules_load_stream(&stream, &rules) == ERROR_SUCCESS;
+  // libyara reads its relocation table until the stream ends, so a short
+  // read there (a piece that changed) is a success to it, with the
+  // pointers after that point never relocated: only a set read to the end
+  // of exactly the checked bytes is used.
+  if (loaded && reader.read_whole()) return rules;
+  if (loaded) yr_rules_destroy(rules);
+  if (reader.changed) warn_once(warnings, rejected + "it changed while it was read; it is rebuilt");
+  return nullptr;
 }
 
 void save(const std::string& dir, const std::string& key, void* rules, std::vector<std::string>& warnings) {
