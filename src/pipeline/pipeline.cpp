@@ -421,7 +421,7 @@ class Worker final : public ArchiveHost {
   ByteView read_whole(ByteSource& source, std::uint64_t size, std::string& error) {
     // A buffer grown past what the file reader keeps is given back before
     // the next file, whichever way the last one ended.
-    if (disk_buffer_.capacity() > kMapThreshold) disk_buffer_.release();
+    if (disk_buffer_.capacity() > kKeptReadBufferBytes) disk_buffer_.release();
     disk_buffer_.make_room(static_cast<std::size_t>(size));
     std::size_t got = 0;
     while (got < size) {

@@ -156,7 +156,7 @@ void ProcessStage::sweep_executable(const ProcessInfo& info) {
     host_.sink().skipped(skipped_in(where, "too_large"));
     return without_bytes(size);
   }
-  if (buffer_.capacity() > kMapThreshold) buffer_.release();
+  if (buffer_.capacity() > kKeptReadBufferBytes) buffer_.release();
   std::string read_error;
   const ByteView bytes = read_into(**source, size, buffer_, read_error);
   if (!read_error.empty()) failed(host_.sink(), where, read_error);
@@ -235,7 +235,7 @@ void ProcessStage::sweep_memory(const ProcessInfo& info) {
                                         std::to_string(config_.max_process_memory)));
   }
   const YaraScanResult result = matcher.match_memory(blocks, info.exe, info.uid);
-  if (buffer_.capacity() > kMapThreshold) buffer_.release();
+  if (buffer_.capacity() > kKeptReadBufferBytes) buffer_.release();
   host_.sink().process_memory(blocks.bytes_read);
   if (!blocks.error.empty()) failed(host_.sink(), where, blocks.error);
   if (!result.error.empty()) host_.sink().error(error_in(where, result.error));

@@ -117,9 +117,8 @@ Result<int> open_below(int dir_fd, const std::string& relative) {
 
 namespace {
 
-// Under AddressSanitizer the buffer comes from new[] instead, sized
-// exactly, so that reading one byte past a file's bytes is still reported
-// (a mapping has no redzone, and its last page has slack).
+// Under AddressSanitizer the buffer comes from new[] instead, so that
+// reading past its end is still reported (a mapping has no redzone).
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kBufferFromHeap = true;
 #elif defined(__has_feature)
