@@ -109,5 +109,30 @@ TEST(LokiCompat, SignatureBaseTableTypesPhp) {
             (std::set<std::string>{"php_by_type", "php_by_extension"}));
 }
 
+// Loki's `md5` external is the file's MD5 when a condition reads it; a set
+// that spells md5 only as a meta key (as signature-base does) needs no MD5
+// and still matches on the other externals.
+TEST(LokiCompat, Md5ExternalIsTheFilesMd5WhenAConditionReadsIt) {
+  TempDir rules, tree;
+  write_file(rules / "by_md5.yar",
+             "rule by_md5 { condition: md5 == \"161d85a9ca2d4ea57481e63ab9e6bd27\" }\n"
+             "rule other_md5 { condition: md5 == \"00000000000000000000000000000000\" }\n");
+  write_file(rules / "meta_only.yar",
+             "rule by_name { meta: md5 = \"161d85a9ca2d4ea57481e63ab9e6bd27\" condition: filename == \"f.bin\" }\n");
+  write_file(tree / "f.bin", "md5 bytes here");  // MD5 161d85a9...
+  for (const bool with_md5_rule : {true, false}) {
+    SCOPED_TRACE(with_md5_rule);
+    std::vector<std::string> args = {kBin, "scan", "--no-builtin", "--no-rule-cache", "--format", "json"};
+    if (with_md5_rule) args.insert(args.end(), {"--rules", rules / "by_md5.yar"});
+    args.insert(args.end(), {"--rules", rules / "meta_only.yar", tree.path()});
+    RunResult r = run(args);
+    ASSERT_EQ(r.exit_code, 1) << r.err;
+    const json doc = test::parse_report(r);
+    const std::set<std::string> expected =
+        with_md5_rule ? std::set<std::string>{"by_md5", "by_name"} : std::set<std::string>{"by_name"};
+    EXPECT_EQ(rules_matched(doc, tree / "f.bin"), expected);
+  }
+}
+
 }  // namespace
 }  // namespace iocsweep

@@ -385,6 +385,30 @@ TEST_F(RuleCacheTest, IncludeOnlyInCommentsStringsMetaOrNamesIsCached) {
   EXPECT_EQ((*second)->rules().size(), 2u);
 }
 
+// `md5` read as the external in a condition, and not as a meta key, a
+// module field, a string identifier or inside a literal or comment
+// (signature-base spells it only as a meta key: MD5 would be computed for
+// every file for nothing).
+TEST_F(MatchTest, TheMd5ExternalIsToldFromMetaKeysFieldsAndLiterals) {
+  EXPECT_TRUE(may_read_external("rule r { condition: md5 == \"abc\" }", "md5"));
+  EXPECT_TRUE(may_read_external("rule r { condition: md5 matches /^0/ }", "md5"));
+  EXPECT_FALSE(may_read_external("rule r { meta: md5 = \"abc\" condition: true }", "md5"));
+  EXPECT_FALSE(may_read_external("import \"hash\"\nrule r { condition: hash.md5(0, filesize) == \"abc\" }", "md5"));
+  EXPECT_FALSE(may_read_external("rule r { strings: $md5 = \"md5\" condition: $md5 }", "md5"));
+  EXPECT_FALSE(may_read_external("// md5 == \"x\"\nrule r { condition: true /* md5 */ }", "md5"));
+  EXPECT_FALSE(may_read_external("rule r { condition: true }", "md5"));
+  EXPECT_TRUE(may_read_external("rule r { strings: $a = \"md5 \n condition: $a }", "md5"));
+
+  auto meta_only =
+      CompiledRules::compile({{"m.yar", "rule m { meta: md5 = \"abc\" condition: filename == \"x\" }", ""}});
+  ASSERT_TRUE(meta_only) << meta_only.error().message;
+  EXPECT_TRUE((*meta_only)->uses_externals());
+  EXPECT_FALSE((*meta_only)->reads_md5());
+  auto reads = CompiledRules::compile({{"c.yar", "rule c { condition: md5 == \"abc\" }", ""}});
+  ASSERT_TRUE(reads) << reads.error().message;
+  EXPECT_TRUE((*reads)->reads_md5());
+}
+
 // The directive is the word followed by a text string, outside comments
 // and literals; text the lexer cannot follow counts as one (never cached,
 // and libyara refuses it anyway).

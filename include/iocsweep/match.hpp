@@ -178,6 +178,9 @@ class CompiledRules {
   /// False when no rule source mentions any of the external variables, so
   /// scanners need not compute or set them per file.
   bool uses_externals() const { return uses_externals_; }
+  /// False when no rule source can read the `md5` external (signature-base
+  /// spells md5 only as a meta key), so files need no MD5 for the rules.
+  bool reads_md5() const { return reads_md5_; }
   /// What the check that tells files no rule can match made of the set.
   const GateSummary& gate() const { return gate_summary_; }
   /// Rules in the set compiled for files that do not begin with "MZ"
@@ -200,6 +203,7 @@ class CompiledRules {
   std::vector<std::string> warnings_;
   bool from_cache_ = false;
   bool uses_externals_ = true;
+  bool reads_md5_ = true;
   // Set by prepare_prefilter, on every path that makes a CompiledRules.
   std::unique_ptr<const RuleGate> gate_;
   GateSummary gate_summary_;

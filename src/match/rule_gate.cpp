@@ -1025,6 +1025,20 @@ bool has_include_directive(std::string_view text) {
   return false;
 }
 
+bool may_read_external(std::string_view text, std::string_view name) {
+  if (text.find(name) == std::string_view::npos) return false;
+  const auto tokens = tokenize(text);
+  if (!tokens) return true;
+  const std::vector<Token>& t = *tokens;
+  for (std::size_t i = 0; t[i].kind != Tok::kEnd; ++i) {
+    if (!is_word(t[i], name)) continue;
+    const bool field = i > 0 && t[i - 1].kind == Tok::kPunct && t[i - 1].text == ".";
+    const bool meta_key = t[i + 1].kind == Tok::kPunct && t[i + 1].text == "=";
+    if (!field && !meta_key) return true;
+  }
+  return false;
+}
+
 RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::optional<std::size_t> non_mz_min_left_out) {
   RulePrefilter out;
   std::string why;

@@ -111,6 +111,14 @@ RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::option
 /// cover included files) errs on the safe side. Pure; thread-safe.
 bool has_include_directive(std::string_view text);
 
+/// Whether YARA source `text` may read the external variable `name`: the
+/// word as libyara's lexer reads it (not in a comment or a literal, not a
+/// string identifier such as `$name`), and neither a meta key (followed
+/// by `=`) nor a module field (`hash.name`). Also true when the text cannot
+/// be followed, the safe side for a caller that skips computing the value
+/// (MD5 for `md5`) when no source reads it. Pure; thread-safe.
+bool may_read_external(std::string_view text, std::string_view name);
+
 /// The gate `rules` read from its sources, which YaraScanner asks before
 /// each scan (CompiledRules::gate() is its summary). Lives as long as
 /// `rules`.

@@ -401,6 +401,9 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
   std::shared_ptr<CompiledRules> compiled(new CompiledRules());
   compiled->uses_externals_ =
       std::any_of(sources.begin(), sources.end(), [](const RuleSource& s) { return mentions_externals(s.text); });
+  compiled->reads_md5_ =
+      compiled->uses_externals_ &&
+      std::any_of(sources.begin(), sources.end(), [](const RuleSource& s) { return may_read_external(s.text, "md5"); });
   const bool cacheable = !cache.dir.empty() && std::none_of(sources.begin(), sources.end(), uses_include);
   const std::string key = cacheable ? cache_key(sources) : std::string();
   if (cacheable) {

@@ -30,7 +30,7 @@ std::string builtin_file_type_of(ByteView bytes) {
 DigestSet digests_needed_by_every_file(const Pack& pack) {
   DigestSet needed;
   if (pack.allow_hashes) needed = needed | pack.allow_hashes->kinds();
-  if (pack.rules && pack.rules->uses_externals()) needed = needed.with(DigestKind::kMd5);
+  if (pack.rules && pack.rules->reads_md5()) needed = needed.with(DigestKind::kMd5);
   return needed;
 }
 
@@ -109,7 +109,8 @@ MatchOutcome Matcher::match(const Subject& s, DigestSet kinds, Finding& finding)
       ext.extension = loki_extension_of(ext.filename);
       ext.filetype = pack_.file_types ? std::string(pack_.file_types->type_of(s.head)) : builtin_file_type_of(s.head);
       ext.owner = s.owner_known ? accounts_.name_of(s.uid) : std::string();
-      ext.md5 = finding.digests.hex(DigestKind::kMd5);
+      // Empty when no rule reads it (then it need not be computed).
+      if (pack_.rules->reads_md5()) ext.md5 = finding.digests.hex(DigestKind::kMd5);
     }
     out.yara = scanner_->scan(s.bytes, ext, s.mapped, s.head);
     for (const std::size_t index : out.yara.matched) {
