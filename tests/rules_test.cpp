@@ -291,7 +291,7 @@ TEST_F(RulesTest, EveryRuleCarriesTheRequiredMeta) {
   for (const RuleInfo& r : rules()) {
     SCOPED_TRACE(r.name);
     EXPECT_EQ(r.name.rfind("IOCSWEEP_Lazarus_", 0), 0u);
-    std::map<std::string, MetaValue, std::less<>> meta;
+    std::map<std::string, MetaValue> meta;
     for (const auto& [key, value] : r.meta) {
       EXPECT_TRUE(meta.emplace(key, value).second) << "duplicate meta " << key;
     }
