@@ -96,6 +96,14 @@ TEST(ParseFilenameIocs, RejectsBadLinesWithFileAndLine) {
   EXPECT_EQ(error_of("\\\\evil\\.exe;50;caf\xE9\n"), "names.txt:1: false-positive pattern is not valid UTF-8");
   EXPECT_EQ(error_of("# x\n" + std::string(70000, 'a') + ";50\n"),
             "names.txt:2: line longer than 64 KiB (not an IOC list?)");
+  // RE2 compiles it on its own (238,807 instructions), but matched with
+  // the others in an RE2::Set it would not fit: refused here, with its
+  // line, rather than failing the whole database later.
+  EXPECT_EQ(error_of("\\\\x\\\\\\pL{200};50\n"),
+            "names.txt:1: pattern is too large: it does not fit the regex memory limit of 8 MiB");
+  // Large but fitting, and the same size as a false-positive pattern (a
+  // plain RE2 there): accepted.
+  EXPECT_EQ(error_of("\\\\x\\\\\\pL{100};50;\\pL{200}\n"), "(parsed)");
 }
 
 TEST(ParseFilenameIocs, PatternsRe2RejectsNameFileAndLine) {
@@ -237,17 +245,30 @@ TEST(FilenameIocDb, EmptyDatabaseMatchesNothing) {
   EXPECT_TRUE(db.match("/anything").empty());
 }
 
-TEST(FilenameIocDb, SetOverMemoryBudgetIsAClearError) {
-  FilenameIocDb db(std::int64_t{64} << 10);
+TEST(FilenameIocDb, GroupsOverTheMemoryBudgetAreSplitAndAPatternTooBigAloneIsAClearError) {
+  // 200 patterns of a few hundred instructions each: a group of 64 does not
+  // fit 64 KiB, so the groups are split until they do, and every pattern
+  // still matches.
   std::string text;
   for (int i = 0; i < 200; ++i) text += "\\\\dir" + std::to_string(i) + "\\\\[a-z]{1,20}[0-9]{2,8}\\.(exe|dll);50\n";
-  ASSERT_TRUE(db.add_set(text, "big.txt"));
+  {
+    FilenameIocDb db(std::int64_t{64} << 10);
+    ASSERT_TRUE(db.add_set(text, "many.txt"));
+    ASSERT_TRUE(db.compile());
+    EXPECT_GT(db.group_count(), 4u);  // more than 200 / 64 rounded up: split
+    EXPECT_EQ(scores(db, "/dir1/abc12.exe"), std::vector<int>{50});
+    EXPECT_EQ(scores(db, "/x/DIR199/q1234.DLL"), std::vector<int>{50});
+    EXPECT_TRUE(db.match("/dir1/abc.exe").empty());
+  }
+  // One pattern that fits the 8 MiB it is checked against but not 64 KiB.
+  FilenameIocDb db(std::int64_t{64} << 10);
+  ASSERT_TRUE(db.add_set("\\\\ok\\.exe;50\n\\\\big\\\\(?:[a-z]{1,20}[0-9]{2,8}){40}\\.exe;50\n", "big.txt"));
   const Status built = db.compile();
   ASSERT_FALSE(built);
   EXPECT_EQ(built.error().message,
-            "file-name IOCs: the 200 patterns together do not fit the regex memory limit of 64 KiB; load fewer or "
-            "simpler file-name IOC sets");
-  EXPECT_TRUE(db.match("/dir1/abc12.exe").empty());
+            "file-name IOCs: big.txt:2: the pattern does not fit the regex memory limit of 64 KiB on its own; "
+            "simplify it or leave it out");
+  EXPECT_TRUE(db.match("/ok.exe").empty());
 }
 
 TEST(FilenameIocDb, AddIocsChecksEachAndIsAtomic) {
@@ -587,6 +608,53 @@ TEST(FilenameIocDbPrefilter, SameMatchesAsEachPatternOnItsOwn) {
   EXPECT_EQ(scores(db, "/tmp/MimiKatz"), (std::vector<int>{95}));
   EXPECT_EQ(scores(db, "ab"), (std::vector<int>{20}));
   EXPECT_EQ(scores(db, "/tmp/x.JS"), (std::vector<int>{45}));
+}
+
+TEST(FilenameIocDbPrefilter, ManyGroupsAndLiteralsThatMustAllBeThere) {
+  // 300 patterns make several groups; a path meets only the group of the
+  // pattern whose literals it has, and a non-ASCII path meets all of them.
+  std::string list;
+  for (int i = 0; i < 300; ++i)
+    list += "\\\\tool" + std::to_string(i) + "\\\\run\\.exe$;" + std::to_string(i % 90 + 1) + "\n";
+  // Two literals that must both be there, in either order of discovery.
+  list += "\\\\stage\\\\.*\\\\loader\\.dll$;95\n";
+  // Fourteen literals, more than the formula is worked out for: any one
+  // lets the pattern through, RE2 then decides.
+  std::string many = "^";
+  for (int i = 0; i < 14; ++i) many += "\\\\part" + std::string(1, static_cast<char>('a' + i)) + "x.*";
+  list += many + ";96\n";
+  FilenameIocDb db = compiled(list);
+  EXPECT_GT(db.group_count(), 4u);
+  EXPECT_EQ(scores(db, "/opt/tool7/run.exe"), std::vector<int>{8});
+  EXPECT_EQ(scores(db, "C:\\TOOL299\\Run.EXE"), std::vector<int>{299 % 90 + 1});
+  EXPECT_EQ(scores(db, "/opt/tool299/\xc3\xa9t\xc3\xa9/tool150/run.exe"), std::vector<int>{150 % 90 + 1});
+  EXPECT_EQ(scores(db, "/\xc3\xa9/tool42/run.exe"), std::vector<int>{43});
+  EXPECT_TRUE(db.match("/opt/tool7/run.exe.bak").empty());
+  EXPECT_EQ(scores(db, "/x/stage/y/loader.dll"), std::vector<int>{95});
+  EXPECT_TRUE(db.match("/x/stage/y/loader.exe").empty());
+  EXPECT_TRUE(db.match("/x/stag/y/loader.dll").empty());
+  EXPECT_EQ(scores(db, "/\xc3\xa9/stage/x/loader.dll"), std::vector<int>{95});
+  std::string all;
+  for (int i = 0; i < 14; ++i) all += "/part" + std::string(1, static_cast<char>('a' + i)) + "x";
+  EXPECT_EQ(scores(db, all), std::vector<int>{96});
+  EXPECT_TRUE(db.match(all.substr(0, all.size() - 7)).empty());  // the last literal missing
+  EXPECT_TRUE(db.match("/partax").empty());
+}
+
+TEST(FilenameIocDbPrefilter, LiteralsSharedByManyAndsStillLetThePatternThrough) {
+  // RE2's prefilter prunes the children of an AND that many nodes share,
+  // by an estimate that starts from the number of patterns. Asked about
+  // this pattern alone (found by a random search) it leaves the branch
+  // that needs only "bbi" with nothing to trigger it, and a path that has
+  // only that literal would never reach its group.
+  const std::string list =
+      "(?:ccj.*bbi.*ccj|.*bbi.*aah.*bbi|.*bbi.*aah.*ccj.*ccj|.*aah.*bbi|bbi.*bbi.*ccj|bbi.*bbi.*bbi.*bbi|"
+      ".*ccj.*bbi|bbi.*ccj.*ccj.*aah|aah.*bbi.*bbi);70\n";
+  expect_same_as_reference(list, 400);
+  FilenameIocDb db = compiled(list);
+  EXPECT_EQ(scores(db, "/x/bbi/bbi/bbi/bbi"), std::vector<int>{70});
+  EXPECT_EQ(scores(db, "/x/aah/bbi"), std::vector<int>{70});
+  EXPECT_TRUE(db.match("/x/bbi/bbi/bbi").empty());
 }
 
 TEST(FilenameIocDbPrefilter, SameMatchesAsEachPatternOnItsOwnWithSignatureBase) {

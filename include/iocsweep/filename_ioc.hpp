@@ -63,9 +63,11 @@ inline constexpr int kDefaultFilenameScore = 80;
 /// warning rather than an alert, since these lists were never curated.
 inline constexpr int kDefaultFilenameListScore = 60;
 
-/// Memory budget (bytes) of the one RE2::Set holding every file-name
-/// pattern: bounds both the compiled program and the DFA state cache.
-inline constexpr std::int64_t kFilenameSetMaxMem = std::int64_t{64} << 20;
+/// Memory budget (bytes) of each compiled group of file-name patterns (up
+/// to 64 patterns, one RE2::Set): bounds both its program and its DFA state
+/// cache. Patterns are checked against it when they load, so any pattern
+/// that loads fits a group alone.
+inline constexpr std::int64_t kFilenameGroupMaxMem = std::int64_t{8} << 20;
 
 /// One file-name / path indicator.
 struct FilenameIoc {
@@ -105,16 +107,17 @@ Result<std::vector<FilenameIoc>> parse_filename_iocs(std::string_view text, cons
 Status check_filename_iocs(const std::vector<FilenameIoc>& iocs, const std::string& set_name);
 
 /// All file-name indicator sets of a scan. Sets are added first, then
-/// compile() prepares two equivalent matchers: a literal prefilter (RE2's
-/// FilteredRE2: only the patterns whose required literals occur in the
-/// lowercased path are run), used for ASCII paths, and one RE2::Set of every
-/// pattern, used for the others. After compile() the database is read-only
-/// and match() is safe to call from many threads at once.
+/// compile() puts the patterns in groups of up to 64, each one RE2::Set,
+/// and works out the literals each pattern needs (RE2's prefilter). An ASCII
+/// path meets only the groups holding a pattern whose literals all occur in
+/// the lowercased path, and the groups of patterns that have none; any other
+/// path meets every group. After compile() the database is read-only and
+/// match() is safe to call from many threads at once.
 class FilenameIocDb {
  public:
-  /// `max_mem` bounds the memory of the combined RE2::Set (see
-  /// kFilenameSetMaxMem); smaller values are for tests.
-  explicit FilenameIocDb(std::int64_t max_mem = kFilenameSetMaxMem);
+  /// `max_mem` bounds the memory of each group (see kFilenameGroupMaxMem);
+  /// smaller values are for tests.
+  explicit FilenameIocDb(std::int64_t max_mem = kFilenameGroupMaxMem);
   /// Frees the compiled patterns; pointers from match() die with it.
   ~FilenameIocDb();
   /// Moves; a moved-from database may only be destroyed or assigned to.
@@ -140,9 +143,9 @@ class FilenameIocDb {
   /// add_set too). `info.name` and `info.sha256` are kept as given; its count and
   /// filename counters are set to what was added here. Fails after compile().
   Status add_iocs(std::vector<FilenameIoc> iocs, IocSetInfo info);
-  /// Builds the combined RE2::Set; call once, after all sets are added.
-  /// Fails with a clear message when the patterns together exceed the
-  /// memory budget. Calling it again is a no-op.
+  /// Builds the groups; call once, after all sets are added. A group that
+  /// does not fit the memory budget is split; a pattern that does not fit
+  /// it alone fails, naming its set and line. Calling it again is a no-op.
   Status compile();
   /// Every indicator whose pattern matches `path` and whose false-positive
   /// pattern (if any) does not, in load order. Empty before compile().
@@ -153,14 +156,18 @@ class FilenameIocDb {
   const std::vector<IocSetInfo>& sets() const { return sets_; }
   /// Total number of indicators.
   std::size_t size() const { return entries_.size(); }
+  /// Number of compiled groups (0 before compile()); for tests.
+  std::size_t group_count() const;
 
  private:
   Status add_entries(std::vector<FilenameIoc> iocs, IocSetInfo info, bool checked);
   // The entries whose pattern matches `normalised` (an ASCII path) through
   // the literal prefilter, appended to `matched` in no order.
   void match_prefiltered(const std::string& normalised, std::vector<int>& matched) const;
-  // The same for any path, with the set of every pattern.
+  // The same for any path, through every group.
   void match_all(const std::string& normalised, std::vector<int>& matched) const;
+  // The entries of group `g` whose pattern matches `normalised`.
+  void run_group(std::size_t g, const std::string& normalised, std::vector<int>& matched) const;
 
   struct Regexes;  // RE2 objects, kept out of this header (<re2/*.h> stays in ioc/)
   std::int64_t max_mem_;

@@ -164,6 +164,10 @@ std::string rewrite_pattern(std::string_view p) {
   return out;
 }
 
+// Programs above this many instructions are also checked in a set of their
+// own (see pattern_problem); below it they fit with a wide margin.
+constexpr int kLargeProgram = 20000;
+
 // Why `pattern` cannot be used, or nothing. What counts is the rewritten
 // pattern; when that fails, RE2 is asked about the pattern as written too,
 // so that its message quotes what the user wrote.
@@ -179,6 +183,17 @@ std::optional<std::string> pattern_problem(std::string_view pattern, const char*
     return kind + " cannot be made separator-agnostic: " + rewritten.error();
   }
   if (RE2::PartialMatch("", rewritten)) return kind + " matches the empty string, so every path";
+  // An indicator's pattern is matched in an RE2::Set, which needs room for
+  // a DFA besides the program (a lone RE2 falls back to a slower engine
+  // instead). Only a large program can miss it; checked here so that every
+  // pattern that loads fits a group of the default budget on its own.
+  if (kind == "pattern" && rewritten.ProgramSize() > kLargeProgram) {
+    RE2::Set alone(regex_options(kFilenameGroupMaxMem), RE2::UNANCHORED);
+    if (alone.Add(rewrite_pattern(pattern), nullptr) < 0 || !alone.Compile()) {
+      return kind + " is too large: it does not fit the regex memory limit of " +
+             std::to_string(kFilenameGroupMaxMem >> 20) + " MiB";
+    }
+  }
   return std::nullopt;
 }
 
@@ -339,28 +354,144 @@ class AtomFinder {
   std::vector<int> short_;
 };
 
+// Patterns per compiled group: small enough that a path meets few patterns
+// it cannot match, large enough that the groups' fixed costs stay small.
+constexpr std::size_t kGroupSize = 64;
+
+// A pattern whose prefilter needs more literals than this, or whose
+// formula has more than kMaxLiteralSets minimal sets, is a candidate when
+// any one of its literals is found (looser, never a miss) rather than
+// having the 2^n combinations tried or its sets kept.
+constexpr std::size_t kMaxEnumeratedAtoms = 10;
+constexpr std::size_t kMaxLiteralSets = 32;
+
+// A second pattern for each probe, with a literal of its own (three
+// Unicode noncharacters, lowercased as they are). RE2 prunes the children
+// of an AND that many nodes share, by an estimate that starts at the
+// logarithm of the number of patterns: with one pattern that is 0, and an
+// AND could lose every child and never let a path through. With two, each
+// AND keeps at least one child, as in a FilteredRE2 of many patterns.
+constexpr std::string_view kGuardPattern = "\\x{10FFFD}\\x{10FFFE}\\x{10FFFF}";
+constexpr std::string_view kGuardAtom = "\xf4\x8f\xbf\xbd\xf4\x8f\xbf\xbe\xf4\x8f\xbf\xbf";
+
+// What the prefilter needs of one pattern: its literals and the minimal
+// sets of them that let it through (indices into `atoms`), or `always`
+// when it has to run on every ASCII path.
+struct PatternPrefilter {
+  std::vector<std::string> atoms;
+  std::vector<std::vector<int>> sets;
+  bool always = false;
+};
+
+PatternPrefilter prefilter_of(const std::string& pattern) {
+  PatternPrefilter p;
+  const auto run_always = [&p] {
+    p = PatternPrefilter{};
+    p.always = true;
+    return p;
+  };
+  re2::FilteredRE2 probe(kMinAtomLength);
+  int id = -1;
+  int guard = -1;
+  const RE2::Options options = regex_options(kFilenamePatternMaxMem);
+  if (probe.Add(pattern, options, &id) != RE2::NoError ||
+      probe.Add(re2::StringPiece(kGuardPattern.data(), kGuardPattern.size()), options, &guard) != RE2::NoError) {
+    return run_always();
+  }
+  std::vector<std::string> all_atoms;
+  probe.Compile(&all_atoms);
+  std::vector<int> passes;
+  probe.AllPotentials({}, &passes);
+  // Passes with no literal found, or the guard did not count.
+  if (!passes.empty()) return run_always();
+  // The pattern's literals: all but the guard's. A pattern that shares the
+  // guard's literal cannot be told apart from it and runs on every path.
+  std::vector<int> probe_index;  // per literal of the pattern: its index in the probe
+  for (std::size_t i = 0; i < all_atoms.size(); ++i) {
+    if (all_atoms[i] == kGuardAtom) continue;
+    probe_index.push_back(static_cast<int>(i));
+    p.atoms.push_back(all_atoms[i]);
+  }
+  if (p.atoms.empty() || p.atoms.size() + 1 != all_atoms.size()) return run_always();
+  const std::size_t n = p.atoms.size();
+  const auto any_one = [&p, n] {
+    p.sets.clear();
+    for (std::size_t i = 0; i < n; ++i) p.sets.push_back({static_cast<int>(i)});
+    return p;
+  };
+  if (n > kMaxEnumeratedAtoms) return any_one();
+  // The formula is monotone (ANDs and ORs of literals found), so it is
+  // its minimal true sets. A subset's bits make a smaller number, so when
+  // `m` comes up every proper subset of it has been tried: `m` is minimal
+  // when it passes and contains no minimal set found before.
+  std::vector<std::uint32_t> minimal;
+  std::vector<int> on;
+  for (std::uint32_t m = 1; m < (std::uint32_t{1} << n); ++m) {
+    if (std::any_of(minimal.begin(), minimal.end(), [m](std::uint32_t t) { return (m & t) == t; })) continue;
+    on.clear();
+    for (std::size_t b = 0; b < n; ++b) {
+      if (((m >> b) & 1U) != 0) on.push_back(probe_index[b]);
+    }
+    passes.clear();
+    probe.AllPotentials(on, &passes);
+    if (std::find(passes.begin(), passes.end(), id) == passes.end()) continue;
+    minimal.push_back(m);
+    if (minimal.size() > kMaxLiteralSets) return any_one();
+  }
+  // Not even with every literal: leave nothing to chance.
+  if (minimal.empty()) return run_always();
+  for (const std::uint32_t m : minimal) {
+    std::vector<int> set;
+    for (std::size_t b = 0; b < n; ++b) {
+      if (((m >> b) & 1U) != 0) set.push_back(static_cast<int>(b));
+    }
+    p.sets.push_back(std::move(set));
+  }
+  return p;
+}
+
+std::string memory_text(std::int64_t bytes) {
+  return bytes >= (std::int64_t{1} << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";
+}
+
 }  // namespace
 
-// Matching, in two ways that give the same answer. An ASCII path (nearly
-// every path) goes through the prefilter: the literals some pattern needs
-// are looked up in the lowercased path, and only the patterns whose
-// literals are all there (FilteredRE2) are run, each on its own; the
-// patterns without such a literal are in `always`, one set run on every
-// ASCII path. The prefilter looks for the lowercased literals of a pattern;
-// RE2 turns a case-folded letter into the class of its whole fold orbit
-// (`s` into [Ssſ]) and the prefilter keeps every member of a small class,
-// so on an ASCII path, lowercased the same way, it misses nothing. A path
-// with other characters would need RE2's own Unicode lowercasing: it is
-// matched with `set`, every pattern in one pass.
+// Matching. The patterns are compiled in groups of up to kGroupSize, each
+// group one RE2::Set, and a path meets only the groups that hold a pattern
+// it could match. For an ASCII path (nearly every path) that is decided by
+// a literal prefilter: RE2's FilteredRE2, asked about one pattern at a time
+// while compiling, gives the lowercased literals (kMinAtomLength bytes or
+// longer) the pattern needs and how they combine (AND / OR); that formula is
+// kept as its minimal sets of literals, the pattern's RE2 objects are not.
+// A path is lowercased, its literals looked up (AtomFinder), and a pattern
+// is a candidate when every literal of one of its sets is there. RE2 turns
+// a case-folded letter into the class of its whole fold orbit (`s` into
+// [Ssſ]) and the prefilter keeps every member of a small class, so on an
+// ASCII path, lowercased the same way, it misses nothing. The groups whose
+// patterns have no such literal are run on every ASCII path. A path with
+// other characters would need RE2's own Unicode lowercasing: it meets every
+// group. Either way the groups' sets give the answer, so the prefilter only
+// decides which sets run.
+//
+// The grouping keeps memory low where a FilteredRE2 kept for matching would
+// hold every pattern compiled on its own (about 5 KB each, 20 MB for
+// signature-base's 3,711) and a DFA for each that ever ran: the groups
+// together are one program the size of a single set of every pattern, and
+// each group's DFA is bounded by the memory limit.
 struct FilenameIocDb::Regexes {
+  struct Group {
+    std::unique_ptr<RE2::Set> set;
+    std::vector<std::size_t> entries;  // pattern j of `set` is entry entries[j]
+  };
   std::vector<std::unique_ptr<RE2>> false_positive;  // per entry; null when it has none
-  std::unique_ptr<RE2::Set> set;                     // null until compile(), or when empty
-  re2::FilteredRE2 filtered{kMinAtomLength};
-  std::vector<std::size_t> filtered_entry;  // per pattern in `filtered`: its entry
-  std::unique_ptr<AtomFinder> atoms;        // null when `filtered` is empty
-  std::unique_ptr<RE2::Set> always;         // null when every pattern is filtered
-  std::vector<std::size_t> always_entry;    // per pattern in `always`: its entry
-  std::vector<bool> unfiltered;             // per pattern in `filtered`: passes with no atom
+  std::vector<Group> groups;
+  std::vector<std::uint32_t> group_of;  // per entry: its group
+  std::vector<std::uint32_t> always;    // groups run on every ASCII path
+  std::unique_ptr<AtomFinder> atoms;    // null when no pattern has a literal
+  // Per atom: the entries that have it in one of their sets of literals.
+  std::vector<std::vector<std::uint32_t>> atom_entries;
+  // Per entry: its sets of literals, each as its size and then its atoms.
+  std::vector<std::vector<std::uint32_t>> formula;
   bool compiled = false;
 };
 
@@ -434,76 +565,105 @@ Status FilenameIocDb::add_entries(std::vector<FilenameIoc> iocs, IocSetInfo info
 }
 
 Status FilenameIocDb::compile() {
-  if (regexes_->compiled) return Ok{};
-  if (entries_.empty()) {
-    regexes_->compiled = true;
-    return Ok{};
-  }
-  auto set = std::make_unique<RE2::Set>(regex_options(max_mem_), RE2::UNANCHORED);
-  for (std::size_t i = 0; i < rewritten_.size(); ++i) {
-    std::string error;
-    if (set->Add(rewritten_[i], &error) != static_cast<int>(i)) {
-      return Error{location(entries_[i], IocSetInfo{}) + ": pattern rejected by RE2: " + error};
-    }
-  }
-  // Compile() fails when the program, or the DFA that has to run it (a set
-  // has no slower fallback), does not fit the budget.
-  if (!set->Compile()) {
-    const std::string limit = max_mem_ >= (std::int64_t{1} << 20) ? std::to_string(max_mem_ >> 20) + " MiB"
-                                                                  : std::to_string(max_mem_ >> 10) + " KiB";
-    return Error{"file-name IOCs: the " + std::to_string(entries_.size()) +
-                 " patterns together do not fit the regex memory limit of " + limit +
-                 "; load fewer or simpler file-name IOC sets"};
-  }
-  // The prefilter. Each pattern compiled on its own already fitted
-  // kFilenamePatternMaxMem when it was checked.
   Regexes& r = *regexes_;
-  const RE2::Options one = regex_options(kFilenamePatternMaxMem);
-  std::vector<std::size_t> pending_always;
-  for (std::size_t i = 0; i < rewritten_.size(); ++i) {
-    int id = -1;
-    if (r.filtered.Add(rewritten_[i], one, &id) == RE2::NoError) {
-      r.filtered_entry.push_back(i);
-    } else {
-      pending_always.push_back(i);
+  if (r.compiled) return Ok{};
+  // The prefilter of each pattern, its literals numbered across all.
+  std::vector<std::string> atoms;
+  std::unordered_map<std::string, std::uint32_t> atom_id;
+  std::vector<std::vector<std::uint32_t>> formula(entries_.size());
+  std::vector<std::string> first_atom(entries_.size());  // its smallest literal, for grouping
+  std::vector<std::size_t> filtered;
+  std::vector<std::size_t> unfiltered;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const PatternPrefilter p = prefilter_of(rewritten_[i]);
+    if (p.always) {
+      unfiltered.push_back(i);
+      continue;
     }
-  }
-  if (!r.filtered_entry.empty()) {
-    std::vector<std::string> atoms;
-    r.filtered.Compile(&atoms);
-    r.atoms = std::make_unique<AtomFinder>(std::move(atoms));
-    // Those that pass with no literal found are run with `always` instead,
-    // in one pass rather than one by one.
-    std::vector<int> unfiltered;
-    r.filtered.AllPotentials({}, &unfiltered);
-    r.unfiltered.assign(r.filtered_entry.size(), false);
-    for (const int id : unfiltered) {
-      r.unfiltered[static_cast<std::size_t>(id)] = true;
-      pending_always.push_back(r.filtered_entry[static_cast<std::size_t>(id)]);
+    std::vector<std::uint32_t> ids;
+    for (const std::string& atom : p.atoms) {
+      const auto [at, added] = atom_id.emplace(atom, static_cast<std::uint32_t>(atoms.size()));
+      if (added) atoms.push_back(atom);
+      ids.push_back(at->second);
     }
+    for (const std::vector<int>& set : p.sets) {
+      formula[i].push_back(static_cast<std::uint32_t>(set.size()));
+      for (const int b : set) formula[i].push_back(ids[static_cast<std::size_t>(b)]);
+    }
+    first_atom[i] = *std::min_element(p.atoms.begin(), p.atoms.end());
+    filtered.push_back(i);
   }
-  std::sort(pending_always.begin(), pending_always.end());
-  if (!pending_always.empty()) {
-    auto always = std::make_unique<RE2::Set>(regex_options(max_mem_), RE2::UNANCHORED);
-    for (const std::size_t i : pending_always) {
-      std::string error;
-      if (always->Add(rewritten_[i], &error) < 0) {
-        return Error{location(entries_[i], IocSetInfo{}) + ": pattern rejected by RE2: " + error};
+  // Patterns that share literals go together, so that a path that has
+  // them meets one group rather than several.
+  std::stable_sort(filtered.begin(), filtered.end(),
+                   [&](std::size_t a, std::size_t b) { return first_atom[a] < first_atom[b]; });
+  std::vector<Regexes::Group> groups;
+  std::vector<std::uint32_t> always;
+  std::vector<std::uint32_t> group_of(entries_.size(), 0);
+  const auto build = [&](const std::vector<std::size_t>& members, bool run_always) -> Status {
+    std::vector<std::vector<std::size_t>> pending;
+    for (std::size_t at = 0; at < members.size(); at += kGroupSize) {
+      pending.emplace_back(members.begin() + static_cast<std::ptrdiff_t>(at),
+                           members.begin() + static_cast<std::ptrdiff_t>(std::min(members.size(), at + kGroupSize)));
+    }
+    while (!pending.empty()) {
+      std::vector<std::size_t> chunk = std::move(pending.back());
+      pending.pop_back();
+      auto set = std::make_unique<RE2::Set>(regex_options(max_mem_), RE2::UNANCHORED);
+      for (const std::size_t i : chunk) {
+        std::string error;
+        if (set->Add(rewritten_[i], &error) < 0) {
+          return Error{location(entries_[i], IocSetInfo{}) + ": pattern rejected by RE2: " + error};
+        }
+      }
+      // Compile() fails when the program, or the DFA that has to run it
+      // (a set has no slower fallback), does not fit the budget: then the
+      // group is halved, down to the one pattern that does not fit.
+      if (!set->Compile()) {
+        if (chunk.size() == 1) {
+          return Error{"file-name IOCs: " + location(entries_[chunk[0]], IocSetInfo{}) +
+                       ": the pattern does not fit the regex memory limit of " + memory_text(max_mem_) +
+                       " on its own; simplify it or leave it out"};
+        }
+        const auto half = chunk.begin() + static_cast<std::ptrdiff_t>(chunk.size() / 2);
+        pending.emplace_back(chunk.begin(), half);
+        pending.emplace_back(half, chunk.end());
+        continue;
+      }
+      const auto g = static_cast<std::uint32_t>(groups.size());
+      for (const std::size_t i : chunk) group_of[i] = g;
+      if (run_always) always.push_back(g);
+      groups.push_back(Regexes::Group{std::move(set), std::move(chunk)});
+    }
+    return Ok{};
+  };
+  if (Status built = build(filtered, false); !built) return built;
+  if (Status built = build(unfiltered, true); !built) return built;
+  std::vector<std::vector<std::uint32_t>> atom_entries(atoms.size());
+  for (const std::size_t i : filtered) {
+    const std::vector<std::uint32_t>& f = formula[i];
+    for (std::size_t k = 0; k < f.size(); k += f[k] + 1) {
+      for (std::size_t j = k + 1; j <= k + f[k]; ++j) {
+        std::vector<std::uint32_t>& list = atom_entries[f[j]];
+        if (list.empty() || list.back() != i) list.push_back(static_cast<std::uint32_t>(i));
       }
     }
-    // A subset of `set`, which fitted.
-    if (!always->Compile()) return Error{"file-name IOCs: the patterns the prefilter cannot skip do not fit"};
-    r.always = std::move(always);
-    r.always_entry = std::move(pending_always);
   }
-  r.set = std::move(set);
+  if (!atoms.empty()) r.atoms = std::make_unique<AtomFinder>(std::move(atoms));
+  r.atom_entries = std::move(atom_entries);
+  r.formula = std::move(formula);
+  r.groups = std::move(groups);
+  r.group_of = std::move(group_of);
+  r.always = std::move(always);
   r.compiled = true;
   return Ok{};
 }
 
+std::size_t FilenameIocDb::group_count() const { return regexes_->groups.size(); }
+
 std::vector<const FilenameIoc*> FilenameIocDb::match(std::string_view path) const {
   std::vector<const FilenameIoc*> hits;
-  if (!regexes_->set) return hits;
+  if (regexes_->groups.empty()) return hits;
   // Per thread, so a sweep does not allocate a copy of every path.
   thread_local std::string normalised;
   if (is_valid_utf8(path)) {
@@ -528,58 +688,68 @@ std::vector<const FilenameIoc*> FilenameIocDb::match(std::string_view path) cons
   return hits;
 }
 
+void FilenameIocDb::run_group(std::size_t g, const std::string& normalised, std::vector<int>& matched) const {
+  const Regexes::Group& group = regexes_->groups[g];
+  thread_local std::vector<int> in_group;
+  in_group.clear();
+  RE2::Set::ErrorInfo error{RE2::Set::kNoError};
+  if (group.set->Match(normalised, &in_group, &error)) {
+    for (const int j : in_group) matched.push_back(static_cast<int>(group.entries[static_cast<std::size_t>(j)]));
+  } else if (error.kind != RE2::Set::kNoError) {
+    // Not reachable once Compile() succeeded (it probes the DFA, and a set
+    // DFA resets its cache rather than giving up), but a silent miss would
+    // be worse than a slow path: each pattern on its own.
+    const RE2::Options options = regex_options(kFilenamePatternMaxMem);
+    for (const std::size_t i : group.entries) {
+      const RE2 re(rewritten_[i], options);
+      if (re.ok() && RE2::PartialMatch(normalised, re)) matched.push_back(static_cast<int>(i));
+    }
+  }
+}
+
 void FilenameIocDb::match_prefiltered(const std::string& normalised, std::vector<int>& matched) const {
   const Regexes& r = *regexes_;
+  thread_local std::vector<std::uint32_t> to_run;
+  to_run.assign(r.always.begin(), r.always.end());
   if (r.atoms) {
     thread_local std::string lowered;
     thread_local std::vector<int> found;
+    thread_local std::vector<char> is_found;
+    thread_local std::vector<char> will_run;
     lowered.assign(normalised);
     for (char& c : lowered) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
     r.atoms->find(lowered, found);
     if (!found.empty()) {
-      std::vector<int> candidates;
-      r.filtered.AllPotentials(found, &candidates);
-      for (const int id : candidates) {
-        const auto k = static_cast<std::size_t>(id);
-        if (r.unfiltered[k]) continue;  // run with `always`
-        if (RE2::PartialMatch(normalised, r.filtered.GetRE2(id))) {
-          matched.push_back(static_cast<int>(r.filtered_entry[k]));
+      is_found.resize(r.atom_entries.size());
+      will_run.assign(r.groups.size(), 0);
+      for (const int a : found) is_found[static_cast<std::size_t>(a)] = 1;
+      for (const int a : found) {
+        for (const std::uint32_t i : r.atom_entries[static_cast<std::size_t>(a)]) {
+          const std::uint32_t g = r.group_of[i];
+          if (will_run[g] != 0) continue;
+          // Passes when every literal of one of its sets was found.
+          const std::vector<std::uint32_t>& f = r.formula[i];
+          for (std::size_t k = 0; k < f.size(); k += f[k] + 1) {
+            bool all = true;
+            for (std::size_t j = k + 1; j <= k + f[k] && all; ++j) all = is_found[f[j]] != 0;
+            if (all) {
+              will_run[g] = 1;
+              to_run.push_back(g);
+              break;
+            }
+          }
         }
       }
+      for (const int a : found) is_found[static_cast<std::size_t>(a)] = 0;
     }
   }
-  if (r.always) {
-    std::vector<int> in_always;
-    RE2::Set::ErrorInfo error{RE2::Set::kNoError};
-    if (r.always->Match(normalised, &in_always, &error)) {
-      for (const int j : in_always) matched.push_back(static_cast<int>(r.always_entry[static_cast<std::size_t>(j)]));
-    } else if (error.kind != RE2::Set::kNoError) {
-      // As in match_all: never a silent miss.
-      for (const std::size_t i : r.always_entry) {
-        if (RE2::PartialMatch(normalised, RE2(rewritten_[i], regex_options(kFilenamePatternMaxMem)))) {
-          matched.push_back(static_cast<int>(i));
-        }
-      }
-    }
-  }
+  for (const std::uint32_t g : to_run) run_group(g, normalised, matched);
 }
 
 void FilenameIocDb::match_all(const std::string& normalised, std::vector<int>& matched) const {
-  RE2::Set::ErrorInfo error{RE2::Set::kNoError};
-  if (!regexes_->set->Match(normalised, &matched, &error)) {
-    if (error.kind == RE2::Set::kNoError) return;
-    // Not reachable once Compile() succeeded (it probes the DFA, and a set
-    // DFA resets its cache rather than giving up), but a silent miss would
-    // be worse than a slow path: try each pattern on its own.
-    matched.clear();
-    const RE2::Options options = regex_options(kFilenamePatternMaxMem);
-    for (std::size_t i = 0; i < rewritten_.size(); ++i) {
-      const RE2 re(rewritten_[i], options);
-      if (re.ok() && RE2::PartialMatch(normalised, re)) matched.push_back(static_cast<int>(i));
-    }
-  }
+  for (std::size_t g = 0; g < regexes_->groups.size(); ++g) run_group(g, normalised, matched);
 }
 
 }  // namespace iocsweep
