@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, then builds
 # and tests the dev preset (warnings as errors), then the same suite under
-# AddressSanitizer + UBSan and under ThreadSanitizer, then builds the
+# AddressSanitizer + UBSan, and its tests that run threads under
+# ThreadSanitizer (tests/CMakeLists.txt lists them), then builds the
 # libFuzzer targets (clang, ASan + UBSan) and fuzzes each parser briefly,
 # then builds the static binaries (x86_64, and aarch64 cross-built) and runs
 # the integration tests and the empty-root sweep against each (aarch64 under
