@@ -3,12 +3,14 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <locale.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "ioc/filename_patterns.hpp"
 #include "iocsweep/archive.hpp"
@@ -97,11 +99,35 @@ int fuzz_filename_iocs(const std::uint8_t* data, std::size_t size) {
   if (parsed) {
     FilenameIocDb db;
     check(db.add_iocs(*parsed, IocSetInfo{"fuzz.txt", "", 0, 0, 0, 0, 0}).ok(), "parsed patterns load");
-    if (db.compile().ok()) {
-      (void)db.match("/mnt/img/Windows/System32/drivers/etc/hosts");
-      (void)db.match("C:\\Users\\Public\\evil.exe");
-      const std::size_t eol = text.find('\n');
-      (void)db.match(text.substr(0, eol == std::string_view::npos ? text.size() : eol));
+    // Every pattern that parses fits a group on its own, so the whole set
+    // compiles.
+    check(db.compile().ok(), "parsed patterns compile");
+    (void)db.match("/mnt/img/Windows/System32/drivers/etc/hosts");
+    (void)db.match("C:\\Users\\Public\\evil.exe");
+    const std::size_t eol = text.find('\n');
+    const std::string_view first_line = text.substr(0, eol == std::string_view::npos ? text.size() : eol);
+    // The prefilter and the groups miss nothing and add nothing: on the
+    // first line as a path, the indicators reported are those whose
+    // pattern RE2 matches on its own (and whose false positive does not).
+    if (is_valid_utf8(first_line)) {
+      std::string normalised(first_line);
+      std::replace(normalised.begin(), normalised.end(), '/', '\\');
+      RE2::Options options;
+      options.set_case_sensitive(false);
+      options.set_log_errors(false);
+      const auto matches = [&](const std::string& pattern) {
+        const RE2 re(filename_pattern_as_compiled(pattern), options);
+        return re.ok() && RE2::PartialMatch(normalised, re);
+      };
+      std::set<std::pair<std::string, std::string>> want;
+      for (const FilenameIoc& ioc : *parsed) {
+        if (matches(ioc.pattern) && (ioc.false_positive.empty() || !matches(ioc.false_positive))) {
+          want.emplace(ioc.pattern, ioc.false_positive);
+        }
+      }
+      std::set<std::pair<std::string, std::string>> got;
+      for (const FilenameIoc* hit : db.match(first_line)) got.emplace(hit->pattern, hit->false_positive);
+      check(got == want, "file-name matches are those of each pattern on its own");
     }
   } else {
     check(parsed.error().message.starts_with("fuzz.txt:"), "errors name the file");
