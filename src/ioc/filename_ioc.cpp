@@ -164,6 +164,11 @@ std::string rewrite_pattern(std::string_view p) {
   return out;
 }
 
+// "8 MiB", "64 KiB": a regex memory limit in messages.
+std::string memory_text(std::int64_t bytes) {
+  return bytes >= (std::int64_t{1} << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";
+}
+
 // Programs above this many instructions are also checked in a set of their
 // own (see pattern_problem); below it they fit with a wide margin.
 constexpr int kLargeProgram = 20000;
@@ -189,9 +194,8 @@ std::optional<std::string> pattern_problem(std::string_view pattern, const char*
   // pattern that loads fits a group of the default budget on its own.
   if (kind == "pattern" && rewritten.ProgramSize() > kLargeProgram) {
     RE2::Set alone(regex_options(kFilenameGroupMaxMem), RE2::UNANCHORED);
-    if (alone.Add(rewrite_pattern(pattern), nullptr) < 0 || !alone.Compile()) {
-      return kind + " is too large: it does not fit the regex memory limit of " +
-             std::to_string(kFilenameGroupMaxMem >> 20) + " MiB";
+    if (alone.Add(rewritten.pattern(), nullptr) < 0 || !alone.Compile()) {
+      return kind + " is too large: it does not fit the regex memory limit of " + memory_text(kFilenameGroupMaxMem);
     }
   }
   return std::nullopt;
@@ -424,14 +428,19 @@ PatternPrefilter prefilter_of(const std::string& pattern) {
   // its minimal true sets. A subset's bits make a smaller number, so when
   // `m` comes up every proper subset of it has been tried: `m` is minimal
   // when it passes and contains no minimal set found before.
+  const auto literals_of = [n](std::uint32_t m) {  // the pattern's literals in `m`
+    std::vector<int> literals;
+    for (std::size_t b = 0; b < n; ++b) {
+      if (((m >> b) & 1U) != 0) literals.push_back(static_cast<int>(b));
+    }
+    return literals;
+  };
   std::vector<std::uint32_t> minimal;
   std::vector<int> on;
   for (std::uint32_t m = 1; m < (std::uint32_t{1} << n); ++m) {
     if (std::any_of(minimal.begin(), minimal.end(), [m](std::uint32_t t) { return (m & t) == t; })) continue;
     on.clear();
-    for (std::size_t b = 0; b < n; ++b) {
-      if (((m >> b) & 1U) != 0) on.push_back(probe_index[b]);
-    }
+    for (const int b : literals_of(m)) on.push_back(probe_index[static_cast<std::size_t>(b)]);
     passes.clear();
     probe.AllPotentials(on, &passes);
     if (std::find(passes.begin(), passes.end(), id) == passes.end()) continue;
@@ -440,18 +449,8 @@ PatternPrefilter prefilter_of(const std::string& pattern) {
   }
   // Not even with every literal: leave nothing to chance.
   if (minimal.empty()) return run_always();
-  for (const std::uint32_t m : minimal) {
-    std::vector<int> set;
-    for (std::size_t b = 0; b < n; ++b) {
-      if (((m >> b) & 1U) != 0) set.push_back(static_cast<int>(b));
-    }
-    p.sets.push_back(std::move(set));
-  }
+  for (const std::uint32_t m : minimal) p.sets.push_back(literals_of(m));
   return p;
-}
-
-std::string memory_text(std::int64_t bytes) {
-  return bytes >= (std::int64_t{1} << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";
 }
 
 }  // namespace
