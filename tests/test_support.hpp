@@ -72,7 +72,7 @@ inline void write_file(const std::string& path, const std::string& data) {
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;
-  if (in.peek() != std::ifstream::traits_type::eof()) out << in.rdbuf();
+  out << in.rdbuf();  // inserts nothing (and marks `out` failed) for an empty or missing file
   return std::move(out).str();
 }
 

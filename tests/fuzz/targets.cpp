@@ -3,15 +3,14 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <locale.h>
-#include <re2/re2.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
-#include <utility>
 
+#include "../filename_reference.hpp"
 #include "ioc/filename_patterns.hpp"
 #include "iocsweep/archive.hpp"
 #include "iocsweep/baseline.hpp"
@@ -110,24 +109,8 @@ int fuzz_filename_iocs(const std::uint8_t* data, std::size_t size) {
     // first line as a path, the indicators reported are those whose
     // pattern RE2 matches on its own (and whose false positive does not).
     if (is_valid_utf8(first_line)) {
-      std::string normalised(first_line);
-      std::replace(normalised.begin(), normalised.end(), '/', '\\');
-      RE2::Options options;
-      options.set_case_sensitive(false);
-      options.set_log_errors(false);
-      const auto matches = [&](const std::string& pattern) {
-        const RE2 re(filename_pattern_as_compiled(pattern), options);
-        return re.ok() && RE2::PartialMatch(normalised, re);
-      };
-      std::set<std::pair<std::string, std::string>> want;
-      for (const FilenameIoc& ioc : *parsed) {
-        if (matches(ioc.pattern) && (ioc.false_positive.empty() || !matches(ioc.false_positive))) {
-          want.emplace(ioc.pattern, ioc.false_positive);
-        }
-      }
-      std::set<std::pair<std::string, std::string>> got;
-      for (const FilenameIoc* hit : db.match(first_line)) got.emplace(hit->pattern, hit->false_positive);
-      check(got == want, "file-name matches are those of each pattern on its own");
+      check(test::ids_of(db, first_line) == test::Reference(*parsed).ids(first_line),
+            "file-name matches are those of each pattern on its own");
     }
   } else {
     check(parsed.error().message.starts_with("fuzz.txt:"), "errors name the file");
