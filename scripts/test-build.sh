@@ -21,20 +21,11 @@ if (($# == 2)); then
 fi
 tests_dir=build/dev/tests
 
-# Every executable whose tests run the binary: the command line (cli),
-# archives (archive_cli), the CI gate (ci_gate), outputs and signals
-# (outputs), the scan cache (cache_cli), hostile trees (hostile), throttling
-# (throttle_cli), truncated mapped files (race), disk images through The
-# Sleuth Kit linked in (disk_image_cli), and the sweep inside an empty root
-# that proves a static binary needs nothing else (empty_root), live
-# processes read through /proc (process_cli), remote syslog to a real
-# rsyslogd (syslog_remote), signature-base checkouts loaded as Loki does
-# (loki_compat_cli), signed packs verified by the binary itself (pack_cli),
-# and reports read back by report merge / report html (report_cli; its
-# Chromium rendering runs only with the dev build).
-tests=(cli_test archive_cli_test ci_gate_test outputs_test cache_cli_test hostile_test throttle_cli_test race_test
-  disk_image_cli_test empty_root_test process_cli_test syslog_remote_test loki_compat_cli_test pack_cli_test
-  report_cli_test)
+# Every executable whose tests run the binary, as tests/CMakeLists.txt
+# lists them (IOCSWEEP_INTEGRATION_TESTS) for the dev preset's build.
+list_file=${tests_dir}/integration-tests.txt
+[[ -s $list_file ]] || { echo "$0: no $list_file: configure and build the dev preset first" >&2; exit 2; }
+mapfile -t tests <"$list_file"
 
 # The binary's rule cache goes to a directory of this run, not ~/.cache.
 scratch=$(mktemp -d)
