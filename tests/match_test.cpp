@@ -259,14 +259,56 @@ TEST_F(RuleCacheTest, TheSetForNonMzFilesIsCachedAndMapsBackAfterLoading) {
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_TRUE((*second)->from_cache());
   EXPECT_EQ((*second)->non_mz_rules(), 1);
-  // Both sets were cached: the directory holds two compiled files.
-  EXPECT_EQ(cache_entries(t / "cache").size(), 2u);
+  EXPECT_EQ((*second)->mz_rules(), static_cast<long>(kNonMzMinRules) + 1);
+  // Every set was cached: the directory holds three compiled files (the
+  // whole set, loaded for its rules' names and errors, and the two split
+  // sets kept for scanning).
+  EXPECT_EQ(cache_entries(t / "cache").size(), 3u);
   const std::string text = "a needle";
   YaraScanner scanner(*second);
   const YaraScanResult r = scanner.scan(ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), {});
   ASSERT_EQ(r.matched.size(), 1u);
   EXPECT_EQ((*second)->rules()[r.matched[0]].name, "text");
   EXPECT_EQ((*second)->rules()[r.matched[0]].ns, "mixed.yar");
+  // An MZ file takes both split sets; what each reports maps back to the
+  // whole set's rules, in its order.
+  const YaraScanResult mz = scanner.scan(bytes_of("MZ p q needle"), {});
+  ASSERT_EQ(mz.matched.size(), kNonMzMinRules + 2);
+  EXPECT_TRUE(std::is_sorted(mz.matched.begin(), mz.matched.end()));
+  EXPECT_EQ((*second)->rules()[mz.matched[kNonMzMinRules]].name, "exe");
+  EXPECT_EQ((*second)->rules()[mz.matched[kNonMzMinRules + 1]].name, "text");
+}
+
+// Without the whole set (freed once both split sets are made), each rule's
+// meta still reads: it points into the set that keeps the rule. (Under
+// ASan, a pointer into the freed set fails here.)
+TEST_F(RuleCacheTest, MetaOutlivesTheWholeSet) {
+  std::string pe;
+  for (std::size_t i = 0; i < kNonMzMinRules; ++i) {
+    pe += "rule pe" + std::to_string(i) + " { meta: description = \"pe rule " + std::to_string(i) +
+          "\" n = 7 strings: $a = \"p\" condition: uint16(0) == 0x5A4D and $a }\n";
+  }
+  pe += "rule both { meta: description = \"either\" strings: $a = \"b\" condition: pe.is_pe or $a }\n";
+  auto rules = CompiledRules::compile({{"pe.yar", "import \"pe\"\n" + pe, ""}});
+  ASSERT_TRUE(rules) << rules.error().message;
+  ASSERT_EQ((*rules)->non_mz_rules(), 1);
+  ASSERT_EQ((*rules)->mz_rules(), static_cast<long>(kNonMzMinRules) + 1);
+  ASSERT_EQ((*rules)->rules().size(), kNonMzMinRules + 1);
+  for (std::size_t i = 0; i < kNonMzMinRules; ++i) {
+    const RuleInfo& r = (*rules)->rules()[i];
+    ASSERT_EQ(r.meta.size(), 2u);
+    EXPECT_EQ(r.meta[0].first, "description");
+    EXPECT_EQ(std::string(std::get<const char*>(r.meta[0].second)), "pe rule " + std::to_string(i));
+    EXPECT_EQ(std::get<std::int64_t>(r.meta[1].second), 7);
+  }
+  EXPECT_EQ(std::string(std::get<const char*>((*rules)->rules().back().meta[0].second)), "either");
+  // `both` is in both sets, its pe term written as false in the non-MZ
+  // one: an MZ file that is not a PE and holds no "b" matches nothing,
+  // and a text file with "b" matches it once.
+  YaraScanner scanner(*rules);
+  EXPECT_TRUE(scanner.scan(bytes_of("MZ x"), {}).matched.empty());
+  EXPECT_EQ(scanner.scan(bytes_of("MZ b"), {}).matched, std::vector<std::size_t>{kNonMzMinRules});
+  EXPECT_EQ(scanner.scan(bytes_of("text b"), {}).matched, std::vector<std::size_t>{kNonMzMinRules});
 }
 
 TEST_F(RuleCacheTest, SecondCompileLoadsTheSameRulesFromTheCache) {
@@ -675,13 +717,14 @@ TEST_F(RuleCacheTest, CompiledAndLoadedSetsKeepNoRelocationEntries) {
     EXPECT_EQ((*rules)->from_cache(), std::string(how) == "loaded");
     ASSERT_EQ((*rules)->non_mz_rules(), 1);
     EXPECT_EQ(relocation_entries(**rules), 0u);
-    // The sets still scan: both the whole set and the non-MZ one.
+    // The sets still scan: the non-MZ set, and both split sets for an MZ
+    // file.
     YaraScanner scanner(*rules);
     EXPECT_EQ(scanner.scan(bytes_of("a needle"), {}).matched.size(), 1u);
     EXPECT_EQ(scanner.scan(bytes_of("MZ p needle"), {}).matched.size(), 1u + kNonMzMinRules);
   }
   // What was saved loads in full (the entries were freed after saving).
-  EXPECT_EQ(cache_entries(t / "cache").size(), 2u);
+  EXPECT_EQ(cache_entries(t / "cache").size(), 3u);
 #else
   GTEST_SKIP() << "relocation entries are freed only with libyara 4.2 (this is " YR_VERSION ")";
 #endif

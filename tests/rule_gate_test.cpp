@@ -546,7 +546,12 @@ TEST_F(RuleGateWithYara, PeValuesAreReadAsLibyaraEvaluatesThem) {
     auto both = scan_all(two, shape);
     if (!both) continue;
     EXPECT_EQ((*both)->non_mz_rules(), 1) << shape;
-    YaraScanner whole(*both, 0, false);
+    // Rule k is in both split sets: for an MZ file, only the MZ set's
+    // (its own text) counts.
+    EXPECT_EQ((*both)->mz_rules(), 2) << shape;
+    auto reference = CompiledRules::compile({RuleSource{"t.yar", two, ""}}, {}, std::nullopt);
+    ASSERT_TRUE(reference) << shape;
+    YaraScanner whole(*reference, 0, false);
     YaraScanner split(*both);
     for (const std::string& base : others) {
       for (const std::string& f : {base, base + "bb", "MZ" + base + "bb"}) {
@@ -755,7 +760,13 @@ TEST_F(RuleGateWithYara, NeverRulesOutAFileLibyaraWouldMatch) {
       ++refused;
       continue;
     }
-    YaraScanner every(*rules, 0, false);
+    // The reference: one whole set, no gate, no split.
+    auto reference = CompiledRules::compile(sources, {}, std::nullopt);
+    ASSERT_TRUE(reference) << text;
+    YaraScanner every(*reference, 0, false);
+    // Without the gate, the split sets together report what the whole
+    // set does.
+    YaraScanner ungated(*rules, 0, false);
     YaraScanner prefiltered(*rules);
     // The subset the split makes always compiles (a rule kept without a
     // rule it names would not, and the scan would quietly fall back to the
@@ -783,6 +794,7 @@ TEST_F(RuleGateWithYara, NeverRulesOutAFileLibyaraWouldMatch) {
       std::sort(expected.begin(), expected.end());
       std::sort(got.begin(), got.end());
       ASSERT_EQ(got, expected) << described();
+      ASSERT_EQ(ungated.scan(view, ext).matched, expected) << described();
       if (gate.admits(bytes.size(), view, ext)) continue;
       ++ruled_out;
       ASSERT_TRUE(all.matched.empty()) << "the gate ruled out a file a rule matches\n" << described();
@@ -829,7 +841,16 @@ TEST_F(RuleGateWithYara, SignatureBaseGivesTheSameVerdictsThroughThePrefilter) {
   ASSERT_GT(non_mz, 0) << "signature-base is not split: the test checks nothing";
   ASSERT_LT(static_cast<std::size_t>(non_mz), (*rules)->rules().size());
   ASSERT_GT(literals.size(), 1000u);
-  YaraScanner every(*rules, 0, false);
+  // Two sets, each rule in one of them (or both, for the rules whose pe
+  // terms the non-MZ set writes as false), and no whole set kept.
+  const long mz = (*rules)->mz_rules();
+  ASSERT_GT(mz, 0) << "signature-base has no set for MZ files";
+  ASSERT_GE(static_cast<std::size_t>(non_mz + mz), (*rules)->rules().size());
+  // The reference: one whole set, no gate, no split.
+  auto reference = CompiledRules::compile(sources, {}, std::nullopt);
+  ASSERT_TRUE(reference) << reference.error().message;
+  ASSERT_EQ((*reference)->rules().size(), (*rules)->rules().size());
+  YaraScanner every(*reference, 0, false);
   YaraScanner prefiltered(*rules);
   std::mt19937 r(20261204);
   const auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(r); };
@@ -873,8 +894,9 @@ TEST_F(RuleGateWithYara, SignatureBaseGivesTheSameVerdictsThroughThePrefilter) {
     if (!head.starts_with("MZ")) non_mz_matched += expected.size();
   }
   std::printf(
-      "signature-base: %zu rules, %ld for files not beginning with MZ; %zu files, %zu matches (%zu on non-MZ)\n",
-      (*rules)->rules().size(), non_mz, files, matched, non_mz_matched);
+      "signature-base: %zu rules, %ld for files not beginning with MZ, %ld beside them for MZ files; %zu files, %zu "
+      "matches (%zu on non-MZ)\n",
+      (*rules)->rules().size(), non_mz, mz, files, matched, non_mz_matched);
   // Enough matches on both kinds of file for the comparison to mean much.
   EXPECT_GT(matched, 100u);
   EXPECT_GT(non_mz_matched, 30u);

@@ -191,6 +191,12 @@ class CompiledRules {
   /// beginning with "MZ" meets; admits every file when there is no such
   /// set.
   const GateSummary& non_mz_gate() const { return non_mz_gate_summary_; }
+  /// Rules in the set compiled beside the non-MZ one for files that begin
+  /// with "MZ" (those left out of it, and those whose pe terms it writes as
+  /// false), or -1 when there is none. With both sets, the whole set is
+  /// not kept: an MZ file is scanned with both (two passes), any other
+  /// file with the non-MZ set alone.
+  long mz_rules() const { return mz_handle_ == nullptr ? -1 : static_cast<long>(mz_index_.size()); }
 
  private:
   CompiledRules() = default;
@@ -214,6 +220,14 @@ class CompiledRules {
   // The gate of the non-MZ set's rules, with non_mz_handle_.
   std::unique_ptr<const RuleGate> non_mz_gate_;
   GateSummary non_mz_gate_summary_;
+  // The set for MZ files beside the non-MZ one (YR_RULES*), its rules'
+  // indexes in rules_ and its gate; with it, rules_handle_ is freed.
+  // in_mz_set_[i]: rules_[i] is in it (what the non-MZ set reports of
+  // such a rule does not count for an MZ file).
+  void* mz_handle_ = nullptr;
+  std::vector<std::size_t> mz_index_;
+  std::vector<bool> in_mz_set_;
+  std::unique_ptr<const RuleGate> mz_gate_;
   // Reads the sources for the gate and compiles the non-MZ set.
   void prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
                          std::optional<std::size_t> non_mz_min_rules);

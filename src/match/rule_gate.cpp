@@ -965,9 +965,11 @@ std::string false_keeping_strings(std::string_view term) {
 
 // The sources without the rules `left_out` marks (indexed as Closures::rules)
 // and without the imports no rule kept uses (libyara builds each imported
-// module's objects for every file it scans).
+// module's objects for every file it scans). With `pe_false`, for a set
+// only files not beginning with "MZ" meet, each rule's pe terms are
+// written as `false`.
 std::vector<RuleSource> sources_without(const std::vector<RuleSource>& sources, const std::vector<ParsedSource>& parsed,
-                                        const std::vector<bool>& left_out) {
+                                        const std::vector<bool>& left_out, bool pe_false) {
   std::vector<RuleSource> out;
   std::size_t i = 0;
   for (std::size_t s = 0; s < sources.size(); ++s) {
@@ -981,6 +983,11 @@ std::vector<RuleSource> sources_without(const std::vector<RuleSource>& sources, 
       // every file it scans, PE or not).
       std::string kept;
       std::size_t at = rule.begin;
+      if (!pe_false) {
+        kept_rules += sources[s].text.substr(at, rule.end - at) + "\n";
+        used.insert(rule.identifiers.begin(), rule.identifiers.end());
+        continue;
+      }
       for (const auto& [from, to] : rule.pe_terms) {
         kept += sources[s].text.substr(at, from - at) + false_keeping_strings(sources[s].text.substr(from, to - from));
         at = to;
@@ -1077,8 +1084,19 @@ RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::option
   if (!non_mz_min_left_out) return out;
   const std::vector<bool> left_out = left_out_for_non_mz(*parsed, c, *non_mz_min_left_out);
   if (left_out.empty()) return out;
-  out.non_mz_sources = sources_without(sources, *parsed, left_out);
+  out.non_mz_sources = sources_without(sources, *parsed, left_out, true);
   out.non_mz_gate = gate_of(left_out);
+  // The set for files beginning with "MZ", beside the non-MZ set: the
+  // closures left out of that, and those whose pe terms it writes as
+  // false (so it reports them wrongly for an MZ file), in their own text.
+  std::vector<bool> has_pe(c.rules.size(), false);
+  for (std::size_t i = 0; i < c.rules.size(); ++i) {
+    if (!(*parsed)[c.rules[i].source].rules[c.rules[i].rule].pe_terms.empty()) has_pe[c.unit[i]] = true;
+  }
+  std::vector<bool> not_for_mz(c.rules.size(), false);
+  for (std::size_t i = 0; i < c.rules.size(); ++i) not_for_mz[i] = !left_out[i] && !has_pe[c.unit[i]];
+  out.mz_sources = sources_without(sources, *parsed, not_for_mz, false);
+  out.mz_gate = gate_of(not_for_mz);
   return out;
 }
 

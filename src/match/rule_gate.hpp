@@ -96,6 +96,15 @@ struct RulePrefilter {
   /// so a rule with nothing to check among the MZ rules does not make it
   /// scan every file.
   RuleGate non_mz_gate;
+  /// With non_mz_sources: what a file beginning with "MZ" needs besides
+  /// the non-MZ set, so that the two sets together hold every rule once
+  /// and no whole set need be kept. The rules left out of the non-MZ set,
+  /// and the closures whose pe terms it writes as `false` (those are in
+  /// both; their results from the non-MZ set do not count for an MZ file),
+  /// as written.
+  std::optional<std::vector<RuleSource>> mz_sources;
+  /// The checks of the rules in mz_sources.
+  RuleGate mz_gate;
 };
 
 /// RuleGate::analyse and, with `non_mz_min_left_out`,

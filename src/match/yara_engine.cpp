@@ -4,7 +4,9 @@
 #include <yara.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <csetjmp>
 #include <cstddef>
 #include <cstdio>
@@ -363,6 +365,26 @@ std::string cache_key(const std::vector<RuleSource>& sources) {
   return sha256_hex(material);
 }
 
+// A rule's meta, pointing into its compiled set.
+std::vector<std::pair<std::string_view, MetaValue>> meta_of(const YR_RULE* rule) {
+  std::vector<std::pair<std::string_view, MetaValue>> out;
+  const YR_META* meta = nullptr;
+  yr_rule_metas_foreach(rule, meta) {
+    switch (meta->type) {
+      case META_TYPE_INTEGER:
+        out.emplace_back(meta->identifier, meta->integer);
+        break;
+      case META_TYPE_BOOLEAN:
+        out.emplace_back(meta->identifier, meta->integer != 0);
+        break;
+      default:
+        out.emplace_back(meta->identifier, static_cast<const char*>(meta->string));
+        break;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void CompiledRules::describe() {
@@ -374,20 +396,7 @@ void CompiledRules::describe() {
     info.ns = rule->ns->name;
     const char* tag = nullptr;
     yr_rule_tags_foreach(rule, tag) { info.tags.emplace_back(tag); }
-    const YR_META* meta = nullptr;
-    yr_rule_metas_foreach(rule, meta) {
-      switch (meta->type) {
-        case META_TYPE_INTEGER:
-          info.meta.emplace_back(meta->identifier, meta->integer);
-          break;
-        case META_TYPE_BOOLEAN:
-          info.meta.emplace_back(meta->identifier, meta->integer != 0);
-          break;
-        default:
-          info.meta.emplace_back(meta->identifier, static_cast<const char*>(meta->string));
-          break;
-      }
-    }
+    info.meta = meta_of(rule);
     info.score = score_from_meta(info.meta);
     ++per_namespace[info.ns];
     rules_.push_back(std::move(info));
@@ -456,46 +465,87 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
   return std::shared_ptr<const CompiledRules>(std::move(compiled));
 }
 
+namespace {
+
+// A subset of the rules, from the cache or compiled; null (with a warning)
+// when it does not compile on its own, which is not expected: its rules
+// compiled as part of the whole set.
+RulesPtr subset_rules(const std::vector<RuleSource>& subset, const RuleCacheOptions& cache, std::string_view what,
+                      std::vector<std::string>& warnings) {
+  const bool cacheable = !cache.dir.empty();
+  const std::string key = cacheable ? cache_key(subset) : std::string();
+  RulesPtr rules(cacheable ? static_cast<YR_RULES*>(rule_cache::load(cache.dir, key, warnings)) : nullptr);
+  if (!rules) {
+    Attempt attempt = try_compile(subset, std::vector<bool>(subset.size(), false));
+    if (!attempt.rules) {
+      warnings.push_back("prefilter: the rules for files " + std::string(what) +
+                         " do not compile on their own, so such files meet every rule (please report this): " +
+                         join_lines(attempt.errors));
+      return nullptr;
+    }
+    rules = std::move(attempt.rules);
+    if (cacheable) rule_cache::save(cache.dir, key, rules.get(), warnings);
+  }
+  drop_relocations(rules.get());
+  return rules;
+}
+
+// For each rule of `rules`, the index of the same rule (namespace and
+// name) in `all`; nullopt if one is not there.
+std::optional<std::vector<std::size_t>> index_in(YR_RULES* rules, const std::vector<RuleInfo>& all) {
+  using Key = std::pair<std::string_view, std::string_view>;
+  std::map<Key, std::size_t> index;
+  for (std::size_t i = 0; i < all.size(); ++i) index.emplace(Key(all[i].ns, all[i].name), i);
+  std::vector<std::size_t> mapping;
+  const YR_RULE* rule = nullptr;
+  yr_rules_foreach(rules, rule) {
+    const auto it = index.find(Key(rule->ns->name, rule->identifier));
+    if (it == index.end()) return std::nullopt;
+    mapping.push_back(it->second);
+  }
+  return mapping;
+}
+
+}  // namespace
+
 void CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
                                       std::optional<std::size_t> non_mz_min_rules) {
   RulePrefilter prefilter = read_prefilter(sources, non_mz_min_rules);
   gate_summary_.admits_all_ = prefilter.gate.admits_all();
   gate_summary_.reason_ = prefilter.gate.reason();
   gate_ = std::make_unique<const RuleGate>(std::move(prefilter.gate));
-  const std::optional<std::vector<RuleSource>>& subset = prefilter.non_mz_sources;
-  if (!subset) return;
-  const bool cacheable = !cache.dir.empty();
-  const std::string key = cacheable ? cache_key(*subset) : std::string();
-  RulesPtr rules(cacheable ? static_cast<YR_RULES*>(rule_cache::load(cache.dir, key, warnings_)) : nullptr);
-  if (!rules) {
-    Attempt attempt = try_compile(*subset, std::vector<bool>(subset->size(), false));
-    // Not expected (the rules compiled as part of the whole set); every
-    // file is then scanned with the whole set, which costs time only: said.
-    if (!attempt.rules) {
-      warnings_.push_back(
-          "prefilter: the rules for files not beginning with MZ do not compile on their own, so every "
-          "file meets every rule (please report this): " +
-          join_lines(attempt.errors));
-      return;
-    }
-    rules = std::move(attempt.rules);
-    if (cacheable) rule_cache::save(cache.dir, key, rules.get(), warnings_);
-  }
-  drop_relocations(rules.get());
-  std::map<std::pair<std::string, std::string>, std::size_t> index;
-  for (std::size_t i = 0; i < rules_.size(); ++i) index.emplace(std::pair{rules_[i].ns, rules_[i].name}, i);
-  std::vector<std::size_t> mapping;
-  const YR_RULE* rule = nullptr;
-  yr_rules_foreach(rules.get(), rule) {
-    const auto it = index.find({rule->ns->name, rule->identifier});
-    if (it == index.end()) return;
-    mapping.push_back(it->second);
-  }
+  if (!prefilter.non_mz_sources) return;
+  // Every file is otherwise scanned with the whole set, which costs time
+  // only.
+  RulesPtr rules = subset_rules(*prefilter.non_mz_sources, cache, "not beginning with MZ", warnings_);
+  if (!rules) return;
+  auto mapping = index_in(rules.get(), rules_);
+  if (!mapping) return;
   non_mz_handle_ = rules.release();
-  non_mz_index_ = std::move(mapping);
+  non_mz_index_ = std::move(*mapping);
   non_mz_gate_summary_.admits_all_ = prefilter.non_mz_gate.admits_all();
   non_mz_gate_summary_.reason_ = prefilter.non_mz_gate.reason();
   non_mz_gate_ = std::make_unique<const RuleGate>(std::move(prefilter.non_mz_gate));
+  // With the set for MZ files beside it, the whole set is freed (MZ files
+  // then take two passes); else MZ files are scanned with the whole set.
+  RulesPtr mz = subset_rules(*prefilter.mz_sources, cache, "beginning with MZ", warnings_);
+  if (!mz) return;
+  auto mz_mapping = index_in(mz.get(), rules_);
+  if (!mz_mapping) return;
+  mz_handle_ = mz.release();
+  mz_index_ = std::move(*mz_mapping);
+  in_mz_set_.assign(rules_.size(), false);
+  for (std::size_t i : mz_index_) in_mz_set_[i] = true;
+  mz_gate_ = std::make_unique<const RuleGate>(std::move(prefilter.mz_gate));
+  // Meta points into the sets kept (the two copies of a rule's meta are
+  // the same text: only conditions are rewritten).
+  for (const auto& [handle, index] : {std::pair{non_mz_handle_, &non_mz_index_}, std::pair{mz_handle_, &mz_index_}}) {
+    std::size_t k = 0;
+    const YR_RULE* rule = nullptr;
+    yr_rules_foreach(static_cast<YR_RULES*>(handle), rule) { rules_[(*index)[k++]].meta = meta_of(rule); }
+  }
+  yr_rules_destroy(static_cast<YR_RULES*>(rules_handle_));
+  rules_handle_ = nullptr;
 }
 
 const RuleGate& compiled_gate(const CompiledRules& rules) { return *rules.gate_; }
@@ -503,7 +553,7 @@ const RuleGate& compiled_gate(const CompiledRules& rules) { return *rules.gate_;
 std::size_t relocation_entries(const CompiledRules& rules) {
   std::size_t n = 0;
 #if YR_MAJOR_VERSION == 4 && YR_MINOR_VERSION == 2
-  for (void* handle : {rules.rules_handle_, rules.non_mz_handle_}) {
+  for (void* handle : {rules.rules_handle_, rules.non_mz_handle_, rules.mz_handle_}) {
     if (handle == nullptr) continue;
     for (const YR_RELOC* r = static_cast<YR_RULES*>(handle)->arena->reloc_list_head; r != nullptr; r = r->next) ++n;
   }
@@ -516,6 +566,7 @@ std::size_t relocation_entries(const CompiledRules& rules) {
 CompiledRules::~CompiledRules() {
   if (rules_handle_ != nullptr) yr_rules_destroy(static_cast<YR_RULES*>(rules_handle_));
   if (non_mz_handle_ != nullptr) yr_rules_destroy(static_cast<YR_RULES*>(non_mz_handle_));
+  if (mz_handle_ != nullptr) yr_rules_destroy(static_cast<YR_RULES*>(mz_handle_));
 }
 
 namespace {
@@ -529,6 +580,9 @@ struct ScannerSlot {
   YaraScanResult* current = nullptr;
   // Set by scan_memory: record each matching rule's first string address.
   bool want_addresses = false;
+  // Set for a pass: rules (indexed as CompiledRules::rules()) whose match
+  // in this set is not reported.
+  const std::vector<bool>* skip = nullptr;
 };
 
 // False when libyara cannot create the scanner (out of memory); the slot
@@ -549,7 +603,9 @@ bool open_slot(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t
           // Rules live in one array in compile order, so the offset is the
           // index into the set's rules.
           const auto i = static_cast<std::size_t>(rule - s->rules->rules_table);
-          s->current->matched.push_back(s->index != nullptr ? (*s->index)[i] : i);
+          const std::size_t index = s->index != nullptr ? (*s->index)[i] : i;
+          if (s->skip != nullptr && (*s->skip)[index]) return CALLBACK_CONTINUE;
+          s->current->matched.push_back(index);
           if (s->want_addresses) {
             std::optional<std::uint64_t> first;
             const YR_STRING* string = nullptr;
@@ -598,23 +654,113 @@ bool begins_with_mz(ByteView head) { return head.size() >= 2 && head[0] == 'M' &
 
 struct YaraScanner::Impl {
   std::shared_ptr<const CompiledRules> rules;
-  ScannerSlot all;
-  // For files not beginning with "MZ", when the set was split.
+  // The whole set, when it is kept.
+  std::optional<ScannerSlot> all;
+  // For files not beginning with "MZ", when the set was split; without
+  // the whole set, every file's first pass.
   std::optional<ScannerSlot> non_mz;
+  // The second pass of an MZ file, beside non_mz, when the whole set is
+  // not kept.
+  std::optional<ScannerSlot> mz;
   int timeout_s = 0;
   bool use_gate = true;
+
+  // One scan of a buffer (or of memory blocks) with one set.
+  struct Pass {
+    ScannerSlot* slot = nullptr;
+    const RuleGate* gate = nullptr;
+    // Rules whose result from this set does not count (in_mz_set_).
+    const std::vector<bool>* skip = nullptr;
+  };
+  // The passes a file needs: the whole set; or the non-MZ set alone for a
+  // file not beginning with "MZ"; or both split sets (the rules in both
+  // counted from the MZ one). Without the gate, a file not beginning with
+  // "MZ" meets every rule too.
+  std::size_t passes(bool not_mz, std::array<Pass, 2>& out) {
+    const CompiledRules& r = *rules;
+    if (all) {
+      const bool split = use_gate && non_mz && not_mz;
+      out[0] = split ? Pass{&*non_mz, r.non_mz_gate_.get(), nullptr} : Pass{&*all, r.gate_.get(), nullptr};
+      return 1;
+    }
+    const bool mz_pass = !not_mz || !use_gate;
+    out[0] = Pass{&*non_mz, r.non_mz_gate_.get(), mz_pass ? &r.in_mz_set_ : nullptr};
+    if (!mz_pass) return 1;
+    out[1] = Pass{&*mz, r.mz_gate_.get(), nullptr};
+    return 2;
+  }
+
+  // The timeout for a pass begun `elapsed` after the scan: what is left
+  // of timeout_s (0: none), at least 1 s; 0 when nothing is left.
+  int timeout_left(std::chrono::steady_clock::duration elapsed) const {
+    if (timeout_s == 0) return 0;
+    const auto spent = std::chrono::duration_cast<std::chrono::seconds>(elapsed).count();
+    return spent >= timeout_s ? -1 : timeout_s - static_cast<int>(spent);
+  }
+
+  void define_externals(YR_SCANNER* s, const ScanExternals& externals) const {
+    if (!rules->uses_externals()) return;
+    const auto values = externals.values();
+    for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
+      // A name with an embedded NUL is cut there for YARA's C strings.
+      yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
+    }
+  }
 };
+
+namespace {
+
+std::string scan_error(int rc, int timeout_s) {
+  switch (rc) {
+    case ERROR_SUCCESS:
+      return {};
+    case ERROR_SCAN_TIMEOUT:
+      return "YARA scan timed out after " + std::to_string(timeout_s) + " s";
+    case ERROR_INSUFFICIENT_MEMORY:
+      return "YARA ran out of memory";
+    default:
+      return "YARA scan failed (libyara error " + std::to_string(rc) + ")";
+  }
+}
+
+// Matches in rule order (two passes report two runs of it), with their
+// first addresses when recorded.
+void sort_matches(YaraScanResult& result) {
+  if (std::is_sorted(result.matched.begin(), result.matched.end())) return;
+  if (result.first_address.empty()) {
+    std::sort(result.matched.begin(), result.matched.end());
+    return;
+  }
+  std::vector<std::pair<std::size_t, std::optional<std::uint64_t>>> both;
+  for (std::size_t i = 0; i < result.matched.size(); ++i) both.emplace_back(result.matched[i], result.first_address[i]);
+  std::sort(both.begin(), both.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (std::size_t i = 0; i < both.size(); ++i) {
+    result.matched[i] = both[i].first;
+    result.first_address[i] = both[i].second;
+  }
+}
+
+}  // namespace
 
 YaraScanner::YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s, bool use_gate)
     : impl_(std::make_unique<Impl>()) {
   impl_->rules = std::move(rules);
   impl_->timeout_s = timeout_s;
   impl_->use_gate = use_gate;
-  open_slot_or_throw(impl_->all, static_cast<YR_RULES*>(impl_->rules->rules_handle_), nullptr, timeout_s);
-  if (use_gate && impl_->rules->non_mz_handle_ != nullptr) {
+  const CompiledRules& r = *impl_->rules;
+  if (r.rules_handle_ != nullptr) {
+    impl_->all.emplace();
+    open_slot_or_throw(*impl_->all, static_cast<YR_RULES*>(r.rules_handle_), nullptr, timeout_s);
+  }
+  // Without the whole set, both split sets are needed with or without the
+  // gate.
+  if (r.non_mz_handle_ != nullptr && (use_gate || !impl_->all)) {
     impl_->non_mz.emplace();
-    open_slot_or_throw(*impl_->non_mz, static_cast<YR_RULES*>(impl_->rules->non_mz_handle_),
-                       &impl_->rules->non_mz_index_, timeout_s);
+    open_slot_or_throw(*impl_->non_mz, static_cast<YR_RULES*>(r.non_mz_handle_), &r.non_mz_index_, timeout_s);
+  }
+  if (!impl_->all) {
+    impl_->mz.emplace();
+    open_slot_or_throw(*impl_->mz, static_cast<YR_RULES*>(r.mz_handle_), &r.mz_index_, timeout_s);
   }
 }
 
@@ -627,66 +773,59 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
   // head) needs only the rules that do not require it, and meets only
   // their checks.
   const bool not_mz = header.size() >= 2 ? !begins_with_mz(header) : bytes.size() < 2;
-  const bool split = impl_->use_gate && impl_->non_mz && not_mz;
-  ScannerSlot& slot = split ? *impl_->non_mz : impl_->all;
-  const RuleGate& gate = split ? *impl_->rules->non_mz_gate_ : compiled_gate(*impl_->rules);
-  if (impl_->use_gate && !gate.admits(bytes.size(), header, externals)) {
-    result.gated = true;
-    return result;
-  }
-  // No rule left for such files. (The gate has ruled them out already: it
-  // has no check.)
-  if (split && impl_->rules->non_mz_index_.empty()) {
-    result.gated = true;
-    return result;
-  }
-  YR_SCANNER* s = slot.scanner.get();
-  if (s == nullptr) {
-    // Not recreated after an abandoned scan (below).
-    result.error = "YARA scanner unavailable (libyara could not create one)";
-    return result;
-  }
-  if (impl_->rules->uses_externals()) {
-    const auto values = externals.values();
-    for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
-      // A name with an embedded NUL is cut there for YARA's C strings.
-      yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
+  std::array<Impl::Pass, 2> passes;
+  const std::size_t n = impl_->passes(not_mz, passes);
+  const auto start = std::chrono::steady_clock::now();
+  bool scanned = false;
+  for (std::size_t p = 0; p < n; ++p) {
+    Impl::Pass& pass = passes[p];
+    if (impl_->use_gate && !pass.gate->admits(bytes.size(), header, externals)) continue;
+    // No rule left for such files. (The gate has ruled them out already: it
+    // has no check.)
+    if (pass.slot == &*impl_->non_mz && impl_->rules->non_mz_index_.empty()) continue;
+    scanned = true;
+    ScannerSlot& slot = *pass.slot;
+    YR_SCANNER* s = slot.scanner.get();
+    if (s == nullptr) {
+      // Not recreated after an abandoned scan (below).
+      result.error = "YARA scanner unavailable (libyara could not create one)";
+      break;
     }
-  }
-  slot.current = &result;
-  int rc = ERROR_SUCCESS;
-  bool finished = true;
-  if (mapped) {
-    finished = scan_mapping(s, bytes, rc);
-  } else {
-    rc = yr_scanner_scan_mem(s, bytes.data(), bytes.size());
-  }
-  slot.current = nullptr;
-  if (!finished) {
-    // The scan was left in the middle, without libyara's clean-up of the
-    // scanner's matches and flags: it starts over with a new scanner
-    // (module data loaded for this file, if any, is not freed).
-    result.matched.clear();
-    // (A page the kernel cannot read, an I/O error, faults the same way;
-    // truncation is what another local user can cause at will.)
-    result.error = "file shrank while being scanned";
-    free_abandoned_scan(s);
-    open_slot(slot, slot.rules, slot.index, impl_->timeout_s);
-    return result;
-  }
-  switch (rc) {
-    case ERROR_SUCCESS:
+    const int timeout = p == 0 ? impl_->timeout_s : impl_->timeout_left(std::chrono::steady_clock::now() - start);
+    if (timeout < 0) {
+      result.error = scan_error(ERROR_SCAN_TIMEOUT, impl_->timeout_s);
       break;
-    case ERROR_SCAN_TIMEOUT:
-      result.error = "YARA scan timed out after " + std::to_string(impl_->timeout_s) + " s";
-      break;
-    case ERROR_INSUFFICIENT_MEMORY:
-      result.error = "YARA ran out of memory";
-      break;
-    default:
-      result.error = "YARA scan failed (libyara error " + std::to_string(rc) + ")";
-      break;
+    }
+    yr_scanner_set_timeout(s, timeout);
+    impl_->define_externals(s, externals);
+    slot.current = &result;
+    slot.skip = pass.skip;
+    int rc = ERROR_SUCCESS;
+    bool finished = true;
+    if (mapped) {
+      finished = scan_mapping(s, bytes, rc);
+    } else {
+      rc = yr_scanner_scan_mem(s, bytes.data(), bytes.size());
+    }
+    slot.current = nullptr;
+    slot.skip = nullptr;
+    if (!finished) {
+      // The scan was left in the middle, without libyara's clean-up of the
+      // scanner's matches and flags: it starts over with a new scanner
+      // (module data loaded for this file, if any, is not freed).
+      result.matched.clear();
+      // (A page the kernel cannot read, an I/O error, faults the same way;
+      // truncation is what another local user can cause at will.)
+      result.error = "file shrank while being scanned";
+      free_abandoned_scan(s);
+      open_slot(slot, slot.rules, slot.index, impl_->timeout_s);
+      return result;
+    }
+    result.error = scan_error(rc, impl_->timeout_s);
+    if (!result.error.empty()) break;
   }
+  result.gated = !scanned;
+  sort_matches(result);
   return result;
 }
 
@@ -729,17 +868,15 @@ YR_MEMORY_BLOCK* first_block(YR_MEMORY_BLOCK_ITERATOR* iterator) {
 
 YaraScanResult YaraScanner::scan_memory(MemoryBlocks& blocks, const ScanExternals& externals) {
   YaraScanResult result;
-  ScannerSlot& slot = impl_->all;
-  YR_SCANNER* s = slot.scanner.get();
-  if (s == nullptr) {
-    result.error = "YARA scanner unavailable (libyara could not create one)";
-    return result;
-  }
-  if (impl_->rules->uses_externals()) {
-    const auto values = externals.values();
-    for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
-      yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
-    }
+  // Every rule: the whole set, or both split sets.
+  std::array<Impl::Pass, 2> passes;
+  std::size_t n = 1;
+  if (impl_->all) {
+    passes[0] = Impl::Pass{&*impl_->all, nullptr, nullptr};
+  } else {
+    passes[0] = Impl::Pass{&*impl_->non_mz, nullptr, &impl_->rules->in_mz_set_};
+    passes[1] = Impl::Pass{&*impl_->mz, nullptr, nullptr};
+    n = 2;
   }
   BlockIteration it;
   it.blocks = &blocks;
@@ -750,30 +887,38 @@ YaraScanResult YaraScanner::scan_memory(MemoryBlocks& blocks, const ScanExternal
     it.table[i].context = &it;
     it.table[i].fetch_data = fetch_block;
   }
-  YR_MEMORY_BLOCK_ITERATOR iterator{};
-  iterator.context = &it;
-  iterator.first = first_block;
-  iterator.next = next_block;
-  iterator.file_size = nullptr;
-  iterator.last_error = ERROR_SUCCESS;
-  slot.current = &result;
-  slot.want_addresses = true;
-  const int rc = yr_scanner_scan_mem_blocks(s, &iterator);
-  slot.want_addresses = false;
-  slot.current = nullptr;
-  switch (rc) {
-    case ERROR_SUCCESS:
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t p = 0; p < n; ++p) {
+    ScannerSlot& slot = *passes[p].slot;
+    YR_SCANNER* s = slot.scanner.get();
+    if (s == nullptr) {
+      result.error = "YARA scanner unavailable (libyara could not create one)";
       break;
-    case ERROR_SCAN_TIMEOUT:
-      result.error = "YARA scan timed out after " + std::to_string(impl_->timeout_s) + " s";
+    }
+    const int timeout = p == 0 ? impl_->timeout_s : impl_->timeout_left(std::chrono::steady_clock::now() - start);
+    if (timeout < 0) {
+      result.error = scan_error(ERROR_SCAN_TIMEOUT, impl_->timeout_s);
       break;
-    case ERROR_INSUFFICIENT_MEMORY:
-      result.error = "YARA ran out of memory";
-      break;
-    default:
-      result.error = "YARA scan failed (libyara error " + std::to_string(rc) + ")";
-      break;
+    }
+    yr_scanner_set_timeout(s, timeout);
+    impl_->define_externals(s, externals);
+    YR_MEMORY_BLOCK_ITERATOR iterator{};
+    iterator.context = &it;
+    iterator.first = first_block;
+    iterator.next = next_block;
+    iterator.file_size = nullptr;
+    iterator.last_error = ERROR_SUCCESS;
+    slot.current = &result;
+    slot.skip = passes[p].skip;
+    slot.want_addresses = true;
+    const int rc = yr_scanner_scan_mem_blocks(s, &iterator);
+    slot.want_addresses = false;
+    slot.skip = nullptr;
+    slot.current = nullptr;
+    result.error = scan_error(rc, impl_->timeout_s);
+    if (!result.error.empty()) break;
   }
+  sort_matches(result);
   return result;
 }
 

@@ -165,7 +165,11 @@ int fuzz_rules(const std::uint8_t* data, std::size_t size) {
   // external-variable tests may compare with.
   const RuleGate& gate = compiled_gate(**rules);
   if (gate.admits_all() && (*rules)->non_mz_rules() < 0) return 0;
-  YaraScanner every(*rules, 0, false);
+  // The reference: one whole set, no gate, no split.
+  auto whole = CompiledRules::compile({RuleSource{"fuzz.yar", std::string(text), ""}}, {}, std::nullopt);
+  check(bool(whole), "a set that compiles split compiles whole");
+  YaraScanner every(*whole, 0, false);
+  YaraScanner ungated(*rules, 0, false);
   YaraScanner prefiltered(*rules);
   static const std::string kFiles[] = {"",
                                        "M",
@@ -192,6 +196,7 @@ int fuzz_rules(const std::uint8_t* data, std::size_t size) {
     std::sort(expected.begin(), expected.end());
     std::sort(got.begin(), got.end());
     check(got == expected, "the prefilter changes no verdict");
+    check(ungated.scan(file, ext).matched == expected, "the split sets hold every rule");
     if (!gate.admits(file.size(), file, ext)) check(expected.empty(), "the gate rules out only files no rule matches");
   }
   return 0;
