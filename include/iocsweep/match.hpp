@@ -228,7 +228,8 @@ class CompiledRules {
   std::vector<std::size_t> mz_index_;
   std::vector<bool> in_mz_set_;
   std::unique_ptr<const RuleGate> mz_gate_;
-  // Reads the sources for the gate and compiles the non-MZ set.
+  // Reads the sources for the gate and compiles the split sets (the
+  // non-MZ set, and the MZ set beside it, which frees the whole set).
   void prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
                          std::optional<std::size_t> non_mz_min_rules);
   // Fills rules_ and the rule counts of rulesets_ from rules_handle_.

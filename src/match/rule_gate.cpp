@@ -977,17 +977,17 @@ std::vector<RuleSource> sources_without(const std::vector<RuleSource>& sources, 
     std::set<std::string> used;
     for (const ParsedRule& rule : parsed[s].rules) {
       if (left_out[i++]) continue;
+      if (!pe_false) {
+        kept_rules += sources[s].text.substr(rule.begin, rule.end - rule.begin) + "\n";
+        used.insert(rule.identifiers.begin(), rule.identifiers.end());
+        continue;
+      }
       // Its pe terms are false for every file this set is for: written as
       // `false`, so a source whose kept rules only read pe there does not
       // import pe (libyara's pe module sets its hundreds of constants for
       // every file it scans, PE or not).
       std::string kept;
       std::size_t at = rule.begin;
-      if (!pe_false) {
-        kept_rules += sources[s].text.substr(at, rule.end - at) + "\n";
-        used.insert(rule.identifiers.begin(), rule.identifiers.end());
-        continue;
-      }
       for (const auto& [from, to] : rule.pe_terms) {
         kept += sources[s].text.substr(at, from - at) + false_keeping_strings(sources[s].text.substr(from, to - from));
         at = to;

@@ -134,7 +134,7 @@ bool may_read_external(std::string_view text, std::string_view name);
 const RuleGate& compiled_gate(const CompiledRules& rules);
 
 /// Relocation entries libyara still keeps for `rules`' compiled sets (the
-/// whole set and the one for non-MZ files), which CompiledRules frees once
+/// whole set, or the ones for non-MZ and MZ files), which CompiledRules frees once
 /// each set is complete and saved: for tests.
 std::size_t relocation_entries(const CompiledRules& rules);
 

@@ -690,21 +690,37 @@ struct YaraScanner::Impl {
     return 2;
   }
 
-  // The timeout for a pass begun `elapsed` after the scan: what is left
-  // of timeout_s (0: none), at least 1 s; 0 when nothing is left.
-  int timeout_left(std::chrono::steady_clock::duration elapsed) const {
-    if (timeout_s == 0) return 0;
-    const auto spent = std::chrono::duration_cast<std::chrono::seconds>(elapsed).count();
-    return spent >= timeout_s ? -1 : timeout_s - static_cast<int>(spent);
-  }
-
-  void define_externals(YR_SCANNER* s, const ScanExternals& externals) const {
-    if (!rules->uses_externals()) return;
-    const auto values = externals.values();
-    for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
-      // A name with an embedded NUL is cut there for YARA's C strings.
-      yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
+  // Readies `slot`'s scanner for a pass that begins at `now` of a scan
+  // that began at `start` (the first pass: now == start): the timeout
+  // left of timeout_s, the externals. Null, with result.error said, when
+  // the pass cannot run: no scanner, or no time left.
+  YR_SCANNER* begin_pass(ScannerSlot& slot, std::chrono::steady_clock::time_point start, const ScanExternals& externals,
+                         YaraScanResult& result) const {
+    YR_SCANNER* s = slot.scanner.get();
+    if (s == nullptr) {
+      // Not recreated after an abandoned scan.
+      result.error = "YARA scanner unavailable (libyara could not create one)";
+      return nullptr;
     }
+    int timeout = timeout_s;
+    if (timeout_s != 0) {
+      const auto spent =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
+      if (spent >= timeout_s) {
+        result.error = "YARA scan timed out after " + std::to_string(timeout_s) + " s";
+        return nullptr;
+      }
+      timeout = timeout_s - static_cast<int>(spent);
+    }
+    yr_scanner_set_timeout(s, timeout);
+    if (rules->uses_externals()) {
+      const auto values = externals.values();
+      for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
+        // A name with an embedded NUL is cut there for YARA's C strings.
+        yr_scanner_define_string_variable(s, kExternalNames[i], values[i]->c_str());
+      }
+    }
+    return s;
   }
 };
 
@@ -785,19 +801,8 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
     if (pass.slot == &*impl_->non_mz && impl_->rules->non_mz_index_.empty()) continue;
     scanned = true;
     ScannerSlot& slot = *pass.slot;
-    YR_SCANNER* s = slot.scanner.get();
-    if (s == nullptr) {
-      // Not recreated after an abandoned scan (below).
-      result.error = "YARA scanner unavailable (libyara could not create one)";
-      break;
-    }
-    const int timeout = p == 0 ? impl_->timeout_s : impl_->timeout_left(std::chrono::steady_clock::now() - start);
-    if (timeout < 0) {
-      result.error = scan_error(ERROR_SCAN_TIMEOUT, impl_->timeout_s);
-      break;
-    }
-    yr_scanner_set_timeout(s, timeout);
-    impl_->define_externals(s, externals);
+    YR_SCANNER* s = impl_->begin_pass(slot, start, externals, result);
+    if (s == nullptr) break;
     slot.current = &result;
     slot.skip = pass.skip;
     int rc = ERROR_SUCCESS;
@@ -890,18 +895,8 @@ YaraScanResult YaraScanner::scan_memory(MemoryBlocks& blocks, const ScanExternal
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t p = 0; p < n; ++p) {
     ScannerSlot& slot = *passes[p].slot;
-    YR_SCANNER* s = slot.scanner.get();
-    if (s == nullptr) {
-      result.error = "YARA scanner unavailable (libyara could not create one)";
-      break;
-    }
-    const int timeout = p == 0 ? impl_->timeout_s : impl_->timeout_left(std::chrono::steady_clock::now() - start);
-    if (timeout < 0) {
-      result.error = scan_error(ERROR_SCAN_TIMEOUT, impl_->timeout_s);
-      break;
-    }
-    yr_scanner_set_timeout(s, timeout);
-    impl_->define_externals(s, externals);
+    YR_SCANNER* s = impl_->begin_pass(slot, start, externals, result);
+    if (s == nullptr) break;
     YR_MEMORY_BLOCK_ITERATOR iterator{};
     iterator.context = &it;
     iterator.first = first_block;
