@@ -9,6 +9,9 @@ load and page cache), each command once untimed first:
   yara          yara -C -N -r -p THREADS with DIR/yara/*.yar precompiled by yarac
                 (each file in its own namespace, as iocsweep compiles them; the
                 externals iocsweep defines, empty)
+  yara-f        the same with -f, yara's fast matching mode (a string whose
+                condition needs only whether it matched stops at its first
+                match; iocsweep scans files so); not run unless asked for
   rules         iocsweep scan --no-builtin --rules DIR/yara --archives off
                 (the same rules; iocsweep also hashes every file)
   sb            iocsweep scan --no-builtin --signature-base DIR --archives off
@@ -82,6 +85,7 @@ def main():
                   "-o", "/dev/null"]
         cases = {
             "yara": ["yara", "-C", "-N", "-r", "-w", "-p", str(args.threads), *externals(), compiled],
+            "yara-f": ["yara", "-C", "-N", "-r", "-w", "-f", "-p", str(args.threads), *externals(), compiled],
             "rules": [*common, "--rules", rules_dir, "--archives", "off"],
             "sb": [*common, "--signature-base", sb, "--archives", "off"],
             "sb+archives": [*common, "--signature-base", sb],

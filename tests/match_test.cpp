@@ -7,9 +7,12 @@
 #include <unistd.h>
 #include <yara.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -135,6 +138,119 @@ TEST_F(MatchTest, MemoryIsScannedAsLibyaraScansAProcess) {
   EXPECT_EQ(g.matched.size(), 2u);  // marker and no_strings (no MZ before the match)
   // File scans are unchanged by a memory scan before them.
   EXPECT_TRUE(scanner.scan(bytes_of("NEEDLE-ONE"), {}).first_address.empty());
+}
+
+// libyara's fast mode (StringMatches::kWhatConditionsNeed, the default)
+// stops a string at its first match only when the condition needs no
+// more. Conditions that count, locate, measure or loop over matches, and
+// hex strings long enough to be matched in chained pieces, must give the
+// verdicts of a scan that records every match.
+TEST_F(MatchTest, FirstMatchOnlyWhereConditionsNeedNoMore) {
+  auto rules = CompiledRules::compile(
+      {{"fast.yar",
+        "rule count_two { strings: $a = \"ab\" condition: $a and #a == 2 }\n"
+        "rule count_three { strings: $a = \"ab\" condition: $a and #a == 3 }\n"
+        "rule second_at { strings: $a = \"ab\" condition: $a and @a[2] == 10 }\n"
+        "rule at_ten { strings: $a = \"ab\" condition: $a at 10 }\n"
+        "rule in_range { strings: $a = \"ab\" condition: $a in (5..12) }\n"
+        "rule loop { strings: $a = \"ab\" condition: for any i in (1..#a) : (@a[i] == 10) }\n"
+        "rule of_loop { strings: $a = \"ab\" $b = \"cd\" condition: for all of them : (# >= 2) }\n"
+        "rule length { strings: $r = /ab+/ condition: $r and !r[2] == 4 }\n"
+        "rule chain_count { strings: $c = { 61 62 [250-300] 63 64 } condition: #c == 2 }\n"
+        "rule chain_found { strings: $c = { 61 62 [250-300] 63 64 } condition: $c }\n"
+        "rule found { strings: $a = \"ab\" condition: $a }\n",
+        ""}});
+  ASSERT_TRUE(rules) << rules.error().message;
+  // "ab" at 0 and "abbb" at 10 (two matches of $a; /ab+/ is 4 long at
+  // 10), "cd" at 280 and 290: $c matches from each "ab", twice.
+  std::string data(600, '.');
+  data.replace(0, 2, "ab");
+  data.replace(10, 4, "abbb");
+  data.replace(280, 2, "cd");
+  data.replace(290, 2, "cd");
+  const std::set<std::string> expected = {"count_two", "second_at", "at_ten",      "in_range",    "loop",
+                                          "of_loop",   "length",    "chain_count", "chain_found", "found"};
+  for (const StringMatches mode : {StringMatches::kWhatConditionsNeed, StringMatches::kEvery}) {
+    YaraScanner scanner(*rules, 0, true, mode);
+    const auto r = scanner.scan(bytes_of(data), {});
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    std::set<std::string> got;
+    for (const std::size_t i : r.matched) got.insert((*rules)->rules()[i].name);
+    EXPECT_EQ(got, expected) << (mode == StringMatches::kEvery ? "every match" : "fast mode");
+  }
+}
+
+// The same on generated rules and files: each rule's strings used through
+// a random mix of the forms above, over files of few distinct bytes (so
+// strings match many times), scanned both ways.
+TEST_F(MatchTest, FirstMatchOnlyGivesTheVerdictsOfEveryMatch) {
+  std::mt19937 r(20261207);
+  const auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(r); };
+  static const char* kStrings[] = {"$a = \"ab\"",        "$b = \"b\" nocase", "$c = { 61 62 [210-260] 61 }",
+                                   "$d = /a[ab]{1,3}b/", "$e = \"ab\" wide",  "$f = \"ba\" xor(1-2)"};
+  const auto term = [&](char s) -> std::string {
+    const std::string id(1, s);
+    const std::string k = std::to_string(pick(4));
+    switch (pick(10)) {
+      case 0:
+        return "#" + id + (pick(2) ? " == " : " > ") + k;
+      case 1:
+        return "@" + id + "[" + std::to_string(1 + pick(3)) + "] < " + std::to_string(pick(300));
+      case 2:
+        return "$" + id + " at " + std::to_string(pick(40));
+      case 3:
+        return "$" + id + " in (" + k + ".." + std::to_string(pick(300)) + ")";
+      case 4:
+        return "!" + id + "[1] == " + std::to_string(1 + pick(5));
+      case 5:
+        return "for any i in (1..#" + id + ") : (@" + id + "[i] % 5 == " + std::to_string(pick(5)) + ")";
+      default:
+        return (pick(5) == 0 ? "not $" : "$") + id;
+    }
+  };
+  int rules_matched = 0, rules_not = 0, checked = 0;
+  for (int set = 0; set < (test::kSanitizerBuild ? 40 : 150); ++set) {
+    std::string text;
+    for (int i = 0; i < 6; ++i) {
+      // Two or three of the strings, each used once or twice.
+      std::vector<int> ids;
+      while (ids.size() < 2u + static_cast<unsigned>(pick(2))) {
+        const int id = pick(static_cast<int>(std::size(kStrings)));
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+      }
+      std::string strings, condition;
+      for (const int id : ids) {
+        strings += std::string(kStrings[id]) + " ";
+        for (int use = 0; use < 1 + pick(2); ++use) {
+          if (!condition.empty()) condition += pick(2) ? " and " : " or ";
+          condition += "(" + term(kStrings[id][1]) + ")";
+        }
+      }
+      if (pick(4) == 0) condition = "(" + condition + ") or " + std::to_string(1 + pick(2)) + " of them";
+      text += "rule g" + std::to_string(i) + " { strings: " + strings + "condition: " + condition + " }\n";
+    }
+    auto rules = CompiledRules::compile({{"gen.yar", text, ""}});
+    ASSERT_TRUE(rules) << rules.error().message << "\n" << text;
+    YaraScanner fast(*rules);
+    YaraScanner every(*rules, 0, true, StringMatches::kEvery);
+    for (int f = 0; f < 20; ++f) {
+      std::string data;
+      const int len = pick(700);
+      static const char kBytes[] = {'a', 'b', 'B', '.', '\0', 'a' ^ 1, 'b' ^ 2};
+      for (int i = 0; i < len; ++i) data += kBytes[pick(static_cast<int>(std::size(kBytes)))];
+      const auto expected = every.scan(bytes_of(data), {});
+      const auto got = fast.scan(bytes_of(data), {});
+      ASSERT_TRUE(expected.error.empty()) << expected.error;
+      ASSERT_EQ(got.matched, expected.matched) << text << "file of " << data.size() << " bytes: " << to_hex(data);
+      ++checked;
+      rules_matched += static_cast<int>(expected.matched.size());
+      rules_not += 6 - static_cast<int>(expected.matched.size());
+    }
+  }
+  // Both verdicts, often.
+  EXPECT_GT(rules_matched, checked);
+  EXPECT_GT(rules_not, checked);
+  std::printf("%d files, %d rule matches, %d rules not matching\n", checked, rules_matched, rules_not);
 }
 
 TEST_F(MatchTest, InvalidRuleReportsSourceAndLine) {

@@ -551,7 +551,7 @@ TEST_F(RuleGateWithYara, PeValuesAreReadAsLibyaraEvaluatesThem) {
     EXPECT_EQ((*both)->mz_rules(), 2) << shape;
     auto reference = CompiledRules::compile({RuleSource{"t.yar", two, ""}}, {}, std::nullopt);
     ASSERT_TRUE(reference) << shape;
-    YaraScanner whole(*reference, 0, false);
+    YaraScanner whole(*reference, 0, false, StringMatches::kEvery);
     YaraScanner split(*both);
     for (const std::string& base : others) {
       for (const std::string& f : {base, base + "bb", "MZ" + base + "bb"}) {
@@ -760,10 +760,11 @@ TEST_F(RuleGateWithYara, NeverRulesOutAFileLibyaraWouldMatch) {
       ++refused;
       continue;
     }
-    // The reference: one whole set, no gate, no split.
+    // The reference: one whole set, no gate, no split, every match
+    // recorded (plain yara).
     auto reference = CompiledRules::compile(sources, {}, std::nullopt);
     ASSERT_TRUE(reference) << text;
-    YaraScanner every(*reference, 0, false);
+    YaraScanner every(*reference, 0, false, StringMatches::kEvery);
     // Without the gate, the split sets together report what the whole
     // set does.
     YaraScanner ungated(*rules, 0, false);
@@ -846,11 +847,12 @@ TEST_F(RuleGateWithYara, SignatureBaseGivesTheSameVerdictsThroughThePrefilter) {
   const long mz = (*rules)->mz_rules();
   ASSERT_GT(mz, 0) << "signature-base has no set for MZ files";
   ASSERT_GE(static_cast<std::size_t>(non_mz + mz), (*rules)->rules().size());
-  // The reference: one whole set, no gate, no split.
+  // The reference: one whole set, no gate, no split, every match
+  // recorded (plain yara).
   auto reference = CompiledRules::compile(sources, {}, std::nullopt);
   ASSERT_TRUE(reference) << reference.error().message;
   ASSERT_EQ((*reference)->rules().size(), (*rules)->rules().size());
-  YaraScanner every(*reference, 0, false);
+  YaraScanner every(*reference, 0, false, StringMatches::kEvery);
   YaraScanner prefiltered(*rules);
   std::mt19937 r(20261204);
   const auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(r); };
@@ -874,7 +876,12 @@ TEST_F(RuleGateWithYara, SignatureBaseGivesTheSameVerdictsThroughThePrefilter) {
     const std::string& head = kHeads[pick(std::size(kHeads))];
     std::string bytes = head;
     const std::size_t n = 1 + pick(40);
-    for (std::size_t i = 0; i < n; ++i) bytes += literals[pick(literals.size())] + (pick(2) ? "\n" : " ");
+    // Now and then a literal several times over, for the conditions that
+    // count matches (which fast mode must still count in full).
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string& l = literals[pick(literals.size())];
+      for (std::size_t k = pick(4) == 0 ? 2 + pick(6) : 1; k > 0; --k) bytes += l + (pick(2) ? "\n" : " ");
+    }
     const auto& name = kNames[pick(std::size(kNames))];
     ScanExternals ext;
     ext.filename = name[0];

@@ -269,14 +269,28 @@ class MemoryBlocks {
   virtual ByteView fetch(std::size_t i) = 0;
 };
 
+/// How many matches of each string a file scan records.
+enum class StringMatches {
+  /// libyara's fast mode: a string that its rule's condition uses only for
+  /// whether it matched (`$a`, `any of them`; never counted, located or
+  /// measured, nor in a `for ... of` loop, as libyara's compiler marks it)
+  /// stops at its first match. The verdicts are kEvery's; the match notebook
+  /// and the work are smaller on files where such a string matches often.
+  kWhatConditionsNeed,
+  /// Every match, as plain `yara` records them (the tests' reference).
+  kEvery,
+};
+
 /// One worker's scanner: a YR_SCANNER kept for the life of the worker.
 /// Not thread-safe; one per thread.
 class YaraScanner {
  public:
   /// `timeout_s` of 0 means no per-file timeout. With `use_gate`, files
   /// the rules' gate rules out are not scanned (the verdict is the same:
-  /// no rule matches them).
-  explicit YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s = 0, bool use_gate = true);
+  /// no rule matches them). `matches` applies to scan(); scan_memory()
+  /// records every match (it reports where the first one is).
+  explicit YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s = 0, bool use_gate = true,
+                       StringMatches matches = StringMatches::kWhatConditionsNeed);
   ~YaraScanner();
   YaraScanner(const YaraScanner&) = delete;
   YaraScanner& operator=(const YaraScanner&) = delete;

@@ -585,6 +585,11 @@ struct ScannerSlot {
   const std::vector<bool>* skip = nullptr;
 };
 
+// Only matching rules are reported. libyara's own SIGBUS guard is never
+// used: it is not thread-safe (see FaultGuard); scan_mapping guards mapped
+// files instead. (begin_pass adds fast mode for each pass that may use it.)
+constexpr int kScanFlags = SCAN_FLAGS_REPORT_RULES_MATCHING | SCAN_FLAGS_NO_TRYCATCH;
+
 // False when libyara cannot create the scanner (out of memory); the slot
 // then has none.
 bool open_slot(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t>* index, int timeout_s) {
@@ -636,10 +641,7 @@ bool open_slot(ScannerSlot& slot, YR_RULES* rules, const std::vector<std::size_t
         return CALLBACK_CONTINUE;
       },
       &slot);
-  // Only matching rules are reported. libyara's own SIGBUS guard is never
-  // used: it is not thread-safe (see FaultGuard); scan_mapping guards
-  // mapped files instead.
-  yr_scanner_set_flags(raw, SCAN_FLAGS_REPORT_RULES_MATCHING | SCAN_FLAGS_NO_TRYCATCH);
+  yr_scanner_set_flags(raw, kScanFlags);
   yr_scanner_set_timeout(raw, timeout_s);
   return true;
 }
@@ -664,6 +666,7 @@ struct YaraScanner::Impl {
   std::optional<ScannerSlot> mz;
   int timeout_s = 0;
   bool use_gate = true;
+  StringMatches matches = StringMatches::kWhatConditionsNeed;
 
   // One scan of a buffer (or of memory blocks) with one set.
   struct Pass {
@@ -692,10 +695,12 @@ struct YaraScanner::Impl {
 
   // Readies `slot`'s scanner for a pass that begins at `now` of a scan
   // that began at `start` (the first pass: now == start): the timeout
-  // left of timeout_s, the externals. Null, with result.error said, when
-  // the pass cannot run: no scanner, or no time left.
+  // left of timeout_s, the externals, and which matches are recorded
+  // (every one for `memory`, whose first address is reported). Null, with
+  // result.error said, when the pass cannot run: no scanner, or no time
+  // left.
   YR_SCANNER* begin_pass(ScannerSlot& slot, std::chrono::steady_clock::time_point start, const ScanExternals& externals,
-                         YaraScanResult& result) const {
+                         YaraScanResult& result, bool memory) const {
     YR_SCANNER* s = slot.scanner.get();
     if (s == nullptr) {
       // Not recreated after an abandoned scan.
@@ -713,6 +718,10 @@ struct YaraScanner::Impl {
       timeout = timeout_s - static_cast<int>(spent);
     }
     yr_scanner_set_timeout(s, timeout);
+    // Fast mode stops a string at its first match only where libyara's
+    // compiler saw that the condition needs no more (STRING_FLAGS_SINGLE_MATCH).
+    const bool fast = !memory && matches == StringMatches::kWhatConditionsNeed;
+    yr_scanner_set_flags(s, fast ? kScanFlags | SCAN_FLAGS_FAST_MODE : kScanFlags);
     if (rules->uses_externals()) {
       const auto values = externals.values();
       for (std::size_t i = 0; i < std::size(kExternalNames); ++i) {
@@ -758,11 +767,13 @@ void sort_matches(YaraScanResult& result) {
 
 }  // namespace
 
-YaraScanner::YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s, bool use_gate)
+YaraScanner::YaraScanner(std::shared_ptr<const CompiledRules> rules, int timeout_s, bool use_gate,
+                         StringMatches matches)
     : impl_(std::make_unique<Impl>()) {
   impl_->rules = std::move(rules);
   impl_->timeout_s = timeout_s;
   impl_->use_gate = use_gate;
+  impl_->matches = matches;
   const CompiledRules& r = *impl_->rules;
   if (r.rules_handle_ != nullptr) {
     impl_->all.emplace();
@@ -801,7 +812,7 @@ YaraScanResult YaraScanner::scan(ByteView bytes, const ScanExternals& externals,
     if (pass.slot == &*impl_->non_mz && impl_->rules->non_mz_index_.empty()) continue;
     scanned = true;
     ScannerSlot& slot = *pass.slot;
-    YR_SCANNER* s = impl_->begin_pass(slot, start, externals, result);
+    YR_SCANNER* s = impl_->begin_pass(slot, start, externals, result, false);
     if (s == nullptr) break;
     slot.current = &result;
     slot.skip = pass.skip;
@@ -895,7 +906,7 @@ YaraScanResult YaraScanner::scan_memory(MemoryBlocks& blocks, const ScanExternal
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t p = 0; p < n; ++p) {
     ScannerSlot& slot = *passes[p].slot;
-    YR_SCANNER* s = impl_->begin_pass(slot, start, externals, result);
+    YR_SCANNER* s = impl_->begin_pass(slot, start, externals, result, true);
     if (s == nullptr) break;
     YR_MEMORY_BLOCK_ITERATOR iterator{};
     iterator.context = &it;

@@ -165,10 +165,11 @@ int fuzz_rules(const std::uint8_t* data, std::size_t size) {
   // external-variable tests may compare with.
   const RuleGate& gate = compiled_gate(**rules);
   if (gate.admits_all() && (*rules)->non_mz_rules() < 0) return 0;
-  // The reference: one whole set, no gate, no split.
+  // The reference: one whole set, no gate, no split, every match
+  // recorded (plain yara).
   auto whole = CompiledRules::compile({RuleSource{"fuzz.yar", std::string(text), ""}}, {}, std::nullopt);
   check(bool(whole), "a set that compiles split compiles whole");
-  YaraScanner every(*whole, 0, false);
+  YaraScanner every(*whole, 0, false, StringMatches::kEvery);
   YaraScanner ungated(*rules, 0, false);
   YaraScanner prefiltered(*rules);
   static const std::string kFiles[] = {"",
