@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -425,6 +426,69 @@ TEST_F(RuleCacheTest, MetaOutlivesTheWholeSet) {
   EXPECT_TRUE(scanner.scan(bytes_of("MZ x"), {}).matched.empty());
   EXPECT_EQ(scanner.scan(bytes_of("MZ b"), {}).matched, std::vector<std::size_t>{kNonMzMinRules});
   EXPECT_EQ(scanner.scan(bytes_of("text b"), {}).matched, std::vector<std::size_t>{kNonMzMinRules});
+}
+
+// The whole set is freed before the split sets are made (so the three are
+// never in memory at once). When one of them cannot be used, here a cache
+// entry under its key that loads but holds other rules, its rules must
+// not go unscanned: the whole set is made again, with its meta, and a
+// warning says why.
+TEST_F(RuleCacheTest, WholeSetIsMadeAgainWhenASplitSetCannotBeUsed) {
+  std::string text = "import \"pe\"\n";
+  for (std::size_t i = 0; i < kNonMzMinRules; ++i) {
+    text += "rule pe" + std::to_string(i) + " { meta: n = " + std::to_string(i) +
+            " strings: $a = \"p\" condition: uint16(0) == 0x5A4D and $a }\n";
+  }
+  text += "rule both { meta: description = \"either\" strings: $a = \"b\" condition: pe.is_pe or $a }\n";
+  // Not in the MZ set (which would otherwise hold every rule in its own
+  // text: the whole set's entry).
+  text += "rule plain { strings: $a = \"t\" condition: $a }\n";
+  const std::vector<RuleSource> sources = {{"pe.yar", text, ""}};
+  test::TempDir t;
+  const RuleCacheOptions cache{t / "cache"};
+  // The whole set alone first, to tell its entry from the split sets'.
+  ASSERT_TRUE(CompiledRules::compile(sources, cache, std::nullopt));
+  const auto whole = cache_entries(cache.dir);
+  ASSERT_EQ(whole.size(), 1u);
+  ASSERT_TRUE(CompiledRules::compile(sources, cache));
+  std::vector<std::filesystem::path> split;
+  for (const auto& e : cache_entries(cache.dir)) {
+    if (e != whole[0]) split.push_back(e);
+  }
+  ASSERT_EQ(split.size(), 2u);
+  std::set<long> non_mz_states;
+  for (const auto& entry : split) {
+    const std::string original = test::read_file(entry.string());
+    const std::string key = entry.stem().string().substr(std::strlen("rules-"));
+    YR_RULES* planted = planted_rules();
+    ASSERT_NE(planted, nullptr);
+    std::vector<std::string> ignored;
+    rule_cache::save(cache.dir, key, planted, ignored);
+    yr_rules_destroy(planted);
+    auto rules = CompiledRules::compile(sources, cache);
+    ASSERT_TRUE(rules) << rules.error().message;
+    EXPECT_TRUE((*rules)->from_cache());
+    EXPECT_EQ((*rules)->mz_rules(), -1) << entry;
+    non_mz_states.insert((*rules)->non_mz_rules());
+    const auto& warnings = (*rules)->warnings();
+    EXPECT_TRUE(std::any_of(warnings.begin(), warnings.end(), [](const std::string& w) {
+      return w.find("hold a rule the rule set does not (default:planted)") != std::string::npos;
+    })) << entry;
+    ASSERT_EQ((*rules)->rules().size(), kNonMzMinRules + 2);
+    EXPECT_EQ(std::get<std::int64_t>((*rules)->rules()[3].meta.at(0).second), 3);
+    EXPECT_EQ(std::string(std::get<const char*>((*rules)->rules()[kNonMzMinRules].meta.at(0).second)), "either");
+    // Every rule still scanned: an MZ file with "p" meets the pe rules.
+    YaraScanner scanner(*rules);
+    EXPECT_EQ(scanner.scan(bytes_of("MZ p"), {}).matched.size(), kNonMzMinRules);
+    EXPECT_EQ(scanner.scan(bytes_of("MZ b"), {}).matched, std::vector<std::size_t>{kNonMzMinRules});
+    EXPECT_EQ(scanner.scan(bytes_of("ascii b"), {}).matched, std::vector<std::size_t>{kNonMzMinRules});
+    EXPECT_TRUE(scanner.scan(bytes_of("ascii p"), {}).matched.empty());
+    EXPECT_EQ(scanner.scan(bytes_of("MZ t"), {}).matched, std::vector<std::size_t>{kNonMzMinRules + 1});
+    test::write_file(entry.string(), original);
+  }
+  // One entry was the non-MZ set (none kept), the other the MZ set (the
+  // non-MZ set kept, beside the whole set).
+  EXPECT_EQ(non_mz_states, (std::set<long>{-1, 2}));
 }
 
 TEST_F(RuleCacheTest, SecondCompileLoadsTheSameRulesFromTheCache) {

@@ -221,17 +221,22 @@ class CompiledRules {
   std::unique_ptr<const RuleGate> non_mz_gate_;
   GateSummary non_mz_gate_summary_;
   // The set for MZ files beside the non-MZ one (YR_RULES*), its rules'
-  // indexes in rules_ and its gate; with it, rules_handle_ is freed.
+  // indexes in rules_ and its gate; with it, rules_handle_ is null (freed
+  // before the split sets were made).
   // in_mz_set_[i]: rules_[i] is in it (what the non-MZ set reports of
   // such a rule does not count for an MZ file).
   void* mz_handle_ = nullptr;
   std::vector<std::size_t> mz_index_;
   std::vector<bool> in_mz_set_;
   std::unique_ptr<const RuleGate> mz_gate_;
-  // Reads the sources for the gate and compiles the split sets (the
-  // non-MZ set, and the MZ set beside it, which frees the whole set).
-  void prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
+  // Reads the sources for the gate and makes the split sets (the non-MZ
+  // set, and the MZ set beside it), in place of the whole set. False when
+  // the whole set, needed after a split set failed, could not be made again.
+  bool prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
                          std::optional<std::size_t> non_mz_min_rules);
+  // Loads or compiles the whole set again (rules_ as they are, meta read
+  // from it); false if it cannot, or holds other rules.
+  bool restore_whole_set(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache);
   // Fills rules_ and the rule counts of rulesets_ from rules_handle_.
   void describe();
 };

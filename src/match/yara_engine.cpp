@@ -404,6 +404,11 @@ void CompiledRules::describe() {
   for (RulesetInfo& set : rulesets_) set.rules = per_namespace[set.name];
 }
 
+namespace {
+const char* const kCannotRemake =
+    "libyara: the rules compiled, but after a split set failed they could not be made again (out of memory?)";
+}  // namespace
+
 Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::vector<RuleSource>& sources,
                                                                     const RuleCacheOptions& cache,
                                                                     std::optional<std::size_t> non_mz_min_rules) {
@@ -424,7 +429,7 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
         compiled->rulesets_.push_back(RulesetInfo{source.name, sha256_hex(source.text), 0});
       }
       compiled->describe();
-      compiled->prepare_prefilter(sources, cache, non_mz_min_rules);
+      if (!compiled->prepare_prefilter(sources, cache, non_mz_min_rules)) return Error{kCannotRemake};
       return_freed_memory();
       return std::shared_ptr<const CompiledRules>(std::move(compiled));
     }
@@ -460,7 +465,8 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
   if (cacheable && skip_warnings.empty())
     rule_cache::save(cache.dir, key, compiled->rules_handle_, compiled->warnings_);
   drop_relocations(static_cast<YR_RULES*>(compiled->rules_handle_));
-  compiled->prepare_prefilter(kept, cacheable ? cache : RuleCacheOptions{}, non_mz_min_rules);
+  if (!compiled->prepare_prefilter(kept, cacheable ? cache : RuleCacheOptions{}, non_mz_min_rules))
+    return Error{kCannotRemake};
   return_freed_memory();
   return std::shared_ptr<const CompiledRules>(std::move(compiled));
 }
@@ -490,9 +496,12 @@ RulesPtr subset_rules(const std::vector<RuleSource>& subset, const RuleCacheOpti
   return rules;
 }
 
-// For each rule of `rules`, the index of the same rule (namespace and
-// name) in `all`; nullopt if one is not there.
-std::optional<std::vector<std::size_t>> index_in(YR_RULES* rules, const std::vector<RuleInfo>& all) {
+// For each rule of `rules` (null: none), the index of the same rule
+// (namespace and name) in `all`; nullopt, with a warning, if one is not
+// there (not expected: a split set holds rules of the whole set).
+std::optional<std::vector<std::size_t>> index_in(YR_RULES* rules, const std::vector<RuleInfo>& all,
+                                                 std::string_view what, std::vector<std::string>& warnings) {
+  if (rules == nullptr) return std::nullopt;
   using Key = std::pair<std::string_view, std::string_view>;
   std::map<Key, std::size_t> index;
   for (std::size_t i = 0; i < all.size(); ++i) index.emplace(Key(all[i].ns, all[i].name), i);
@@ -500,7 +509,12 @@ std::optional<std::vector<std::size_t>> index_in(YR_RULES* rules, const std::vec
   const YR_RULE* rule = nullptr;
   yr_rules_foreach(rules, rule) {
     const auto it = index.find(Key(rule->ns->name, rule->identifier));
-    if (it == index.end()) return std::nullopt;
+    if (it == index.end()) {
+      warnings.push_back("prefilter: the rules for files " + std::string(what) +
+                         " hold a rule the rule set does not (" + rule->ns->name + ":" + rule->identifier +
+                         "), so such files meet every rule (please report this)");
+      return std::nullopt;
+    }
     mapping.push_back(it->second);
   }
   return mapping;
@@ -508,44 +522,72 @@ std::optional<std::vector<std::size_t>> index_in(YR_RULES* rules, const std::vec
 
 }  // namespace
 
-void CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
+bool CompiledRules::restore_whole_set(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache) {
+  // The cache's warnings were kept when the set was first loaded.
+  std::vector<std::string> ignored;
+  RulesPtr whole(cache.dir.empty() ? nullptr
+                                   : static_cast<YR_RULES*>(rule_cache::load(cache.dir, cache_key(sources), ignored)));
+  if (!whole) whole = try_compile(sources, std::vector<bool>(sources.size(), false)).rules;
+  if (!whole) return false;
+  // The same rules in the same order, or rules_ would name others.
+  std::size_t k = 0;
+  const YR_RULE* rule = nullptr;
+  yr_rules_foreach(whole.get(), rule) {
+    if (k >= rules_.size() || rules_[k].ns != rule->ns->name || rules_[k].name != rule->identifier) return false;
+    ++k;
+  }
+  if (k != rules_.size()) return false;
+  drop_relocations(whole.get());
+  k = 0;
+  yr_rules_foreach(whole.get(), rule) { rules_[k++].meta = meta_of(rule); }
+  rules_handle_ = whole.release();
+  return true;
+}
+
+bool CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
                                       std::optional<std::size_t> non_mz_min_rules) {
   RulePrefilter prefilter = read_prefilter(sources, non_mz_min_rules);
   gate_summary_.admits_all_ = prefilter.gate.admits_all();
   gate_summary_.reason_ = prefilter.gate.reason();
   gate_ = std::make_unique<const RuleGate>(std::move(prefilter.gate));
-  if (!prefilter.non_mz_sources) return;
-  // Every file is otherwise scanned with the whole set, which costs time
-  // only.
-  RulesPtr rules = subset_rules(*prefilter.non_mz_sources, cache, "not beginning with MZ", warnings_);
-  if (!rules) return;
-  auto mapping = index_in(rules.get(), rules_);
-  if (!mapping) return;
+  if (!prefilter.non_mz_sources) return true;
+  // The two split sets replace the whole set, which is freed before they
+  // are loaded or compiled: the three are never in memory together (each
+  // is about as large as the other two). Should a split set fail, which is
+  // not expected, the whole set is made again. Rule meta points into the
+  // set it is read from, so it is read again from the sets kept.
+  for (RuleInfo& info : rules_) info.meta.clear();
+  yr_rules_destroy(static_cast<YR_RULES*>(rules_handle_));
+  rules_handle_ = nullptr;
+  return_freed_memory();
+  // Without the set for non-MZ files, every file is scanned with the whole
+  // set, which costs time only.
+  static constexpr std::string_view kNonMz = "not beginning with MZ", kMz = "beginning with MZ";
+  RulesPtr rules = subset_rules(*prefilter.non_mz_sources, cache, kNonMz, warnings_);
+  auto mapping = index_in(rules.get(), rules_, kNonMz, warnings_);
+  if (!mapping) return restore_whole_set(sources, cache);
   non_mz_handle_ = rules.release();
   non_mz_index_ = std::move(*mapping);
   non_mz_gate_summary_.admits_all_ = prefilter.non_mz_gate.admits_all();
   non_mz_gate_summary_.reason_ = prefilter.non_mz_gate.reason();
   non_mz_gate_ = std::make_unique<const RuleGate>(std::move(prefilter.non_mz_gate));
-  // With the set for MZ files beside it, the whole set is freed (MZ files
-  // then take two passes); else MZ files are scanned with the whole set.
-  RulesPtr mz = subset_rules(*prefilter.mz_sources, cache, "beginning with MZ", warnings_);
-  if (!mz) return;
-  auto mz_mapping = index_in(mz.get(), rules_);
-  if (!mz_mapping) return;
+  // Without the set for MZ files, MZ files are scanned with the whole set.
+  RulesPtr mz = subset_rules(*prefilter.mz_sources, cache, kMz, warnings_);
+  auto mz_mapping = index_in(mz.get(), rules_, kMz, warnings_);
+  if (!mz_mapping) return restore_whole_set(sources, cache);
   mz_handle_ = mz.release();
   mz_index_ = std::move(*mz_mapping);
   in_mz_set_.assign(rules_.size(), false);
   for (std::size_t i : mz_index_) in_mz_set_[i] = true;
   mz_gate_ = std::make_unique<const RuleGate>(std::move(prefilter.mz_gate));
-  // Meta points into the sets kept (the two copies of a rule's meta are
-  // the same text: only conditions are rewritten).
+  // The two copies of a rule's meta are the same text: only conditions
+  // are rewritten.
   for (const auto& [handle, index] : {std::pair{non_mz_handle_, &non_mz_index_}, std::pair{mz_handle_, &mz_index_}}) {
     std::size_t k = 0;
     const YR_RULE* rule = nullptr;
     yr_rules_foreach(static_cast<YR_RULES*>(handle), rule) { rules_[(*index)[k++]].meta = meta_of(rule); }
   }
-  yr_rules_destroy(static_cast<YR_RULES*>(rules_handle_));
-  rules_handle_ = nullptr;
+  return true;
 }
 
 const RuleGate& compiled_gate(const CompiledRules& rules) { return *rules.gate_; }
