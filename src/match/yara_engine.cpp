@@ -355,6 +355,38 @@ bool mentions_externals(const std::string& text) {
   return false;
 }
 
+// Whether `text` could hold `of them in (...)` / `of (...) at N`: libyara
+// 4.2 keeps its strings marked single-match, so fast mode would see only
+// their first match and miss one in the range (yara -f does). Comments and
+// strings are not told apart: a false yes only costs fast mode.
+bool may_locate_string_sets(std::string_view text) {
+  const auto word_at = [&](std::size_t pos, std::string_view w) {
+    return text.substr(pos, w.size()) == w &&
+           (pos + w.size() >= text.size() || !is_identifier_char(text[pos + w.size()]));
+  };
+  const auto skip_space = [&](std::size_t pos) {
+    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r'))
+      ++pos;
+    return pos;
+  };
+  for (std::size_t pos = text.find("of"); pos != std::string_view::npos; pos = text.find("of", pos + 1)) {
+    if ((pos > 0 && is_identifier_char(text[pos - 1])) || !word_at(pos, "of")) continue;
+    std::size_t p = skip_space(pos + 2);
+    if (word_at(p, "them")) {
+      p += 4;
+    } else if (p < text.size() && text[p] == '(') {
+      const std::size_t close = text.find(')', p);
+      if (close == std::string_view::npos) continue;
+      p = close + 1;
+    } else {
+      continue;
+    }
+    p = skip_space(p);
+    if (word_at(p, "in") || word_at(p, "at")) return true;
+  }
+  return false;
+}
+
 // The cache key: every byte that decides the compiled result.
 std::string cache_key(const std::vector<RuleSource>& sources) {
   std::string material = "iocsweep-compiled-rules-v1\n" YR_VERSION "\n";
@@ -418,6 +450,8 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
   compiled->reads_md5_ =
       compiled->uses_externals_ &&
       std::any_of(sources.begin(), sources.end(), [](const RuleSource& s) { return may_read_external(s.text, "md5"); });
+  compiled->fast_mode_ =
+      std::none_of(sources.begin(), sources.end(), [](const RuleSource& s) { return may_locate_string_sets(s.text); });
   const bool cacheable = !cache.dir.empty() && std::none_of(sources.begin(), sources.end(), uses_include);
   const std::string key = cacheable ? cache_key(sources) : std::string();
   if (cacheable) {
@@ -762,7 +796,7 @@ struct YaraScanner::Impl {
     yr_scanner_set_timeout(s, timeout);
     // Fast mode stops a string at its first match only where libyara's
     // compiler saw that the condition needs no more (STRING_FLAGS_SINGLE_MATCH).
-    const bool fast = !memory && matches == StringMatches::kWhatConditionsNeed;
+    const bool fast = !memory && matches == StringMatches::kWhatConditionsNeed && rules->fast_mode_;
     yr_scanner_set_flags(s, fast ? kScanFlags | SCAN_FLAGS_FAST_MODE : kScanFlags);
     if (rules->uses_externals()) {
       const auto values = externals.values();
