@@ -210,8 +210,8 @@ class CompiledRules {
   bool from_cache_ = false;
   bool uses_externals_ = true;
   bool reads_md5_ = true;
-  // No source may locate a string set (`of them in (...)`), whose strings
-  // libyara 4.2 leaves single-match: fast mode is then safe.
+  // Set by prepare_prefilter: no source may locate a string set (see
+  // RulePrefilter::locates_string_sets), so fast mode keeps every verdict.
   bool fast_mode_ = false;
   // Set by prepare_prefilter, on every path that makes a CompiledRules.
   std::unique_ptr<const RuleGate> gate_;

@@ -750,7 +750,28 @@ struct ParsedRule {
 struct ParsedSource {
   std::vector<ParsedRule> rules;
   std::vector<std::string> imports;
+  bool locates_string_sets = false;  // as RulePrefilter::locates_string_sets
 };
+
+// Whether tokens `t` hold `of them in (...)` or `of (...) at N`.
+bool locates_string_set(const std::vector<Token>& t) {
+  for (std::size_t i = 0; t[i].kind != Tok::kEnd; ++i) {
+    if (!is_word(t[i], "of")) continue;
+    std::size_t j = i + 1;
+    if (is_word(t[j], "them")) {
+      ++j;
+    } else if (is_punct(t[j], "(")) {
+      // A string set holds names and wildcards only: no nested parentheses.
+      while (t[j].kind != Tok::kEnd && !is_punct(t[j], ")")) ++j;
+      if (t[j].kind == Tok::kEnd) return false;
+      ++j;
+    } else {
+      continue;
+    }
+    if (is_word(t[j], "in") || is_word(t[j], "at")) return true;
+  }
+  return false;
+}
 
 // Reads the rules of one source, or says why it cannot.
 std::optional<ParsedSource> parse_source(const RuleSource& source, std::string& why) {
@@ -761,6 +782,7 @@ std::optional<ParsedSource> parse_source(const RuleSource& source, std::string& 
   }
   const std::vector<Token>& t = *tokens;
   ParsedSource out;
+  out.locates_string_sets = locates_string_set(t);
   KnownRules known;
   std::size_t i = 0;
   while (t[i].kind != Tok::kEnd) {
@@ -1054,6 +1076,8 @@ RulePrefilter read_prefilter(const std::vector<RuleSource>& sources, std::option
     out.gate = RuleGate::everything(why);
     return out;
   }
+  out.locates_string_sets =
+      std::any_of(parsed->begin(), parsed->end(), [](const ParsedSource& p) { return p.locates_string_sets; });
   add_global_checks(*parsed);
   const Closures c = closures(*parsed);
   // The gate of the public rules not `left_out` (indexed as c.rules; every

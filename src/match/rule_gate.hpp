@@ -105,6 +105,12 @@ struct RulePrefilter {
   std::optional<std::vector<RuleSource>> mz_sources;
   /// The checks of the rules in mz_sources.
   RuleGate mz_gate;
+  /// Whether a condition may locate a string set (`any of them in (0..10)`,
+  /// `any of ($a*) at 0`); also true when the sources were not read. libyara
+  /// 4.2 leaves those strings single-match, so its fast mode would see only
+  /// their first match and miss one in the range: a set for which this is
+  /// true is scanned without fast mode.
+  bool locates_string_sets = true;
 };
 
 /// RuleGate::analyse and, with `non_mz_min_left_out`,

@@ -355,38 +355,6 @@ bool mentions_externals(const std::string& text) {
   return false;
 }
 
-// Whether `text` could hold `of them in (...)` / `of (...) at N`: libyara
-// 4.2 keeps its strings marked single-match, so fast mode would see only
-// their first match and miss one in the range (yara -f does). Comments and
-// strings are not told apart: a false yes only costs fast mode.
-bool may_locate_string_sets(std::string_view text) {
-  const auto word_at = [&](std::size_t pos, std::string_view w) {
-    return text.substr(pos, w.size()) == w &&
-           (pos + w.size() >= text.size() || !is_identifier_char(text[pos + w.size()]));
-  };
-  const auto skip_space = [&](std::size_t pos) {
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r'))
-      ++pos;
-    return pos;
-  };
-  for (std::size_t pos = text.find("of"); pos != std::string_view::npos; pos = text.find("of", pos + 1)) {
-    if ((pos > 0 && is_identifier_char(text[pos - 1])) || !word_at(pos, "of")) continue;
-    std::size_t p = skip_space(pos + 2);
-    if (word_at(p, "them")) {
-      p += 4;
-    } else if (p < text.size() && text[p] == '(') {
-      const std::size_t close = text.find(')', p);
-      if (close == std::string_view::npos) continue;
-      p = close + 1;
-    } else {
-      continue;
-    }
-    p = skip_space(p);
-    if (word_at(p, "in") || word_at(p, "at")) return true;
-  }
-  return false;
-}
-
 // The cache key: every byte that decides the compiled result.
 std::string cache_key(const std::vector<RuleSource>& sources) {
   std::string material = "iocsweep-compiled-rules-v1\n" YR_VERSION "\n";
@@ -450,8 +418,6 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
   compiled->reads_md5_ =
       compiled->uses_externals_ &&
       std::any_of(sources.begin(), sources.end(), [](const RuleSource& s) { return may_read_external(s.text, "md5"); });
-  compiled->fast_mode_ =
-      std::none_of(sources.begin(), sources.end(), [](const RuleSource& s) { return may_locate_string_sets(s.text); });
   const bool cacheable = !cache.dir.empty() && std::none_of(sources.begin(), sources.end(), uses_include);
   const std::string key = cacheable ? cache_key(sources) : std::string();
   if (cacheable) {
@@ -584,6 +550,7 @@ bool CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, co
   gate_summary_.admits_all_ = prefilter.gate.admits_all();
   gate_summary_.reason_ = prefilter.gate.reason();
   gate_ = std::make_unique<const RuleGate>(std::move(prefilter.gate));
+  fast_mode_ = !prefilter.locates_string_sets;
   if (!prefilter.non_mz_sources) return true;
   // The two split sets replace the whole set, which is freed before they
   // are loaded or compiled: the three are never in memory together (each
@@ -599,7 +566,10 @@ bool CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, co
   static constexpr std::string_view kNonMz = "not beginning with MZ", kMz = "beginning with MZ";
   RulesPtr rules = subset_rules(*prefilter.non_mz_sources, cache, kNonMz, warnings_);
   auto mapping = index_in(rules.get(), rules_, kNonMz, warnings_);
-  if (!mapping) return restore_whole_set(sources, cache);
+  if (!mapping) {
+    rules.reset();  // not beside the whole set made again
+    return restore_whole_set(sources, cache);
+  }
   non_mz_handle_ = rules.release();
   non_mz_index_ = std::move(*mapping);
   non_mz_gate_summary_.admits_all_ = prefilter.non_mz_gate.admits_all();
@@ -608,7 +578,10 @@ bool CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, co
   // Without the set for MZ files, MZ files are scanned with the whole set.
   RulesPtr mz = subset_rules(*prefilter.mz_sources, cache, kMz, warnings_);
   auto mz_mapping = index_in(mz.get(), rules_, kMz, warnings_);
-  if (!mz_mapping) return restore_whole_set(sources, cache);
+  if (!mz_mapping) {
+    mz.reset();
+    return restore_whole_set(sources, cache);
+  }
   mz_handle_ = mz.release();
   mz_index_ = std::move(*mz_mapping);
   in_mz_set_.assign(rules_.size(), false);
