@@ -106,6 +106,9 @@ class ScanCacheReader {
   /// The entry for `path` (raw bytes) when its stored key equals `key`;
   /// nothing when there is none, the key differs, or the lookup failed.
   std::optional<CachedFile> find(std::string_view path, const FileKey& key);
+  /// True when this reader was made while the cache held no rows: find()
+  /// answers nothing, whatever it is asked.
+  bool answers_nothing() const;
 
  private:
   friend class ScanCache;

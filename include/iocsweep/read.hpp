@@ -25,6 +25,9 @@ struct FileInfo {
   std::uint32_t uid = 0;
   /// Last modification, nanoseconds after the epoch.
   std::int64_t mtime_ns = 0;
+  /// Last status change (any write, chmod, rename), nanoseconds after the
+  /// epoch.
+  std::int64_t ctime_ns = 0;
   /// False when the kernel refused O_NOATIME (not the owner, no
   /// CAP_FOWNER) and the read may have updated the access time.
   bool noatime = true;

@@ -319,6 +319,8 @@ struct ScanCacheReader::Impl {
 ScanCacheReader::ScanCacheReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ScanCacheReader::~ScanCacheReader() = default;
 
+bool ScanCacheReader::answers_nothing() const { return !impl_->db; }
+
 std::optional<CachedFile> ScanCacheReader::find(std::string_view path, const FileKey& key) {
   if (!impl_->db) return std::nullopt;
   // One read transaction for many lookups: each transaction of its own

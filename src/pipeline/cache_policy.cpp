@@ -117,6 +117,10 @@ CachePolicy::Lookup CachePolicy::lookup(const WalkEntry& entry) {
   Lookup out;
   if (!reader_) return out;
   out.stat_ns = realtime_ns();
+  if (reader_->answers_nothing()) {
+    out.key_after_read = true;
+    return out;
+  }
   out.key = stat_key(entry);
   // On a filesystem whose times a write through a mapping may leave
   // alone, the key proves nothing: neither answered nor stored.
@@ -125,6 +129,13 @@ CachePolicy::Lookup CachePolicy::lookup(const WalkEntry& entry) {
   // A file now above --max-filesize is skipped by the reader, as any.
   if (out.key && out.key->size > config_.read.max_filesize) out.cached.reset();
   return out;
+}
+
+void CachePolicy::key_from_read(const WalkEntry& entry, const FileInfo& info, Lookup& look) {
+  if (!look.key_after_read) return;
+  look.key_after_read = false;
+  look.key = FileKey{info.device, info.inode, info.size, info.mtime_ns, info.ctime_ns};
+  if (!trusts_device(entry, *look.key)) look.key.reset();
 }
 
 CachePolicy::Answer CachePolicy::answer(const FileKey& key, const CachedFile& c, const Matcher& matcher,

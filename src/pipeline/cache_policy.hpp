@@ -13,6 +13,7 @@
 #include "iocsweep/accounts.hpp"
 #include "iocsweep/cache.hpp"
 #include "iocsweep/pipeline.hpp"
+#include "iocsweep/read.hpp"
 #include "iocsweep/walk.hpp"
 #include "pipeline/matcher.hpp"
 
@@ -69,8 +70,17 @@ class CachePolicy {
     std::optional<CachedFile> cached;
     /// When the key was taken (CLOCK_REALTIME ns).
     std::int64_t stat_ns = 0;
+    /// The cache can answer nothing (a first sweep): the file was not
+    /// stat'ed, and its key is taken from the reader's fstat instead
+    /// (key_from_read), one system call fewer per file.
+    bool key_after_read = false;
   };
   Lookup lookup(const WalkEntry& entry);
+  /// For a lookup that left the key to the read: the key from the fstat of
+  /// the descriptor that was read (`info`), when the cache trusts its
+  /// filesystem. The fstat came after `stat_ns` and before any byte was
+  /// read, so the settle check in remember() holds as for a stat key.
+  void key_from_read(const WalkEntry& entry, const FileInfo& info, Lookup& look);
 
   enum class Answer {
     kRead,         ///< the entry does not hold all this run needs: read the file

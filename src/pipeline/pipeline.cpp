@@ -258,6 +258,7 @@ class Worker final : public ArchiveHost {
     if (read.info.inode != 0) {
       current_file_ = FileFacts{read.info.inode, read.info.uid, "", read.info.mtime_ns};
     }
+    if (read.kind == ReadOutcome::Kind::kRead) cache_.key_from_read(entry, read.info, look);
     // Only a key that names the file actually read may be stored with
     // what was learnt from it (a file replaced in between is not cached).
     // Nor is a generated file (proc, sysfs), whose bytes change while its

@@ -275,6 +275,7 @@ ReadOutcome FileReader::read(const WalkEntry& entry) {
   out.info.inode = static_cast<std::uint64_t>(st.st_ino);
   out.info.uid = st.st_uid;
   out.info.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  out.info.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
   out.info.noatime = noatime;
   if (!S_ISREG(st.st_mode)) {
     out.kind = ReadOutcome::Kind::kSkipped;
