@@ -11,11 +11,14 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "archive_builder.hpp"
+#include "iocsweep/cache.hpp"
 #include "iocsweep/hash.hpp"
 #include "report_support.hpp"
 #include "test_support.hpp"
@@ -191,25 +194,66 @@ TEST(CacheCli, IndicatorChangeUsesCachedDigestsAndRereadsOnlyTheNewFinding) {
   EXPECT_EQ((*f)["matches"][0]["description"], "new indicator");
 }
 
+// The stat key the cache stores for `path`.
+FileKey key_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  const auto ns = [](const timespec& t) { return std::int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; };
+  return FileKey{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                 static_cast<std::uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
+}
+
+// The entry a run stored for `path` under its current key, read through
+// the cache's own interface (the file layout is the cache's business).
+std::optional<CachedFile> cached_entry(const std::string& cache, const std::string& path) {
+  auto c = ScanCache::open(cache);
+  if (!c) {
+    ADD_FAILURE() << c.error().message;
+    return std::nullopt;
+  }
+  auto reader = (*c)->reader();
+  if (!reader) {
+    ADD_FAILURE() << reader.error().message;
+    return std::nullopt;
+  }
+  return (*reader)->find(path, key_of(path));
+}
+
+// Replaces the entry for `path` (which must have one) by `edit` of it.
+void edit_entry(const std::string& cache, const std::string& path, const std::function<void(CachedFile&)>& edit) {
+  std::optional<CachedFile> entry = cached_entry(cache, path);
+  ASSERT_TRUE(entry.has_value()) << path;
+  edit(*entry);
+  auto c = ScanCache::open(cache);
+  ASSERT_TRUE(c) << c.error().message;
+  (*c)->store(path, key_of(path), *entry);
+  Status flushed = (*c)->flush();
+  ASSERT_TRUE(flushed) << flushed.error().message;
+}
+
 // The digests a run computed for a file, as the cache holds them: which
 // kinds are there ("" when the file has no entry).
 std::string cached_kinds(const std::string& cache, const std::string& path) {
-  sqlite3* db = nullptr;
   std::string kinds;
-  if (sqlite3_open_v2(cache.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return "(no db)";
+  const std::optional<CachedFile> entry = cached_entry(cache, path);
+  if (!entry) return kinds;
+  if (entry->digests.present.has(DigestKind::kMd5)) kinds += "md5 ";
+  if (entry->digests.present.has(DigestKind::kSha1)) kinds += "sha1 ";
+  if (entry->digests.present.has(DigestKind::kSha256)) kinds += "sha256";
+  return kinds;
+}
+
+// Files the cache holds entries for, by a connection of its own (an entry
+// replaced by a newer one in another row counts twice).
+std::int64_t stored_entries(sqlite3* db) {
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT md5 IS NOT NULL, sha1 IS NOT NULL, sha256 IS NOT NULL FROM files WHERE path = ?1",
-                         -1, &st, nullptr) == SQLITE_OK) {
-    sqlite3_bind_blob(st, 1, path.data(), static_cast<int>(path.size()), SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      if (sqlite3_column_int(st, 0) != 0) kinds += "md5 ";
-      if (sqlite3_column_int(st, 1) != 0) kinds += "sha1 ";
-      if (sqlite3_column_int(st, 2) != 0) kinds += "sha256";
-    }
+  std::int64_t n = -1;
+  if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(files), 0) FROM dir_entries", -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    n = sqlite3_column_int64(st, 0);
   }
   sqlite3_finalize(st);
-  sqlite3_close(db);
-  return kinds;
+  return n;
 }
 
 // The built-in pack's SHA-1 indicators all carry the file size its source
@@ -282,17 +326,11 @@ TEST(CacheCli, VerifyCacheReportsContentThatChangedUnderAnUnchangedKey) {
   // Simulates content changed behind an unchanged stat key (what only a
   // privileged writer, or a raw-device edit, could do): the cache entry
   // for a.txt claims other bytes.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(t.cache().c_str(), &db), SQLITE_OK);
   const std::string path = t.dir / "a.txt";
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE files SET sha256 = zeroblob(32) WHERE path = ?1", -1, &st, nullptr),
-            SQLITE_OK);
-  sqlite3_bind_blob(st, 1, path.data(), static_cast<int>(path.size()), SQLITE_STATIC);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
-  sqlite3_finalize(st);
-  EXPECT_EQ(sqlite3_changes(db), 1);
-  sqlite3_close(db);
+  edit_entry(t.cache(), path, [](CachedFile& f) {
+    ASSERT_TRUE(f.digests.present.has(DigestKind::kSha256));
+    f.digests.sha256.fill(0);
+  });
 
   RunResult r = t.scan({"--verify-cache"});
   ASSERT_EQ(r.exit_code, 1) << r.err;
@@ -492,16 +530,7 @@ TEST(CacheCli, KilledRunLeavesSoundCache) {
       ASSERT_EQ(sqlite3_open_v2(cache.c_str(), &watcher, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
       sqlite3_busy_timeout(watcher, 1000);
     }
-    if (watcher != nullptr) {
-      sqlite3_stmt* count = nullptr;
-      std::int64_t n = 0;
-      if (sqlite3_prepare_v2(watcher, "SELECT count(*) FROM files", -1, &count, nullptr) == SQLITE_OK &&
-          sqlite3_step(count) == SQLITE_ROW) {
-        n = sqlite3_column_int64(count, 0);
-      }
-      sqlite3_finalize(count);
-      if (n > 0) break;
-    }
+    if (watcher != nullptr && stored_entries(watcher) > 0) break;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       exited = true;
       break;
@@ -522,10 +551,7 @@ TEST(CacheCli, KilledRunLeavesSoundCache) {
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "ok");
   sqlite3_finalize(st);
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM files", -1, &st, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  const auto rows = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  const std::int64_t rows = stored_entries(db);
   sqlite3_close(db);
   EXPECT_GT(rows, 0);
   EXPECT_LT(rows, kDirs * kPerDir);
@@ -550,18 +576,11 @@ TEST(CacheCli, NotAnArchiveVerdictOfAnOlderRecognitionDoesNotAnswer) {
   write_file(t.dir / "junk.zip", "J" + zip);
   let_ctime_settle();
   ASSERT_EQ(t.scan({"--archives", "off"}).exit_code, 1);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(t.cache().c_str(), &db), SQLITE_OK);
   const std::string path = t.dir / "junk.zip";
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(db, "UPDATE files SET not_archive = 1, members_fp = '' WHERE path = ?1", -1, &st, nullptr),
-      SQLITE_OK);
-  sqlite3_bind_blob(st, 1, path.data(), static_cast<int>(path.size()), SQLITE_STATIC);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
-  sqlite3_finalize(st);
-  EXPECT_EQ(sqlite3_changes(db), 1);
-  sqlite3_close(db);
+  edit_entry(t.cache(), path, [](CachedFile& f) {
+    f.not_archive = true;
+    f.clean_members_fingerprint.clear();
+  });
 
   RunResult r = t.scan();
   ASSERT_EQ(r.exit_code, 1) << r.err;

@@ -11,9 +11,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <limits>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "cache/dir_entries.hpp"
 #include "cache/scan_cache.hpp"
 #include "test_support.hpp"
 
@@ -54,7 +57,8 @@ TEST(ScanCache, CreatesPrivateFileAndRoundTripsAcrossReopen) {
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     (*cache)->store(name, kKey, sample_file());
-    ASSERT_TRUE((*cache)->flush());
+    Status f = (*cache)->flush();
+    ASSERT_TRUE(f) << f.error().message;
   }
   auto cache = ScanCache::open(path);
   ASSERT_TRUE(cache) << cache.error().message;
@@ -129,14 +133,15 @@ TEST(ScanCache, NewerStoreReplacesEntry) {
   EXPECT_EQ(got->rules_fingerprint, "fp-2");
 }
 
-// Rows in the cache's files table, by a connection of its own.
+// Entries in the cache's rows, by a connection of its own (an entry
+// replaced by a newer one in another row counts twice).
 std::int64_t committed_rows(const std::string& db_path) {
   sqlite3* db = nullptr;
   std::int64_t n = -1;
   if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM files", -1, &st, nullptr) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(files), 0) FROM dir_entries", -1, &st, nullptr) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW) {
       n = sqlite3_column_int64(st, 0);
     }
@@ -144,6 +149,27 @@ std::int64_t committed_rows(const std::string& db_path) {
   }
   sqlite3_close(db);
   return n;
+}
+
+// The first row of `statement` (integers), by a connection of its own;
+// `blob`, when given, bound as ?1. Empty when it fails.
+std::vector<std::int64_t> sql_ints(const std::string& db_path, const std::string& statement,
+                                   std::optional<std::string> blob = std::nullopt) {
+  std::vector<std::int64_t> out;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, statement.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        (!blob ||
+         sqlite3_bind_blob(st, 1, blob->data(), static_cast<int>(blob->size()), SQLITE_TRANSIENT) == SQLITE_OK) &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      for (int i = 0; i < sqlite3_column_count(st); ++i) out.push_back(sqlite3_column_int64(st, i));
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  EXPECT_FALSE(out.empty()) << statement;
+  return out;
 }
 
 TEST(ScanCache, FullBatchIsCommittedWithoutFlush) {
@@ -221,34 +247,518 @@ TEST(ScanCache, ReaderOfAnEmptyCacheAnswersNothing) {
   EXPECT_TRUE((*after)->find("/f", kKey).has_value());
 }
 
-// A reader answers from one snapshot for kLookupsPerSnapshot lookups (no
-// lock calls per lookup), then takes a new one that sees later commits.
-TEST(ScanCache, ReaderSnapshotIsRenewed) {
+// A reader reads a directory's rows at its first lookup there, and keeps
+// them for the lookups after it while that directory is among the last
+// few it looked in; rows committed meanwhile are seen once it reads the
+// directory again.
+TEST(ScanCache, ReaderReadsADirectoryAtItsFirstLookupThere) {
   TempDir t;
   const std::string path = t / "c.db";
   {
     auto cache = ScanCache::open(path);
     ASSERT_TRUE(cache);
-    (*cache)->store("/old", kKey, sample_file());
+    (*cache)->store("/d/old", kKey, sample_file());
   }
   auto cache = ScanCache::open(path);
   ASSERT_TRUE(cache);
   auto reader = (*cache)->reader();
   ASSERT_TRUE(reader);
-  ASSERT_TRUE((*reader)->find("/old", kKey).has_value());  // an earlier sweep's entry
-  (*cache)->store("/new", kKey, sample_file());
+  (*cache)->store("/d/before", kKey, sample_file());
   ASSERT_TRUE((*cache)->flush());
-  EXPECT_FALSE((*reader)->find("/new", kKey).has_value());  // same snapshot
-  // A miss ends the snapshot (the worker reads the file next: a snapshot
-  // held meanwhile would keep checkpoints from passing it, and the WAL
-  // would grow with every commit; found in review).
-  EXPECT_TRUE((*reader)->find("/new", kKey).has_value());
-  // Hits keep it, up to kLookupsPerSnapshot lookups.
-  (*cache)->store("/newer", kKey, sample_file());
+  ASSERT_TRUE((*reader)->find("/d/old", kKey).has_value());  // an earlier sweep's entry
+  EXPECT_TRUE((*reader)->find("/d/before", kKey).has_value());
+  (*cache)->store("/d/after", kKey, sample_file());
   ASSERT_TRUE((*cache)->flush());
-  for (std::size_t i = 1; i < ScanCacheReader::kLookupsPerSnapshot; ++i) (void)(*reader)->find("/old", kKey);
-  EXPECT_TRUE((*reader)->find("/newer", kKey).has_value());
-  EXPECT_TRUE((*reader)->find("/old", kKey).has_value());
+  EXPECT_FALSE((*reader)->find("/d/after", kKey).has_value());
+  for (std::size_t i = 0; i < kReaderDirs; ++i) (void)(*reader)->find("/other" + std::to_string(i) + "/f", kKey);
+  EXPECT_TRUE((*reader)->find("/d/after", kKey).has_value());
+  EXPECT_TRUE((*reader)->find("/d/old", kKey).has_value());
+}
+
+// Each batch adds a row for each directory it holds; once a directory has
+// more than a few, they are merged into one, which keeps each name's newest
+// entry, and entries no later batch replaced.
+TEST(ScanCache, RowsOfADirectoryAreMergedKeepingEachNamesNewestEntry) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  (*cache)->store("/d/kept", kKey, sample_file());
+  (*cache)->store("/e/other", kKey, sample_file());
+  FileKey key = kKey;
+  for (int batch = 0; batch < 30; ++batch) {
+    key.ctime_ns = kKey.ctime_ns + batch;
+    CachedFile f = sample_file();
+    f.rules_fingerprint = "fp-" + std::to_string(batch);
+    (*cache)->store("/d/changing", key, f);
+    (*cache)->store("/d/new" + std::to_string(batch), kKey, f);
+    ASSERT_TRUE((*cache)->flush());
+  }
+  const auto counts = sql_ints(path, "SELECT count(*), sum(files) FROM dir_entries WHERE dir = CAST('/d/' AS BLOB)");
+  ASSERT_EQ(counts.size(), 2u);
+  const std::int64_t rows = counts[0];
+  const std::int64_t entries = counts[1];
+  EXPECT_GE(rows, 1);
+  EXPECT_LE(rows, kMergeRows);
+  // 32 names (kept, changing, new0..new29) once each, plus what the rows
+  // after the last merge repeat of "changing".
+  EXPECT_GE(entries, 32);
+  EXPECT_LT(entries, 32 + rows);
+
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  auto newest = (*reader)->find("/d/changing", key);
+  ASSERT_TRUE(newest.has_value());
+  EXPECT_EQ(newest->rules_fingerprint, "fp-29");
+  FileKey older = key;
+  older.ctime_ns -= 1;
+  EXPECT_FALSE((*reader)->find("/d/changing", older).has_value());
+  EXPECT_TRUE((*reader)->find("/d/kept", kKey).has_value());
+  EXPECT_TRUE((*reader)->find("/e/other", kKey).has_value());
+  for (int batch = 0; batch < 30; ++batch) {
+    auto got = (*reader)->find("/d/new" + std::to_string(batch), kKey);
+    ASSERT_TRUE(got.has_value()) << batch;
+    EXPECT_EQ(got->rules_fingerprint, "fp-" + std::to_string(batch));
+  }
+}
+
+// A directory of more files than a reader reads (kMaxDirBytes of rows) is
+// cached in part: its newest entries answer, and merges keep its rows from
+// growing past that bound however many files it holds.
+TEST(ScanCache, HugeDirectoryIsCachedInPartAndItsRowsStayBounded) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  constexpr int kFiles = 100000;
+  for (int i = 0; i < kFiles; ++i) (*cache)->store("/big/f" + std::to_string(i), kKey, sample_file());
+  ASSERT_TRUE((*cache)->flush());
+  const auto counts = sql_ints(path, "SELECT count(*), max(length(body)) FROM dir_entries");
+  ASSERT_EQ(counts.size(), 2u);
+  const std::int64_t rows = counts[0];
+  const std::int64_t largest = counts[1];
+  EXPECT_LE(rows, kMergeRows);
+  // A merged row holds at most the limit; a batch's row, one batch (well
+  // below it here: entries of about 130 bytes).
+  EXPECT_LE(largest, static_cast<std::int64_t>(kMaxDirBytes)) << rows << " rows";
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  int found = 0;
+  for (int i = 0; i < kFiles; ++i) found += (*reader)->find("/big/f" + std::to_string(i), kKey).has_value();
+  EXPECT_LT(found, kFiles);
+  EXPECT_GT(found, kFiles / 4);
+  for (int i = kFiles - 1024; i < kFiles; ++i) {
+    ASSERT_TRUE((*reader)->find("/big/f" + std::to_string(i), kKey).has_value()) << i;
+  }
+}
+
+// A file that matched many rules: its entry takes about `rules` * 60
+// bytes.
+CachedFile matched_rules(int rules) {
+  CachedFile f = sample_file();
+  f.yara_matches.clear();
+  for (int i = 0; i < rules; ++i) {
+    f.yara_matches.push_back(RuleId{"/rules/some-long-rule-file-name.yar", "Rule_" + std::to_string(i)});
+  }
+  return f;
+}
+
+// No row passes kMaxDirBytes, however much one batch holds for one
+// directory: it takes several rows. An entry above kMaxEntryBytes is
+// stored as one that knows nothing, which replaces the older entry of its
+// name (the file is read).
+TEST(ScanCache, NoRowPassesTheLimitAndHugeEntriesAreNotStored) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  const CachedFile many = matched_rules(300);  // about 18 KB
+  constexpr int kFiles = 600;                  // about 11 MB
+  (*cache)->store("/d/huge", kKey, sample_file());
+  ASSERT_TRUE((*cache)->flush());
+  for (int i = 0; i < kFiles; ++i) (*cache)->store("/d/f" + std::to_string(i), kKey, many);
+  (*cache)->store("/d/huge", kKey, matched_rules(2000));  // about 120 KB
+  ASSERT_TRUE((*cache)->flush());
+  const auto counts = sql_ints(path, "SELECT count(*), max(length(body)) FROM dir_entries");
+  ASSERT_EQ(counts.size(), 2u);
+  const std::int64_t rows = counts[0];
+  const std::int64_t largest = counts[1];
+  EXPECT_GE(rows, 2);
+  EXPECT_LE(largest, static_cast<std::int64_t>(kMaxDirBytes));
+  EXPECT_GT(largest, static_cast<std::int64_t>(kMaxDirBytes / 2));
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  for (int i = 0; i < kFiles; ++i) {
+    auto got = (*reader)->find("/d/f" + std::to_string(i), kKey);
+    ASSERT_TRUE(got.has_value()) << i;
+    ASSERT_EQ(got->yara_matches.size(), 300u);
+  }
+  auto huge = (*reader)->find("/d/huge", kKey);
+  ASSERT_TRUE(huge.has_value());
+  EXPECT_TRUE(huge->digests.present.empty());
+  EXPECT_TRUE(huge->rules_fingerprint.empty());
+  EXPECT_TRUE(huge->yara_matches.empty());
+}
+
+// A merge keeps a name's newest entry or none, never an older one: when
+// the newest does not fit what is left, an older (smaller) one of the same
+// name and key must not come back (found in review).
+TEST(ScanCache, MergeNeverBringsBackAnOlderEntryOfAName) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  CachedFile old_verdict = sample_file();
+  old_verdict.rules_fingerprint = "OLD";
+  (*cache)->store("/m/x", kKey, old_verdict);
+  ASSERT_TRUE((*cache)->flush());
+  CachedFile new_verdict = matched_rules(900);  // about 55 KB: stored, but large
+  new_verdict.rules_fingerprint = "NEW";
+  (*cache)->store("/m/x", kKey, new_verdict);
+  ASSERT_TRUE((*cache)->flush());
+  // Newer filler that leaves the merge about 20 KB of room: less than the
+  // newest /m/x needs, more than the older one.
+  const CachedFile filler = matched_rules(300);
+  const std::size_t each = encoded_size_bound(DirEntryRef{"f000", &kKey, &filler});
+  const int fillers = static_cast<int>((kMaxDirBytes - 20000) / each);
+  for (int i = 0; i < fillers; ++i) {
+    const std::string n = std::to_string(i);
+    (*cache)->store("/m/f" + std::string(3 - std::min<std::size_t>(3, n.size()), '0') + n, kKey, filler);
+  }
+  ASSERT_TRUE((*cache)->flush());
+  for (int batch = 0; batch < static_cast<int>(kMergeRows) + 1; ++batch) {
+    (*cache)->store("/m/n" + std::to_string(batch), kKey, sample_file());
+    ASSERT_TRUE((*cache)->flush());
+  }
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  EXPECT_TRUE((*reader)->find("/m/f000", kKey).has_value());  // the merge kept the filler
+  auto got = (*reader)->find("/m/x", kKey);
+  EXPECT_FALSE(got.has_value()) << "the merge kept an entry of fingerprint " << got->rules_fingerprint;
+  EXPECT_TRUE((*reader)->find("/m/n0", kKey).has_value());
+}
+
+// A reader evicts the directories it looked in longest ago once what it
+// keeps passes kReaderBytes, however few they are; an evicted directory is
+// read again, with what was committed since.
+TEST(ScanCache, ReaderEvictsByWhatItKeeps) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  {
+    auto cache = ScanCache::open(path);
+    ASSERT_TRUE(cache);
+    (*cache)->store("/d/old", kKey, sample_file());
+    for (const char* dir : {"/b1/", "/b2/", "/b3/"}) {
+      for (int i = 0; i < 10; ++i) (*cache)->store(dir + std::to_string(i), kKey, sample_file());
+    }
+  }
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE((*reader)->find("/d/old", kKey).has_value());
+  (*cache)->store("/d/new", kKey, sample_file());
+  ASSERT_TRUE((*cache)->flush());
+  // Three small directories: /d is kept.
+  for (const char* dir : {"/b1/", "/b2/", "/b3/"}) ASSERT_TRUE((*reader)->find(dir + std::string("0"), kKey));
+  EXPECT_FALSE((*reader)->find("/d/new", kKey).has_value());
+  // More than kReaderBytes of others since /d was last looked in (at the
+  // miss above): /d is evicted.
+  const CachedFile many = matched_rules(300);  // 120 of them: about 1.6 MB a directory
+  const int dirs = static_cast<int>(kReaderBytes / (1u << 20)) + 2;
+  for (int d = 0; d < dirs; ++d) {
+    for (int i = 0; i < 120; ++i) (*cache)->store("/c" + std::to_string(d) + "/" + std::to_string(i), kKey, many);
+  }
+  ASSERT_TRUE((*cache)->flush());
+  for (int d = 0; d < dirs; ++d) ASSERT_TRUE((*reader)->find("/c" + std::to_string(d) + "/0", kKey)) << d;
+  EXPECT_TRUE((*reader)->find("/d/new", kKey).has_value());
+}
+
+// A walk interrupts a directory's files with its subdirectories' trees: a
+// reader keeps the directory (and its nearest parents) through any number
+// of bytes of subdirectories, while it evicts other directories.
+TEST(ScanCache, ReaderKeepsTheDirectoriesAWalkComesBackTo) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  constexpr int kSubdirs = static_cast<int>(kReaderBytes / (1u << 20)) + 4;
+  {
+    auto cache = ScanCache::open(path);
+    ASSERT_TRUE(cache);
+    const CachedFile many = matched_rules(300);
+    for (int i = 0; i < 120; ++i) (*cache)->store("/t/f" + std::to_string(i), kKey, many);  // about 1.6 MB
+    (*cache)->store("/t/a/b/f", kKey, sample_file());
+    (*cache)->store("/u/f", kKey, sample_file());
+    for (int d = 0; d < kSubdirs; ++d) {
+      for (int i = 0; i < 120; ++i) {
+        (*cache)->store("/t/a/b/s" + std::to_string(d) + "/" + std::to_string(i), kKey, many);
+      }
+    }
+  }
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE((*reader)->find("/u/f", kKey));
+  ASSERT_TRUE((*reader)->find("/t/f0", kKey));
+  ASSERT_TRUE((*reader)->find("/t/a/b/f", kKey));
+  // Committed after each was read: seen only where a directory is read
+  // again.
+  for (const char* p : {"/u/new", "/t/new", "/t/a/b/new"}) (*cache)->store(p, kKey, sample_file());
+  ASSERT_TRUE((*cache)->flush());
+  for (int d = 0; d < kSubdirs; ++d) {
+    ASSERT_TRUE((*reader)->find("/t/a/b/s" + std::to_string(d) + "/0", kKey)) << d;
+    ASSERT_TRUE((*reader)->find("/t/f" + std::to_string(d), kKey)) << d;
+  }
+  EXPECT_FALSE((*reader)->find("/t/a/b/new", kKey).has_value());  // the parent of each subdirectory: kept
+  EXPECT_FALSE((*reader)->find("/t/new", kKey).has_value());      // looked in throughout
+  EXPECT_TRUE((*reader)->find("/u/new", kKey).has_value());       // evicted, read again
+}
+
+// Two sweeps writing one cache at once (each its own connection and writer
+// thread), into the same directory: every entry of both is kept, the rows
+// stay bounded and the file sound.
+TEST(ScanCache, TwoWritersOfOneDirectoryKeepEveryEntry) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  auto first = ScanCache::open(path);
+  ASSERT_TRUE(first);
+  auto second = ScanCache::open(path);
+  ASSERT_TRUE(second) << second.error().message;
+  constexpr int kEach = 6000;
+  std::thread a([&] {
+    for (int i = 0; i < kEach; ++i) {
+      (*first)->store("/d/a" + std::to_string(i), kKey, sample_file());
+      if (i % 500 == 0) (void)(*first)->flush();
+    }
+  });
+  std::thread b([&] {
+    for (int i = 0; i < kEach; ++i) {
+      (*second)->store("/d/b" + std::to_string(i), kKey, sample_file());
+      if (i % 500 == 0) (void)(*second)->flush();
+    }
+  });
+  a.join();
+  b.join();
+  ASSERT_TRUE((*first)->flush());
+  ASSERT_TRUE((*second)->flush());
+  EXPECT_EQ((*first)->last_error(), "");
+  EXPECT_EQ((*second)->last_error(), "");
+  auto reader = (*first)->reader();
+  ASSERT_TRUE(reader);
+  for (int i = 0; i < kEach; ++i) {
+    ASSERT_TRUE((*reader)->find("/d/a" + std::to_string(i), kKey).has_value()) << i;
+    ASSERT_TRUE((*reader)->find("/d/b" + std::to_string(i), kKey).has_value()) << i;
+  }
+  const auto rows = sql_ints(path, "SELECT count(*) FROM dir_entries");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_LE(rows[0], kMergeRows);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "ok");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+// One batch holding a path twice keeps the later entry; names at the root,
+// without a directory, and in a directory of an odd name are kept apart.
+TEST(ScanCache, PathsOfOneBatchAreKeptApartByDirectoryAndName) {
+  TempDir t;
+  auto cache = ScanCache::open(t / "c.db");
+  ASSERT_TRUE(cache);
+  FileKey later = kKey;
+  later.size += 1;
+  CachedFile second = sample_file();
+  second.rules_fingerprint = "fp-2";
+  (*cache)->store("/x/f", kKey, sample_file());
+  (*cache)->store("/x/f", later, second);
+  const std::string odd_dir("/odd\xff\n/", 7);
+  for (const std::string& p : {std::string("/f"), std::string("f"), std::string("x/f"), odd_dir + "f"}) {
+    CachedFile f = sample_file();
+    f.rules_fingerprint = p;
+    (*cache)->store(p, kKey, f);
+  }
+  (*cache)->store("/x/", kKey, sample_file());  // no name: not stored
+  ASSERT_TRUE((*cache)->flush());
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  EXPECT_FALSE((*reader)->find("/x/f", kKey).has_value());
+  auto got = (*reader)->find("/x/f", later);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->rules_fingerprint, "fp-2");
+  for (const std::string& p : {std::string("/f"), std::string("f"), std::string("x/f"), odd_dir + "f"}) {
+    auto e = (*reader)->find(p, kKey);
+    ASSERT_TRUE(e.has_value()) << p;
+    EXPECT_EQ(e->rules_fingerprint, p);
+  }
+  EXPECT_FALSE((*reader)->find("/x/", kKey).has_value());
+  EXPECT_FALSE((*reader)->find("/", kKey).has_value());
+}
+
+// A body whose checksum holds, as only a writer could make it (the rest is
+// the body after its version byte and checksum).
+std::string with_checksum(const std::string& rest) {
+  return std::string(1, static_cast<char>(kDirBodyVersion)) + sha256_hex(rest).substr(0, 16) + rest;
+}
+
+// A damaged row (the disk's doing, say) never crashes a lookup or gives
+// another file's verdict. A body whose checksum fails is ignored whole: an
+// older row's entry may answer, its key checked as always. An entry that
+// fails to decode in a body that passes is a miss, never an older entry.
+TEST(ScanCache, DamagedRowIsAMissAndTheOthersStillAnswer) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  FileKey b_key = kKey;
+  b_key.inode += 1;
+  {
+    auto cache = ScanCache::open(path);
+    ASSERT_TRUE(cache);
+    (*cache)->store("/d/a", kKey, sample_file());
+    (*cache)->store("/d/b", b_key, sample_file());
+    (*cache)->store("/e/c", kKey, sample_file());
+    ASSERT_TRUE((*cache)->flush());
+  }
+  const CachedFile full = sample_file();
+  std::string newer = encode_dir_body({DirEntryRef{"a", &kKey, &full}, DirEntryRef{"b", &kKey, &full}});
+  newer[newer.size() - 3] ^= 0x20;  // a bit of the last entry: the checksum fails
+  // "c": no strings, one entry of a name and nothing after it.
+  const std::string cut_entry =
+      with_checksum(std::string("\x00\x02\x01"
+                                "c",
+                                4));
+  const auto insert = [&](const std::string& dir, int seq, const std::string& body) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO dir_entries VALUES(?1, ?2, 1, ?3, 0)", -1, &st, nullptr), SQLITE_OK);
+    sqlite3_bind_blob(st, 1, dir.data(), static_cast<int>(dir.size()), SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, seq);
+    sqlite3_bind_blob(st, 3, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+    EXPECT_EQ(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  };
+  insert("/d/", 100, newer);
+  insert("/e/", 100, cut_entry);
+  ASSERT_TRUE(index_dir_body(cut_entry).has_value());
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  EXPECT_TRUE((*reader)->find("/d/a", kKey).has_value());
+  // The damaged body said "b" at kKey; the older row's entry is at b_key.
+  EXPECT_FALSE((*reader)->find("/d/b", kKey).has_value());
+  EXPECT_TRUE((*reader)->find("/d/b", b_key).has_value());
+  EXPECT_FALSE((*reader)->find("/e/c", kKey).has_value());
+
+  // A merge drops the damaged body and keeps the rest.
+  for (int batch = 0; batch < static_cast<int>(kMergeRows) + 1; ++batch) {
+    (*cache)->store("/d/n" + std::to_string(batch), kKey, sample_file());
+    ASSERT_TRUE((*cache)->flush());
+  }
+  EXPECT_EQ(sql_ints(path, "SELECT count(*) FROM dir_entries WHERE body = ?1", newer), std::vector<std::int64_t>{0});
+  auto after = (*cache)->reader();
+  ASSERT_TRUE(after);
+  EXPECT_TRUE((*after)->find("/d/a", kKey).has_value());
+  EXPECT_TRUE((*after)->find("/d/b", b_key).has_value());
+  EXPECT_TRUE((*after)->find("/d/n0", kKey).has_value());
+}
+
+CachedFile every_field() {
+  CachedFile f = sample_file();
+  f.not_archive = true;
+  f.clean_members_fingerprint = "members-fp";
+  f.yara_matches.push_back(RuleId{"", std::string("odd\0rule", 8)});
+  return f;
+}
+
+TEST(DirEntries, BodyRoundTripsEveryField) {
+  const FileKey negative{~0ull, 0, ~0ull >> 1, -1, std::numeric_limits<std::int64_t>::min()};
+  const CachedFile full = every_field();
+  CachedFile bare;
+  Hasher h;
+  bare.digests = h.digest(test::bytes_of("y"), DigestSet().with(DigestKind::kSha1));
+  const std::string body = encode_dir_body(
+      {DirEntryRef{"a", &kKey, &full}, DirEntryRef{"b\xff", &negative, &bare}, DirEntryRef{"c", &kKey, &full}});
+  auto decoded = decode_dir_body(body);
+  ASSERT_TRUE(decoded.has_value());
+  ASSERT_EQ(decoded->size(), 3u);
+  const auto same = [](const CachedFile& a, const CachedFile& b) {
+    EXPECT_TRUE(a.digests.present == b.digests.present);
+    for (const DigestKind k : {DigestKind::kMd5, DigestKind::kSha1, DigestKind::kSha256}) {
+      EXPECT_EQ(a.digests.hex(k), b.digests.hex(k));
+    }
+    EXPECT_EQ(a.rules_fingerprint, b.rules_fingerprint);
+    EXPECT_EQ(a.yara_matches, b.yara_matches);
+    EXPECT_EQ(a.not_archive, b.not_archive);
+    EXPECT_EQ(a.clean_members_fingerprint, b.clean_members_fingerprint);
+  };
+  EXPECT_EQ((*decoded)[0].name, "a");
+  EXPECT_TRUE((*decoded)[0].key == kKey);
+  same((*decoded)[0].file, full);
+  EXPECT_EQ((*decoded)[1].name, "b\xff");
+  EXPECT_TRUE((*decoded)[1].key == negative);
+  same((*decoded)[1].file, bare);
+  same((*decoded)[2].file, full);
+  // The fingerprints are held once, not once an entry.
+  std::size_t copies = 0;
+  for (std::size_t at = body.find("members-fp"); at != std::string::npos; at = body.find("members-fp", at + 1)) {
+    ++copies;
+  }
+  EXPECT_EQ(copies, 1u);
+}
+
+// Every cut of a body either fails to index or gives the entries before
+// the cut, whole; a changed byte never gets past the bounds (ASan run).
+TEST(DirEntries, CutOrChangedBodyNeverReadsPastItsEnd) {
+  const CachedFile full = every_field();
+  const std::string body = encode_dir_body({DirEntryRef{"first", &kKey, &full}, DirEntryRef{"second", &kKey, &full}});
+  const auto whole = decode_dir_body(body);
+  ASSERT_TRUE(whole.has_value());
+  // The checksum: no cut and no changed byte indexes.
+  for (std::size_t n = 0; n < body.size(); ++n) EXPECT_FALSE(index_dir_body(body.substr(0, n)).has_value()) << n;
+  for (std::size_t at = 0; at < body.size(); ++at) {
+    for (const unsigned char v : {0x00, 0x01, 0x7f, 0x80, 0xff}) {
+      std::string changed = body;
+      if (changed[at] == static_cast<char>(v)) continue;
+      changed[at] = static_cast<char>(v);
+      EXPECT_FALSE(index_dir_body(changed).has_value()) << at;
+    }
+  }
+  // Past the checksum (a writer's bug): every cut of what it covers either
+  // fails to index or gives the entries before the cut, whole.
+  const std::string rest = body.substr(17);
+  std::size_t cuts_that_index = 0;
+  for (std::size_t n = 0; n < rest.size(); ++n) {
+    const std::string cut = with_checksum(rest.substr(0, n));
+    auto index = index_dir_body(cut);
+    if (!index) continue;
+    ++cuts_that_index;
+    ASSERT_LT(index->entries.size(), 2u) << n;
+    for (std::size_t i = 0; i < index->entries.size(); ++i) {
+      auto e = decode_dir_entry(*index, index->entries[i].second);
+      ASSERT_TRUE(e.has_value()) << n;
+      EXPECT_EQ(e->name, (*whole)[i].name);
+    }
+  }
+  // The strings alone, and the strings with the first entry.
+  EXPECT_EQ(cuts_that_index, 2u);
+  // Every changed byte past the checksum: decoded or refused, within bounds
+  // (the ASan build checks the reads).
+  for (std::size_t at = 0; at < rest.size(); ++at) {
+    for (const unsigned char v : {0x00, 0x01, 0x7f, 0x80, 0xff}) {
+      std::string changed = rest;
+      changed[at] = static_cast<char>(v);
+      const std::string body_of_changed = with_checksum(changed);  // the index's views point into it
+      if (auto index = index_dir_body(body_of_changed)) {
+        for (const auto& entry : index->entries) (void)decode_dir_entry(*index, entry.second);
+      }
+    }
+  }
+  EXPECT_FALSE(index_dir_body(std::string("\x02\x00", 2)).has_value());  // another version
+  EXPECT_FALSE(index_dir_body("").has_value());
 }
 
 // A write that fails is reported by flush() and last_error(), and later
@@ -258,7 +768,7 @@ TEST(ScanCache, WriteErrorIsKeptAndLaterRowsAreDropped) {
   const std::string path = t / "c.db";
   auto cache = ScanCache::open(path);
   ASSERT_TRUE(cache);
-  sql(path, "CREATE TRIGGER refuse BEFORE INSERT ON files BEGIN SELECT RAISE(ABORT, 'refused by test'); END");
+  sql(path, "CREATE TRIGGER refuse BEFORE INSERT ON dir_entries BEGIN SELECT RAISE(ABORT, 'refused by test'); END");
   (*cache)->store("/f", kKey, sample_file());
   Status flushed = (*cache)->flush();
   ASSERT_FALSE(flushed);

@@ -44,7 +44,7 @@ TEST_P(FuzzCorpusReplay, EverySeedRunsCleanly) {
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzCorpusReplay,
                          ::testing::Values("fuzz_hash_iocs", "fuzz_filename_iocs", "fuzz_stix", "fuzz_misp",
                                            "fuzz_rules", "fuzz_baseline", "fuzz_archive", "fuzz_archive_recognition",
-                                           "fuzz_file_types", "fuzz_pack", "fuzz_reports"),
+                                           "fuzz_file_types", "fuzz_pack", "fuzz_reports", "fuzz_cache_body"),
                          [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
 
 }  // namespace

@@ -6,10 +6,8 @@
 // file layout's version and how settings are read are private to the
 // component (src/cache/scan_cache.hpp).
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,7 +18,8 @@
 
 namespace iocsweep {
 
-/// Identity of one version of a file, from lstat: any write to the file
+/// Identity of one version of a file, from lstat (on a first sweep, from
+/// the fstat of the descriptor that is read): any write to the file
 /// changes ctime, which an unprivileged user cannot set back (utimensat
 /// sets atime and mtime only).
 struct FileKey {
@@ -81,24 +80,17 @@ struct CachedFile {
 /// One connection's view of the cache, for lookups from one thread.
 /// Not thread-safe: one per worker thread.
 ///
-/// A reader sees the cache as one snapshot (one WAL read transaction), taken
-/// at a lookup and kept for the lookups after it that find their entry, so
-/// a lookup costs no file-lock calls; it ends at a miss (the worker is about
-/// to read the file: a snapshot held meanwhile would keep checkpoints from
-/// passing it and the WAL would grow with every commit), after
-/// kLookupsPerSnapshot lookups, and at the first lookup after
-/// kSnapshotMaxAge. Rows committed meanwhile (by this sweep or another)
-/// are seen from the next snapshot on. A sweep never needs its
-/// own writes: each path is looked up once, before it is stored. A reader
-/// made while the cache holds no rows (empty at open, nothing committed
-/// since) answers nothing and never touches SQLite.
+/// A lookup reads the rows of the path's directory once, by one SELECT (its
+/// own read transaction: no snapshot outlives it, so checkpoints pass
+/// between directories), and keeps them for the lookups of its other files
+/// while that directory is among the last few it looked in. Rows committed
+/// later (by this sweep or another) are seen when it reads the directory
+/// again. A sweep never needs its own writes: each path is looked up once,
+/// before it is stored. A reader made while the cache holds no rows (empty
+/// at open, nothing committed since) answers nothing and never touches
+/// SQLite.
 class ScanCacheReader {
  public:
-  /// Lookups answered from one snapshot at most.
-  static constexpr std::size_t kLookupsPerSnapshot = 4096;
-  /// Age after which a snapshot is ended at the next lookup.
-  static constexpr std::chrono::milliseconds kSnapshotMaxAge{100};
-
   ~ScanCacheReader();
   ScanCacheReader(const ScanCacheReader&) = delete;
   ScanCacheReader& operator=(const ScanCacheReader&) = delete;
@@ -153,8 +145,9 @@ class ScanCache {
   Result<std::unique_ptr<ScanCacheReader>> reader() const;
 
   /// Records what was learnt about `path` at `key`, replacing any older
-  /// entry: queues the row for the writer thread, which commits it in a
-  /// later batch. Blocks while kQueueRows rows wait (the writer is behind:
+  /// entry: queues it for the writer thread, which commits it in a later
+  /// batch (one row for each directory the batch holds). A path ending in
+  /// '/' names no file and is not stored. Blocks while kQueueRows rows wait (the writer is behind:
   /// every verdict is kept rather than dropped by timing). Does nothing
   /// after a write error.
   void store(std::string path, const FileKey& key, CachedFile file);

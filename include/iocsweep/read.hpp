@@ -19,7 +19,11 @@ namespace iocsweep {
 
 /// Facts about an opened file, from one fstat on its descriptor.
 struct FileInfo {
+  /// The bytes read: st_size, or for a file read until its end (size 0,
+  /// or on a pseudo filesystem) what that read found.
   std::uint64_t size = 0;
+  /// st_size as fstat gave it.
+  std::uint64_t stat_size = 0;
   std::uint64_t device = 0;
   std::uint64_t inode = 0;
   std::uint32_t uid = 0;

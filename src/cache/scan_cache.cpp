@@ -13,11 +13,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <list>
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
+#include "cache/dir_entries.hpp"
 #include "common/signal_free_thread.hpp"
 #include "iocsweep/cache.hpp"
 
@@ -40,23 +45,26 @@ struct StmtFinalizer {
 };
 using StmtHandle = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
+// One row per directory and batch: the entries a batch (or a merge of
+// rows) holds for files of that directory, as one body (dir_entries.hpp).
+// A file's newest entry is in the row of highest seq that names it. One row
+// a directory rather than one a file: SQLite's cost is per row, and a
+// first sweep would pay it for every file (docs/performance.md, Scan cache).
 constexpr const char* kSchema =
     "CREATE TABLE iocsweep_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-    "CREATE TABLE files("
-    "  path BLOB PRIMARY KEY,"
-    "  dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,"
-    "  mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
-    "  md5 BLOB, sha1 BLOB, sha256 BLOB,"
-    "  rules_fp TEXT NOT NULL, yara BLOB NOT NULL, not_archive INTEGER NOT NULL, members_fp TEXT NOT NULL,"
-    "  stored_at INTEGER NOT NULL"
+    "CREATE TABLE dir_entries("
+    "  dir BLOB NOT NULL, seq INTEGER NOT NULL,"
+    "  files INTEGER NOT NULL, body BLOB NOT NULL, stored_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(dir, seq)"
     ") WITHOUT ROWID;";
 
-constexpr const char* kSelect =
-    "SELECT dev, ino, size, mtime_ns, ctime_ns, md5, sha1, sha256, rules_fp, yara, not_archive, members_fp FROM files "
-    "WHERE path = ?1";
-constexpr const char* kInsert =
-    "INSERT OR REPLACE INTO files(path, dev, ino, size, mtime_ns, ctime_ns, md5, sha1, sha256, rules_fp, yara, "
-    "stored_at, not_archive, members_fp) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+// A directory's rows, newest first.
+constexpr const char* kSelectDir = "SELECT body FROM dir_entries WHERE dir = ?1 ORDER BY seq DESC";
+constexpr const char* kDirRows =
+    "SELECT count(*), coalesce(max(seq), 0), coalesce(sum(length(body)), 0) FROM dir_entries WHERE dir = ?1";
+constexpr const char* kInsertDir =
+    "INSERT INTO dir_entries(dir, seq, files, body, stored_at) VALUES(?1, ?2, ?3, ?4, ?5)";
+constexpr const char* kDeleteDir = "DELETE FROM dir_entries WHERE dir = ?1 AND seq <= ?2";
 
 std::string db_error(const std::string& path, sqlite3* db) {
   return path + ": scan cache: " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory");
@@ -105,6 +113,9 @@ Status check_or_create_schema(const std::string& path, sqlite3* db) {
   if (empty) {
     // WAL: readers do not block the writer, and a killed writer leaves a
     // consistent database (the uncommitted tail of the log is ignored).
+    // Pages of 16 KiB: a row's body spans fewer overflow pages (measured:
+    // about a fifth less CPU a row than 4 KiB).
+    if (Status s = exec(path, db, "PRAGMA page_size=16384"); !s) return s;
     if (Status s = exec(path, db, "PRAGMA journal_mode=WAL"); !s) return s;
     const std::string create = std::string("BEGIN IMMEDIATE;") + kSchema +
                                "INSERT INTO iocsweep_meta VALUES('format', '" + kFormatName +
@@ -203,49 +214,28 @@ struct CreatedFiles {
   }
 };
 
-std::int64_t as_db_int(std::uint64_t v) {
-  std::int64_t out;
-  std::memcpy(&out, &v, sizeof out);
-  return out;
-}
-
-std::uint64_t from_db_int(std::int64_t v) {
-  std::uint64_t out;
-  std::memcpy(&out, &v, sizeof out);
-  return out;
-}
-
-// Rule identities as "ns\0name\0" pairs: neither part can hold a NUL.
-std::string encode_rules(const std::vector<RuleId>& rules) {
-  std::string out;
-  for (const RuleId& r : rules) {
-    out += r.ns;
-    out += '\0';
-    out += r.name;
-    out += '\0';
-  }
-  return out;
-}
-
-std::optional<std::vector<RuleId>> decode_rules(std::string_view blob) {
-  std::vector<RuleId> out;
-  while (!blob.empty()) {
-    const std::size_t a = blob.find('\0');
-    if (a == std::string_view::npos) return std::nullopt;
-    const std::size_t b = blob.find('\0', a + 1);
-    if (b == std::string_view::npos) return std::nullopt;
-    out.push_back(RuleId{std::string(blob.substr(0, a)), std::string(blob.substr(a + 1, b - a - 1))});
-    blob.remove_prefix(b + 1);
-  }
-  return out;
-}
-
 std::string_view column_blob(sqlite3_stmt* stmt, int col) {
   const void* p = sqlite3_column_blob(stmt, col);
   const int n = sqlite3_column_bytes(stmt, col);
   if (p == nullptr || n <= 0) return {};
   return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
 }
+
+// Binds `bytes` as a blob; an empty one as an empty blob, not NULL (as a
+// null data pointer would).
+int bind_bytes(sqlite3_stmt* st, int col, std::string_view bytes) {
+  return sqlite3_bind_blob64(st, col, bytes.empty() ? "" : bytes.data(), bytes.size(), SQLITE_STATIC);
+}
+
+// Resets a prepared statement and clears its bindings when it goes out of
+// scope, however the steps before ended.
+struct Step {
+  sqlite3_stmt* st;
+  ~Step() {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+};
 
 }  // namespace
 
@@ -294,27 +284,106 @@ std::optional<std::int64_t> current_writeback_settle_ns() {
   return writeback_settle_ns(*expire, *interval);
 }
 
+// One directory's rows as a reader read them: the bodies (newest first)
+// and each name's newest entry.
+struct LoadedDir {
+  std::string dir;
+  std::deque<std::string> bodies;
+  std::deque<DirBodyIndex> indexes;
+  // Name -> its body's index and its entry, views into `bodies`.
+  std::unordered_map<std::string_view, std::pair<const DirBodyIndex*, std::string_view>> names;
+  std::size_t bytes = 0;
+};
+
 struct ScanCacheReader::Impl {
   // Null when the cache held no rows as the reader was made.
   DbHandle db;
   StmtHandle select;
-  StmtHandle begin;
-  StmtHandle end;
-  // Lookups left in the open read transaction; 0: none is open.
-  std::size_t snapshot_left = 0;
-  // When the open read transaction began.
-  std::chrono::steady_clock::time_point snapshot_since;
+  // Most recently used first, found by name; at most kReaderDirs and
+  // kReaderBytes (counted by reader_bytes()).
+  std::list<LoadedDir> dirs;
+  std::unordered_map<std::string_view, std::list<LoadedDir>::iterator> by_dir;
+  std::size_t bytes = 0;
+  // What the last load that failed found (`failed_dir`): it answers the
+  // lookups in that directory until one in another, then the directory is
+  // read again; a directory whose rows cannot be read costs one read, not
+  // one a file.
+  LoadedDir failed;
+  std::optional<std::string> failed_dir;
 
-  // Ends the open read transaction, if any.
-  void end_snapshot() {
-    if (sqlite3_get_autocommit(db.get()) == 0) {
-      sqlite3_step(end.get());
-      sqlite3_reset(end.get());
-    }
-    snapshot_left = 0;
-  }
-  std::optional<CachedFile> lookup(std::string_view path, const FileKey& key);
+  const LoadedDir& load(std::string_view dir);
 };
+
+// Whether `other` is `dir` or one of its kKeptAncestors nearest parents
+// (directories end in '/': a parent is a prefix).
+bool near_ancestor(std::string_view other, std::string_view dir) {
+  if (!dir.starts_with(other)) return false;
+  return static_cast<std::size_t>(
+             std::count(dir.begin() + static_cast<std::ptrdiff_t>(other.size()), dir.end(), '/')) <= kKeptAncestors;
+}
+
+// What a loaded directory costs a reader: its bodies, and about this much
+// for each name and the directory itself.
+constexpr std::size_t kReaderBytesPerName = 128;
+constexpr std::size_t kReaderBytesPerDir = 256;
+
+// Each directory's rows are read by one SELECT (its own read transaction:
+// no snapshot outlives it, so checkpoints pass between directories). The
+// walk visits a directory's files together, interrupted by its
+// subdirectories' trees, so directories are evicted by what they cost, not
+// by how many came since: a large one survives a visit to many small ones,
+// and is read again only after as many bytes of others.
+const LoadedDir& ScanCacheReader::Impl::load(std::string_view dir) {
+  if (failed_dir && *failed_dir == dir) return failed;
+  failed_dir.reset();
+  if (const auto it = by_dir.find(dir); it != by_dir.end()) {
+    dirs.splice(dirs.begin(), dirs, it->second);
+    return dirs.front();
+  }
+  LoadedDir loaded;
+  loaded.dir = std::string(dir);
+  sqlite3_stmt* st = select.get();
+  Step step{st};
+  int rc = bind_bytes(st, 1, loaded.dir);
+  // A writer keeps every row to kMaxDirBytes: this reads at most twice that.
+  while (rc == SQLITE_OK && loaded.bytes < kMaxDirBytes) {
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) break;
+    const std::string& body = loaded.bodies.emplace_back(column_blob(st, 0));
+    loaded.bytes += body.size();
+    rc = SQLITE_OK;
+    auto index = index_dir_body(body);
+    if (!index) continue;  // damaged: its entries are misses (an older row may answer, key checked)
+    const DirBodyIndex& kept = loaded.indexes.emplace_back(std::move(*index));
+    // Newest first: a name already there has a newer entry.
+    for (const auto& [name, entry] : kept.entries) loaded.names.try_emplace(name, &kept, entry);
+  }
+  loaded.bytes += kReaderBytesPerDir + kReaderBytesPerName * loaded.names.size();
+  // A failed step (a lock held past the timeout, damage): what was read
+  // answers this lookup, and the directory is read again at the next.
+  if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+    failed = std::move(loaded);
+    failed_dir = failed.dir;
+    return failed;
+  }
+  // What the views point into stays where it is when the LoadedDir moves
+  // (a moved deque keeps its elements, a moved map its nodes).
+  dirs.push_front(std::move(loaded));
+  by_dir.emplace(dirs.front().dir, dirs.begin());
+  bytes += dirs.front().bytes;
+  // Least recently used first, but never this directory nor its nearest
+  // kKeptAncestors parents: the walk comes back to those after this
+  // subtree, however many bytes of other directories it holds.
+  auto it = dirs.end();
+  while ((dirs.size() > kReaderDirs || bytes > kReaderBytes) && it != dirs.begin()) {
+    --it;
+    if (near_ancestor(it->dir, dir)) continue;
+    bytes -= it->bytes;
+    by_dir.erase(it->dir);
+    it = dirs.erase(it);
+  }
+  return dirs.front();
+}
 
 ScanCacheReader::ScanCacheReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ScanCacheReader::~ScanCacheReader() = default;
@@ -323,63 +392,14 @@ bool ScanCacheReader::answers_nothing() const { return !impl_->db; }
 
 std::optional<CachedFile> ScanCacheReader::find(std::string_view path, const FileKey& key) {
   if (!impl_->db) return std::nullopt;
-  // One read transaction for many lookups: each transaction of its own
-  // would take and drop the database's and the WAL index's locks (fcntl
-  // calls) around every lookup. But while a reader holds a snapshot, no
-  // checkpoint can pass it and the WAL grows with every commit, so it is
-  // ended when the worker is about to read a file (a miss: the cache cannot
-  // answer for it), when it is older than kSnapshotMaxAge, and after
-  // kLookupsPerSnapshot lookups.
-  if (impl_->snapshot_left == 0) {
-    // A failed BEGIN leaves autocommit on: lookups then run on their own.
-    sqlite3_step(impl_->begin.get());
-    sqlite3_reset(impl_->begin.get());
-    impl_->snapshot_left = kLookupsPerSnapshot;
-    impl_->snapshot_since = std::chrono::steady_clock::now();
-  }
-  --impl_->snapshot_left;
-  std::optional<CachedFile> found = impl_->lookup(path, key);
-  if (impl_->snapshot_left == 0 || !found ||
-      std::chrono::steady_clock::now() - impl_->snapshot_since > kSnapshotMaxAge) {
-    impl_->end_snapshot();
-  }
-  return found;
-}
-
-std::optional<CachedFile> ScanCacheReader::Impl::lookup(std::string_view path, const FileKey& key) {
-  sqlite3_stmt* st = select.get();
-  struct Reset {
-    sqlite3_stmt* st;
-    ~Reset() {
-      sqlite3_reset(st);
-      sqlite3_clear_bindings(st);
-    }
-  } reset{st};
-  if (sqlite3_bind_blob64(st, 1, path.data(), path.size(), SQLITE_STATIC) != SQLITE_OK) return std::nullopt;
-  if (sqlite3_step(st) != SQLITE_ROW) return std::nullopt;
-  const FileKey stored{from_db_int(sqlite3_column_int64(st, 0)), from_db_int(sqlite3_column_int64(st, 1)),
-                       from_db_int(sqlite3_column_int64(st, 2)), sqlite3_column_int64(st, 3),
-                       sqlite3_column_int64(st, 4)};
-  if (!(stored == key)) return std::nullopt;
-  CachedFile out;
-  const auto take = [&](int col, DigestKind kind, auto& dest) {
-    const std::string_view b = column_blob(st, col);
-    if (b.size() != dest.size()) return;  // absent (or damaged: treated as absent)
-    std::memcpy(dest.data(), b.data(), dest.size());
-    out.digests.present = out.digests.present.with(kind);
-  };
-  take(5, DigestKind::kMd5, out.digests.md5);
-  take(6, DigestKind::kSha1, out.digests.sha1);
-  take(7, DigestKind::kSha256, out.digests.sha256);
-  if (const unsigned char* fp = sqlite3_column_text(st, 8)) out.rules_fingerprint = reinterpret_cast<const char*>(fp);
-  auto rules = decode_rules(column_blob(st, 9));
-  if (!rules) return std::nullopt;
-  out.yara_matches = std::move(*rules);
-  out.not_archive = sqlite3_column_int64(st, 10) != 0;
-  if (const unsigned char* fp = sqlite3_column_text(st, 11)) {
-    out.clean_members_fingerprint = reinterpret_cast<const char*>(fp);
-  }
-  return out;
+  const auto [dir, name] = split_dir_name(path);
+  if (name.empty()) return std::nullopt;
+  const LoadedDir& d = impl_->load(dir);
+  const auto it = d.names.find(name);
+  if (it == d.names.end()) return std::nullopt;
+  auto entry = decode_dir_entry(*it->second.first, it->second.second);
+  if (!entry || !(entry->key == key)) return std::nullopt;
+  return std::move(entry->file);
 }
 
 struct ScanCache::Row {
@@ -406,10 +426,13 @@ struct ScanCache::Impl {
   // Under mu: the file holds committed rows (at open, or committed since).
   bool has_rows = false;
   std::string error;
-  // The write connection and its statement: the writer thread's alone once
+  // The write connection and its statements: the writer thread's alone once
   // it runs.
   DbHandle db;
+  StmtHandle dir_rows;
   StmtHandle insert;
+  StmtHandle select;
+  StmtHandle remove;
   std::thread writer;
 };
 
@@ -489,15 +512,24 @@ Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
   if (!db) return db.error();
   if (Status s = check_or_create_schema(path, db->get()); !s) return s.error();
   if (Status s = exec(path, db->get(), "PRAGMA synchronous=NORMAL"); !s) return s.error();
-  auto insert = prepare(path, db->get(), kInsert);
+  auto dir_rows = prepare(path, db->get(), kDirRows);
+  if (!dir_rows) return dir_rows.error();
+  auto insert = prepare(path, db->get(), kInsertDir);
   if (!insert) return insert.error();
-  auto any = prepare(path, db->get(), "SELECT EXISTS(SELECT 1 FROM files)");
+  auto select = prepare(path, db->get(), kSelectDir);
+  if (!select) return select.error();
+  auto remove = prepare(path, db->get(), kDeleteDir);
+  if (!remove) return remove.error();
+  auto any = prepare(path, db->get(), "SELECT EXISTS(SELECT 1 FROM dir_entries)");
   if (!any) return any.error();
   if (sqlite3_step(any->get()) != SQLITE_ROW) return Error{db_error(path, db->get())};
   cache->impl_->has_rows = sqlite3_column_int64(any->get(), 0) != 0;
   any->reset();
   cache->impl_->db = std::move(*db);
+  cache->impl_->dir_rows = std::move(*dir_rows);
   cache->impl_->insert = std::move(*insert);
+  cache->impl_->select = std::move(*select);
+  cache->impl_->remove = std::move(*remove);
   // The writer never takes a signal meant for the process (the sweep waits
   // for SIGINT and SIGTERM in a thread of its own, started after this).
   cache->impl_->writer = start_signal_free_thread([c = cache.get()] { c->write_loop(); });
@@ -515,16 +547,10 @@ Result<std::unique_ptr<ScanCacheReader>> ScanCache::reader() const {
   }
   auto db = open_connection(db_path_, path_);
   if (!db) return db.error();
-  auto select = prepare(path_, db->get(), kSelect);
+  auto select = prepare(path_, db->get(), kSelectDir);
   if (!select) return select.error();
-  auto begin = prepare(path_, db->get(), "BEGIN");
-  if (!begin) return begin.error();
-  auto end = prepare(path_, db->get(), "COMMIT");
-  if (!end) return end.error();
   impl->db = std::move(*db);
   impl->select = std::move(*select);
-  impl->begin = std::move(*begin);
-  impl->end = std::move(*end);
   return std::unique_ptr<ScanCacheReader>(new ScanCacheReader(std::move(impl)));
 }
 
@@ -588,43 +614,155 @@ void ScanCache::write_loop() {
   }
 }
 
+// The bytes a body being filled takes at most: the entries' bounds, and
+// each string they name once.
+struct BodyBudget {
+  std::size_t bytes = kDirBodyHeaderBytes;
+  std::unordered_set<std::string_view> strings;
+
+  std::size_t cost(const DirEntryRef& e) const {
+    std::size_t size = encoded_size_bound(e);
+    for (const std::string* fp : {&e.file->rules_fingerprint, &e.file->clean_members_fingerprint}) {
+      if (!fp->empty() && strings.count(*fp) == 0) size += 10 + fp->size();
+    }
+    return size;
+  }
+  bool fits(const DirEntryRef& e) const { return bytes + cost(e) <= kMaxDirBytes; }
+  void add(const DirEntryRef& e) {
+    bytes += cost(e);
+    for (const std::string* fp : {&e.file->rules_fingerprint, &e.file->clean_members_fingerprint}) {
+      if (!fp->empty()) strings.insert(*fp);
+    }
+  }
+};
+
+// One transaction a batch: the batch's rows grouped by directory (a name
+// stored twice keeps its last entry), each directory's as one row, or as
+// several when they pass kMaxDirBytes; a directory that then holds more than
+// kMergeRows rows has them merged into one (newest entry of each name, to
+// kMaxDirBytes). An entry above kMaxEntryBytes is not stored.
 Status ScanCache::commit(const std::vector<Row>& rows) {
   if (rows.empty()) return Ok{};
-  sqlite3* db = impl_->db.get();
+  Impl& s = *impl_;
+  sqlite3* db = s.db.get();
   const auto fail = [&]() -> Status {
     std::string message = db_error(path_, db);
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     return Error{message};
   };
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return fail();
-  sqlite3_stmt* st = impl_->insert.get();
-  const std::int64_t now = static_cast<std::int64_t>(::time(nullptr));
+  struct Named {
+    std::string_view dir;
+    std::string_view name;
+    const Row* row;
+  };
+  std::vector<Named> order;
+  order.reserve(rows.size());
   for (const Row& r : rows) {
-    const auto bind_digest = [&](int col, DigestKind kind) {
-      if (!r.file.digests.present.has(kind)) return sqlite3_bind_null(st, col);
-      const ByteView b = r.file.digests.get(kind);
-      return sqlite3_bind_blob(st, col, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
+    const auto [dir, name] = split_dir_name(r.path);
+    if (!name.empty()) order.push_back(Named{dir, name, &r});
+  }
+  // By directory, then name; the later of two rows for one path last.
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Named& a, const Named& b) { return a.dir != b.dir ? a.dir < b.dir : a.name < b.name; });
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return fail();
+  const std::int64_t now = static_cast<std::int64_t>(::time(nullptr));
+  // Writes `entries` of `dir` as rows of at most kMaxDirBytes, from seq
+  // `next` on; false on failure.
+  std::size_t written = 0;  // bytes of the bodies write_rows wrote
+  const auto write_rows = [&](std::string_view dir, const std::vector<DirEntryRef>& entries, std::int64_t& next) {
+    std::vector<DirEntryRef> chunk;
+    BodyBudget budget;
+    const auto flush_chunk = [&]() {
+      if (chunk.empty()) return true;
+      const std::string body = encode_dir_body(chunk);
+      written += body.size();
+      Step step{s.insert.get()};
+      const bool ok = bind_bytes(step.st, 1, dir) == SQLITE_OK && sqlite3_bind_int64(step.st, 2, next) == SQLITE_OK &&
+                      sqlite3_bind_int64(step.st, 3, static_cast<std::int64_t>(chunk.size())) == SQLITE_OK &&
+                      bind_bytes(step.st, 4, body) == SQLITE_OK && sqlite3_bind_int64(step.st, 5, now) == SQLITE_OK &&
+                      sqlite3_step(step.st) == SQLITE_DONE;
+      ++next;
+      chunk.clear();
+      budget = BodyBudget{};
+      return ok;
     };
-    const std::string rules = encode_rules(r.file.yara_matches);
-    const bool bound =
-        sqlite3_bind_blob64(st, 1, r.path.data(), r.path.size(), SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 2, as_db_int(r.key.device)) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 3, as_db_int(r.key.inode)) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 4, as_db_int(r.key.size)) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 5, r.key.mtime_ns) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 6, r.key.ctime_ns) == SQLITE_OK && bind_digest(7, DigestKind::kMd5) == SQLITE_OK &&
-        bind_digest(8, DigestKind::kSha1) == SQLITE_OK && bind_digest(9, DigestKind::kSha256) == SQLITE_OK &&
-        sqlite3_bind_text64(st, 10, r.file.rules_fingerprint.data(), r.file.rules_fingerprint.size(), SQLITE_STATIC,
-                            SQLITE_UTF8) == SQLITE_OK &&
-        sqlite3_bind_blob64(st, 11, rules.data(), rules.size(), SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 12, now) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 13, r.file.not_archive ? 1 : 0) == SQLITE_OK &&
-        sqlite3_bind_text64(st, 14, r.file.clean_members_fingerprint.data(), r.file.clean_members_fingerprint.size(),
-                            SQLITE_STATIC, SQLITE_UTF8) == SQLITE_OK;
-    const int rc = bound ? sqlite3_step(st) : SQLITE_ERROR;
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) return fail();
+    for (const DirEntryRef& e : entries) {
+      if (!budget.fits(e) && !flush_chunk()) return false;
+      chunk.push_back(e);
+      budget.add(e);
+    }
+    return flush_chunk();
+  };
+  std::vector<DirEntryRef> group;
+  for (std::size_t i = 0; i < order.size();) {
+    const std::string_view dir = order[i].dir;
+    group.clear();
+    for (; i < order.size() && order[i].dir == dir; ++i) {
+      if (i + 1 < order.size() && order[i + 1].dir == dir && order[i + 1].name == order[i].name) continue;
+      // One too large to store still replaces the older entry of its name:
+      // by one that holds nothing (its file is read).
+      static const CachedFile kNothingKnown;
+      const DirEntryRef e{order[i].name, &order[i].row->key, &order[i].row->file};
+      group.push_back(BodyBudget{}.cost(e) <= kMaxEntryBytes ? e : DirEntryRef{e.name, e.key, &kNothingKnown});
+    }
+    if (group.empty()) continue;
+    std::int64_t held = 0;
+    std::int64_t last_seq = 0;
+    std::int64_t held_bytes = 0;
+    {
+      Step step{s.dir_rows.get()};
+      if (bind_bytes(step.st, 1, dir) != SQLITE_OK || sqlite3_step(step.st) != SQLITE_ROW) return fail();
+      held = sqlite3_column_int64(step.st, 0);
+      last_seq = sqlite3_column_int64(step.st, 1);
+      held_bytes = sqlite3_column_int64(step.st, 2);
+    }
+    std::int64_t next = last_seq + 1;
+    written = 0;
+    if (!write_rows(dir, group, next)) return fail();
+    if (held + (next - last_seq - 1) <= kMergeRows && static_cast<std::uint64_t>(held_bytes) + written <= kMergeBytes) {
+      continue;
+    }
+    // Merge: every row of the directory, newest first, read to
+    // kMaxDirBytes, into one of at most that much.
+    std::vector<DirEntry> entries;
+    {
+      Step step{s.select.get()};
+      if (bind_bytes(step.st, 1, dir) != SQLITE_OK) return fail();
+      std::size_t read = 0;
+      int rc = SQLITE_OK;
+      while (read < kMaxDirBytes && (rc = sqlite3_step(step.st)) == SQLITE_ROW) {
+        const std::string_view b = column_blob(step.st, 0);
+        read += b.size();
+        // A damaged body is dropped with the merge: its entries were
+        // misses already.
+        auto decoded = decode_dir_body(b);
+        if (!decoded) continue;
+        for (DirEntry& e : *decoded) entries.push_back(std::move(e));
+      }
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail();
+    }
+    // `entries` no longer grows: views into it hold.
+    std::vector<DirEntryRef> merged;
+    std::unordered_set<std::string_view> names;
+    BodyBudget budget;
+    for (const DirEntry& e : entries) {
+      // A name's newest entry is kept, or none: never an older one.
+      if (!names.insert(e.name).second) continue;
+      const DirEntryRef ref{e.name, &e.key, &e.file};
+      if (!budget.fits(ref)) continue;  // the oldest are dropped
+      budget.add(ref);
+      merged.push_back(ref);
+    }
+    const std::int64_t newest = next - 1;
+    {
+      Step step{s.remove.get()};
+      if (bind_bytes(step.st, 1, dir) != SQLITE_OK || sqlite3_bind_int64(step.st, 2, newest) != SQLITE_OK ||
+          sqlite3_step(step.st) != SQLITE_DONE) {
+        return fail();
+      }
+    }
+    std::int64_t at = newest;
+    if (!write_rows(dir, merged, at)) return fail();
   }
   if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail();
   return Ok{};

@@ -134,7 +134,9 @@ CachePolicy::Lookup CachePolicy::lookup(const WalkEntry& entry) {
 void CachePolicy::key_from_read(const WalkEntry& entry, const FileInfo& info, Lookup& look) {
   if (!look.key_after_read) return;
   look.key_after_read = false;
-  look.key = FileKey{info.device, info.inode, info.size, info.mtime_ns, info.ctime_ns};
+  // st_size, not the bytes read: a file of size 0 that had grown by the
+  // read is not stored (pipeline.cpp compares the two), as for a stat key.
+  look.key = FileKey{info.device, info.inode, info.stat_size, info.mtime_ns, info.ctime_ns};
   if (!trusts_device(entry, *look.key)) look.key.reset();
 }
 

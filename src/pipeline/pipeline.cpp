@@ -260,7 +260,9 @@ class Worker final : public ArchiveHost {
     }
     if (read.kind == ReadOutcome::Kind::kRead) cache_.key_from_read(entry, read.info, look);
     // Only a key that names the file actually read may be stored with
-    // what was learnt from it (a file replaced in between is not cached).
+    // what was learnt from it (a file replaced in between is not cached;
+    // a key from the read's own fstat names it, and only a size 0 file that
+    // grew by the read differs).
     // Nor is a generated file (proc, sysfs), whose bytes change while its
     // key does not.
     if (key && (read.info.device != key->device || read.info.inode != key->inode || read.info.size != key->size ||

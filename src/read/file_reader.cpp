@@ -271,6 +271,7 @@ ReadOutcome FileReader::read(const WalkEntry& entry) {
   }
   ReadOutcome out;
   out.info.size = static_cast<std::uint64_t>(st.st_size);
+  out.info.stat_size = out.info.size;
   out.info.device = static_cast<std::uint64_t>(st.st_dev);
   out.info.inode = static_cast<std::uint64_t>(st.st_ino);
   out.info.uid = st.st_uid;

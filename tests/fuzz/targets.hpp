@@ -51,6 +51,13 @@ int fuzz_file_types(const std::uint8_t* data, std::size_t size);
 /// and that what the tar reader accepts has safe names and sizes).
 int fuzz_pack(const std::uint8_t* data, std::size_t size);
 
+/// The scan cache's directory rows: index_dir_body, decode_dir_entry and
+/// decode_dir_body on the input as a row body, and on the input as what
+/// follows a body's checksum, with a checksum that passes (a cache file is
+/// the sweeping user's, but a disk can damage it); a body that decodes must
+/// encode and decode again to the same entries.
+int fuzz_cache_body(const std::uint8_t* data, std::size_t size);
+
 /// A target by name ("fuzz_hash_iocs", ...), for the replay test; null if
 /// unknown.
 using Target = int (*)(const std::uint8_t*, std::size_t);
