@@ -1030,7 +1030,12 @@ std::vector<RuleSource> sources_without(const std::vector<RuleSource>& sources, 
     for (const std::string& module : parsed[s].imports) {
       if (used.count(module) != 0) text += "import \"" + module + "\"\n";
     }
-    RuleSource subset = sources[s];
+    // Not a copy of the source with its text replaced: that copies the
+    // text first (heaptrack: 6 MB for signature-base, alive at the load's
+    // peak).
+    RuleSource subset;
+    subset.name = sources[s].name;
+    subset.path = sources[s].path;
     subset.text = text + kept_rules;
     subset.skip_if_broken = false;
     out.push_back(std::move(subset));
