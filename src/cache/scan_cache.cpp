@@ -300,7 +300,8 @@ struct ScanCacheReader::Impl {
   DbHandle db;
   StmtHandle select;
   // Most recently used first, found by name; at most kReaderDirs and
-  // kReaderBytes (counted by reader_bytes()).
+  // kReaderBytes (as load() counts them), but for the directories it keeps
+  // whatever they cost.
   std::list<LoadedDir> dirs;
   std::unordered_map<std::string_view, std::list<LoadedDir>::iterator> by_dir;
   std::size_t bytes = 0;
@@ -345,7 +346,8 @@ const LoadedDir& ScanCacheReader::Impl::load(std::string_view dir) {
   sqlite3_stmt* st = select.get();
   Step step{st};
   int rc = bind_bytes(st, 1, loaded.dir);
-  // A writer keeps every row to kMaxDirBytes: this reads at most twice that.
+  // A writer keeps every row to kMaxDirBytes: this reads at most that and
+  // one row more.
   while (rc == SQLITE_OK && loaded.bytes < kMaxDirBytes) {
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) break;
@@ -360,7 +362,8 @@ const LoadedDir& ScanCacheReader::Impl::load(std::string_view dir) {
   }
   loaded.bytes += kReaderBytesPerDir + kReaderBytesPerName * loaded.names.size();
   // A failed step (a lock held past the timeout, damage): what was read
-  // answers this lookup, and the directory is read again at the next.
+  // answers the lookups in this directory until one in another, and is not
+  // kept.
   if (rc != SQLITE_OK && rc != SQLITE_DONE) {
     failed = std::move(loaded);
     failed_dir = failed.dir;
