@@ -364,6 +364,35 @@ YR_RULES* planted_rules() {
   return rules;
 }
 
+// A set from the cache is freed before the gate reads the sources (the
+// load's peak); one that is not split is loaded again to scan with, its
+// meta read from it.
+TEST_F(RuleCacheTest, ASetNotSplitIsLoadedAgainWithItsMeta) {
+  const std::vector<RuleSource> sources = {
+      {"t.yar",
+       "rule yes : tagA { meta: score = 42 author = \"me\" strings: $a = \"needle\" condition: $a }\n"
+       "rule no { condition: false }\n",
+       ""}};
+  test::TempDir t;
+  const RuleCacheOptions cache{t / "cache"};
+  auto first = CompiledRules::compile(sources, cache);
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = CompiledRules::compile(sources, cache);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE((*second)->from_cache());
+  EXPECT_LT((*second)->non_mz_rules(), 0);  // no split
+  ASSERT_EQ((*second)->rules().size(), 2u);
+  const RuleInfo& yes = (*second)->rules()[0];
+  EXPECT_EQ(yes.score, 42);
+  ASSERT_EQ(yes.meta.size(), 2u);
+  EXPECT_STREQ(std::get<const char*>(yes.meta[1].second), "me");
+  YaraScanner scanner(*second);
+  const YaraScanResult r = scanner.scan(bytes_of("a needle"), {});
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  ASSERT_EQ(r.matched.size(), 1u);
+  EXPECT_EQ((*second)->rules()[r.matched[0]].name, "yes");
+}
+
 TEST_F(RuleCacheTest, TheSetForNonMzFilesIsCachedAndMapsBackAfterLoading) {
   // Two sources: PE rules in one, a text rule between PE rules in the
   // other, so the non-MZ set's rule index differs from the whole set's.

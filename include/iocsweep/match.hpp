@@ -122,6 +122,7 @@ struct ScanExternals {
 // YaraScanner asks before each scan; private to the match component
 // (src/match/rule_gate.hpp).
 class RuleGate;
+struct RulePrefilter;
 
 /// What the prefilter made of a rule set, for `rules check` and the scan's
 /// summary: whether its gate rules any file out before a scan, and if not,
@@ -232,11 +233,14 @@ class CompiledRules {
   std::vector<std::size_t> mz_index_;
   std::vector<bool> in_mz_set_;
   std::unique_ptr<const RuleGate> mz_gate_;
-  // Reads the sources for the gate and makes the split sets (the non-MZ
-  // set, and the MZ set beside it), in place of the whole set. False when
-  // the whole set, needed after a split set failed, could not be made again.
-  bool prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
-                         std::optional<std::size_t> non_mz_min_rules);
+  // Takes the gate the sources were read for (`prefilter`, read_prefilter
+  // of `sources`) and makes the split sets (the non-MZ set, and the MZ set
+  // beside it), in place of the whole set. The whole set may have been
+  // freed already (rules_handle_ null): it is made again when there is no
+  // split. False when the whole set, needed without a split or after a
+  // split set failed, could not be made again.
+  bool prepare_prefilter(RulePrefilter&& prefilter, const std::vector<RuleSource>& sources,
+                         const RuleCacheOptions& cache);
   // Loads or compiles the whole set again (rules_ as they are, meta read
   // from it); false if it cannot, or holds other rules.
   bool restore_whole_set(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache);

@@ -429,7 +429,18 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
         compiled->rulesets_.push_back(RulesetInfo{source.name, sha256_hex(source.text), 0});
       }
       compiled->describe();
-      if (!compiled->prepare_prefilter(sources, cache, non_mz_min_rules)) return Error{kCannotRemake};
+      // The whole set is freed before the gate reads the sources: the
+      // gate's parse of every rule is about as large as the set
+      // (docs/performance.md, a load's peak), and the cache can give the
+      // set again should it be needed (no split). Rule meta points into the
+      // set: it is read again from the sets kept.
+      for (RuleInfo& info : compiled->rules_) info.meta.clear();
+      yr_rules_destroy(static_cast<YR_RULES*>(compiled->rules_handle_));
+      compiled->rules_handle_ = nullptr;
+      return_freed_memory();
+      if (!compiled->prepare_prefilter(read_prefilter(sources, non_mz_min_rules), sources, cache)) {
+        return Error{kCannotRemake};
+      }
       return_freed_memory();
       return std::shared_ptr<const CompiledRules>(std::move(compiled));
     }
@@ -465,8 +476,10 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
   if (cacheable && skip_warnings.empty())
     rule_cache::save(cache.dir, key, compiled->rules_handle_, compiled->warnings_);
   drop_relocations(static_cast<YR_RULES*>(compiled->rules_handle_));
-  if (!compiled->prepare_prefilter(kept, cacheable ? cache : RuleCacheOptions{}, non_mz_min_rules))
+  if (!compiled->prepare_prefilter(read_prefilter(kept, non_mz_min_rules), kept,
+                                   cacheable ? cache : RuleCacheOptions{})) {
     return Error{kCannotRemake};
+  }
   return_freed_memory();
   return std::shared_ptr<const CompiledRules>(std::move(compiled));
 }
@@ -544,23 +557,26 @@ bool CompiledRules::restore_whole_set(const std::vector<RuleSource>& sources, co
   return true;
 }
 
-bool CompiledRules::prepare_prefilter(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache,
-                                      std::optional<std::size_t> non_mz_min_rules) {
-  RulePrefilter prefilter = read_prefilter(sources, non_mz_min_rules);
+bool CompiledRules::prepare_prefilter(RulePrefilter&& prefilter, const std::vector<RuleSource>& sources,
+                                      const RuleCacheOptions& cache) {
   gate_summary_.admits_all_ = prefilter.gate.admits_all();
   gate_summary_.reason_ = prefilter.gate.reason();
   gate_ = std::make_unique<const RuleGate>(std::move(prefilter.gate));
   fast_mode_ = !prefilter.locates_string_sets;
-  if (!prefilter.non_mz_sources) return true;
+  // Freed already (a set from the cache): made again when it is the set
+  // scanned with.
+  if (!prefilter.non_mz_sources) return rules_handle_ != nullptr || restore_whole_set(sources, cache);
   // The two split sets replace the whole set, which is freed before they
   // are loaded or compiled: the three are never in memory together (each
   // is about as large as the other two). Should a split set fail, which is
   // not expected, the whole set is made again. Rule meta points into the
   // set it is read from, so it is read again from the sets kept.
-  for (RuleInfo& info : rules_) info.meta.clear();
-  yr_rules_destroy(static_cast<YR_RULES*>(rules_handle_));
-  rules_handle_ = nullptr;
-  return_freed_memory();
+  if (rules_handle_ != nullptr) {
+    for (RuleInfo& info : rules_) info.meta.clear();
+    yr_rules_destroy(static_cast<YR_RULES*>(rules_handle_));
+    rules_handle_ = nullptr;
+    return_freed_memory();
+  }
   // Without the set for non-MZ files, every file is scanned with the whole
   // set, which costs time only.
   static constexpr std::string_view kNonMz = "not beginning with MZ", kMz = "beginning with MZ";
