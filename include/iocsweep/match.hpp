@@ -241,6 +241,9 @@ class CompiledRules {
   // split set failed, could not be made again.
   bool prepare_prefilter(RulePrefilter&& prefilter, const std::vector<RuleSource>& sources,
                          const RuleCacheOptions& cache);
+  // Frees the whole set (rules_handle_, not null), and the meta of rules_
+  // that points into it.
+  void free_whole_set();
   // Loads or compiles the whole set again (rules_ as they are, meta read
   // from it); false if it cannot, or holds other rules.
   bool restore_whole_set(const std::vector<RuleSource>& sources, const RuleCacheOptions& cache);

@@ -434,10 +434,7 @@ Result<std::shared_ptr<const CompiledRules>> CompiledRules::compile(const std::v
       // (docs/performance.md, a load's peak), and the cache can give the
       // set again should it be needed (no split). Rule meta points into the
       // set: it is read again from the sets kept.
-      for (RuleInfo& info : compiled->rules_) info.meta.clear();
-      yr_rules_destroy(static_cast<YR_RULES*>(compiled->rules_handle_));
-      compiled->rules_handle_ = nullptr;
-      return_freed_memory();
+      compiled->free_whole_set();
       if (!compiled->prepare_prefilter(read_prefilter(sources, non_mz_min_rules), sources, cache)) {
         return Error{kCannotRemake};
       }
@@ -557,6 +554,13 @@ bool CompiledRules::restore_whole_set(const std::vector<RuleSource>& sources, co
   return true;
 }
 
+void CompiledRules::free_whole_set() {
+  for (RuleInfo& info : rules_) info.meta.clear();  // it points into the set
+  yr_rules_destroy(static_cast<YR_RULES*>(rules_handle_));
+  rules_handle_ = nullptr;
+  return_freed_memory();
+}
+
 bool CompiledRules::prepare_prefilter(RulePrefilter&& prefilter, const std::vector<RuleSource>& sources,
                                       const RuleCacheOptions& cache) {
   gate_summary_.admits_all_ = prefilter.gate.admits_all();
@@ -571,12 +575,7 @@ bool CompiledRules::prepare_prefilter(RulePrefilter&& prefilter, const std::vect
   // is about as large as the other two). Should a split set fail, which is
   // not expected, the whole set is made again. Rule meta points into the
   // set it is read from, so it is read again from the sets kept.
-  if (rules_handle_ != nullptr) {
-    for (RuleInfo& info : rules_) info.meta.clear();
-    yr_rules_destroy(static_cast<YR_RULES*>(rules_handle_));
-    rules_handle_ = nullptr;
-    return_freed_memory();
-  }
+  if (rules_handle_ != nullptr) free_whole_set();
   // Without the set for non-MZ files, every file is scanned with the whole
   // set, which costs time only.
   static constexpr std::string_view kNonMz = "not beginning with MZ", kMz = "beginning with MZ";
