@@ -198,9 +198,7 @@ TEST(CacheCli, IndicatorChangeUsesCachedDigestsAndRereadsOnlyTheNewFinding) {
 FileKey key_of(const std::string& path) {
   struct stat st {};
   EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
-  const auto ns = [](const timespec& t) { return std::int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; };
-  return FileKey{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
-                 static_cast<std::uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
+  return file_key_of(st);
 }
 
 // The entry a run stored for `path` under its current key, read through

@@ -599,9 +599,7 @@ TEST(ScanCache, PathsOfOneBatchAreKeptApartByDirectoryAndName) {
 
 // A body whose checksum holds, as only a writer could make it (the rest is
 // the body after its version byte and checksum).
-std::string with_checksum(const std::string& rest) {
-  return std::string(1, static_cast<char>(kDirBodyVersion)) + sha256_hex(rest).substr(0, 16) + rest;
-}
+std::string with_checksum(const std::string& rest) { return seal_dir_body(rest); }
 
 // A damaged row (the disk's doing, say) never crashes a lookup or gives
 // another file's verdict. A body whose checksum fails is ignored whole: an

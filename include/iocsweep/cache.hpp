@@ -6,6 +6,8 @@
 // file layout's version and how settings are read are private to the
 // component (src/cache/scan_cache.hpp).
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,6 +32,9 @@ struct FileKey {
   std::int64_t ctime_ns = 0;
   bool operator==(const FileKey&) const = default;
 };
+
+/// The key of the file version `st` describes (from lstat or fstat).
+FileKey file_key_of(const struct stat& st);
 
 /// Whether the scan cache may answer for, and store, files on a filesystem
 /// of statfs(2) type `f_type`: only disk filesystems known to update a

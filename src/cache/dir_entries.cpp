@@ -146,6 +146,10 @@ std::string encode_dir_body(const std::vector<DirEntryRef>& entries) {
   put_varint(rest, strings.size());
   for (const std::string_view s : strings) put_bytes(rest, s);
   rest += tail;
+  return seal_dir_body(rest);
+}
+
+std::string seal_dir_body(std::string_view rest) {
   std::string out;
   out.reserve(1 + 16 + rest.size());
   out.push_back(static_cast<char>(kDirBodyVersion));

@@ -54,6 +54,10 @@ struct DirEntry {
 /// promise; encode_dir_body keeps them as given).
 std::string encode_dir_body(const std::vector<DirEntryRef>& entries);
 
+/// A body of `rest` (the strings and entries, as encode_dir_body lays
+/// them out): the version byte and the checksum of `rest` before it.
+std::string seal_dir_body(std::string_view rest);
+
 /// At least the bytes `entry` takes in a body, the strings it names left
 /// out (a body holds each once, with a length of at most 10 bytes).
 std::size_t encoded_size_bound(const DirEntryRef& entry);

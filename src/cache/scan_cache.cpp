@@ -239,6 +239,14 @@ struct Step {
 
 }  // namespace
 
+FileKey file_key_of(const struct stat& st) {
+  const auto ns = [](const timespec& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + static_cast<std::int64_t>(t.tv_nsec);
+  };
+  return FileKey{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                 static_cast<std::uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
+}
+
 bool cache_trusts_filesystem(std::uint64_t f_type) {
   // From linux/magic.h, spelled out so the build does not depend on the
   // kernel headers' version. Each calls file_update_time() from its
@@ -630,12 +638,15 @@ struct BodyBudget {
     }
     return size;
   }
-  bool fits(const DirEntryRef& e) const { return bytes + cost(e) <= kMaxDirBytes; }
-  void add(const DirEntryRef& e) {
-    bytes += cost(e);
+  // Counts `e` in when it fits; false (nothing counted) when it does not.
+  bool take(const DirEntryRef& e) {
+    const std::size_t size = cost(e);
+    if (bytes + size > kMaxDirBytes) return false;
+    bytes += size;
     for (const std::string* fp : {&e.file->rules_fingerprint, &e.file->clean_members_fingerprint}) {
       if (!fp->empty()) strings.insert(*fp);
     }
+    return true;
   }
 };
 
@@ -690,9 +701,9 @@ Status ScanCache::commit(const std::vector<Row>& rows) {
       return ok;
     };
     for (const DirEntryRef& e : entries) {
-      if (!budget.fits(e) && !flush_chunk()) return false;
+      // An entry of at most kMaxEntryBytes fits an empty chunk.
+      if (!budget.take(e) && (!flush_chunk() || !budget.take(e))) return false;
       chunk.push_back(e);
-      budget.add(e);
     }
     return flush_chunk();
   };
@@ -752,8 +763,7 @@ Status ScanCache::commit(const std::vector<Row>& rows) {
       // A name's newest entry is kept, or none: never an older one.
       if (!names.insert(e.name).second) continue;
       const DirEntryRef ref{e.name, &e.key, &e.file};
-      if (!budget.fits(ref)) continue;  // the oldest are dropped
-      budget.add(ref);
+      if (!budget.take(ref)) continue;  // the oldest are dropped
       merged.push_back(ref);
     }
     const std::int64_t newest = next - 1;

@@ -79,11 +79,7 @@ std::optional<FileKey> stat_key(const WalkEntry& entry) {
   const int dir = entry.parent ? entry.parent->fd() : AT_FDCWD;
   if (::fstatat(dir, entry.name.c_str(), &st, entry.follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
   if (!S_ISREG(st.st_mode)) return std::nullopt;
-  const auto ns = [](const timespec& t) {
-    return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + static_cast<std::int64_t>(t.tv_nsec);
-  };
-  return FileKey{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
-                 static_cast<std::uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
+  return file_key_of(st);
 }
 
 }  // namespace
