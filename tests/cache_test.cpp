@@ -834,6 +834,58 @@ TEST(ScanCache, DatabaseIsInWalMode) {
   sqlite3_close(db);
 }
 
+// Closing copies nothing into the file and syncs nothing (the sweep would
+// wait for that at its end): the WAL stays, and a cache opened later reads
+// what it holds.
+TEST(ScanCache, ClosingLeavesTheWalWhichALaterOpenReads) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  {
+    auto cache = ScanCache::open(path);
+    ASSERT_TRUE(cache);
+    for (int i = 0; i < 100; ++i) (*cache)->store("/d" + std::to_string(i) + "/f", kKey, sample_file());
+    ASSERT_TRUE((*cache)->flush());
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat((path + "-wal").c_str(), &st), 0) << "the WAL was removed at close: it was checkpointed";
+  EXPECT_GT(st.st_size, 0);
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache) << cache.error().message;
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  EXPECT_FALSE((*reader)->answers_nothing());
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE((*reader)->find("/d" + std::to_string(i) + "/f", kKey).has_value()) << i;
+}
+
+// Commits that leave the WAL at 1,000 frames or more (16 MiB of pages) have
+// it copied into the file while the cache stays open: the WAL does not grow
+// with the sweep.
+TEST(ScanCache, TheWalIsCopiedIntoTheFileWhileTheCacheIsOpen) {
+  TempDir t;
+  const std::string path = t / "c.db";
+  auto cache = ScanCache::open(path);
+  ASSERT_TRUE(cache);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  const off_t created = st.st_size;
+  const CachedFile many = matched_rules(300);                                                   // about 18 KB
+  for (int i = 0; i < 1200; ++i) (*cache)->store("/d" + std::to_string(i) + "/f", kKey, many);  // about 22 MB
+  ASSERT_TRUE((*cache)->flush());
+  // A bound on the wait for the checkpointer thread, not a timing assertion.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while ((::stat(path.c_str(), &st) != 0 || st.st_size < (16 << 20)) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(st.st_size, 16 << 20) << "created at " << created << " bytes: the WAL was not copied in";
+  auto reader = (*cache)->reader();
+  ASSERT_TRUE(reader);
+  for (int i = 0; i < 1200; i += 100) {
+    auto got = (*reader)->find("/d" + std::to_string(i) + "/f", kKey);
+    ASSERT_TRUE(got.has_value()) << i;
+    EXPECT_EQ(got->yara_matches.size(), 300u);
+  }
+}
+
 TEST(CacheTrust, OnlyDiskFilesystemsThatStampMappedWritesAreTrusted) {
   EXPECT_TRUE(cache_trusts_filesystem(EXT4_SUPER_MAGIC));
   EXPECT_TRUE(cache_trusts_filesystem(XFS_SUPER_MAGIC));

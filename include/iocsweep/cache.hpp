@@ -119,7 +119,9 @@ class ScanCacheReader {
 /// commits the queue in one transaction per batch (kBatchRows rows, or
 /// about a second after the first row queued), so no scanning thread ever
 /// runs a commit, and a killed sweep keeps what was committed and never
-/// leaves a corrupt file. store(), flush() and reader() are thread-safe.
+/// leaves a corrupt file. A checkpointer thread copies the WAL into the file
+/// in the background; closing leaves the WAL as it is (no copy, no sync at
+/// the sweep's end). store(), flush() and reader() are thread-safe.
 class ScanCache {
  public:
   /// Rows that start a commit without waiting for the second to pass.
@@ -172,8 +174,10 @@ class ScanCache {
   struct Impl;
   struct Row;
   ScanCache(std::string path, std::string db_path);
-  // The writer thread's loop, and one batch's transaction.
+  // The writer thread's loop, one batch's transaction, and the checkpointer
+  // thread's loop.
   void write_loop();
+  void checkpoint_loop();
   Status commit(const std::vector<Row>& rows);
   std::string path_;
   // The file as opened: its directory resolved once, when it was checked.
