@@ -641,6 +641,14 @@ TEST(ScanCache, DamagedRowIsAMissAndTheOthersStillAnswer) {
   insert("/d/", 100, newer);
   insert("/e/", 100, cut_entry);
   ASSERT_TRUE(index_dir_body(cut_entry).has_value());
+  // Newest: "b" at kKey whole, then an entry cut short, under a checksum
+  // that holds. The body is damaged whole: "b" at kKey, met before the
+  // damage, must not answer either.
+  const std::string b_then_cut =
+      with_checksum(encode_dir_body({DirEntryRef{"b", &kKey, &full}}).substr(1 + 16) + std::string("\x05"
+                                                                                                   "ab"));
+  ASSERT_FALSE(index_dir_body(b_then_cut).has_value());
+  insert("/d/", 101, b_then_cut);
   auto cache = ScanCache::open(path);
   ASSERT_TRUE(cache);
   auto reader = (*cache)->reader();

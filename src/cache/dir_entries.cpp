@@ -159,6 +159,16 @@ std::string seal_dir_body(std::string_view rest) {
 }
 
 std::optional<DirBodyIndex> index_dir_body(std::string_view body) {
+  DirBodyIndex out;
+  auto index = index_dir_body(
+      body, [&](std::string_view name, std::string_view entry) { out.entries.emplace_back(name, entry); });
+  if (!index) return std::nullopt;
+  out.strings = std::move(index->strings);
+  return out;
+}
+
+std::optional<DirBodyIndex> index_dir_body(std::string_view body,
+                                           const std::function<void(std::string_view, std::string_view)>& each) {
   Cursor c{body};
   const std::string_view version = c.bytes(1);
   if (!c.ok || static_cast<unsigned char>(version[0]) != kDirBodyVersion) return std::nullopt;
@@ -180,7 +190,7 @@ std::optional<DirBodyIndex> index_dir_body(std::string_view body) {
     Cursor e{entry};
     const std::string_view name = e.counted();
     if (!e.ok || name.empty() || name.find('/') != std::string_view::npos) return std::nullopt;
-    out.entries.emplace_back(name, entry);
+    each(name, entry);
   }
   return out;
 }

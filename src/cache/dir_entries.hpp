@@ -25,6 +25,7 @@
 // Varints are LEB128 (7 bits a byte, low first), at most 10 bytes.
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,6 +76,13 @@ struct DirBodyIndex {
 /// Indexes a body; nothing when its version is another or its framing is
 /// damaged (anything but whole entries to the end).
 std::optional<DirBodyIndex> index_dir_body(std::string_view body);
+
+/// The same, but each entry (name, then the whole entry) is handed to
+/// `each`, in body order, instead of kept in `entries` (left empty). When
+/// it gives nothing (damage found further on), the entries handed over
+/// before are the caller's to drop.
+std::optional<DirBodyIndex> index_dir_body(std::string_view body,
+                                           const std::function<void(std::string_view, std::string_view)>& each);
 
 /// Decodes one entry of `index` (as index_dir_body gave it); nothing when
 /// it is damaged.

@@ -62,7 +62,7 @@ constexpr const char* kSchema =
     ") WITHOUT ROWID;";
 
 // A directory's rows, newest first.
-constexpr const char* kSelectDir = "SELECT body FROM dir_entries WHERE dir = ?1 ORDER BY seq DESC";
+constexpr const char* kSelectDir = "SELECT body, files FROM dir_entries WHERE dir = ?1 ORDER BY seq DESC";
 constexpr const char* kDirRows =
     "SELECT count(*), coalesce(max(seq), 0), coalesce(sum(length(body)), 0) FROM dir_entries WHERE dir = ?1";
 constexpr const char* kInsertDir =
@@ -308,12 +308,27 @@ std::optional<std::int64_t> current_writeback_settle_ns() {
 // One directory's rows as a reader read them: the bodies (newest first)
 // and each name's newest entry.
 struct LoadedDir {
+  // A name, its entry (views into `bodies`) and the index of its body's
+  // string table in `strings`.
+  struct Named {
+    std::string_view name;
+    std::string_view entry;
+    std::size_t body;
+  };
   std::string dir;
   std::deque<std::string> bodies;
+  // Each body's string table (the entries went to `names`).
   std::deque<DirBodyIndex> indexes;
-  // Name -> its body's index and its entry, views into `bodies`.
-  std::unordered_map<std::string_view, std::pair<const DirBodyIndex*, std::string_view>> names;
+  // Sorted by name, each name once (its newest entry): 40 bytes a name,
+  // where a hash map and the indexes' entries took about 100.
+  std::vector<Named> names;
   std::size_t bytes = 0;
+
+  const Named* find(std::string_view name) const {
+    const auto it = std::lower_bound(names.begin(), names.end(), name,
+                                     [](const Named& n, std::string_view v) { return n.name < v; });
+    return it != names.end() && it->name == name ? &*it : nullptr;
+  }
 };
 
 struct ScanCacheReader::Impl {
@@ -346,7 +361,7 @@ bool near_ancestor(std::string_view other, std::string_view dir) {
 
 // What a loaded directory costs a reader: its bodies, and about this much
 // for each name and the directory itself.
-constexpr std::size_t kReaderBytesPerName = 128;
+constexpr std::size_t kReaderBytesPerName = 64;
 constexpr std::size_t kReaderBytesPerDir = 256;
 
 // Each directory's rows are read by one SELECT (its own read transaction:
@@ -375,12 +390,32 @@ const LoadedDir& ScanCacheReader::Impl::load(std::string_view dir) {
     const std::string& body = loaded.bodies.emplace_back(column_blob(st, 0));
     loaded.bytes += body.size();
     rc = SQLITE_OK;
-    auto index = index_dir_body(body);
-    if (!index) continue;  // damaged: its entries are misses (an older row may answer, key checked)
-    const DirBodyIndex& kept = loaded.indexes.emplace_back(std::move(*index));
-    // Newest first: a name already there has a newer entry.
-    for (const auto& [name, entry] : kept.entries) loaded.names.try_emplace(name, &kept, entry);
+    const std::size_t before = loaded.names.size();
+    const std::int64_t files = sqlite3_column_int64(st, 1);
+    // The row's count of files, so that the vector does not grow by copies;
+    // a damaged count reserves no more than the body could hold (an entry
+    // takes at least 26 bytes).
+    if (files > 0 && static_cast<std::uint64_t>(files) <= body.size() / 26) {
+      loaded.names.reserve(before + static_cast<std::size_t>(files));
+    }
+    auto index = index_dir_body(body, [&](std::string_view name, std::string_view entry) {
+      loaded.names.push_back({name, entry, loaded.indexes.size()});
+    });
+    if (!index) {
+      // Damaged: its entries are misses (an older row may answer, key checked).
+      loaded.names.resize(before);
+      continue;
+    }
+    loaded.indexes.push_back(std::move(*index));
   }
+  // Rows newest first, each name once in a row: of a name's entries the
+  // first one kept is its newest.
+  std::stable_sort(loaded.names.begin(), loaded.names.end(),
+                   [](const LoadedDir::Named& a, const LoadedDir::Named& b) { return a.name < b.name; });
+  loaded.names.erase(std::unique(loaded.names.begin(), loaded.names.end(),
+                                 [](const LoadedDir::Named& a, const LoadedDir::Named& b) { return a.name == b.name; }),
+                     loaded.names.end());
+  loaded.names.shrink_to_fit();
   loaded.bytes += kReaderBytesPerDir + kReaderBytesPerName * loaded.names.size();
   // A failed step (a lock held past the timeout, damage): what was read
   // answers the lookups in this directory until one in another, and is not
@@ -391,7 +426,7 @@ const LoadedDir& ScanCacheReader::Impl::load(std::string_view dir) {
     return failed;
   }
   // What the views point into stays where it is when the LoadedDir moves
-  // (a moved deque keeps its elements, a moved map its nodes).
+  // (a moved deque keeps its elements).
   dirs.push_front(std::move(loaded));
   by_dir.emplace(dirs.front().dir, dirs.begin());
   bytes += dirs.front().bytes;
@@ -419,9 +454,9 @@ std::optional<CachedFile> ScanCacheReader::find(std::string_view path, const Fil
   const auto [dir, name] = split_dir_name(path);
   if (name.empty()) return std::nullopt;
   const LoadedDir& d = impl_->load(dir);
-  const auto it = d.names.find(name);
-  if (it == d.names.end()) return std::nullopt;
-  auto entry = decode_dir_entry(*it->second.first, it->second.second);
+  const LoadedDir::Named* found = d.find(name);
+  if (found == nullptr) return std::nullopt;
+  auto entry = decode_dir_entry(d.indexes[found->body], found->entry);
   if (!entry || !(entry->key == key)) return std::nullopt;
   return std::move(entry->file);
 }
@@ -617,6 +652,10 @@ Result<std::unique_ptr<ScanCacheReader>> ScanCache::reader() const {
   }
   auto db = open_connection(db_path_, path_);
   if (!db) return db.error();
+  // A reader reads a directory's rows once and keeps them itself (load()):
+  // SQLite's page cache of them (2 MB a connection by default) would hold
+  // the same bytes again. What is worth keeping is the B-tree's inner pages.
+  if (Status s = exec(path_, db->get(), "PRAGMA cache_size=-512"); !s) return s.error();
   auto select = prepare(path_, db->get(), kSelectDir);
   if (!select) return select.error();
   impl->db = std::move(*db);
