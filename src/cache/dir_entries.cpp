@@ -100,17 +100,28 @@ std::string body_checksum(std::string_view rest) { return sha256_hex(rest).subst
 }  // namespace
 
 std::string encode_dir_body(const std::vector<DirEntryRef>& entries) {
-  // The fingerprints: in a sweep every entry names the same one or two.
+  // The fingerprints first: in a sweep every entry names the same one or two.
   std::vector<std::string_view> strings;
   std::unordered_map<std::string_view, std::uint64_t> string_no;
-  const auto number = [&](const std::string& s) -> std::uint64_t {
-    if (s.empty()) return 0;
-    const auto [it, added] = string_no.emplace(s, strings.size() + 1);
-    if (added) strings.push_back(s);
-    return it->second;
-  };
+  std::size_t bound = kDirBodyHeaderBytes;
+  for (const DirEntryRef& e : entries) {
+    for (const std::string* fp : {&e.file->rules_fingerprint, &e.file->clean_members_fingerprint}) {
+      if (!fp->empty() && string_no.emplace(*fp, strings.size() + 1).second) {
+        strings.push_back(*fp);
+        bound += 10 + fp->size();
+      }
+    }
+    bound += encoded_size_bound(e);
+  }
+  const auto number = [&](const std::string& s) -> std::uint64_t { return s.empty() ? 0 : string_no.find(s)->second; };
+  // Written in place, once: the checksum's 16 bytes are filled in last.
+  std::string out;
+  out.reserve(bound);
+  out.push_back(static_cast<char>(kDirBodyVersion));
+  out.append(16, '0');
+  put_varint(out, strings.size());
+  for (const std::string_view s : strings) put_bytes(out, s);
   std::string fields;
-  std::string tail;
   for (const DirEntryRef& e : entries) {
     const FileKey& k = *e.key;
     const CachedFile& f = *e.file;
@@ -140,13 +151,10 @@ std::string encode_dir_body(const std::vector<DirEntryRef>& entries) {
       put_bytes(fields, r.ns);
       put_bytes(fields, r.name);
     }
-    put_bytes(tail, fields);
+    put_bytes(out, fields);
   }
-  std::string rest;
-  put_varint(rest, strings.size());
-  for (const std::string_view s : strings) put_bytes(rest, s);
-  rest += tail;
-  return seal_dir_body(rest);
+  out.replace(1, 16, body_checksum(std::string_view(out).substr(1 + 16)));
+  return out;
 }
 
 std::string seal_dir_body(std::string_view rest) {
