@@ -37,6 +37,14 @@ constexpr auto kBatchInterval = std::chrono::seconds(1);
 // Frames the WAL holds before the checkpointer copies them into the file
 // (SQLite's default for its own automatic checkpoints, which are off).
 constexpr int kCheckpointFrames = 1000;
+// Frames past which the writer waits for the checkpointer before its next
+// commit: a checkpoint that runs while the writer commits copies what was
+// there when it began, and the WAL starts over only when a commit finds
+// all of it copied. So commits that come faster than checkpoints (an
+// fdatasync under I/O load) would grow it without end. 64 MiB of pages.
+constexpr int kMaxWalFrames = 4 * kCheckpointFrames;
+// What the WAL file is cut back to when it starts over.
+constexpr std::int64_t kWalSizeLimit = std::int64_t{kMaxWalFrames} * 16384;
 
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -73,6 +81,19 @@ std::string db_error(const std::string& path, sqlite3* db) {
   return path + ": scan cache: " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory");
 }
 
+// Closing the last connection neither checkpoints nor removes the WAL: the
+// sweep would wait for the copy and two fdatasync calls at its end (0.4 s
+// under I/O load). What the WAL holds is the cache's as much as the file
+// is (a later connection reads both), and the checkpointer copies it in.
+// Set only on a connection to a file known to be our cache: one refused is
+// closed as SQLite does by default, which removes a WAL it made.
+Status keep_wal_at_close(const std::string& path, sqlite3* db) {
+  if (sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr) != SQLITE_OK) {
+    return Error{db_error(path, db)};
+  }
+  return Ok{};
+}
+
 // Opens `db_path`; messages name the file as the user spelt it (`path`).
 Result<DbHandle> open_connection(const std::string& db_path, const std::string& path) {
   sqlite3* raw = nullptr;
@@ -82,14 +103,6 @@ Result<DbHandle> open_connection(const std::string& db_path, const std::string& 
   if (rc != SQLITE_OK) return Error{db_error(path, db.get())};
   sqlite3_extended_result_codes(db.get(), 1);
   sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
-  // Closing the last connection neither checkpoints nor removes the WAL:
-  // the sweep would wait for the copy and two fdatasync calls at its end
-  // (0.4 s under I/O load). What the WAL holds is the cache's as much as the
-  // file is (a later connection reads both), and the checkpointer copies it
-  // in later. Nor is another program's database changed by being looked at.
-  if (sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr) != SQLITE_OK) {
-    return Error{db_error(path, db.get())};
-  }
   return db;
 }
 
@@ -308,8 +321,8 @@ std::optional<std::int64_t> current_writeback_settle_ns() {
 // One directory's rows as a reader read them: the bodies (newest first)
 // and each name's newest entry.
 struct LoadedDir {
-  // A name, its entry (views into `bodies`) and the index of its body's
-  // string table in `strings`.
+  // A name, its entry (views into `bodies`) and the index of its body in
+  // `indexes` (its string table).
   struct Named {
     std::string_view name;
     std::string_view entry;
@@ -395,8 +408,9 @@ const LoadedDir& ScanCacheReader::Impl::load(std::string_view dir) {
     // The row's count of files, so that the vector does not grow by copies;
     // a damaged count reserves no more than the body could hold (an entry
     // takes at least 26 bytes).
+    // (Grown by half at least: a directory's rows do not each copy it.)
     if (files > 0 && static_cast<std::uint64_t>(files) <= body.size() / 26) {
-      loaded.names.reserve(before + static_cast<std::size_t>(files));
+      loaded.names.reserve(std::max(before + static_cast<std::size_t>(files), loaded.names.capacity() * 3 / 2));
     }
     auto index = index_dir_body(body, [&](std::string_view name, std::string_view entry) {
       loaded.names.push_back({name, entry, loaded.indexes.size()});
@@ -494,15 +508,22 @@ struct ScanCache::Impl {
   StmtHandle remove;
   std::thread writer;
   // The checkpointer: its own connection copies the WAL into the file,
-  // woken (`checkpoint`) by a commit that leaves kCheckpointFrames or more
-  // in the WAL, so that neither the writer nor the end of the sweep waits
-  // for the copy and its fdatasync calls. Under mu: whether one is asked
-  // for, and the stop.
+  // woken (`checkpoint`) at the start (a WAL an earlier sweep left) and by
+  // a commit that leaves kCheckpointFrames or more in the WAL, so that
+  // neither the writer nor the end of the sweep waits for the copy and its
+  // fdatasync calls. Under mu: whether one is asked for, the stop, and the
+  // checkpoints begun and finished (the writer waits on `checkpointed` for
+  // one when the WAL passes kMaxWalFrames).
   DbHandle checkpoint_db;
   std::condition_variable checkpoint;
-  bool checkpoint_wanted = false;
+  std::condition_variable checkpointed;
+  bool checkpoint_wanted = true;
   bool checkpoint_stopping = false;
+  std::uint64_t checkpoints_begun = 0;
+  std::uint64_t checkpoints_done = 0;
   std::thread checkpointer;
+  // The writer thread's: the WAL's frames after its last commit (the hook).
+  int wal_frames = 0;
 };
 
 ScanCache::ScanCache(std::string path, std::string db_path)
@@ -510,6 +531,19 @@ ScanCache::ScanCache(std::string path, std::string db_path)
 
 ScanCache::~ScanCache() {
   Impl& s = *impl_;
+  // The checkpointer is stopped first, so that the writer's last commits do
+  // not start one the end would wait for. A checkpoint under way, or one
+  // about to begin, stops at its next page (an fdatasync already called
+  // runs to its end): the WAL keeps what was not copied.
+  if (s.checkpointer.joinable()) {
+    {
+      std::lock_guard lock(s.mu);
+      s.checkpoint_stopping = true;
+    }
+    s.checkpoint.notify_one();
+    s.checkpointed.notify_all();
+    sqlite3_interrupt(s.checkpoint_db.get());
+  }
   if (s.writer.joinable()) {
     {
       std::lock_guard lock(s.mu);
@@ -518,17 +552,7 @@ ScanCache::~ScanCache() {
     s.work.notify_one();
     s.writer.join();  // commits what is queued first
   }
-  if (s.checkpointer.joinable()) {
-    {
-      std::lock_guard lock(s.mu);
-      s.checkpoint_stopping = true;
-    }
-    s.checkpoint.notify_one();
-    // A checkpoint under way stops at its next page (one that had not begun
-    // runs whole): the WAL keeps what it had not copied.
-    sqlite3_interrupt(s.checkpoint_db.get());
-    s.checkpointer.join();
-  }
+  if (s.checkpointer.joinable()) s.checkpointer.join();
 }
 
 Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
@@ -593,13 +617,18 @@ Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
   auto db = open_connection(db_path, path);
   if (!db) return db.error();
   if (Status s = check_or_create_schema(path, db->get()); !s) return s.error();
+  if (Status s = keep_wal_at_close(path, db->get()); !s) return s.error();
   // WAL, synchronous=NORMAL: a commit is not synced (a power cut may lose the
   // last ones, never the file's consistency); a checkpoint is.
   if (Status s = exec(path, db->get(), "PRAGMA synchronous=NORMAL"); !s) return s.error();
   // The writer's commits never checkpoint: the hook wakes the checkpointer.
   sqlite3_wal_autocheckpoint(db->get(), 0);
+  if (Status s = exec(path, db->get(), ("PRAGMA journal_size_limit=" + std::to_string(kWalSizeLimit)).c_str()); !s) {
+    return s.error();
+  }
   auto checkpoint_db = open_connection(db_path, path);
   if (!checkpoint_db) return checkpoint_db.error();
+  if (Status s = keep_wal_at_close(path, checkpoint_db->get()); !s) return s.error();
   if (Status s = exec(path, checkpoint_db->get(), "PRAGMA synchronous=NORMAL"); !s) return s.error();
   auto dir_rows = prepare(path, db->get(), kDirRows);
   if (!dir_rows) return dir_rows.error();
@@ -623,8 +652,9 @@ Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
   sqlite3_wal_hook(
       cache->impl_->db.get(),
       [](void* impl, sqlite3*, const char*, int frames) {
+        auto& s = *static_cast<Impl*>(impl);
+        s.wal_frames = frames;
         if (frames >= kCheckpointFrames) {
-          auto& s = *static_cast<Impl*>(impl);
           {
             std::lock_guard lock(s.mu);
             s.checkpoint_wanted = true;
@@ -652,6 +682,7 @@ Result<std::unique_ptr<ScanCacheReader>> ScanCache::reader() const {
   }
   auto db = open_connection(db_path_, path_);
   if (!db) return db.error();
+  if (Status s = keep_wal_at_close(path_, db->get()); !s) return s.error();
   // A reader reads a directory's rows once and keeps them itself (load()):
   // SQLite's page cache of them (2 MB a connection by default) would hold
   // the same bytes again. What is worth keeping is the B-tree's inner pages.
@@ -704,6 +735,15 @@ void ScanCache::write_loop() {
     // first of them; a flush or the stop commits at once.
     s.work.wait_until(lock, s.first_queued + kBatchInterval,
                       [&] { return s.queue.size() >= kBatchRows || s.flush_to > s.finished || s.stopping; });
+    if (s.wal_frames >= kMaxWalFrames) {
+      // A checkpoint begun now copies the whole WAL (nothing is added while
+      // the writer waits), so the next commit starts it over, cut back to
+      // kWalSizeLimit. The workers meanwhile fill the queue.
+      s.checkpoint_wanted = true;
+      s.checkpoint.notify_one();
+      const std::uint64_t after = s.checkpoints_begun + 1;
+      s.checkpointed.wait(lock, [&] { return s.checkpoints_done >= after || s.checkpoint_stopping; });
+    }
     batch.swap(s.queue);
     lock.unlock();
     s.done.notify_all();  // room again
@@ -730,6 +770,7 @@ void ScanCache::checkpoint_loop() {
     s.checkpoint.wait(lock, [&] { return s.checkpoint_wanted || s.checkpoint_stopping; });
     if (s.checkpoint_stopping) return;
     s.checkpoint_wanted = false;
+    const std::uint64_t number = ++s.checkpoints_begun;
     lock.unlock();
     // PASSIVE: copies what no reader still needs, never waits for a lock,
     // and the writer goes on committing meanwhile. A failure (the disk full,
@@ -737,6 +778,8 @@ void ScanCache::checkpoint_loop() {
     // checkpoint tries again, and the writer reports write errors itself.
     sqlite3_wal_checkpoint_v2(s.checkpoint_db.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     lock.lock();
+    s.checkpoints_done = number;
+    s.checkpointed.notify_all();
   }
 }
 
