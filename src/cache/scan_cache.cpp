@@ -834,8 +834,10 @@ Status ScanCache::commit(const std::vector<Row>& rows) {
     if (!name.empty()) order.push_back(Named{dir, name, &r});
   }
   // By directory, then name; the later of two rows for one path last.
-  std::stable_sort(order.begin(), order.end(),
-                   [](const Named& a, const Named& b) { return a.dir != b.dir ? a.dir < b.dir : a.name < b.name; });
+  std::stable_sort(order.begin(), order.end(), [](const Named& a, const Named& b) {
+    const int by_dir = a.dir.compare(b.dir);  // once: directories share long prefixes
+    return by_dir != 0 ? by_dir < 0 : a.name < b.name;
+  });
   if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return fail();
   const std::int64_t now = static_cast<std::int64_t>(::time(nullptr));
   // Writes `entries` of `dir` as rows of at most kMaxDirBytes, from seq
