@@ -120,8 +120,9 @@ class ScanCacheReader {
 /// about a second after the first row queued), so no scanning thread ever
 /// runs a commit, and a killed sweep keeps what was committed and never
 /// leaves a corrupt file. A checkpointer thread copies the WAL into the file
-/// in the background; closing leaves the WAL as it is (no copy, no sync at
-/// the sweep's end). store(), flush() and reader() are thread-safe.
+/// in the background (at open, and as commits fill the WAL; the writer waits
+/// for it only past 4,000 frames, which bounds the WAL); closing leaves the
+/// WAL as it is, uncopied. store(), flush() and reader() are thread-safe.
 class ScanCache {
  public:
   /// Rows that start a commit without waiting for the second to pass.
