@@ -41,7 +41,8 @@ constexpr int kCheckpointFrames = 1000;
 // commit: a checkpoint that runs while the writer commits copies what was
 // there when it began, and the WAL starts over only when a commit finds
 // all of it copied. So commits that come faster than checkpoints (an
-// fdatasync under I/O load) would grow it without end. 64 MiB of pages.
+// fdatasync under I/O load) would grow it without end. 4,000 pages of
+// 16 KiB (65.5 MB).
 constexpr int kMaxWalFrames = 4 * kCheckpointFrames;
 // What the WAL file is cut back to when it starts over.
 constexpr std::int64_t kWalSizeLimit = std::int64_t{kMaxWalFrames} * 16384;
@@ -409,7 +410,8 @@ const LoadedDir& ScanCacheReader::Impl::load(std::string_view dir) {
     // a damaged count reserves no more than the body could hold (an entry
     // takes at least 26 bytes).
     // (Grown by half at least: a directory's rows do not each copy it.)
-    if (files > 0 && static_cast<std::uint64_t>(files) <= body.size() / 26) {
+    if (files > 0 && static_cast<std::uint64_t>(files) <= body.size() / 26 &&
+        before + static_cast<std::size_t>(files) > loaded.names.capacity()) {
       loaded.names.reserve(std::max(before + static_cast<std::size_t>(files), loaded.names.capacity() * 3 / 2));
     }
     auto index = index_dir_body(body, [&](std::string_view name, std::string_view entry) {
@@ -488,7 +490,7 @@ struct ScanCache::Impl {
   std::condition_variable work;
   std::condition_variable done;
   // Under mu: rows waiting for the writer, when the first of them came.
-  std::vector<Row> queue;
+  std::deque<Row> queue;
   std::chrono::steady_clock::time_point first_queued;
   // Under mu: rows ever queued; rows committed or dropped; what flush()
   // waits for.
@@ -518,6 +520,9 @@ struct ScanCache::Impl {
   std::condition_variable checkpoint;
   std::condition_variable checkpointed;
   bool checkpoint_wanted = true;
+  // Under mu: the one wanted is the writer's, which waits for it: RESTART
+  // (waits out readers still in the WAL, so the next commit starts it over).
+  bool checkpoint_restart = false;
   bool checkpoint_stopping = false;
   std::uint64_t checkpoints_begun = 0;
   std::uint64_t checkpoints_done = 0;
@@ -603,10 +608,12 @@ Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
   // someone else would hand them the verdicts. Only we can create them now
   // that the directory is ours.
   const bool made_db = !created.paths.empty();
+  bool had_wal = false;
   for (const char* suffix : {"-wal", "-shm", "-journal"}) {
     const std::string side = db_path + suffix;
     if (::lstat(side.c_str(), &st) == 0) {
       if (std::string hazard = file_hazard(path + suffix, st, euid); !hazard.empty()) return Error{hazard};
+      had_wal = had_wal || std::string_view(suffix) == "-wal";
     } else if (errno != ENOENT) {
       return Error{path + suffix + ": " + std::strerror(errno)};
     } else if (made_db) {
@@ -616,6 +623,13 @@ Result<std::unique_ptr<ScanCache>> ScanCache::open(const std::string& path) {
   std::unique_ptr<ScanCache> cache(new ScanCache(path, db_path));
   auto db = open_connection(db_path, path);
   if (!db) return db.error();
+  // A WAL that was there is left as it was, also when the file is refused
+  // (another program's database is not checkpointed by being looked at);
+  // one this open makes is removed by SQLite at close when the file is
+  // refused, as by default.
+  if (had_wal) {
+    if (Status s = keep_wal_at_close(path, db->get()); !s) return s.error();
+  }
   if (Status s = check_or_create_schema(path, db->get()); !s) return s.error();
   if (Status s = keep_wal_at_close(path, db->get()); !s) return s.error();
   // WAL, synchronous=NORMAL: a commit is not synced (a power cut may lose the
@@ -737,14 +751,20 @@ void ScanCache::write_loop() {
                       [&] { return s.queue.size() >= kBatchRows || s.flush_to > s.finished || s.stopping; });
     if (s.wal_frames >= kMaxWalFrames) {
       // A checkpoint begun now copies the whole WAL (nothing is added while
-      // the writer waits), so the next commit starts it over, cut back to
+      // the writer waits) and, in RESTART mode, waits until no reader is in
+      // the WAL, so the next commit starts it over, cut back to
       // kWalSizeLimit. The workers meanwhile fill the queue.
       s.checkpoint_wanted = true;
+      s.checkpoint_restart = true;
       s.checkpoint.notify_one();
       const std::uint64_t after = s.checkpoints_begun + 1;
       s.checkpointed.wait(lock, [&] { return s.checkpoints_done >= after || s.checkpoint_stopping; });
     }
-    batch.swap(s.queue);
+    // At most a batch: after a wait the queue may hold many (each commit's
+    // frames count towards the WAL's bound).
+    const auto take = static_cast<std::ptrdiff_t>(std::min(s.queue.size(), kBatchRows));
+    batch.assign(std::make_move_iterator(s.queue.begin()), std::make_move_iterator(s.queue.begin() + take));
+    s.queue.erase(s.queue.begin(), s.queue.begin() + take);
     lock.unlock();
     s.done.notify_all();  // room again
     Status committed = commit(batch);
@@ -770,13 +790,15 @@ void ScanCache::checkpoint_loop() {
     s.checkpoint.wait(lock, [&] { return s.checkpoint_wanted || s.checkpoint_stopping; });
     if (s.checkpoint_stopping) return;
     s.checkpoint_wanted = false;
+    const int mode = s.checkpoint_restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
+    s.checkpoint_restart = false;
     const std::uint64_t number = ++s.checkpoints_begun;
     lock.unlock();
     // PASSIVE: copies what no reader still needs, never waits for a lock,
     // and the writer goes on committing meanwhile. A failure (the disk full,
     // say) leaves the frames in the WAL, where they still count; the next
     // checkpoint tries again, and the writer reports write errors itself.
-    sqlite3_wal_checkpoint_v2(s.checkpoint_db.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    sqlite3_wal_checkpoint_v2(s.checkpoint_db.get(), nullptr, mode, nullptr, nullptr);
     lock.lock();
     s.checkpoints_done = number;
     s.checkpointed.notify_all();
