@@ -795,9 +795,11 @@ void ScanCache::checkpoint_loop() {
     const std::uint64_t number = ++s.checkpoints_begun;
     lock.unlock();
     // PASSIVE: copies what no reader still needs, never waits for a lock,
-    // and the writer goes on committing meanwhile. A failure (the disk full,
-    // say) leaves the frames in the WAL, where they still count; the next
-    // checkpoint tries again, and the writer reports write errors itself.
+    // and the writer goes on committing meanwhile. RESTART (the writer is
+    // waiting for it) also waits, to the busy timeout, for readers to leave
+    // the WAL. A failure (the disk full, a reader past the timeout) leaves
+    // the frames in the WAL, where they still count; the next checkpoint
+    // tries again, and the writer reports write errors itself.
     sqlite3_wal_checkpoint_v2(s.checkpoint_db.get(), nullptr, mode, nullptr, nullptr);
     lock.lock();
     s.checkpoints_done = number;
