@@ -483,6 +483,14 @@ struct ScanCache::Row {
   CachedFile file;
 };
 
+namespace {
+
+// What one commit takes from the queue at most (its first row whatever it
+// takes), as row_bytes counts: with kMaxWalFrames, what bounds the WAL.
+constexpr std::size_t kMaxCommitBytes = 16u << 20;
+
+}  // namespace
+
 struct ScanCache::Impl {
   std::mutex mu;
   // The writer waits on `work` for rows, a flush or the stop; store() and
@@ -490,7 +498,7 @@ struct ScanCache::Impl {
   std::condition_variable work;
   std::condition_variable done;
   // Under mu: rows waiting for the writer, when the first of them came.
-  std::deque<Row> queue;
+  std::vector<Row> queue;
   std::chrono::steady_clock::time_point first_queued;
   // Under mu: rows ever queued; rows committed or dropped; what flush()
   // waits for.
@@ -740,6 +748,13 @@ std::string ScanCache::last_error() const {
 
 void ScanCache::write_loop() {
   Impl& s = *impl_;
+  // About what a row takes in a body (more than it does: each length and
+  // number counted at its largest).
+  const auto row_bytes = [](const Row& r) {
+    std::size_t n = 200 + r.path.size() + r.file.rules_fingerprint.size() + r.file.clean_members_fingerprint.size();
+    for (const RuleId& rule : r.file.yara_matches) n += 20 + rule.ns.size() + rule.name.size();
+    return n;
+  };
   std::vector<Row> batch;
   std::unique_lock lock(s.mu);
   for (;;) {
@@ -760,11 +775,21 @@ void ScanCache::write_loop() {
       const std::uint64_t after = s.checkpoints_begun + 1;
       s.checkpointed.wait(lock, [&] { return s.checkpoints_done >= after || s.checkpoint_stopping; });
     }
-    // At most a batch: after a wait the queue may hold many (each commit's
-    // frames count towards the WAL's bound).
-    const auto take = static_cast<std::ptrdiff_t>(std::min(s.queue.size(), kBatchRows));
-    batch.assign(std::make_move_iterator(s.queue.begin()), std::make_move_iterator(s.queue.begin() + take));
-    s.queue.erase(s.queue.begin(), s.queue.begin() + take);
+    // The queue, or as much of it as kMaxCommitBytes holds: a commit's frames
+    // count towards the WAL's bound, and a queue of files that matched
+    // hundreds of rules each can hold far more. (Taking it whole, as a swap,
+    // when it fits: a commit of fewer rows a time would fall behind.)
+    std::size_t take = 0;
+    for (std::size_t bytes = 0; take < s.queue.size() && (take == 0 || bytes <= kMaxCommitBytes); ++take) {
+      bytes += row_bytes(s.queue[take]);
+    }
+    if (take == s.queue.size()) {
+      batch.swap(s.queue);
+    } else {
+      const auto end = s.queue.begin() + static_cast<std::ptrdiff_t>(take);
+      batch.assign(std::make_move_iterator(s.queue.begin()), std::make_move_iterator(end));
+      s.queue.erase(s.queue.begin(), end);
+    }
     lock.unlock();
     s.done.notify_all();  // room again
     Status committed = commit(batch);
