@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <thread>
@@ -172,6 +173,22 @@ std::vector<std::int64_t> sql_ints(const std::string& db_path, const std::string
   return out;
 }
 
+// Waits until `done` holds, for at most a minute: a bound on the wait for
+// the cache's own threads (the writer, the checkpointer), not a timing
+// assertion. The caller asserts what it waited for.
+void eventually(const std::function<bool()>& done) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+// The size of `path`, or -1 when it cannot be stat'ed.
+off_t file_size(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
 TEST(ScanCache, FullBatchIsCommittedWithoutFlush) {
   TempDir t;
   const std::string path = t / "c.db";
@@ -179,13 +196,8 @@ TEST(ScanCache, FullBatchIsCommittedWithoutFlush) {
   ASSERT_TRUE(cache);
   for (std::size_t i = 0; i < ScanCache::kBatchRows; ++i) (*cache)->store("/f" + std::to_string(i), kKey, {});
   // The writer thread commits a full batch on its own, while the cache
-  // stays open and nobody flushes: another connection sees it. (A bound
-  // on the wait, not a timing assertion: a commit takes milliseconds.)
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (committed_rows(path) < static_cast<std::int64_t>(ScanCache::kBatchRows) &&
-         std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  // stays open and nobody flushes: another connection sees it.
+  eventually([&] { return committed_rows(path) >= static_cast<std::int64_t>(ScanCache::kBatchRows); });
   EXPECT_EQ(committed_rows(path), static_cast<std::int64_t>(ScanCache::kBatchRows));
   auto reader = (*cache)->reader();
   ASSERT_TRUE(reader);
@@ -873,18 +885,13 @@ TEST(ScanCache, TheWalIsCopiedIntoTheFileWhileTheCacheIsOpen) {
   const std::string path = t / "c.db";
   auto cache = ScanCache::open(path);
   ASSERT_TRUE(cache);
-  struct stat st {};
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  const off_t created = st.st_size;
+  const off_t created = file_size(path);
+  ASSERT_GE(created, 0);
   const CachedFile many = matched_rules(300);                                                   // about 18 KB
   for (int i = 0; i < 1200; ++i) (*cache)->store("/d" + std::to_string(i) + "/f", kKey, many);  // about 22 MB
   ASSERT_TRUE((*cache)->flush());
-  // A bound on the wait for the checkpointer thread, not a timing assertion.
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while ((::stat(path.c_str(), &st) != 0 || st.st_size < (16 << 20)) && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_GE(st.st_size, 16 << 20) << "created at " << created << " bytes: the WAL was not copied in";
+  eventually([&] { return file_size(path) >= (16 << 20); });
+  EXPECT_GE(file_size(path), 16 << 20) << "created at " << created << " bytes: the WAL was not copied in";
   auto reader = (*cache)->reader();
   ASSERT_TRUE(reader);
   for (int i = 0; i < 1200; i += 100) {
@@ -926,17 +933,11 @@ TEST(ScanCache, AWalLeftBehindIsCopiedInByTheNextOpen) {
     sqlite3_close(db);
   }
   const off_t before = st.st_size;
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  ASSERT_EQ(st.st_size, before) << "the rows were copied in already";
+  ASSERT_EQ(file_size(path), before) << "the rows were copied in already";
   auto cache = ScanCache::open(path);
   ASSERT_TRUE(cache);
-  // A bound on the wait for the checkpointer thread, not a timing assertion.
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while ((::stat(path.c_str(), &st) != 0 || st.st_size < before + (2 << 20)) &&
-         std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_GE(st.st_size, before + (2 << 20)) << "the WAL left behind was not copied in";
+  eventually([&] { return file_size(path) >= before + (2 << 20); });
+  EXPECT_GE(file_size(path), before + (2 << 20)) << "the WAL left behind was not copied in";
   auto reader = (*cache)->reader();
   ASSERT_TRUE(reader);
   EXPECT_TRUE((*reader)->find("/d7/copy/f", kKey).has_value());
@@ -945,8 +946,8 @@ TEST(ScanCache, AWalLeftBehindIsCopiedInByTheNextOpen) {
 // Commits faster than checkpoints (here: batches back to back, 140 MB in
 // all) never grow the WAL past 4,000 frames and a batch: the writer waits
 // for a whole checkpoint there (RESTART: until no reader is in the WAL),
-// commits at most a batch at a time, and the WAL then starts over, cut back
-// to 4,000 pages. (Where checkpoints keep up anyway, the bound holds without the
+// a commit takes at most 16 MiB of rows, and the WAL then starts over, cut
+// back to 4,000 pages. (Where checkpoints keep up anyway, the bound holds without the
 // wait too: this catches its loss only on a machine where they lag.)
 TEST(ScanCache, TheWalStaysBoundedWhenCommitsOutpaceCheckpoints) {
   TempDir t;

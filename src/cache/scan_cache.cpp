@@ -748,13 +748,9 @@ std::string ScanCache::last_error() const {
 
 void ScanCache::write_loop() {
   Impl& s = *impl_;
-  // About what a row takes in a body (more than it does: each length and
-  // number counted at its largest).
-  const auto row_bytes = [](const Row& r) {
-    std::size_t n = 200 + r.path.size() + r.file.rules_fingerprint.size() + r.file.clean_members_fingerprint.size();
-    for (const RuleId& rule : r.file.yara_matches) n += 20 + rule.ns.size() + rule.name.size();
-    return n;
-  };
+  // At least what a row takes in a body (the whole path counted as its
+  // name; the fingerprints are stored once a body).
+  const auto row_bytes = [](const Row& r) { return encoded_size_bound(DirEntryRef{r.path, &r.key, &r.file}); };
   std::vector<Row> batch;
   std::unique_lock lock(s.mu);
   for (;;) {
